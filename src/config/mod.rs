@@ -1,0 +1,355 @@
+//! Typed configuration: what a user can set, its defaults, and one `validate()`.
+//!
+//! The file is TOML; every key has a default (see `examples/config/full.toml` and
+//! `docs/config.md`), unknown keys are errors, and [`load`] layers `${VAR}` substitution and
+//! `WATCHPOST__SECTION__KEY` environment overrides on top of the file.
+
+mod load;
+mod secret;
+
+pub use load::{DEFAULT_CONFIG_PATHS, load, parse};
+pub use secret::{Secret, redact_url};
+
+use serde::{Deserialize, Serialize};
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+/// The whole configuration, after loading and before validation.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub storage: StorageConfig,
+    pub ffmpeg: FfmpegConfig,
+    pub cameras: Vec<CameraConfig>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Address and port the web UI and API listen on.
+    pub bind: String,
+    /// The address users reach the UI at (used in links sent elsewhere); empty = derived from bind.
+    pub base_url: String,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self { bind: "127.0.0.1:8080".into(), base_url: String::new() }
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct StorageConfig {
+    /// `sqlite://FILE` or `postgres://USER:PASS@HOST/DB`; empty = `sqlite://<data-dir>/watchpost.db`.
+    pub database_url: Option<Secret>,
+    /// Where snapshots are written; empty = `<data-dir>/media`.
+    pub media_dir: Option<PathBuf>,
+}
+
+impl StorageConfig {
+    pub fn database_url(&self, data_dir: &Path) -> String {
+        match &self.database_url {
+            Some(url) if !url.expose().is_empty() => url.expose().to_string(),
+            _ => format!("sqlite://{}/watchpost.db?mode=rwc", data_dir.display()),
+        }
+    }
+
+    pub fn media_dir(&self, data_dir: &Path) -> PathBuf {
+        self.media_dir.clone().unwrap_or_else(|| data_dir.join("media"))
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct FfmpegConfig {
+    /// The ffmpeg binary: a name on PATH or an absolute path.
+    pub path: String,
+    /// Hardware decoding for every camera unless a camera sets its own.
+    pub hwaccel: HwAccel,
+    /// Seconds without a frame after which ffmpeg is considered stalled and restarted.
+    pub stall_timeout_secs: u64,
+    /// Longest wait between restarts of a failing camera (the wait doubles from 1 s up to this).
+    pub max_retry_delay_secs: u64,
+}
+
+impl Default for FfmpegConfig {
+    fn default() -> Self {
+        Self { path: "ffmpeg".into(), hwaccel: HwAccel::None, stall_timeout_secs: 20, max_retry_delay_secs: 60 }
+    }
+}
+
+/// Hardware-decode presets; the argument table lives in `camera::ffmpeg`.
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum HwAccel {
+    #[default]
+    None,
+    Vaapi,
+    Qsv,
+    Cuda,
+    V4l2m2m,
+}
+
+impl HwAccel {
+    pub const ALL: [HwAccel; 5] = [HwAccel::None, HwAccel::Vaapi, HwAccel::Qsv, HwAccel::Cuda, HwAccel::V4l2m2m];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            HwAccel::None => "none",
+            HwAccel::Vaapi => "vaapi",
+            HwAccel::Qsv => "qsv",
+            HwAccel::Cuda => "cuda",
+            HwAccel::V4l2m2m => "v4l2m2m",
+        }
+    }
+}
+
+/// One camera, from the config file or saved from the UI (same shape in both).
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct CameraConfig {
+    /// Short slug used in URLs, topics and file names: lowercase letters, digits, `-` and `_`.
+    pub id: String,
+    /// Display name; defaults to the id.
+    #[serde(default)]
+    pub name: String,
+    /// `rtsp://…`, `rtsps://…`, `http(s)://…` (MJPEG) or a local video file (looped in real time).
+    pub url: String,
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    /// Overrides `[ffmpeg] hwaccel` for this camera.
+    #[serde(default)]
+    pub hwaccel: Option<HwAccel>,
+    #[serde(default)]
+    pub detect: DetectConfig,
+    #[serde(default)]
+    pub motion: MotionConfig,
+}
+
+fn default_true() -> bool {
+    true
+}
+
+impl CameraConfig {
+    pub fn display_name(&self) -> &str {
+        if self.name.is_empty() { &self.id } else { &self.name }
+    }
+}
+
+/// The size and rate ffmpeg decodes to; everything downstream works on these frames.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct DetectConfig {
+    pub width: u32,
+    pub height: u32,
+    pub fps: u32,
+}
+
+impl Default for DetectConfig {
+    fn default() -> Self {
+        Self { width: 640, height: 360, fps: 5 }
+    }
+}
+
+/// A polygon in relative coordinates: each point is `[x, y]` with 0,0 top-left and 1,1 bottom-right.
+pub type Polygon = Vec<[f32; 2]>;
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct MotionConfig {
+    /// Luma difference (1–255) from the background for a pixel to count as changed.
+    pub threshold: u8,
+    /// Smallest changed blob, in pixels of the downscaled motion image, that counts as motion.
+    pub contour_area: u32,
+    /// Height in pixels of the downscaled image motion is computed on.
+    pub frame_height: u32,
+    /// How fast the background follows the picture (0–1 per frame).
+    pub frame_alpha: f32,
+    /// Fraction of changed pixels (0–1) treated as a global change (lights): recalibrate instead.
+    pub lightning_threshold: f32,
+    /// Consecutive frames with motion before an event starts.
+    pub start_frames: u32,
+    /// Seconds without motion after which an event ends.
+    pub quiet_secs: u32,
+    /// Areas never looked at (trees, a busy road), as polygons.
+    pub mask: Vec<Polygon>,
+}
+
+impl Default for MotionConfig {
+    fn default() -> Self {
+        Self {
+            threshold: 25,
+            contour_area: 15,
+            frame_height: 100,
+            frame_alpha: 0.02,
+            lightning_threshold: 0.8,
+            start_frames: 3,
+            quiet_secs: 10,
+            mask: Vec::new(),
+        }
+    }
+}
+
+/// One problem found by [`Config::validate`]: the key, and a sentence saying what is wrong and allowed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigIssue {
+    pub key: String,
+    pub message: String,
+}
+
+impl std::fmt::Display for ConfigIssue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.key, self.message)
+    }
+}
+
+impl Config {
+    /// Checks every value; returns all problems at once, each naming its key.
+    pub fn validate(&self) -> Result<(), Vec<ConfigIssue>> {
+        let mut issues = Vec::new();
+        let mut push = |key: String, message: String| issues.push(ConfigIssue { key, message });
+
+        if self.server.bind.parse::<std::net::SocketAddr>().is_err() {
+            push(
+                "server.bind".into(),
+                format!("{:?} is not an address and port; use e.g. \"127.0.0.1:8080\" or \"0.0.0.0:8080\"", self.server.bind),
+            );
+        }
+        if !self.server.base_url.is_empty() {
+            match url::Url::parse(&self.server.base_url) {
+                Ok(u) if u.scheme() == "http" || u.scheme() == "https" => {}
+                _ => push(
+                    "server.base_url".into(),
+                    format!("{:?} is not an http(s) URL; use e.g. \"http://nas.local:8080\"", self.server.base_url),
+                ),
+            }
+        }
+        if let Some(url) = &self.storage.database_url {
+            let url = url.expose();
+            if !url.is_empty() && !(url.starts_with("sqlite:") || url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+                push(
+                    "storage.database_url".into(),
+                    "must start with sqlite:// or postgres:// (e.g. \"sqlite:///data/watchpost.db\")".into(),
+                );
+            }
+        }
+        if self.ffmpeg.path.trim().is_empty() {
+            push("ffmpeg.path".into(), "is empty; use \"ffmpeg\" or the full path to the binary".into());
+        }
+        if self.ffmpeg.stall_timeout_secs < 2 || self.ffmpeg.stall_timeout_secs > 600 {
+            push("ffmpeg.stall_timeout_secs".into(), format!("{} is out of range; use 2–600 seconds", self.ffmpeg.stall_timeout_secs));
+        }
+        if self.ffmpeg.max_retry_delay_secs == 0 || self.ffmpeg.max_retry_delay_secs > 3600 {
+            push(
+                "ffmpeg.max_retry_delay_secs".into(),
+                format!("{} is out of range; use 1–3600 seconds", self.ffmpeg.max_retry_delay_secs),
+            );
+        }
+
+        let mut seen = HashSet::new();
+        for (index, camera) in self.cameras.iter().enumerate() {
+            let prefix = format!("cameras[{index}]");
+            if !seen.insert(camera.id.as_str()) {
+                push(
+                    format!("{prefix}.id"),
+                    format!("{:?} is used by another camera; every camera needs its own id", camera.id),
+                );
+            }
+            for issue in camera.validate() {
+                push(format!("{prefix}.{}", issue.key), issue.message);
+            }
+        }
+        if issues.is_empty() { Ok(()) } else { Err(issues) }
+    }
+}
+
+impl CameraConfig {
+    /// Checks one camera; keys in the result are relative to the camera (`detect.fps`).
+    pub fn validate(&self) -> Vec<ConfigIssue> {
+        let mut issues = Vec::new();
+        let mut push = |key: &str, message: String| issues.push(ConfigIssue { key: key.into(), message });
+
+        let id_ok = !self.id.is_empty()
+            && self.id.len() <= 64
+            && self.id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
+        if !id_ok {
+            push(
+                "id",
+                format!("{:?} is not a valid id; use 1–64 lowercase letters, digits, '-' or '_' (e.g. \"front-door\")", self.id),
+            );
+        }
+        if self.name.chars().count() > 100 {
+            push("name", "is longer than 100 characters".into());
+        }
+        if let Err(why) = check_source_url(&self.url) {
+            push("url", why);
+        }
+        let d = self.detect;
+        if !(16..=3840).contains(&d.width) || d.width % 2 != 0 {
+            push("detect.width", format!("{} is not allowed; use an even number of pixels from 16 to 3840", d.width));
+        }
+        if !(16..=2160).contains(&d.height) || d.height % 2 != 0 {
+            push("detect.height", format!("{} is not allowed; use an even number of pixels from 16 to 2160", d.height));
+        }
+        if !(1..=30).contains(&d.fps) {
+            push("detect.fps", format!("{} is not allowed; use 1–30 frames per second (5 is usual)", d.fps));
+        }
+        let m = &self.motion;
+        if m.threshold == 0 {
+            push("motion.threshold", "0 is not allowed; use 1–255 (25 is usual)".into());
+        }
+        if !(20..=d.height.max(20)).contains(&m.frame_height) || m.frame_height > 1080 {
+            push(
+                "motion.frame_height",
+                format!("{} is not allowed; use 20 up to the detect height ({}); 100 is usual", m.frame_height, d.height),
+            );
+        }
+        if !(m.frame_alpha > 0.0 && m.frame_alpha <= 1.0) {
+            push("motion.frame_alpha", format!("{} is not allowed; use a number above 0 and at most 1 (0.02 is usual)", m.frame_alpha));
+        }
+        if !(m.lightning_threshold > 0.0 && m.lightning_threshold <= 1.0) {
+            push(
+                "motion.lightning_threshold",
+                format!("{} is not allowed; use a fraction above 0 and at most 1 (0.8 is usual)", m.lightning_threshold),
+            );
+        }
+        if !(1..=100).contains(&m.start_frames) {
+            push("motion.start_frames", format!("{} is not allowed; use 1–100 frames", m.start_frames));
+        }
+        if !(1..=3600).contains(&m.quiet_secs) {
+            push("motion.quiet_secs", format!("{} is not allowed; use 1–3600 seconds", m.quiet_secs));
+        }
+        for (index, polygon) in m.mask.iter().enumerate() {
+            if polygon.len() < 3 {
+                push(&format!("motion.mask[{index}]"), format!("has {} points; a polygon needs at least 3", polygon.len()));
+            } else if polygon.iter().flatten().any(|v| !(0.0..=1.0).contains(v)) {
+                push(
+                    &format!("motion.mask[{index}]"),
+                    "has a point outside the picture; use relative coordinates from 0 to 1 ([x, y])".into(),
+                );
+            }
+        }
+        issues
+    }
+}
+
+/// Accepts the inputs ingest can read: RTSP(S), HTTP(S) MJPEG, or a local file path.
+fn check_source_url(raw: &str) -> Result<(), String> {
+    if raw.trim().is_empty() {
+        return Err("is empty; use an rtsp://, http:// URL or a path to a video file".into());
+    }
+    if raw.starts_with('/') || raw.starts_with("./") || raw.starts_with("file:") {
+        return Ok(());
+    }
+    match url::Url::parse(raw) {
+        Ok(u) if matches!(u.scheme(), "rtsp" | "rtsps" | "http" | "https") && u.host_str().is_some_and(|h| !h.is_empty()) => Ok(()),
+        Ok(u) => Err(format!(
+            "{:?} uses the scheme {:?}; use rtsp://, rtsps://, http://, https:// or a file path",
+            redact_url(raw),
+            u.scheme()
+        )),
+        Err(err) => Err(format!("{:?} is not a URL ({err}); use e.g. \"rtsp://192.168.1.20:554/stream1\"", redact_url(raw))),
+    }
+}

@@ -1,0 +1,37 @@
+//! An event: something seen on a camera over a span of time, with its best snapshot.
+
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+#[sea_orm(table_name = "events")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub id: i64,
+    pub camera_id: String,
+    /// `motion` now; object events (`object`) come with the detector.
+    pub kind: String,
+    pub label: Option<String>,
+    pub score: f64,
+    /// JSON `[x, y, w, h]`, relative to the frame (0–1).
+    pub bbox: String,
+    /// JSON list of `[x, y, w, h]` boxes seen in the snapshot frame.
+    pub boxes: String,
+    /// JSON list of zone names entered.
+    pub zones: String,
+    pub start_ms: i64,
+    pub end_ms: Option<i64>,
+    /// Path of the snapshot JPEG, relative to the media directory.
+    pub snapshot: Option<String>,
+    /// `info`, `warning` or `critical`.
+    pub severity: String,
+    /// `new`, `viewed` or `resolved`.
+    pub status: String,
+    /// JSON list of tags.
+    pub tags: String,
+    pub description: Option<String>,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,7 @@
+//! sea-orm entities, one file per table. Times are milliseconds since the Unix epoch (UTC) and
+//! lists are JSON text, so the same schema works unchanged on SQLite and PostgreSQL.
+
+pub mod camera;
+pub mod event;
+pub mod node;
+pub mod setting;

@@ -1,0 +1,165 @@
+//! Schema migrations, embedded in the binary and applied at start-up.
+
+use sea_orm_migration::prelude::*;
+use sea_orm_migration::schema::*;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(Initial)]
+    }
+}
+
+#[derive(DeriveMigrationName)]
+struct Initial;
+
+#[derive(DeriveIden)]
+enum Cameras {
+    Table,
+    Id,
+    Name,
+    Source,
+    Settings,
+    Status,
+    LastError,
+    LastFrameMs,
+    UpdatedMs,
+}
+
+#[derive(DeriveIden)]
+enum Events {
+    Table,
+    Id,
+    CameraId,
+    Kind,
+    Label,
+    Score,
+    Bbox,
+    Boxes,
+    Zones,
+    StartMs,
+    EndMs,
+    Snapshot,
+    Severity,
+    Status,
+    Tags,
+    Description,
+}
+
+#[derive(DeriveIden)]
+enum Nodes {
+    Table,
+    Id,
+    Name,
+    Kind,
+    Mac,
+    Firmware,
+    Address,
+    LastSeenMs,
+    CreatedMs,
+}
+
+#[derive(DeriveIden)]
+enum Settings {
+    Table,
+    Key,
+    Value,
+    UpdatedMs,
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for Initial {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .create_table(
+                Table::create()
+                    .table(Cameras::Table)
+                    .if_not_exists()
+                    .col(string(Cameras::Id).primary_key())
+                    .col(string(Cameras::Name))
+                    .col(string(Cameras::Source))
+                    .col(text(Cameras::Settings))
+                    .col(string(Cameras::Status))
+                    .col(text_null(Cameras::LastError))
+                    .col(big_integer_null(Cameras::LastFrameMs))
+                    .col(big_integer(Cameras::UpdatedMs))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(Events::Table)
+                    .if_not_exists()
+                    .col(big_pk_auto(Events::Id))
+                    .col(string(Events::CameraId))
+                    .col(string(Events::Kind))
+                    .col(string_null(Events::Label))
+                    .col(double(Events::Score))
+                    .col(text(Events::Bbox))
+                    .col(text(Events::Boxes))
+                    .col(text(Events::Zones))
+                    .col(big_integer(Events::StartMs))
+                    .col(big_integer_null(Events::EndMs))
+                    .col(text_null(Events::Snapshot))
+                    .col(string(Events::Severity))
+                    .col(string(Events::Status))
+                    .col(text(Events::Tags))
+                    .col(text_null(Events::Description))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("idx_events_camera_start")
+                    .table(Events::Table)
+                    .col(Events::CameraId)
+                    .col(Events::StartMs)
+                    .if_not_exists()
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create().name("idx_events_start").table(Events::Table).col(Events::StartMs).if_not_exists().to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(Nodes::Table)
+                    .if_not_exists()
+                    .col(string(Nodes::Id).primary_key())
+                    .col(string(Nodes::Name))
+                    .col(string(Nodes::Kind))
+                    .col(string_null(Nodes::Mac))
+                    .col(string_null(Nodes::Firmware))
+                    .col(string_null(Nodes::Address))
+                    .col(big_integer_null(Nodes::LastSeenMs))
+                    .col(big_integer(Nodes::CreatedMs))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(Settings::Table)
+                    .if_not_exists()
+                    .col(string(Settings::Key).primary_key())
+                    .col(text(Settings::Value))
+                    .col(big_integer(Settings::UpdatedMs))
+                    .to_owned(),
+            )
+            .await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        for table in [Settings::Table.into_iden(), Nodes::Table.into_iden(), Events::Table.into_iden(), Cameras::Table.into_iden()] {
+            manager.drop_table(Table::drop().table(table).if_exists().to_owned()).await?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,235 @@
+//! The database: connection (SQLite with WAL and a busy timeout, or PostgreSQL), embedded
+//! migrations, and the typed queries the rest of the program uses. Nothing outside this module
+//! builds SQL.
+
+pub mod entities;
+mod migration;
+
+use crate::error::{Error, Result};
+use entities::{camera, event};
+use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectOptions, Database, DatabaseConnection, EntityTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+};
+use sea_orm_migration::MigratorTrait;
+use std::time::Duration;
+
+pub use migration::Migrator;
+
+/// How long a SQLite writer waits for a lock before giving up.
+const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+#[derive(Clone, Debug)]
+pub struct Db {
+    conn: DatabaseConnection,
+}
+
+/// Which events to list; `before` is an event id (exclusive) for paging newest-first.
+#[derive(Debug, Clone, Default)]
+pub struct EventFilter {
+    pub camera: Option<String>,
+    pub kind: Option<String>,
+    pub label: Option<String>,
+    pub since_ms: Option<i64>,
+    pub until_ms: Option<i64>,
+    pub before: Option<i64>,
+    pub limit: u64,
+}
+
+/// The fields of a new event; the rest start empty (`new` status, no end, no description).
+#[derive(Debug, Clone)]
+pub struct NewEvent {
+    pub camera_id: String,
+    pub kind: String,
+    pub label: Option<String>,
+    pub score: f64,
+    pub bbox: [f32; 4],
+    pub boxes: Vec<[f32; 4]>,
+    pub start_ms: i64,
+    pub snapshot: Option<String>,
+    pub severity: String,
+}
+
+/// Later facts about an event: a better snapshot, its end.
+#[derive(Debug, Clone)]
+pub struct EventUpdate {
+    pub score: f64,
+    pub bbox: [f32; 4],
+    pub boxes: Vec<[f32; 4]>,
+    pub end_ms: Option<i64>,
+    pub snapshot: Option<String>,
+}
+
+impl Db {
+    /// Connects and applies pending migrations.
+    pub async fn connect(url: &str) -> Result<Self> {
+        let mut options = ConnectOptions::new(url.to_string());
+        options.sqlx_logging(false).connect_timeout(Duration::from_secs(10));
+        if url.starts_with("sqlite:") {
+            options.max_connections(4).map_sqlx_sqlite_opts(|o| {
+                o.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
+                    .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
+                    .busy_timeout(SQLITE_BUSY_TIMEOUT)
+                    .create_if_missing(true)
+            });
+        }
+        let conn = Database::connect(options).await.map_err(|err| {
+            Error::unavailable(format!("cannot open the database {}", crate::config::redact_url(url))).with_source(err)
+        })?;
+        Migrator::up(&conn, None)
+            .await
+            .map_err(|err| Error::unavailable("cannot apply database migrations").with_source(err))?;
+        Ok(Self { conn })
+    }
+
+    pub fn backend_name(&self) -> &'static str {
+        match self.conn.get_database_backend() {
+            sea_orm::DatabaseBackend::Postgres => "postgresql",
+            sea_orm::DatabaseBackend::Sqlite => "sqlite",
+            _ => "other",
+        }
+    }
+
+    /// A cheap query proving the database answers.
+    pub async fn ping(&self) -> Result<()> {
+        self.conn.ping().await.map_err(Error::from)
+    }
+
+    pub async fn close(self) {
+        let _ = self.conn.close().await;
+    }
+
+    pub async fn upsert_camera(&self, record: camera::Model) -> Result<()> {
+        let model: camera::ActiveModel = record.into();
+        camera::Entity::insert(model)
+            .on_conflict(
+                OnConflict::column(camera::Column::Id)
+                    .update_columns([camera::Column::Name, camera::Column::Source, camera::Column::Settings, camera::Column::UpdatedMs])
+                    .to_owned(),
+            )
+            .exec_without_returning(&self.conn)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn list_cameras(&self) -> Result<Vec<camera::Model>> {
+        Ok(camera::Entity::find().order_by_asc(camera::Column::Id).all(&self.conn).await?)
+    }
+
+    pub async fn get_camera(&self, id: &str) -> Result<Option<camera::Model>> {
+        Ok(camera::Entity::find_by_id(id.to_string()).one(&self.conn).await?)
+    }
+
+    pub async fn delete_camera(&self, id: &str) -> Result<bool> {
+        let result = camera::Entity::delete_by_id(id.to_string()).exec(&self.conn).await?;
+        Ok(result.rows_affected > 0)
+    }
+
+    /// Records a camera's status so the UI shows the last known state after a restart.
+    pub async fn set_camera_status(&self, id: &str, status: &str, last_error: Option<&str>, last_frame_ms: Option<i64>) -> Result<()> {
+        camera::Entity::update_many()
+            .col_expr(camera::Column::Status, Expr::value(status))
+            .col_expr(camera::Column::LastError, Expr::value(last_error.map(str::to_string)))
+            .col_expr(camera::Column::LastFrameMs, Expr::value(last_frame_ms))
+            .filter(camera::Column::Id.eq(id))
+            .exec(&self.conn)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn insert_event(&self, new: &NewEvent) -> Result<i64> {
+        let model = event::ActiveModel {
+            camera_id: Set(new.camera_id.clone()),
+            kind: Set(new.kind.clone()),
+            label: Set(new.label.clone()),
+            score: Set(new.score),
+            bbox: Set(json(&new.bbox)),
+            boxes: Set(json(&new.boxes)),
+            zones: Set("[]".into()),
+            start_ms: Set(new.start_ms),
+            end_ms: Set(None),
+            snapshot: Set(new.snapshot.clone()),
+            severity: Set(new.severity.clone()),
+            status: Set("new".into()),
+            tags: Set("[]".into()),
+            description: Set(None),
+            ..Default::default()
+        };
+        let inserted = model.insert(&self.conn).await?;
+        Ok(inserted.id)
+    }
+
+    pub async fn update_event(&self, id: i64, update: &EventUpdate) -> Result<()> {
+        let mut query = event::Entity::update_many()
+            .col_expr(event::Column::Score, Expr::value(update.score))
+            .col_expr(event::Column::Bbox, Expr::value(json(&update.bbox)))
+            .col_expr(event::Column::Boxes, Expr::value(json(&update.boxes)))
+            .col_expr(event::Column::EndMs, Expr::value(update.end_ms));
+        if let Some(snapshot) = &update.snapshot {
+            query = query.col_expr(event::Column::Snapshot, Expr::value(snapshot.clone()));
+        }
+        query.filter(event::Column::Id.eq(id)).exec(&self.conn).await?;
+        Ok(())
+    }
+
+    /// Closes events left open by a crash so they do not stay "ongoing" forever.
+    pub async fn close_open_events(&self, end_ms: i64) -> Result<u64> {
+        let result = event::Entity::update_many()
+            .col_expr(event::Column::EndMs, Expr::col(event::Column::StartMs))
+            .filter(event::Column::EndMs.is_null())
+            .filter(event::Column::StartMs.lte(end_ms))
+            .exec(&self.conn)
+            .await?;
+        Ok(result.rows_affected)
+    }
+
+    pub async fn get_event(&self, id: i64) -> Result<Option<event::Model>> {
+        Ok(event::Entity::find_by_id(id).one(&self.conn).await?)
+    }
+
+    pub async fn set_event_status(&self, id: i64, status: &str) -> Result<bool> {
+        let result = event::Entity::update_many()
+            .col_expr(event::Column::Status, Expr::value(status))
+            .filter(event::Column::Id.eq(id))
+            .exec(&self.conn)
+            .await?;
+        Ok(result.rows_affected > 0)
+    }
+
+    /// Events matching `filter`, newest first.
+    pub async fn list_events(&self, filter: &EventFilter) -> Result<Vec<event::Model>> {
+        let mut query = event::Entity::find();
+        if let Some(camera) = &filter.camera {
+            query = query.filter(event::Column::CameraId.eq(camera.as_str()));
+        }
+        if let Some(kind) = &filter.kind {
+            query = query.filter(event::Column::Kind.eq(kind.as_str()));
+        }
+        if let Some(label) = &filter.label {
+            query = query.filter(event::Column::Label.eq(label.as_str()));
+        }
+        if let Some(since) = filter.since_ms {
+            query = query.filter(event::Column::StartMs.gte(since));
+        }
+        if let Some(until) = filter.until_ms {
+            query = query.filter(event::Column::StartMs.lt(until));
+        }
+        if let Some(before) = filter.before {
+            query = query.filter(event::Column::Id.lt(before));
+        }
+        Ok(query.order_by_desc(event::Column::Id).limit(filter.limit.clamp(1, 500)).all(&self.conn).await?)
+    }
+
+    pub async fn count_events(&self, camera: Option<&str>) -> Result<u64> {
+        let mut query = event::Entity::find();
+        if let Some(camera) = camera {
+            query = query.filter(event::Column::CameraId.eq(camera));
+        }
+        Ok(query.count(&self.conn).await?)
+    }
+}
+
+fn json<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_string(value).unwrap_or_else(|_| "[]".into())
+}
