@@ -1,0 +1,297 @@
+//! The ffmpeg sidecar: builds the command for a camera (input options per source type, the
+//! hardware-decode preset table, output as raw YUV 4:2:0 at the detect size and rate), runs it on a
+//! dedicated thread that reads whole frames from its stdout into recycled buffers, sends its stderr
+//! to the log in the camera's span, and turns its last error into words a user can act on.
+//!
+//! ffmpeg is started with PR_SET_PDEATHSIG, so it dies with Watchpost even on a crash; a normal stop
+//! kills it through [`FfmpegRun::kill`] and waits for it.
+
+use crate::config::{CameraConfig, FfmpegConfig, HwAccel};
+use crate::media::Frame;
+use ffmpeg_sidecar::command::FfmpegCommand;
+use ffmpeg_sidecar::event::{FfmpegEvent, LogLevel};
+use ffmpeg_sidecar::log_parser::FfmpegLogParser;
+use std::io::Read;
+use std::process::Stdio;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use tokio::sync::{mpsc, oneshot};
+
+/// Arguments placed before `-i` for each hardware-decode preset.
+pub fn hwaccel_args(preset: HwAccel) -> &'static [&'static str] {
+    match preset {
+        HwAccel::None => &[],
+        HwAccel::Vaapi => &["-hwaccel", "vaapi", "-hwaccel_device", "/dev/dri/renderD128"],
+        HwAccel::Qsv => &["-hwaccel", "qsv"],
+        HwAccel::Cuda => &["-hwaccel", "cuda"],
+        HwAccel::V4l2m2m => &["-c:v", "h264_v4l2m2m"],
+    }
+}
+
+/// The full ffmpeg argument list for a camera (without the program name).
+pub fn build_args(camera: &CameraConfig, ffmpeg: &FfmpegConfig) -> Vec<String> {
+    let mut args: Vec<String> = ["-hide_banner", "-nostdin", "-nostats"].map(String::from).to_vec();
+    args.extend(hwaccel_args(camera.hwaccel.unwrap_or(ffmpeg.hwaccel)).iter().map(|s| s.to_string()));
+    let url = camera.url.as_str();
+    let input: &[&str] = if url.starts_with("rtsp://") || url.starts_with("rtsps://") {
+        // TCP for reliability over Wi-Fi; -timeout (µs) makes a dead camera fail instead of hanging.
+        &["-rtsp_transport", "tcp", "-timeout", "10000000", "-fflags", "nobuffer", "-flags", "low_delay"]
+    } else if url.starts_with("http://") || url.starts_with("https://") {
+        &["-rw_timeout", "10000000", "-fflags", "nobuffer"]
+    } else {
+        // A local file: play it in real time, forever, like a camera.
+        &["-re", "-stream_loop", "-1"]
+    };
+    args.extend(input.iter().map(|s| s.to_string()));
+    let path = url.strip_prefix("file://").unwrap_or(url);
+    args.extend(["-i".into(), path.to_string(), "-an".into(), "-sn".into(), "-dn".into()]);
+    let d = camera.detect;
+    args.extend([
+        "-vf".into(),
+        format!("fps={},scale={}:{}", d.fps, d.width, d.height),
+        "-pix_fmt".into(),
+        "yuv420p".into(),
+        "-f".into(),
+        "rawvideo".into(),
+        "pipe:1".into(),
+    ]);
+    args
+}
+
+/// Translates an ffmpeg error line into a sentence for the UI; `None` when it is not recognised.
+pub fn explain_error(line: &str) -> Option<String> {
+    let lower = line.to_ascii_lowercase();
+    let table: [(&[&str], &str); 10] = [
+        (&["connection refused"], "The camera refused the connection: check the address and port, and that the camera is on."),
+        (&["401 unauthorized", "authorization failed", "401 "], "The camera rejected the username or password."),
+        (&["404 not found", "method describe failed: 404"], "The camera has no stream at that path: check the URL's path."),
+        (&["no such file or directory"], "The file does not exist: check the path."),
+        (&["name or service not known", "failed to resolve", "temporary failure in name resolution"], "The camera's host name cannot be resolved: check the address."),
+        (&["connection timed out", "operation timed out", "timed out"], "The camera did not answer in time: is it reachable from this machine?"),
+        (&["no route to host", "network is unreachable"], "The camera's network cannot be reached from this machine."),
+        (&["invalid data found when processing input", "could not find codec parameters", "error while decoding"], "The camera sent data that is not a video stream ffmpeg can decode."),
+        (&["connection reset by peer", "end of file", "broken pipe"], "The camera closed the connection."),
+        (&["permission denied"], "Permission denied while opening the source."),
+    ];
+    table.iter().find(|(needles, _)| needles.iter().any(|n| lower.contains(n))).map(|(_, words)| words.to_string())
+}
+
+/// Whether an error means "fix the settings" (status `error`) rather than "camera unreachable" (`offline`).
+pub fn is_configuration_error(explained: &str) -> bool {
+    explained.contains("username or password")
+        || explained.contains("no stream at that path")
+        || explained.contains("does not exist")
+        || explained.contains("not a video stream")
+        || explained.contains("ffmpeg")
+}
+
+/// How an ffmpeg run ended.
+#[derive(Debug, Clone)]
+pub struct ExitReport {
+    pub exit_code: Option<i32>,
+    /// The last error line ffmpeg printed, explained when recognised.
+    pub last_error: Option<String>,
+}
+
+/// A running ffmpeg: frames arrive on the channel given to [`FfmpegRun::spawn`].
+pub struct FfmpegRun {
+    child: Arc<Mutex<std::process::Child>>,
+    done: oneshot::Receiver<ExitReport>,
+    pub pid: u32,
+}
+
+/// Counters shared between the reader thread and the camera's status.
+#[derive(Debug, Default)]
+pub struct FrameCounters {
+    pub frames: AtomicU64,
+    pub dropped: AtomicU64,
+}
+
+impl FfmpegRun {
+    /// Starts ffmpeg for `camera`; frames go to `frames` (dropped and counted when it is full), and
+    /// buffers sent back on `recycle` are reused.
+    pub fn spawn(
+        camera: &CameraConfig,
+        ffmpeg: &FfmpegConfig,
+        frames: mpsc::Sender<Frame>,
+        recycle: std::sync::mpsc::Receiver<Vec<u8>>,
+        counters: Arc<FrameCounters>,
+        first_seq: u64,
+    ) -> Result<Self, String> {
+        let mut command = FfmpegCommand::new_with_path(&ffmpeg.path);
+        command.args(build_args(camera, ffmpeg));
+        let inner = command.as_inner_mut();
+        inner.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        set_parent_death_signal(inner);
+        let mut process = inner.spawn().map_err(|err| {
+            if err.kind() == std::io::ErrorKind::NotFound {
+                format!("ffmpeg was not found at {:?}: install it (apt install ffmpeg) or set [ffmpeg] path", ffmpeg.path)
+            } else {
+                format!("ffmpeg could not be started: {err}")
+            }
+        })?;
+        let stdout = process.stdout.take().ok_or("ffmpeg has no stdout")?;
+        let stderr = process.stderr.take().ok_or("ffmpeg has no stderr")?;
+        let pid = process.id();
+        let child = Arc::new(Mutex::new(process));
+
+        let last_error = Arc::new(Mutex::new(None::<String>));
+        let span = tracing::Span::current();
+        let stderr_thread = {
+            let last_error = last_error.clone();
+            let span = span.clone();
+            std::thread::Builder::new()
+                .name(format!("ffmpeg-log-{}", camera.id))
+                .spawn(move || log_stderr(stderr, &last_error, &span))
+                .map_err(|e| e.to_string())?
+        };
+
+        let (done_tx, done) = oneshot::channel();
+        let (width, height) = (camera.detect.width, camera.detect.height);
+        let reader_child = child.clone();
+        std::thread::Builder::new()
+            .name(format!("ffmpeg-{}", camera.id))
+            .spawn(move || {
+                let _entered = span.enter();
+                read_frames(stdout, width, height, &frames, &recycle, &counters, first_seq);
+                drop(frames);
+                let status = reader_child.lock().map(|mut c| c.wait().ok()).unwrap_or(None);
+                let _ = stderr_thread.join();
+                let last_error = last_error.lock().ok().and_then(|mut e| e.take());
+                let _ = done_tx.send(ExitReport { exit_code: status.and_then(|s| s.code()), last_error });
+            })
+            .map_err(|e| e.to_string())?;
+        Ok(Self { child, done, pid })
+    }
+
+    /// Stops ffmpeg now (SIGKILL); the reader then sees end of stream.
+    pub fn kill(&self) {
+        if let Ok(mut child) = self.child.lock() {
+            let _ = child.kill();
+        }
+    }
+
+    /// Waits until ffmpeg has exited and been reaped.
+    pub async fn finished(self) -> ExitReport {
+        self.done.await.unwrap_or(ExitReport { exit_code: None, last_error: None })
+    }
+}
+
+fn read_frames(
+    mut stdout: std::process::ChildStdout,
+    width: u32,
+    height: u32,
+    frames: &mpsc::Sender<Frame>,
+    recycle: &std::sync::mpsc::Receiver<Vec<u8>>,
+    counters: &FrameCounters,
+    mut seq: u64,
+) {
+    let size = Frame::byte_len(width, height);
+    loop {
+        let mut data = recycle.try_recv().ok().filter(|b| b.len() == size).unwrap_or_else(|| vec![0; size]);
+        if stdout.read_exact(&mut data).is_err() {
+            return;
+        }
+        let time_ms = chrono::Utc::now().timestamp_millis();
+        counters.frames.fetch_add(1, Ordering::Relaxed);
+        match frames.try_send(Frame { width, height, data, time_ms, seq }) {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                counters.dropped.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => return,
+        }
+        seq += 1;
+    }
+}
+
+fn log_stderr(stderr: std::process::ChildStderr, last_error: &Mutex<Option<String>>, span: &tracing::Span) {
+    let _entered = span.enter();
+    let mut parser = FfmpegLogParser::new(stderr);
+    loop {
+        match parser.parse_next_event() {
+            Ok(FfmpegEvent::LogEOF) | Err(_) => return,
+            Ok(FfmpegEvent::Log(LogLevel::Error | LogLevel::Fatal, line)) | Ok(FfmpegEvent::Error(line)) => {
+                let line = redact_line(&line);
+                tracing::warn!(target: "watchpost::ffmpeg", "{line}");
+                if let Ok(mut last) = last_error.lock() {
+                    *last = Some(explain_error(&line).unwrap_or(line));
+                }
+            }
+            Ok(FfmpegEvent::Log(_, line)) => tracing::debug!(target: "watchpost::ffmpeg", "{}", redact_line(&line)),
+            Ok(_) => {}
+        }
+    }
+}
+
+/// ffmpeg prints input URLs with their credentials; mask the password of any `user:pass@`.
+fn redact_line(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut rest = line;
+    while let Some(pos) = rest.find("://") {
+        let (head, tail) = rest.split_at(pos + 3);
+        out.push_str(head);
+        let authority_end = tail.find(|c: char| c == '/' || c.is_whitespace() || c == '\'' || c == '"').unwrap_or(tail.len());
+        let authority = &tail[..authority_end];
+        match (authority.rfind('@'), authority.find(':')) {
+            (Some(at), Some(colon)) if colon < at => {
+                out.push_str(&authority[..=colon]);
+                out.push_str("***");
+                out.push_str(&authority[at..]);
+            }
+            _ => out.push_str(authority),
+        }
+        rest = &tail[authority_end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(target_os = "linux")]
+fn set_parent_death_signal(command: &mut std::process::Command) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: prctl is async-signal-safe and touches only the child's own process attributes.
+    unsafe {
+        command.pre_exec(|| {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn set_parent_death_signal(_command: &mut std::process::Command) {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn camera(url: &str) -> CameraConfig {
+        toml::from_str(&format!("id = \"cam\"\nurl = \"{url}\"")).unwrap()
+    }
+
+    #[test]
+    fn rtsp_uses_tcp_and_a_socket_timeout() {
+        let args = build_args(&camera("rtsp://10.0.0.2/s"), &FfmpegConfig::default()).join(" ");
+        assert!(args.contains("-rtsp_transport tcp -timeout 10000000"), "{args}");
+        assert!(args.contains("-vf fps=5,scale=640:360 -pix_fmt yuv420p -f rawvideo pipe:1"), "{args}");
+    }
+
+    #[test]
+    fn files_loop_in_real_time_and_presets_go_before_the_input() {
+        let mut cam = camera("/clips/demo.mp4");
+        cam.hwaccel = Some(HwAccel::Vaapi);
+        let args = build_args(&cam, &FfmpegConfig::default()).join(" ");
+        assert!(args.contains("-hwaccel vaapi -hwaccel_device /dev/dri/renderD128 -re -stream_loop -1 -i /clips/demo.mp4"), "{args}");
+    }
+
+    #[test]
+    fn errors_are_explained_and_credentials_hidden() {
+        assert!(explain_error("[tcp @ 0x1] Connection to tcp://10.0.0.2:554 failed: Connection refused").unwrap().contains("refused"));
+        assert!(explain_error("method DESCRIBE failed: 401 Unauthorized").unwrap().contains("password"));
+        assert!(explain_error("something new").is_none());
+        assert_eq!(redact_line("Input #0, rtsp, from 'rtsp://a:secret@h/s':"), "Input #0, rtsp, from 'rtsp://a:***@h/s':");
+    }
+}

@@ -1,0 +1,216 @@
+//! Cameras at run time: each enabled camera has a supervised pipeline task (ffmpeg → motion →
+//! events) and a [`CameraRuntime`] holding its live status, counters and latest frame for the UI.
+//! [`CameraManager`] starts, replaces and stops them.
+
+pub mod ffmpeg;
+mod pipeline;
+
+use crate::config::{CameraConfig, FfmpegConfig};
+use crate::db::Db;
+use crate::error::Result;
+use crate::events::EventBus;
+use crate::media::{Frame, MediaStore};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+/// Where a camera's settings come from, which decides whether the UI may edit it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CameraSource {
+    /// The config file (and `--demo`); shown read-only in the UI.
+    Config,
+    /// Added in the UI or API and stored in the database.
+    Ui,
+}
+
+impl CameraSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CameraSource::Config => "config",
+            CameraSource::Ui => "ui",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CameraState {
+    Disabled,
+    Starting,
+    Online,
+    Offline,
+    Error,
+}
+
+impl CameraState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CameraState::Disabled => "disabled",
+            CameraState::Starting => "starting",
+            CameraState::Online => "online",
+            CameraState::Offline => "offline",
+            CameraState::Error => "error",
+        }
+    }
+}
+
+/// A camera's live status as shown in the UI and API.
+#[derive(Debug, Clone, Serialize)]
+pub struct CameraStatus {
+    pub state: CameraState,
+    pub last_error: Option<String>,
+    pub fps: f32,
+    pub last_frame_ms: Option<i64>,
+    pub motion: bool,
+}
+
+/// Everything the UI needs to know about one running (or stopped) camera.
+pub struct CameraRuntime {
+    pub config: CameraConfig,
+    pub source: CameraSource,
+    status: Mutex<CameraStatus>,
+    latest: Mutex<Option<Arc<Frame>>>,
+    jpeg_cache: Mutex<Option<(u64, Arc<Vec<u8>>)>>,
+    pub counters: Arc<ffmpeg::FrameCounters>,
+    pub restarts: AtomicU64,
+    pub motion_events: AtomicU64,
+}
+
+impl CameraRuntime {
+    fn new(config: CameraConfig, source: CameraSource) -> Self {
+        let state = if config.enabled { CameraState::Starting } else { CameraState::Disabled };
+        Self {
+            config,
+            source,
+            status: Mutex::new(CameraStatus { state, last_error: None, fps: 0.0, last_frame_ms: None, motion: false }),
+            latest: Mutex::new(None),
+            jpeg_cache: Mutex::new(None),
+            counters: Arc::default(),
+            restarts: AtomicU64::new(0),
+            motion_events: AtomicU64::new(0),
+        }
+    }
+
+    pub fn id(&self) -> &str {
+        &self.config.id
+    }
+
+    pub fn status(&self) -> CameraStatus {
+        self.status.lock().expect("status lock").clone()
+    }
+
+    fn update_status(&self, change: impl FnOnce(&mut CameraStatus)) {
+        change(&mut self.status.lock().expect("status lock"));
+    }
+
+    /// Stores `frame` as the latest picture and hands back the one it replaces, for reuse.
+    fn set_latest(&self, frame: Arc<Frame>) -> Option<Arc<Frame>> {
+        self.latest.lock().expect("latest lock").replace(frame)
+    }
+
+    pub fn latest_frame(&self) -> Option<Arc<Frame>> {
+        self.latest.lock().expect("latest lock").clone()
+    }
+
+    /// The latest picture as JPEG, encoded at most once per frame however many viewers ask.
+    pub async fn latest_jpeg(&self) -> Result<Option<Arc<Vec<u8>>>> {
+        let Some(frame) = self.latest_frame() else { return Ok(None) };
+        if let Some((seq, jpeg)) = self.jpeg_cache.lock().expect("jpeg lock").as_ref()
+            && *seq == frame.seq
+        {
+            return Ok(Some(jpeg.clone()));
+        }
+        let seq = frame.seq;
+        let jpeg = tokio::task::spawn_blocking(move || frame.to_jpeg(80))
+            .await
+            .map_err(|e| crate::Error::internal("JPEG encoder failed").with_source(e))??;
+        let jpeg = Arc::new(jpeg);
+        *self.jpeg_cache.lock().expect("jpeg lock") = Some((seq, jpeg.clone()));
+        Ok(Some(jpeg))
+    }
+}
+
+/// What every camera pipeline shares.
+#[derive(Clone)]
+pub struct PipelineContext {
+    pub db: Db,
+    pub media: MediaStore,
+    pub bus: EventBus,
+    pub ffmpeg: FfmpegConfig,
+    pub tasks: TaskTracker,
+}
+
+struct CameraEntry {
+    runtime: Arc<CameraRuntime>,
+    cancel: CancellationToken,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+/// Starts, replaces and stops camera pipelines; the UI reads cameras through it.
+#[derive(Clone)]
+pub struct CameraManager {
+    cameras: Arc<RwLock<BTreeMap<String, CameraEntry>>>,
+    context: PipelineContext,
+    shutdown: CancellationToken,
+}
+
+impl CameraManager {
+    pub fn new(context: PipelineContext, shutdown: CancellationToken) -> Self {
+        Self { cameras: Arc::default(), context, shutdown }
+    }
+
+    /// Adds (or replaces) a camera and starts its pipeline if it is enabled.
+    pub async fn put(&self, config: CameraConfig, source: CameraSource) {
+        self.remove(&config.id).await;
+        let runtime = Arc::new(CameraRuntime::new(config, source));
+        let cancel = self.shutdown.child_token();
+        let task = runtime.config.enabled.then(|| {
+            let span = tracing::info_span!("camera", id = %runtime.config.id);
+            self.context.tasks.spawn(tracing::Instrument::instrument(
+                pipeline::run(runtime.clone(), self.context.clone(), cancel.clone()),
+                span,
+            ))
+        });
+        let id = runtime.config.id.clone();
+        self.cameras.write().expect("cameras lock").insert(id, CameraEntry { runtime, cancel, task });
+    }
+
+    /// Stops a camera's pipeline (its ffmpeg is gone when this returns) and forgets it.
+    pub async fn remove(&self, id: &str) -> bool {
+        let entry = self.cameras.write().expect("cameras lock").remove(id);
+        let Some(mut entry) = entry else { return false };
+        entry.cancel.cancel();
+        if let Some(task) = entry.task.take() {
+            let _ = task.await;
+        }
+        true
+    }
+
+    pub fn get(&self, id: &str) -> Option<Arc<CameraRuntime>> {
+        self.cameras.read().expect("cameras lock").get(id).map(|e| e.runtime.clone())
+    }
+
+    pub fn list(&self) -> Vec<Arc<CameraRuntime>> {
+        self.cameras.read().expect("cameras lock").values().map(|e| e.runtime.clone()).collect()
+    }
+
+    /// Stops every camera and waits for all of them.
+    pub async fn stop_all(&self) {
+        let ids: Vec<String> = self.cameras.read().expect("cameras lock").keys().cloned().collect();
+        for entry in ids.iter().filter_map(|id| self.cameras.read().expect("cameras lock").get(id).map(|e| e.cancel.clone())) {
+            entry.cancel();
+        }
+        for id in ids {
+            self.remove(&id).await;
+        }
+    }
+}
+
+/// Total counters over all cameras, for `/metrics`.
+pub fn counter(value: &AtomicU64) -> u64 {
+    value.load(Ordering::Relaxed)
+}

@@ -1,0 +1,147 @@
+//! One camera's supervised loop: start ffmpeg, feed each frame to motion detection and the event
+//! recorder, keep the status live, restart a stalled or failed ffmpeg with exponential back-off,
+//! and on cancellation end the open event and leave no ffmpeg behind.
+
+use super::ffmpeg::{FfmpegRun, is_configuration_error};
+use super::{CameraRuntime, CameraState, PipelineContext};
+use crate::detect::motion::MotionDetector;
+use crate::events::{BusMessage, MotionEventRecorder};
+use crate::supervise::{Backoff, sleep_or_cancel};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+/// Frames waiting for the pipeline; beyond this the reader drops (and counts) new ones.
+const FRAME_QUEUE: usize = 4;
+/// How often the measured fps is refreshed.
+const FPS_WINDOW: Duration = Duration::from_secs(5);
+
+pub async fn run(camera: Arc<CameraRuntime>, ctx: PipelineContext, cancel: CancellationToken) {
+    let config = &camera.config;
+    let stall = Duration::from_secs(ctx.ffmpeg.stall_timeout_secs);
+    let mut backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(ctx.ffmpeg.max_retry_delay_secs));
+    let mut recorder =
+        MotionEventRecorder::new(&config.id, &config.motion, ctx.db.clone(), ctx.media.clone(), ctx.bus.clone(), ctx.tasks.clone());
+    let mut next_seq = 0u64;
+    tracing::info!(url = %crate::config::redact_url(&config.url), "camera starting");
+
+    while !cancel.is_cancelled() {
+        set_state(&camera, &ctx, CameraState::Starting, None).await;
+        let (frame_tx, mut frame_rx) = mpsc::channel(FRAME_QUEUE);
+        let (recycle_tx, recycle_rx) = std::sync::mpsc::channel();
+        let run = match FfmpegRun::spawn(config, &ctx.ffmpeg, frame_tx, recycle_rx, camera.counters.clone(), next_seq) {
+            Ok(run) => run,
+            Err(message) => {
+                tracing::error!("{message}");
+                set_state(&camera, &ctx, CameraState::Error, Some(message)).await;
+                if !sleep_or_cancel(backoff.next_delay(), &cancel).await {
+                    break;
+                }
+                continue;
+            }
+        };
+        tracing::debug!(pid = run.pid, "ffmpeg started");
+
+        // A fresh background per connection: the picture after a reconnect may have moved.
+        let mut motion = MotionDetector::new(&config.motion, config.detect.width, config.detect.height);
+        let mut online = false;
+        let mut stalled = false;
+        let mut window_start = Instant::now();
+        let mut window_frames = 0u32;
+        loop {
+            let frame = tokio::select! {
+                _ = cancel.cancelled() => break,
+                received = tokio::time::timeout(stall, frame_rx.recv()) => match received {
+                    Ok(Some(frame)) => frame,
+                    Ok(None) => break,
+                    Err(_) => { stalled = true; break; }
+                },
+            };
+            next_seq = frame.seq + 1;
+            if !online {
+                online = true;
+                backoff.reset();
+                tracing::info!("camera online");
+                set_state(&camera, &ctx, CameraState::Online, None).await;
+            }
+            let result = motion.process(frame.luma());
+            let was_active = recorder.is_active();
+            recorder.on_frame(&frame, result.boxes, result.changed_fraction).await;
+            if !was_active && recorder.is_active() {
+                camera.motion_events.fetch_add(1, Ordering::Relaxed);
+            }
+            window_frames += 1;
+            let elapsed = window_start.elapsed();
+            let fps = (elapsed >= FPS_WINDOW).then(|| window_frames as f32 / elapsed.as_secs_f32());
+            if fps.is_some() {
+                window_start = Instant::now();
+                window_frames = 0;
+            }
+            let snapshot_error = recorder.snapshot_error.clone();
+            let time_ms = frame.time_ms;
+            let motion_now = recorder.is_active();
+            camera.update_status(|s| {
+                s.last_frame_ms = Some(time_ms);
+                s.motion = motion_now;
+                s.last_error = snapshot_error;
+                if let Some(fps) = fps {
+                    s.fps = fps;
+                }
+            });
+            if let Some(old) = camera.set_latest(Arc::new(frame))
+                && let Ok(old) = Arc::try_unwrap(old)
+            {
+                let _ = recycle_tx.send(old.data);
+            }
+        }
+
+        run.kill();
+        let report = run.finished().await;
+        let now = chrono::Utc::now().timestamp_millis();
+        recorder.finish(now).await;
+        if cancel.is_cancelled() {
+            break;
+        }
+        camera.restarts.fetch_add(1, Ordering::Relaxed);
+        let message = if stalled {
+            format!("No picture for {} s; restarting ffmpeg.", stall.as_secs())
+        } else {
+            report
+                .last_error
+                .clone()
+                .unwrap_or_else(|| format!("The stream ended (ffmpeg exit code {:?}).", report.exit_code))
+        };
+        let state = if !stalled && is_configuration_error(&message) { CameraState::Error } else { CameraState::Offline };
+        let delay = backoff.next_delay();
+        tracing::warn!(reason = %message, retry_in_s = delay.as_secs(), "camera {}", state.as_str());
+        set_state(&camera, &ctx, state, Some(message)).await;
+        camera.update_status(|s| s.fps = 0.0);
+        if !sleep_or_cancel(delay, &cancel).await {
+            break;
+        }
+    }
+    camera.update_status(|s| {
+        s.state = CameraState::Offline;
+        s.motion = false;
+        s.fps = 0.0;
+    });
+    tracing::info!("camera stopped");
+}
+
+/// Updates the live status, records it in the database and tells the bus (only on a change).
+async fn set_state(camera: &CameraRuntime, ctx: &PipelineContext, state: CameraState, error: Option<String>) {
+    let previous = camera.status();
+    if previous.state == state && previous.last_error == error {
+        return;
+    }
+    camera.update_status(|s| {
+        s.state = state;
+        s.last_error = error.clone();
+    });
+    if let Err(err) = ctx.db.set_camera_status(camera.id(), state.as_str(), error.as_deref(), previous.last_frame_ms).await {
+        tracing::warn!(error = %err, "cannot record camera status");
+    }
+    ctx.bus.publish(BusMessage::CameraStatus { camera: camera.id().to_string(), state: state.as_str().into(), error });
+}

@@ -1,0 +1,62 @@
+//! Events and the in-process event bus.
+//!
+//! The bus is the one seam everything else subscribes to: the UI, and later MQTT, alerts and the
+//! describer. It is a tokio broadcast of typed [`BusMessage`]s; a slow subscriber misses messages
+//! (and is told how many) rather than slowing the cameras down.
+
+mod recorder;
+
+pub use recorder::MotionEventRecorder;
+
+use serde::Serialize;
+use tokio::sync::broadcast;
+
+/// Everything that happens, as it happens.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum BusMessage {
+    CameraStatus { camera: String, state: String, error: Option<String> },
+    Motion { camera: String, active: bool },
+    EventStarted(EventSummary),
+    EventUpdated(EventSummary),
+    EventEnded(EventSummary),
+}
+
+/// The facts about an event that subscribers need without a database read.
+#[derive(Debug, Clone, Serialize)]
+pub struct EventSummary {
+    pub id: i64,
+    pub camera: String,
+    pub kind: String,
+    pub label: Option<String>,
+    pub score: f64,
+    pub start_ms: i64,
+    pub end_ms: Option<i64>,
+    pub snapshot: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct EventBus {
+    sender: broadcast::Sender<BusMessage>,
+}
+
+impl EventBus {
+    pub fn new(capacity: usize) -> Self {
+        Self { sender: broadcast::channel(capacity).0 }
+    }
+
+    pub fn publish(&self, message: BusMessage) {
+        // No subscribers is normal (nothing listening yet); the message is simply not needed.
+        let _ = self.sender.send(message);
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<BusMessage> {
+        self.sender.subscribe()
+    }
+}
+
+impl Default for EventBus {
+    fn default() -> Self {
+        Self::new(1024)
+    }
+}
