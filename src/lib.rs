@@ -3,13 +3,19 @@
 //! The library holds everything; `main.rs` only parses arguments and starts [`app::App`].
 //! See `docs/design.md` for how the modules fit together.
 
+pub mod app;
 pub mod camera;
 pub mod config;
 pub mod db;
+pub mod demo;
 pub mod detect;
 pub mod error;
 pub mod events;
 pub mod media;
 pub mod supervise;
+pub mod web;
 
 pub use error::{Error, ErrorKind, Result};
+
+/// The version printed by `--version` and shown in the UI footer.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

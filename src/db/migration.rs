@@ -12,8 +12,14 @@ impl MigratorTrait for Migrator {
     }
 }
 
-#[derive(DeriveMigrationName)]
+/// The first schema; the name is what `seaql_migrations` records.
 struct Initial;
+
+impl MigrationName for Initial {
+    fn name(&self) -> &str {
+        "m20261122_000001_initial"
+    }
+}
 
 #[derive(DeriveIden)]
 enum Cameras {

@@ -1,0 +1,186 @@
+//! Wiring and ordered shutdown: opens storage, loads the cameras (config file, database, demo),
+//! starts their pipelines and the web server, and on a stop signal shuts down in order: web server
+//! first (no new requests), then cameras (open events ended, ffmpeg killed), then pending writes,
+//! then the database.
+
+use crate::camera::{CameraManager, CameraSource, PipelineContext};
+use crate::config::{CameraConfig, Config};
+use crate::db::entities::camera as camera_row;
+use crate::db::Db;
+use crate::error::{Error, Result};
+use crate::events::EventBus;
+use crate::media::MediaStore;
+use crate::supervise::{CancellationToken, TaskTracker};
+use crate::web::{self, AppState};
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// What `watchpost serve` was asked to do.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    pub config: Config,
+    pub data_dir: PathBuf,
+    /// Add the `demo` camera fed by a clip built from the bundled photograph.
+    pub demo: bool,
+}
+
+/// A started Watchpost; [`RunningApp::shutdown`] stops it in order.
+pub struct RunningApp {
+    pub addr: SocketAddr,
+    pub state: AppState,
+    server: actix_web::dev::ServerHandle,
+    server_task: tokio::task::JoinHandle<std::io::Result<()>>,
+    cancel: CancellationToken,
+    tasks: TaskTracker,
+}
+
+/// Starts everything and returns once the web server listens.
+pub async fn start(options: ServeOptions) -> Result<RunningApp> {
+    let ServeOptions { config, data_dir, demo } = options;
+    std::fs::create_dir_all(&data_dir).map_err(|e| {
+        Error::unavailable(format!("cannot create the data directory {}: {e}; choose another with --data-dir", data_dir.display()))
+    })?;
+    let data_dir = data_dir.canonicalize().unwrap_or(data_dir);
+    let media = MediaStore::open(&config.storage.media_dir(&data_dir))?;
+    let db = Db::connect(&config.storage.database_url(&data_dir)).await?;
+    let closed = db.close_open_events(chrono::Utc::now().timestamp_millis()).await?;
+    if closed > 0 {
+        tracing::info!(events = closed, "closed events left open by the previous run");
+    }
+
+    let mut file_cameras = config.cameras.clone();
+    if demo {
+        let clip = data_dir.join("demo").join("demo.mp4");
+        let ffmpeg = config.ffmpeg.path.clone();
+        let plan = crate::demo::ClipPlan::DEMO;
+        let clip = tokio::task::spawn_blocking(move || crate::demo::ensure_clip(&ffmpeg, &clip, &plan))
+            .await
+            .map_err(|e| Error::internal("demo clip builder failed").with_source(e))??;
+        if file_cameras.iter().any(|c| c.id == "demo") {
+            tracing::warn!("the config file already has a camera \"demo\"; --demo uses that one");
+        } else {
+            file_cameras.push(crate::demo::demo_camera(&clip));
+        }
+    }
+    let ui_cameras = sync_cameras(&db, &file_cameras).await?;
+
+    let cancel = CancellationToken::new();
+    let tasks = TaskTracker::new();
+    let bus = EventBus::default();
+    let context =
+        PipelineContext { db: db.clone(), media: media.clone(), bus: bus.clone(), ffmpeg: config.ffmpeg.clone(), tasks: tasks.clone() };
+    let cameras = CameraManager::new(context, cancel.clone());
+    for camera in file_cameras {
+        cameras.put(camera, CameraSource::Config).await;
+    }
+    for camera in ui_cameras {
+        cameras.put(camera, CameraSource::Ui).await;
+    }
+
+    let state = AppState { db, cameras, media, bus, config: Arc::new(config.clone()), started: Instant::now() };
+    let bind = config.server.bind.clone();
+    let app_state = state.clone();
+    let server = actix_web::HttpServer::new(move || {
+        actix_web::App::new()
+            .wrap(actix_web::middleware::Logger::new("%r %s %Dms").log_target("watchpost::http"))
+            .configure(web::configure(app_state.clone()))
+    })
+    .workers(2)
+    .disable_signals()
+    .shutdown_timeout(5)
+    .bind(&bind)
+    .map_err(|e| Error::unavailable(format!("cannot listen on {bind}: {e}; set [server] bind or --bind to a free address")))?;
+    let addr = server.addrs().first().copied().ok_or_else(|| Error::internal("server has no address"))?;
+    let server = server.run();
+    let handle = server.handle();
+    let server_task = tokio::spawn(server);
+    tracing::info!("web UI at http://{addr}");
+    Ok(RunningApp { addr, state, server: handle, server_task, cancel, tasks })
+}
+
+impl RunningApp {
+    /// Stops in order: web server, cameras (ending events, killing ffmpeg), pending writes, database.
+    pub async fn shutdown(self) {
+        tracing::info!("shutting down");
+        self.server.stop(true).await;
+        let _ = self.server_task.await;
+        self.cancel.cancel();
+        self.state.cameras.stop_all().await;
+        self.tasks.close();
+        if tokio::time::timeout(Duration::from_secs(10), self.tasks.wait()).await.is_err() {
+            tracing::warn!("some pending writes did not finish within 10 s");
+        }
+        self.state.db.clone().close().await;
+        tracing::info!("stopped");
+    }
+}
+
+/// Runs until SIGINT/SIGTERM, then shuts down; a second signal exits at once.
+pub async fn serve(options: ServeOptions) -> Result<()> {
+    let app = start(options).await?;
+    wait_for_signal().await;
+    tokio::spawn(async {
+        wait_for_signal().await;
+        eprintln!("second signal: exiting now");
+        std::process::exit(130);
+    });
+    app.shutdown().await;
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+/// Records config-file cameras in the database (the file wins over a UI camera with the same id),
+/// forgets config cameras removed from the file, and returns the UI cameras to start.
+async fn sync_cameras(db: &Db, file_cameras: &[CameraConfig]) -> Result<Vec<CameraConfig>> {
+    let stored = db.list_cameras().await?;
+    let file_ids: HashSet<&str> = file_cameras.iter().map(|c| c.id.as_str()).collect();
+    let now = chrono::Utc::now().timestamp_millis();
+    for camera in file_cameras {
+        let previous = stored.iter().find(|row| row.id == camera.id);
+        if previous.is_some_and(|row| row.source == CameraSource::Ui.as_str()) {
+            tracing::warn!(camera = %camera.id, "the config file defines a camera with the id of a UI camera; the config file wins");
+        }
+        db.upsert_camera(camera_row::Model {
+            id: camera.id.clone(),
+            name: camera.display_name().to_string(),
+            source: CameraSource::Config.as_str().into(),
+            settings: serde_json::to_string(camera).map_err(|e| Error::internal("cannot encode camera").with_source(e))?,
+            status: previous.map(|p| p.status.clone()).unwrap_or_else(|| "starting".into()),
+            last_error: None,
+            last_frame_ms: previous.and_then(|p| p.last_frame_ms),
+            updated_ms: now,
+        })
+        .await?;
+    }
+    let mut ui_cameras = Vec::new();
+    for row in stored {
+        if file_ids.contains(row.id.as_str()) {
+            continue;
+        }
+        if row.source == CameraSource::Config.as_str() {
+            db.delete_camera(&row.id).await?;
+            continue;
+        }
+        match serde_json::from_str::<CameraConfig>(&row.settings) {
+            Ok(camera) if camera.validate().is_empty() => ui_cameras.push(camera),
+            Ok(camera) => tracing::error!(camera = %row.id, issues = ?camera.validate(), "stored camera is invalid; not started"),
+            Err(err) => tracing::error!(camera = %row.id, error = %err, "stored camera cannot be read; not started"),
+        }
+    }
+    Ok(ui_cameras)
+}

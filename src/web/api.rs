@@ -1,0 +1,166 @@
+//! The JSON API, snapshots and latest frames as JPEG, health, and Prometheus `/metrics`.
+
+use super::view::{CameraView, EventView};
+use super::{AppState, status_for, user_message};
+use crate::db::EventFilter;
+use crate::error::Error;
+use actix_web::{HttpResponse, ResponseError, web};
+use serde::Deserialize;
+use std::fmt::Write;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/api/health", web::get().to(health))
+        .route("/api/cameras", web::get().to(list_cameras))
+        .route("/api/cameras/{id}", web::get().to(get_camera))
+        .route("/api/cameras/{id}/latest.jpg", web::get().to(latest_jpeg))
+        .route("/api/events", web::get().to(list_events))
+        .route("/api/events/{id}", web::get().to(get_event))
+        .route("/api/events/{id}/snapshot.jpg", web::get().to(event_snapshot))
+        .route("/metrics", web::get().to(metrics));
+}
+
+/// An error answered as `{"error": "..."}` with the kind's status.
+#[derive(Debug)]
+pub struct ApiError(pub Error);
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> actix_web::http::StatusCode {
+        status_for(self.0.kind)
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        HttpResponse::build(self.status_code()).json(serde_json::json!({ "error": user_message(&self.0) }))
+    }
+}
+
+impl From<Error> for ApiError {
+    fn from(err: Error) -> Self {
+        Self(err)
+    }
+}
+
+type ApiResult = Result<HttpResponse, ApiError>;
+
+async fn health(state: web::Data<AppState>) -> HttpResponse {
+    match state.db.ping().await {
+        Ok(()) => HttpResponse::Ok().json(serde_json::json!({ "status": "ok", "database": state.db.backend_name() })),
+        Err(err) => {
+            tracing::warn!(error = %err, "health check: database not answering");
+            HttpResponse::ServiceUnavailable().json(serde_json::json!({ "status": "unavailable", "error": "database not answering" }))
+        }
+    }
+}
+
+async fn list_cameras(state: web::Data<AppState>) -> HttpResponse {
+    let cameras: Vec<CameraView> = state.cameras.list().iter().map(|c| CameraView::of(c)).collect();
+    HttpResponse::Ok().json(cameras)
+}
+
+async fn get_camera(state: web::Data<AppState>, id: web::Path<String>) -> ApiResult {
+    let camera = state.cameras.get(&id).ok_or_else(|| Error::not_found(format!("no camera {:?}", id.as_str())))?;
+    Ok(HttpResponse::Ok().json(CameraView::of(&camera)))
+}
+
+async fn latest_jpeg(state: web::Data<AppState>, id: web::Path<String>) -> ApiResult {
+    let camera = state.cameras.get(&id).ok_or_else(|| Error::not_found(format!("no camera {:?}", id.as_str())))?;
+    let jpeg = camera.latest_jpeg().await?.ok_or_else(|| Error::unavailable("this camera has not sent a picture yet"))?;
+    Ok(HttpResponse::Ok().content_type("image/jpeg").insert_header(("Cache-Control", "no-store")).body(jpeg.as_ref().clone()))
+}
+
+/// Filters shared by `/api/events` and the events page.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct EventsQuery {
+    pub camera: Option<String>,
+    pub kind: Option<String>,
+    pub label: Option<String>,
+    /// A day, `YYYY-MM-DD`, in the server's time zone.
+    pub date: Option<String>,
+    pub before: Option<i64>,
+    pub limit: Option<u64>,
+}
+
+impl EventsQuery {
+    pub fn to_filter(&self, default_limit: u64) -> Result<EventFilter, Error> {
+        let non_empty = |v: &Option<String>| v.as_ref().map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
+        let (since_ms, until_ms) = match non_empty(&self.date) {
+            Some(date) => {
+                let day = chrono::NaiveDate::parse_from_str(&date, "%Y-%m-%d")
+                    .map_err(|_| Error::invalid(format!("date {date:?} is not a day; use YYYY-MM-DD")))?;
+                let start = day.and_hms_opt(0, 0, 0).and_then(|t| t.and_local_timezone(chrono::Local).earliest());
+                let start = start.ok_or_else(|| Error::invalid(format!("date {date:?} does not exist here")))?;
+                let start_ms = start.timestamp_millis();
+                (Some(start_ms), Some(start_ms + 86_400_000))
+            }
+            None => (None, None),
+        };
+        let limit = self.limit.unwrap_or(default_limit);
+        if !(1..=500).contains(&limit) {
+            return Err(Error::invalid(format!("limit {limit} is out of range; use 1–500")));
+        }
+        Ok(EventFilter {
+            camera: non_empty(&self.camera),
+            kind: non_empty(&self.kind),
+            label: non_empty(&self.label),
+            since_ms,
+            until_ms,
+            before: self.before,
+            limit,
+        })
+    }
+}
+
+async fn list_events(state: web::Data<AppState>, query: web::Query<EventsQuery>) -> ApiResult {
+    let filter = query.to_filter(50)?;
+    let events = state.db.list_events(&filter).await?;
+    let next_before = (events.len() as u64 == filter.limit).then(|| events.last().map(|e| e.id)).flatten();
+    let events: Vec<EventView> = events.iter().map(EventView::of).collect();
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "events": events, "next_before": next_before })))
+}
+
+async fn get_event(state: web::Data<AppState>, id: web::Path<i64>) -> ApiResult {
+    let event = state.db.get_event(*id).await?.ok_or_else(|| Error::not_found(format!("no event {id}")))?;
+    Ok(HttpResponse::Ok().json(EventView::of(&event)))
+}
+
+async fn event_snapshot(state: web::Data<AppState>, id: web::Path<i64>) -> ApiResult {
+    let event = state.db.get_event(*id).await?.ok_or_else(|| Error::not_found(format!("no event {id}")))?;
+    let relative = event.snapshot.ok_or_else(|| Error::not_found(format!("event {id} has no snapshot")))?;
+    let path = state.media.resolve(&relative).ok_or_else(|| Error::internal("stored snapshot path is invalid"))?;
+    let bytes = tokio::fs::read(&path).await.map_err(|err| {
+        Error::not_found(format!("the snapshot of event {id} is missing from the media directory")).with_source(err)
+    })?;
+    Ok(HttpResponse::Ok().content_type("image/jpeg").insert_header(("Cache-Control", "private, max-age=86400")).body(bytes))
+}
+
+async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    let cameras: Vec<CameraView> = state.cameras.list().iter().map(|c| CameraView::of(c)).collect();
+    let mut out = String::new();
+    let mut family = |name: &str, kind: &str, help: &str, value: &dyn Fn(&CameraView) -> String| {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+        for camera in &cameras {
+            let _ = writeln!(out, "{name}{{camera=\"{}\"}} {}", camera.id, value(camera));
+        }
+    };
+    family("watchpost_camera_fps", "gauge", "Frames per second received, measured over 5 s.", &|c| format!("{:.2}", c.fps));
+    family("watchpost_camera_online", "gauge", "1 while the camera delivers frames.", &|c| u8::from(c.state == "online").to_string());
+    family("watchpost_camera_frames_total", "counter", "Frames decoded by ffmpeg.", &|c| c.frames.to_string());
+    family("watchpost_camera_frames_dropped_total", "counter", "Frames dropped because processing fell behind.", &|c| {
+        c.frames_dropped.to_string()
+    });
+    family("watchpost_camera_restarts_total", "counter", "ffmpeg restarts after a failure or stall.", &|c| c.restarts.to_string());
+    family("watchpost_camera_motion_events_total", "counter", "Motion events started since start-up.", &|c| {
+        c.motion_events.to_string()
+    });
+    let _ = writeln!(
+        out,
+        "# HELP watchpost_uptime_seconds Seconds since start-up.\n# TYPE watchpost_uptime_seconds gauge\nwatchpost_uptime_seconds {}",
+        state.started.elapsed().as_secs()
+    );
+    HttpResponse::Ok().content_type("text/plain; version=0.0.4; charset=utf-8").body(out)
+}

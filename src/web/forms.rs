@@ -1,0 +1,197 @@
+//! The add/edit camera form: what the browser posts, how it becomes a [`CameraConfig`], and the
+//! per-field messages shown next to the inputs when it does not.
+
+use crate::config::{CameraConfig, DetectConfig, MotionConfig, Polygon};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct CameraForm {
+    #[serde(default)]
+    pub id: String,
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub url: String,
+    pub enabled: Option<String>,
+    #[serde(default)]
+    pub width: String,
+    #[serde(default)]
+    pub height: String,
+    #[serde(default)]
+    pub fps: String,
+    #[serde(default)]
+    pub threshold: String,
+    #[serde(default)]
+    pub contour_area: String,
+    #[serde(default)]
+    pub start_frames: String,
+    #[serde(default)]
+    pub quiet_secs: String,
+    /// One polygon per line, points as `x,y` pairs separated by spaces, relative 0–1.
+    #[serde(default)]
+    pub mask: String,
+}
+
+/// Field name → message, shown inline.
+pub type FieldErrors = BTreeMap<String, String>;
+
+impl CameraForm {
+    /// The form pre-filled from an existing camera (or defaults for a new one).
+    pub fn from_config(camera: &CameraConfig) -> Self {
+        let m = &camera.motion;
+        Self {
+            id: camera.id.clone(),
+            name: camera.name.clone(),
+            // Never send a stored password back to the browser: the field shows it masked and an
+            // unchanged `***` keeps the stored one (see `into_config`).
+            url: crate::config::redact_url(&camera.url),
+            enabled: camera.enabled.then(|| "on".into()),
+            width: camera.detect.width.to_string(),
+            height: camera.detect.height.to_string(),
+            fps: camera.detect.fps.to_string(),
+            threshold: m.threshold.to_string(),
+            contour_area: m.contour_area.to_string(),
+            start_frames: m.start_frames.to_string(),
+            quiet_secs: m.quiet_secs.to_string(),
+            mask: m.mask.iter().map(|p| p.iter().map(|[x, y]| format!("{x},{y}")).collect::<Vec<_>>().join(" ")).collect::<Vec<_>>().join("\n"),
+        }
+    }
+
+    pub fn blank() -> Self {
+        let mut form = Self::from_config(&CameraConfig {
+            id: String::new(),
+            name: String::new(),
+            url: String::new(),
+            enabled: true,
+            hwaccel: None,
+            detect: DetectConfig::default(),
+            motion: MotionConfig::default(),
+        });
+        form.enabled = Some("on".into());
+        form
+    }
+
+    /// Builds and validates the camera; `previous` supplies the stored password behind a `***`.
+    pub fn into_config(&self, previous: Option<&CameraConfig>) -> Result<CameraConfig, FieldErrors> {
+        let mut errors = FieldErrors::new();
+        let mut number = |field: &str, raw: &str| -> u32 {
+            match raw.trim().parse::<u32>() {
+                Ok(v) => v,
+                Err(_) => {
+                    errors.insert(field.into(), format!("{:?} is not a whole number", raw.trim()));
+                    0
+                }
+            }
+        };
+        let width = number("width", &self.width);
+        let height = number("height", &self.height);
+        let fps = number("fps", &self.fps);
+        let threshold = number("threshold", &self.threshold);
+        let contour_area = number("contour_area", &self.contour_area);
+        let start_frames = number("start_frames", &self.start_frames);
+        let quiet_secs = number("quiet_secs", &self.quiet_secs);
+        let mask = match parse_mask(&self.mask) {
+            Ok(mask) => mask,
+            Err(message) => {
+                errors.insert("mask".into(), message);
+                Vec::new()
+            }
+        };
+        let url = restore_password(self.url.trim(), previous.map(|p| p.url.as_str()));
+        let camera = CameraConfig {
+            id: self.id.trim().to_string(),
+            name: self.name.trim().to_string(),
+            url,
+            enabled: self.enabled.is_some(),
+            hwaccel: previous.and_then(|p| p.hwaccel),
+            detect: DetectConfig { width, height, fps },
+            motion: MotionConfig {
+                threshold: threshold.min(255) as u8,
+                contour_area,
+                start_frames,
+                quiet_secs,
+                mask,
+                ..previous.map(|p| p.motion.clone()).unwrap_or_default()
+            },
+        };
+        if threshold > 255 {
+            errors.insert("threshold".into(), format!("{threshold} is too high; use 1–255"));
+        }
+        for issue in camera.validate() {
+            let field = match issue.key.as_str() {
+                "detect.width" => "width",
+                "detect.height" => "height",
+                "detect.fps" => "fps",
+                "motion.threshold" => "threshold",
+                "motion.start_frames" => "start_frames",
+                "motion.quiet_secs" => "quiet_secs",
+                key if key.starts_with("motion.mask") => "mask",
+                key if key.starts_with("motion.") => "contour_area",
+                key => key,
+            };
+            errors.entry(field.to_string()).or_insert(issue.message);
+        }
+        if errors.is_empty() { Ok(camera) } else { Err(errors) }
+    }
+}
+
+/// Keeps the stored password when the form sends back the masked URL unchanged.
+fn restore_password(submitted: &str, stored: Option<&str>) -> String {
+    let (Some(stored), Ok(mut parsed)) = (stored, url::Url::parse(submitted)) else { return submitted.to_string() };
+    if parsed.password() != Some("***") {
+        return submitted.to_string();
+    }
+    match url::Url::parse(stored) {
+        Ok(old) if old.host_str() == parsed.host_str() && old.username() == parsed.username() => {
+            let _ = parsed.set_password(old.password());
+            parsed.to_string()
+        }
+        _ => submitted.to_string(),
+    }
+}
+
+fn parse_mask(text: &str) -> Result<Vec<Polygon>, String> {
+    let mut polygons = Vec::new();
+    for (line_no, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+        let mut polygon = Polygon::new();
+        for pair in line.split_whitespace() {
+            let point = pair
+                .split_once(',')
+                .and_then(|(x, y)| Some([x.trim().parse::<f32>().ok()?, y.trim().parse::<f32>().ok()?]))
+                .ok_or_else(|| format!("line {}: {pair:?} is not a point; write x,y pairs like 0.1,0.2", line_no + 1))?;
+            polygon.push(point);
+        }
+        polygons.push(polygon);
+    }
+    Ok(polygons)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_valid_form_becomes_a_camera() {
+        let form = CameraForm { id: "porch".into(), url: "rtsp://10.0.0.9/s".into(), mask: "0,0 0.5,0 0.5,0.5\n".into(), ..CameraForm::blank() };
+        let camera = form.into_config(None).unwrap();
+        assert_eq!(camera.id, "porch");
+        assert_eq!(camera.motion.mask, vec![vec![[0.0, 0.0], [0.5, 0.0], [0.5, 0.5]]]);
+    }
+
+    #[test]
+    fn bad_fields_get_their_own_messages() {
+        let form = CameraForm { id: "Bad Id".into(), url: "ftp://x".into(), fps: "0".into(), mask: "1,1 2".into(), ..CameraForm::blank() };
+        let errors = form.into_config(None).unwrap_err();
+        for field in ["id", "url", "fps", "mask"] {
+            assert!(errors.contains_key(field), "no message for {field}: {errors:?}");
+        }
+    }
+
+    #[test]
+    fn a_masked_password_keeps_the_stored_one() {
+        let stored = "rtsp://admin:s3cret@10.0.0.9/s";
+        assert_eq!(restore_password("rtsp://admin:***@10.0.0.9/s", Some(stored)), stored);
+        assert_eq!(restore_password("rtsp://admin:new@10.0.0.9/s", Some(stored)), "rtsp://admin:new@10.0.0.9/s");
+    }
+}

@@ -1,0 +1,197 @@
+//! View models shared by pages and the API: cameras and events as the UI shows them (times
+//! formatted, URLs without passwords, boxes parsed from their JSON columns).
+
+use crate::camera::CameraRuntime;
+use crate::config::redact_url;
+use crate::db::entities::event;
+use crate::detect::RelBox;
+use serde::Serialize;
+use std::sync::atomic::Ordering;
+
+/// `2026-11-22 14:03:07` in the server's local time zone.
+pub fn format_time(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|t| t.with_timezone(&chrono::Local).format("%Y-%m-%d %H:%M:%S").to_string())
+        .unwrap_or_default()
+}
+
+/// `4 s`, `2 min 5 s`, `1 h 3 min`.
+pub fn format_duration(ms: i64) -> String {
+    let s = (ms.max(0) + 500) / 1000;
+    match s {
+        0..60 => format!("{s} s"),
+        60..3600 => format!("{} min {} s", s / 60, s % 60),
+        _ => format!("{} h {} min", s / 3600, (s % 3600) / 60),
+    }
+}
+
+/// "5 s ago", "3 min ago", or the time when longer.
+pub fn format_ago(ms: i64) -> String {
+    let age = chrono::Utc::now().timestamp_millis() - ms;
+    if age < 60_000 {
+        format!("{} s ago", (age / 1000).max(0))
+    } else if age < 3_600_000 {
+        format!("{} min ago", age / 60_000)
+    } else {
+        format_time(ms)
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CameraView {
+    pub id: String,
+    pub name: String,
+    pub source: &'static str,
+    pub enabled: bool,
+    /// The source URL with any password replaced by `***`.
+    pub url: String,
+    pub width: u32,
+    pub height: u32,
+    pub fps_setting: u32,
+    pub state: &'static str,
+    pub last_error: Option<String>,
+    pub fps: f32,
+    pub last_frame_ms: Option<i64>,
+    pub motion: bool,
+    pub restarts: u64,
+    pub frames: u64,
+    pub frames_dropped: u64,
+    pub motion_events: u64,
+}
+
+impl CameraView {
+    pub fn of(camera: &CameraRuntime) -> Self {
+        let status = camera.status();
+        Self {
+            id: camera.config.id.clone(),
+            name: camera.config.display_name().to_string(),
+            source: camera.source.as_str(),
+            enabled: camera.config.enabled,
+            url: redact_url(&camera.config.url),
+            width: camera.config.detect.width,
+            height: camera.config.detect.height,
+            fps_setting: camera.config.detect.fps,
+            state: status.state.as_str(),
+            last_error: status.last_error,
+            fps: status.fps,
+            last_frame_ms: status.last_frame_ms,
+            motion: status.motion,
+            restarts: camera.restarts.load(Ordering::Relaxed),
+            frames: camera.counters.frames.load(Ordering::Relaxed),
+            frames_dropped: camera.counters.dropped.load(Ordering::Relaxed),
+            motion_events: camera.motion_events.load(Ordering::Relaxed),
+        }
+    }
+
+    pub fn last_frame_text(&self) -> String {
+        self.last_frame_ms.map(format_ago).unwrap_or_else(|| "never".into())
+    }
+
+    pub fn fps_text(&self) -> String {
+        format!("{:.1}", self.fps)
+    }
+
+    pub fn editable(&self) -> bool {
+        self.source == "ui"
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct EventView {
+    pub id: i64,
+    pub camera: String,
+    pub kind: String,
+    pub label: Option<String>,
+    pub score: f64,
+    #[serde(rename = "box")]
+    pub bbox: Option<RelBox>,
+    pub boxes: Vec<RelBox>,
+    pub zones: Vec<String>,
+    pub start: String,
+    pub end: Option<String>,
+    pub start_ms: i64,
+    pub end_ms: Option<i64>,
+    pub snapshot_url: Option<String>,
+    pub severity: String,
+    pub status: String,
+    pub tags: Vec<String>,
+    pub description: Option<String>,
+}
+
+impl EventView {
+    pub fn of(model: &event::Model) -> Self {
+        let boxes: Vec<RelBox> = serde_json::from_str(&model.boxes).unwrap_or_default();
+        let bbox: Option<RelBox> = serde_json::from_str(&model.bbox).ok().filter(|b: &RelBox| b[2] > 0.0 && b[3] > 0.0);
+        Self {
+            id: model.id,
+            camera: model.camera_id.clone(),
+            kind: model.kind.clone(),
+            label: model.label.clone(),
+            score: model.score,
+            bbox,
+            boxes,
+            zones: serde_json::from_str(&model.zones).unwrap_or_default(),
+            start: rfc3339(model.start_ms),
+            end: model.end_ms.map(rfc3339),
+            start_ms: model.start_ms,
+            end_ms: model.end_ms,
+            snapshot_url: model.snapshot.as_ref().map(|_| format!("/api/events/{}/snapshot.jpg", model.id)),
+            severity: model.severity.clone(),
+            status: model.status.clone(),
+            tags: serde_json::from_str(&model.tags).unwrap_or_default(),
+            description: model.description.clone(),
+        }
+    }
+
+    pub fn title(&self) -> String {
+        match &self.label {
+            Some(label) => format!("{} ({})", capitalize(label), self.kind),
+            None => capitalize(&self.kind),
+        }
+    }
+
+    pub fn start_text(&self) -> String {
+        format_time(self.start_ms)
+    }
+
+    pub fn duration_text(&self) -> String {
+        match self.end_ms {
+            Some(end) => format_duration(end - self.start_ms),
+            None => "ongoing".into(),
+        }
+    }
+
+    pub fn score_text(&self) -> String {
+        format!("{:.0} %", self.score * 100.0)
+    }
+
+    /// Boxes as SVG rectangles in a 0–1 viewBox: `(x, y, w, h)` strings.
+    pub fn svg_boxes(&self) -> Vec<(String, String, String, String)> {
+        self.boxes.iter().map(|b| (fmt4(b[0]), fmt4(b[1]), fmt4(b[2]), fmt4(b[3]))).collect()
+    }
+}
+
+fn fmt4(v: f32) -> String {
+    format!("{v:.4}")
+}
+
+fn rfc3339(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms).map(|t| t.to_rfc3339()).unwrap_or_default()
+}
+
+fn capitalize(s: &str) -> String {
+    let mut chars = s.chars();
+    chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_naturally() {
+        assert_eq!(format_duration(4_200), "4 s");
+        assert_eq!(format_duration(125_000), "2 min 5 s");
+        assert_eq!(format_duration(3_780_000), "1 h 3 min");
+    }
+}

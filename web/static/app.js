@@ -1,0 +1,54 @@
+// Watchpost UI: keeps live pictures and camera badges fresh. No inline scripts, no dependencies.
+(function () {
+  "use strict";
+
+  // Live pictures: reload each <img data-refresh> about once a second, one request at a time,
+  // and only while the page is visible.
+  function refreshImage(img) {
+    if (document.hidden || img.dataset.loading === "1") return;
+    var next = new Image();
+    img.dataset.loading = "1";
+    next.onload = function () {
+      img.src = next.src;
+      img.classList.remove("missing");
+      img.dataset.loading = "0";
+    };
+    next.onerror = function () {
+      img.classList.add("missing");
+      img.dataset.loading = "0";
+    };
+    next.src = img.dataset.refresh + "?t=" + Date.now();
+  }
+
+  function refreshStatus() {
+    if (document.hidden || !document.querySelector("[data-camera-state]")) return;
+    fetch("/api/cameras", { headers: { Accept: "application/json" } })
+      .then(function (r) { return r.ok ? r.json() : []; })
+      .then(function (cameras) {
+        cameras.forEach(function (c) {
+          document.querySelectorAll('[data-camera-state="' + c.id + '"]').forEach(function (el) {
+            el.textContent = c.state;
+            el.className = "badge state-" + c.state;
+          });
+          document.querySelectorAll('[data-camera-motion="' + c.id + '"]').forEach(function (el) {
+            el.hidden = !c.motion;
+          });
+          document.querySelectorAll('[data-camera-error="' + c.id + '"]').forEach(function (el) {
+            el.textContent = c.last_error || (c.fps.toFixed(1) + " fps · " + (c.last_frame_ms ? "live" : "no picture yet"));
+          });
+        });
+      })
+      .catch(function () { /* the server is restarting; try again next tick */ });
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    var images = Array.prototype.slice.call(document.querySelectorAll("img[data-refresh]"));
+    images.forEach(function (img) {
+      img.addEventListener("error", function () { img.classList.add("missing"); });
+    });
+    if (images.length) {
+      setInterval(function () { images.forEach(refreshImage); }, 1000);
+    }
+    setInterval(refreshStatus, 3000);
+  });
+})();
