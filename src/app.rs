@@ -5,8 +5,8 @@
 
 use crate::camera::{CameraManager, CameraSource, PipelineContext};
 use crate::config::{CameraConfig, Config};
-use crate::db::entities::camera as camera_row;
 use crate::db::Db;
+use crate::db::entities::camera as camera_row;
 use crate::error::{Error, Result};
 use crate::events::EventBus;
 use crate::media::MediaStore;
@@ -41,7 +41,10 @@ pub struct RunningApp {
 pub async fn start(options: ServeOptions) -> Result<RunningApp> {
     let ServeOptions { config, data_dir, demo } = options;
     std::fs::create_dir_all(&data_dir).map_err(|e| {
-        Error::unavailable(format!("cannot create the data directory {}: {e}; choose another with --data-dir", data_dir.display()))
+        Error::unavailable(format!(
+            "cannot create the data directory {}: {e}; choose another with --data-dir",
+            data_dir.display()
+        ))
     })?;
     let data_dir = data_dir.canonicalize().unwrap_or(data_dir);
     let media = MediaStore::open(&config.storage.media_dir(&data_dir))?;
@@ -70,8 +73,13 @@ pub async fn start(options: ServeOptions) -> Result<RunningApp> {
     let cancel = CancellationToken::new();
     let tasks = TaskTracker::new();
     let bus = EventBus::default();
-    let context =
-        PipelineContext { db: db.clone(), media: media.clone(), bus: bus.clone(), ffmpeg: config.ffmpeg.clone(), tasks: tasks.clone() };
+    let context = PipelineContext {
+        db: db.clone(),
+        media: media.clone(),
+        bus: bus.clone(),
+        ffmpeg: config.ffmpeg.clone(),
+        tasks: tasks.clone(),
+    };
     let cameras = CameraManager::new(context, cancel.clone());
     for camera in file_cameras {
         cameras.put(camera, CameraSource::Config).await;
@@ -92,7 +100,9 @@ pub async fn start(options: ServeOptions) -> Result<RunningApp> {
     .disable_signals()
     .shutdown_timeout(5)
     .bind(&bind)
-    .map_err(|e| Error::unavailable(format!("cannot listen on {bind}: {e}; set [server] bind or --bind to a free address")))?;
+    .map_err(|e| {
+        Error::unavailable(format!("cannot listen on {bind}: {e}; set [server] bind or --bind to a free address"))
+    })?;
     let addr = server.addrs().first().copied().ok_or_else(|| Error::internal("server has no address"))?;
     let server = server.run();
     let handle = server.handle();
@@ -134,7 +144,8 @@ pub async fn serve(options: ServeOptions) -> Result<()> {
 async fn wait_for_signal() {
     #[cfg(unix)]
     {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+        let mut term =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
         tokio::select! {
             _ = tokio::signal::ctrl_c() => {}
             _ = term.recv() => {}
@@ -159,7 +170,8 @@ async fn sync_cameras(db: &Db, file_cameras: &[CameraConfig]) -> Result<Vec<Came
             id: camera.id.clone(),
             name: camera.display_name().to_string(),
             source: CameraSource::Config.as_str().into(),
-            settings: serde_json::to_string(camera).map_err(|e| Error::internal("cannot encode camera").with_source(e))?,
+            settings: serde_json::to_string(camera)
+                .map_err(|e| Error::internal("cannot encode camera").with_source(e))?,
             status: previous.map(|p| p.status.clone()).unwrap_or_else(|| "starting".into()),
             last_error: None,
             last_frame_ms: previous.and_then(|p| p.last_frame_ms),
@@ -178,7 +190,9 @@ async fn sync_cameras(db: &Db, file_cameras: &[CameraConfig]) -> Result<Vec<Came
         }
         match serde_json::from_str::<CameraConfig>(&row.settings) {
             Ok(camera) if camera.validate().is_empty() => ui_cameras.push(camera),
-            Ok(camera) => tracing::error!(camera = %row.id, issues = ?camera.validate(), "stored camera is invalid; not started"),
+            Ok(camera) => {
+                tracing::error!(camera = %row.id, issues = ?camera.validate(), "stored camera is invalid; not started")
+            }
             Err(err) => tracing::error!(camera = %row.id, error = %err, "stored camera cannot be read; not started"),
         }
     }

@@ -59,8 +59,7 @@ pub fn ensure_clip(ffmpeg: &str, target: &Path, plan: &ClipPlan) -> Result<PathB
         return Ok(target.to_path_buf());
     }
     let dir = target.parent().ok_or_else(|| Error::invalid("the demo clip path has no directory"))?;
-    std::fs::create_dir_all(dir)
-        .map_err(|e| Error::unavailable(format!("cannot create {}: {e}", dir.display())))?;
+    std::fs::create_dir_all(dir).map_err(|e| Error::unavailable(format!("cannot create {}: {e}", dir.display())))?;
     let photo = dir.join("person.jpg");
     crate::media::write_atomic(&photo, PHOTO)?;
     let partial = dir.join(format!(".{}.partial.mp4", std::process::id()));
@@ -78,7 +77,9 @@ pub fn ensure_clip(ffmpeg: &str, target: &Path, plan: &ClipPlan) -> Result<PathB
         .arg(&partial)
         .output()
         .map_err(|e| {
-            Error::unavailable(format!("cannot run {ffmpeg:?} to build the demo clip: {e}; install ffmpeg (apt install ffmpeg)"))
+            Error::unavailable(format!(
+                "cannot run {ffmpeg:?} to build the demo clip: {e}; install ffmpeg (apt install ffmpeg)"
+            ))
         })?;
     if !output.status.success() {
         let _ = std::fs::remove_file(&partial);

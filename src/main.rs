@@ -48,7 +48,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("WATCHPOST_LOG").unwrap_or_else(|_| "info,actix_server=warn,watchpost::http=warn".into()),
+            tracing_subscriber::EnvFilter::try_from_env("WATCHPOST_LOG")
+                .unwrap_or_else(|_| "info,actix_server=warn,watchpost::http=warn".into()),
         )
         .init();
     let result = match cli.command {
@@ -76,7 +77,14 @@ fn check_config(file: &std::path::Path) -> ExitCode {
         Ok((config, _)) => {
             println!("{} is valid.", file.display());
             println!("  server: {}", config.server.bind);
-            println!("  database: {}", config.storage.database_url.as_ref().map_or("sqlite in the data directory".into(), |_| "set (***)".to_string()));
+            println!(
+                "  database: {}",
+                config
+                    .storage
+                    .database_url
+                    .as_ref()
+                    .map_or("sqlite in the data directory".into(), |_| "set (***)".to_string())
+            );
             println!("  ffmpeg: {} (hwaccel {})", config.ffmpeg.path, config.ffmpeg.hwaccel.name());
             println!("  cameras: {}", config.cameras.len());
             for camera in &config.cameras {
@@ -121,7 +129,12 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         Some(path) => tracing::info!(config = %path.display(), "configuration loaded"),
         None => tracing::info!("no config file found; using built-in defaults"),
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the runtime")?;
-    runtime.block_on(watchpost::app::serve(watchpost::app::ServeOptions { config, data_dir: args.data_dir, demo: args.demo }))?;
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the runtime")?;
+    runtime.block_on(watchpost::app::serve(watchpost::app::ServeOptions {
+        config,
+        data_dir: args.data_dir,
+        demo: args.demo,
+    }))?;
     Ok(())
 }

@@ -62,14 +62,29 @@ pub fn build_args(camera: &CameraConfig, ffmpeg: &FfmpegConfig) -> Vec<String> {
 pub fn explain_error(line: &str) -> Option<String> {
     let lower = line.to_ascii_lowercase();
     let table: [(&[&str], &str); 10] = [
-        (&["connection refused"], "The camera refused the connection: check the address and port, and that the camera is on."),
+        (
+            &["connection refused"],
+            "The camera refused the connection: check the address and port, and that the camera is on.",
+        ),
         (&["401 unauthorized", "authorization failed", "401 "], "The camera rejected the username or password."),
-        (&["404 not found", "method describe failed: 404"], "The camera has no stream at that path: check the URL's path."),
+        (
+            &["404 not found", "method describe failed: 404"],
+            "The camera has no stream at that path: check the URL's path.",
+        ),
         (&["no such file or directory"], "The file does not exist: check the path."),
-        (&["name or service not known", "failed to resolve", "temporary failure in name resolution"], "The camera's host name cannot be resolved: check the address."),
-        (&["connection timed out", "operation timed out", "timed out"], "The camera did not answer in time: is it reachable from this machine?"),
+        (
+            &["name or service not known", "failed to resolve", "temporary failure in name resolution"],
+            "The camera's host name cannot be resolved: check the address.",
+        ),
+        (
+            &["connection timed out", "operation timed out", "timed out"],
+            "The camera did not answer in time: is it reachable from this machine?",
+        ),
         (&["no route to host", "network is unreachable"], "The camera's network cannot be reached from this machine."),
-        (&["invalid data found when processing input", "could not find codec parameters", "error while decoding"], "The camera sent data that is not a video stream ffmpeg can decode."),
+        (
+            &["invalid data found when processing input", "could not find codec parameters", "error while decoding"],
+            "The camera sent data that is not a video stream ffmpeg can decode.",
+        ),
         (&["connection reset by peer", "end of file", "broken pipe"], "The camera closed the connection."),
         (&["permission denied"], "Permission denied while opening the source."),
     ];
@@ -125,7 +140,10 @@ impl FfmpegRun {
         set_parent_death_signal(inner);
         let mut process = inner.spawn().map_err(|err| {
             if err.kind() == std::io::ErrorKind::NotFound {
-                format!("ffmpeg was not found at {:?}: install it (apt install ffmpeg) or set [ffmpeg] path", ffmpeg.path)
+                format!(
+                    "ffmpeg was not found at {:?}: install it (apt install ffmpeg) or set [ffmpeg] path",
+                    ffmpeg.path
+                )
             } else {
                 format!("ffmpeg could not be started: {err}")
             }
@@ -231,7 +249,8 @@ fn redact_line(line: &str) -> String {
     while let Some(pos) = rest.find("://") {
         let (head, tail) = rest.split_at(pos + 3);
         out.push_str(head);
-        let authority_end = tail.find(|c: char| c == '/' || c.is_whitespace() || c == '\'' || c == '"').unwrap_or(tail.len());
+        let authority_end =
+            tail.find(|c: char| c == '/' || c.is_whitespace() || c == '\'' || c == '"').unwrap_or(tail.len());
         let authority = &tail[..authority_end];
         match (authority.rfind('@'), authority.find(':')) {
             (Some(at), Some(colon)) if colon < at => {
@@ -284,14 +303,24 @@ mod tests {
         let mut cam = camera("/clips/demo.mp4");
         cam.hwaccel = Some(HwAccel::Vaapi);
         let args = build_args(&cam, &FfmpegConfig::default()).join(" ");
-        assert!(args.contains("-hwaccel vaapi -hwaccel_device /dev/dri/renderD128 -re -stream_loop -1 -i /clips/demo.mp4"), "{args}");
+        assert!(
+            args.contains("-hwaccel vaapi -hwaccel_device /dev/dri/renderD128 -re -stream_loop -1 -i /clips/demo.mp4"),
+            "{args}"
+        );
     }
 
     #[test]
     fn errors_are_explained_and_credentials_hidden() {
-        assert!(explain_error("[tcp @ 0x1] Connection to tcp://10.0.0.2:554 failed: Connection refused").unwrap().contains("refused"));
+        assert!(
+            explain_error("[tcp @ 0x1] Connection to tcp://10.0.0.2:554 failed: Connection refused")
+                .unwrap()
+                .contains("refused")
+        );
         assert!(explain_error("method DESCRIBE failed: 401 Unauthorized").unwrap().contains("password"));
         assert!(explain_error("something new").is_none());
-        assert_eq!(redact_line("Input #0, rtsp, from 'rtsp://a:secret@h/s':"), "Input #0, rtsp, from 'rtsp://a:***@h/s':");
+        assert_eq!(
+            redact_line("Input #0, rtsp, from 'rtsp://a:secret@h/s':"),
+            "Input #0, rtsp, from 'rtsp://a:***@h/s':"
+        );
     }
 }

@@ -201,7 +201,9 @@ impl CameraManager {
     /// Stops every camera and waits for all of them.
     pub async fn stop_all(&self) {
         let ids: Vec<String> = self.cameras.read().expect("cameras lock").keys().cloned().collect();
-        for entry in ids.iter().filter_map(|id| self.cameras.read().expect("cameras lock").get(id).map(|e| e.cancel.clone())) {
+        for entry in
+            ids.iter().filter_map(|id| self.cameras.read().expect("cameras lock").get(id).map(|e| e.cancel.clone()))
+        {
             entry.cancel();
         }
         for id in ids {

@@ -22,8 +22,14 @@ pub async fn run(camera: Arc<CameraRuntime>, ctx: PipelineContext, cancel: Cance
     let config = &camera.config;
     let stall = Duration::from_secs(ctx.ffmpeg.stall_timeout_secs);
     let mut backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(ctx.ffmpeg.max_retry_delay_secs));
-    let mut recorder =
-        MotionEventRecorder::new(&config.id, &config.motion, ctx.db.clone(), ctx.media.clone(), ctx.bus.clone(), ctx.tasks.clone());
+    let mut recorder = MotionEventRecorder::new(
+        &config.id,
+        &config.motion,
+        ctx.db.clone(),
+        ctx.media.clone(),
+        ctx.bus.clone(),
+        ctx.tasks.clone(),
+    );
     let mut next_seq = 0u64;
     tracing::info!(url = %crate::config::redact_url(&config.url), "camera starting");
 
@@ -113,7 +119,8 @@ pub async fn run(camera: Arc<CameraRuntime>, ctx: PipelineContext, cancel: Cance
                 .clone()
                 .unwrap_or_else(|| format!("The stream ended (ffmpeg exit code {:?}).", report.exit_code))
         };
-        let state = if !stalled && is_configuration_error(&message) { CameraState::Error } else { CameraState::Offline };
+        let state =
+            if !stalled && is_configuration_error(&message) { CameraState::Error } else { CameraState::Offline };
         let delay = backoff.next_delay();
         tracing::warn!(reason = %message, retry_in_s = delay.as_secs(), "camera {}", state.as_str());
         set_state(&camera, &ctx, state, Some(message)).await;
@@ -140,7 +147,9 @@ async fn set_state(camera: &CameraRuntime, ctx: &PipelineContext, state: CameraS
         s.state = state;
         s.last_error = error.clone();
     });
-    if let Err(err) = ctx.db.set_camera_status(camera.id(), state.as_str(), error.as_deref(), previous.last_frame_ms).await {
+    if let Err(err) =
+        ctx.db.set_camera_status(camera.id(), state.as_str(), error.as_deref(), previous.last_frame_ms).await
+    {
         tracing::warn!(error = %err, "cannot record camera status");
     }
     ctx.bus.publish(BusMessage::CameraStatus { camera: camera.id().to_string(), state: state.as_str().into(), error });

@@ -39,11 +39,14 @@ impl Environment {
 
     fn resolve(&self, name: &str) -> Option<String> {
         self.var(name).or_else(|| {
-            let safe = !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.');
+            let safe =
+                !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.');
             if !safe {
                 return None;
             }
-            std::fs::read_to_string(self.secrets_dir.join(name)).ok().map(|s| s.trim_end_matches(['\r', '\n']).to_string())
+            std::fs::read_to_string(self.secrets_dir.join(name))
+                .ok()
+                .map(|s| s.trim_end_matches(['\r', '\n']).to_string())
         })
     }
 }
@@ -152,7 +155,10 @@ fn substitute_str(input: &str, env: &Environment) -> Result<String, String> {
 fn apply_override(root: &mut toml::Table, path: &str, raw: &str, var_name: &str, issues: &mut Vec<ConfigIssue>) {
     let segments: Vec<String> = path.split("__").map(|s| s.to_ascii_lowercase()).collect();
     if segments.iter().any(String::is_empty) {
-        issues.push(ConfigIssue { key: var_name.into(), message: "has an empty key segment; use e.g. WATCHPOST__SERVER__BIND".into() });
+        issues.push(ConfigIssue {
+            key: var_name.into(),
+            message: "has an empty key segment; use e.g. WATCHPOST__SERVER__BIND".into(),
+        });
         return;
     }
     let value = toml::from_str::<toml::Table>(&format!("v = {raw}"))
@@ -160,7 +166,8 @@ fn apply_override(root: &mut toml::Table, path: &str, raw: &str, var_name: &str,
         .and_then(|mut t| t.remove("v"))
         .unwrap_or_else(|| Value::String(raw.to_string()));
 
-    let fail = |issues: &mut Vec<ConfigIssue>, message: String| issues.push(ConfigIssue { key: var_name.into(), message });
+    let fail =
+        |issues: &mut Vec<ConfigIssue>, message: String| issues.push(ConfigIssue { key: var_name.into(), message });
     let (first, rest) = segments.split_first().expect("split yields at least one segment");
     let Some((last, middle)) = rest.split_last() else {
         root.insert(first.clone(), value);

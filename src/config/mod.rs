@@ -7,7 +7,7 @@
 mod load;
 mod secret;
 
-pub use load::{DEFAULT_CONFIG_PATHS, load, parse};
+pub use load::{DEFAULT_CONFIG_PATHS, Environment, load, parse};
 pub use secret::{Secret, redact_url};
 
 use serde::{Deserialize, Serialize};
@@ -214,7 +214,10 @@ impl Config {
         if self.server.bind.parse::<std::net::SocketAddr>().is_err() {
             push(
                 "server.bind".into(),
-                format!("{:?} is not an address and port; use e.g. \"127.0.0.1:8080\" or \"0.0.0.0:8080\"", self.server.bind),
+                format!(
+                    "{:?} is not an address and port; use e.g. \"127.0.0.1:8080\" or \"0.0.0.0:8080\"",
+                    self.server.bind
+                ),
             );
         }
         if !self.server.base_url.is_empty() {
@@ -228,7 +231,9 @@ impl Config {
         }
         if let Some(url) = &self.storage.database_url {
             let url = url.expose();
-            if !url.is_empty() && !(url.starts_with("sqlite:") || url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+            if !url.is_empty()
+                && !(url.starts_with("sqlite:") || url.starts_with("postgres://") || url.starts_with("postgresql://"))
+            {
                 push(
                     "storage.database_url".into(),
                     "must start with sqlite:// or postgres:// (e.g. \"sqlite:///data/watchpost.db\")".into(),
@@ -239,7 +244,10 @@ impl Config {
             push("ffmpeg.path".into(), "is empty; use \"ffmpeg\" or the full path to the binary".into());
         }
         if self.ffmpeg.stall_timeout_secs < 2 || self.ffmpeg.stall_timeout_secs > 600 {
-            push("ffmpeg.stall_timeout_secs".into(), format!("{} is out of range; use 2–600 seconds", self.ffmpeg.stall_timeout_secs));
+            push(
+                "ffmpeg.stall_timeout_secs".into(),
+                format!("{} is out of range; use 2–600 seconds", self.ffmpeg.stall_timeout_secs),
+            );
         }
         if self.ffmpeg.max_retry_delay_secs == 0 || self.ffmpeg.max_retry_delay_secs > 3600 {
             push(
@@ -277,7 +285,10 @@ impl CameraConfig {
         if !id_ok {
             push(
                 "id",
-                format!("{:?} is not a valid id; use 1–64 lowercase letters, digits, '-' or '_' (e.g. \"front-door\")", self.id),
+                format!(
+                    "{:?} is not a valid id; use 1–64 lowercase letters, digits, '-' or '_' (e.g. \"front-door\")",
+                    self.id
+                ),
             );
         }
         if self.name.chars().count() > 100 {
@@ -303,16 +314,25 @@ impl CameraConfig {
         if !(20..=d.height.max(20)).contains(&m.frame_height) || m.frame_height > 1080 {
             push(
                 "motion.frame_height",
-                format!("{} is not allowed; use 20 up to the detect height ({}); 100 is usual", m.frame_height, d.height),
+                format!(
+                    "{} is not allowed; use 20 up to the detect height ({}); 100 is usual",
+                    m.frame_height, d.height
+                ),
             );
         }
         if !(m.frame_alpha > 0.0 && m.frame_alpha <= 1.0) {
-            push("motion.frame_alpha", format!("{} is not allowed; use a number above 0 and at most 1 (0.02 is usual)", m.frame_alpha));
+            push(
+                "motion.frame_alpha",
+                format!("{} is not allowed; use a number above 0 and at most 1 (0.02 is usual)", m.frame_alpha),
+            );
         }
         if !(m.lightning_threshold > 0.0 && m.lightning_threshold <= 1.0) {
             push(
                 "motion.lightning_threshold",
-                format!("{} is not allowed; use a fraction above 0 and at most 1 (0.8 is usual)", m.lightning_threshold),
+                format!(
+                    "{} is not allowed; use a fraction above 0 and at most 1 (0.8 is usual)",
+                    m.lightning_threshold
+                ),
             );
         }
         if !(1..=100).contains(&m.start_frames) {
@@ -323,7 +343,10 @@ impl CameraConfig {
         }
         for (index, polygon) in m.mask.iter().enumerate() {
             if polygon.len() < 3 {
-                push(&format!("motion.mask[{index}]"), format!("has {} points; a polygon needs at least 3", polygon.len()));
+                push(
+                    &format!("motion.mask[{index}]"),
+                    format!("has {} points; a polygon needs at least 3", polygon.len()),
+                );
             } else if polygon.iter().flatten().any(|v| !(0.0..=1.0).contains(v)) {
                 push(
                     &format!("motion.mask[{index}]"),
@@ -344,12 +367,19 @@ fn check_source_url(raw: &str) -> Result<(), String> {
         return Ok(());
     }
     match url::Url::parse(raw) {
-        Ok(u) if matches!(u.scheme(), "rtsp" | "rtsps" | "http" | "https") && u.host_str().is_some_and(|h| !h.is_empty()) => Ok(()),
+        Ok(u)
+            if matches!(u.scheme(), "rtsp" | "rtsps" | "http" | "https")
+                && u.host_str().is_some_and(|h| !h.is_empty()) =>
+        {
+            Ok(())
+        }
         Ok(u) => Err(format!(
             "{:?} uses the scheme {:?}; use rtsp://, rtsps://, http://, https:// or a file path",
             redact_url(raw),
             u.scheme()
         )),
-        Err(err) => Err(format!("{:?} is not a URL ({err}); use e.g. \"rtsp://192.168.1.20:554/stream1\"", redact_url(raw))),
+        Err(err) => {
+            Err(format!("{:?} is not a URL ({err}); use e.g. \"rtsp://192.168.1.20:554/stream1\"", redact_url(raw)))
+        }
     }
 }

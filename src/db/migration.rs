@@ -130,7 +130,12 @@ impl MigrationTrait for Initial {
             .await?;
         manager
             .create_index(
-                Index::create().name("idx_events_start").table(Events::Table).col(Events::StartMs).if_not_exists().to_owned(),
+                Index::create()
+                    .name("idx_events_start")
+                    .table(Events::Table)
+                    .col(Events::StartMs)
+                    .if_not_exists()
+                    .to_owned(),
             )
             .await?;
         manager
@@ -163,7 +168,12 @@ impl MigrationTrait for Initial {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        for table in [Settings::Table.into_iden(), Nodes::Table.into_iden(), Events::Table.into_iden(), Cameras::Table.into_iden()] {
+        for table in [
+            Settings::Table.into_iden(),
+            Nodes::Table.into_iden(),
+            Events::Table.into_iden(),
+            Cameras::Table.into_iden(),
+        ] {
             manager.drop_table(Table::drop().table(table).if_exists().to_owned()).await?;
         }
         Ok(())

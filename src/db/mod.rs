@@ -9,8 +9,8 @@ use crate::error::{Error, Result};
 use entities::{camera, event};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectOptions, Database, DatabaseConnection, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, ConnectOptions, Database, DatabaseConnection, EntityTrait, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, Set,
 };
 use sea_orm_migration::MigratorTrait;
 use std::time::Duration;
@@ -105,7 +105,12 @@ impl Db {
         camera::Entity::insert(model)
             .on_conflict(
                 OnConflict::column(camera::Column::Id)
-                    .update_columns([camera::Column::Name, camera::Column::Source, camera::Column::Settings, camera::Column::UpdatedMs])
+                    .update_columns([
+                        camera::Column::Name,
+                        camera::Column::Source,
+                        camera::Column::Settings,
+                        camera::Column::UpdatedMs,
+                    ])
                     .to_owned(),
             )
             .exec_without_returning(&self.conn)
@@ -127,7 +132,13 @@ impl Db {
     }
 
     /// Records a camera's status so the UI shows the last known state after a restart.
-    pub async fn set_camera_status(&self, id: &str, status: &str, last_error: Option<&str>, last_frame_ms: Option<i64>) -> Result<()> {
+    pub async fn set_camera_status(
+        &self,
+        id: &str,
+        status: &str,
+        last_error: Option<&str>,
+        last_frame_ms: Option<i64>,
+    ) -> Result<()> {
         camera::Entity::update_many()
             .col_expr(camera::Column::Status, Expr::value(status))
             .col_expr(camera::Column::LastError, Expr::value(last_error.map(str::to_string)))

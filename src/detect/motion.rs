@@ -186,12 +186,7 @@ impl MotionDetector {
             }
             if pixels >= self.contour_area {
                 let (fw, fh) = (w as f32, h as f32);
-                self.boxes.push([
-                    x0 as f32 / fw,
-                    y0 as f32 / fh,
-                    (x1 + 1 - x0) as f32 / fw,
-                    (y1 + 1 - y0) as f32 / fh,
-                ]);
+                self.boxes.push([x0 as f32 / fw, y0 as f32 / fh, (x1 + 1 - x0) as f32 / fw, (y1 + 1 - y0) as f32 / fh]);
             }
         }
     }
@@ -220,7 +215,9 @@ pub fn point_in_polygon(point: [f32; 2], polygon: &[[f32; 2]]) -> bool {
     let mut j = polygon.len().wrapping_sub(1);
     for i in 0..polygon.len() {
         let (pi, pj) = (polygon[i], polygon[j]);
-        if (pi[1] > point[1]) != (pj[1] > point[1]) && point[0] < (pj[0] - pi[0]) * (point[1] - pi[1]) / (pj[1] - pi[1]) + pi[0] {
+        if (pi[1] > point[1]) != (pj[1] > point[1])
+            && point[0] < (pj[0] - pi[0]) * (point[1] - pi[1]) / (pj[1] - pi[1]) + pi[0]
+        {
             inside = !inside;
         }
         j = i;
@@ -275,7 +272,8 @@ mod tests {
 
     #[test]
     fn masked_areas_are_ignored() {
-        let config = MotionConfig { mask: vec![vec![[0.4, 0.4], [0.8, 0.4], [0.8, 0.8], [0.4, 0.8]]], ..Default::default() };
+        let config =
+            MotionConfig { mask: vec![vec![[0.4, 0.4], [0.8, 0.4], [0.8, 0.8], [0.4, 0.8]]], ..Default::default() };
         let mut detector = MotionDetector::new(&config, W, H);
         detector.process(&scene());
         let masked = with_square(scene(), 320, 180, 80, 250);

@@ -43,7 +43,14 @@ struct ActiveEvent {
 }
 
 impl MotionEventRecorder {
-    pub fn new(camera: &str, motion: &MotionConfig, db: Db, media: MediaStore, bus: EventBus, tasks: TaskTracker) -> Self {
+    pub fn new(
+        camera: &str,
+        motion: &MotionConfig,
+        db: Db,
+        media: MediaStore,
+        bus: EventBus,
+        tasks: TaskTracker,
+    ) -> Self {
         Self {
             camera: camera.to_string(),
             start_frames: motion.start_frames.max(1),
@@ -123,7 +130,13 @@ impl MotionEventRecorder {
         };
         let snapshot = self.write_snapshot(id, frame).await;
         if let Some(path) = &snapshot {
-            let update = EventUpdate { score: new.score, bbox, boxes: new.boxes.clone(), end_ms: None, snapshot: Some(path.clone()) };
+            let update = EventUpdate {
+                score: new.score,
+                bbox,
+                boxes: new.boxes.clone(),
+                end_ms: None,
+                snapshot: Some(path.clone()),
+            };
             if let Err(err) = self.db.update_event(id, &update).await {
                 tracing::warn!(error = %err, event = id, "cannot record the snapshot path");
             }
@@ -140,7 +153,13 @@ impl MotionEventRecorder {
             snapshot: snapshot.clone(),
         });
         self.bus.publish(BusMessage::Motion { camera: self.camera.clone(), active: true });
-        self.bus.publish(BusMessage::EventStarted(self.summary(id, start_ms, None, f64::from(changed_fraction), snapshot)));
+        self.bus.publish(BusMessage::EventStarted(self.summary(
+            id,
+            start_ms,
+            None,
+            f64::from(changed_fraction),
+            snapshot,
+        )));
     }
 
     /// Ends the active event (if any) at `end_ms`: best snapshot written, row updated (with retries).
@@ -178,7 +197,13 @@ impl MotionEventRecorder {
         });
         tracing::info!(event = id, seconds = (end_ms - active.start_ms) / 1000, "motion event ended");
         self.bus.publish(BusMessage::Motion { camera: self.camera.clone(), active: false });
-        self.bus.publish(BusMessage::EventEnded(self.summary(id, active.start_ms, Some(end_ms), f64::from(active.score), snapshot)));
+        self.bus.publish(BusMessage::EventEnded(self.summary(
+            id,
+            active.start_ms,
+            Some(end_ms),
+            f64::from(active.score),
+            snapshot,
+        )));
     }
 
     async fn write_snapshot(&mut self, id: i64, frame: &Frame) -> Option<String> {
@@ -208,7 +233,23 @@ impl MotionEventRecorder {
         }
     }
 
-    fn summary(&self, id: i64, start_ms: i64, end_ms: Option<i64>, score: f64, snapshot: Option<String>) -> EventSummary {
-        EventSummary { id, camera: self.camera.clone(), kind: "motion".into(), label: None, score, start_ms, end_ms, snapshot }
+    fn summary(
+        &self,
+        id: i64,
+        start_ms: i64,
+        end_ms: Option<i64>,
+        score: f64,
+        snapshot: Option<String>,
+    ) -> EventSummary {
+        EventSummary {
+            id,
+            camera: self.camera.clone(),
+            kind: "motion".into(),
+            label: None,
+            score,
+            start_ms,
+            end_ms,
+            snapshot,
+        }
     }
 }

@@ -52,7 +52,8 @@ async fn health(state: web::Data<AppState>) -> HttpResponse {
         Ok(()) => HttpResponse::Ok().json(serde_json::json!({ "status": "ok", "database": state.db.backend_name() })),
         Err(err) => {
             tracing::warn!(error = %err, "health check: database not answering");
-            HttpResponse::ServiceUnavailable().json(serde_json::json!({ "status": "unavailable", "error": "database not answering" }))
+            HttpResponse::ServiceUnavailable()
+                .json(serde_json::json!({ "status": "unavailable", "error": "database not answering" }))
         }
     }
 }
@@ -69,8 +70,12 @@ async fn get_camera(state: web::Data<AppState>, id: web::Path<String>) -> ApiRes
 
 async fn latest_jpeg(state: web::Data<AppState>, id: web::Path<String>) -> ApiResult {
     let camera = state.cameras.get(&id).ok_or_else(|| Error::not_found(format!("no camera {:?}", id.as_str())))?;
-    let jpeg = camera.latest_jpeg().await?.ok_or_else(|| Error::unavailable("this camera has not sent a picture yet"))?;
-    Ok(HttpResponse::Ok().content_type("image/jpeg").insert_header(("Cache-Control", "no-store")).body(jpeg.as_ref().clone()))
+    let jpeg =
+        camera.latest_jpeg().await?.ok_or_else(|| Error::unavailable("this camera has not sent a picture yet"))?;
+    Ok(HttpResponse::Ok()
+        .content_type("image/jpeg")
+        .insert_header(("Cache-Control", "no-store"))
+        .body(jpeg.as_ref().clone()))
 }
 
 /// Filters shared by `/api/events` and the events page.
@@ -135,7 +140,10 @@ async fn event_snapshot(state: web::Data<AppState>, id: web::Path<i64>) -> ApiRe
     let bytes = tokio::fs::read(&path).await.map_err(|err| {
         Error::not_found(format!("the snapshot of event {id} is missing from the media directory")).with_source(err)
     })?;
-    Ok(HttpResponse::Ok().content_type("image/jpeg").insert_header(("Cache-Control", "private, max-age=86400")).body(bytes))
+    Ok(HttpResponse::Ok()
+        .content_type("image/jpeg")
+        .insert_header(("Cache-Control", "private, max-age=86400"))
+        .body(bytes))
 }
 
 async fn metrics(state: web::Data<AppState>) -> HttpResponse {
@@ -147,13 +155,22 @@ async fn metrics(state: web::Data<AppState>) -> HttpResponse {
             let _ = writeln!(out, "{name}{{camera=\"{}\"}} {}", camera.id, value(camera));
         }
     };
-    family("watchpost_camera_fps", "gauge", "Frames per second received, measured over 5 s.", &|c| format!("{:.2}", c.fps));
-    family("watchpost_camera_online", "gauge", "1 while the camera delivers frames.", &|c| u8::from(c.state == "online").to_string());
-    family("watchpost_camera_frames_total", "counter", "Frames decoded by ffmpeg.", &|c| c.frames.to_string());
-    family("watchpost_camera_frames_dropped_total", "counter", "Frames dropped because processing fell behind.", &|c| {
-        c.frames_dropped.to_string()
+    family("watchpost_camera_fps", "gauge", "Frames per second received, measured over 5 s.", &|c| {
+        format!("{:.2}", c.fps)
     });
-    family("watchpost_camera_restarts_total", "counter", "ffmpeg restarts after a failure or stall.", &|c| c.restarts.to_string());
+    family("watchpost_camera_online", "gauge", "1 while the camera delivers frames.", &|c| {
+        u8::from(c.state == "online").to_string()
+    });
+    family("watchpost_camera_frames_total", "counter", "Frames decoded by ffmpeg.", &|c| c.frames.to_string());
+    family(
+        "watchpost_camera_frames_dropped_total",
+        "counter",
+        "Frames dropped because processing fell behind.",
+        &|c| c.frames_dropped.to_string(),
+    );
+    family("watchpost_camera_restarts_total", "counter", "ffmpeg restarts after a failure or stall.", &|c| {
+        c.restarts.to_string()
+    });
     family("watchpost_camera_motion_events_total", "counter", "Motion events started since start-up.", &|c| {
         c.motion_events.to_string()
     });

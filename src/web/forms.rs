@@ -54,7 +54,12 @@ impl CameraForm {
             contour_area: m.contour_area.to_string(),
             start_frames: m.start_frames.to_string(),
             quiet_secs: m.quiet_secs.to_string(),
-            mask: m.mask.iter().map(|p| p.iter().map(|[x, y]| format!("{x},{y}")).collect::<Vec<_>>().join(" ")).collect::<Vec<_>>().join("\n"),
+            mask: m
+                .mask
+                .iter()
+                .map(|p| p.iter().map(|[x, y]| format!("{x},{y}")).collect::<Vec<_>>().join(" "))
+                .collect::<Vec<_>>()
+                .join("\n"),
         }
     }
 
@@ -159,7 +164,9 @@ fn parse_mask(text: &str) -> Result<Vec<Polygon>, String> {
             let point = pair
                 .split_once(',')
                 .and_then(|(x, y)| Some([x.trim().parse::<f32>().ok()?, y.trim().parse::<f32>().ok()?]))
-                .ok_or_else(|| format!("line {}: {pair:?} is not a point; write x,y pairs like 0.1,0.2", line_no + 1))?;
+                .ok_or_else(|| {
+                    format!("line {}: {pair:?} is not a point; write x,y pairs like 0.1,0.2", line_no + 1)
+                })?;
             polygon.push(point);
         }
         polygons.push(polygon);
@@ -173,7 +180,12 @@ mod tests {
 
     #[test]
     fn a_valid_form_becomes_a_camera() {
-        let form = CameraForm { id: "porch".into(), url: "rtsp://10.0.0.9/s".into(), mask: "0,0 0.5,0 0.5,0.5\n".into(), ..CameraForm::blank() };
+        let form = CameraForm {
+            id: "porch".into(),
+            url: "rtsp://10.0.0.9/s".into(),
+            mask: "0,0 0.5,0 0.5,0.5\n".into(),
+            ..CameraForm::blank()
+        };
         let camera = form.into_config(None).unwrap();
         assert_eq!(camera.id, "porch");
         assert_eq!(camera.motion.mask, vec![vec![[0.0, 0.0], [0.5, 0.0], [0.5, 0.5]]]);
@@ -181,7 +193,13 @@ mod tests {
 
     #[test]
     fn bad_fields_get_their_own_messages() {
-        let form = CameraForm { id: "Bad Id".into(), url: "ftp://x".into(), fps: "0".into(), mask: "1,1 2".into(), ..CameraForm::blank() };
+        let form = CameraForm {
+            id: "Bad Id".into(),
+            url: "ftp://x".into(),
+            fps: "0".into(),
+            mask: "1,1 2".into(),
+            ..CameraForm::blank()
+        };
         let errors = form.into_config(None).unwrap_err();
         for field in ["id", "url", "fps", "mask"] {
             assert!(errors.contains_key(field), "no message for {field}: {errors:?}");

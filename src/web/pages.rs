@@ -115,7 +115,8 @@ struct CameraPage {
 }
 
 async fn camera_page(state: web::Data<AppState>, id: web::Path<String>) -> PageResult {
-    let runtime = state.cameras.get(&id).ok_or_else(|| Error::not_found(format!("There is no camera {:?}.", id.as_str())))?;
+    let runtime =
+        state.cameras.get(&id).ok_or_else(|| Error::not_found(format!("There is no camera {:?}.", id.as_str())))?;
     let filter = EventFilter { camera: Some(id.to_string()), limit: 10, ..Default::default() };
     let events = state.db.list_events(&filter).await?;
     let c = &runtime.config;
@@ -130,8 +131,13 @@ async fn camera_page(state: web::Data<AppState>, id: web::Path<String>) -> PageR
         ("Event ends after", format!("{} s without motion", m.quiet_secs)),
         ("Motion masks", format!("{} polygon(s)", m.mask.len())),
     ];
-    ok(CameraPage { nav: "dashboard", camera: CameraView::of(&runtime), settings, events: events.iter().map(EventView::of).collect() }
-        .render())
+    ok(CameraPage {
+        nav: "dashboard",
+        camera: CameraView::of(&runtime),
+        settings,
+        events: events.iter().map(EventView::of).collect(),
+    }
+    .render())
 }
 
 #[derive(Template)]
@@ -206,8 +212,13 @@ fn editable_camera(state: &AppState, id: &str) -> Result<std::sync::Arc<crate::c
 
 async fn edit_camera(state: web::Data<AppState>, id: web::Path<String>) -> PageResult {
     let runtime = editable_camera(&state, &id)?;
-    ok(CameraFormPage { nav: "dashboard", editing: true, form: CameraForm::from_config(&runtime.config), errors: FieldErrors::new() }
-        .render())
+    ok(CameraFormPage {
+        nav: "dashboard",
+        editing: true,
+        form: CameraForm::from_config(&runtime.config),
+        errors: FieldErrors::new(),
+    }
+    .render())
 }
 
 async fn update_camera(state: web::Data<AppState>, id: web::Path<String>, form: web::Form<CameraForm>) -> PageResult {
@@ -280,19 +291,29 @@ async fn events_page(state: web::Data<AppState>, query: web::Query<EventsQuery>)
     let query = query.into_inner();
     let filter = query.to_filter(EVENTS_PER_PAGE)?;
     let events = state.db.list_events(&filter).await?;
-    let next_link = (events.len() as u64 == filter.limit).then(|| events.last().map(|e| e.id)).flatten().map(|before| {
-        let mut link = url::form_urlencoded::Serializer::new(String::new());
-        for (key, value) in [("camera", &query.camera), ("kind", &query.kind), ("date", &query.date)] {
-            if let Some(v) = value.as_ref().filter(|v| !v.is_empty()) {
-                link.append_pair(key, v);
+    let next_link =
+        (events.len() as u64 == filter.limit).then(|| events.last().map(|e| e.id)).flatten().map(|before| {
+            let mut link = url::form_urlencoded::Serializer::new(String::new());
+            for (key, value) in [("camera", &query.camera), ("kind", &query.kind), ("date", &query.date)] {
+                if let Some(v) = value.as_ref().filter(|v| !v.is_empty()) {
+                    link.append_pair(key, v);
+                }
             }
-        }
-        link.append_pair("before", &before.to_string());
-        format!("/events?{}", link.finish())
-    });
+            link.append_pair("before", &before.to_string());
+            format!("/events?{}", link.finish())
+        });
     let camera_ids = state.cameras.list().iter().map(|c| c.id().to_string()).collect();
-    let filtered = filter.camera.is_some() || filter.kind.is_some() || filter.since_ms.is_some() || filter.before.is_some();
-    ok(EventsPage { nav: "events", events: events.iter().map(EventView::of).collect(), camera_ids, query, next_link, filtered }.render())
+    let filtered =
+        filter.camera.is_some() || filter.kind.is_some() || filter.since_ms.is_some() || filter.before.is_some();
+    ok(EventsPage {
+        nav: "events",
+        events: events.iter().map(EventView::of).collect(),
+        camera_ids,
+        query,
+        next_link,
+        filtered,
+    }
+    .render())
 }
 
 #[derive(Template)]
@@ -305,8 +326,11 @@ struct EventPage {
 
 async fn event_page(state: web::Data<AppState>, id: web::Path<i64>) -> PageResult {
     let event = state.db.get_event(*id).await?.ok_or_else(|| Error::not_found(format!("There is no event {id}.")))?;
-    let camera_name =
-        state.cameras.get(&event.camera_id).map(|c| c.config.display_name().to_string()).unwrap_or_else(|| event.camera_id.clone());
+    let camera_name = state
+        .cameras
+        .get(&event.camera_id)
+        .map(|c| c.config.display_name().to_string())
+        .unwrap_or_else(|| event.camera_id.clone());
     ok(EventPage { nav: "events", event: EventView::of(&event), camera_name }.render())
 }
 

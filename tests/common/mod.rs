@@ -1,0 +1,169 @@
+//! Helpers shared by the integration tests: a Watchpost started in-process on a free port with
+//! its own data directory, a real RTSP server (GStreamer) in a child process, the test clip built
+//! once with the real ffmpeg, and a count of the ffmpeg processes this test process has started.
+
+#![allow(dead_code)] // each test binary uses a different subset of these helpers
+
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+use watchpost::app::{RunningApp, ServeOptions};
+use watchpost::config::{Config, Environment};
+use watchpost::demo::ClipPlan;
+
+/// The test clip: 8 s of empty field, the person walks in (2 s), stands (3 s), walks out (2 s),
+/// then 4 s of empty field. 640×360 at 10 fps.
+pub const TEST_PLAN: ClipPlan =
+    ClipPlan { empty_secs: 8, walk_secs: 2, stand_secs: 3, tail_secs: 4, width: 640, height: 360, fps: 10 };
+
+/// Builds the test clip once per test binary (real ffmpeg, real photograph).
+pub fn test_clip() -> PathBuf {
+    static CLIP: OnceLock<PathBuf> = OnceLock::new();
+    CLIP.get_or_init(|| {
+        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("clip-{}", std::process::id()));
+        watchpost::demo::ensure_clip("ffmpeg", &dir.join("field.mp4"), &TEST_PLAN)
+            .expect("build the test clip with ffmpeg")
+    })
+    .clone()
+}
+
+pub fn parse_config(text: &str) -> Config {
+    let env = Environment { vars: Vec::new(), secrets_dir: PathBuf::from("/nonexistent") };
+    let config = watchpost::config::parse(text, &env).expect("test config parses");
+    config.validate().expect("test config is valid");
+    config
+}
+
+pub struct TestApp {
+    pub app: Option<RunningApp>,
+    pub base: String,
+    pub data: tempfile::TempDir,
+    pub client: reqwest::Client,
+}
+
+impl TestApp {
+    /// Starts Watchpost with `config_toml` (its `[server] bind` is replaced by a free port).
+    pub async fn start(config_toml: &str) -> Self {
+        let data = tempfile::tempdir().expect("temp dir");
+        Self::start_in(config_toml, data).await
+    }
+
+    pub async fn start_in(config_toml: &str, data: tempfile::TempDir) -> Self {
+        let mut config = parse_config(config_toml);
+        config.server.bind = "127.0.0.1:0".into();
+        let app = watchpost::app::start(ServeOptions { config, data_dir: data.path().to_path_buf(), demo: false })
+            .await
+            .expect("watchpost starts");
+        let base = format!("http://{}", app.addr);
+        let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        Self { app: Some(app), base, data, client }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub fn running(&self) -> &RunningApp {
+        self.app.as_ref().expect("app running")
+    }
+
+    pub async fn get_json(&self, path: &str) -> serde_json::Value {
+        let response = self.client.get(self.url(path)).send().await.expect("request");
+        assert!(response.status().is_success(), "GET {path}: {}", response.status());
+        response.json().await.expect("json body")
+    }
+
+    pub async fn camera_state(&self, id: &str) -> (String, Option<String>) {
+        let camera = self.get_json(&format!("/api/cameras/{id}")).await;
+        (camera["state"].as_str().unwrap_or_default().to_string(), camera["last_error"].as_str().map(str::to_string))
+    }
+
+    pub async fn events(&self, query: &str) -> Vec<serde_json::Value> {
+        self.get_json(&format!("/api/events?{query}")).await["events"].as_array().cloned().unwrap_or_default()
+    }
+
+    pub async fn shutdown(mut self) -> tempfile::TempDir {
+        if let Some(app) = self.app.take() {
+            app.shutdown().await;
+        }
+        self.data
+    }
+}
+
+/// Polls `check` every 200 ms until it returns `Some`, or panics with `what` after `timeout`.
+pub async fn wait_for<T, F, Fut>(what: &str, timeout: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let start = Instant::now();
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(start.elapsed() < timeout, "timed out after {timeout:?} waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// GStreamer's RTSP server serving `clip` at `url()`.
+pub struct RtspServer {
+    child: Child,
+    pub port: u16,
+}
+
+impl RtspServer {
+    pub fn start(clip: &Path, port: u16) -> Self {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/rtsp_server.py");
+        let mut child = Command::new("/usr/bin/python3")
+            .arg(script)
+            .arg(port.to_string())
+            .arg(clip)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start the RTSP server (needs python3-gi and gir1.2-gst-rtsp-server-1.0)");
+        let mut line = String::new();
+        std::io::BufRead::read_line(&mut std::io::BufReader::new(child.stdout.take().unwrap()), &mut line).unwrap();
+        assert_eq!(line.trim(), "ready", "RTSP server did not start");
+        Self { child, port }
+    }
+
+    pub fn url(&self) -> String {
+        format!("rtsp://127.0.0.1:{}/stream", self.port)
+    }
+
+    pub fn stop(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for RtspServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// ffmpeg processes whose parent is this test process.
+pub fn ffmpeg_children() -> usize {
+    let me = std::process::id().to_string();
+    let Ok(entries) = std::fs::read_dir("/proc") else { return 0 };
+    entries
+        .filter_map(|e| std::fs::read_to_string(e.ok()?.path().join("stat")).ok())
+        .filter(|stat| {
+            // pid (comm) state ppid ...
+            let Some(close) = stat.rfind(')') else { return false };
+            let comm = &stat[stat.find('(').map_or(0, |i| i + 1)..close];
+            let ppid = stat[close + 1..].split_whitespace().nth(1).unwrap_or("");
+            comm == "ffmpeg" && ppid == me
+        })
+        .count()
+}

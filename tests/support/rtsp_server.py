@@ -1,0 +1,38 @@
+#!/usr/bin/env python3
+"""A real RTSP server for the tests (GStreamer's gst-rtsp-server).
+
+Serves an H.264 MP4 file at rtsp://127.0.0.1:PORT/stream without re-encoding. Every client gets
+its own pipeline that starts at the beginning of the file, in real time; when the file ends the
+stream ends. Prints "ready" once it listens.
+
+Usage: rtsp_server.py PORT FILE
+"""
+import sys
+
+import gi
+
+gi.require_version("Gst", "1.0")
+gi.require_version("GstRtspServer", "1.0")
+from gi.repository import GLib, Gst, GstRtspServer  # noqa: E402
+
+
+def main():
+    port, clip = sys.argv[1], sys.argv[2]
+    Gst.init(None)
+    server = GstRtspServer.RTSPServer()
+    server.set_address("127.0.0.1")
+    server.set_service(port)
+    factory = GstRtspServer.RTSPMediaFactory()
+    factory.set_launch(
+        f'( filesrc location="{clip}" ! qtdemux ! h264parse ! rtph264pay name=pay0 pt=96 config-interval=1 )'
+    )
+    factory.set_shared(False)
+    server.get_mount_points().add_factory("/stream", factory)
+    if server.attach(None) == 0:
+        sys.exit(f"cannot listen on 127.0.0.1:{port}")
+    print("ready", flush=True)
+    GLib.MainLoop().run()
+
+
+if __name__ == "__main__":
+    main()
