@@ -1,0 +1,164 @@
+//! Config loading as a user meets it: errors name the key and say what is allowed, environment
+//! overrides and `${VAR}` / secret-file substitution work, and `watchpost check-config` exits
+//! non-zero with the problems or zero with a summary that hides secrets.
+
+use std::path::PathBuf;
+use std::process::Command;
+use watchpost::config::{Config, ConfigIssue, Environment, parse};
+
+fn env(vars: &[(&str, &str)]) -> Environment {
+    Environment {
+        vars: vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+        secrets_dir: PathBuf::from("/nonexistent"),
+    }
+}
+
+fn load(text: &str, environment: &Environment) -> Result<Config, Vec<ConfigIssue>> {
+    let config = parse(text, environment)?;
+    config.validate()?;
+    Ok(config)
+}
+
+fn problems(text: &str) -> Vec<ConfigIssue> {
+    load(text, &env(&[])).expect_err("config should be rejected")
+}
+
+#[test]
+fn defaults_need_no_file() {
+    let config = load("", &env(&[])).unwrap();
+    assert_eq!(config.server.bind, "127.0.0.1:8080");
+    assert!(config.cameras.is_empty());
+    assert_eq!(config.ffmpeg.path, "ffmpeg");
+}
+
+#[test]
+fn the_full_example_is_valid() {
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/config/full.toml")).unwrap();
+    let config = load(&text, &env(&[("CAMERA_PASSWORD", "pw")])).expect("examples/config/full.toml is valid");
+    assert!(!config.cameras.is_empty());
+}
+
+#[test]
+fn unknown_keys_are_errors_that_name_the_key() {
+    let issues = problems("[server]\nbind = \"127.0.0.1:8080\"\nport = 8080\n");
+    assert_eq!(issues.len(), 1);
+    assert_eq!(issues[0].key, "server.port");
+    assert!(issues[0].message.contains("unknown field `port`"), "{}", issues[0]);
+
+    let issues = problems("[[cameras]]\nid = \"a\"\nurl = \"rtsp://h/s\"\n[cameras.detect]\nfsp = 5\n");
+    assert_eq!(issues[0].key, "cameras[0].detect.fsp");
+    assert!(issues[0].message.contains("unknown field `fsp`"), "{}", issues[0]);
+}
+
+#[test]
+fn bad_values_name_key_value_and_what_is_allowed() {
+    let issues = problems(
+        r#"
+        [[cameras]]
+        id = "front"
+        url = "ftp://10.0.0.2/stream"
+        detect = { fps = 0 }
+        [[cameras]]
+        id = "front"
+        url = "not a url"
+        "#,
+    );
+    let find =
+        |key: &str| issues.iter().find(|i| i.key == key).unwrap_or_else(|| panic!("no issue for {key}: {issues:?}"));
+    assert!(find("cameras[0].url").message.contains("\"ftp\""));
+    assert!(find("cameras[0].url").message.contains("rtsp://"));
+    assert!(find("cameras[0].detect.fps").message.contains("0 is not allowed; use 1–30"));
+    assert!(find("cameras[1].id").message.contains("used by another camera"));
+    assert!(find("cameras[1].url").message.contains("not a URL"));
+}
+
+#[test]
+fn bad_toml_is_reported_with_its_line() {
+    let issues = problems("[server\nbind = 1");
+    assert_eq!(issues[0].key, "(file)");
+    assert!(issues[0].message.contains("line 1"), "{}", issues[0]);
+}
+
+#[test]
+fn environment_overrides_any_key() {
+    let text = "[[cameras]]\nid = \"porch\"\nurl = \"rtsp://10.0.0.2/s\"\n";
+    let config = load(
+        text,
+        &env(&[
+            ("WATCHPOST__SERVER__BIND", "0.0.0.0:9000"),
+            ("WATCHPOST__FFMPEG__STALL_TIMEOUT_SECS", "30"),
+            ("WATCHPOST__CAMERAS__0__DETECT__FPS", "7"),
+            ("WATCHPOST__CAMERAS__0__ENABLED", "false"),
+        ]),
+    )
+    .unwrap();
+    assert_eq!(config.server.bind, "0.0.0.0:9000");
+    assert_eq!(config.ffmpeg.stall_timeout_secs, 30);
+    assert_eq!(config.cameras[0].detect.fps, 7);
+    assert!(!config.cameras[0].enabled);
+
+    let issues = load(text, &env(&[("WATCHPOST__SERVER__PORT", "1")])).unwrap_err();
+    assert!(issues[0].message.contains("unknown field `port`"), "{issues:?}");
+    let issues = load(text, &env(&[("WATCHPOST__CAMERAS__3__URL", "x")])).unwrap_err();
+    assert_eq!(issues[0].key, "WATCHPOST__CAMERAS__3__URL");
+}
+
+#[test]
+fn variables_and_secret_files_are_substituted_and_secrets_stay_hidden() {
+    let secrets = tempfile::tempdir().unwrap();
+    std::fs::write(secrets.path().join("db_password"), "s3cret\n").unwrap();
+    let environment =
+        Environment { vars: vec![("CAM_PASS".into(), "hunter2".into())], secrets_dir: secrets.path().to_path_buf() };
+    let text = r#"
+        [storage]
+        database_url = "postgres://watchpost:${db_password}@db/watchpost"
+        [[cameras]]
+        id = "porch"
+        url = "rtsp://admin:${CAM_PASS}@10.0.0.2/s"
+    "#;
+    let config = load(text, &environment).unwrap();
+    assert_eq!(config.cameras[0].url, "rtsp://admin:hunter2@10.0.0.2/s");
+    assert_eq!(config.storage.database_url.as_ref().unwrap().expose(), "postgres://watchpost:s3cret@db/watchpost");
+    let printed = format!("{config:?}");
+    assert!(!printed.contains("s3cret"), "the database URL is a secret: {printed}");
+
+    let issues = load("[server]\nbase_url = \"${MISSING}\"", &environment).unwrap_err();
+    assert_eq!(issues[0].key, "server.base_url");
+    assert!(issues[0].message.contains("MISSING"));
+}
+
+fn watchpost() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_watchpost"))
+}
+
+#[test]
+fn check_config_reports_problems_with_a_non_zero_exit() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("bad.toml");
+    std::fs::write(&file, "[[cameras]]\nid = \"Front Door\"\nurl = \"rtsp://h/s\"\ndetect = { fps = 0 }\n").unwrap();
+    let output = watchpost().arg("check-config").arg(&file).output().unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("cameras[0].id"), "{stderr}");
+    assert!(stderr.contains("cameras[0].detect.fps"), "{stderr}");
+}
+
+#[test]
+fn check_config_summarises_a_good_file_without_passwords() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("good.toml");
+    std::fs::write(&file, "[[cameras]]\nid = \"porch\"\nurl = \"rtsp://admin:hunter2@10.0.0.2/s\"\n").unwrap();
+    let output = watchpost().arg("check-config").arg(&file).output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout} {}", String::from_utf8_lossy(&output.stderr));
+    assert!(stdout.contains("porch"), "{stdout}");
+    assert!(stdout.contains("rtsp://admin:***@10.0.0.2/s"), "{stdout}");
+    assert!(!stdout.contains("hunter2"), "{stdout}");
+}
+
+#[test]
+fn version_is_printed() {
+    let output = watchpost().arg("--version").output().unwrap();
+    assert!(output.status.success());
+    assert!(String::from_utf8_lossy(&output.stdout).contains(env!("CARGO_PKG_VERSION")));
+}

@@ -1,0 +1,264 @@
+//! Every page and API route over real HTTP: status, content type and the content that matters,
+//! plus the add / edit / delete camera flow with inline validation errors and event status changes.
+
+mod common;
+
+use common::*;
+use std::time::Duration;
+use watchpost::db::NewEvent;
+
+/// An app with one file camera (the test clip) and two stored events, one with a snapshot.
+async fn app_with_data() -> (TestApp, i64, i64) {
+    let clip = test_clip();
+    let config = format!("[[cameras]]\nid = \"yard\"\nname = \"Back yard\"\nurl = \"{}\"\n", clip.display());
+    let app = TestApp::start(&config).await;
+    let db = &app.running().state.db;
+    let new = |start_ms: i64| NewEvent {
+        camera_id: "yard".into(),
+        kind: "motion".into(),
+        label: None,
+        score: 0.12,
+        bbox: [0.25, 0.25, 0.5, 0.5],
+        boxes: vec![[0.25, 0.25, 0.5, 0.5]],
+        start_ms,
+        snapshot: None,
+        severity: "info".into(),
+    };
+    let now = chrono::Utc::now().timestamp_millis();
+    let without = db.insert_event(&new(now - 60_000)).await.unwrap();
+    let mut with_snapshot = new(now);
+    with_snapshot.snapshot = Some("snapshots/yard/test.jpg".into());
+    let with = db.insert_event(&with_snapshot).await.unwrap();
+    app.running().state.media.write_atomic("snapshots/yard/test.jpg", &[0xFF, 0xD8, 0xFF, 0xD9]).unwrap();
+    (app, without, with)
+}
+
+async fn get(app: &TestApp, path: &str) -> (u16, String, String) {
+    let response = app.client.get(app.url(path)).send().await.unwrap();
+    let status = response.status().as_u16();
+    let content_type =
+        response.headers().get("content-type").map(|v| v.to_str().unwrap().to_string()).unwrap_or_default();
+    (status, content_type, response.text().await.unwrap_or_default())
+}
+
+async fn post_form(app: &TestApp, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
+    let body = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(form).finish();
+    app.client
+        .post(app.url(path))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_render_with_their_content() {
+    let (app, without, with) = app_with_data().await;
+    for (path, must_contain) in [
+        ("/", vec!["Back yard", "/api/cameras/yard/latest.jpg", "Latest events"]),
+        ("/cameras/yard", vec!["Back yard", "Recent events", "640 × 360 at 5 fps", "defined in the config file"]),
+        ("/cameras/new", vec!["Add a camera", "name=\"url\"", "name=\"fps\""]),
+        ("/events", vec![&format!("/events/{with}"), &format!("/events/{without}"), "All cameras"]),
+        ("/events?camera=yard&kind=motion", vec![&format!("/events/{with}")]),
+        (&format!("/events/{with}"), vec!["Motion on", "Back yard", "<rect x=\"0.2500\"", "Mark viewed"]),
+    ] {
+        let (status, content_type, body) = get(&app, path).await;
+        assert_eq!(status, 200, "GET {path}");
+        assert_eq!(content_type, "text/html; charset=utf-8", "GET {path}");
+        for needle in must_contain {
+            assert!(body.contains(needle), "GET {path} lacks {needle:?}");
+        }
+    }
+    let (status, _, body) = get(&app, "/events?camera=nothere").await;
+    assert_eq!(status, 200);
+    assert!(body.contains("No events match"));
+    let (status, _, body) = get(&app, "/events?date=yesterday").await;
+    assert_eq!(status, 400);
+    assert!(body.contains("YYYY-MM-DD"));
+    for missing in ["/cameras/nope", "/events/999999", "/no/such/page"] {
+        let (status, content_type, _) = get(&app, missing).await;
+        assert_eq!(status, 404, "GET {missing}");
+        assert!(content_type.starts_with("text/html"));
+    }
+    let (status, content_type, body) = get(&app, "/static/style.css").await;
+    assert_eq!((status, content_type.as_str()), (200, "text/css; charset=utf-8"));
+    assert!(body.contains(".event-grid"));
+    let (status, content_type, _) = get(&app, "/static/app.js").await;
+    assert_eq!((status, content_type.as_str()), (200, "text/javascript; charset=utf-8"));
+    app.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_routes_answer_json_and_images() {
+    let (app, without, with) = app_with_data().await;
+    let health = app.get_json("/api/health").await;
+    assert_eq!(health["status"], "ok");
+
+    let cameras = app.get_json("/api/cameras").await;
+    assert_eq!(cameras[0]["id"], "yard");
+    assert_eq!(cameras[0]["source"], "config");
+    assert!(cameras[0]["state"].is_string());
+
+    // The live picture appears once ffmpeg delivers the first frame.
+    let jpeg = wait_for("the first frame", Duration::from_secs(30), || async {
+        let response = app.client.get(app.url("/api/cameras/yard/latest.jpg")).send().await.ok()?;
+        (response.status() == 200).then_some(())?;
+        assert_eq!(response.headers()["content-type"], "image/jpeg");
+        assert_eq!(response.headers()["cache-control"], "no-store");
+        Some(response.bytes().await.ok()?)
+    })
+    .await;
+    assert!(jpeg.starts_with(&[0xFF, 0xD8]) && jpeg.len() > 2_000);
+    assert_eq!(get(&app, "/api/cameras/nope/latest.jpg").await.0, 404);
+
+    let listed = app.get_json("/api/events?camera=yard&limit=1").await;
+    let events = listed["events"].as_array().unwrap();
+    assert_eq!(events.len(), 1);
+    let event = &events[0];
+    for field in [
+        "id",
+        "camera",
+        "kind",
+        "label",
+        "score",
+        "box",
+        "zones",
+        "start",
+        "end",
+        "snapshot_url",
+        "severity",
+        "status",
+        "description",
+    ] {
+        assert!(event.get(field).is_some(), "event lacks {field}: {event}");
+    }
+    assert_eq!(event["id"], with);
+    assert_eq!(event["snapshot_url"], format!("/api/events/{with}/snapshot.jpg"));
+    assert_eq!(listed["next_before"], with);
+    let older = app.get_json(&format!("/api/events?camera=yard&before={with}")).await;
+    assert_eq!(older["events"][0]["id"], without);
+    assert_eq!(app.get_json("/api/events?kind=object").await["events"].as_array().unwrap().len(), 0);
+    assert_eq!(get(&app, "/api/events?limit=0").await.0, 400);
+    assert_eq!(get(&app, "/api/events?before=abc").await.0, 400);
+
+    let detail = app.get_json(&format!("/api/events/{without}")).await;
+    assert_eq!(detail["box"], serde_json::json!([0.25, 0.25, 0.5, 0.5]));
+    assert!(detail["snapshot_url"].is_null());
+    let (status, content_type, body) = get(&app, "/api/events/999999").await;
+    assert_eq!((status, content_type.as_str()), (404, "application/json"));
+    assert!(body.contains("\"error\""));
+
+    let snapshot = app.client.get(app.url(&format!("/api/events/{with}/snapshot.jpg"))).send().await.unwrap();
+    assert_eq!(snapshot.status(), 200);
+    assert_eq!(snapshot.headers()["content-type"], "image/jpeg");
+    assert_eq!(get(&app, &format!("/api/events/{without}/snapshot.jpg")).await.0, 404);
+
+    let (status, content_type, metrics) = get(&app, "/metrics").await;
+    assert_eq!(status, 200);
+    assert!(content_type.starts_with("text/plain; version=0.0.4"));
+    for line in [
+        "watchpost_camera_fps{camera=\"yard\"}",
+        "watchpost_camera_restarts_total{camera=\"yard\"} 0",
+        "watchpost_camera_frames_dropped_total{camera=\"yard\"}",
+        "watchpost_camera_motion_events_total{camera=\"yard\"}",
+    ] {
+        assert!(metrics.contains(line), "metrics lack {line}:\n{metrics}");
+    }
+    app.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cameras_are_added_edited_and_deleted_from_the_ui() {
+    let (app, _, _) = app_with_data().await;
+    let clip = test_clip();
+    let clip = clip.to_str().unwrap();
+    let form = |id: &'static str, url: &'static str, fps: &'static str| {
+        vec![
+            ("id", id),
+            ("name", "Garage"),
+            ("url", url),
+            ("enabled", "on"),
+            ("width", "640"),
+            ("height", "360"),
+            ("fps", fps),
+            ("threshold", "25"),
+            ("contour_area", "15"),
+            ("start_frames", "3"),
+            ("quiet_secs", "10"),
+            ("mask", ""),
+        ]
+    };
+
+    // Invalid input: the form comes back with a message next to each bad field, nothing is saved.
+    let response = post_form(&app, "/cameras", &form("Bad Id", "ftp://x", "0")).await;
+    assert_eq!(response.status(), 422);
+    let body = response.text().await.unwrap();
+    assert!(body.contains("is not a valid id"), "{body}");
+    assert!(body.contains("use rtsp://"), "{body}");
+    assert!(body.contains("0 is not allowed; use 1–30"), "{body}");
+    assert!(body.contains("value=\"Garage\""), "what the user typed is kept");
+    let response = post_form(&app, "/cameras", &form("yard", "rtsp://10.0.0.1/s", "5")).await;
+    assert_eq!(response.status(), 422);
+    assert!(response.text().await.unwrap().contains("already used by another camera"));
+
+    // A valid camera is saved, started and listed.
+    let mut fields = form("garage", "rtsp://admin:pw@127.0.0.1:1/s", "5");
+    fields[2] = ("url", "rtsp://admin:pw@127.0.0.1:1/s");
+    let response = post_form(&app, "/cameras", &fields).await;
+    assert_eq!(response.status(), 303);
+    assert_eq!(response.headers()["location"], "/cameras/garage");
+    let camera = app.get_json("/api/cameras/garage").await;
+    assert_eq!(camera["source"], "ui");
+    assert_eq!(camera["url"], "rtsp://admin:***@127.0.0.1:1/s", "passwords are never shown");
+    let (_, _, edit_page) = get(&app, "/cameras/garage/edit").await;
+    assert!(edit_page.contains("rtsp://admin:***@127.0.0.1:1/s") && !edit_page.contains(":pw@"));
+
+    // Editing keeps the stored password when the masked URL comes back unchanged.
+    let mut edit = form("garage", "", "2");
+    edit[2] = ("url", "rtsp://admin:***@127.0.0.1:1/s");
+    let response = post_form(&app, "/cameras/garage", &edit).await;
+    assert_eq!(response.status(), 303);
+    let runtime = app.running().state.cameras.get("garage").unwrap();
+    assert_eq!(runtime.config.url, "rtsp://admin:pw@127.0.0.1:1/s");
+    assert_eq!(runtime.config.detect.fps, 2);
+    let stored = app.running().state.db.get_camera("garage").await.unwrap().unwrap();
+    assert!(stored.settings.contains("\"fps\":2"));
+
+    // Config-file cameras are read-only in the UI.
+    assert_eq!(get(&app, "/cameras/yard/edit").await.0, 409);
+    assert_eq!(post_form(&app, "/cameras/yard/delete", &[]).await.status(), 409);
+
+    // Deleting asks first, then removes the camera but keeps its events.
+    let (status, _, confirm) = get(&app, "/cameras/garage/delete").await;
+    assert_eq!(status, 200);
+    assert!(confirm.contains("are kept"));
+    let response = post_form(&app, "/cameras/garage/delete", &[]).await;
+    assert_eq!(response.status(), 303);
+    assert_eq!(get(&app, "/api/cameras/garage").await.0, 404);
+    assert!(app.running().state.db.get_camera("garage").await.unwrap().is_none());
+
+    // A file camera added from the UI survives a restart (it is stored in the database).
+    let mut file_camera = form("porch", "", "5");
+    file_camera[2] = ("url", clip);
+    assert_eq!(post_form(&app, "/cameras", &file_camera).await.status(), 303);
+    let data = app.shutdown().await;
+    let app = TestApp::start_in("", data).await;
+    let camera = app.get_json("/api/cameras/porch").await;
+    assert_eq!(camera["source"], "ui");
+    assert_eq!(get(&app, "/api/cameras/yard").await.0, 404, "a camera removed from the config file is gone");
+    app.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_are_marked_viewed_resolved_and_new_again() {
+    let (app, _, with) = app_with_data().await;
+    for status in ["viewed", "resolved", "new"] {
+        let response = post_form(&app, &format!("/events/{with}/status"), &[("status", status)]).await;
+        assert_eq!(response.status(), 303);
+        assert_eq!(app.get_json(&format!("/api/events/{with}")).await["status"], status);
+    }
+    assert_eq!(post_form(&app, &format!("/events/{with}/status"), &[("status", "deleted")]).await.status(), 400);
+    assert_eq!(post_form(&app, "/events/999999/status", &[("status", "viewed")]).await.status(), 404);
+    app.shutdown().await;
+}
