@@ -231,8 +231,10 @@ impl Config {
         }
         if let Some(url) = &self.storage.database_url {
             let url = url.expose();
-            if !url.is_empty()
-                && !(url.starts_with("sqlite:") || url.starts_with("postgres://") || url.starts_with("postgresql://"))
+            if !(url.is_empty()
+                || url.starts_with("sqlite:")
+                || url.starts_with("postgres://")
+                || url.starts_with("postgresql://"))
             {
                 push(
                     "storage.database_url".into(),
@@ -298,10 +300,10 @@ impl CameraConfig {
             push("url", why);
         }
         let d = self.detect;
-        if !(16..=3840).contains(&d.width) || d.width % 2 != 0 {
+        if !(16..=3840).contains(&d.width) || !d.width.is_multiple_of(2) {
             push("detect.width", format!("{} is not allowed; use an even number of pixels from 16 to 3840", d.width));
         }
-        if !(16..=2160).contains(&d.height) || d.height % 2 != 0 {
+        if !(16..=2160).contains(&d.height) || !d.height.is_multiple_of(2) {
             push("detect.height", format!("{} is not allowed; use an even number of pixels from 16 to 2160", d.height));
         }
         if !(1..=30).contains(&d.fps) {

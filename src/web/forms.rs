@@ -78,7 +78,7 @@ impl CameraForm {
     }
 
     /// Builds and validates the camera; `previous` supplies the stored password behind a `***`.
-    pub fn into_config(&self, previous: Option<&CameraConfig>) -> Result<CameraConfig, FieldErrors> {
+    pub fn to_config(&self, previous: Option<&CameraConfig>) -> Result<CameraConfig, FieldErrors> {
         let mut errors = FieldErrors::new();
         let mut number = |field: &str, raw: &str| -> u32 {
             match raw.trim().parse::<u32>() {
@@ -186,7 +186,7 @@ mod tests {
             mask: "0,0 0.5,0 0.5,0.5\n".into(),
             ..CameraForm::blank()
         };
-        let camera = form.into_config(None).unwrap();
+        let camera = form.to_config(None).unwrap();
         assert_eq!(camera.id, "porch");
         assert_eq!(camera.motion.mask, vec![vec![[0.0, 0.0], [0.5, 0.0], [0.5, 0.5]]]);
     }
@@ -200,7 +200,7 @@ mod tests {
             mask: "1,1 2".into(),
             ..CameraForm::blank()
         };
-        let errors = form.into_config(None).unwrap_err();
+        let errors = form.to_config(None).unwrap_err();
         for field in ["id", "url", "fps", "mask"] {
             assert!(errors.contains_key(field), "no message for {field}: {errors:?}");
         }

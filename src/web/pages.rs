@@ -161,7 +161,7 @@ async fn new_camera() -> PageResult {
 
 async fn create_camera(state: web::Data<AppState>, form: web::Form<CameraForm>) -> PageResult {
     let form = form.into_inner();
-    let mut camera = form.into_config(None);
+    let mut camera = form.to_config(None);
     if let Ok(c) = &camera
         && state.cameras.get(&c.id).is_some()
     {
@@ -225,7 +225,7 @@ async fn update_camera(state: web::Data<AppState>, id: web::Path<String>, form: 
     let runtime = editable_camera(&state, &id)?;
     let mut form = form.into_inner();
     form.id = id.to_string();
-    match form.into_config(Some(&runtime.config)) {
+    match form.to_config(Some(&runtime.config)) {
         Err(errors) => Ok(html(
             actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
             CameraFormPage { nav: "dashboard", editing: true, form, errors }.render(),
