@@ -25,12 +25,26 @@ pub struct ClipPlan {
     pub width: u32,
     pub height: u32,
     pub fps: u32,
+    /// Strength (0–100) of per-frame sensor noise added, as a real camera has; 0 = none.
+    pub noise: u8,
+    /// False for a still field with nobody in it (benchmarks of a quiet camera).
+    pub with_person: bool,
 }
 
 impl ClipPlan {
-    /// The demo camera's 30-second loop at 720p.
+    /// The demo camera's 34-second loop at 720p: one event per loop, ended before the next begins.
     pub const DEMO: ClipPlan =
-        ClipPlan { empty_secs: 8, walk_secs: 4, stand_secs: 6, tail_secs: 8, width: 1280, height: 720, fps: 10 };
+        ClipPlan {
+        empty_secs: 8,
+        walk_secs: 4,
+        stand_secs: 6,
+        tail_secs: 12,
+        width: 1280,
+        height: 720,
+        fps: 10,
+        noise: 0,
+        with_person: true,
+    };
 
     pub fn total_secs(&self) -> u32 {
         self.empty_secs + 2 * self.walk_secs + self.stand_secs + self.tail_secs
@@ -40,15 +54,20 @@ impl ClipPlan {
     fn filter(&self) -> String {
         let (e, w, s) = (self.empty_secs, self.walk_secs, self.stand_secs);
         let (arrive, leave, gone) = (e + w, e + w + s, e + 2 * w + s);
+        let finish = match self.noise {
+            0 => format!("scale={}:{},format=yuv420p[out]", self.width, self.height),
+            n => format!("scale={}:{},noise=alls={n}:allf=t,format=yuv420p[out]", self.width, self.height),
+        };
+        if !self.with_person {
+            return format!("[0:v]crop=640:360:0:40,split=2[base][g];[g]crop=92:300:300:52[grass];[base][grass]overlay=188:52,{finish}");
+        }
         // Crop coordinates in the 640×360 cut of the photo: the person stands at x≈188, y≈52.
         format!(
             "[0:v]crop=640:360:0:40,split=3[base][g][p];\
              [g]crop=92:300:300:52[grass];[p]crop=92:300:188:52[person];\
              [base][grass]overlay=188:52[empty];\
              [empty][person]overlay=y=52:eval=frame:x='if(lt(t,{e}),-200,if(lt(t,{arrive}),-92+(t-{e})/{w}*280,\
-             if(lt(t,{leave}),188,if(lt(t,{gone}),188-(t-{leave})/{w}*280,-200))))',\
-             scale={}:{},format=yuv420p[out]",
-            self.width, self.height
+             if(lt(t,{leave}),188,if(lt(t,{gone}),188-(t-{leave})/{w}*280,-200))))',{finish}"
         )
     }
 }

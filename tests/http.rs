@@ -152,6 +152,8 @@ async fn api_routes_answer_json_and_images() {
     let snapshot = app.client.get(app.url(&format!("/api/events/{with}/snapshot.jpg"))).send().await.unwrap();
     assert_eq!(snapshot.status(), 200);
     assert_eq!(snapshot.headers()["content-type"], "image/jpeg");
+    // The snapshot is replaced by a better frame when the event ends: browsers must revalidate.
+    assert_eq!(snapshot.headers()["cache-control"], "private, no-cache");
     assert_eq!(get(&app, &format!("/api/events/{without}/snapshot.jpg")).await.0, 404);
 
     let (status, content_type, metrics) = get(&app, "/metrics").await;

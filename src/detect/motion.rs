@@ -9,6 +9,11 @@
 use super::RelBox;
 use crate::config::{MotionConfig, Polygon};
 
+/// How much faster than `frame_alpha` a pixel that stopped changing joins the background: a parked
+/// car or the spot a person just left stops counting as motion after about 4 s at 5 fps, instead of
+/// 15–20 s.
+const STEADY_ABSORB_FACTOR: f32 = 4.0;
+
 /// The outcome for one frame; `boxes` borrow the detector's reused buffer.
 #[derive(Debug)]
 pub struct MotionResult<'a> {
@@ -34,6 +39,7 @@ pub struct MotionDetector {
     watched_count: usize,
     background: Vec<f32>,
     current: Vec<f32>,
+    previous: Vec<f32>,
     changed: Vec<u8>,
     scratch: Vec<u8>,
     stack: Vec<u32>,
@@ -67,6 +73,7 @@ impl MotionDetector {
             watched_count,
             background: vec![0.0; n],
             current: vec![0.0; n],
+            previous: vec![0.0; n],
             changed: vec![0; n],
             scratch: vec![0; n],
             stack: Vec::with_capacity(n),
@@ -86,17 +93,26 @@ impl MotionDetector {
         self.downscale(luma);
         if !self.initialized {
             self.background.copy_from_slice(&self.current);
+            self.previous.copy_from_slice(&self.current);
             self.initialized = true;
             return MotionResult { boxes: &self.boxes, changed_fraction: 0.0, recalibrated: false };
         }
 
         let mut changed_count = 0usize;
+        let steady_limit = self.threshold * 0.5;
+        let steady_alpha = (self.alpha * STEADY_ABSORB_FACTOR).min(1.0);
         for i in 0..self.current.len() {
-            let diff = (self.current[i] - self.background[i]).abs();
+            let current = self.current[i];
+            let diff = (current - self.background[i]).abs();
             let hit = (diff > self.threshold) as u8 & self.watched[i];
             self.changed[i] = hit;
             changed_count += hit as usize;
-            self.background[i] += self.alpha * (self.current[i] - self.background[i]);
+            // A pixel that stopped changing (a parked car, or the spot someone just left) joins
+            // the background faster than one that is still changing.
+            let steady = (current - self.previous[i]).abs() <= steady_limit;
+            let alpha = if steady { steady_alpha } else { self.alpha };
+            self.background[i] += alpha * (current - self.background[i]);
+            self.previous[i] = current;
         }
         let changed_fraction = changed_count as f32 / self.watched_count as f32;
         if changed_fraction > self.lightning_threshold {

@@ -142,7 +142,7 @@ async fn event_snapshot(state: web::Data<AppState>, id: web::Path<i64>) -> ApiRe
     })?;
     Ok(HttpResponse::Ok()
         .content_type("image/jpeg")
-        .insert_header(("Cache-Control", "private, max-age=86400"))
+        .insert_header(("Cache-Control", "private, no-cache"))
         .body(bytes))
 }
 
