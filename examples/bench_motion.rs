@@ -57,7 +57,9 @@ fn main() -> anyhow::Result<()> {
     black_box(sum);
 
     let (mw, mh) = detector.motion_size();
-    println!("motion detection, {W}x{H} luma -> {mw}x{mh}, {frames} frames (half with a moving object, {boxes_seen} boxes found)");
+    println!(
+        "motion detection, {W}x{H} luma -> {mw}x{mh}, {frames} frames (half with a moving object, {boxes_seen} boxes found)"
+    );
     println!("  motion detector   {motion_ms:.4} ms/frame");
     println!("  baseline          {baseline_ms:.4} ms/frame (sum every luma byte once)");
     println!("  ratio             {:.2}x the baseline; target: at most 0.2 ms/frame", motion_ms / baseline_ms);

@@ -105,9 +105,11 @@ fn main() -> anyhow::Result<()> {
     let self_before = cpu_seconds(libc::RUSAGE_SELF);
     let started = Instant::now();
     let (frames, events) = runtime.block_on(async {
-        let app = watchpost::app::start(ServeOptions { config, data_dir: data.path().to_path_buf(), demo: false }).await?;
+        let app =
+            watchpost::app::start(ServeOptions { config, data_dir: data.path().to_path_buf(), demo: false }).await?;
         tokio::time::sleep(Duration::from_secs(seconds)).await;
-        let frames: u64 = app.state.cameras.list().iter().map(|c| c.counters.frames.load(std::sync::atomic::Ordering::Relaxed)).sum();
+        let frames: u64 =
+            app.state.cameras.list().iter().map(|c| c.counters.frames.load(std::sync::atomic::Ordering::Relaxed)).sum();
         let events = app.state.db.count_events(None).await?;
         app.shutdown().await;
         anyhow::Ok((frames, events))

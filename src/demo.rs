@@ -33,8 +33,7 @@ pub struct ClipPlan {
 
 impl ClipPlan {
     /// The demo camera's 34-second loop at 720p: one event per loop, ended before the next begins.
-    pub const DEMO: ClipPlan =
-        ClipPlan {
+    pub const DEMO: ClipPlan = ClipPlan {
         empty_secs: 8,
         walk_secs: 4,
         stand_secs: 6,
@@ -59,7 +58,9 @@ impl ClipPlan {
             n => format!("scale={}:{},noise=alls={n}:allf=t,format=yuv420p[out]", self.width, self.height),
         };
         if !self.with_person {
-            return format!("[0:v]crop=640:360:0:40,split=2[base][g];[g]crop=92:300:300:52[grass];[base][grass]overlay=188:52,{finish}");
+            return format!(
+                "[0:v]crop=640:360:0:40,split=2[base][g];[g]crop=92:300:300:52[grass];[base][grass]overlay=188:52,{finish}"
+            );
         }
         // Crop coordinates in the 640×360 cut of the photo: the person stands at x≈188, y≈52.
         format!(

@@ -75,10 +75,11 @@ impl MediaStore {
         &self.root
     }
 
-    /// Relative path of an event's snapshot: `snapshots/<camera>/<YYYY-MM-DD>/<event>.jpg`.
-    pub fn snapshot_path(camera: &str, event_id: i64, time_ms: i64) -> String {
+    /// Relative path of an event's snapshot, from its camera and start time (one event per camera
+    /// starts at a given millisecond): `snapshots/<camera>/<YYYY-MM-DD>/<time_ms>.jpg`, UTC day.
+    pub fn snapshot_path(camera: &str, time_ms: i64) -> String {
         let day = chrono::DateTime::from_timestamp_millis(time_ms).unwrap_or_default().format("%Y-%m-%d");
-        format!("snapshots/{camera}/{day}/{event_id}.jpg")
+        format!("snapshots/{camera}/{day}/{time_ms}.jpg")
     }
 
     /// Resolves a stored relative path; refuses anything that would leave the media directory.

@@ -26,6 +26,7 @@ async fn rtsp_camera_records_motion_survives_a_server_restart_and_cleans_up() {
         server.url()
     );
     let app = TestApp::start(&config).await;
+    let mut bus = app.running().state.bus.subscribe();
 
     // Online: the first frame arrives.
     wait_for("the camera to come online", Duration::from_secs(30), || async {
@@ -93,6 +94,21 @@ async fn rtsp_camera_records_motion_survives_a_server_restart_and_cleans_up() {
     })
     .await;
     assert_eq!(ffmpeg_children(), 1, "still one ffmpeg after restarts");
+
+    // Subscribers of the event bus saw the same story as typed messages.
+    let mut seen = Vec::new();
+    while let Ok(message) = bus.try_recv() {
+        seen.push(serde_json::to_value(&message).unwrap());
+    }
+    let saw =
+        |kind: &str, field: &str, value: serde_json::Value| seen.iter().any(|m| m["type"] == kind && m[field] == value);
+    assert!(saw("event_started", "id", first_id.into()), "{seen:?}");
+    assert!(saw("event_ended", "id", first_id.into()), "{seen:?}");
+    assert!(saw("motion", "active", true.into()) && saw("motion", "active", false.into()), "{seen:?}");
+    assert!(
+        saw("camera_status", "state", "offline".into()) && saw("camera_status", "state", "online".into()),
+        "{seen:?}"
+    );
 
     // Shutting down leaves no ffmpeg process behind.
     app.shutdown().await;

@@ -108,16 +108,18 @@ impl MotionEventRecorder {
     }
 
     async fn start(&mut self, frame: &Frame, boxes: &[RelBox], changed_fraction: f32, coverage: f32, start_ms: i64) {
-        let bbox = union_box(boxes).unwrap_or_default();
+        // The snapshot is on disk before the row exists, so nobody ever sees an event without it.
+        let path = MediaStore::snapshot_path(&self.camera, frame.time_ms);
+        let snapshot = self.write_snapshot(&path, frame).await.then_some(path);
         let new = NewEvent {
             camera_id: self.camera.clone(),
             kind: "motion".into(),
             label: None,
             score: f64::from(changed_fraction),
-            bbox,
+            bbox: union_box(boxes).unwrap_or_default(),
             boxes: boxes.to_vec(),
             start_ms,
-            snapshot: None,
+            snapshot: snapshot.clone(),
             severity: "info".into(),
         };
         let id = match self.db.insert_event(&new).await {
@@ -125,22 +127,12 @@ impl MotionEventRecorder {
             Err(err) => {
                 // Keep counting: the next motion frame tries again with the same start time.
                 tracing::warn!(error = %err, "cannot store a motion event yet; will retry on the next frame");
+                if let Some(orphan) = snapshot.as_deref().and_then(|p| self.media.resolve(p)) {
+                    let _ = std::fs::remove_file(orphan);
+                }
                 return;
             }
         };
-        let snapshot = self.write_snapshot(id, frame).await;
-        if let Some(path) = &snapshot {
-            let update = EventUpdate {
-                score: new.score,
-                bbox,
-                boxes: new.boxes.clone(),
-                end_ms: None,
-                snapshot: Some(path.clone()),
-            };
-            if let Err(err) = self.db.update_event(id, &update).await {
-                tracing::warn!(error = %err, event = id, "cannot record the snapshot path");
-            }
-        }
         tracing::info!(event = id, "motion event started");
         self.active = Some(ActiveEvent {
             id,
@@ -167,9 +159,11 @@ impl MotionEventRecorder {
         self.consecutive = 0;
         self.first_motion_ms = None;
         let Some(active) = self.active.take() else { return };
+        // The best frame replaces the first snapshot in place (atomically), or stands in for it.
+        let path = active.snapshot.clone().unwrap_or_else(|| MediaStore::snapshot_path(&self.camera, active.start_ms));
         let mut snapshot = active.snapshot.clone();
         if let Some(best) = &active.best_frame
-            && let Some(path) = self.write_snapshot(active.id, best).await
+            && self.write_snapshot(&path, best).await
         {
             snapshot = Some(path);
         }
@@ -206,11 +200,11 @@ impl MotionEventRecorder {
         )));
     }
 
-    async fn write_snapshot(&mut self, id: i64, frame: &Frame) -> Option<String> {
-        let path = MediaStore::snapshot_path(&self.camera, id, frame.time_ms);
+    /// Encodes and writes `frame` to `path`; false (logged, shown on the camera) when it fails.
+    async fn write_snapshot(&mut self, path: &str, frame: &Frame) -> bool {
         let media = self.media.clone();
         let frame = frame.clone();
-        let target = path.clone();
+        let target = path.to_string();
         let result = tokio::task::spawn_blocking(move || {
             let jpeg = frame.to_jpeg(SNAPSHOT_QUALITY)?;
             media.write_atomic(&target, &jpeg)
@@ -219,16 +213,16 @@ impl MotionEventRecorder {
         match result {
             Ok(Ok(())) => {
                 self.snapshot_error = None;
-                Some(path)
+                true
             }
             Ok(Err(err)) => {
-                tracing::warn!(error = %err, event = id, "cannot write the event snapshot");
+                tracing::warn!(error = %err, path, "cannot write the event snapshot");
                 self.snapshot_error = Some(format!("Snapshots cannot be saved: {err}"));
-                None
+                false
             }
             Err(join) => {
                 tracing::error!(error = %join, "snapshot encoder failed");
-                None
+                false
             }
         }
     }

@@ -140,10 +140,7 @@ async fn event_snapshot(state: web::Data<AppState>, id: web::Path<i64>) -> ApiRe
     let bytes = tokio::fs::read(&path).await.map_err(|err| {
         Error::not_found(format!("the snapshot of event {id} is missing from the media directory")).with_source(err)
     })?;
-    Ok(HttpResponse::Ok()
-        .content_type("image/jpeg")
-        .insert_header(("Cache-Control", "private, no-cache"))
-        .body(bytes))
+    Ok(HttpResponse::Ok().content_type("image/jpeg").insert_header(("Cache-Control", "private, no-cache")).body(bytes))
 }
 
 async fn metrics(state: web::Data<AppState>) -> HttpResponse {

@@ -15,8 +15,7 @@ use watchpost::demo::ClipPlan;
 
 /// The test clip: 8 s of empty field, the person walks in (2 s), stands (3 s), walks out (2 s),
 /// then 4 s of empty field. 640×360 at 10 fps.
-pub const TEST_PLAN: ClipPlan =
-    ClipPlan {
+pub const TEST_PLAN: ClipPlan = ClipPlan {
     empty_secs: 8,
     walk_secs: 2,
     stand_secs: 3,
