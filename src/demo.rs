@@ -57,16 +57,20 @@ impl ClipPlan {
             0 => format!("scale={}:{},format=yuv420p[out]", self.width, self.height),
             n => format!("scale={}:{},noise=alls={n}:allf=t,format=yuv420p[out]", self.width, self.height),
         };
+        // In the 640×360 cut of the photo the person stands at x≈188–280, y≈52–352. A strip of
+        // empty field from further right, its sides faded out, paints them out.
+        let (split, person_pad) = if self.with_person { ("split=3", "[p]") } else { ("split=2", "") };
+        let empty = format!(
+            "[0:v]crop=640:360:0:40,{split}[base][g]{person_pad};\
+             [g]crop=104:300:298:52,format=yuva420p,\
+             geq=lum='lum(X,Y)':cb='cb(X,Y)':cr='cr(X,Y)':a='255*clip(min(X,W-1-X)/10,0,1)'[grass];\
+             [base][grass]overlay=178:52,format=yuv420p[empty]"
+        );
         if !self.with_person {
-            return format!(
-                "[0:v]crop=640:360:0:40,split=2[base][g];[g]crop=92:300:300:52[grass];[base][grass]overlay=188:52,{finish}"
-            );
+            return format!("{empty};[empty]{finish}");
         }
-        // Crop coordinates in the 640×360 cut of the photo: the person stands at x≈188, y≈52.
         format!(
-            "[0:v]crop=640:360:0:40,split=3[base][g][p];\
-             [g]crop=92:300:300:52[grass];[p]crop=92:300:188:52[person];\
-             [base][grass]overlay=188:52[empty];\
+            "{empty};[p]crop=92:300:188:52[person];\
              [empty][person]overlay=y=52:eval=frame:x='if(lt(t,{e}),-200,if(lt(t,{arrive}),-92+(t-{e})/{w}*280,\
              if(lt(t,{leave}),188,if(lt(t,{gone}),188-(t-{leave})/{w}*280,-200))))',{finish}"
         )
