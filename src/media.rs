@@ -71,10 +71,6 @@ impl MediaStore {
         Ok(Self { root: root.to_path_buf() })
     }
 
-    pub fn root(&self) -> &Path {
-        &self.root
-    }
-
     /// Relative path of an event's snapshot, from its camera and start time (one event per camera
     /// starts at a given millisecond): `snapshots/<camera>/<YYYY-MM-DD>/<time_ms>.jpg`, UTC day.
     pub fn snapshot_path(camera: &str, time_ms: i64) -> String {

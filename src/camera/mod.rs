@@ -12,7 +12,7 @@ use crate::events::EventBus;
 use crate::media::{Frame, MediaStore};
 use serde::Serialize;
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex, RwLock};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -200,19 +200,14 @@ impl CameraManager {
 
     /// Stops every camera and waits for all of them.
     pub async fn stop_all(&self) {
-        let ids: Vec<String> = self.cameras.read().expect("cameras lock").keys().cloned().collect();
-        for entry in
-            ids.iter().filter_map(|id| self.cameras.read().expect("cameras lock").get(id).map(|e| e.cancel.clone()))
-        {
-            entry.cancel();
-        }
+        // Cancel all first so the cameras stop in parallel, then wait for each.
+        let ids: Vec<String> = {
+            let cameras = self.cameras.read().expect("cameras lock");
+            cameras.values().for_each(|entry| entry.cancel.cancel());
+            cameras.keys().cloned().collect()
+        };
         for id in ids {
             self.remove(&id).await;
         }
     }
-}
-
-/// Total counters over all cameras, for `/metrics`.
-pub fn counter(value: &AtomicU64) -> u64 {
-    value.load(Ordering::Relaxed)
 }
