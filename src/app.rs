@@ -6,7 +6,6 @@
 use crate::camera::{CameraManager, CameraSource, PipelineContext};
 use crate::config::{CameraConfig, Config};
 use crate::db::Db;
-use crate::db::entities::camera as camera_row;
 use crate::error::{Error, Result};
 use crate::events::EventBus;
 use crate::media::MediaStore;
@@ -160,24 +159,11 @@ async fn wait_for_signal() {
 async fn sync_cameras(db: &Db, file_cameras: &[CameraConfig]) -> Result<Vec<CameraConfig>> {
     let stored = db.list_cameras().await?;
     let file_ids: HashSet<&str> = file_cameras.iter().map(|c| c.id.as_str()).collect();
-    let now = chrono::Utc::now().timestamp_millis();
     for camera in file_cameras {
-        let previous = stored.iter().find(|row| row.id == camera.id);
-        if previous.is_some_and(|row| row.source == CameraSource::Ui.as_str()) {
+        if stored.iter().any(|row| row.id == camera.id && row.source == CameraSource::Ui.as_str()) {
             tracing::warn!(camera = %camera.id, "the config file defines a camera with the id of a UI camera; the config file wins");
         }
-        db.upsert_camera(camera_row::Model {
-            id: camera.id.clone(),
-            name: camera.display_name().to_string(),
-            source: CameraSource::Config.as_str().into(),
-            settings: serde_json::to_string(camera)
-                .map_err(|e| Error::internal("cannot encode camera").with_source(e))?,
-            status: previous.map(|p| p.status.clone()).unwrap_or_else(|| "starting".into()),
-            last_error: None,
-            last_frame_ms: previous.and_then(|p| p.last_frame_ms),
-            updated_ms: now,
-        })
-        .await?;
+        crate::camera::store_camera(db, camera, CameraSource::Config).await?;
     }
     let mut ui_cameras = Vec::new();
     for row in stored {

@@ -58,46 +58,57 @@ pub fn build_args(camera: &CameraConfig, ffmpeg: &FfmpegConfig) -> Vec<String> {
     args
 }
 
-/// Translates an ffmpeg error line into a sentence for the UI; `None` when it is not recognised.
-pub fn explain_error(line: &str) -> Option<String> {
+/// An ffmpeg failure in words for the UI, and whether the fix is in the camera's settings (status
+/// `error`: wrong password, path, file, not video) rather than waiting for the camera (`offline`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CameraFault {
+    pub message: String,
+    pub needs_new_settings: bool,
+}
+
+/// Translates an ffmpeg error line for the UI; `None` when it is not recognised.
+pub fn explain_error(line: &str) -> Option<CameraFault> {
     let lower = line.to_ascii_lowercase();
-    let table: [(&[&str], &str); 10] = [
+    let table: [(&[&str], &str, bool); 10] = [
         (
             &["connection refused"],
             "The camera refused the connection: check the address and port, and that the camera is on.",
+            false,
         ),
-        (&["401 unauthorized", "authorization failed", "401 "], "The camera rejected the username or password."),
+        (&["401 unauthorized", "authorization failed", "401 "], "The camera rejected the username or password.", true),
         (
             &["404 not found", "method describe failed: 404"],
             "The camera has no stream at that path: check the URL's path.",
+            true,
         ),
-        (&["no such file or directory"], "The file does not exist: check the path."),
+        (&["no such file or directory"], "The file does not exist: check the path.", true),
         (
             &["name or service not known", "failed to resolve", "temporary failure in name resolution"],
             "The camera's host name cannot be resolved: check the address.",
+            false,
         ),
         (
             &["connection timed out", "operation timed out", "timed out"],
             "The camera did not answer in time: is it reachable from this machine?",
+            false,
         ),
-        (&["no route to host", "network is unreachable"], "The camera's network cannot be reached from this machine."),
+        (
+            &["no route to host", "network is unreachable"],
+            "The camera's network cannot be reached from this machine.",
+            false,
+        ),
         (
             &["invalid data found when processing input", "could not find codec parameters", "error while decoding"],
             "The camera sent data that is not a video stream ffmpeg can decode.",
+            true,
         ),
-        (&["connection reset by peer", "end of file", "broken pipe"], "The camera closed the connection."),
-        (&["permission denied"], "Permission denied while opening the source."),
+        (&["connection reset by peer", "end of file", "broken pipe"], "The camera closed the connection.", false),
+        (&["permission denied"], "Permission denied while opening the source.", false),
     ];
-    table.iter().find(|(needles, _)| needles.iter().any(|n| lower.contains(n))).map(|(_, words)| words.to_string())
-}
-
-/// Whether an error means "fix the settings" (status `error`) rather than "camera unreachable" (`offline`).
-pub fn is_configuration_error(explained: &str) -> bool {
-    explained.contains("username or password")
-        || explained.contains("no stream at that path")
-        || explained.contains("does not exist")
-        || explained.contains("not a video stream")
-        || explained.contains("ffmpeg")
+    table
+        .iter()
+        .find(|(needles, _, _)| needles.iter().any(|n| lower.contains(n)))
+        .map(|(_, words, settings)| CameraFault { message: words.to_string(), needs_new_settings: *settings })
 }
 
 /// How an ffmpeg run ended.
@@ -105,7 +116,7 @@ pub fn is_configuration_error(explained: &str) -> bool {
 pub struct ExitReport {
     pub exit_code: Option<i32>,
     /// The last error line ffmpeg printed, explained when recognised.
-    pub last_error: Option<String>,
+    pub last_error: Option<CameraFault>,
 }
 
 /// A running ffmpeg: frames arrive on the channel given to [`FfmpegRun::spawn`].
@@ -153,7 +164,7 @@ impl FfmpegRun {
         let pid = process.id();
         let child = Arc::new(Mutex::new(process));
 
-        let last_error = Arc::new(Mutex::new(None::<String>));
+        let last_error = Arc::new(Mutex::new(None::<CameraFault>));
         let span = tracing::Span::current();
         let stderr_thread = {
             let last_error = last_error.clone();
@@ -223,7 +234,7 @@ fn read_frames(
     }
 }
 
-fn log_stderr(stderr: std::process::ChildStderr, last_error: &Mutex<Option<String>>, span: &tracing::Span) {
+fn log_stderr(stderr: std::process::ChildStderr, last_error: &Mutex<Option<CameraFault>>, span: &tracing::Span) {
     let _entered = span.enter();
     let mut parser = FfmpegLogParser::new(stderr);
     loop {
@@ -233,7 +244,8 @@ fn log_stderr(stderr: std::process::ChildStderr, last_error: &Mutex<Option<Strin
                 let line = redact_line(&line);
                 tracing::warn!(target: "watchpost::ffmpeg", "{line}");
                 if let Ok(mut last) = last_error.lock() {
-                    *last = Some(explain_error(&line).unwrap_or(line));
+                    *last =
+                        Some(explain_error(&line).unwrap_or(CameraFault { message: line, needs_new_settings: false }));
                 }
             }
             Ok(FfmpegEvent::Log(_, line)) => tracing::debug!(target: "watchpost::ffmpeg", "{}", redact_line(&line)),
@@ -314,9 +326,11 @@ mod tests {
         assert!(
             explain_error("[tcp @ 0x1] Connection to tcp://10.0.0.2:554 failed: Connection refused")
                 .unwrap()
+                .message
                 .contains("refused")
         );
-        assert!(explain_error("method DESCRIBE failed: 401 Unauthorized").unwrap().contains("password"));
+        let unauthorized = explain_error("method DESCRIBE failed: 401 Unauthorized").unwrap();
+        assert!(unauthorized.message.contains("password") && unauthorized.needs_new_settings);
         assert!(explain_error("something new").is_none());
         assert_eq!(
             redact_line("Input #0, rtsp, from 'rtsp://a:secret@h/s':"),

@@ -211,3 +211,21 @@ impl CameraManager {
         }
     }
 }
+
+/// Saves a camera's settings under `source`; a new row starts as `starting`, an existing one keeps
+/// its last known status.
+pub async fn store_camera(db: &Db, camera: &CameraConfig, source: CameraSource) -> Result<()> {
+    let settings = serde_json::to_string(camera)
+        .map_err(|e| crate::Error::internal("cannot encode camera settings").with_source(e))?;
+    db.upsert_camera(crate::db::entities::camera::Model {
+        id: camera.id.clone(),
+        name: camera.display_name().to_string(),
+        source: source.as_str().into(),
+        settings,
+        status: CameraState::Starting.as_str().into(),
+        last_error: None,
+        last_frame_ms: None,
+        updated_ms: chrono::Utc::now().timestamp_millis(),
+    })
+    .await
+}

@@ -2,7 +2,7 @@
 //! recorder, keep the status live, restart a stalled or failed ffmpeg with exponential back-off,
 //! and on cancellation end the open event and leave no ffmpeg behind.
 
-use super::ffmpeg::{FfmpegRun, is_configuration_error};
+use super::ffmpeg::FfmpegRun;
 use super::{CameraRuntime, CameraState, PipelineContext};
 use crate::detect::motion::MotionDetector;
 use crate::events::{BusMessage, MotionEventRecorder};
@@ -111,16 +111,12 @@ pub async fn run(camera: Arc<CameraRuntime>, ctx: PipelineContext, cancel: Cance
             break;
         }
         camera.restarts.fetch_add(1, Ordering::Relaxed);
-        let message = if stalled {
-            format!("No picture for {} s; restarting ffmpeg.", stall.as_secs())
-        } else {
-            report
-                .last_error
-                .clone()
-                .unwrap_or_else(|| format!("The stream ended (ffmpeg exit code {:?}).", report.exit_code))
+        let (message, needs_new_settings) = match (stalled, report.last_error) {
+            (true, _) => (format!("No picture for {} s; restarting ffmpeg.", stall.as_secs()), false),
+            (false, Some(fault)) => (fault.message, fault.needs_new_settings),
+            (false, None) => (format!("The stream ended (ffmpeg exit code {:?}).", report.exit_code), false),
         };
-        let state =
-            if !stalled && is_configuration_error(&message) { CameraState::Error } else { CameraState::Offline };
+        let state = if needs_new_settings { CameraState::Error } else { CameraState::Offline };
         let delay = backoff.next_delay();
         tracing::warn!(reason = %message, retry_in_s = delay.as_secs(), "camera {}", state.as_str());
         set_state(&camera, &ctx, state, Some(message)).await;

@@ -6,7 +6,6 @@ use super::view::{CameraView, EventView};
 use super::{AppState, status_for, user_message};
 use crate::camera::CameraSource;
 use crate::db::EventFilter;
-use crate::db::entities::camera as camera_row;
 use crate::error::Error;
 use actix_web::http::header;
 use actix_web::{HttpResponse, ResponseError, web};
@@ -174,29 +173,12 @@ async fn create_camera(state: web::Data<AppState>, form: web::Form<CameraForm>) 
             CameraFormPage { nav: "new", editing: false, form, errors }.render(),
         )),
         Ok(camera) => {
-            save_camera(&state, &camera).await?;
+            crate::camera::store_camera(&state.db, &camera, CameraSource::Ui).await?;
             let location = format!("/cameras/{}", camera.id);
             state.cameras.put(camera, CameraSource::Ui).await;
             Ok(redirect(&location))
         }
     }
-}
-
-async fn save_camera(state: &AppState, camera: &crate::config::CameraConfig) -> Result<(), Error> {
-    let settings = serde_json::to_string(camera).map_err(|e| Error::internal("cannot encode camera").with_source(e))?;
-    state
-        .db
-        .upsert_camera(camera_row::Model {
-            id: camera.id.clone(),
-            name: camera.display_name().to_string(),
-            source: CameraSource::Ui.as_str().into(),
-            settings,
-            status: "starting".into(),
-            last_error: None,
-            last_frame_ms: None,
-            updated_ms: chrono::Utc::now().timestamp_millis(),
-        })
-        .await
 }
 
 /// The camera if it exists and may be changed from the UI.
@@ -231,7 +213,7 @@ async fn update_camera(state: web::Data<AppState>, id: web::Path<String>, form: 
             CameraFormPage { nav: "dashboard", editing: true, form, errors }.render(),
         )),
         Ok(camera) => {
-            save_camera(&state, &camera).await?;
+            crate::camera::store_camera(&state.db, &camera, CameraSource::Ui).await?;
             state.cameras.put(camera, CameraSource::Ui).await;
             Ok(redirect(&format!("/cameras/{id}")))
         }
