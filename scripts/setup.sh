@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the system packages Watchpost needs, only those that are missing.
 #   scripts/setup.sh          what `watchpost serve` needs (ffmpeg)
-#   scripts/setup.sh --test   also what the test suite needs (GStreamer's RTSP server for Python)
+#   scripts/setup.sh --test   also what the test suite needs: GStreamer's RTSP server for Python,
+#                             Debian's Chromium and npm's playwright-core for the browser tests
 # Debian and Ubuntu: installed with apt-get (through sudo when not root). Elsewhere it prints what to
 # install and stops.
 set -euo pipefail
@@ -9,7 +10,9 @@ set -euo pipefail
 packages=(ffmpeg)
 if [[ "${1:-}" == "--test" ]]; then
   packages+=(python3 python3-gi python3-gst-1.0 gir1.2-gst-rtsp-server-1.0 gstreamer1.0-rtsp
-             gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad)
+             gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
+             chromium fonts-dejavu-core)
+  command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)
 fi
 
 if ! command -v cargo >/dev/null 2>&1; then
@@ -36,4 +39,13 @@ if ((${#missing[@]})); then
   [[ $(id -u) -ne 0 ]] && sudo="sudo"
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if [[ "${1:-}" == "--test" ]]; then
+  # playwright-core drives the system Chromium; it never downloads a browser.
+  browser_dir="$(dirname "$0")/../tests/browser"
+  if [[ ! -d "$browser_dir/node_modules/playwright-core" ]]; then
+    echo "setup: installing playwright-core for the browser tests"
+    npm ci --prefix "$browser_dir" --no-audit --no-fund --loglevel=error
+  fi
 fi

@@ -3,6 +3,7 @@
 //! first (no new requests), then cameras (open events ended, ffmpeg killed), then pending writes,
 //! then the database.
 
+use crate::auth::{Auth, Vault};
 use crate::camera::{CameraManager, CameraSource, PipelineContext};
 use crate::config::{CameraConfig, Config};
 use crate::db::Db;
@@ -48,6 +49,12 @@ pub async fn start(options: ServeOptions) -> Result<RunningApp> {
     let data_dir = data_dir.canonicalize().unwrap_or(data_dir);
     let media = MediaStore::open(&config.storage.media_dir(&data_dir))?;
     let db = Db::connect(&config.storage.database_url(&data_dir)).await?;
+    let auth = Auth::open(db.clone(), &data_dir, config.auth.clone()).await?;
+    if auth.needs_setup().await? {
+        tracing::warn!(
+            "no user account exists yet: open the web UI to create the administrator, or run `watchpost user add`"
+        );
+    }
     let closed = db.close_open_events(chrono::Utc::now().timestamp_millis()).await?;
     if closed > 0 {
         tracing::info!(events = closed, "closed events left open by the previous run");
@@ -67,7 +74,7 @@ pub async fn start(options: ServeOptions) -> Result<RunningApp> {
             file_cameras.push(crate::demo::demo_camera(&clip));
         }
     }
-    let ui_cameras = sync_cameras(&db, &file_cameras).await?;
+    let ui_cameras = sync_cameras(&db, &auth.vault(), &file_cameras).await?;
 
     let cancel = CancellationToken::new();
     let tasks = TaskTracker::new();
@@ -87,13 +94,15 @@ pub async fn start(options: ServeOptions) -> Result<RunningApp> {
         cameras.put(camera, CameraSource::Ui).await;
     }
 
-    let state = AppState { db, cameras, media, bus, config: Arc::new(config.clone()), started: Instant::now() };
+    let state = AppState { db, auth, cameras, media, bus, config: Arc::new(config.clone()), started: Instant::now() };
     let bind = config.server.bind.clone();
     let app_state = state.clone();
     let server = actix_web::HttpServer::new(move || {
         actix_web::App::new()
-            .wrap(actix_web::middleware::Logger::new("%r %s %Dms").log_target("watchpost::http"))
             .configure(web::configure(app_state.clone()))
+            .wrap(actix_web::middleware::from_fn(web::guard))
+            .wrap(web::security_headers())
+            .wrap(actix_web::middleware::Logger::new("%r %s %Dms").log_target("watchpost::http"))
     })
     .workers(2)
     .disable_signals()
@@ -127,6 +136,16 @@ impl RunningApp {
     }
 }
 
+/// Opens the database and the account keys without starting anything (for the `user` and `token`
+/// commands).
+pub async fn open_accounts(config: &Config, data_dir: &std::path::Path) -> Result<(Db, Auth)> {
+    std::fs::create_dir_all(data_dir)
+        .map_err(|e| Error::unavailable(format!("cannot create the data directory {}: {e}", data_dir.display())))?;
+    let db = Db::connect(&config.storage.database_url(data_dir)).await?;
+    let auth = Auth::open(db.clone(), data_dir, config.auth.clone()).await?;
+    Ok((db, auth))
+}
+
 /// Runs until SIGINT/SIGTERM, then shuts down; a second signal exits at once.
 pub async fn serve(options: ServeOptions) -> Result<()> {
     let app = start(options).await?;
@@ -156,14 +175,14 @@ async fn wait_for_signal() {
 
 /// Records config-file cameras in the database (the file wins over a UI camera with the same id),
 /// forgets config cameras removed from the file, and returns the UI cameras to start.
-async fn sync_cameras(db: &Db, file_cameras: &[CameraConfig]) -> Result<Vec<CameraConfig>> {
+async fn sync_cameras(db: &Db, vault: &Vault, file_cameras: &[CameraConfig]) -> Result<Vec<CameraConfig>> {
     let stored = db.list_cameras().await?;
     let file_ids: HashSet<&str> = file_cameras.iter().map(|c| c.id.as_str()).collect();
     for camera in file_cameras {
         if stored.iter().any(|row| row.id == camera.id && row.source == CameraSource::Ui.as_str()) {
             tracing::warn!(camera = %camera.id, "the config file defines a camera with the id of a UI camera; the config file wins");
         }
-        crate::camera::store_camera(db, camera, CameraSource::Config).await?;
+        crate::camera::store_camera(db, vault, camera, CameraSource::Config).await?;
     }
     let mut ui_cameras = Vec::new();
     for row in stored {
@@ -174,8 +193,15 @@ async fn sync_cameras(db: &Db, file_cameras: &[CameraConfig]) -> Result<Vec<Came
             db.delete_camera(&row.id).await?;
             continue;
         }
-        match serde_json::from_str::<CameraConfig>(&row.settings) {
-            Ok(camera) if camera.validate().is_empty() => ui_cameras.push(camera),
+        match crate::camera::load_camera(&row, vault) {
+            Ok(camera) if camera.validate().is_empty() => {
+                if row.credentials.is_none() && crate::config::split_credentials(&camera.url).1.is_some() {
+                    // Saved by a version that kept credentials in clear text: seal them now.
+                    crate::camera::store_camera(db, vault, &camera, CameraSource::Ui).await?;
+                    tracing::info!(camera = %row.id, "sealed the camera's saved credentials");
+                }
+                ui_cameras.push(camera)
+            }
             Ok(camera) => {
                 tracing::error!(camera = %row.id, issues = ?camera.validate(), "stored camera is invalid; not started")
             }

@@ -16,6 +16,12 @@ pub enum ErrorKind {
     NotFound,
     /// The request clashes with existing state (duplicate id, read-only camera).
     Conflict,
+    /// Nobody is signed in, or the credentials (session, token, password) are not valid.
+    Unauthenticated,
+    /// Signed in, but this account may not do this.
+    Forbidden,
+    /// Too many attempts (sign-ins); the message says when to try again.
+    TooManyRequests,
     /// A dependency (database, ffmpeg, disk) is not available right now; retrying may help.
     Unavailable,
     /// A bug or an unexpected failure.
@@ -47,6 +53,14 @@ impl Error {
 
     pub fn conflict(message: impl Into<String>) -> Self {
         Self::new(ErrorKind::Conflict, message)
+    }
+
+    pub fn unauthenticated(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Unauthenticated, message)
+    }
+
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Forbidden, message)
     }
 
     pub fn unavailable(message: impl Into<String>) -> Self {

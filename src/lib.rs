@@ -4,6 +4,7 @@
 //! See `docs/design.md` for how the modules fit together.
 
 pub mod app;
+pub mod auth;
 pub mod camera;
 pub mod config;
 pub mod db;

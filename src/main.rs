@@ -26,6 +26,69 @@ enum Command {
         /// The TOML file to check.
         file: PathBuf,
     },
+    /// Manage user accounts without the web UI.
+    User {
+        #[command(subcommand)]
+        action: UserAction,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Manage API tokens without the web UI.
+    Token {
+        #[command(subcommand)]
+        action: TokenAction,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserAction {
+    /// Create an account; the password comes from WATCHPOST_PASSWORD or standard input.
+    Add {
+        name: String,
+        #[arg(long, value_parser = ["admin", "viewer"], default_value = "viewer")]
+        role: String,
+        /// Limit a viewer to these cameras (repeat the option); default: all cameras.
+        #[arg(long = "camera")]
+        cameras: Vec<String>,
+    },
+    /// Set a new password (from WATCHPOST_PASSWORD or standard input); the user's sessions end.
+    Passwd { name: String },
+    /// List the accounts.
+    List,
+}
+
+#[derive(Subcommand)]
+enum TokenAction {
+    /// Issue an API token and print it once.
+    Create {
+        /// What the token is for, e.g. home-assistant.
+        name: String,
+        /// Whose token it is (needed when there is more than one administrator).
+        #[arg(long)]
+        user: Option<String>,
+        /// Lifetime such as 30d, 12h or 2w (default: [auth] token_ttl_days).
+        #[arg(long)]
+        ttl: Option<String>,
+    },
+    /// List tokens (never their values).
+    List,
+    /// Revoke a token by its id.
+    Revoke { id: String },
+    /// Re-issue a token: prints the new one; the old one works for [auth] token_grace_hours more.
+    Reissue { id: String },
+    /// Start signing with a new key; tokens signed with the old one work for the grace period.
+    RotateKey,
+}
+
+/// Where the accounts live: the same config and data directory as `serve`.
+#[derive(clap::Args)]
+struct StoreArgs {
+    #[arg(long, short = 'c', env = "WATCHPOST_CONFIG", global = true)]
+    config: Option<PathBuf>,
+    #[arg(long, env = "WATCHPOST_DATA_DIR", default_value = "./data", global = true)]
+    data_dir: PathBuf,
 }
 
 #[derive(clap::Args)]
@@ -46,15 +109,22 @@ struct ServeArgs {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Logs go to standard error: standard output carries what commands print (a new token).
+    let default_filter = match cli.command {
+        Some(Command::User { .. } | Command::Token { .. }) => "warn",
+        _ => "info,actix_server=warn,watchpost::http=warn,sea_orm_migration=warn",
+    };
     tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("WATCHPOST_LOG")
-                .unwrap_or_else(|_| "info,actix_server=warn,watchpost::http=warn".into()),
+            tracing_subscriber::EnvFilter::try_from_env("WATCHPOST_LOG").unwrap_or_else(|_| default_filter.into()),
         )
         .init();
     let result = match cli.command {
         Some(Command::CheckConfig { file }) => return check_config(&file),
         Some(Command::Serve(args)) => serve(args),
+        Some(Command::User { action, store }) => accounts(store, |auth, db| Box::pin(user_command(action, auth, db))),
+        Some(Command::Token { action, store }) => accounts(store, |auth, db| Box::pin(token_command(action, auth, db))),
         None => serve(cli.serve),
     };
     match result {
@@ -64,6 +134,202 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+type CommandFuture<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = anyhow::Result<()>> + 'a>>;
+
+/// Opens the accounts store and runs one `user` or `token` command on it.
+fn accounts(
+    store: StoreArgs,
+    command: impl for<'a> FnOnce(&'a watchpost::auth::Auth, &'a watchpost::db::Db) -> CommandFuture<'a>,
+) -> anyhow::Result<()> {
+    let config = match config::load(store.config.as_deref()) {
+        Ok((config, _)) => config,
+        Err(issues) => {
+            print_issues(&issues);
+            anyhow::bail!("fix the configuration first");
+        }
+    };
+    let runtime =
+        tokio::runtime::Builder::new_current_thread().enable_all().build().context("cannot start the runtime")?;
+    runtime.block_on(async {
+        let (db, auth) = watchpost::app::open_accounts(&config, &store.data_dir).await?;
+        let result = command(&auth, &db).await;
+        db.close().await;
+        result
+    })
+}
+
+async fn user_command(action: UserAction, auth: &watchpost::auth::Auth, db: &watchpost::db::Db) -> anyhow::Result<()> {
+    use watchpost::auth::Role;
+    match action {
+        UserAction::Add { name, role, cameras } => {
+            let password = read_password()?;
+            auth.create_user(&name, Role::parse(&role)?, &password, &cameras).await?;
+            auth.audit(system_audit("user.create", &name, &format!("role {role}, from the command line"))).await;
+            println!("Created {role} {name:?}.");
+        }
+        UserAction::Passwd { name } => {
+            let password = read_password()?;
+            auth.set_password(&name, &password).await?;
+            if let Some(user) = db.user_by_name(&name).await? {
+                db.delete_user_sessions(user.id, None).await?;
+            }
+            auth.audit(system_audit("user.password_reset", &name, "from the command line")).await;
+            println!("Password of {name:?} changed; their sessions were signed out.");
+        }
+        UserAction::List => {
+            let users = db.list_users().await?;
+            if users.is_empty() {
+                println!("No accounts yet. Create one with `watchpost user add NAME --role admin`.");
+            }
+            for user in users {
+                let cameras: Vec<String> = serde_json::from_str(&user.cameras).unwrap_or_default();
+                println!(
+                    "{:<24} {:<7} cameras: {:<20} {}",
+                    user.name,
+                    user.role,
+                    if cameras.is_empty() { "all".to_string() } else { cameras.join(",") },
+                    if user.disabled { "disabled" } else { "" }
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn token_command(
+    action: TokenAction,
+    auth: &watchpost::auth::Auth,
+    db: &watchpost::db::Db,
+) -> anyhow::Result<()> {
+    match action {
+        TokenAction::Create { name, user, ttl } => {
+            let owner = match user {
+                Some(user) => db.user_by_name(&user).await?.with_context(|| format!("there is no user {user:?}"))?,
+                None => {
+                    let admins: Vec<_> =
+                        db.list_users().await?.into_iter().filter(|u| u.role == "admin" && !u.disabled).collect();
+                    match <[_; 1]>::try_from(admins) {
+                        Ok([admin]) => admin,
+                        Err(admins) if admins.is_empty() => {
+                            anyhow::bail!("there is no administrator yet; run `watchpost user add NAME --role admin`")
+                        }
+                        Err(_) => anyhow::bail!("there are several administrators; say whose token it is with --user"),
+                    }
+                }
+            };
+            let ttl = ttl.as_deref().map(watchpost::auth::parse_duration_ms).transpose()?;
+            let issued = auth.create_token(owner.id, &name, ttl).await?;
+            auth.audit(system_audit("token.create", &name, &format!("for {}, from the command line", owner.name)))
+                .await;
+            eprintln!(
+                "Token {:?} (id {}) for {}; copy it now, it is not shown again:",
+                name, issued.record.id, owner.name
+            );
+            println!("{}", issued.jwt);
+        }
+        TokenAction::List => {
+            let users = db.list_users().await?;
+            let now = watchpost::auth::now_ms();
+            for token in db.list_tokens(None).await? {
+                let owner = users.iter().find(|u| u.id == token.user_id).map_or("(deleted)", |u| u.name.as_str());
+                let state = if token.revoked_ms.is_some() {
+                    "revoked"
+                } else if token.grace_until_ms.is_some_and(|t| t <= now) {
+                    "re-issued"
+                } else if token.grace_until_ms.is_some() {
+                    "re-issued, in grace period"
+                } else if token.expires_ms <= now {
+                    "expired"
+                } else {
+                    "active"
+                };
+                let expires = chrono::DateTime::from_timestamp_millis(token.expires_ms).unwrap_or_default();
+                println!(
+                    "{}  {:<20} {:<12} expires {}  {state}",
+                    token.id,
+                    token.name,
+                    owner,
+                    expires.format("%Y-%m-%d")
+                );
+            }
+        }
+        TokenAction::Revoke { id } => {
+            anyhow::ensure!(auth.revoke_token(&id).await?, "there is no active token {id}");
+            auth.audit(system_audit("token.revoke", &id, "from the command line")).await;
+            println!("Token {id} revoked.");
+        }
+        TokenAction::Reissue { id } => {
+            let issued = auth.reissue_token(&id).await?;
+            auth.audit(system_audit("token.reissue", &id, &format!("replaced by {}", issued.record.id))).await;
+            eprintln!(
+                "Token {id} re-issued as {}; the old one works for {} more hours. The new token:",
+                issued.record.id,
+                auth.config().token_grace_hours
+            );
+            println!("{}", issued.jwt);
+        }
+        TokenAction::RotateKey => {
+            auth.rotate_signing_key()?;
+            auth.audit(system_audit("token.rotate_key", "", "from the command line")).await;
+            println!(
+                "New signing key in use. Tokens signed with the old key work for {} hours; re-issue them.",
+                auth.config().token_grace_hours
+            );
+        }
+    }
+    Ok(())
+}
+
+fn system_audit(action: &str, target: &str, detail: &str) -> watchpost::db::NewAudit {
+    watchpost::db::NewAudit {
+        actor: Some("command line".into()),
+        ip: None,
+        action: action.into(),
+        target: (!target.is_empty()).then(|| target.to_string()),
+        ok: true,
+        detail: Some(detail.into()),
+    }
+}
+
+/// `WATCHPOST_PASSWORD`, or a line from standard input (asked twice, unechoed, on a terminal).
+fn read_password() -> anyhow::Result<String> {
+    if let Ok(password) = std::env::var("WATCHPOST_PASSWORD") {
+        return Ok(password);
+    }
+    let interactive = unsafe { libc::isatty(libc::STDIN_FILENO) } == 1;
+    if !interactive {
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line).context("cannot read the password from standard input")?;
+        return Ok(line.trim_end_matches(['\r', '\n']).to_string());
+    }
+    let first = prompt_hidden("Password: ")?;
+    let second = prompt_hidden("Password again: ")?;
+    anyhow::ensure!(first == second, "the two passwords are not the same");
+    Ok(first)
+}
+
+fn prompt_hidden(prompt: &str) -> anyhow::Result<String> {
+    use std::io::Write;
+    eprint!("{prompt}");
+    std::io::stderr().flush().ok();
+    // SAFETY: termios is plain data; tcgetattr fills it and tcsetattr restores it below.
+    let mut saved: libc::termios = unsafe { std::mem::zeroed() };
+    let have_termios = unsafe { libc::tcgetattr(libc::STDIN_FILENO, &mut saved) } == 0;
+    if have_termios {
+        let mut quiet = saved;
+        quiet.c_lflag &= !libc::ECHO;
+        unsafe { libc::tcsetattr(libc::STDIN_FILENO, libc::TCSANOW, &quiet) };
+    }
+    let mut line = String::new();
+    let read = std::io::stdin().read_line(&mut line);
+    if have_termios {
+        unsafe { libc::tcsetattr(libc::STDIN_FILENO, libc::TCSANOW, &saved) };
+    }
+    eprintln!();
+    read.context("cannot read the password")?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_string())
 }
 
 fn print_issues(issues: &[config::ConfigIssue]) {

@@ -94,13 +94,23 @@ impl MediaStore {
 
 /// Temp file in the same directory, fsync, rename over the target.
 pub fn write_atomic(target: &Path, bytes: &[u8]) -> Result<()> {
+    write_atomic_mode(target, bytes, 0o644)
+}
+
+/// Like [`write_atomic`], readable by the owner only (key files).
+pub fn write_atomic_private(target: &Path, bytes: &[u8]) -> Result<()> {
+    write_atomic_mode(target, bytes, 0o600)
+}
+
+fn write_atomic_mode(target: &Path, bytes: &[u8], mode: u32) -> Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
     let dir = target.parent().ok_or_else(|| Error::invalid("path has no parent directory"))?;
     let fail = |err: std::io::Error| Error::unavailable(format!("cannot write {}: {err}", target.display()));
     std::fs::create_dir_all(dir).map_err(fail)?;
     let name = target.file_name().and_then(|n| n.to_str()).unwrap_or("file");
     let temp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
     let result = (|| {
-        let mut file = std::fs::File::create(&temp)?;
+        let mut file = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(mode).open(&temp)?;
         file.write_all(bytes)?;
         file.sync_all()?;
         std::fs::rename(&temp, target)

@@ -61,7 +61,7 @@ async fn pages_render_with_their_content() {
         ("/cameras/new", vec!["Add a camera", "name=\"url\"", "name=\"fps\""]),
         ("/events", vec![&format!("/events/{with}"), &format!("/events/{without}"), "All cameras"]),
         ("/events?camera=yard&kind=motion", vec![&format!("/events/{with}")]),
-        (&format!("/events/{with}"), vec!["Motion on", "Back yard", "<rect x=\"0.2500\"", "Mark viewed"]),
+        (&format!("/events/{with}"), vec!["Motion on", "Back yard", "<rect x=\"0.2500\"", "Mark resolved"]),
     ] {
         let (status, content_type, body) = get(&app, path).await;
         assert_eq!(status, 200, "GET {path}");
@@ -105,7 +105,7 @@ async fn api_routes_answer_json_and_images() {
         let response = app.client.get(app.url("/api/cameras/yard/latest.jpg")).send().await.ok()?;
         (response.status() == 200).then_some(())?;
         assert_eq!(response.headers()["content-type"], "image/jpeg");
-        assert_eq!(response.headers()["cache-control"], "no-store");
+        assert_eq!(response.headers()["cache-control"], "private, no-store");
         response.bytes().await.ok()
     })
     .await;
@@ -152,8 +152,8 @@ async fn api_routes_answer_json_and_images() {
     let snapshot = app.client.get(app.url(&format!("/api/events/{with}/snapshot.jpg"))).send().await.unwrap();
     assert_eq!(snapshot.status(), 200);
     assert_eq!(snapshot.headers()["content-type"], "image/jpeg");
-    // The snapshot is replaced by a better frame when the event ends: browsers must revalidate.
-    assert_eq!(snapshot.headers()["cache-control"], "private, no-cache");
+    // Snapshots are private to the signed-in user: no shared or stored copies.
+    assert_eq!(snapshot.headers()["cache-control"], "private, no-store");
     assert_eq!(get(&app, &format!("/api/events/{without}/snapshot.jpg")).await.0, 404);
 
     let (status, content_type, metrics) = get(&app, "/metrics").await;
@@ -204,25 +204,31 @@ async fn cameras_are_added_edited_and_deleted_from_the_ui() {
     assert_eq!(response.status(), 422);
     assert!(response.text().await.unwrap().contains("already used by another camera"));
 
-    // A valid camera is saved, started and listed.
-    let mut fields = form("garage", "rtsp://admin:pw@127.0.0.1:1/s", "5");
-    fields[2] = ("url", "rtsp://admin:pw@127.0.0.1:1/s");
+    // A valid camera is saved, started and listed; its credentials are never shown back.
+    let mut fields = form("garage", "rtsp://127.0.0.1:1/s", "5");
+    fields.extend([("username", "camuser"), ("password", "pw-Secret1")]);
     let response = post_form(&app, "/cameras", &fields).await;
     assert_eq!(response.status(), 303);
     assert_eq!(response.headers()["location"], "/cameras/garage");
+    let runtime = app.running().state.cameras.get("garage").unwrap();
+    assert_eq!(runtime.config.url, "rtsp://camuser:pw-Secret1@127.0.0.1:1/s");
     let camera = app.get_json("/api/cameras/garage").await;
     assert_eq!(camera["source"], "ui");
-    assert_eq!(camera["url"], "rtsp://admin:***@127.0.0.1:1/s", "passwords are never shown");
+    assert_eq!(camera["url"], "rtsp://***@127.0.0.1:1/s", "credentials are never shown");
+    for page in ["/cameras/garage/edit", "/cameras/garage", "/"] {
+        let (_, _, body) = get(&app, page).await;
+        assert!(!body.contains("pw-Secret1") && !body.contains("camuser"), "{page} shows a credential");
+    }
     let (_, _, edit_page) = get(&app, "/cameras/garage/edit").await;
-    assert!(edit_page.contains("rtsp://admin:***@127.0.0.1:1/s") && !edit_page.contains(":pw@"));
+    assert!(edit_page.contains("value=\"rtsp://127.0.0.1:1/s\"") && edit_page.contains("saved; leave empty to keep"));
 
-    // Editing keeps the stored password when the masked URL comes back unchanged.
+    // Editing with empty credential fields keeps the saved ones.
     let mut edit = form("garage", "", "2");
-    edit[2] = ("url", "rtsp://admin:***@127.0.0.1:1/s");
+    edit[2] = ("url", "rtsp://127.0.0.1:1/s");
     let response = post_form(&app, "/cameras/garage", &edit).await;
     assert_eq!(response.status(), 303);
     let runtime = app.running().state.cameras.get("garage").unwrap();
-    assert_eq!(runtime.config.url, "rtsp://admin:pw@127.0.0.1:1/s");
+    assert_eq!(runtime.config.url, "rtsp://camuser:pw-Secret1@127.0.0.1:1/s");
     assert_eq!(runtime.config.detect.fps, 2);
     let stored = app.running().state.db.get_camera("garage").await.unwrap().unwrap();
     assert!(stored.settings.contains("\"fps\":2"));

@@ -15,6 +15,7 @@ async fn round_trip(db: &Db, camera_id: &str) {
         name: "Porch".into(),
         source: "ui".into(),
         settings: "{}".into(),
+        credentials: Some("v1:sealed".into()),
         status: "starting".into(),
         last_error: None,
         last_frame_ms: None,

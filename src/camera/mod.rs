@@ -5,6 +5,7 @@
 pub mod ffmpeg;
 mod pipeline;
 
+use crate::auth::Vault;
 use crate::config::{CameraConfig, FfmpegConfig};
 use crate::db::Db;
 use crate::error::Result;
@@ -213,19 +214,37 @@ impl CameraManager {
 }
 
 /// Saves a camera's settings under `source`; a new row starts as `starting`, an existing one keeps
-/// its last known status.
-pub async fn store_camera(db: &Db, camera: &CameraConfig, source: CameraSource) -> Result<()> {
-    let settings = serde_json::to_string(camera)
+/// its last known status. The URL's user name and password are sealed by `vault` and stored apart
+/// from the settings, so the database never holds them in clear text.
+pub async fn store_camera(db: &Db, vault: &Vault, camera: &CameraConfig, source: CameraSource) -> Result<()> {
+    let (clean_url, userinfo) = crate::config::split_credentials(&camera.url);
+    let credentials = userinfo.map(|u| vault.seal(&u)).transpose()?;
+    let stored = CameraConfig { url: clean_url, ..camera.clone() };
+    let settings = serde_json::to_string(&stored)
         .map_err(|e| crate::Error::internal("cannot encode camera settings").with_source(e))?;
     db.upsert_camera(crate::db::entities::camera::Model {
         id: camera.id.clone(),
         name: camera.display_name().to_string(),
         source: source.as_str().into(),
         settings,
+        credentials,
         status: CameraState::Starting.as_str().into(),
         last_error: None,
         last_frame_ms: None,
         updated_ms: chrono::Utc::now().timestamp_millis(),
     })
     .await
+}
+
+/// A stored camera with its credentials unsealed, ready to start.
+pub fn load_camera(row: &crate::db::entities::camera::Model, vault: &Vault) -> Result<CameraConfig> {
+    let mut camera: CameraConfig = serde_json::from_str(&row.settings)
+        .map_err(|e| crate::Error::invalid(format!("stored camera {:?} cannot be read", row.id)).with_source(e))?;
+    let (clean_url, legacy_userinfo) = crate::config::split_credentials(&camera.url);
+    let userinfo = match &row.credentials {
+        Some(sealed) => Some(vault.open_sealed(sealed)?),
+        None => legacy_userinfo,
+    };
+    camera.url = crate::config::join_credentials(&clean_url, userinfo.as_deref());
+    Ok(camera)
 }

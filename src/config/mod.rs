@@ -8,7 +8,7 @@ mod load;
 mod secret;
 
 pub use load::{DEFAULT_CONFIG_PATHS, Environment, load, parse};
-pub use secret::{Secret, redact_url};
+pub use secret::{Secret, join_credentials, redact_url, split_credentials, with_credentials};
 
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
@@ -21,6 +21,7 @@ pub struct Config {
     pub server: ServerConfig,
     pub storage: StorageConfig,
     pub ffmpeg: FfmpegConfig,
+    pub auth: AuthConfig,
     pub cameras: Vec<CameraConfig>,
 }
 
@@ -31,11 +32,79 @@ pub struct ServerConfig {
     pub bind: String,
     /// The address users reach the UI at (used in links sent elsewhere); empty = derived from bind.
     pub base_url: String,
+    /// Reverse proxies (addresses or CIDR ranges) whose `X-Forwarded-For` and `X-Forwarded-Proto`
+    /// headers are believed. From anyone else those headers are ignored.
+    pub trusted_proxies: Vec<String>,
 }
 
 impl Default for ServerConfig {
     fn default() -> Self {
-        Self { bind: "127.0.0.1:8080".into(), base_url: String::new() }
+        Self { bind: "127.0.0.1:8080".into(), base_url: String::new(), trusted_proxies: Vec::new() }
+    }
+}
+
+impl ServerConfig {
+    /// Whether `ip` is one of `trusted_proxies` (an exact address or inside a CIDR range).
+    pub fn is_trusted_proxy(&self, ip: std::net::IpAddr) -> bool {
+        self.trusted_proxies.iter().filter_map(|entry| parse_cidr(entry)).any(|(net, len)| cidr_contains(net, len, ip))
+    }
+}
+
+/// `10.0.0.0/8`, `192.168.1.5` (a /32) or `fd00::/8`.
+fn parse_cidr(entry: &str) -> Option<(std::net::IpAddr, u8)> {
+    let (addr, len) = match entry.trim().split_once('/') {
+        Some((addr, len)) => (addr.parse::<std::net::IpAddr>().ok()?, Some(len.parse::<u8>().ok()?)),
+        None => (entry.trim().parse::<std::net::IpAddr>().ok()?, None),
+    };
+    let max = if addr.is_ipv4() { 32 } else { 128 };
+    let len = len.unwrap_or(max);
+    (len <= max).then_some((addr, len))
+}
+
+fn cidr_contains(net: std::net::IpAddr, len: u8, ip: std::net::IpAddr) -> bool {
+    use std::net::IpAddr;
+    let ip = match (net, ip) {
+        (IpAddr::V4(_), IpAddr::V6(v6)) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(IpAddr::V6(v6)),
+        _ => ip,
+    };
+    match (net, ip) {
+        (IpAddr::V4(n), IpAddr::V4(i)) => {
+            let mask = if len == 0 { 0 } else { u32::MAX << (32 - u32::from(len)) };
+            u32::from(n) & mask == u32::from(i) & mask
+        }
+        (IpAddr::V6(n), IpAddr::V6(i)) => {
+            let mask = if len == 0 { 0 } else { u128::MAX << (128 - u32::from(len)) };
+            u128::from(n) & mask == u128::from(i) & mask
+        }
+        _ => false,
+    }
+}
+
+/// Sign-in sessions and API tokens.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthConfig {
+    /// A browser session ends after this many hours without a request.
+    pub session_idle_hours: u32,
+    /// A browser session ends this many days after sign-in, however active.
+    pub session_max_days: u32,
+    /// Lifetime of a new API token unless its creator picks another.
+    pub token_ttl_days: u32,
+    /// How long a re-issued token's predecessor, and tokens signed with a rotated-out key, keep working.
+    pub token_grace_hours: u32,
+    /// Serve `/metrics` without a token (for a Prometheus on a trusted network).
+    pub metrics_public: bool,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self {
+            session_idle_hours: 168,
+            session_max_days: 30,
+            token_ttl_days: 90,
+            token_grace_hours: 24,
+            metrics_public: false,
+        }
     }
 }
 
@@ -228,6 +297,31 @@ impl Config {
                     format!("{:?} is not an http(s) URL; use e.g. \"http://nas.local:8080\"", self.server.base_url),
                 ),
             }
+        }
+        for (index, entry) in self.server.trusted_proxies.iter().enumerate() {
+            if parse_cidr(entry).is_none() {
+                push(
+                    format!("server.trusted_proxies[{index}]"),
+                    format!("{entry:?} is not an address or range; use e.g. \"172.17.0.1\" or \"10.0.0.0/8\""),
+                );
+            }
+        }
+        let a = &self.auth;
+        for (key, value, range) in [
+            ("auth.session_idle_hours", a.session_idle_hours, 1..=8760),
+            ("auth.session_max_days", a.session_max_days, 1..=365),
+            ("auth.token_ttl_days", a.token_ttl_days, 1..=3650),
+            ("auth.token_grace_hours", a.token_grace_hours, 0..=720),
+        ] {
+            if !range.contains(&value) {
+                push(key.into(), format!("{value} is out of range; use {}–{}", range.start(), range.end()));
+            }
+        }
+        if u64::from(a.session_idle_hours) > u64::from(a.session_max_days) * 24 {
+            push(
+                "auth.session_idle_hours".into(),
+                "is longer than auth.session_max_days; lower it or raise session_max_days".into(),
+            );
         }
         if let Some(url) = &self.storage.database_url {
             let url = url.expose();

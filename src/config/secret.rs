@@ -44,15 +44,54 @@ impl<'de> Deserialize<'de> for Secret {
     }
 }
 
-/// Replaces the password of a URL (`rtsp://user:pass@host/…`) with `***` for logs and pages.
+/// Replaces the user name and password of a URL (`rtsp://user:pass@host/…`) with `***` for logs,
+/// pages and API answers; other text is returned as it is.
 pub fn redact_url(raw: &str) -> String {
+    match split_credentials(raw) {
+        (clean, Some(_)) => clean.replacen("://", "://***@", 1),
+        (clean, None) => clean,
+    }
+}
+
+/// Splits `scheme://user:pass@host/…` into the URL without them and the `user:pass` part (kept
+/// percent-encoded as in the URL). Text that is not such a URL has no credentials.
+pub fn split_credentials(raw: &str) -> (String, Option<String>) {
     match url::Url::parse(raw) {
-        Ok(mut parsed) if parsed.password().is_some() => {
-            // Setting a password only fails for URLs that cannot carry one, excluded above.
-            let _ = parsed.set_password(Some("***"));
+        Ok(mut parsed) if parsed.has_host() && (!parsed.username().is_empty() || parsed.password().is_some()) => {
+            let userinfo = match parsed.password() {
+                Some(password) => format!("{}:{password}", parsed.username()),
+                None => parsed.username().to_string(),
+            };
+            // Both only fail for URLs without a host, excluded above.
+            let _ = parsed.set_username("");
+            let _ = parsed.set_password(None);
+            (parsed.to_string(), Some(userinfo))
+        }
+        _ => (raw.to_string(), None),
+    }
+}
+
+/// Puts a `user:pass` part (as returned by [`split_credentials`]) back into a URL.
+pub fn join_credentials(clean: &str, userinfo: Option<&str>) -> String {
+    let Some(userinfo) = userinfo.filter(|u| !u.is_empty()) else { return clean.to_string() };
+    match url::Url::parse(clean) {
+        Ok(parsed) if parsed.has_host() => {
+            let (scheme, rest) = clean.split_once("://").unwrap_or((parsed.scheme(), ""));
+            format!("{scheme}://{userinfo}@{rest}")
+        }
+        _ => clean.to_string(),
+    }
+}
+
+/// A URL with the given (plain-text) user name and password, percent-encoded as needed.
+pub fn with_credentials(clean: &str, username: &str, password: &str) -> String {
+    match url::Url::parse(clean) {
+        Ok(mut parsed) if parsed.has_host() && !username.is_empty() => {
+            let _ = parsed.set_username(username);
+            let _ = parsed.set_password((!password.is_empty()).then_some(password));
             parsed.to_string()
         }
-        _ => raw.to_string(),
+        _ => clean.to_string(),
     }
 }
 
@@ -70,8 +109,21 @@ mod tests {
 
     #[test]
     fn url_passwords_are_redacted() {
-        assert_eq!(redact_url("rtsp://admin:hunter2@10.0.0.5:554/s1"), "rtsp://admin:***@10.0.0.5:554/s1");
+        assert_eq!(redact_url("rtsp://admin:hunter2@10.0.0.5:554/s1"), "rtsp://***@10.0.0.5:554/s1");
+        assert_eq!(redact_url("rtsp://admin@10.0.0.5/s1"), "rtsp://***@10.0.0.5/s1");
         assert_eq!(redact_url("rtsp://10.0.0.5/s1"), "rtsp://10.0.0.5/s1");
         assert_eq!(redact_url("/media/clip.mp4"), "/media/clip.mp4");
+    }
+
+    #[test]
+    fn credentials_split_and_join_back() {
+        let url = "rtsp://admin:p%40ss@10.0.0.5:554/s1?x=1";
+        let (clean, userinfo) = split_credentials(url);
+        assert_eq!(clean, "rtsp://10.0.0.5:554/s1?x=1");
+        assert_eq!(userinfo.as_deref(), Some("admin:p%40ss"));
+        assert_eq!(join_credentials(&clean, userinfo.as_deref()), url);
+        assert_eq!(split_credentials("/media/clip.mp4"), ("/media/clip.mp4".to_string(), None));
+        assert_eq!(with_credentials(&clean, "ad min", "p@ss"), "rtsp://ad%20min:p%40ss@10.0.0.5:554/s1?x=1");
+        assert_eq!(with_credentials(&clean, "", "ignored"), clean);
     }
 }

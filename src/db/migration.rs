@@ -8,7 +8,7 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(Initial)]
+        vec![Box::new(Initial), Box::new(Accounts)]
     }
 }
 
@@ -173,6 +173,174 @@ impl MigrationTrait for Initial {
             Nodes::Table.into_iden(),
             Events::Table.into_iden(),
             Cameras::Table.into_iden(),
+        ] {
+            manager.drop_table(Table::drop().table(table).if_exists().to_owned()).await?;
+        }
+        Ok(())
+    }
+}
+
+/// Users, sessions, API tokens, the audit log, and sealed camera credentials.
+struct Accounts;
+
+impl MigrationName for Accounts {
+    fn name(&self) -> &str {
+        "m20261122_000002_accounts"
+    }
+}
+
+#[derive(DeriveIden)]
+enum Users {
+    Table,
+    Id,
+    Name,
+    Role,
+    PasswordHash,
+    Cameras,
+    Disabled,
+    CreatedMs,
+    PasswordChangedMs,
+    LastLoginMs,
+}
+
+#[derive(DeriveIden)]
+enum Sessions {
+    Table,
+    Id,
+    UserId,
+    Csrf,
+    CreatedMs,
+    LastSeenMs,
+    Ip,
+    UserAgent,
+}
+
+#[derive(DeriveIden)]
+enum ApiTokens {
+    Table,
+    Id,
+    UserId,
+    Name,
+    CreatedMs,
+    ExpiresMs,
+    RevokedMs,
+    GraceUntilMs,
+    Replaces,
+    LastUsedMs,
+}
+
+#[derive(DeriveIden)]
+enum AuditLog {
+    Table,
+    Id,
+    AtMs,
+    Actor,
+    Ip,
+    Action,
+    Target,
+    Ok,
+    Detail,
+}
+
+#[derive(DeriveIden)]
+enum CameraCredentials {
+    Credentials,
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for Accounts {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .create_table(
+                Table::create()
+                    .table(Users::Table)
+                    .if_not_exists()
+                    .col(big_pk_auto(Users::Id))
+                    .col(string_uniq(Users::Name))
+                    .col(string(Users::Role))
+                    .col(text(Users::PasswordHash))
+                    .col(text(Users::Cameras))
+                    .col(boolean(Users::Disabled))
+                    .col(big_integer(Users::CreatedMs))
+                    .col(big_integer(Users::PasswordChangedMs))
+                    .col(big_integer_null(Users::LastLoginMs))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(Sessions::Table)
+                    .if_not_exists()
+                    .col(string(Sessions::Id).primary_key())
+                    .col(big_integer(Sessions::UserId))
+                    .col(string(Sessions::Csrf))
+                    .col(big_integer(Sessions::CreatedMs))
+                    .col(big_integer(Sessions::LastSeenMs))
+                    .col(string_null(Sessions::Ip))
+                    .col(text_null(Sessions::UserAgent))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("idx_sessions_user")
+                    .table(Sessions::Table)
+                    .col(Sessions::UserId)
+                    .if_not_exists()
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(ApiTokens::Table)
+                    .if_not_exists()
+                    .col(string(ApiTokens::Id).primary_key())
+                    .col(big_integer(ApiTokens::UserId))
+                    .col(string(ApiTokens::Name))
+                    .col(big_integer(ApiTokens::CreatedMs))
+                    .col(big_integer(ApiTokens::ExpiresMs))
+                    .col(big_integer_null(ApiTokens::RevokedMs))
+                    .col(big_integer_null(ApiTokens::GraceUntilMs))
+                    .col(string_null(ApiTokens::Replaces))
+                    .col(big_integer_null(ApiTokens::LastUsedMs))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(AuditLog::Table)
+                    .if_not_exists()
+                    .col(big_pk_auto(AuditLog::Id))
+                    .col(big_integer(AuditLog::AtMs))
+                    .col(string_null(AuditLog::Actor))
+                    .col(string_null(AuditLog::Ip))
+                    .col(string(AuditLog::Action))
+                    .col(text_null(AuditLog::Target))
+                    .col(boolean(AuditLog::Ok))
+                    .col(text_null(AuditLog::Detail))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .alter_table(
+                Table::alter().table(Cameras::Table).add_column(text_null(CameraCredentials::Credentials)).to_owned(),
+            )
+            .await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .alter_table(Table::alter().table(Cameras::Table).drop_column(CameraCredentials::Credentials).to_owned())
+            .await?;
+        for table in [
+            AuditLog::Table.into_iden(),
+            ApiTokens::Table.into_iden(),
+            Sessions::Table.into_iden(),
+            Users::Table.into_iden(),
         ] {
             manager.drop_table(Table::drop().table(table).if_exists().to_owned()).await?;
         }

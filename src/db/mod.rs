@@ -2,6 +2,7 @@
 //! migrations, and the typed queries the rest of the program uses. Nothing outside this module
 //! builds SQL.
 
+mod accounts;
 pub mod entities;
 mod migration;
 
@@ -15,6 +16,7 @@ use sea_orm::{
 use sea_orm_migration::MigratorTrait;
 use std::time::Duration;
 
+pub use accounts::{NewAudit, NewUser};
 pub use migration::Migrator;
 
 /// How long a SQLite writer waits for a lock before giving up.
@@ -29,6 +31,8 @@ pub struct Db {
 #[derive(Debug, Clone, Default)]
 pub struct EventFilter {
     pub camera: Option<String>,
+    /// Only these cameras (the signed-in user's limit); `None` = every camera.
+    pub allowed_cameras: Option<Vec<String>>,
     pub kind: Option<String>,
     pub label: Option<String>,
     pub since_ms: Option<i64>,
@@ -109,6 +113,7 @@ impl Db {
                         camera::Column::Name,
                         camera::Column::Source,
                         camera::Column::Settings,
+                        camera::Column::Credentials,
                         camera::Column::UpdatedMs,
                     ])
                     .to_owned(),
@@ -213,6 +218,9 @@ impl Db {
         let mut query = event::Entity::find();
         if let Some(camera) = &filter.camera {
             query = query.filter(event::Column::CameraId.eq(camera.as_str()));
+        }
+        if let Some(allowed) = &filter.allowed_cameras {
+            query = query.filter(event::Column::CameraId.is_in(allowed.iter().map(String::as_str)));
         }
         if let Some(kind) = &filter.kind {
             query = query.filter(event::Column::Kind.eq(kind.as_str()));

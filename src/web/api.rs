@@ -1,23 +1,14 @@
 //! The JSON API, snapshots and latest frames as JPEG, health, and Prometheus `/metrics`.
 
+use super::pages::{visible_camera, visible_cameras, visible_event};
 use super::view::{CameraView, EventView};
 use super::{AppState, status_for, user_message};
+use crate::auth::Identity;
 use crate::db::EventFilter;
 use crate::error::Error;
-use actix_web::{HttpResponse, ResponseError, web};
+use actix_web::{HttpMessage, HttpRequest, HttpResponse, ResponseError, web};
 use serde::Deserialize;
 use std::fmt::Write;
-
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/api/health", web::get().to(health))
-        .route("/api/cameras", web::get().to(list_cameras))
-        .route("/api/cameras/{id}", web::get().to(get_camera))
-        .route("/api/cameras/{id}/latest.jpg", web::get().to(latest_jpeg))
-        .route("/api/events", web::get().to(list_events))
-        .route("/api/events/{id}", web::get().to(get_event))
-        .route("/api/events/{id}/snapshot.jpg", web::get().to(event_snapshot))
-        .route("/metrics", web::get().to(metrics));
-}
 
 /// An error answered as `{"error": "..."}` with the kind's status.
 #[derive(Debug)]
@@ -47,7 +38,7 @@ impl From<Error> for ApiError {
 
 type ApiResult = Result<HttpResponse, ApiError>;
 
-async fn health(state: web::Data<AppState>) -> HttpResponse {
+pub(super) async fn health(state: web::Data<AppState>) -> HttpResponse {
     match state.db.ping().await {
         Ok(()) => HttpResponse::Ok().json(serde_json::json!({ "status": "ok", "database": state.db.backend_name() })),
         Err(err) => {
@@ -58,23 +49,23 @@ async fn health(state: web::Data<AppState>) -> HttpResponse {
     }
 }
 
-async fn list_cameras(state: web::Data<AppState>) -> HttpResponse {
-    let cameras: Vec<CameraView> = state.cameras.list().iter().map(|c| CameraView::of(c)).collect();
+pub(super) async fn list_cameras(state: web::Data<AppState>, me: Identity) -> HttpResponse {
+    let cameras: Vec<CameraView> = visible_cameras(&state, &me).iter().map(|c| CameraView::of(c)).collect();
     HttpResponse::Ok().json(cameras)
 }
 
-async fn get_camera(state: web::Data<AppState>, id: web::Path<String>) -> ApiResult {
-    let camera = state.cameras.get(&id).ok_or_else(|| Error::not_found(format!("no camera {:?}", id.as_str())))?;
+pub(super) async fn get_camera(state: web::Data<AppState>, me: Identity, id: web::Path<String>) -> ApiResult {
+    let camera = visible_camera(&state, &me, &id)?;
     Ok(HttpResponse::Ok().json(CameraView::of(&camera)))
 }
 
-async fn latest_jpeg(state: web::Data<AppState>, id: web::Path<String>) -> ApiResult {
-    let camera = state.cameras.get(&id).ok_or_else(|| Error::not_found(format!("no camera {:?}", id.as_str())))?;
+pub(super) async fn latest_jpeg(state: web::Data<AppState>, me: Identity, id: web::Path<String>) -> ApiResult {
+    let camera = visible_camera(&state, &me, &id)?;
     let jpeg =
         camera.latest_jpeg().await?.ok_or_else(|| Error::unavailable("this camera has not sent a picture yet"))?;
     Ok(HttpResponse::Ok()
         .content_type("image/jpeg")
-        .insert_header(("Cache-Control", "no-store"))
+        .insert_header(("Cache-Control", "private, no-store"))
         .body(jpeg.as_ref().clone()))
 }
 
@@ -110,6 +101,7 @@ impl EventsQuery {
         }
         Ok(EventFilter {
             camera: non_empty(&self.camera),
+            allowed_cameras: None,
             kind: non_empty(&self.kind),
             label: non_empty(&self.label),
             since_ms,
@@ -120,31 +112,40 @@ impl EventsQuery {
     }
 }
 
-async fn list_events(state: web::Data<AppState>, query: web::Query<EventsQuery>) -> ApiResult {
-    let filter = query.to_filter(50)?;
+pub(super) async fn list_events(state: web::Data<AppState>, me: Identity, query: web::Query<EventsQuery>) -> ApiResult {
+    let mut filter = query.to_filter(50)?;
+    filter.allowed_cameras = me.allowed_cameras();
     let events = state.db.list_events(&filter).await?;
     let next_before = (events.len() as u64 == filter.limit).then(|| events.last().map(|e| e.id)).flatten();
     let events: Vec<EventView> = events.iter().map(EventView::of).collect();
     Ok(HttpResponse::Ok().json(serde_json::json!({ "events": events, "next_before": next_before })))
 }
 
-async fn get_event(state: web::Data<AppState>, id: web::Path<i64>) -> ApiResult {
-    let event = state.db.get_event(*id).await?.ok_or_else(|| Error::not_found(format!("no event {id}")))?;
+pub(super) async fn get_event(state: web::Data<AppState>, me: Identity, id: web::Path<i64>) -> ApiResult {
+    let event = visible_event(&state, &me, *id).await?;
     Ok(HttpResponse::Ok().json(EventView::of(&event)))
 }
 
-async fn event_snapshot(state: web::Data<AppState>, id: web::Path<i64>) -> ApiResult {
-    let event = state.db.get_event(*id).await?.ok_or_else(|| Error::not_found(format!("no event {id}")))?;
+pub(super) async fn event_snapshot(state: web::Data<AppState>, me: Identity, id: web::Path<i64>) -> ApiResult {
+    let event = visible_event(&state, &me, *id).await?;
     let relative = event.snapshot.ok_or_else(|| Error::not_found(format!("event {id} has no snapshot")))?;
     let path = state.media.resolve(&relative).ok_or_else(|| Error::internal("stored snapshot path is invalid"))?;
     let bytes = tokio::fs::read(&path).await.map_err(|err| {
         Error::not_found(format!("the snapshot of event {id} is missing from the media directory")).with_source(err)
     })?;
-    Ok(HttpResponse::Ok().content_type("image/jpeg").insert_header(("Cache-Control", "private, no-cache")).body(bytes))
+    Ok(HttpResponse::Ok().content_type("image/jpeg").insert_header(("Cache-Control", "private, no-store")).body(bytes))
 }
 
-async fn metrics(state: web::Data<AppState>) -> HttpResponse {
-    let cameras: Vec<CameraView> = state.cameras.list().iter().map(|c| CameraView::of(c)).collect();
+/// Every camera for a signed-in admin or an open `/metrics`; a viewer's own cameras otherwise.
+pub(super) async fn metrics(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
+    let me = req.extensions().get::<Identity>().cloned();
+    let cameras: Vec<CameraView> = state
+        .cameras
+        .list()
+        .iter()
+        .filter(|c| me.as_ref().is_none_or(|me| me.can_see(c.id())))
+        .map(|c| CameraView::of(c))
+        .collect();
     let mut out = String::new();
     let mut family = |name: &str, kind: &str, help: &str, value: &dyn Fn(&CameraView) -> String| {
         let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");

@@ -1,7 +1,9 @@
 //! The add/edit camera form: what the browser posts, how it becomes a [`CameraConfig`], and the
 //! per-field messages shown next to the inputs when it does not.
 
-use crate::config::{CameraConfig, DetectConfig, MotionConfig, Polygon};
+use crate::config::{
+    CameraConfig, DetectConfig, MotionConfig, Polygon, join_credentials, split_credentials, with_credentials,
+};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
@@ -11,8 +13,16 @@ pub struct CameraForm {
     pub id: String,
     #[serde(default)]
     pub name: String,
+    /// The stream URL without user name and password.
     #[serde(default)]
     pub url: String,
+    /// Typed user name and password; both empty keeps the saved ones.
+    #[serde(default)]
+    pub username: String,
+    #[serde(default)]
+    pub password: String,
+    /// Ticked to remove the saved user name and password.
+    pub forget_credentials: Option<String>,
     pub enabled: Option<String>,
     #[serde(default)]
     pub width: String,
@@ -43,9 +53,11 @@ impl CameraForm {
         Self {
             id: camera.id.clone(),
             name: camera.name.clone(),
-            // Never send a stored password back to the browser: the field shows it masked and an
-            // unchanged `***` keeps the stored one (see `into_config`).
-            url: crate::config::redact_url(&camera.url),
+            // Saved credentials never go back to the browser; empty fields keep them (`to_config`).
+            url: split_credentials(&camera.url).0,
+            username: String::new(),
+            password: String::new(),
+            forget_credentials: None,
             enabled: camera.enabled.then(|| "on".into()),
             width: camera.detect.width.to_string(),
             height: camera.detect.height.to_string(),
@@ -77,7 +89,7 @@ impl CameraForm {
         form
     }
 
-    /// Builds and validates the camera; `previous` supplies the stored password behind a `***`.
+    /// Builds and validates the camera; `previous` supplies the saved credentials the form left empty.
     pub fn to_config(&self, previous: Option<&CameraConfig>) -> Result<CameraConfig, FieldErrors> {
         let mut errors = FieldErrors::new();
         let mut number = |field: &str, raw: &str| -> u32 {
@@ -103,7 +115,7 @@ impl CameraForm {
                 Vec::new()
             }
         };
-        let url = restore_password(self.url.trim(), previous.map(|p| p.url.as_str()));
+        let url = self.url_with_credentials(previous.map(|p| p.url.as_str()));
         let camera = CameraConfig {
             id: self.id.trim().to_string(),
             name: self.name.trim().to_string(),
@@ -141,18 +153,29 @@ impl CameraForm {
     }
 }
 
-/// Keeps the stored password when the form sends back the masked URL unchanged.
-fn restore_password(submitted: &str, stored: Option<&str>) -> String {
-    let (Some(stored), Ok(mut parsed)) = (stored, url::Url::parse(submitted)) else { return submitted.to_string() };
-    if parsed.password() != Some("***") {
-        return submitted.to_string();
-    }
-    match url::Url::parse(stored) {
-        Ok(old) if old.host_str() == parsed.host_str() && old.username() == parsed.username() => {
-            let _ = parsed.set_password(old.password());
-            parsed.to_string()
+impl CameraForm {
+    /// The URL to connect to: credentials pasted into the URL win, then the typed user name (with
+    /// the typed or else the saved password), then the saved ones unless "forget" is ticked.
+    fn url_with_credentials(&self, previous_url: Option<&str>) -> String {
+        let typed = self.url.trim();
+        let (clean, pasted) = split_credentials(typed);
+        if pasted.is_some() {
+            return typed.to_string();
         }
-        _ => submitted.to_string(),
+        let saved = previous_url.and_then(|p| url::Url::parse(p).ok());
+        let username = self.username.trim();
+        if !username.is_empty() {
+            let password = match (&self.password, &saved) {
+                (typed, _) if !typed.is_empty() => typed.clone(),
+                (_, Some(saved)) => saved.password().unwrap_or_default().to_string(),
+                _ => String::new(),
+            };
+            return with_credentials(&clean, username, &password);
+        }
+        if self.forget_credentials.is_some() {
+            return clean;
+        }
+        join_credentials(&clean, previous_url.and_then(|p| split_credentials(p).1).as_deref())
     }
 }
 
@@ -207,9 +230,22 @@ mod tests {
     }
 
     #[test]
-    fn a_masked_password_keeps_the_stored_one() {
+    fn empty_credential_fields_keep_the_saved_ones() {
         let stored = "rtsp://admin:s3cret@10.0.0.9/s";
-        assert_eq!(restore_password("rtsp://admin:***@10.0.0.9/s", Some(stored)), stored);
-        assert_eq!(restore_password("rtsp://admin:new@10.0.0.9/s", Some(stored)), "rtsp://admin:new@10.0.0.9/s");
+        let form = |username: &str, password: &str, forget: bool| CameraForm {
+            id: "porch".into(),
+            url: "rtsp://10.0.0.9/s".into(),
+            username: username.into(),
+            password: password.into(),
+            forget_credentials: forget.then(|| "on".into()),
+            ..CameraForm::blank()
+        };
+        assert_eq!(form("", "", false).url_with_credentials(Some(stored)), stored);
+        assert_eq!(form("admin", "n@w", false).url_with_credentials(Some(stored)), "rtsp://admin:n%40w@10.0.0.9/s");
+        assert_eq!(form("viewer", "", false).url_with_credentials(Some(stored)), "rtsp://viewer:s3cret@10.0.0.9/s");
+        assert_eq!(form("", "", true).url_with_credentials(Some(stored)), "rtsp://10.0.0.9/s");
+        let pasted = CameraForm { url: "rtsp://u:p@10.0.0.9/s".into(), ..form("", "", false) };
+        assert_eq!(pasted.url_with_credentials(Some(stored)), "rtsp://u:p@10.0.0.9/s");
+        assert_eq!(CameraForm::from_config(&form("", "", false).to_config(None).unwrap()).username, "");
     }
 }

@@ -1,34 +1,118 @@
 //! The web UI and JSON API (actix-web, askama templates rendered on the server).
 //!
-//! Pages live in `pages`, the JSON API and `/metrics` in `api`, shared view helpers in `view`.
-//! Error kinds become HTTP statuses in [`status_for`] and nowhere else. Static assets are compiled
-//! into the binary, so the UI needs no CDN and no files beside the executable.
+//! Every route is listed once, with who may use it, in [`routes`]; the router is built from that
+//! table and the [`guard`] middleware enforces it (sign-in, role, CSRF) before any handler runs, so
+//! a forgotten check cannot open a route. Pages live in `pages` and `account`, the JSON API and
+//! `/metrics` in `api`, shared view helpers in `view`. Error kinds become HTTP statuses in
+//! [`status_for`] and nowhere else. Static assets are compiled into the binary, so the UI needs no
+//! CDN and no files beside the executable.
 
+mod account;
 mod api;
 mod forms;
+mod guard;
 mod pages;
 mod view;
 
+use crate::auth::Auth;
 use crate::camera::CameraManager;
 use crate::config::Config;
 use crate::db::Db;
 use crate::error::{Error, ErrorKind};
 use crate::events::EventBus;
 use crate::media::MediaStore;
-use actix_web::http::StatusCode;
-use actix_web::{HttpResponse, web};
+use actix_web::http::{Method, StatusCode};
+use actix_web::{HttpResponse, Route, web};
 use std::sync::Arc;
 use std::time::Instant;
+
+pub use guard::{SESSION_COOKIE, guard, security_headers};
 
 /// What every handler can reach.
 #[derive(Clone)]
 pub struct AppState {
     pub db: Db,
+    pub auth: Auth,
     pub cameras: CameraManager,
     pub media: MediaStore,
     pub bus: EventBus,
     pub config: Arc<Config>,
     pub started: Instant,
+}
+
+/// Who may use a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone: sign-in, first-run set-up, health, static assets.
+    Public,
+    /// Any signed-in user (viewers see only their cameras).
+    Viewer,
+    /// Signed-in users, or anyone when `[auth] metrics_public` is set.
+    Metrics,
+    /// Administrators only.
+    Admin,
+}
+
+/// One route: method, path pattern, who may use it, and its handler.
+pub struct RouteSpec {
+    pub method: Method,
+    pub path: &'static str,
+    pub access: Access,
+    handler: fn() -> Route,
+}
+
+impl RouteSpec {
+    const fn new(method: Method, path: &'static str, access: Access, handler: fn() -> Route) -> Self {
+        Self { method, path, access, handler }
+    }
+}
+
+/// Every route of the application. Order matters where patterns overlap (first match wins).
+pub fn routes() -> Vec<RouteSpec> {
+    use Access::*;
+    const GET: Method = Method::GET;
+    const POST: Method = Method::POST;
+    vec![
+        RouteSpec::new(GET, "/api/health", Public, || web::route().to(api::health)),
+        RouteSpec::new(GET, "/static/{file}", Public, || web::route().to(static_file)),
+        RouteSpec::new(GET, "/login", Public, || web::route().to(account::login_page)),
+        RouteSpec::new(POST, "/login", Public, || web::route().to(account::login)),
+        RouteSpec::new(GET, "/setup", Public, || web::route().to(account::setup_page)),
+        RouteSpec::new(POST, "/setup", Public, || web::route().to(account::setup)),
+        RouteSpec::new(POST, "/logout", Viewer, || web::route().to(account::logout)),
+        RouteSpec::new(GET, "/metrics", Metrics, || web::route().to(api::metrics)),
+        RouteSpec::new(GET, "/api/cameras", Viewer, || web::route().to(api::list_cameras)),
+        RouteSpec::new(GET, "/api/cameras/{id}", Viewer, || web::route().to(api::get_camera)),
+        RouteSpec::new(GET, "/api/cameras/{id}/latest.jpg", Viewer, || web::route().to(api::latest_jpeg)),
+        RouteSpec::new(GET, "/api/events", Viewer, || web::route().to(api::list_events)),
+        RouteSpec::new(GET, "/api/events/{id}", Viewer, || web::route().to(api::get_event)),
+        RouteSpec::new(GET, "/api/events/{id}/snapshot.jpg", Viewer, || web::route().to(api::event_snapshot)),
+        RouteSpec::new(GET, "/", Viewer, || web::route().to(pages::dashboard)),
+        RouteSpec::new(GET, "/cameras/new", Admin, || web::route().to(pages::new_camera)),
+        RouteSpec::new(POST, "/cameras", Admin, || web::route().to(pages::create_camera)),
+        RouteSpec::new(GET, "/cameras/{id}", Viewer, || web::route().to(pages::camera_page)),
+        RouteSpec::new(POST, "/cameras/{id}", Admin, || web::route().to(pages::update_camera)),
+        RouteSpec::new(GET, "/cameras/{id}/edit", Admin, || web::route().to(pages::edit_camera)),
+        RouteSpec::new(GET, "/cameras/{id}/delete", Admin, || web::route().to(pages::confirm_delete)),
+        RouteSpec::new(POST, "/cameras/{id}/delete", Admin, || web::route().to(pages::delete_camera)),
+        RouteSpec::new(GET, "/events", Viewer, || web::route().to(pages::events_page)),
+        RouteSpec::new(GET, "/events/{id}", Viewer, || web::route().to(pages::event_page)),
+        RouteSpec::new(POST, "/events/{id}/status", Viewer, || web::route().to(pages::set_event_status)),
+        RouteSpec::new(GET, "/account", Viewer, || web::route().to(account::account_page)),
+        RouteSpec::new(POST, "/account/password", Viewer, || web::route().to(account::change_password)),
+        RouteSpec::new(POST, "/account/sessions/end-others", Viewer, || web::route().to(account::end_other_sessions)),
+        RouteSpec::new(POST, "/tokens", Viewer, || web::route().to(account::create_token)),
+        RouteSpec::new(POST, "/tokens/{id}/reissue", Viewer, || web::route().to(account::reissue_token)),
+        RouteSpec::new(POST, "/tokens/{id}/revoke", Viewer, || web::route().to(account::revoke_token)),
+        RouteSpec::new(GET, "/settings/users", Admin, || web::route().to(account::users_page)),
+        RouteSpec::new(POST, "/settings/users", Admin, || web::route().to(account::create_user)),
+        RouteSpec::new(GET, "/settings/users/{id}", Admin, || web::route().to(account::user_page)),
+        RouteSpec::new(POST, "/settings/users/{id}", Admin, || web::route().to(account::update_user)),
+        RouteSpec::new(POST, "/settings/users/{id}/password", Admin, || web::route().to(account::reset_password)),
+        RouteSpec::new(GET, "/settings/tokens", Admin, || web::route().to(account::tokens_page)),
+        RouteSpec::new(POST, "/settings/tokens/rotate-key", Admin, || web::route().to(account::rotate_key)),
+        RouteSpec::new(GET, "/settings/audit", Admin, || web::route().to(account::audit_page)),
+    ]
 }
 
 /// The one mapping from error kinds to HTTP statuses.
@@ -37,6 +121,9 @@ pub fn status_for(kind: ErrorKind) -> StatusCode {
         ErrorKind::Invalid => StatusCode::BAD_REQUEST,
         ErrorKind::NotFound => StatusCode::NOT_FOUND,
         ErrorKind::Conflict => StatusCode::CONFLICT,
+        ErrorKind::Unauthenticated => StatusCode::UNAUTHORIZED,
+        ErrorKind::Forbidden => StatusCode::FORBIDDEN,
+        ErrorKind::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
         ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
     }
@@ -53,23 +140,23 @@ fn user_message(err: &Error) -> String {
     }
 }
 
-/// Registers every route on an actix `App`.
+/// Registers every route of [`routes`] on an actix `App`.
 pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
     move |cfg: &mut web::ServiceConfig| {
-        cfg.app_data(web::Data::new(state))
-            .app_data(web::FormConfig::default().limit(64 * 1024))
-            .app_data(web::QueryConfig::default().error_handler(|err, _| {
+        cfg.app_data(web::Data::new(state)).app_data(web::FormConfig::default().limit(64 * 1024)).app_data(
+            web::QueryConfig::default().error_handler(|err, _| {
                 let message = format!("bad query: {err}");
                 actix_web::error::InternalError::from_response(
                     message.clone(),
                     HttpResponse::BadRequest().json(serde_json::json!({ "error": message })),
                 )
                 .into()
-            }))
-            .configure(api::routes)
-            .configure(pages::routes)
-            .route("/static/{file}", web::get().to(static_file))
-            .default_service(web::to(pages::not_found));
+            }),
+        );
+        for spec in routes() {
+            cfg.route(spec.path, (spec.handler)().method(spec.method));
+        }
+        cfg.default_service(web::to(pages::not_found));
     }
 }
 

@@ -2,33 +2,23 @@
 
 use super::api::EventsQuery;
 use super::forms::{CameraForm, FieldErrors};
-use super::view::{CameraView, EventView};
+use super::guard::origin_of;
+use super::view::{CameraView, EventView, Me};
 use super::{AppState, status_for, user_message};
-use crate::camera::CameraSource;
+use crate::auth::Identity;
+use crate::camera::{CameraRuntime, CameraSource};
 use crate::db::EventFilter;
+use crate::db::entities::event;
 use crate::error::Error;
 use actix_web::http::header;
-use actix_web::{HttpResponse, ResponseError, web};
+use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use askama::Template;
 use serde::Deserialize;
-
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/", web::get().to(dashboard))
-        .route("/cameras/new", web::get().to(new_camera))
-        .route("/cameras", web::post().to(create_camera))
-        .route("/cameras/{id}", web::get().to(camera_page))
-        .route("/cameras/{id}", web::post().to(update_camera))
-        .route("/cameras/{id}/edit", web::get().to(edit_camera))
-        .route("/cameras/{id}/delete", web::get().to(confirm_delete))
-        .route("/cameras/{id}/delete", web::post().to(delete_camera))
-        .route("/events", web::get().to(events_page))
-        .route("/events/{id}", web::get().to(event_page))
-        .route("/events/{id}/status", web::post().to(set_event_status));
-}
+use std::sync::Arc;
 
 /// An error shown as a page, with the kind's status.
 #[derive(Debug)]
-pub struct PageError(Error);
+pub struct PageError(pub Error);
 
 impl std::fmt::Display for PageError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -46,8 +36,21 @@ impl From<Error> for PageError {
 #[template(path = "error.html")]
 struct ErrorPage {
     nav: &'static str,
+    me: Me,
     title: String,
     message: String,
+}
+
+/// An error as a page; it has no navigation since it may answer someone not signed in.
+pub fn error_page(err: &Error) -> HttpResponse {
+    let status = status_for(err.kind);
+    let page = ErrorPage {
+        nav: "",
+        me: Me::default(),
+        title: status.canonical_reason().unwrap_or("Error").to_string(),
+        message: user_message(err),
+    };
+    html(status, page.render())
 }
 
 impl ResponseError for PageError {
@@ -56,19 +59,13 @@ impl ResponseError for PageError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        let status = self.status_code();
-        let page = ErrorPage {
-            nav: "",
-            title: status.canonical_reason().unwrap_or("Error").to_string(),
-            message: user_message(&self.0),
-        };
-        html(status, page.render())
+        error_page(&self.0)
     }
 }
 
-type PageResult = Result<HttpResponse, PageError>;
+pub(super) type PageResult = Result<HttpResponse, PageError>;
 
-fn html(status: actix_web::http::StatusCode, rendered: Result<String, askama::Error>) -> HttpResponse {
+pub(super) fn html(status: actix_web::http::StatusCode, rendered: Result<String, askama::Error>) -> HttpResponse {
     match rendered {
         Ok(body) => HttpResponse::build(status).content_type("text/html; charset=utf-8").body(body),
         Err(err) => {
@@ -78,11 +75,11 @@ fn html(status: actix_web::http::StatusCode, rendered: Result<String, askama::Er
     }
 }
 
-fn ok(rendered: Result<String, askama::Error>) -> PageResult {
+pub(super) fn ok(rendered: Result<String, askama::Error>) -> PageResult {
     Ok(html(actix_web::http::StatusCode::OK, rendered))
 }
 
-fn redirect(to: &str) -> HttpResponse {
+pub(super) fn redirect(to: &str) -> HttpResponse {
     HttpResponse::SeeOther().insert_header((header::LOCATION, to)).finish()
 }
 
@@ -94,34 +91,67 @@ pub async fn not_found() -> HttpResponse {
 #[template(path = "dashboard.html")]
 struct DashboardPage {
     nav: &'static str,
+    me: Me,
     cameras: Vec<CameraView>,
     recent: Vec<EventView>,
 }
 
-async fn dashboard(state: web::Data<AppState>) -> PageResult {
-    let cameras = state.cameras.list().iter().map(|c| CameraView::of(c)).collect();
-    let recent = state.db.list_events(&EventFilter { limit: 6, ..Default::default() }).await?;
-    ok(DashboardPage { nav: "dashboard", cameras, recent: recent.iter().map(EventView::of).collect() }.render())
+pub(super) async fn dashboard(state: web::Data<AppState>, me: Identity) -> PageResult {
+    let cameras = visible_cameras(&state, &me).iter().map(|c| CameraView::of(c)).collect();
+    let filter = EventFilter { limit: 6, allowed_cameras: me.allowed_cameras(), ..Default::default() };
+    let recent = state.db.list_events(&filter).await?;
+    ok(DashboardPage { nav: "dashboard", me: Me::of(&me), cameras, recent: recent.iter().map(EventView::of).collect() }
+        .render())
+}
+
+/// The cameras this user may see, by id.
+pub(super) fn visible_cameras(state: &AppState, me: &Identity) -> Vec<Arc<CameraRuntime>> {
+    let mut cameras: Vec<_> = state.cameras.list().into_iter().filter(|c| me.can_see(c.id())).collect();
+    cameras.sort_by(|a, b| a.id().cmp(b.id()));
+    cameras
+}
+
+/// A camera this user may see; others are "not found", not "forbidden", so ids do not leak.
+pub(super) fn visible_camera(state: &AppState, me: &Identity, id: &str) -> Result<Arc<CameraRuntime>, Error> {
+    state
+        .cameras
+        .get(id)
+        .filter(|c| me.can_see(c.id()))
+        .ok_or_else(|| Error::not_found(format!("There is no camera {id:?}.")))
+}
+
+/// An event this user may see.
+pub(super) async fn visible_event(state: &AppState, me: &Identity, id: i64) -> Result<event::Model, Error> {
+    state
+        .db
+        .get_event(id)
+        .await?
+        .filter(|e| me.can_see(&e.camera_id))
+        .ok_or_else(|| Error::not_found(format!("There is no event {id}.")))
 }
 
 #[derive(Template)]
 #[template(path = "camera.html")]
 struct CameraPage {
     nav: &'static str,
+    me: Me,
     camera: CameraView,
     settings: Vec<(&'static str, String)>,
     events: Vec<EventView>,
 }
 
-async fn camera_page(state: web::Data<AppState>, id: web::Path<String>) -> PageResult {
-    let runtime =
-        state.cameras.get(&id).ok_or_else(|| Error::not_found(format!("There is no camera {:?}.", id.as_str())))?;
+pub(super) async fn camera_page(state: web::Data<AppState>, me: Identity, id: web::Path<String>) -> PageResult {
+    let runtime = visible_camera(&state, &me, &id)?;
     let filter = EventFilter { camera: Some(id.to_string()), limit: 10, ..Default::default() };
     let events = state.db.list_events(&filter).await?;
     let c = &runtime.config;
     let m = &c.motion;
     let settings = vec![
-        ("Source", crate::config::redact_url(&c.url)),
+        ("Source", crate::config::split_credentials(&c.url).0),
+        (
+            "Credentials",
+            if crate::config::split_credentials(&c.url).1.is_some() { "saved, encrypted" } else { "none" }.into(),
+        ),
         ("Detect size", format!("{} × {} at {} fps", c.detect.width, c.detect.height, c.detect.fps)),
         ("Hardware decoding", c.hwaccel.unwrap_or(state.config.ffmpeg.hwaccel).name().to_string()),
         ("Motion threshold", m.threshold.to_string()),
@@ -132,6 +162,7 @@ async fn camera_page(state: web::Data<AppState>, id: web::Path<String>) -> PageR
     ];
     ok(CameraPage {
         nav: "dashboard",
+        me: Me::of(&me),
         camera: CameraView::of(&runtime),
         settings,
         events: events.iter().map(EventView::of).collect(),
@@ -143,7 +174,10 @@ async fn camera_page(state: web::Data<AppState>, id: web::Path<String>) -> PageR
 #[template(path = "camera_form.html")]
 struct CameraFormPage {
     nav: &'static str,
+    me: Me,
     editing: bool,
+    /// The camera has a saved user name and password (never shown).
+    has_credentials: bool,
     form: CameraForm,
     errors: FieldErrors,
 }
@@ -154,11 +188,24 @@ impl CameraFormPage {
     }
 }
 
-async fn new_camera() -> PageResult {
-    ok(CameraFormPage { nav: "new", editing: false, form: CameraForm::blank(), errors: FieldErrors::new() }.render())
+pub(super) async fn new_camera(me: Identity) -> PageResult {
+    ok(CameraFormPage {
+        nav: "new",
+        me: Me::of(&me),
+        editing: false,
+        has_credentials: false,
+        form: CameraForm::blank(),
+        errors: FieldErrors::new(),
+    }
+    .render())
 }
 
-async fn create_camera(state: web::Data<AppState>, form: web::Form<CameraForm>) -> PageResult {
+pub(super) async fn create_camera(
+    state: web::Data<AppState>,
+    me: Identity,
+    req: HttpRequest,
+    form: web::Form<CameraForm>,
+) -> PageResult {
     let form = form.into_inner();
     let mut camera = form.to_config(None);
     if let Ok(c) = &camera
@@ -170,10 +217,13 @@ async fn create_camera(state: web::Data<AppState>, form: web::Form<CameraForm>) 
     match camera {
         Err(errors) => Ok(html(
             actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
-            CameraFormPage { nav: "new", editing: false, form, errors }.render(),
+            CameraFormPage { nav: "new", me: Me::of(&me), editing: false, has_credentials: false, form, errors }
+                .render(),
         )),
         Ok(camera) => {
-            crate::camera::store_camera(&state.db, &camera, CameraSource::Ui).await?;
+            crate::camera::store_camera(&state.db, &state.auth.vault(), &camera, CameraSource::Ui).await?;
+            let origin = origin_of(&req, &state);
+            state.auth.audit(state.auth.entry(&me, &origin, "camera.create", Some(&camera.id), "")).await;
             let location = format!("/cameras/{}", camera.id);
             state.cameras.put(camera, CameraSource::Ui).await;
             Ok(redirect(&location))
@@ -192,28 +242,46 @@ fn editable_camera(state: &AppState, id: &str) -> Result<std::sync::Arc<crate::c
     Ok(runtime)
 }
 
-async fn edit_camera(state: web::Data<AppState>, id: web::Path<String>) -> PageResult {
+pub(super) async fn edit_camera(state: web::Data<AppState>, me: Identity, id: web::Path<String>) -> PageResult {
     let runtime = editable_camera(&state, &id)?;
     ok(CameraFormPage {
         nav: "dashboard",
+        me: Me::of(&me),
         editing: true,
+        has_credentials: crate::config::split_credentials(&runtime.config.url).1.is_some(),
         form: CameraForm::from_config(&runtime.config),
         errors: FieldErrors::new(),
     }
     .render())
 }
 
-async fn update_camera(state: web::Data<AppState>, id: web::Path<String>, form: web::Form<CameraForm>) -> PageResult {
+pub(super) async fn update_camera(
+    state: web::Data<AppState>,
+    me: Identity,
+    req: HttpRequest,
+    id: web::Path<String>,
+    form: web::Form<CameraForm>,
+) -> PageResult {
     let runtime = editable_camera(&state, &id)?;
     let mut form = form.into_inner();
     form.id = id.to_string();
     match form.to_config(Some(&runtime.config)) {
         Err(errors) => Ok(html(
             actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
-            CameraFormPage { nav: "dashboard", editing: true, form, errors }.render(),
+            CameraFormPage {
+                nav: "dashboard",
+                me: Me::of(&me),
+                editing: true,
+                has_credentials: crate::config::split_credentials(&runtime.config.url).1.is_some(),
+                form,
+                errors,
+            }
+            .render(),
         )),
         Ok(camera) => {
-            crate::camera::store_camera(&state.db, &camera, CameraSource::Ui).await?;
+            crate::camera::store_camera(&state.db, &state.auth.vault(), &camera, CameraSource::Ui).await?;
+            let origin = origin_of(&req, &state);
+            state.auth.audit(state.auth.entry(&me, &origin, "camera.update", Some(&camera.id), "")).await;
             state.cameras.put(camera, CameraSource::Ui).await;
             Ok(redirect(&format!("/cameras/{id}")))
         }
@@ -224,20 +292,28 @@ async fn update_camera(state: web::Data<AppState>, id: web::Path<String>, form: 
 #[template(path = "camera_delete.html")]
 struct DeletePage {
     nav: &'static str,
+    me: Me,
     camera: CameraView,
     event_count: u64,
 }
 
-async fn confirm_delete(state: web::Data<AppState>, id: web::Path<String>) -> PageResult {
+pub(super) async fn confirm_delete(state: web::Data<AppState>, me: Identity, id: web::Path<String>) -> PageResult {
     let runtime = editable_camera(&state, &id)?;
     let event_count = state.db.count_events(Some(&id)).await?;
-    ok(DeletePage { nav: "dashboard", camera: CameraView::of(&runtime), event_count }.render())
+    ok(DeletePage { nav: "dashboard", me: Me::of(&me), camera: CameraView::of(&runtime), event_count }.render())
 }
 
-async fn delete_camera(state: web::Data<AppState>, id: web::Path<String>) -> PageResult {
+pub(super) async fn delete_camera(
+    state: web::Data<AppState>,
+    me: Identity,
+    req: HttpRequest,
+    id: web::Path<String>,
+) -> PageResult {
     editable_camera(&state, &id)?;
     state.db.delete_camera(&id).await?;
     state.cameras.remove(&id).await;
+    let origin = origin_of(&req, &state);
+    state.auth.audit(state.auth.entry(&me, &origin, "camera.delete", Some(&id), "events kept")).await;
     tracing::info!(camera = %id, "camera deleted from the UI; its events are kept");
     Ok(redirect("/"))
 }
@@ -246,6 +322,7 @@ async fn delete_camera(state: web::Data<AppState>, id: web::Path<String>) -> Pag
 #[template(path = "events.html")]
 struct EventsPage {
     nav: &'static str,
+    me: Me,
     events: Vec<EventView>,
     camera_ids: Vec<String>,
     query: EventsQuery,
@@ -269,9 +346,14 @@ impl EventsPage {
 
 const EVENTS_PER_PAGE: u64 = 24;
 
-async fn events_page(state: web::Data<AppState>, query: web::Query<EventsQuery>) -> PageResult {
+pub(super) async fn events_page(
+    state: web::Data<AppState>,
+    me: Identity,
+    query: web::Query<EventsQuery>,
+) -> PageResult {
     let query = query.into_inner();
-    let filter = query.to_filter(EVENTS_PER_PAGE)?;
+    let mut filter = query.to_filter(EVENTS_PER_PAGE)?;
+    filter.allowed_cameras = me.allowed_cameras();
     let events = state.db.list_events(&filter).await?;
     let next_link =
         (events.len() as u64 == filter.limit).then(|| events.last().map(|e| e.id)).flatten().map(|before| {
@@ -284,11 +366,12 @@ async fn events_page(state: web::Data<AppState>, query: web::Query<EventsQuery>)
             link.append_pair("before", &before.to_string());
             format!("/events?{}", link.finish())
         });
-    let camera_ids = state.cameras.list().iter().map(|c| c.id().to_string()).collect();
+    let camera_ids = visible_cameras(&state, &me).iter().map(|c| c.id().to_string()).collect();
     let filtered =
         filter.camera.is_some() || filter.kind.is_some() || filter.since_ms.is_some() || filter.before.is_some();
     ok(EventsPage {
         nav: "events",
+        me: Me::of(&me),
         events: events.iter().map(EventView::of).collect(),
         camera_ids,
         query,
@@ -302,26 +385,40 @@ async fn events_page(state: web::Data<AppState>, query: web::Query<EventsQuery>)
 #[template(path = "event.html")]
 struct EventPage {
     nav: &'static str,
+    me: Me,
     event: EventView,
     camera_name: String,
 }
 
-async fn event_page(state: web::Data<AppState>, id: web::Path<i64>) -> PageResult {
-    let event = state.db.get_event(*id).await?.ok_or_else(|| Error::not_found(format!("There is no event {id}.")))?;
+pub(super) async fn event_page(state: web::Data<AppState>, me: Identity, id: web::Path<i64>) -> PageResult {
+    let event = visible_event(&state, &me, *id).await?;
+    if event.status == "new" {
+        state.db.set_event_status(event.id, "viewed").await?;
+    }
     let camera_name = state
         .cameras
         .get(&event.camera_id)
         .map(|c| c.config.display_name().to_string())
         .unwrap_or_else(|| event.camera_id.clone());
-    ok(EventPage { nav: "events", event: EventView::of(&event), camera_name }.render())
+    let mut view = EventView::of(&event);
+    if view.status == "new" {
+        view.status = "viewed".into();
+    }
+    ok(EventPage { nav: "events", me: Me::of(&me), event: view, camera_name }.render())
 }
 
 #[derive(Deserialize)]
-struct StatusForm {
+pub(super) struct StatusForm {
     status: String,
 }
 
-async fn set_event_status(state: web::Data<AppState>, id: web::Path<i64>, form: web::Form<StatusForm>) -> PageResult {
+pub(super) async fn set_event_status(
+    state: web::Data<AppState>,
+    me: Identity,
+    id: web::Path<i64>,
+    form: web::Form<StatusForm>,
+) -> PageResult {
+    visible_event(&state, &me, *id).await?;
     let status = form.status.as_str();
     if !matches!(status, "new" | "viewed" | "resolved") {
         return Err(Error::invalid(format!("status {status:?} is not one of new, viewed, resolved")).into());

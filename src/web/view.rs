@@ -43,7 +43,7 @@ pub struct CameraView {
     pub name: String,
     pub source: &'static str,
     pub enabled: bool,
-    /// The source URL with any password replaced by `***`.
+    /// The source URL with any user name and password replaced by `***`.
     pub url: String,
     pub width: u32,
     pub height: u32,
@@ -193,5 +193,26 @@ mod tests {
         assert_eq!(format_duration(4_200), "4 s");
         assert_eq!(format_duration(125_000), "2 min 5 s");
         assert_eq!(format_duration(3_780_000), "1 h 3 min");
+    }
+}
+
+/// The signed-in user as the page header and forms need it.
+#[derive(Debug, Clone, Default)]
+pub struct Me {
+    /// Empty on the sign-in and set-up pages: the header then shows no navigation.
+    pub name: String,
+    pub admin: bool,
+    /// The value of every form's hidden `csrf` field.
+    pub csrf: String,
+}
+
+impl Me {
+    pub fn of(identity: &crate::auth::Identity) -> Self {
+        Self { name: identity.name.clone(), admin: identity.is_admin(), csrf: identity.csrf().to_string() }
+    }
+
+    /// Nobody signed in; `csrf` is the sign-in form's token.
+    pub fn anonymous(csrf: String) -> Self {
+        Self { name: String::new(), admin: false, csrf }
     }
 }

@@ -45,11 +45,18 @@ pub fn parse_config(text: &str) -> Config {
     config
 }
 
+/// The administrator every test app has.
+pub const ADMIN: &str = "admin";
+pub const ADMIN_PASSWORD: &str = "correct horse battery";
+
 pub struct TestApp {
     pub app: Option<RunningApp>,
     pub base: String,
     pub data: tempfile::TempDir,
+    /// Sends the administrator's API token with every request.
     pub client: reqwest::Client,
+    /// No credentials at all.
+    pub anonymous: reqwest::Client,
 }
 
 impl TestApp {
@@ -66,8 +73,40 @@ impl TestApp {
             .await
             .expect("watchpost starts");
         let base = format!("http://{}", app.addr);
-        let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-        Self { app: Some(app), base, data, client }
+        let auth = &app.state.auth;
+        let admin = match app.state.db.user_by_name(ADMIN).await.unwrap() {
+            Some(user) => user.id,
+            None => auth.create_user(ADMIN, watchpost::auth::Role::Admin, ADMIN_PASSWORD, &[]).await.unwrap(),
+        };
+        let token = auth.create_token(admin, "tests", None).await.unwrap().jwt;
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert(reqwest::header::AUTHORIZATION, format!("Bearer {token}").parse().unwrap());
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .default_headers(headers)
+            .build()
+            .unwrap();
+        let anonymous = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        Self { app: Some(app), base, data, client, anonymous }
+    }
+
+    /// Signs in through the login form like a browser; returns the client (holding the session
+    /// cookie) and the session's CSRF token read from the page.
+    pub async fn browser_session(&self, name: &str, password: &str) -> (reqwest::Client, String) {
+        let client =
+            reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).cookie_store(true).build().unwrap();
+        let login_page = client.get(self.url("/login")).send().await.unwrap().text().await.unwrap();
+        let form_csrf = hidden_csrf(&login_page);
+        let response = client
+            .post(self.url("/login"))
+            .form(&[("csrf", form_csrf.as_str()), ("name", name), ("password", password), ("next", "/")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 303, "sign-in as {name} failed");
+        let account = client.get(self.url("/account")).send().await.unwrap().text().await.unwrap();
+        let csrf = hidden_csrf(&account);
+        (client, csrf)
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -99,6 +138,13 @@ impl TestApp {
         }
         self.data
     }
+}
+
+/// The value of the first hidden `csrf` field on a page.
+pub fn hidden_csrf(page: &str) -> String {
+    let marker = "name=\"csrf\" value=\"";
+    let start = page.find(marker).map(|i| i + marker.len()).expect("the page has a CSRF field");
+    page[start..].split('"').next().unwrap().to_string()
 }
 
 /// Polls `check` every 200 ms until it returns `Some`, or panics with `what` after `timeout`.

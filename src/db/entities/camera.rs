@@ -10,8 +10,10 @@ pub struct Model {
     pub name: String,
     /// `config` (from the config file, read-only in the UI) or `ui` (added in the UI or API).
     pub source: String,
-    /// The full `CameraConfig` as JSON.
+    /// The `CameraConfig` as JSON, its URL without user name and password.
     pub settings: String,
+    /// The URL's `user:password`, sealed with the credential key (see `auth::vault`).
+    pub credentials: Option<String>,
     pub status: String,
     pub last_error: Option<String>,
     pub last_frame_ms: Option<i64>,

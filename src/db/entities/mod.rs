@@ -1,7 +1,11 @@
 //! sea-orm entities, one file per table. Times are milliseconds since the Unix epoch (UTC) and
 //! lists are JSON text, so the same schema works unchanged on SQLite and PostgreSQL.
 
+pub mod api_token;
+pub mod audit_entry;
 pub mod camera;
 pub mod event;
 pub mod node;
+pub mod session;
 pub mod setting;
+pub mod user;

@@ -1,0 +1,518 @@
+//! Who is asking and what they may do: accounts with argon2id passwords, browser sessions with
+//! CSRF tokens, rate-limited sign-in, API tokens (JWT) with re-issue and key rotation, the audit
+//! log, and the vault that seals device credentials.
+//!
+//! The web layer calls [`Auth`] to turn a cookie or a bearer token into an [`Identity`]; the CLI
+//! calls it for headless set-up. Keys live in `<data-dir>/keys/`, readable by the owner only.
+
+mod limiter;
+mod password;
+mod secrets;
+mod tokens;
+pub mod vault;
+
+use crate::config::AuthConfig;
+use crate::db::entities::{api_token, session, user};
+use crate::db::{Db, NewAudit, NewUser};
+use crate::error::{Error, ErrorKind, Result};
+use limiter::LoginLimiter;
+pub use password::MIN_LENGTH as MIN_PASSWORD_LENGTH;
+pub use secrets::{constant_time_eq, now_ms, random_token};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
+pub use tokens::KeyInfo;
+use tokens::{Claims, Keyring};
+pub use vault::Vault;
+
+/// What an account may do. Viewers watch and mark events; admins also change settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Admin,
+    Viewer,
+}
+
+impl Role {
+    pub fn parse(text: &str) -> Result<Self> {
+        match text {
+            "admin" => Ok(Role::Admin),
+            "viewer" => Ok(Role::Viewer),
+            other => Err(Error::invalid(format!("role {other:?} is not admin or viewer"))),
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Viewer => "viewer",
+        }
+    }
+}
+
+/// How a request proved who it is.
+#[derive(Debug, Clone)]
+pub enum AuthMethod {
+    /// A browser session: `id` is the stored hash, `csrf` the token its forms must carry.
+    Session { id: String, csrf: String },
+    /// An API token, by its id.
+    Token { id: String },
+}
+
+/// The signed-in user behind a request.
+#[derive(Debug, Clone)]
+pub struct Identity {
+    pub user_id: i64,
+    pub name: String,
+    pub role: Role,
+    /// Cameras this user may see; empty = all.
+    pub cameras: Vec<String>,
+    pub method: AuthMethod,
+}
+
+impl Identity {
+    pub fn is_admin(&self) -> bool {
+        self.role == Role::Admin
+    }
+
+    pub fn can_see(&self, camera_id: &str) -> bool {
+        self.cameras.is_empty() || self.cameras.iter().any(|c| c == camera_id)
+    }
+
+    /// The camera limit as an event filter: `None` = every camera.
+    pub fn allowed_cameras(&self) -> Option<Vec<String>> {
+        (!self.cameras.is_empty()).then(|| self.cameras.clone())
+    }
+
+    /// The CSRF token of a browser session (empty for API tokens, which need none).
+    pub fn csrf(&self) -> &str {
+        match &self.method {
+            AuthMethod::Session { csrf, .. } => csrf,
+            AuthMethod::Token { .. } => "",
+        }
+    }
+
+    fn of(user: &user::Model, method: AuthMethod) -> Result<Self> {
+        Ok(Self {
+            user_id: user.id,
+            name: user.name.clone(),
+            role: Role::parse(&user.role)?,
+            cameras: serde_json::from_str(&user.cameras).unwrap_or_default(),
+            method,
+        })
+    }
+}
+
+/// A sign-in that worked: the cookie value to set (shown once, stored only as a hash).
+pub struct NewSession {
+    pub token: String,
+    pub identity: Identity,
+}
+
+/// Where a request came from, for rate limits and the audit log.
+#[derive(Debug, Clone, Default)]
+pub struct Origin {
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+/// A freshly issued API token: the JWT (shown once) and what is stored about it.
+pub struct IssuedToken {
+    pub jwt: String,
+    pub record: api_token::Model,
+}
+
+/// Writes to the last-seen columns at most this often per session or token.
+const TOUCH_INTERVAL_MS: i64 = 60_000;
+
+#[derive(Clone)]
+pub struct Auth {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    db: Db,
+    config: AuthConfig,
+    keyring: RwLock<Keyring>,
+    vault: Arc<Vault>,
+    limiter: LoginLimiter,
+    has_users: AtomicBool,
+}
+
+impl Auth {
+    /// Opens (or creates) the key files under `<data_dir>/keys/`.
+    pub async fn open(db: Db, data_dir: &Path, config: AuthConfig) -> Result<Self> {
+        let keys = data_dir.join("keys");
+        let vault = Arc::new(Vault::open(&keys.join("credentials.key"))?);
+        let keyring = Keyring::open(&keys.join("api-signing.json"), now_ms())?;
+        let has_users = db.count_users().await? > 0;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                db,
+                config,
+                keyring: RwLock::new(keyring),
+                vault,
+                limiter: LoginLimiter::default(),
+                has_users: AtomicBool::new(has_users),
+            }),
+        })
+    }
+
+    pub fn vault(&self) -> Arc<Vault> {
+        self.inner.vault.clone()
+    }
+
+    pub fn config(&self) -> &AuthConfig {
+        &self.inner.config
+    }
+
+    fn db(&self) -> &Db {
+        &self.inner.db
+    }
+
+    /// True until the first account exists: the UI then shows only the set-up page.
+    pub async fn needs_setup(&self) -> Result<bool> {
+        if self.inner.has_users.load(Ordering::Relaxed) {
+            return Ok(false);
+        }
+        let has = self.db().count_users().await? > 0;
+        self.inner.has_users.store(has, Ordering::Relaxed);
+        Ok(!has)
+    }
+
+    pub async fn audit(&self, entry: NewAudit) {
+        if let Err(err) = self.db().insert_audit(&entry, now_ms()).await {
+            tracing::error!(error = %err, action = %entry.action, "cannot write the audit log");
+        }
+    }
+
+    /// Creates an account; names are 1–64 letters, digits, `.`, `_`, `-` or `@`.
+    pub async fn create_user(&self, name: &str, role: Role, password: &str, cameras: &[String]) -> Result<i64> {
+        let name = name.trim();
+        check_user_name(name)?;
+        password::check_rules(password)?;
+        let hash = password::hash(password).await?;
+        let new =
+            NewUser { name: name.into(), role: role.as_str().into(), password_hash: hash, cameras: cameras.to_vec() };
+        let id = self.db().insert_user(&new, now_ms()).await?;
+        self.inner.has_users.store(true, Ordering::Relaxed);
+        Ok(id)
+    }
+
+    /// Creates the first administrator; refused once any account exists (the set-up page is gone).
+    pub async fn create_first_admin(&self, name: &str, password: &str, origin: &Origin) -> Result<NewSession> {
+        if !self.needs_setup().await? {
+            return Err(Error::conflict("An administrator already exists; sign in instead."));
+        }
+        self.create_user(name, Role::Admin, password, &[]).await?;
+        self.audit(NewAudit {
+            actor: Some(name.trim().into()),
+            ip: origin.ip.clone(),
+            action: "user.create".into(),
+            target: Some(name.trim().into()),
+            ok: true,
+            detail: Some("first administrator, from the set-up page".into()),
+        })
+        .await;
+        self.login(name, password, origin).await
+    }
+
+    /// Checks a password and opens a session, within the rate limits.
+    pub async fn login(&self, name: &str, password: &str, origin: &Origin) -> Result<NewSession> {
+        let name = name.trim();
+        let ip_key = format!("ip:{}", origin.ip.as_deref().unwrap_or("unknown"));
+        let user_key = format!("user:{}", name.to_lowercase());
+        let keys = [ip_key, user_key.clone()];
+        let audit = |ok: bool, detail: &str| NewAudit {
+            actor: Some(name.into()),
+            ip: origin.ip.clone(),
+            action: "auth.login".into(),
+            target: None,
+            ok,
+            detail: (!detail.is_empty()).then(|| detail.to_string()),
+        };
+        if let Err(wait) = self.inner.limiter.check(&keys) {
+            self.audit(audit(false, "refused: too many failed attempts")).await;
+            return Err(Error::new(
+                ErrorKind::TooManyRequests,
+                format!("Too many failed sign-ins. Wait {} seconds and try again.", wait.as_secs().max(1)),
+            ));
+        }
+        let user = self.db().user_by_name(name).await?;
+        let password_ok = password::verify(password, user.as_ref().map(|u| u.password_hash.as_str())).await;
+        let user = match user {
+            Some(user) if password_ok && !user.disabled => user,
+            Some(user) if password_ok && user.disabled => {
+                self.audit(audit(false, "account disabled")).await;
+                return Err(Error::forbidden("This account is disabled. Ask an administrator."));
+            }
+            _ => {
+                self.inner.limiter.record_failure(&keys);
+                self.audit(audit(false, "wrong user name or password")).await;
+                return Err(Error::unauthenticated("Wrong user name or password."));
+            }
+        };
+        self.inner.limiter.clear(&user_key);
+        let now = now_ms();
+        let (idle_cutoff, created_cutoff) = self.session_cutoffs(now);
+        self.db().delete_expired_sessions(idle_cutoff, created_cutoff).await?;
+        let token = random_token();
+        let record = session::Model {
+            id: secrets::sha256_hex(&token),
+            user_id: user.id,
+            csrf: random_token(),
+            created_ms: now,
+            last_seen_ms: now,
+            ip: origin.ip.clone(),
+            user_agent: origin.user_agent.as_ref().map(|ua| ua.chars().take(300).collect()),
+        };
+        self.db().insert_session(record.clone()).await?;
+        self.db().touch_user_login(user.id, now).await?;
+        self.audit(audit(true, "")).await;
+        let identity = Identity::of(&user, AuthMethod::Session { id: record.id, csrf: record.csrf })?;
+        Ok(NewSession { token, identity })
+    }
+
+    fn session_cutoffs(&self, now: i64) -> (i64, i64) {
+        let c = &self.inner.config;
+        (now - i64::from(c.session_idle_hours) * 3_600_000, now - i64::from(c.session_max_days) * 86_400_000)
+    }
+
+    /// The identity behind a session cookie, or `None` when it is unknown, expired or its user is
+    /// disabled.
+    pub async fn session(&self, token: &str) -> Result<Option<Identity>> {
+        let id = secrets::sha256_hex(token);
+        let Some(session) = self.db().get_session(&id).await? else { return Ok(None) };
+        let now = now_ms();
+        let (idle_cutoff, created_cutoff) = self.session_cutoffs(now);
+        if session.last_seen_ms < idle_cutoff || session.created_ms < created_cutoff {
+            self.db().delete_session(&id).await?;
+            return Ok(None);
+        }
+        let Some(user) = self.db().user_by_id(session.user_id).await?.filter(|u| !u.disabled) else {
+            self.db().delete_session(&id).await?;
+            return Ok(None);
+        };
+        if now - session.last_seen_ms > TOUCH_INTERVAL_MS {
+            self.db().touch_session(&id, now).await?;
+        }
+        Identity::of(&user, AuthMethod::Session { id, csrf: session.csrf }).map(Some)
+    }
+
+    pub async fn logout(&self, identity: &Identity, origin: &Origin) -> Result<()> {
+        if let AuthMethod::Session { id, .. } = &identity.method {
+            self.db().delete_session(id).await?;
+        }
+        self.audit(self.entry(identity, origin, "auth.logout", None, "")).await;
+        Ok(())
+    }
+
+    /// Ends every session of this user but the one asking.
+    pub async fn logout_elsewhere(&self, identity: &Identity, origin: &Origin) -> Result<u64> {
+        let keep = match &identity.method {
+            AuthMethod::Session { id, .. } => Some(id.as_str()),
+            AuthMethod::Token { .. } => None,
+        };
+        let ended = self.db().delete_user_sessions(identity.user_id, keep).await?;
+        self.audit(self.entry(identity, origin, "auth.logout_everywhere", None, &format!("{ended} other session(s)")))
+            .await;
+        Ok(ended)
+    }
+
+    /// Changes the user's own password after checking the current one; other sessions end.
+    pub async fn change_password(&self, identity: &Identity, current: &str, new: &str, origin: &Origin) -> Result<()> {
+        let user = self
+            .db()
+            .user_by_id(identity.user_id)
+            .await?
+            .ok_or_else(|| Error::unauthenticated("This account no longer exists."))?;
+        if !password::verify(current, Some(&user.password_hash)).await {
+            self.audit(self.entry(identity, origin, "user.password", Some(&user.name), "wrong current password")).await;
+            return Err(Error::invalid("The current password is not right."));
+        }
+        self.set_password(&user.name, new).await?;
+        if let AuthMethod::Session { id, .. } = &identity.method {
+            self.db().delete_user_sessions(user.id, Some(id)).await?;
+        }
+        self.audit(self.entry(identity, origin, "user.password", Some(&user.name), "")).await;
+        Ok(())
+    }
+
+    /// Sets a password without knowing the old one (admins, the CLI).
+    pub async fn set_password(&self, name: &str, new: &str) -> Result<()> {
+        password::check_rules(new)?;
+        let user = self
+            .db()
+            .user_by_name(name)
+            .await?
+            .ok_or_else(|| Error::not_found(format!("there is no user {name:?}")))?;
+        let hash = password::hash(new).await?;
+        self.db().set_user_password(user.id, &hash, now_ms()).await
+    }
+
+    /// An audit entry for something `identity` did.
+    pub fn entry(
+        &self,
+        identity: &Identity,
+        origin: &Origin,
+        action: &str,
+        target: Option<&str>,
+        detail: &str,
+    ) -> NewAudit {
+        NewAudit {
+            actor: Some(identity.name.clone()),
+            ip: origin.ip.clone(),
+            action: action.into(),
+            target: target.map(str::to_string),
+            ok: true,
+            detail: (!detail.is_empty()).then(|| detail.to_string()),
+        }
+    }
+
+    /// Issues a token for a user; `ttl_days` defaults to `[auth] token_ttl_days`.
+    pub async fn create_token(&self, user_id: i64, name: &str, ttl_ms: Option<i64>) -> Result<IssuedToken> {
+        let name = name.trim();
+        if name.is_empty() || name.chars().count() > 80 {
+            return Err(Error::invalid("Give the token a name of 1–80 characters, e.g. \"home-assistant\"."));
+        }
+        let ttl_ms = ttl_ms.unwrap_or(i64::from(self.inner.config.token_ttl_days) * 86_400_000);
+        if !(60_000..=3650 * 86_400_000).contains(&ttl_ms) {
+            return Err(Error::invalid("A token lives from 1 minute to 3650 days."));
+        }
+        self.issue(user_id, name, ttl_ms, None).await
+    }
+
+    async fn issue(&self, user_id: i64, name: &str, ttl_ms: i64, replaces: Option<String>) -> Result<IssuedToken> {
+        let now = now_ms();
+        let record = api_token::Model {
+            id: secrets::random_id(),
+            user_id,
+            name: name.into(),
+            created_ms: now,
+            expires_ms: now + ttl_ms,
+            revoked_ms: None,
+            grace_until_ms: None,
+            replaces,
+            last_used_ms: None,
+        };
+        let claims =
+            Claims { sub: user_id.to_string(), jti: record.id.clone(), iat: now / 1000, exp: record.expires_ms / 1000 };
+        let jwt = self.inner.keyring.read().unwrap_or_else(|e| e.into_inner()).sign(&claims)?;
+        self.db().insert_token(record.clone()).await?;
+        Ok(IssuedToken { jwt, record })
+    }
+
+    /// Issues a successor with the same name and lifetime; the old token works for
+    /// `[auth] token_grace_hours` more, then stops.
+    pub async fn reissue_token(&self, id: &str) -> Result<IssuedToken> {
+        let old = self.db().get_token(id).await?.ok_or_else(|| Error::not_found(format!("there is no token {id}")))?;
+        let now = now_ms();
+        if old.revoked_ms.is_some() || old.grace_until_ms.is_some() || old.expires_ms <= now {
+            return Err(Error::conflict("Only a token that is still valid can be re-issued; create a new one."));
+        }
+        let issued = self.issue(old.user_id, &old.name, old.expires_ms - old.created_ms, Some(old.id.clone())).await?;
+        self.db().set_token_grace(&old.id, now + self.grace_ms()).await?;
+        Ok(issued)
+    }
+
+    pub async fn revoke_token(&self, id: &str) -> Result<bool> {
+        self.db().revoke_token(id, now_ms()).await
+    }
+
+    pub async fn get_token(&self, id: &str) -> Result<Option<api_token::Model>> {
+        self.db().get_token(id).await
+    }
+
+    fn grace_ms(&self) -> i64 {
+        i64::from(self.inner.config.token_grace_hours) * 3_600_000
+    }
+
+    /// The identity behind an `Authorization: Bearer` token.
+    pub async fn verify_token(&self, jwt: &str) -> Result<Identity> {
+        let now = now_ms();
+        let claims = self.inner.keyring.read().unwrap_or_else(|e| e.into_inner()).verify(jwt, now, self.grace_ms())?;
+        let refused = |why: &str| Error::unauthenticated(format!("API token refused: {why}"));
+        let record = self.db().get_token(&claims.jti).await?.ok_or_else(|| refused("it is not known here"))?;
+        if record.revoked_ms.is_some() {
+            return Err(refused("it was revoked"));
+        }
+        if record.grace_until_ms.is_some_and(|until| now > until) {
+            return Err(refused("it was re-issued and its grace period is over; use the new token"));
+        }
+        if record.expires_ms <= now {
+            return Err(refused("it has expired"));
+        }
+        if claims.sub != record.user_id.to_string() {
+            return Err(refused("its signature is not valid"));
+        }
+        let user = self
+            .db()
+            .user_by_id(record.user_id)
+            .await?
+            .filter(|u| !u.disabled)
+            .ok_or_else(|| refused("its owner is disabled"))?;
+        if record.last_used_ms.is_none_or(|t| now - t > TOUCH_INTERVAL_MS) {
+            self.db().touch_token(&record.id, now).await?;
+        }
+        Identity::of(&user, AuthMethod::Token { id: record.id })
+    }
+
+    /// Makes a new signing key current; tokens signed with the old one work for the grace period.
+    pub fn rotate_signing_key(&self) -> Result<()> {
+        self.inner.keyring.write().unwrap_or_else(|e| e.into_inner()).rotate(now_ms(), self.grace_ms())
+    }
+
+    pub fn signing_keys(&self) -> Vec<KeyInfo> {
+        self.inner.keyring.read().unwrap_or_else(|e| e.into_inner()).keys()
+    }
+}
+
+fn check_user_name(name: &str) -> Result<()> {
+    let ok = !name.is_empty()
+        && name.chars().count() <= 64
+        && name.chars().all(|c| c.is_alphanumeric() || matches!(c, '.' | '_' | '-' | '@'));
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::invalid(format!(
+            "{name:?} is not a valid user name; use 1–64 letters, digits, '.', '_', '-' or '@'"
+        )))
+    }
+}
+
+/// Parses a lifetime such as `30d`, `12h`, `90m` or `2w` into milliseconds.
+pub fn parse_duration_ms(text: &str) -> Result<i64> {
+    let text = text.trim();
+    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: i64 = number.parse().map_err(|_| Error::invalid(format!("{text:?} is not a duration like 30d")))?;
+    let unit_ms = match unit {
+        "m" => 60_000,
+        "h" => 3_600_000,
+        "d" | "" => 86_400_000,
+        "w" => 7 * 86_400_000,
+        _ => return Err(Error::invalid(format!("{text:?}: use m, h, d or w, e.g. 30d"))),
+    };
+    number.checked_mul(unit_ms).ok_or_else(|| Error::invalid(format!("{text:?} is too long")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse() {
+        assert_eq!(parse_duration_ms("30d").unwrap(), 30 * 86_400_000);
+        assert_eq!(parse_duration_ms("12h").unwrap(), 12 * 3_600_000);
+        assert_eq!(parse_duration_ms("2w").unwrap(), 14 * 86_400_000);
+        assert!(parse_duration_ms("soon").is_err());
+        assert!(parse_duration_ms("3y").is_err());
+    }
+
+    #[test]
+    fn user_names_are_checked() {
+        assert!(check_user_name("anna.b@home").is_ok());
+        assert!(check_user_name("").is_err());
+        assert!(check_user_name("a b").is_err());
+        assert!(check_user_name("<script>").is_err());
+    }
+}

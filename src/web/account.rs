@@ -1,0 +1,833 @@
+//! Pages about people and access: first-run set-up, sign-in and sign-out, the user's own account
+//! (password, sessions, API tokens), and the administrator's settings (users, all tokens and the
+//! signing key, the audit log).
+
+use super::AppState;
+use super::guard::{FORM_COOKIE, SESSION_COOKIE, cookie, origin_of, removal};
+use super::pages::{PageResult, html, ok, redirect};
+use super::view::{Me, format_ago, format_time};
+use crate::auth::{Identity, IssuedToken, MIN_PASSWORD_LENGTH, Role, parse_duration_ms, random_token};
+use crate::db::entities::{api_token, user};
+use crate::error::{Error, ErrorKind};
+use actix_web::cookie::SameSite;
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use serde::Deserialize;
+use std::collections::HashMap;
+
+/// The sign-in form's CSRF token: the one its cookie already holds, or a new one.
+fn form_token(req: &HttpRequest) -> (String, bool) {
+    match req.cookie(FORM_COOKIE) {
+        Some(c) if c.value().len() >= 32 => (c.value().to_string(), false),
+        _ => (random_token(), true),
+    }
+}
+
+/// Renders an anonymous form page and sets its CSRF cookie when new.
+fn anonymous_page(
+    req: &HttpRequest,
+    state: &AppState,
+    status: StatusCode,
+    render: impl FnOnce(Me) -> Result<String, askama::Error>,
+) -> HttpResponse {
+    let (token, fresh) = form_token(req);
+    let mut response = html(status, render(Me::anonymous(token.clone())));
+    if fresh {
+        let _ = response.add_cookie(&cookie(req, state, FORM_COOKIE, token, SameSite::Strict));
+    }
+    response
+}
+
+/// Only local paths are followed after sign-in (no open redirect).
+fn safe_next(next: &str) -> &str {
+    if next.starts_with('/') && !next.starts_with("//") && !next.starts_with("/\\") { next } else { "/" }
+}
+
+#[derive(Template)]
+#[template(path = "login.html")]
+struct LoginPage {
+    nav: &'static str,
+    me: Me,
+    name: String,
+    next: String,
+    error: String,
+}
+
+#[derive(Deserialize, Default)]
+pub(super) struct LoginQuery {
+    #[serde(default)]
+    next: String,
+}
+
+pub(super) async fn login_page(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    query: web::Query<LoginQuery>,
+) -> PageResult {
+    if state.auth.needs_setup().await? {
+        return Ok(redirect("/setup"));
+    }
+    let next = safe_next(&query.next).to_string();
+    Ok(anonymous_page(&req, &state, StatusCode::OK, |me| {
+        LoginPage { nav: "", me, name: String::new(), next, error: String::new() }.render()
+    }))
+}
+
+#[derive(Deserialize)]
+pub(super) struct LoginForm {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    next: String,
+}
+
+pub(super) async fn login(state: web::Data<AppState>, req: HttpRequest, form: web::Form<LoginForm>) -> PageResult {
+    let origin = origin_of(&req, &state);
+    match state.auth.login(&form.name, &form.password, &origin).await {
+        Ok(session) => Ok(signed_in(&req, &state, session.token, safe_next(&form.next))),
+        Err(err)
+            if matches!(err.kind, ErrorKind::Unauthenticated | ErrorKind::Forbidden | ErrorKind::TooManyRequests) =>
+        {
+            let status = super::status_for(err.kind);
+            Ok(anonymous_page(&req, &state, status, |me| {
+                LoginPage {
+                    nav: "",
+                    me,
+                    name: form.name.clone(),
+                    next: safe_next(&form.next).to_string(),
+                    error: err.message.clone(),
+                }
+                .render()
+            }))
+        }
+        Err(err) => Err(err.into()),
+    }
+}
+
+/// Sets the session cookie and goes on to `next`.
+fn signed_in(req: &HttpRequest, state: &AppState, token: String, next: &str) -> HttpResponse {
+    let mut response = redirect(next);
+    let _ = response.add_cookie(&cookie(req, state, SESSION_COOKIE, token, SameSite::Lax));
+    let _ = response.add_removal_cookie(&removal(req, state, FORM_COOKIE));
+    response
+}
+
+#[derive(Template)]
+#[template(path = "setup.html")]
+struct SetupPage {
+    nav: &'static str,
+    me: Me,
+    name: String,
+    error: String,
+    min_length: usize,
+}
+
+pub(super) async fn setup_page(state: web::Data<AppState>, req: HttpRequest) -> PageResult {
+    if !state.auth.needs_setup().await? {
+        return Ok(redirect("/login"));
+    }
+    Ok(anonymous_page(&req, &state, StatusCode::OK, |me| {
+        SetupPage { nav: "", me, name: "admin".into(), error: String::new(), min_length: MIN_PASSWORD_LENGTH }.render()
+    }))
+}
+
+#[derive(Deserialize)]
+pub(super) struct SetupForm {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    confirm: String,
+}
+
+pub(super) async fn setup(state: web::Data<AppState>, req: HttpRequest, form: web::Form<SetupForm>) -> PageResult {
+    if !state.auth.needs_setup().await? {
+        return Ok(redirect("/login"));
+    }
+    let origin = origin_of(&req, &state);
+    let result = if form.password != form.confirm {
+        Err(Error::invalid("The two passwords are not the same."))
+    } else {
+        state.auth.create_first_admin(&form.name, &form.password, &origin).await
+    };
+    match result {
+        Ok(session) => Ok(signed_in(&req, &state, session.token, "/")),
+        Err(err) if err.kind == ErrorKind::Invalid => {
+            Ok(anonymous_page(&req, &state, StatusCode::UNPROCESSABLE_ENTITY, |me| {
+                SetupPage {
+                    nav: "",
+                    me,
+                    name: form.name.clone(),
+                    error: err.message.clone(),
+                    min_length: MIN_PASSWORD_LENGTH,
+                }
+                .render()
+            }))
+        }
+        Err(err) => Err(err.into()),
+    }
+}
+
+pub(super) async fn logout(state: web::Data<AppState>, me: Identity, req: HttpRequest) -> PageResult {
+    state.auth.logout(&me, &origin_of(&req, &state)).await?;
+    let mut response = redirect("/login");
+    let _ = response.add_removal_cookie(&removal(&req, &state, SESSION_COOKIE));
+    Ok(response)
+}
+
+/// An API token as listed.
+pub(super) struct TokenView {
+    id: String,
+    name: String,
+    owner: String,
+    created: String,
+    expires: String,
+    last_used: String,
+    state: &'static str,
+    state_text: String,
+    active: bool,
+}
+
+impl TokenView {
+    fn of(token: &api_token::Model, owner: &str) -> Self {
+        let now = crate::auth::now_ms();
+        let (state, state_text) = if let Some(at) = token.revoked_ms {
+            ("revoked", format!("revoked {}", format_ago(at)))
+        } else if let Some(until) = token.grace_until_ms {
+            if until > now {
+                ("grace", format!("re-issued; works until {}", format_time(until)))
+            } else {
+                ("replaced", "re-issued".to_string())
+            }
+        } else if token.expires_ms <= now {
+            ("expired", "expired".to_string())
+        } else {
+            ("active", "active".to_string())
+        };
+        Self {
+            id: token.id.clone(),
+            name: token.name.clone(),
+            owner: owner.to_string(),
+            created: format_time(token.created_ms),
+            expires: format_time(token.expires_ms),
+            last_used: token.last_used_ms.map(format_ago).unwrap_or_else(|| "never".into()),
+            state,
+            state_text,
+            active: state == "active",
+        }
+    }
+}
+
+pub(super) struct SessionView {
+    current: bool,
+    started: String,
+    last_seen: String,
+    ip: String,
+    browser: String,
+}
+
+/// A token shown once, right after it was made.
+pub(super) struct FreshToken {
+    name: String,
+    jwt: String,
+    expires: String,
+}
+
+impl FreshToken {
+    fn of(issued: &IssuedToken) -> Self {
+        Self {
+            name: issued.record.name.clone(),
+            jwt: issued.jwt.clone(),
+            expires: format_time(issued.record.expires_ms),
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "account.html")]
+struct AccountPage {
+    nav: &'static str,
+    me: Me,
+    role: &'static str,
+    notice: String,
+    error: String,
+    fresh: Option<FreshToken>,
+    sessions: Vec<SessionView>,
+    tokens: Vec<TokenView>,
+    default_ttl_days: u32,
+    min_length: usize,
+}
+
+#[derive(Deserialize, Default)]
+pub(super) struct NoticeQuery {
+    #[serde(default)]
+    done: String,
+}
+
+fn notice_text(done: &str) -> String {
+    match done {
+        "password" => "Your password was changed. Your other sessions were signed out.",
+        "sessions" => "Your other sessions were signed out.",
+        "revoked" => "The token was revoked; it no longer works.",
+        "created" => "The user was created.",
+        "saved" => "The changes were saved.",
+        "reset" => "The password was set and the user's sessions were signed out.",
+        "rotated" => {
+            "A new signing key is in use. Tokens signed with the old key work for the grace period; re-issue them."
+        }
+        _ => "",
+    }
+    .to_string()
+}
+
+async fn account_page_for(
+    state: &AppState,
+    me: &Identity,
+    status: StatusCode,
+    notice: String,
+    error: String,
+    fresh: Option<FreshToken>,
+) -> PageResult {
+    let current_session = match &me.method {
+        crate::auth::AuthMethod::Session { id, .. } => id.clone(),
+        crate::auth::AuthMethod::Token { .. } => String::new(),
+    };
+    let sessions = state
+        .db
+        .list_user_sessions(me.user_id)
+        .await?
+        .into_iter()
+        .map(|s| SessionView {
+            current: s.id == current_session,
+            started: format_time(s.created_ms),
+            last_seen: format_ago(s.last_seen_ms),
+            ip: s.ip.unwrap_or_default(),
+            browser: describe_browser(s.user_agent.as_deref().unwrap_or("")),
+        })
+        .collect();
+    let tokens = state.db.list_tokens(Some(me.user_id)).await?.iter().map(|t| TokenView::of(t, &me.name)).collect();
+    Ok(html(
+        status,
+        AccountPage {
+            nav: "account",
+            me: Me::of(me),
+            role: me.role.as_str(),
+            notice,
+            error,
+            fresh,
+            sessions,
+            tokens,
+            default_ttl_days: state.auth.config().token_ttl_days,
+            min_length: MIN_PASSWORD_LENGTH,
+        }
+        .render(),
+    ))
+}
+
+/// "Firefox on Linux" from a user agent, good enough to recognise one's own devices.
+fn describe_browser(agent: &str) -> String {
+    let browser = ["Edg/", "Firefox/", "Chrome/", "Safari/", "curl/", "HeadlessChrome/"]
+        .iter()
+        .rev()
+        .find(|b| agent.contains(*b))
+        .map(|b| match *b {
+            "Edg/" => "Edge",
+            "Firefox/" => "Firefox",
+            "Chrome/" => "Chrome",
+            "HeadlessChrome/" => "Headless Chrome",
+            "Safari/" => "Safari",
+            _ => "curl",
+        });
+    let system = ["Android", "iPhone", "iPad", "Windows", "Mac OS X", "Linux"]
+        .iter()
+        .find(|s| agent.contains(*s))
+        .map(|s| if *s == "Mac OS X" { "macOS" } else { s });
+    match (browser, system) {
+        (Some(b), Some(s)) => format!("{b} on {s}"),
+        (Some(b), None) => b.to_string(),
+        (None, Some(s)) => s.to_string(),
+        (None, None) => "unknown browser".into(),
+    }
+}
+
+pub(super) async fn account_page(
+    state: web::Data<AppState>,
+    me: Identity,
+    query: web::Query<NoticeQuery>,
+) -> PageResult {
+    account_page_for(&state, &me, StatusCode::OK, notice_text(&query.done), String::new(), None).await
+}
+
+#[derive(Deserialize)]
+pub(super) struct PasswordForm {
+    #[serde(default)]
+    current: String,
+    #[serde(default)]
+    new: String,
+    #[serde(default)]
+    confirm: String,
+}
+
+pub(super) async fn change_password(
+    state: web::Data<AppState>,
+    me: Identity,
+    req: HttpRequest,
+    form: web::Form<PasswordForm>,
+) -> PageResult {
+    let result = if form.new != form.confirm {
+        Err(Error::invalid("The two new passwords are not the same."))
+    } else {
+        state.auth.change_password(&me, &form.current, &form.new, &origin_of(&req, &state)).await
+    };
+    match result {
+        Ok(()) => Ok(redirect("/account?done=password")),
+        Err(err) if err.kind == ErrorKind::Invalid => {
+            account_page_for(&state, &me, StatusCode::UNPROCESSABLE_ENTITY, String::new(), err.message, None).await
+        }
+        Err(err) => Err(err.into()),
+    }
+}
+
+pub(super) async fn end_other_sessions(state: web::Data<AppState>, me: Identity, req: HttpRequest) -> PageResult {
+    state.auth.logout_elsewhere(&me, &origin_of(&req, &state)).await?;
+    Ok(redirect("/account?done=sessions"))
+}
+
+#[derive(Deserialize)]
+pub(super) struct TokenForm {
+    #[serde(default)]
+    name: String,
+    /// `30d`, `12h`…; empty = the configured default.
+    #[serde(default)]
+    ttl: String,
+}
+
+pub(super) async fn create_token(
+    state: web::Data<AppState>,
+    me: Identity,
+    req: HttpRequest,
+    form: web::Form<TokenForm>,
+) -> PageResult {
+    let ttl = match form.ttl.trim() {
+        "" => Ok(None),
+        text => parse_duration_ms(text).map(Some),
+    };
+    let issued = match ttl {
+        Ok(ttl) => state.auth.create_token(me.user_id, &form.name, ttl).await,
+        Err(err) => Err(err),
+    };
+    match issued {
+        Ok(issued) => {
+            let origin = origin_of(&req, &state);
+            let entry = state.auth.entry(&me, &origin, "token.create", Some(&issued.record.name), &issued.record.id);
+            state.auth.audit(entry).await;
+            account_page_for(&state, &me, StatusCode::OK, String::new(), String::new(), Some(FreshToken::of(&issued)))
+                .await
+        }
+        Err(err) if err.kind == ErrorKind::Invalid => {
+            account_page_for(&state, &me, StatusCode::UNPROCESSABLE_ENTITY, String::new(), err.message, None).await
+        }
+        Err(err) => Err(err.into()),
+    }
+}
+
+/// The token, if this user owns it or is an administrator.
+async fn own_token(state: &AppState, me: &Identity, id: &str) -> Result<api_token::Model, Error> {
+    state
+        .auth
+        .get_token(id)
+        .await?
+        .filter(|t| t.user_id == me.user_id || me.is_admin())
+        .ok_or_else(|| Error::not_found(format!("There is no token {id}.")))
+}
+
+pub(super) async fn reissue_token(
+    state: web::Data<AppState>,
+    me: Identity,
+    req: HttpRequest,
+    id: web::Path<String>,
+) -> PageResult {
+    let old = own_token(&state, &me, &id).await?;
+    let issued = state.auth.reissue_token(&old.id).await?;
+    let origin = origin_of(&req, &state);
+    let detail = format!("{} replaces {}", issued.record.id, old.id);
+    state.auth.audit(state.auth.entry(&me, &origin, "token.reissue", Some(&old.name), &detail)).await;
+    let hours = state.auth.config().token_grace_hours;
+    let notice = format!("The old token keeps working for {hours} hours, then only the new one does.");
+    account_page_for(&state, &me, StatusCode::OK, notice, String::new(), Some(FreshToken::of(&issued))).await
+}
+
+#[derive(Deserialize)]
+pub(super) struct BackForm {
+    #[serde(default)]
+    back: String,
+}
+
+pub(super) async fn revoke_token(
+    state: web::Data<AppState>,
+    me: Identity,
+    req: HttpRequest,
+    id: web::Path<String>,
+    form: web::Form<BackForm>,
+) -> PageResult {
+    let token = own_token(&state, &me, &id).await?;
+    state.auth.revoke_token(&token.id).await?;
+    let origin = origin_of(&req, &state);
+    state.auth.audit(state.auth.entry(&me, &origin, "token.revoke", Some(&token.name), &token.id)).await;
+    let back = if form.back == "/settings/tokens" && me.is_admin() { "/settings/tokens" } else { "/account" };
+    Ok(redirect(&format!("{back}?done=revoked")))
+}
+
+/// A user as the administrator's list shows it.
+pub(super) struct UserView {
+    id: i64,
+    name: String,
+    role: String,
+    cameras: String,
+    disabled: bool,
+    created: String,
+    last_login: String,
+}
+
+impl UserView {
+    fn of(user: &user::Model) -> Self {
+        let cameras: Vec<String> = serde_json::from_str(&user.cameras).unwrap_or_default();
+        Self {
+            id: user.id,
+            name: user.name.clone(),
+            role: user.role.clone(),
+            cameras: if cameras.is_empty() { "all".into() } else { cameras.join(", ") },
+            disabled: user.disabled,
+            created: format_time(user.created_ms),
+            last_login: user.last_login_ms.map(format_ago).unwrap_or_else(|| "never".into()),
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "users.html")]
+struct UsersPage {
+    nav: &'static str,
+    me: Me,
+    notice: String,
+    error: String,
+    users: Vec<UserView>,
+    camera_ids: Vec<String>,
+    name: String,
+    min_length: usize,
+}
+
+async fn users_page_for(
+    state: &AppState,
+    me: &Identity,
+    status: StatusCode,
+    notice: String,
+    error: String,
+    name: String,
+) -> PageResult {
+    let users = state.db.list_users().await?.iter().map(UserView::of).collect();
+    let mut camera_ids: Vec<String> = state.cameras.list().iter().map(|c| c.id().to_string()).collect();
+    camera_ids.sort();
+    Ok(html(
+        status,
+        UsersPage {
+            nav: "settings",
+            me: Me::of(me),
+            notice,
+            error,
+            users,
+            camera_ids,
+            name,
+            min_length: MIN_PASSWORD_LENGTH,
+        }
+        .render(),
+    ))
+}
+
+pub(super) async fn users_page(state: web::Data<AppState>, me: Identity, query: web::Query<NoticeQuery>) -> PageResult {
+    users_page_for(&state, &me, StatusCode::OK, notice_text(&query.done), String::new(), String::new()).await
+}
+
+/// The fields of a form body, repeated keys (checkbox lists) kept.
+fn form_fields(body: &[u8]) -> HashMap<String, Vec<String>> {
+    let mut fields: HashMap<String, Vec<String>> = HashMap::new();
+    for (key, value) in url::form_urlencoded::parse(body).into_owned() {
+        fields.entry(key).or_default().push(value);
+    }
+    fields
+}
+
+fn field<'a>(fields: &'a HashMap<String, Vec<String>>, key: &str) -> &'a str {
+    fields.get(key).and_then(|v| v.first()).map(String::as_str).unwrap_or("")
+}
+
+pub(super) async fn create_user(
+    state: web::Data<AppState>,
+    me: Identity,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> PageResult {
+    let fields = form_fields(&body);
+    let name = field(&fields, "name").trim().to_string();
+    let cameras = fields.get("cameras").cloned().unwrap_or_default();
+    let result = match Role::parse(field(&fields, "role")) {
+        Ok(role) => state.auth.create_user(&name, role, field(&fields, "password"), &cameras).await,
+        Err(err) => Err(err),
+    };
+    match result {
+        Ok(_) => {
+            let origin = origin_of(&req, &state);
+            let detail = format!("role {}", field(&fields, "role"));
+            state.auth.audit(state.auth.entry(&me, &origin, "user.create", Some(&name), &detail)).await;
+            Ok(redirect("/settings/users?done=created"))
+        }
+        Err(err) if matches!(err.kind, ErrorKind::Invalid | ErrorKind::Conflict) => {
+            users_page_for(&state, &me, StatusCode::UNPROCESSABLE_ENTITY, String::new(), err.message, name).await
+        }
+        Err(err) => Err(err.into()),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "user.html")]
+struct UserPage {
+    nav: &'static str,
+    me: Me,
+    user: UserView,
+    limited_to: Vec<String>,
+    camera_ids: Vec<String>,
+    error: String,
+    min_length: usize,
+}
+
+impl UserPage {
+    fn limited(&self, camera: &str) -> bool {
+        self.limited_to.iter().any(|c| c == camera)
+    }
+}
+
+async fn find_user(state: &AppState, id: i64) -> Result<user::Model, Error> {
+    state.db.user_by_id(id).await?.ok_or_else(|| Error::not_found(format!("There is no user {id}.")))
+}
+
+async fn user_page_for(
+    state: &AppState,
+    me: &Identity,
+    user: &user::Model,
+    status: StatusCode,
+    error: String,
+) -> PageResult {
+    let mut camera_ids: Vec<String> = state.cameras.list().iter().map(|c| c.id().to_string()).collect();
+    camera_ids.sort();
+    Ok(html(
+        status,
+        UserPage {
+            nav: "settings",
+            me: Me::of(me),
+            user: UserView::of(user),
+            limited_to: serde_json::from_str(&user.cameras).unwrap_or_default(),
+            camera_ids,
+            error,
+            min_length: MIN_PASSWORD_LENGTH,
+        }
+        .render(),
+    ))
+}
+
+pub(super) async fn user_page(state: web::Data<AppState>, me: Identity, id: web::Path<i64>) -> PageResult {
+    let user = find_user(&state, *id).await?;
+    user_page_for(&state, &me, &user, StatusCode::OK, String::new()).await
+}
+
+pub(super) async fn update_user(
+    state: web::Data<AppState>,
+    me: Identity,
+    req: HttpRequest,
+    id: web::Path<i64>,
+    body: web::Bytes,
+) -> PageResult {
+    let user = find_user(&state, *id).await?;
+    let fields = form_fields(&body);
+    let role = match Role::parse(field(&fields, "role")) {
+        Ok(role) => role,
+        Err(err) => return user_page_for(&state, &me, &user, StatusCode::UNPROCESSABLE_ENTITY, err.message).await,
+    };
+    let disabled = fields.contains_key("disabled");
+    let cameras = if role == Role::Admin { Vec::new() } else { fields.get("cameras").cloned().unwrap_or_default() };
+    let loses_admin = user.role == "admin" && !user.disabled && (role != Role::Admin || disabled);
+    if loses_admin {
+        let other_admins =
+            state.db.list_users().await?.iter().filter(|u| u.role == "admin" && !u.disabled && u.id != user.id).count();
+        if other_admins == 0 {
+            let message = "This is the only active administrator; make someone else an administrator first.";
+            return user_page_for(&state, &me, &user, StatusCode::CONFLICT, message.into()).await;
+        }
+    }
+    state.db.update_user_access(user.id, role.as_str(), &cameras, disabled).await?;
+    if disabled && !user.disabled {
+        let now = crate::auth::now_ms();
+        state.db.delete_user_sessions(user.id, None).await?;
+        state.db.revoke_user_tokens(user.id, now).await?;
+    }
+    let origin = origin_of(&req, &state);
+    let detail = format!(
+        "role {}, cameras {}, {}",
+        role.as_str(),
+        if cameras.is_empty() { "all".to_string() } else { cameras.join(",") },
+        if disabled { "disabled" } else { "enabled" }
+    );
+    state.auth.audit(state.auth.entry(&me, &origin, "user.update", Some(&user.name), &detail)).await;
+    Ok(redirect("/settings/users?done=saved"))
+}
+
+#[derive(Deserialize)]
+pub(super) struct ResetForm {
+    #[serde(default)]
+    password: String,
+}
+
+pub(super) async fn reset_password(
+    state: web::Data<AppState>,
+    me: Identity,
+    req: HttpRequest,
+    id: web::Path<i64>,
+    form: web::Form<ResetForm>,
+) -> PageResult {
+    let user = find_user(&state, *id).await?;
+    if let Err(err) = state.auth.set_password(&user.name, &form.password).await {
+        if err.kind == ErrorKind::Invalid {
+            return user_page_for(&state, &me, &user, StatusCode::UNPROCESSABLE_ENTITY, err.message).await;
+        }
+        return Err(err.into());
+    }
+    state.db.delete_user_sessions(user.id, None).await?;
+    let origin = origin_of(&req, &state);
+    state.auth.audit(state.auth.entry(&me, &origin, "user.password_reset", Some(&user.name), "")).await;
+    Ok(redirect("/settings/users?done=reset"))
+}
+
+pub(super) struct KeyView {
+    kid: String,
+    created: String,
+    state: String,
+}
+
+#[derive(Template)]
+#[template(path = "tokens.html")]
+struct TokensPage {
+    nav: &'static str,
+    me: Me,
+    notice: String,
+    tokens: Vec<TokenView>,
+    keys: Vec<KeyView>,
+    grace_hours: u32,
+}
+
+pub(super) async fn tokens_page(
+    state: web::Data<AppState>,
+    me: Identity,
+    query: web::Query<NoticeQuery>,
+) -> PageResult {
+    let users: HashMap<i64, String> = state.db.list_users().await?.into_iter().map(|u| (u.id, u.name)).collect();
+    let tokens = state
+        .db
+        .list_tokens(None)
+        .await?
+        .iter()
+        .map(|t| TokenView::of(t, users.get(&t.user_id).map(String::as_str).unwrap_or("(deleted)")))
+        .collect();
+    let grace_hours = state.auth.config().token_grace_hours;
+    let keys = state
+        .auth
+        .signing_keys()
+        .into_iter()
+        .rev()
+        .map(|k| KeyView {
+            kid: k.kid,
+            created: format_time(k.created_ms),
+            state: match k.retired_ms {
+                None => "current".into(),
+                Some(at) => format!("retired {}", format_time(at)),
+            },
+        })
+        .collect();
+    ok(TokensPage { nav: "settings", me: Me::of(&me), notice: notice_text(&query.done), tokens, keys, grace_hours }
+        .render())
+}
+
+pub(super) async fn rotate_key(state: web::Data<AppState>, me: Identity, req: HttpRequest) -> PageResult {
+    state.auth.rotate_signing_key()?;
+    let origin = origin_of(&req, &state);
+    state.auth.audit(state.auth.entry(&me, &origin, "token.rotate_key", None, "")).await;
+    Ok(redirect("/settings/tokens?done=rotated"))
+}
+
+pub(super) struct AuditView {
+    at: String,
+    actor: String,
+    ip: String,
+    action: String,
+    target: String,
+    ok: bool,
+    detail: String,
+}
+
+#[derive(Template)]
+#[template(path = "audit.html")]
+struct AuditPage {
+    nav: &'static str,
+    me: Me,
+    entries: Vec<AuditView>,
+    next_link: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub(super) struct AuditQuery {
+    before: Option<i64>,
+}
+
+const AUDIT_PER_PAGE: u64 = 100;
+
+pub(super) async fn audit_page(state: web::Data<AppState>, me: Identity, query: web::Query<AuditQuery>) -> PageResult {
+    let rows = state.db.list_audit(query.before, AUDIT_PER_PAGE).await?;
+    let next_link = (rows.len() as u64 == AUDIT_PER_PAGE)
+        .then(|| rows.last().map(|r| format!("/settings/audit?before={}", r.id)))
+        .flatten();
+    let entries = rows
+        .into_iter()
+        .map(|r| AuditView {
+            at: format_time(r.at_ms),
+            actor: r.actor.unwrap_or_else(|| "—".into()),
+            ip: r.ip.unwrap_or_default(),
+            action: r.action,
+            target: r.target.unwrap_or_default(),
+            ok: r.ok,
+            detail: r.detail.unwrap_or_default(),
+        })
+        .collect();
+    ok(AuditPage { nav: "settings", me: Me::of(&me), entries, next_link }.render())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_local_paths_are_followed() {
+        assert_eq!(safe_next("/events?camera=a"), "/events?camera=a");
+        assert_eq!(safe_next("//evil.example/x"), "/");
+        assert_eq!(safe_next("https://evil.example"), "/");
+        assert_eq!(safe_next("/\\evil.example"), "/");
+    }
+
+    #[test]
+    fn browsers_are_named() {
+        let firefox = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0";
+        assert_eq!(describe_browser(firefox), "Firefox on Linux");
+        assert_eq!(describe_browser("curl/8.5.0"), "curl");
+    }
+}

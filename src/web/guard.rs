@@ -1,0 +1,244 @@
+//! The gate every request passes: finds out who is asking (session cookie or bearer token),
+//! enforces the access level that [`super::routes`] gives the route, checks the CSRF token of
+//! state-changing browser requests, and adds the security headers to every answer.
+
+use super::{Access, AppState, routes, status_for, user_message};
+use crate::auth::{Identity, Origin, constant_time_eq};
+use crate::error::Error;
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::cookie::{Cookie, SameSite};
+use actix_web::dev::{Payload, ResourceDef, ServiceRequest, ServiceResponse};
+use actix_web::http::{Method, header};
+use actix_web::middleware::{DefaultHeaders, Next};
+use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse, web};
+use std::future::{Ready, ready};
+use std::sync::OnceLock;
+
+/// The browser session cookie (HttpOnly, SameSite=Lax).
+pub const SESSION_COOKIE: &str = "watchpost_session";
+/// The CSRF cookie of the sign-in and set-up forms, before a session exists (double submit).
+pub const FORM_COOKIE: &str = "watchpost_form";
+/// The header scripts send the session's CSRF token in.
+const CSRF_HEADER: &str = "x-csrf-token";
+/// The form field pages send it in.
+pub const CSRF_FIELD: &str = "csrf";
+
+/// Content-Security-Policy and friends; no inline scripts or styles anywhere in the UI.
+pub fn security_headers() -> DefaultHeaders {
+    DefaultHeaders::new()
+        .add((
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; \
+             connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+        ))
+        .add((header::X_FRAME_OPTIONS, "DENY"))
+        .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .add((header::REFERRER_POLICY, "same-origin"))
+        .add(("Permissions-Policy", "camera=(), microphone=(), geolocation=()"))
+}
+
+fn route_table() -> &'static [(Method, ResourceDef, Access)] {
+    static TABLE: OnceLock<Vec<(Method, ResourceDef, Access)>> = OnceLock::new();
+    TABLE.get_or_init(|| routes().into_iter().map(|r| (r.method, ResourceDef::new(r.path), r.access)).collect())
+}
+
+/// The access level of the route this request will reach; unknown routes need a signed-in user
+/// (so a 404 tells an anonymous visitor nothing).
+fn access_for(method: &Method, path: &str) -> Access {
+    route_table()
+        .iter()
+        .find(|(m, def, _)| m == method && def.is_match(path))
+        .map(|(_, _, access)| *access)
+        .unwrap_or(Access::Viewer)
+}
+
+/// Requests that want JSON (the API, metrics, scripts) get 401/403 as JSON, pages get redirects.
+fn wants_json(req: &ServiceRequest) -> bool {
+    req.path().starts_with("/api/") || req.path() == "/metrics"
+}
+
+fn is_unsafe(method: &Method) -> bool {
+    !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+}
+
+pub async fn guard(
+    mut req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
+        return Ok(next.call(req).await?.map_into_boxed_body());
+    };
+    let access = access_for(req.method(), req.path());
+    if access == Access::Public || (access == Access::Metrics && state.config.auth.metrics_public) {
+        if is_unsafe(req.method()) {
+            let expected = req.cookie(FORM_COOKIE).map(|c| c.value().to_string()).unwrap_or_default();
+            if let Err(err) = check_csrf(&mut req, &expected).await {
+                return Ok(refuse(req, err));
+            }
+        }
+        return Ok(next.call(req).await?.map_into_boxed_body());
+    }
+
+    match state.auth.needs_setup().await {
+        Ok(true) if wants_json(&req) => {
+            let err = Error::unauthenticated("No account exists yet; create the administrator at /setup first.");
+            return Ok(refuse(req, err));
+        }
+        Ok(true) => return Ok(req.into_response(redirect("/setup"))),
+        Ok(false) => {}
+        Err(err) => return Ok(refuse(req, err)),
+    }
+
+    let identity = match identify(&req, &state).await {
+        Ok(Some(identity)) => identity,
+        Ok(None) if wants_json(&req) => {
+            let err = Error::unauthenticated("Sign in first: send an API token as \"Authorization: Bearer <token>\".");
+            return Ok(refuse(req, err));
+        }
+        Ok(None) => {
+            let target = req.uri().path_and_query().map(|p| p.as_str()).unwrap_or("/").to_string();
+            let location = if target == "/" {
+                "/login".to_string()
+            } else {
+                format!(
+                    "/login?{}",
+                    url::form_urlencoded::Serializer::new(String::new()).append_pair("next", &target).finish()
+                )
+            };
+            return Ok(req.into_response(redirect(&location)));
+        }
+        Err(err) => return Ok(refuse(req, err)),
+    };
+    if access == Access::Admin && !identity.is_admin() {
+        return Ok(refuse(req, Error::forbidden("Only an administrator can open this.")));
+    }
+    if is_unsafe(req.method()) && !identity.csrf().is_empty() {
+        let expected = identity.csrf().to_string();
+        if let Err(err) = check_csrf(&mut req, &expected).await {
+            return Ok(refuse(req, err));
+        }
+    }
+    req.extensions_mut().insert(identity);
+    Ok(next.call(req).await?.map_into_boxed_body())
+}
+
+/// A bearer token decides when present (a bad one is refused, not ignored); else the session.
+async fn identify(req: &ServiceRequest, state: &AppState) -> Result<Option<Identity>, Error> {
+    if let Some(value) = req.headers().get(header::AUTHORIZATION) {
+        let token = value
+            .to_str()
+            .ok()
+            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+            .ok_or_else(|| Error::unauthenticated("Use \"Authorization: Bearer <token>\"."))?;
+        return state.auth.verify_token(token.trim()).await.map(Some);
+    }
+    match req.cookie(SESSION_COOKIE) {
+        Some(cookie) => state.auth.session(cookie.value()).await,
+        None => Ok(None),
+    }
+}
+
+/// The request must carry `expected` in the `X-CSRF-Token` header or the form's `csrf` field.
+async fn check_csrf(req: &mut ServiceRequest, expected: &str) -> Result<(), Error> {
+    let refused =
+        || Error::forbidden("This form has expired or did not come from Watchpost. Reload the page and try again.");
+    if expected.is_empty() {
+        return Err(refused());
+    }
+    if let Some(sent) = req.headers().get(CSRF_HEADER).and_then(|v| v.to_str().ok()) {
+        return if constant_time_eq(sent.as_bytes(), expected.as_bytes()) { Ok(()) } else { Err(refused()) };
+    }
+    let is_form = req.content_type().eq_ignore_ascii_case("application/x-www-form-urlencoded");
+    if !is_form {
+        return Err(refused());
+    }
+    let body = req.extract::<web::Bytes>().await.map_err(|_| Error::invalid("The form could not be read."))?;
+    let sent = url::form_urlencoded::parse(&body).find(|(k, _)| k == CSRF_FIELD).map(|(_, v)| v.into_owned());
+    req.set_payload(Payload::from(body));
+    match sent {
+        Some(sent) if constant_time_eq(sent.as_bytes(), expected.as_bytes()) => Ok(()),
+        _ => Err(refused()),
+    }
+}
+
+fn redirect(location: &str) -> HttpResponse {
+    HttpResponse::SeeOther().insert_header((header::LOCATION, location)).finish()
+}
+
+fn refuse(req: ServiceRequest, err: Error) -> ServiceResponse<BoxBody> {
+    let response = if wants_json(&req) {
+        let mut response = HttpResponse::build(status_for(err.kind));
+        if err.kind == crate::error::ErrorKind::Unauthenticated {
+            response.insert_header((header::WWW_AUTHENTICATE, "Bearer realm=\"watchpost\""));
+        }
+        response.json(serde_json::json!({ "error": user_message(&err) }))
+    } else {
+        super::pages::error_page(&err)
+    };
+    req.into_response(response)
+}
+
+/// The signed-in user, put in place by [`guard`].
+impl FromRequest for Identity {
+    type Error = actix_web::Error;
+    type Future = Ready<Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(
+            req.extensions()
+                .get::<Identity>()
+                .cloned()
+                .ok_or_else(|| actix_web::error::ErrorUnauthorized("sign in first")),
+        )
+    }
+}
+
+/// Where the request came from: the peer address, or the client a trusted proxy names.
+pub fn origin_of(req: &HttpRequest, state: &AppState) -> Origin {
+    let peer = req.peer_addr().map(|a| a.ip());
+    let mut ip = peer;
+    if let Some(peer) = peer
+        && state.config.server.is_trusted_proxy(peer)
+        && let Some(forwarded) = req.headers().get("x-forwarded-for").and_then(|v| v.to_str().ok())
+    {
+        ip = forwarded
+            .split(',')
+            .rev()
+            .filter_map(|part| part.trim().parse::<std::net::IpAddr>().ok())
+            .find(|candidate| !state.config.server.is_trusted_proxy(*candidate))
+            .or(Some(peer));
+    }
+    Origin {
+        ip: ip.map(|ip| ip.to_string()),
+        user_agent: req.headers().get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_string),
+    }
+}
+
+/// True when the browser reached us over HTTPS: only a trusted proxy's `X-Forwarded-Proto` can
+/// say so, since Watchpost itself serves plain HTTP.
+pub fn is_https(req: &HttpRequest, state: &AppState) -> bool {
+    req.peer_addr().is_some_and(|a| state.config.server.is_trusted_proxy(a.ip()))
+        && req
+            .headers()
+            .get("x-forwarded-proto")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|p| p.eq_ignore_ascii_case("https"))
+}
+
+/// A cookie with the flags every Watchpost cookie has.
+pub fn cookie<'a>(
+    req: &HttpRequest,
+    state: &AppState,
+    name: &'a str,
+    value: String,
+    same_site: SameSite,
+) -> Cookie<'a> {
+    Cookie::build(name, value).path("/").http_only(true).same_site(same_site).secure(is_https(req, state)).finish()
+}
+
+/// The same cookie, expired, to delete it.
+pub fn removal(req: &HttpRequest, state: &AppState, name: &'static str) -> Cookie<'static> {
+    let mut cookie = cookie(req, state, name, String::new(), SameSite::Lax);
+    cookie.make_removal();
+    cookie
+}

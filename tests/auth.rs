@@ -1,0 +1,478 @@
+//! Users and security over real HTTP: the first-run set-up, every route refused without signing
+//! in (enumerated from the router's own table), roles and camera limits, CSRF, the sign-in rate
+//! limit, API tokens (revoked, expired, re-issued with a grace period, signing key rotated),
+//! security headers, the `user`/`token` commands, and device passwords absent from the database
+//! file.
+
+mod common;
+
+use common::*;
+use watchpost::web::{Access, routes};
+
+/// A concrete path for a route pattern.
+fn concrete(pattern: &str) -> String {
+    pattern.replace("{file}", "style.css").replace("{id}", "1")
+}
+
+fn method_of(route: &watchpost::web::RouteSpec) -> reqwest::Method {
+    reqwest::Method::from_bytes(route.method.as_str().as_bytes()).unwrap()
+}
+
+fn is_login_redirect(response: &reqwest::Response) -> bool {
+    response.status() == 303
+        && response.headers().get("location").and_then(|l| l.to_str().ok()).is_some_and(|l| l.starts_with("/login"))
+}
+
+async fn send(client: &reqwest::Client, method: &reqwest::Method, url: &str) -> reqwest::Response {
+    client
+        .request(method.clone(), url)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("")
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn first_run_asks_for_the_administrator_and_then_is_gone() {
+    let data = tempfile::tempdir().unwrap();
+    let mut config = parse_config("");
+    config.server.bind = "127.0.0.1:0".into();
+    let app = watchpost::app::start(watchpost::app::ServeOptions {
+        config,
+        data_dir: data.path().to_path_buf(),
+        demo: false,
+    })
+    .await
+    .unwrap();
+    let base = format!("http://{}", app.addr);
+    let browser =
+        reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).cookie_store(true).build().unwrap();
+
+    // Before any account exists, every page leads to the set-up page and the API says why.
+    for path in ["/", "/events", "/login", "/settings/users"] {
+        let response = browser.get(format!("{base}{path}")).send().await.unwrap();
+        assert_eq!(response.status(), 303, "GET {path}");
+        assert_eq!(response.headers()["location"], "/setup", "GET {path}");
+    }
+    let api = browser.get(format!("{base}/api/cameras")).send().await.unwrap();
+    assert_eq!(api.status(), 401);
+    assert!(api.text().await.unwrap().contains("/setup"));
+
+    let page = browser.get(format!("{base}/setup")).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("Create the administrator account"));
+    let csrf = hidden_csrf(&page);
+    // Without the form's token the post is refused; a mismatched password is explained.
+    let refused = browser
+        .post(format!("{base}/setup"))
+        .form(&[("name", "anna"), ("password", "long enough"), ("confirm", "long enough")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 403);
+    let mismatch = browser
+        .post(format!("{base}/setup"))
+        .form(&[("csrf", csrf.as_str()), ("name", "anna"), ("password", "long enough"), ("confirm", "other one")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(mismatch.status(), 422);
+    assert!(mismatch.text().await.unwrap().contains("not the same"));
+    let short = browser
+        .post(format!("{base}/setup"))
+        .form(&[("csrf", csrf.as_str()), ("name", "anna"), ("password", "short"), ("confirm", "short")])
+        .send()
+        .await
+        .unwrap();
+    assert!(short.text().await.unwrap().contains("at least 8 characters"));
+
+    let created = browser
+        .post(format!("{base}/setup"))
+        .form(&[("csrf", csrf.as_str()), ("name", "anna"), ("password", "long enough"), ("confirm", "long enough")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 303);
+    let cookie = created.headers()["set-cookie"].to_str().unwrap().to_string();
+    assert!(cookie.starts_with("watchpost_session=") && cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"));
+    assert!(!cookie.contains("Secure"), "plain HTTP without a trusted proxy: no Secure flag");
+    // Signed in right away, as an administrator.
+    let dashboard = browser.get(format!("{base}/")).send().await.unwrap();
+    assert_eq!(dashboard.status(), 200);
+    assert!(dashboard.text().await.unwrap().contains("href=\"/settings/users\""));
+
+    // The set-up page is gone: it redirects, and a second post creates nobody.
+    let again = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let response = again.get(format!("{base}/setup")).send().await.unwrap();
+    assert_eq!(response.headers()["location"], "/login");
+    let users = app.state.db.list_users().await.unwrap();
+    assert_eq!(users.len(), 1);
+    assert_eq!((users[0].name.as_str(), users[0].role.as_str()), ("anna", "admin"));
+    assert!(users[0].password_hash.starts_with("$argon2id$"));
+    let audit = app.state.db.list_audit(None, 10).await.unwrap();
+    assert!(audit.iter().any(|a| a.action == "user.create" && a.target.as_deref() == Some("anna")));
+    assert!(audit.iter().any(|a| a.action == "auth.login" && a.ok));
+    app.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_route_but_login_health_and_assets_needs_a_signed_in_user() {
+    let app = TestApp::start("").await;
+    let table = routes();
+    assert!(table.len() > 30, "the route table lists every route");
+    let public: Vec<&str> = table.iter().filter(|r| r.access == Access::Public).map(|r| r.path).collect();
+    assert_eq!(public, ["/api/health", "/static/{file}", "/login", "/login", "/setup", "/setup"]);
+
+    for route in &table {
+        let path = concrete(route.path);
+        let response = send(&app.anonymous, &method_of(route), &app.url(&path)).await;
+        let status = response.status().as_u16();
+        match route.access {
+            Access::Public => {
+                assert_ne!(status, 401, "{} {path} is public", route.method);
+                if route.method == "GET" && path != "/setup" {
+                    assert_eq!(status, 200, "GET {path} is public");
+                }
+            }
+            _ if path.starts_with("/api/") || path == "/metrics" => {
+                assert_eq!(status, 401, "{} {path} without a token", route.method);
+                assert!(response.headers().contains_key("www-authenticate"));
+            }
+            _ => assert!(is_login_redirect(&response), "{} {path} without a session: {status}", route.method),
+        }
+    }
+    // A route that does not exist tells an anonymous visitor nothing either.
+    assert!(is_login_redirect(&send(&app.anonymous, &reqwest::Method::GET, &app.url("/no/such/page")).await));
+    // The sign-in redirect remembers where the user wanted to go.
+    let response = send(&app.anonymous, &reqwest::Method::GET, &app.url("/events?camera=yard")).await;
+    assert_eq!(response.headers()["location"], "/login?next=%2Fevents%3Fcamera%3Dyard");
+
+    // A garbage bearer token is refused, not ignored.
+    let response =
+        app.anonymous.get(app.url("/api/cameras")).header("authorization", "Bearer not-a-token").send().await.unwrap();
+    assert_eq!(response.status(), 401);
+
+    // A viewer gets 403 on every administrator route.
+    app.running().state.auth.create_user("vera", watchpost::auth::Role::Viewer, "viewer password", &[]).await.unwrap();
+    let (viewer, csrf) = app.browser_session("vera", "viewer password").await;
+    for route in table.iter().filter(|r| r.access == Access::Admin) {
+        let path = concrete(route.path);
+        let response = viewer
+            .request(method_of(route), app.url(&path))
+            .header("x-csrf-token", &csrf)
+            .form(&[("csrf", csrf.as_str())])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 403, "viewer: {} {path}", route.method);
+    }
+    let settings = viewer.get(app.url("/settings/users")).send().await.unwrap().text().await.unwrap();
+    assert!(settings.contains("Only an administrator"));
+    let dashboard = viewer.get(app.url("/")).send().await.unwrap().text().await.unwrap();
+    assert!(!dashboard.contains("/settings/users") && !dashboard.contains("/cameras/new"), "no admin links");
+    app.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forms_need_the_csrf_token_and_sign_out_ends_the_session() {
+    let app = TestApp::start("").await;
+    let (browser, csrf) = app.browser_session(ADMIN, ADMIN_PASSWORD).await;
+    let event = app
+        .running()
+        .state
+        .db
+        .insert_event(&watchpost::db::NewEvent {
+            camera_id: "yard".into(),
+            kind: "motion".into(),
+            label: None,
+            score: 0.1,
+            bbox: [0.0, 0.0, 0.1, 0.1],
+            boxes: vec![],
+            start_ms: 1,
+            snapshot: None,
+            severity: "info".into(),
+        })
+        .await
+        .unwrap();
+    let path = app.url(&format!("/events/{event}/status"));
+    let missing = browser.post(&path).form(&[("status", "resolved")]).send().await.unwrap();
+    assert_eq!(missing.status(), 403);
+    assert!(missing.text().await.unwrap().contains("Reload the page"));
+    let wrong = browser.post(&path).form(&[("csrf", "forged"), ("status", "resolved")]).send().await.unwrap();
+    assert_eq!(wrong.status(), 403);
+    assert_eq!(app.running().state.db.get_event(event).await.unwrap().unwrap().status, "new");
+    let right = browser.post(&path).form(&[("csrf", csrf.as_str()), ("status", "resolved")]).send().await.unwrap();
+    assert_eq!(right.status(), 303);
+    assert_eq!(app.running().state.db.get_event(event).await.unwrap().unwrap().status, "resolved");
+    // Scripts may send the token as a header instead.
+    let header = browser.post(&path).header("x-csrf-token", &csrf).form(&[("status", "new")]).send().await.unwrap();
+    assert_eq!(header.status(), 303);
+
+    // Sign-out everywhere ends the other sessions; sign-out ends this one.
+    let (other, _) = app.browser_session(ADMIN, ADMIN_PASSWORD).await;
+    assert_eq!(other.get(app.url("/")).send().await.unwrap().status(), 200);
+    let ended =
+        browser.post(app.url("/account/sessions/end-others")).form(&[("csrf", csrf.as_str())]).send().await.unwrap();
+    assert_eq!(ended.status(), 303);
+    assert!(is_login_redirect(&other.get(app.url("/")).send().await.unwrap()));
+    assert_eq!(browser.get(app.url("/")).send().await.unwrap().status(), 200);
+    let out = browser.post(app.url("/logout")).form(&[("csrf", csrf.as_str())]).send().await.unwrap();
+    assert!(is_login_redirect(&out));
+    assert!(is_login_redirect(&browser.get(app.url("/")).send().await.unwrap()));
+
+    // Every answer carries the security headers.
+    let response = app.client.get(app.url("/")).send().await.unwrap();
+    let csp = response.headers()["content-security-policy"].to_str().unwrap();
+    assert!(csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'") && !csp.contains("unsafe"));
+    assert_eq!(response.headers()["x-frame-options"], "DENY");
+    assert_eq!(response.headers()["referrer-policy"], "same-origin");
+    assert_eq!(response.headers()["x-content-type-options"], "nosniff");
+    let login = app.anonymous.get(app.url("/login")).send().await.unwrap();
+    assert!(login.headers().contains_key("content-security-policy"));
+    app.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sixth_wrong_password_in_a_minute_is_refused() {
+    let app = TestApp::start("").await;
+    let browser =
+        reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).cookie_store(true).build().unwrap();
+    let csrf = hidden_csrf(&browser.get(app.url("/login")).send().await.unwrap().text().await.unwrap());
+    let attempt = |password: &'static str| {
+        let browser = browser.clone();
+        let csrf = csrf.clone();
+        let url = app.url("/login");
+        async move {
+            let response = browser
+                .post(url)
+                .form(&[("csrf", csrf.as_str()), ("name", ADMIN), ("password", password), ("next", "/")])
+                .send()
+                .await
+                .unwrap();
+            (response.status().as_u16(), response.text().await.unwrap())
+        }
+    };
+    for _ in 0..5 {
+        let (status, body) = attempt("wrong password").await;
+        assert_eq!(status, 401);
+        assert!(body.contains("Wrong user name or password."));
+    }
+    let (status, body) = attempt(ADMIN_PASSWORD).await;
+    assert_eq!(status, 429, "even the right password waits once the limit is reached");
+    assert!(body.contains("Too many failed sign-ins. Wait"), "{body}");
+    let failures = app.running().state.db.list_audit(None, 20).await.unwrap();
+    assert_eq!(failures.iter().filter(|a| a.action == "auth.login" && !a.ok).count(), 6);
+    app.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_tokens_are_revoked_expire_and_rotate_with_a_grace_period() {
+    let app = TestApp::start("").await;
+    let auth = &app.running().state.auth;
+    let admin = app.running().state.db.user_by_name(ADMIN).await.unwrap().unwrap().id;
+    let call = |token: String| {
+        let client = app.anonymous.clone();
+        let url = app.url("/api/cameras");
+        async move {
+            let response = client.get(url).bearer_auth(token).send().await.unwrap();
+            (response.status().as_u16(), response.text().await.unwrap())
+        }
+    };
+
+    let token = auth.create_token(admin, "script", None).await.unwrap();
+    assert_eq!(call(token.jwt.clone()).await.0, 200);
+    assert!(auth.revoke_token(&token.record.id).await.unwrap());
+    let (status, body) = call(token.jwt.clone()).await;
+    assert_eq!(status, 401);
+    assert!(body.contains("revoked"), "{body}");
+
+    // An expired token: signed with the server's own key, but its time is up.
+    let live = auth.create_token(admin, "expiring", None).await.unwrap();
+    let expired = sign_with_server_key(&app, &live.record.id, admin, -60);
+    let (status, body) = call(expired).await;
+    assert_eq!(status, 401);
+    assert!(body.contains("expired"), "{body}");
+
+    // Re-issue: the new token works, and so does the old one during the grace period (24 h).
+    let reissued = auth.reissue_token(&live.record.id).await.unwrap();
+    assert_eq!(reissued.record.replaces.as_deref(), Some(live.record.id.as_str()));
+    assert_eq!(call(reissued.jwt.clone()).await.0, 200);
+    assert_eq!(call(live.jwt.clone()).await.0, 200, "old token in its grace period");
+    assert!(auth.reissue_token(&live.record.id).await.is_err(), "a replaced token is not re-issued twice");
+
+    // Rotating the signing key: tokens signed with the old key keep working for the grace period.
+    auth.rotate_signing_key().unwrap();
+    assert_eq!(call(reissued.jwt.clone()).await.0, 200);
+    let fresh = auth.create_token(admin, "after rotation", None).await.unwrap();
+    assert_eq!(call(fresh.jwt.clone()).await.0, 200);
+    assert_ne!(jwt_kid(&fresh.jwt), jwt_kid(&reissued.jwt));
+    app.shutdown().await;
+
+    // With no grace period, the replaced token and the old key stop at once.
+    let app = TestApp::start("[auth]\ntoken_grace_hours = 0\n").await;
+    let auth = &app.running().state.auth;
+    let admin = app.running().state.db.user_by_name(ADMIN).await.unwrap().unwrap().id;
+    let call = |token: String| {
+        let client = app.anonymous.clone();
+        let url = app.url("/api/cameras");
+        async move {
+            let response = client.get(url).bearer_auth(token).send().await.unwrap();
+            (response.status().as_u16(), response.text().await.unwrap())
+        }
+    };
+    let old = auth.create_token(admin, "ha", None).await.unwrap();
+    let new = auth.reissue_token(&old.record.id).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    let (status, body) = call(old.jwt.clone()).await;
+    assert_eq!(status, 401);
+    assert!(body.contains("re-issued"), "{body}");
+    assert_eq!(call(new.jwt.clone()).await.0, 200);
+    auth.rotate_signing_key().unwrap();
+    let (status, body) = call(new.jwt.clone()).await;
+    assert_eq!(status, 401);
+    assert!(body.contains("rotated out"), "{body}");
+    app.shutdown().await;
+}
+
+/// A JWT for token `jti` signed with the server's current key, expiring `exp_in_s` from now.
+fn sign_with_server_key(app: &TestApp, jti: &str, user: i64, exp_in_s: i64) -> String {
+    use base64::Engine;
+    let file: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(app.data.path().join("keys/api-signing.json")).unwrap()).unwrap();
+    let key = file["keys"].as_array().unwrap().iter().rfind(|k| k["retired_ms"].is_null()).unwrap();
+    let secret = base64::engine::general_purpose::STANDARD.decode(key["secret"].as_str().unwrap()).unwrap();
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
+    header.kid = Some(key["kid"].as_str().unwrap().to_string());
+    let now = chrono::Utc::now().timestamp();
+    let claims = serde_json::json!({ "sub": user.to_string(), "jti": jti, "iat": now - 120, "exp": now + exp_in_s });
+    jsonwebtoken::encode(&header, &claims, &jsonwebtoken::EncodingKey::from_secret(&secret)).unwrap()
+}
+
+fn jwt_kid(jwt: &str) -> String {
+    jsonwebtoken::decode_header(jwt).unwrap().kid.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn viewers_see_only_their_cameras() {
+    let clip = test_clip();
+    let config = format!(
+        "[[cameras]]\nid = \"yard\"\nurl = \"{0}\"\n[[cameras]]\nid = \"porch\"\nurl = \"{0}\"\n",
+        clip.display()
+    );
+    let app = TestApp::start(&config).await;
+    let state = &app.running().state;
+    state.auth.create_user("kid", watchpost::auth::Role::Viewer, "viewer password", &["porch".into()]).await.unwrap();
+    let event = |camera: &str| watchpost::db::NewEvent {
+        camera_id: camera.into(),
+        kind: "motion".into(),
+        label: None,
+        score: 0.1,
+        bbox: [0.0, 0.0, 0.1, 0.1],
+        boxes: vec![],
+        start_ms: chrono::Utc::now().timestamp_millis(),
+        snapshot: None,
+        severity: "info".into(),
+    };
+    let yard_event = state.db.insert_event(&event("yard")).await.unwrap();
+    let porch_event = state.db.insert_event(&event("porch")).await.unwrap();
+    let (viewer, _) = app.browser_session("kid", "viewer password").await;
+    let cameras: serde_json::Value = viewer.get(app.url("/api/cameras")).send().await.unwrap().json().await.unwrap();
+    let ids: Vec<&str> = cameras.as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["porch"]);
+    let events: serde_json::Value = viewer.get(app.url("/api/events")).send().await.unwrap().json().await.unwrap();
+    let ids: Vec<i64> = events["events"].as_array().unwrap().iter().map(|e| e["id"].as_i64().unwrap()).collect();
+    assert_eq!(ids, [porch_event]);
+    for path in ["/cameras/yard".to_string(), "/api/cameras/yard/latest.jpg".into(), format!("/events/{yard_event}")] {
+        assert_eq!(viewer.get(app.url(&path)).send().await.unwrap().status(), 404, "{path}");
+    }
+    assert_eq!(viewer.get(app.url(&format!("/events/{porch_event}"))).send().await.unwrap().status(), 200);
+    let metrics = viewer.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("camera=\"porch\"") && !metrics.contains("camera=\"yard\""));
+    app.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_database_never_holds_a_device_password_in_clear_text() {
+    const UI_PASSWORD: &str = "Ui-Cam-Pass-7731";
+    const FILE_PASSWORD: &str = "File-Cam-Pass-5529";
+    let config = format!("[[cameras]]\nid = \"gate\"\nurl = \"rtsp://gateuser:{FILE_PASSWORD}@127.0.0.1:9/s\"\n");
+    let app = TestApp::start(&config).await;
+    let form = [
+        ("id", "garage"),
+        ("url", "rtsp://127.0.0.1:9/live"),
+        ("username", "garage-user"),
+        ("password", UI_PASSWORD),
+        ("enabled", "on"),
+        ("width", "640"),
+        ("height", "360"),
+        ("fps", "5"),
+        ("threshold", "25"),
+        ("contour_area", "15"),
+        ("start_frames", "3"),
+        ("quiet_secs", "10"),
+    ];
+    let response = app.client.post(app.url("/cameras")).form(&form).send().await.unwrap();
+    assert_eq!(response.status(), 303);
+    let api = app.client.get(app.url("/api/cameras")).send().await.unwrap().text().await.unwrap();
+    assert!(!api.contains(UI_PASSWORD) && !api.contains(FILE_PASSWORD) && !api.contains("garage-user"));
+    let data = app.shutdown().await;
+
+    let mut bytes = Vec::new();
+    for entry in std::fs::read_dir(data.path()).unwrap() {
+        let path = entry.unwrap().path();
+        if path.file_name().unwrap().to_string_lossy().starts_with("watchpost.db") {
+            bytes.extend(std::fs::read(&path).unwrap());
+        }
+    }
+    assert!(bytes.len() > 4096, "the database files were read");
+    for secret in [UI_PASSWORD, FILE_PASSWORD, "garage-user", "gateuser"] {
+        assert!(!bytes.windows(secret.len()).any(|w| w == secret.as_bytes()), "{secret} is in the database file");
+    }
+
+    // After a restart the saved credentials are unsealed and used again.
+    let app = TestApp::start_in("", data).await;
+    let garage = app.running().state.cameras.get("garage").expect("UI camera restored");
+    assert_eq!(garage.config.url, format!("rtsp://garage-user:{UI_PASSWORD}@127.0.0.1:9/live"));
+    app.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_user_and_token_commands_set_up_a_headless_install() {
+    let data = tempfile::tempdir().unwrap();
+    let watchpost = |args: &[&str], password: Option<&str>| {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_watchpost"));
+        command.args(args).arg("--data-dir").arg(data.path()).env_remove("WATCHPOST_CONFIG");
+        match password {
+            Some(p) => command.env("WATCHPOST_PASSWORD", p),
+            None => command.env_remove("WATCHPOST_PASSWORD"),
+        };
+        let output = command.output().unwrap();
+        (
+            output.status.success(),
+            String::from_utf8_lossy(&output.stdout).to_string(),
+            String::from_utf8_lossy(&output.stderr).to_string(),
+        )
+    };
+    let (ok, _, stderr) = watchpost(&["token", "create", "ha"], None);
+    assert!(!ok && stderr.contains("no administrator yet"), "{stderr}");
+    let (ok, stdout, stderr) = watchpost(&["user", "add", "root", "--role", "admin"], Some("a long password"));
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains("Created admin \"root\""));
+    let (ok, _, stderr) = watchpost(&["user", "add", "tiny", "--role", "viewer"], Some("short"));
+    assert!(!ok && stderr.contains("at least 8 characters"), "{stderr}");
+    let (ok, stdout, _) = watchpost(&["user", "list"], None);
+    assert!(ok && stdout.contains("root") && stdout.contains("admin") && !stdout.contains("tiny"));
+    let (ok, token, stderr) = watchpost(&["token", "create", "home-assistant", "--ttl", "30d"], None);
+    assert!(ok, "{stderr}");
+    assert!(stderr.contains("not shown again"));
+    let token = token.trim().to_string();
+    assert_eq!(token.split('.').count(), 3, "a JWT: {token}");
+    let (ok, listed, _) = watchpost(&["token", "list"], None);
+    assert!(ok && listed.contains("home-assistant") && listed.contains("active") && !listed.contains(&token));
+
+    // The server started on the same data directory accepts the token.
+    let app = TestApp::start_in("", data).await;
+    let response = app.anonymous.get(app.url("/api/cameras")).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    app.shutdown().await;
+}
