@@ -2,6 +2,8 @@
 //! enforces the access level that [`super::routes`] gives the route, checks the CSRF token of
 //! state-changing browser requests, and adds the security headers to every answer.
 
+use super::pages::{ShownError, render_error};
+use super::view::Me;
 use super::{Access, AppState, routes, status_for, user_message};
 use crate::auth::{Identity, Origin, constant_time_eq};
 use crate::error::Error;
@@ -109,17 +111,27 @@ pub async fn guard(
         }
         Err(err) => return Ok(refuse(req, err)),
     };
+    let me = Me::of(&identity);
     if access == Access::Admin && !identity.is_admin() {
-        return Ok(refuse(req, Error::forbidden("Only an administrator can open this.")));
+        return Ok(refuse_signed_in(req, Error::forbidden("Only an administrator can open this."), me));
     }
     if is_unsafe(req.method()) && !identity.csrf().is_empty() {
         let expected = identity.csrf().to_string();
         if let Err(err) = check_csrf(&mut req, &expected).await {
-            return Ok(refuse(req, err));
+            return Ok(refuse_signed_in(req, err, me));
         }
     }
     req.extensions_mut().insert(identity);
-    Ok(next.call(req).await?.map_into_boxed_body())
+    let response = next.call(req).await?;
+    let shown = response.response().extensions().get::<ShownError>().cloned();
+    match shown {
+        // Error pages get the signed-in user's navigation back.
+        Some(shown) => {
+            let (req, _) = response.into_parts();
+            Ok(ServiceResponse::new(req, render_error(&shown, me)))
+        }
+        None => Ok(response.map_into_boxed_body()),
+    }
 }
 
 /// A bearer token decides when present (a bad one is refused, not ignored); else the session.
@@ -163,6 +175,15 @@ async fn check_csrf(req: &mut ServiceRequest, expected: &str) -> Result<(), Erro
 
 fn redirect(location: &str) -> HttpResponse {
     HttpResponse::SeeOther().insert_header((header::LOCATION, location)).finish()
+}
+
+/// Like [`refuse`], with the user's navigation on the error page.
+fn refuse_signed_in(req: ServiceRequest, err: Error, me: Me) -> ServiceResponse<BoxBody> {
+    if wants_json(&req) {
+        return refuse(req, err);
+    }
+    let shown = ShownError { status: status_for(err.kind), message: user_message(&err) };
+    req.into_response(render_error(&shown, me))
 }
 
 fn refuse(req: ServiceRequest, err: Error) -> ServiceResponse<BoxBody> {

@@ -41,16 +41,31 @@ struct ErrorPage {
     message: String,
 }
 
-/// An error as a page; it has no navigation since it may answer someone not signed in.
+/// What an error page said, kept on the response so [`super::guard`] can render it again with the
+/// signed-in user's navigation (the handler that failed does not know who asked).
+#[derive(Debug, Clone)]
+pub struct ShownError {
+    pub status: actix_web::http::StatusCode,
+    pub message: String,
+}
+
+/// An error as a page, without navigation until the guard adds it.
 pub fn error_page(err: &Error) -> HttpResponse {
-    let status = status_for(err.kind);
+    let shown = ShownError { status: status_for(err.kind), message: user_message(err) };
+    let mut response = render_error(&shown, Me::default());
+    response.extensions_mut().insert(shown);
+    response
+}
+
+/// The error page for `me`.
+pub fn render_error(shown: &ShownError, me: Me) -> HttpResponse {
     let page = ErrorPage {
         nav: "",
-        me: Me::default(),
-        title: status.canonical_reason().unwrap_or("Error").to_string(),
-        message: user_message(err),
+        me,
+        title: shown.status.canonical_reason().unwrap_or("Error").to_string(),
+        message: shown.message.clone(),
     };
-    html(status, page.render())
+    html(shown.status, page.render())
 }
 
 impl ResponseError for PageError {

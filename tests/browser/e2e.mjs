@@ -1,0 +1,171 @@
+// End-to-end walk through the UI in Debian's Chromium, driven by playwright-core.
+// Run by tests/browser.rs: node e2e.mjs BASE_URL CLIP_PATH SCREENSHOT_DIR
+// Exits non-zero with a message on the first failed step; writes a PNG of every page it visits.
+import { chromium } from "playwright-core";
+import { mkdirSync } from "node:fs";
+
+const [base, clip, shots] = process.argv.slice(2);
+mkdirSync(shots, { recursive: true });
+const ADMIN = { name: "admin", password: "correct horse battery" };
+const VIEWER = { name: "vera", password: "viewer password" };
+const problems = [];
+
+function check(condition, message) {
+  if (!condition) throw new Error(message);
+}
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--no-first-run"],
+});
+
+async function newPage(viewport, label) {
+  const context = await browser.newContext({ viewport, deviceScaleFactor: 1, isMobile: viewport.width < 500 });
+  const page = await context.newPage();
+  // A Content-Security-Policy violation or a script error is a defect of the page.
+  page.on("console", (msg) => { if (msg.type() === "error" && !/Failed to load resource/.test(msg.text())) problems.push(`${label}: ${msg.text()}`); });
+  page.on("pageerror", (err) => problems.push(`${label}: ${err.message}`));
+  return page;
+}
+
+let step = 0;
+async function shot(page, name) {
+  step += 1;
+  const file = `${shots}/${String(step).padStart(2, "0")}-${name}.png`;
+  await page.screenshot({ path: file, fullPage: true });
+  console.log(`screenshot ${file}`);
+}
+
+async function signIn(page, who) {
+  await page.goto(`${base}/login`);
+  await page.fill("input[name=name]", who.name);
+  await page.fill("input[name=password]", who.password);
+  await Promise.all([page.waitForNavigation(), page.click("main button[type=submit]")]);
+}
+
+try {
+  const page = await newPage({ width: 1280, height: 800 }, "desktop");
+
+  // First run: every address leads to the set-up page.
+  await page.goto(`${base}/events`);
+  check(page.url().endsWith("/setup"), `first run should open /setup, got ${page.url()}`);
+  await shot(page, "setup");
+  await page.fill("input[name=name]", ADMIN.name);
+  await page.fill("input[name=password]", ADMIN.password);
+  await page.fill("input[name=confirm]", ADMIN.password);
+  await Promise.all([page.waitForNavigation(), page.click("main button[type=submit]")]);
+  check(new URL(page.url()).pathname === "/", `after set-up expected the dashboard, got ${page.url()}`);
+  check(await page.isVisible("text=No cameras yet"), "the empty dashboard explains what to do");
+  await shot(page, "dashboard-empty");
+
+  // Add a camera from the UI and see its picture.
+  await page.click("text=Add camera >> nth=0");
+  await page.fill("input[name=id]", "yard");
+  await page.fill("input[name=name]", "Back yard");
+  await page.fill("input[name=url]", clip);
+  await shot(page, "camera-form");
+  await Promise.all([page.waitForNavigation(), page.click("main button[type=submit]")]);
+  check(page.url().endsWith("/cameras/yard"), `expected the camera page, got ${page.url()}`);
+  await page.waitForFunction(() => {
+    const img = document.querySelector("img[data-refresh]");
+    return img && img.complete && img.naturalWidth > 0 && !img.classList.contains("missing");
+  }, null, { timeout: 30000 });
+  await shot(page, "camera-live");
+
+  // The person walking through the clip makes a motion event; open it and resolve it.
+  let opened = false;
+  for (let i = 0; i < 60 && !opened; i++) {
+    await page.goto(`${base}/events`);
+    const card = page.locator("a.event-card").first();
+    if (await card.count()) {
+      await shot(page, "events");
+      await Promise.all([page.waitForNavigation(), card.click()]);
+      opened = true;
+    } else {
+      await page.waitForTimeout(1000);
+    }
+  }
+  check(opened, "no event appeared within 60 s");
+  await page.waitForFunction(() => { const img = document.querySelector(".snapshot img"); return img && img.naturalWidth > 0; });
+  check(await page.isVisible(".badge.status-viewed"), "an opened event is marked viewed");
+  await shot(page, "event");
+  await Promise.all([page.waitForNavigation(), page.click("button[value=resolved]")]);
+  check(await page.isVisible(".badge.status-resolved"), "the event shows as resolved");
+  await shot(page, "event-resolved");
+
+  // Settings: add a viewer; look at tokens and the audit log.
+  await page.click("nav >> text=Settings");
+  await page.fill("form[action='/settings/users'] input[name=name]", VIEWER.name);
+  await page.fill("form[action='/settings/users'] input[name=password]", VIEWER.password);
+  await Promise.all([page.waitForNavigation(), page.click("text=Add user")]);
+  check(await page.isVisible("text=The user was created."), "the new user is confirmed");
+  await shot(page, "settings-users");
+  await page.click(".tabs >> text=Audit log");
+  check(await page.isVisible("text=camera.create"), "the audit log lists the new camera");
+  await shot(page, "settings-audit");
+
+  // An API token is shown once on the account page.
+  await page.click(".topbar .user a");
+  await page.fill("form[action='/tokens'] input[name=name]", "home-assistant");
+  await Promise.all([page.waitForNavigation(), page.click("text=Create token")]);
+  const jwt = await page.inputValue("textarea.token");
+  check(jwt.split(".").length === 3, "a JWT is shown");
+  const api = await page.request.get(`${base}/api/cameras`, { headers: { Authorization: `Bearer ${jwt}` } });
+  check(api.ok(), `the new token opens the API (${api.status()})`);
+  await shot(page, "account-token");
+  await page.click(".tabs >> text=API tokens").catch(() => {});
+  await page.goto(`${base}/settings/tokens`);
+  await shot(page, "settings-tokens");
+
+  // Sign out.
+  await Promise.all([page.waitForNavigation(), page.click("text=Sign out")]);
+  check(page.url().includes("/login"), `signing out shows the sign-in page, got ${page.url()}`);
+  await page.goto(`${base}/`);
+  check(page.url().includes("/login"), "signed out: pages need signing in again");
+  await shot(page, "login");
+
+  // A wrong password is explained.
+  await page.fill("input[name=name]", ADMIN.name);
+  await page.fill("input[name=password]", "not it");
+  await Promise.all([page.waitForNavigation(), page.click("main button[type=submit]")]);
+  check(await page.isVisible("text=Wrong user name or password."), "a wrong password is explained");
+  await shot(page, "login-wrong");
+
+  // The viewer watches but cannot open the settings.
+  await signIn(page, VIEWER);
+  check(await page.isVisible("text=Back yard"), "the viewer sees the camera");
+  check(!(await page.isVisible("nav >> text=Settings")), "no Settings link for a viewer");
+  check(!(await page.isVisible("text=Add camera")), "no Add camera for a viewer");
+  await shot(page, "viewer-dashboard");
+  const refused = await page.goto(`${base}/settings/users`);
+  check(refused.status() === 403, `a viewer gets 403 on settings, got ${refused.status()}`);
+  check(await page.isVisible("text=Only an administrator"), "the refusal is explained");
+  await shot(page, "viewer-refused");
+
+  // The same pages on a phone.
+  const phone = await newPage({ width: 390, height: 844 }, "phone");
+  await phone.goto(`${base}/login`);
+  await shot(phone, "phone-login");
+  await signIn(phone, ADMIN);
+  await shot(phone, "phone-dashboard");
+  await phone.goto(`${base}/cameras/yard`);
+  await shot(phone, "phone-camera");
+  await phone.goto(`${base}/events`);
+  await shot(phone, "phone-events");
+  await phone.locator("a.event-card").first().click();
+  await phone.waitForLoadState();
+  await shot(phone, "phone-event");
+  await phone.goto(`${base}/settings/users`);
+  await shot(phone, "phone-settings");
+  const overflow = await phone.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  check(overflow <= 1, `the settings page scrolls sideways on a phone by ${overflow}px`);
+
+  check(problems.length === 0, `errors in the browser console:\n${problems.join("\n")}`);
+  console.log("browser walk-through passed");
+} catch (err) {
+  console.error(`FAILED: ${err.message}`);
+  process.exitCode = 1;
+} finally {
+  await browser.close();
+}
