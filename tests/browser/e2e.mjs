@@ -114,9 +114,18 @@ try {
   const api = await page.request.get(`${base}/api/cameras`, { headers: { Authorization: `Bearer ${jwt}` } });
   check(api.ok(), `the new token opens the API (${api.status()})`);
   await shot(page, "account-token");
-  await page.click(".tabs >> text=API tokens").catch(() => {});
   await page.goto(`${base}/settings/tokens`);
   await shot(page, "settings-tokens");
+
+  // Revoking asks first; dismissing keeps the token, accepting revokes it.
+  page.once("dialog", (dialog) => dialog.dismiss());
+  await page.click("text=Revoke");
+  check(await page.isVisible("text=Revoke"), "a dismissed confirmation keeps the token");
+  page.once("dialog", (dialog) => dialog.accept());
+  await Promise.all([page.waitForNavigation(), page.click("text=Revoke")]);
+  check(await page.isVisible("text=The token was revoked"), "revoking is confirmed");
+  const revoked = await page.request.get(`${base}/api/cameras`, { headers: { Authorization: `Bearer ${jwt}` } });
+  check(revoked.status() === 401, `a revoked token is refused (${revoked.status()})`);
 
   // Sign out.
   await Promise.all([page.waitForNavigation(), page.click("text=Sign out")]);

@@ -41,6 +41,12 @@
       .catch(function () { /* the server is restarting; try again next tick */ });
   }
 
+  // Forms that cannot be undone ask first: <form data-confirm="question">.
+  document.addEventListener("submit", function (event) {
+    var question = event.target.getAttribute && event.target.getAttribute("data-confirm");
+    if (question && !window.confirm(question)) event.preventDefault();
+  });
+
   document.addEventListener("DOMContentLoaded", function () {
     var images = Array.prototype.slice.call(document.querySelectorAll("img[data-refresh]"));
     images.forEach(function (img) {
