@@ -436,6 +436,14 @@ async fn the_database_never_holds_a_device_password_in_clear_text() {
     let app = TestApp::start_in("", data).await;
     let garage = app.running().state.cameras.get("garage").expect("UI camera restored");
     assert_eq!(garage.config.url, format!("rtsp://garage-user:{UI_PASSWORD}@127.0.0.1:9/live"));
+    let data = app.shutdown().await;
+
+    // With the key file lost the camera still starts, without credentials, ready to be given the
+    // password again; nothing else about it is lost.
+    std::fs::remove_file(data.path().join("keys/credentials.key")).unwrap();
+    let app = TestApp::start_in("", data).await;
+    let garage = app.running().state.cameras.get("garage").expect("UI camera kept");
+    assert_eq!(garage.config.url, "rtsp://127.0.0.1:9/live");
     app.shutdown().await;
 }
 
@@ -477,5 +485,89 @@ async fn the_user_and_token_commands_set_up_a_headless_install() {
     let app = TestApp::start_in("", data).await;
     let response = app.anonymous.get(app.url("/api/cameras")).bearer_auth(&token).send().await.unwrap();
     assert_eq!(response.status(), 200);
+    app.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn administrators_add_limit_disable_and_reset_users() {
+    let app = TestApp::start("").await;
+    let (admin, csrf) = app.browser_session(ADMIN, ADMIN_PASSWORD).await;
+    let post = |path: &str, form: Vec<(&'static str, String)>| {
+        let request = admin.post(app.url(path)).form(&form);
+        async move { request.send().await.unwrap() }
+    };
+    let created = post(
+        "/settings/users",
+        vec![
+            ("csrf", csrf.clone()),
+            ("name", "otto".into()),
+            ("role", "viewer".into()),
+            ("password", "viewer password".into()),
+            ("cameras", "yard".into()),
+            ("cameras", "porch".into()),
+        ],
+    )
+    .await;
+    assert_eq!(created.status(), 303);
+    let otto = app.running().state.db.user_by_name("otto").await.unwrap().unwrap();
+    assert_eq!((otto.role.as_str(), otto.cameras.as_str()), ("viewer", r#"["yard","porch"]"#));
+    let duplicate = post(
+        "/settings/users",
+        vec![("csrf", csrf.clone()), ("name", "otto".into()), ("role", "viewer".into()), ("password", "x".repeat(9))],
+    )
+    .await;
+    assert_eq!(duplicate.status(), 422);
+    assert!(duplicate.text().await.unwrap().contains("already a user"));
+
+    // Disabling ends the user's sessions and revokes their tokens.
+    let (otto_browser, _) = app.browser_session("otto", "viewer password").await;
+    let token = app.running().state.auth.create_token(otto.id, "otto-script", None).await.unwrap();
+    let disabled = post(
+        &format!("/settings/users/{}", otto.id),
+        vec![("csrf", csrf.clone()), ("role", "viewer".into()), ("disabled", "on".into())],
+    )
+    .await;
+    assert_eq!(disabled.status(), 303);
+    assert!(is_login_redirect(&otto_browser.get(app.url("/")).send().await.unwrap()));
+    let refused = app.anonymous.get(app.url("/api/cameras")).bearer_auth(&token.jwt).send().await.unwrap();
+    assert_eq!(refused.status(), 401);
+    let login = app.anonymous.get(app.url("/login")).send().await.unwrap();
+    let form_cookie = login.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_string();
+    let form_csrf = form_cookie.split_once('=').unwrap().1.to_string();
+    let response = app
+        .anonymous
+        .post(app.url("/login"))
+        .header("cookie", &form_cookie)
+        .form(&[("csrf", form_csrf.as_str()), ("name", "otto"), ("password", "viewer password")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 403);
+    assert!(response.text().await.unwrap().contains("disabled"));
+
+    // The only administrator cannot demote or disable themselves.
+    let me = app.running().state.db.user_by_name(ADMIN).await.unwrap().unwrap();
+    let demoted =
+        post(&format!("/settings/users/{}", me.id), vec![("csrf", csrf.clone()), ("role", "viewer".into())]).await;
+    assert_eq!(demoted.status(), 409);
+    assert!(demoted.text().await.unwrap().contains("only active administrator"));
+
+    // A new password set by an administrator works and ends the user's sessions.
+    let reset =
+        post(&format!("/settings/users/{}", otto.id), vec![("csrf", csrf.clone()), ("role", "viewer".into())]).await;
+    assert_eq!(reset.status(), 303, "re-enabled");
+    let (otto_browser, _) = app.browser_session("otto", "viewer password").await;
+    let reset = post(
+        &format!("/settings/users/{}/password", otto.id),
+        vec![("csrf", csrf.clone()), ("password", "a brand new one".into())],
+    )
+    .await;
+    assert_eq!(reset.status(), 303);
+    assert!(is_login_redirect(&otto_browser.get(app.url("/")).send().await.unwrap()));
+    app.browser_session("otto", "a brand new one").await;
+    let audit = app.running().state.db.list_audit(None, 50).await.unwrap();
+    for action in ["user.create", "user.update", "user.password_reset"] {
+        assert!(audit.iter().any(|a| a.action == action && a.actor.as_deref() == Some(ADMIN)), "{action} audited");
+    }
     app.shutdown().await;
 }

@@ -136,6 +136,8 @@ struct Inner {
     vault: Arc<Vault>,
     limiter: LoginLimiter,
     has_users: AtomicBool,
+    /// Serialises first-run set-up so two browsers cannot both create "the" administrator.
+    setup: tokio::sync::Mutex<()>,
 }
 
 impl Auth {
@@ -153,6 +155,7 @@ impl Auth {
                 vault,
                 limiter: LoginLimiter::default(),
                 has_users: AtomicBool::new(has_users),
+                setup: tokio::sync::Mutex::new(()),
             }),
         })
     }
@@ -200,6 +203,7 @@ impl Auth {
 
     /// Creates the first administrator; refused once any account exists (the set-up page is gone).
     pub async fn create_first_admin(&self, name: &str, password: &str, origin: &Origin) -> Result<NewSession> {
+        let _only_one = self.inner.setup.lock().await;
         if !self.needs_setup().await? {
             return Err(Error::conflict("An administrator already exists; sign in instead."));
         }

@@ -242,7 +242,15 @@ pub fn load_camera(row: &crate::db::entities::camera::Model, vault: &Vault) -> R
         .map_err(|e| crate::Error::invalid(format!("stored camera {:?} cannot be read", row.id)).with_source(e))?;
     let (clean_url, legacy_userinfo) = crate::config::split_credentials(&camera.url);
     let userinfo = match &row.credentials {
-        Some(sealed) => Some(vault.open_sealed(sealed)?),
+        Some(sealed) => match vault.open_sealed(sealed) {
+            Ok(userinfo) => Some(userinfo),
+            Err(err) => {
+                // Start without them: the camera shows as refusing the sign-in, and its form lets
+                // the user enter the password again. Nothing else about the camera is lost.
+                tracing::error!(camera = %row.id, error = %err, "saved camera credentials cannot be decrypted");
+                None
+            }
+        },
         None => legacy_userinfo,
     };
     camera.url = crate::config::join_credentials(&clean_url, userinfo.as_deref());

@@ -69,6 +69,11 @@ pub(super) async fn login_page(
         return Ok(redirect("/setup"));
     }
     let next = safe_next(&query.next).to_string();
+    if let Some(cookie) = req.cookie(SESSION_COOKIE)
+        && state.auth.session(cookie.value()).await?.is_some()
+    {
+        return Ok(redirect(&next));
+    }
     Ok(anonymous_page(&req, &state, StatusCode::OK, |me| {
         LoginPage { nav: "", me, name: String::new(), next, error: String::new() }.render()
     }))

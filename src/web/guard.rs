@@ -99,7 +99,8 @@ pub async fn guard(
         }
         Ok(None) => {
             let target = req.uri().path_and_query().map(|p| p.as_str()).unwrap_or("/").to_string();
-            let location = if target == "/" {
+            // Only a page can be gone back to; after a refused form post start from the dashboard.
+            let location = if target == "/" || req.method() != Method::GET {
                 "/login".to_string()
             } else {
                 format!(
