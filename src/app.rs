@@ -50,11 +50,6 @@ pub async fn start(options: ServeOptions) -> Result<RunningApp> {
     let media = MediaStore::open(&config.storage.media_dir(&data_dir))?;
     let db = Db::connect(&config.storage.database_url(&data_dir)).await?;
     let auth = Auth::open(db.clone(), &data_dir, config.auth.clone()).await?;
-    if auth.needs_setup().await? {
-        tracing::warn!(
-            "no user account exists yet: open the web UI to create the administrator, or run `watchpost user add`"
-        );
-    }
     let closed = db.close_open_events(chrono::Utc::now().timestamp_millis()).await?;
     if closed > 0 {
         tracing::info!(events = closed, "closed events left open by the previous run");
@@ -116,6 +111,11 @@ pub async fn start(options: ServeOptions) -> Result<RunningApp> {
     let handle = server.handle();
     let server_task = tokio::spawn(server);
     tracing::info!("web UI at http://{addr}");
+    if let Ok(true) = state.auth.needs_setup().await {
+        tracing::warn!(
+            "no account exists yet: open http://{addr}/setup to create the administrator, or run `watchpost user add NAME --role admin`"
+        );
+    }
     Ok(RunningApp { addr, state, server: handle, server_task, cancel, tasks })
 }
 
