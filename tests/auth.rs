@@ -571,3 +571,41 @@ async fn administrators_add_limit_disable_and_reset_users() {
     }
     app.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn behind_a_trusted_proxy_cookies_are_secure_and_the_client_address_is_believed() {
+    let app = TestApp::start("[server]\ntrusted_proxies = [\"127.0.0.1\"]\n[auth]\nmetrics_public = true\n").await;
+    let login = app.anonymous.get(app.url("/login")).header("x-forwarded-proto", "https").send().await.unwrap();
+    let form_cookie = login.headers()["set-cookie"].to_str().unwrap().to_string();
+    assert!(form_cookie.contains("Secure"), "{form_cookie}");
+    let pair = form_cookie.split(';').next().unwrap().to_string();
+    let csrf = pair.split_once('=').unwrap().1.to_string();
+    let response = app
+        .anonymous
+        .post(app.url("/login"))
+        .header("cookie", &pair)
+        .header("x-forwarded-proto", "https")
+        .header("x-forwarded-for", "203.0.113.7, 127.0.0.1")
+        .form(&[("csrf", csrf.as_str()), ("name", ADMIN), ("password", ADMIN_PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 303);
+    let session = response.headers()["set-cookie"].to_str().unwrap();
+    assert!(session.starts_with("watchpost_session=") && session.contains("Secure"), "{session}");
+    let audit = app.running().state.db.list_audit(None, 5).await.unwrap();
+    let login = audit.iter().find(|a| a.action == "auth.login").unwrap();
+    assert_eq!(login.ip.as_deref(), Some("203.0.113.7"), "the proxy's client address is recorded");
+
+    // `[auth] metrics_public` opens /metrics and nothing else.
+    assert_eq!(app.anonymous.get(app.url("/metrics")).send().await.unwrap().status(), 200);
+    assert_eq!(app.anonymous.get(app.url("/api/cameras")).send().await.unwrap().status(), 401);
+    app.shutdown().await;
+
+    // Without trusted proxies the same headers are ignored.
+    let app = TestApp::start("").await;
+    let login = app.anonymous.get(app.url("/login")).header("x-forwarded-proto", "https").send().await.unwrap();
+    assert!(!login.headers()["set-cookie"].to_str().unwrap().contains("Secure"));
+    assert_eq!(app.anonymous.get(app.url("/metrics")).send().await.unwrap().status(), 401);
+    app.shutdown().await;
+}
