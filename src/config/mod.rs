@@ -22,6 +22,7 @@ pub struct Config {
     pub storage: StorageConfig,
     pub ffmpeg: FfmpegConfig,
     pub auth: AuthConfig,
+    pub detector: DetectorConfig,
     pub cameras: Vec<CameraConfig>,
 }
 
@@ -79,6 +80,58 @@ fn cidr_contains(net: std::net::IpAddr, len: u8, ip: std::net::IpAddr) -> bool {
         _ => false,
     }
 }
+
+/// The object detector: an ONNX model run by ONNX Runtime.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct DetectorConfig {
+    /// Off: cameras report motion only.
+    pub enabled: bool,
+    /// The model file; a relative path is taken from the working directory.
+    pub model: PathBuf,
+    /// How to read the model's output.
+    #[serde(rename = "type")]
+    pub kind: ModelKind,
+    /// A file with one label per line, in the model's class order; empty = the 80 COCO labels.
+    pub labels: Option<PathBuf>,
+    /// The ONNX Runtime library; empty = `ORT_DYLIB_PATH`, then the copy `scripts/setup.sh` puts in
+    /// `.tools/onnxruntime/`, then `libonnxruntime.so` on the system library path.
+    pub onnxruntime: Option<PathBuf>,
+    /// Threads one inference may use.
+    pub threads: u32,
+    /// Execution providers to try in order: `cpu`, `cuda`, `tensorrt`, `openvino`.
+    pub providers: Vec<String>,
+}
+
+impl Default for DetectorConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            model: PathBuf::from("models/yolox_nano.onnx"),
+            kind: ModelKind::Yolox,
+            labels: None,
+            onnxruntime: None,
+            threads: 2,
+            providers: vec!["cpu".into()],
+        }
+    }
+}
+
+/// Output layouts the detector understands.
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum ModelKind {
+    /// YOLOX: `[1, N, 5 + classes]` per grid cell (cx, cy, w, h grid-relative, objectness, scores);
+    /// BGR input with raw 0–255 values.
+    #[default]
+    Yolox,
+    /// Current YOLO exporters: `[1, 4 + classes, N]` (cx, cy, w, h in input pixels, class scores, no
+    /// objectness); RGB input scaled to 0–1.
+    Yolo,
+}
+
+/// Execution providers Watchpost can ask ONNX Runtime for.
+pub const PROVIDERS: [&str; 4] = ["cpu", "cuda", "tensorrt", "openvino"];
 
 /// Sign-in sessions and API tokens.
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
@@ -305,6 +358,21 @@ impl Config {
                     format!("{entry:?} is not an address or range; use e.g. \"172.17.0.1\" or \"10.0.0.0/8\""),
                 );
             }
+        }
+        let d = &self.detector;
+        if !(1..=64).contains(&d.threads) {
+            push("detector.threads".into(), format!("{} is out of range; use 1–64", d.threads));
+        }
+        for (index, provider) in d.providers.iter().enumerate() {
+            if !PROVIDERS.contains(&provider.as_str()) {
+                push(
+                    format!("detector.providers[{index}]"),
+                    format!("{provider:?} is not known; use one of {}", PROVIDERS.join(", ")),
+                );
+            }
+        }
+        if d.model.as_os_str().is_empty() {
+            push("detector.model".into(), "is empty; use e.g. \"models/yolox_nano.onnx\"".into());
         }
         let a = &self.auth;
         for (key, value, range) in [

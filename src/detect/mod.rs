@@ -1,7 +1,13 @@
-//! Detection: what changed in a frame (motion now; regions, the object detector and the tracker
-//! come with the detector milestone).
+//! Detection: what changed in a frame (motion) and what is in it (objects, from an ONNX model).
+//!
+//! [`Detector`] is the seam between the pipeline and a model runtime: `onnx` implements it with
+//! ONNX Runtime. Boxes of detections are in frame pixels; motion boxes are relative ([`RelBox`]).
 
 pub mod motion;
+pub mod onnx;
+
+use crate::error::Result;
+use crate::media::Frame;
 
 /// A box in relative frame coordinates: `[x, y, width, height]`, each 0–1.
 pub type RelBox = [f32; 4];
@@ -17,4 +23,71 @@ pub fn union_box(boxes: &[RelBox]) -> Option<RelBox> {
         y1 = y1.max(b[1] + b[3]);
     }
     Some([x0, y0, x1 - x0, y1 - y0])
+}
+
+/// A part of a frame to run the model on, in frame pixels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Region {
+    pub x: u32,
+    pub y: u32,
+    pub width: u32,
+    pub height: u32,
+}
+
+impl Region {
+    pub fn whole(frame: &Frame) -> Self {
+        Self { x: 0, y: 0, width: frame.width, height: frame.height }
+    }
+}
+
+/// One object the model found: a class index into [`Detector::labels`], its score (0–1) and its box
+/// `[x1, y1, x2, y2]` in frame pixels.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Detection {
+    pub class: usize,
+    pub score: f32,
+    pub bbox: [f32; 4],
+}
+
+/// Finds objects in a region of a frame.
+pub trait Detector: Send + Sync {
+    /// Class names, indexed by [`Detection::class`].
+    fn labels(&self) -> &[String];
+    /// Detections with a score of at least `min_score`, after per-class non-maximum suppression.
+    fn detect(&self, frame: &Frame, region: Region, min_score: f32) -> Result<Vec<Detection>>;
+}
+
+/// Intersection over union of two `[x1, y1, x2, y2]` boxes.
+pub fn iou(a: &[f32; 4], b: &[f32; 4]) -> f32 {
+    let w = (a[2].min(b[2]) - a[0].max(b[0])).max(0.0);
+    let h = (a[3].min(b[3]) - a[1].max(b[1])).max(0.0);
+    let inter = w * h;
+    let union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter;
+    if union <= 0.0 { 0.0 } else { inter / union }
+}
+
+/// Per-class non-maximum suppression: keeps the best box of each overlapping group (IoU above
+/// `threshold`), best first.
+pub fn nms(mut detections: Vec<Detection>, threshold: f32) -> Vec<Detection> {
+    detections.sort_by(|a, b| b.score.total_cmp(&a.score));
+    let mut kept: Vec<Detection> = Vec::with_capacity(detections.len());
+    for candidate in detections {
+        if !kept.iter().any(|k| k.class == candidate.class && iou(&k.bbox, &candidate.bbox) > threshold) {
+            kept.push(candidate);
+        }
+    }
+    kept
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nms_keeps_the_best_of_overlapping_boxes_per_class() {
+        let d = |class, score, x: f32| Detection { class, score, bbox: [x, 0.0, x + 10.0, 10.0] };
+        let kept = nms(vec![d(0, 0.5, 1.0), d(0, 0.9, 0.0), d(1, 0.6, 0.0), d(0, 0.7, 50.0)], 0.45);
+        assert_eq!(kept, vec![d(0, 0.9, 0.0), d(0, 0.7, 50.0), d(1, 0.6, 0.0)]);
+        assert!((iou(&[0.0, 0.0, 10.0, 10.0], &[5.0, 0.0, 15.0, 10.0]) - 1.0 / 3.0).abs() < 1e-6);
+    }
 }

@@ -140,6 +140,39 @@ impl TestApp {
     }
 }
 
+/// The detector settings pointing at the model and ONNX Runtime that `scripts/setup.sh` installs,
+/// or `None` (with the reason printed) when they are missing outside CI. With `CI` set, missing
+/// parts fail the test instead.
+pub fn detector_config() -> Option<watchpost::config::DetectorConfig> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let model = root.join("models/yolox_nano.onnx");
+    let library = std::env::var_os("ORT_DYLIB_PATH")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join(watchpost::detect::onnx::LOCAL_ONNXRUNTIME));
+    let missing: Vec<String> =
+        [&model, &library].iter().filter(|p| !p.is_file()).map(|p| p.display().to_string()).collect();
+    if !missing.is_empty() {
+        let message = format!("the detector test needs {} (run scripts/setup.sh)", missing.join(" and "));
+        assert!(std::env::var_os("CI").is_none(), "{message}");
+        eprintln!("SKIPPED: {message}");
+        return None;
+    }
+    Some(watchpost::config::DetectorConfig { model, onnxruntime: Some(library), ..Default::default() })
+}
+
+/// A photograph decoded by ffmpeg into a YUV 4:2:0 frame `width` pixels wide, as a camera delivers.
+pub fn frame_from_photo(path: &Path, width: u32) -> watchpost::media::Frame {
+    let output = Command::new("ffmpeg")
+        .args(["-v", "error", "-i"])
+        .arg(path)
+        .args(["-vf", &format!("scale={width}:-2"), "-f", "rawvideo", "-pix_fmt", "yuv420p", "-"])
+        .output()
+        .expect("run ffmpeg");
+    assert!(output.status.success(), "ffmpeg cannot decode {}", path.display());
+    let height = (output.stdout.len() / (width as usize * 3 / 2)) as u32;
+    watchpost::media::Frame { width, height, data: output.stdout, time_ms: 0, seq: 0 }
+}
+
 /// The value of the first hidden `csrf` field on a page.
 pub fn hidden_csrf(page: &str) -> String {
     let marker = "name=\"csrf\" value=\"";
