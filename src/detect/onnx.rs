@@ -119,7 +119,7 @@ pub fn library_path(config: &DetectorConfig) -> PathBuf {
 
 /// Loads ONNX Runtime once per process and returns its environment; later calls reuse it (the
 /// library cannot be swapped while running).
-fn runtime(library: &Path) -> Result<&'static ort::environment::Environment> {
+pub fn runtime(library: &Path) -> Result<&'static ort::environment::Environment> {
     static LOADED: OnceLock<std::result::Result<(PathBuf, ort::environment::Environment), String>> = OnceLock::new();
     let loaded = LOADED.get_or_init(|| {
         let builder = ort::init_from(library).map_err(|e| e.to_string())?;
