@@ -5,6 +5,7 @@
 
 pub mod motion;
 pub mod onnx;
+pub mod tracker;
 
 use crate::error::Result;
 use crate::media::Frame;
