@@ -7,6 +7,7 @@ use crate::auth::{Auth, Vault};
 use crate::camera::{CameraManager, CameraSource, PipelineContext};
 use crate::config::{CameraConfig, Config};
 use crate::db::Db;
+use crate::detect::worker::DetectorWorker;
 use crate::error::{Error, Result};
 use crate::events::EventBus;
 use crate::media::MediaStore;
@@ -71,6 +72,7 @@ pub async fn start(options: ServeOptions) -> Result<RunningApp> {
     }
     let ui_cameras = sync_cameras(&db, &auth.vault(), &file_cameras).await?;
 
+    let detector = start_detector(&config.detector).await;
     let cancel = CancellationToken::new();
     let tasks = TaskTracker::new();
     let bus = EventBus::default();
@@ -80,6 +82,7 @@ pub async fn start(options: ServeOptions) -> Result<RunningApp> {
         bus: bus.clone(),
         ffmpeg: config.ffmpeg.clone(),
         tasks: tasks.clone(),
+        detector: detector.worker.clone(),
     };
     let cameras = CameraManager::new(context, cancel.clone());
     for camera in file_cameras {
@@ -89,7 +92,8 @@ pub async fn start(options: ServeOptions) -> Result<RunningApp> {
         cameras.put(camera, CameraSource::Ui).await;
     }
 
-    let state = AppState { db, auth, cameras, media, bus, config: Arc::new(config.clone()), started: Instant::now() };
+    let state =
+        AppState { db, auth, detector, cameras, media, bus, config: Arc::new(config.clone()), started: Instant::now() };
     let bind = config.server.bind.clone();
     let app_state = state.clone();
     let server = actix_web::HttpServer::new(move || {
@@ -127,12 +131,46 @@ impl RunningApp {
         let _ = self.server_task.await;
         self.cancel.cancel();
         self.state.cameras.stop_all().await;
+        if let Some(worker) = self.state.detector.worker.clone() {
+            let _ = tokio::task::spawn_blocking(move || worker.stop()).await;
+        }
         self.tasks.close();
         if tokio::time::timeout(Duration::from_secs(10), self.tasks.wait()).await.is_err() {
             tracing::warn!("some pending writes did not finish within 10 s");
         }
         self.state.db.clone().close().await;
         tracing::info!("stopped");
+    }
+}
+
+/// Loads the object detector and starts its worker; on failure cameras run with motion only and
+/// the reason is kept for the UI and `/metrics`.
+async fn start_detector(config: &crate::config::DetectorConfig) -> web::DetectorState {
+    if !config.enabled {
+        tracing::info!("object detection is off ([detector] enabled = false)");
+        return web::DetectorState { worker: None, error: Some("Object detection is turned off.".into()) };
+    }
+    let settings = config.clone();
+    let loaded = tokio::task::spawn_blocking(move || crate::detect::onnx::OnnxDetector::load(&settings)).await;
+    match loaded {
+        Ok(Ok(detector)) => {
+            let (width, height) = detector.input_size();
+            tracing::info!(
+                model = %config.model.display(),
+                input = format!("{width}x{height}"),
+                providers = %detector.providers.join(","),
+                "object detection on"
+            );
+            web::DetectorState { worker: Some(DetectorWorker::start(Arc::new(detector))), error: None }
+        }
+        Ok(Err(err)) => {
+            tracing::error!("object detection is off: {}", err.message);
+            web::DetectorState { worker: None, error: Some(err.message) }
+        }
+        Err(join) => {
+            tracing::error!(error = %join, "the detector failed to load");
+            web::DetectorState { worker: None, error: Some("The detector failed to load; see the log.".into()) }
+        }
     }
 }
 

@@ -126,5 +126,6 @@ pub fn demo_camera(clip: &Path) -> CameraConfig {
         hwaccel: None,
         detect: Default::default(),
         motion: Default::default(),
+        objects: Default::default(),
     }
 }

@@ -37,6 +37,7 @@ async fn send(client: &reqwest::Client, method: &reqwest::Method, url: &str) -> 
 async fn first_run_asks_for_the_administrator_and_then_is_gone() {
     let data = tempfile::tempdir().unwrap();
     let mut config = parse_config("");
+    config.detector.enabled = false;
     config.server.bind = "127.0.0.1:0".into();
     let app = watchpost::app::start(watchpost::app::ServeOptions {
         config,

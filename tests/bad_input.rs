@@ -86,6 +86,7 @@ async fn an_unusable_media_directory_stops_start_up_with_a_clear_message() {
     let blocker = dir.path().join("not-a-directory");
     std::fs::write(&blocker, b"x").unwrap();
     let mut config = parse_config("");
+    config.detector.enabled = false;
     config.server.bind = "127.0.0.1:0".into();
     config.storage.media_dir = Some(blocker.join("media"));
     let err =

@@ -56,6 +56,7 @@ async fn round_trip(db: &Db, camera_id: &str) {
             boxes: vec![[0.0, 0.0, 0.5, 0.5]],
             end_ms: Some(base + 5_000),
             snapshot: Some("snapshots/x/1.jpg".into()),
+            stationary: true,
         },
     )
     .await
@@ -65,6 +66,7 @@ async fn round_trip(db: &Db, camera_id: &str) {
     assert_eq!(first.score, 0.5);
     assert_eq!(first.bbox, "[0.0,0.0,0.5,0.5]");
     assert_eq!(first.snapshot.as_deref(), Some("snapshots/x/1.jpg"));
+    assert!(first.stationary);
     assert_eq!(first.status, "new");
 
     assert!(db.set_event_status(ids[1], "resolved").await.unwrap());

@@ -79,6 +79,7 @@ pub struct CameraRuntime {
     pub counters: Arc<ffmpeg::FrameCounters>,
     pub restarts: AtomicU64,
     pub motion_events: AtomicU64,
+    pub object_events: AtomicU64,
 }
 
 impl CameraRuntime {
@@ -93,6 +94,7 @@ impl CameraRuntime {
             counters: Arc::default(),
             restarts: AtomicU64::new(0),
             motion_events: AtomicU64::new(0),
+            object_events: AtomicU64::new(0),
         }
     }
 
@@ -143,6 +145,8 @@ pub struct PipelineContext {
     pub bus: EventBus,
     pub ffmpeg: FfmpegConfig,
     pub tasks: TaskTracker,
+    /// The shared object detector; `None` when detection is off or could not start.
+    pub detector: Option<crate::detect::worker::DetectorWorker>,
 }
 
 struct CameraEntry {

@@ -1,11 +1,16 @@
-//! One camera's supervised loop: start ffmpeg, feed each frame to motion detection and the event
-//! recorder, keep the status live, restart a stalled or failed ffmpeg with exponential back-off,
-//! and on cancellation end the open event and leave no ffmpeg behind.
+//! One camera's supervised loop: start ffmpeg, feed each frame to motion detection, the object
+//! detector and tracker, and the event recorders; keep the status live, restart a stalled or failed
+//! ffmpeg with exponential back-off, and on cancellation end open events and leave no ffmpeg behind.
+//!
+//! The object detector runs on a frame when something moves, while a tracked object is moving, and
+//! every [`RECHECK`] otherwise (so parked objects are confirmed still there, or found gone).
 
 use super::ffmpeg::FfmpegRun;
 use super::{CameraRuntime, CameraState, PipelineContext};
 use crate::detect::motion::MotionDetector;
-use crate::events::{BusMessage, MotionEventRecorder};
+use crate::detect::tracker::Tracker;
+use crate::detect::{Detection, Region};
+use crate::events::{BusMessage, MotionEventRecorder, ObjectEventRecorder};
 use crate::supervise::{Backoff, sleep_or_cancel};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -17,6 +22,8 @@ use tokio_util::sync::CancellationToken;
 const FRAME_QUEUE: usize = 4;
 /// How often the measured fps is refreshed.
 const FPS_WINDOW: Duration = Duration::from_secs(5);
+/// Detection runs at least this often, even with nothing moving.
+const RECHECK: Duration = Duration::from_secs(10);
 
 pub async fn run(camera: Arc<CameraRuntime>, ctx: PipelineContext, cancel: CancellationToken) {
     let config = &camera.config;
@@ -30,8 +37,32 @@ pub async fn run(camera: Arc<CameraRuntime>, ctx: PipelineContext, cancel: Cance
         ctx.bus.clone(),
         ctx.tasks.clone(),
     );
+    let mut objects =
+        ObjectEventRecorder::new(&config.id, ctx.db.clone(), ctx.media.clone(), ctx.bus.clone(), ctx.tasks.clone());
+    let mut tracker = Tracker::default();
+    let detector = ctx.detector.clone().filter(|_| !config.objects.track.is_empty());
+    let tracked_classes: Vec<usize> = match &detector {
+        Some(worker) => config
+            .objects
+            .track
+            .iter()
+            .filter_map(|label| {
+                let class = worker.labels().iter().position(|l| l == label);
+                if class.is_none() {
+                    tracing::warn!(%label, "the model has no such label; it is not tracked");
+                }
+                class
+            })
+            .collect(),
+        None => Vec::new(),
+    };
+    let motion_events = config.motion.events.unwrap_or(detector.is_none());
     let mut next_seq = 0u64;
-    tracing::info!(url = %crate::config::redact_url(&config.url), "camera starting");
+    tracing::info!(
+        url = %crate::config::redact_url(&config.url),
+        objects = %if detector.is_some() { config.objects.track.join(",") } else { "off".into() },
+        "camera starting"
+    );
 
     while !cancel.is_cancelled() {
         set_state(&camera, &ctx, CameraState::Starting, None).await;
@@ -56,6 +87,7 @@ pub async fn run(camera: Arc<CameraRuntime>, ctx: PipelineContext, cancel: Cance
         let mut stalled = false;
         let mut window_start = Instant::now();
         let mut window_frames = 0u32;
+        let mut last_detection: Option<Instant> = None;
         loop {
             let frame = tokio::select! {
                 _ = cancel.cancelled() => break,
@@ -72,11 +104,32 @@ pub async fn run(camera: Arc<CameraRuntime>, ctx: PipelineContext, cancel: Cance
                 tracing::info!("camera online");
                 set_state(&camera, &ctx, CameraState::Online, None).await;
             }
+            let frame = Arc::new(frame);
             let result = motion.process(frame.luma());
-            let was_active = recorder.is_active();
-            recorder.on_frame(&frame, result.boxes, result.changed_fraction).await;
-            if !was_active && recorder.is_active() {
-                camera.motion_events.fetch_add(1, Ordering::Relaxed);
+            let moving = !result.boxes.is_empty();
+            if motion_events {
+                let was_active = recorder.is_active();
+                recorder.on_frame(&frame, result.boxes, result.changed_fraction).await;
+                if !was_active && recorder.is_active() {
+                    camera.motion_events.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            if let Some(worker) = &detector {
+                let due = moving
+                    || tracker.tracks().iter().any(|t| !t.stationary)
+                    || last_detection.is_none_or(|at| at.elapsed() >= RECHECK);
+                if due {
+                    last_detection = Some(Instant::now());
+                    let min_score = config.objects.min_score;
+                    if let Some(found) = worker.detect(frame.clone(), Region::whole(&frame), min_score).await {
+                        let wanted: Vec<Detection> =
+                            found.into_iter().filter(|d| tracked_classes.contains(&d.class)).collect();
+                        let threshold = config.objects.threshold;
+                        let update = tracker.update(&wanted, &|_| threshold);
+                        let started = objects.on_pass(&frame, &tracker, update, worker.labels()).await;
+                        camera.object_events.fetch_add(started as u64, Ordering::Relaxed);
+                    }
+                }
             }
             window_frames += 1;
             let elapsed = window_start.elapsed();
@@ -85,9 +138,9 @@ pub async fn run(camera: Arc<CameraRuntime>, ctx: PipelineContext, cancel: Cance
                 window_start = Instant::now();
                 window_frames = 0;
             }
-            let snapshot_error = recorder.snapshot_error.clone();
+            let snapshot_error = recorder.snapshot_error.clone().or_else(|| objects.snapshot_error.clone());
             let time_ms = frame.time_ms;
-            let motion_now = recorder.is_active();
+            let motion_now = if motion_events { recorder.is_active() } else { moving };
             camera.update_status(|s| {
                 s.last_frame_ms = Some(time_ms);
                 s.motion = motion_now;
@@ -96,7 +149,7 @@ pub async fn run(camera: Arc<CameraRuntime>, ctx: PipelineContext, cancel: Cance
                     s.fps = fps;
                 }
             });
-            if let Some(old) = camera.set_latest(Arc::new(frame))
+            if let Some(old) = camera.set_latest(frame)
                 && let Ok(old) = Arc::try_unwrap(old)
             {
                 let _ = recycle_tx.send(old.data);
@@ -107,6 +160,7 @@ pub async fn run(camera: Arc<CameraRuntime>, ctx: PipelineContext, cancel: Cance
         let report = run.finished().await;
         let now = chrono::Utc::now().timestamp_millis();
         recorder.finish(now).await;
+        objects.finish_all(&mut tracker, now).await;
         if cancel.is_cancelled() {
             break;
         }

@@ -248,6 +248,8 @@ pub struct CameraConfig {
     pub detect: DetectConfig,
     #[serde(default)]
     pub motion: MotionConfig,
+    #[serde(default)]
+    pub objects: ObjectsConfig,
 }
 
 fn default_true() -> bool {
@@ -297,6 +299,8 @@ pub struct MotionConfig {
     pub quiet_secs: u32,
     /// Areas never looked at (trees, a busy road), as polygons.
     pub mask: Vec<Polygon>,
+    /// Record motion-only events. Unset: only while no object detector is running.
+    pub events: Option<bool>,
 }
 
 impl Default for MotionConfig {
@@ -310,7 +314,26 @@ impl Default for MotionConfig {
             start_frames: 3,
             quiet_secs: 10,
             mask: Vec::new(),
+            events: None,
         }
+    }
+}
+
+/// What the object detector looks for on this camera.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ObjectsConfig {
+    /// Labels that make events (from the model's labels, e.g. `person`, `car`, `dog`).
+    pub track: Vec<String>,
+    /// Least score (0–1) for a single detection to count at all.
+    pub min_score: f32,
+    /// Median of an object's recent scores (0–1) needed before it becomes an event.
+    pub threshold: f32,
+}
+
+impl Default for ObjectsConfig {
+    fn default() -> Self {
+        Self { track: vec!["person".into()], min_score: 0.5, threshold: 0.7 }
     }
 }
 
@@ -504,6 +527,27 @@ impl CameraConfig {
         }
         if !(1..=3600).contains(&m.quiet_secs) {
             push("motion.quiet_secs", format!("{} is not allowed; use 1–3600 seconds", m.quiet_secs));
+        }
+        let o = &self.objects;
+        if !(o.min_score > 0.0 && o.min_score <= 1.0) {
+            push(
+                "objects.min_score",
+                format!("{} is not allowed; use a score above 0 and at most 1 (0.5 is usual)", o.min_score),
+            );
+        }
+        if !(o.threshold >= o.min_score && o.threshold <= 1.0) {
+            push(
+                "objects.threshold",
+                format!(
+                    "{} is not allowed; use a score from objects.min_score ({}) to 1 (0.7 is usual)",
+                    o.threshold, o.min_score
+                ),
+            );
+        }
+        for (index, label) in o.track.iter().enumerate() {
+            if label.trim().is_empty() || label.len() > 64 {
+                push(&format!("objects.track[{index}]"), "is not a label; use e.g. \"person\" or \"car\"".into());
+            }
         }
         for (index, polygon) in m.mask.iter().enumerate() {
             if polygon.len() < 3 {

@@ -8,7 +8,7 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(Initial), Box::new(Accounts)]
+        vec![Box::new(Initial), Box::new(Accounts), Box::new(ObjectEvents)]
     }
 }
 
@@ -345,5 +345,39 @@ impl MigrationTrait for Accounts {
             manager.drop_table(Table::drop().table(table).if_exists().to_owned()).await?;
         }
         Ok(())
+    }
+}
+
+/// The stationary flag of object events.
+struct ObjectEvents;
+
+impl MigrationName for ObjectEvents {
+    fn name(&self) -> &str {
+        "m20261122_000003_object_events"
+    }
+}
+
+#[derive(DeriveIden)]
+enum EventStationary {
+    Stationary,
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for ObjectEvents {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(Events::Table)
+                    .add_column(boolean(EventStationary::Stationary).default(false))
+                    .to_owned(),
+            )
+            .await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .alter_table(Table::alter().table(Events::Table).drop_column(EventStationary::Stationary).to_owned())
+            .await
     }
 }

@@ -63,6 +63,7 @@ pub struct EventUpdate {
     pub boxes: Vec<[f32; 4]>,
     pub end_ms: Option<i64>,
     pub snapshot: Option<String>,
+    pub stationary: bool,
 }
 
 impl Db {
@@ -170,6 +171,7 @@ impl Db {
             status: Set("new".into()),
             tags: Set("[]".into()),
             description: Set(None),
+            stationary: Set(false),
             ..Default::default()
         };
         let inserted = model.insert(&self.conn).await?;
@@ -181,7 +183,8 @@ impl Db {
             .col_expr(event::Column::Score, Expr::value(update.score))
             .col_expr(event::Column::Bbox, Expr::value(json(&update.bbox)))
             .col_expr(event::Column::Boxes, Expr::value(json(&update.boxes)))
-            .col_expr(event::Column::EndMs, Expr::value(update.end_ms));
+            .col_expr(event::Column::EndMs, Expr::value(update.end_ms))
+            .col_expr(event::Column::Stationary, Expr::value(update.stationary));
         if let Some(snapshot) = &update.snapshot {
             query = query.col_expr(event::Column::Snapshot, Expr::value(snapshot.clone()));
         }

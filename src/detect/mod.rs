@@ -6,6 +6,7 @@
 pub mod motion;
 pub mod onnx;
 pub mod tracker;
+pub mod worker;
 
 use crate::error::Result;
 use crate::media::Frame;

@@ -4,8 +4,10 @@
 //! describer. It is a tokio broadcast of typed [`BusMessage`]s; a slow subscriber misses messages
 //! (and is told how many) rather than slowing the cameras down.
 
+mod objects;
 mod recorder;
 
+pub use objects::ObjectEventRecorder;
 pub use recorder::MotionEventRecorder;
 
 use serde::Serialize;

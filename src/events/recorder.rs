@@ -16,6 +16,46 @@ const BETTER_SNAPSHOT_FACTOR: f32 = 1.2;
 const SNAPSHOT_QUALITY: u8 = 85;
 const DB_ATTEMPTS: u32 = 5;
 
+/// Encodes and writes `frame` to `path` (atomically); the error is in words for the camera's status.
+pub(super) async fn save_snapshot(media: &MediaStore, path: &str, frame: &Frame) -> Result<(), String> {
+    let media = media.clone();
+    let frame = frame.clone();
+    let target = path.to_string();
+    let result = tokio::task::spawn_blocking(move || {
+        let jpeg = frame.to_jpeg(SNAPSHOT_QUALITY)?;
+        media.write_atomic(&target, &jpeg)
+    })
+    .await;
+    match result {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(err)) => {
+            tracing::warn!(error = %err, path, "cannot write the event snapshot");
+            Err(format!("Snapshots cannot be saved: {err}"))
+        }
+        Err(join) => {
+            tracing::error!(error = %join, "snapshot encoder failed");
+            Err("Snapshots cannot be saved: the encoder failed.".into())
+        }
+    }
+}
+
+/// Stores an event's final state in the background, retrying while the database is busy.
+pub(super) fn close_event(db: &Db, tasks: &TaskTracker, id: i64, update: EventUpdate) {
+    let db = db.clone();
+    tasks.spawn(async move {
+        for attempt in 1..=DB_ATTEMPTS {
+            match db.update_event(id, &update).await {
+                Ok(()) => return,
+                Err(err) if attempt < DB_ATTEMPTS => {
+                    tracing::warn!(error = %err, event = id, attempt, "cannot close the event yet; retrying");
+                    tokio::time::sleep(Duration::from_secs(u64::from(attempt))).await;
+                }
+                Err(err) => tracing::error!(error = %err, event = id, "gave up closing the event"),
+            }
+        }
+    });
+}
+
 pub struct MotionEventRecorder {
     camera: String,
     start_frames: u32,
@@ -174,21 +214,10 @@ impl MotionEventRecorder {
             boxes: active.best_boxes.clone(),
             end_ms: Some(end_ms),
             snapshot: snapshot.clone(),
+            stationary: false,
         };
-        let db = self.db.clone();
         let id = active.id;
-        self.tasks.spawn(async move {
-            for attempt in 1..=DB_ATTEMPTS {
-                match db.update_event(id, &update).await {
-                    Ok(()) => return,
-                    Err(err) if attempt < DB_ATTEMPTS => {
-                        tracing::warn!(error = %err, event = id, attempt, "cannot close the event yet; retrying");
-                        tokio::time::sleep(Duration::from_secs(u64::from(attempt))).await;
-                    }
-                    Err(err) => tracing::error!(error = %err, event = id, "gave up closing the event"),
-                }
-            }
-        });
+        close_event(&self.db, &self.tasks, id, update);
         tracing::info!(event = id, seconds = (end_ms - active.start_ms) / 1000, "motion event ended");
         self.bus.publish(BusMessage::Motion { camera: self.camera.clone(), active: false });
         self.bus.publish(BusMessage::EventEnded(self.summary(
@@ -200,31 +229,10 @@ impl MotionEventRecorder {
         )));
     }
 
-    /// Encodes and writes `frame` to `path`; false (logged, shown on the camera) when it fails.
     async fn write_snapshot(&mut self, path: &str, frame: &Frame) -> bool {
-        let media = self.media.clone();
-        let frame = frame.clone();
-        let target = path.to_string();
-        let result = tokio::task::spawn_blocking(move || {
-            let jpeg = frame.to_jpeg(SNAPSHOT_QUALITY)?;
-            media.write_atomic(&target, &jpeg)
-        })
-        .await;
-        match result {
-            Ok(Ok(())) => {
-                self.snapshot_error = None;
-                true
-            }
-            Ok(Err(err)) => {
-                tracing::warn!(error = %err, path, "cannot write the event snapshot");
-                self.snapshot_error = Some(format!("Snapshots cannot be saved: {err}"));
-                false
-            }
-            Err(join) => {
-                tracing::error!(error = %join, "snapshot encoder failed");
-                false
-            }
-        }
+        let result = save_snapshot(&self.media, path, frame).await;
+        self.snapshot_error = result.clone().err();
+        result.is_ok()
     }
 
     fn summary(

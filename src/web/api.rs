@@ -9,6 +9,7 @@ use crate::error::Error;
 use actix_web::{HttpMessage, HttpRequest, HttpResponse, ResponseError, web};
 use serde::Deserialize;
 use std::fmt::Write;
+use std::sync::atomic::Ordering;
 
 /// An error answered as `{"error": "..."}` with the kind's status.
 #[derive(Debug)]
@@ -172,6 +173,43 @@ pub(super) async fn metrics(state: web::Data<AppState>, req: HttpRequest) -> Htt
     family("watchpost_camera_motion_events_total", "counter", "Motion events started since start-up.", &|c| {
         c.motion_events.to_string()
     });
+    family("watchpost_camera_object_events_total", "counter", "Object events started since start-up.", &|c| {
+        c.object_events.to_string()
+    });
+    if let Some(worker) = &state.detector.worker {
+        let stats = worker.stats();
+        for (name, help, value) in [
+            ("watchpost_detector_inferences_total", "Model runs.", stats.inferences.load(Ordering::Relaxed) as f64),
+            (
+                "watchpost_detector_detections_total",
+                "Objects found by the model.",
+                stats.detections.load(Ordering::Relaxed) as f64,
+            ),
+            (
+                "watchpost_detector_dropped_total",
+                "Requests dropped because the detector fell behind.",
+                stats.dropped.load(Ordering::Relaxed) as f64,
+            ),
+            (
+                "watchpost_detector_failures_total",
+                "Model runs that failed.",
+                stats.failures.load(Ordering::Relaxed) as f64,
+            ),
+            (
+                "watchpost_detector_busy_seconds_total",
+                "Time spent running the model.",
+                stats.busy_us.load(Ordering::Relaxed) as f64 / 1e6,
+            ),
+        ] {
+            let kind = "counter";
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}");
+        }
+    }
+    let _ = writeln!(
+        out,
+        "# HELP watchpost_detector_up 1 while the object detector runs.\n# TYPE watchpost_detector_up gauge\nwatchpost_detector_up {}",
+        u8::from(state.detector.worker.is_some())
+    );
     let _ = writeln!(
         out,
         "# HELP watchpost_uptime_seconds Seconds since start-up.\n# TYPE watchpost_uptime_seconds gauge\nwatchpost_uptime_seconds {}",

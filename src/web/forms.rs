@@ -2,7 +2,8 @@
 //! per-field messages shown next to the inputs when it does not.
 
 use crate::config::{
-    CameraConfig, DetectConfig, MotionConfig, Polygon, join_credentials, split_credentials, with_credentials,
+    CameraConfig, DetectConfig, MotionConfig, ObjectsConfig, Polygon, join_credentials, split_credentials,
+    with_credentials,
 };
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -41,6 +42,9 @@ pub struct CameraForm {
     /// One polygon per line, points as `x,y` pairs separated by spaces, relative 0–1.
     #[serde(default)]
     pub mask: String,
+    /// Labels to track, separated by commas or spaces.
+    #[serde(default)]
+    pub track: String,
 }
 
 /// Field name → message, shown inline.
@@ -72,6 +76,7 @@ impl CameraForm {
                 .map(|p| p.iter().map(|[x, y]| format!("{x},{y}")).collect::<Vec<_>>().join(" "))
                 .collect::<Vec<_>>()
                 .join("\n"),
+            track: camera.objects.track.join(", "),
         }
     }
 
@@ -84,6 +89,7 @@ impl CameraForm {
             hwaccel: None,
             detect: DetectConfig::default(),
             motion: MotionConfig::default(),
+            objects: ObjectsConfig::default(),
         });
         form.enabled = Some("on".into());
         form
@@ -131,6 +137,15 @@ impl CameraForm {
                 mask,
                 ..previous.map(|p| p.motion.clone()).unwrap_or_default()
             },
+            objects: ObjectsConfig {
+                track: self
+                    .track
+                    .split([',', ' '])
+                    .map(|l| l.trim().to_lowercase())
+                    .filter(|l| !l.is_empty())
+                    .collect(),
+                ..previous.map(|p| p.objects.clone()).unwrap_or_default()
+            },
         };
         if threshold > 255 {
             errors.insert("threshold".into(), format!("{threshold} is too high; use 1–255"));
@@ -144,6 +159,7 @@ impl CameraForm {
                 "motion.start_frames" => "start_frames",
                 "motion.quiet_secs" => "quiet_secs",
                 key if key.starts_with("motion.mask") => "mask",
+                key if key.starts_with("objects.") => "track",
                 key if key.starts_with("motion.") => "contour_area",
                 key => key,
             };

@@ -28,11 +28,20 @@ use std::time::Instant;
 
 pub use guard::{SESSION_COOKIE, guard, security_headers};
 
+/// The object detector as the UI and `/metrics` see it.
+#[derive(Clone, Default)]
+pub struct DetectorState {
+    pub worker: Option<crate::detect::worker::DetectorWorker>,
+    /// Why detection is off, in words.
+    pub error: Option<String>,
+}
+
 /// What every handler can reach.
 #[derive(Clone)]
 pub struct AppState {
     pub db: Db,
     pub auth: Auth,
+    pub detector: DetectorState,
     pub cameras: CameraManager,
     pub media: MediaStore,
     pub bus: EventBus,

@@ -57,6 +57,7 @@ pub struct CameraView {
     pub frames: u64,
     pub frames_dropped: u64,
     pub motion_events: u64,
+    pub object_events: u64,
 }
 
 impl CameraView {
@@ -80,6 +81,7 @@ impl CameraView {
             frames: camera.counters.frames.load(Ordering::Relaxed),
             frames_dropped: camera.counters.dropped.load(Ordering::Relaxed),
             motion_events: camera.motion_events.load(Ordering::Relaxed),
+            object_events: camera.object_events.load(Ordering::Relaxed),
         }
     }
 
@@ -116,6 +118,8 @@ pub struct EventView {
     pub status: String,
     pub tags: Vec<String>,
     pub description: Option<String>,
+    /// An object that stopped moving (a parked car); always false for motion events.
+    pub stationary: bool,
 }
 
 impl EventView {
@@ -140,6 +144,7 @@ impl EventView {
             status: model.status.clone(),
             tags: serde_json::from_str(&model.tags).unwrap_or_default(),
             description: model.description.clone(),
+            stationary: model.stationary,
         }
     }
 

@@ -69,6 +69,9 @@ impl TestApp {
     pub async fn start_in(config_toml: &str, data: tempfile::TempDir) -> Self {
         let mut config = parse_config(config_toml);
         config.server.bind = "127.0.0.1:0".into();
+        // Object detection only where a test asks for it: it is slow, and these tests are about
+        // other things.
+        config.detector.enabled = config_toml.contains("[detector]");
         let app = watchpost::app::start(ServeOptions { config, data_dir: data.path().to_path_buf(), demo: false })
             .await
             .expect("watchpost starts");
@@ -158,6 +161,17 @@ pub fn detector_config() -> Option<watchpost::config::DetectorConfig> {
         return None;
     }
     Some(watchpost::config::DetectorConfig { model, onnxruntime: Some(library), ..Default::default() })
+}
+
+/// A `[detector]` section for [`TestApp::start`] with the installed model and library (see
+/// [`detector_config`]).
+pub fn detector_toml() -> Option<String> {
+    let config = detector_config()?;
+    Some(format!(
+        "[detector]\nmodel = \"{}\"\nonnxruntime = \"{}\"\n",
+        config.model.display(),
+        config.onnxruntime.unwrap_or_default().display()
+    ))
 }
 
 /// A photograph decoded by ffmpeg into a YUV 4:2:0 frame `width` pixels wide, as a camera delivers.

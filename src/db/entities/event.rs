@@ -29,6 +29,8 @@ pub struct Model {
     /// JSON list of tags.
     pub tags: String,
     pub description: Option<String>,
+    /// An object event whose object stopped moving (a parked car).
+    pub stationary: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -1,0 +1,177 @@
+//! The one detector worker all cameras share: a thread that runs the model, fed through a bounded
+//! queue. When the queue is full the oldest request is dropped (its camera gets no answer for that
+//! frame) and counted, so a slow model makes detection coarser instead of making cameras lag.
+
+use super::{Detection, Detector, Region};
+use crate::media::Frame;
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use tokio::sync::oneshot;
+
+/// Requests waiting for the model; one per camera at a time is the normal case.
+pub const QUEUE_CAPACITY: usize = 8;
+
+struct Request {
+    frame: Arc<Frame>,
+    region: Region,
+    min_score: f32,
+    reply: oneshot::Sender<Vec<Detection>>,
+}
+
+/// Counters for `/metrics` and the system page.
+#[derive(Debug, Default)]
+pub struct DetectorStats {
+    pub inferences: AtomicU64,
+    pub detections: AtomicU64,
+    pub dropped: AtomicU64,
+    pub failures: AtomicU64,
+    /// Total time spent in `detect`, microseconds.
+    pub busy_us: AtomicU64,
+}
+
+struct Shared {
+    queue: Mutex<(VecDeque<Request>, bool)>,
+    ready: Condvar,
+    stats: DetectorStats,
+}
+
+#[derive(Clone)]
+pub struct DetectorWorker {
+    shared: Arc<Shared>,
+    labels: Arc<Vec<String>>,
+    thread: Arc<Mutex<Option<std::thread::JoinHandle<()>>>>,
+}
+
+impl DetectorWorker {
+    pub fn start(detector: Arc<dyn Detector>) -> Self {
+        let shared = Arc::new(Shared {
+            queue: Mutex::new((VecDeque::with_capacity(QUEUE_CAPACITY), false)),
+            ready: Condvar::new(),
+            stats: DetectorStats::default(),
+        });
+        let labels = Arc::new(detector.labels().to_vec());
+        let worker = shared.clone();
+        let thread = std::thread::Builder::new()
+            .name("detector".into())
+            .spawn(move || work(&worker, detector.as_ref()))
+            .expect("start the detector thread");
+        Self { shared, labels, thread: Arc::new(Mutex::new(Some(thread))) }
+    }
+
+    pub fn labels(&self) -> &[String] {
+        &self.labels
+    }
+
+    pub fn stats(&self) -> &DetectorStats {
+        &self.shared.stats
+    }
+
+    /// Detections in `region` of `frame`; `None` when the request was dropped or failed.
+    pub async fn detect(&self, frame: Arc<Frame>, region: Region, min_score: f32) -> Option<Vec<Detection>> {
+        let (reply, answer) = oneshot::channel();
+        {
+            let mut queue = self.shared.queue.lock().unwrap_or_else(|e| e.into_inner());
+            if queue.1 {
+                return None;
+            }
+            if queue.0.len() >= QUEUE_CAPACITY {
+                queue.0.pop_front();
+                self.shared.stats.dropped.fetch_add(1, Ordering::Relaxed);
+            }
+            queue.0.push_back(Request { frame, region, min_score, reply });
+        }
+        self.shared.ready.notify_one();
+        answer.await.ok()
+    }
+
+    /// Stops the thread after the inference in progress; waiting requests get no answer.
+    pub fn stop(&self) {
+        {
+            let mut queue = self.shared.queue.lock().unwrap_or_else(|e| e.into_inner());
+            queue.1 = true;
+            queue.0.clear();
+        }
+        self.shared.ready.notify_all();
+        if let Some(thread) = self.thread.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+fn work(shared: &Shared, detector: &dyn Detector) {
+    loop {
+        let request = {
+            let mut queue = shared.queue.lock().unwrap_or_else(|e| e.into_inner());
+            loop {
+                if queue.1 {
+                    return;
+                }
+                if let Some(request) = queue.0.pop_front() {
+                    break request;
+                }
+                queue = shared.ready.wait(queue).unwrap_or_else(|e| e.into_inner());
+            }
+        };
+        let start = std::time::Instant::now();
+        let result = detector.detect(&request.frame, request.region, request.min_score);
+        let stats = &shared.stats;
+        stats.busy_us.fetch_add(start.elapsed().as_micros() as u64, Ordering::Relaxed);
+        stats.inferences.fetch_add(1, Ordering::Relaxed);
+        match result {
+            Ok(found) => {
+                stats.detections.fetch_add(found.len() as u64, Ordering::Relaxed);
+                let _ = request.reply.send(found);
+            }
+            Err(err) => {
+                stats.failures.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(error = %err, "detection failed");
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::Result;
+
+    /// A stand-in model that takes a while and finds one box.
+    struct Slow;
+
+    impl Detector for Slow {
+        fn labels(&self) -> &[String] {
+            &[]
+        }
+
+        fn detect(&self, _: &Frame, _: Region, _: f32) -> Result<Vec<Detection>> {
+            std::thread::sleep(std::time::Duration::from_millis(30));
+            Ok(vec![Detection { class: 0, score: 0.9, bbox: [0.0, 0.0, 1.0, 1.0] }])
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_full_queue_drops_the_oldest_requests_and_counts_them() {
+        let worker = DetectorWorker::start(Arc::new(Slow));
+        let frame = Arc::new(Frame { width: 2, height: 2, data: vec![0; 6], time_ms: 0, seq: 0 });
+        let region = Region::whole(&frame);
+        let calls: Vec<_> = (0..QUEUE_CAPACITY + 4)
+            .map(|_| {
+                let (worker, frame) = (worker.clone(), frame.clone());
+                tokio::spawn(async move { worker.detect(frame, region, 0.5).await })
+            })
+            .collect();
+        let mut answered = 0;
+        for call in calls {
+            if call.await.unwrap().is_some() {
+                answered += 1;
+            }
+        }
+        let dropped = worker.stats().dropped.load(Ordering::Relaxed);
+        assert!(dropped >= 3, "dropped {dropped}");
+        assert_eq!(answered as u64 + dropped, QUEUE_CAPACITY as u64 + 4);
+        assert_eq!(worker.stats().inferences.load(Ordering::Relaxed), answered as u64);
+        worker.stop();
+        assert!(worker.detect(frame, region, 0.5).await.is_none(), "a stopped worker answers nothing");
+    }
+}

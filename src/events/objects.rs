@@ -1,0 +1,192 @@
+//! Turns confirmed tracks into object events: an event starts when the tracker confirms an object
+//! (snapshot of that frame written first, then the row), follows it while it is tracked (keeping
+//! the frame where it scored best), and ends when the object is lost: the best frame replaces the
+//! snapshot and the row gets the end, the top score, the box and the stationary flag.
+
+use super::recorder::{close_event, save_snapshot};
+use super::{BusMessage, EventBus, EventSummary};
+use crate::db::{Db, EventUpdate, NewEvent};
+use crate::detect::tracker::{Track, TrackUpdate, Tracker};
+use crate::media::{Frame, MediaStore};
+use std::collections::HashMap;
+use std::sync::Arc;
+use tokio_util::task::TaskTracker;
+
+pub struct ObjectEventRecorder {
+    camera: String,
+    db: Db,
+    media: MediaStore,
+    bus: EventBus,
+    tasks: TaskTracker,
+    /// Open events by track id.
+    active: HashMap<u64, ActiveObject>,
+    /// The last snapshot write failure, for the camera's status; cleared on success.
+    pub snapshot_error: Option<String>,
+}
+
+struct ActiveObject {
+    id: i64,
+    label: String,
+    start_ms: i64,
+    best_score: f32,
+    /// Relative `[x, y, width, height]` of the box in the best frame.
+    best_box: [f32; 4],
+    best_frame: Option<Arc<Frame>>,
+    snapshot: Option<String>,
+}
+
+/// A pixel box `[x1, y1, x2, y2]` as a relative `[x, y, width, height]`.
+fn relative(bbox: &[f32; 4], frame: &Frame) -> [f32; 4] {
+    let (w, h) = (frame.width as f32, frame.height as f32);
+    [bbox[0] / w, bbox[1] / h, (bbox[2] - bbox[0]) / w, (bbox[3] - bbox[1]) / h]
+}
+
+impl ObjectEventRecorder {
+    pub fn new(camera: &str, db: Db, media: MediaStore, bus: EventBus, tasks: TaskTracker) -> Self {
+        Self { camera: camera.to_string(), db, media, bus, tasks, active: HashMap::new(), snapshot_error: None }
+    }
+
+    /// Feeds the result of one tracker pass over `frame`; returns how many events started.
+    pub async fn on_pass(
+        &mut self,
+        frame: &Arc<Frame>,
+        tracker: &Tracker,
+        update: TrackUpdate,
+        labels: &[String],
+    ) -> usize {
+        let mut started = 0;
+        for id in &update.confirmed {
+            if let Some(track) = tracker.get(*id)
+                && self.start(frame, track, labels).await
+            {
+                started += 1;
+            }
+        }
+        for (track_id, active) in self.active.iter_mut() {
+            let Some(track) = tracker.get(*track_id) else { continue };
+            let latest = track.scores.back().copied().unwrap_or(0.0);
+            if latest > active.best_score && track.hits > 0 && track.misses == 0 {
+                active.best_score = latest;
+                active.best_box = relative(&track.bbox, frame);
+                active.best_frame = Some(frame.clone());
+            }
+        }
+        for lost in update.lost {
+            self.finish(&lost, frame.time_ms).await;
+        }
+        started
+    }
+
+    async fn start(&mut self, frame: &Arc<Frame>, track: &Track, labels: &[String]) -> bool {
+        let label = labels.get(track.class).cloned().unwrap_or_else(|| format!("class {}", track.class));
+        let path = MediaStore::snapshot_path(&self.camera, frame.time_ms);
+        let saved = save_snapshot(&self.media, &path, frame).await;
+        let snapshot = saved.is_ok().then_some(path);
+        self.snapshot_error = saved.err();
+        let bbox = relative(&track.bbox, frame);
+        let score = track.scores.back().copied().unwrap_or(track.top_score);
+        let new = NewEvent {
+            camera_id: self.camera.clone(),
+            kind: "object".into(),
+            label: Some(label.clone()),
+            score: f64::from(track.top_score),
+            bbox,
+            boxes: vec![bbox],
+            start_ms: frame.time_ms,
+            snapshot: snapshot.clone(),
+            severity: "info".into(),
+        };
+        let id = match self.db.insert_event(&new).await {
+            Ok(id) => id,
+            Err(err) => {
+                tracing::warn!(error = %err, %label, "cannot store an object event");
+                if let Some(orphan) = snapshot.as_deref().and_then(|p| self.media.resolve(p)) {
+                    let _ = std::fs::remove_file(orphan);
+                }
+                return false;
+            }
+        };
+        tracing::info!(event = id, %label, score = format!("{:.2}", track.top_score), "object event started");
+        self.active.insert(
+            track.id,
+            ActiveObject {
+                id,
+                label: label.clone(),
+                start_ms: frame.time_ms,
+                best_score: score,
+                best_box: bbox,
+                best_frame: None,
+                snapshot: snapshot.clone(),
+            },
+        );
+        self.bus.publish(BusMessage::EventStarted(self.summary(
+            id,
+            &label,
+            frame.time_ms,
+            None,
+            track.top_score,
+            snapshot,
+        )));
+        true
+    }
+
+    async fn finish(&mut self, track: &Track, end_ms: i64) {
+        let Some(active) = self.active.remove(&track.id) else { return };
+        let path = active.snapshot.clone().unwrap_or_else(|| MediaStore::snapshot_path(&self.camera, active.start_ms));
+        let mut snapshot = active.snapshot.clone();
+        if let Some(best) = &active.best_frame {
+            let saved = save_snapshot(&self.media, &path, best).await;
+            if saved.is_ok() {
+                snapshot = Some(path);
+            }
+            self.snapshot_error = saved.err();
+        }
+        let end_ms = end_ms.max(active.start_ms);
+        let update = EventUpdate {
+            score: f64::from(track.top_score),
+            bbox: active.best_box,
+            boxes: vec![active.best_box],
+            end_ms: Some(end_ms),
+            snapshot: snapshot.clone(),
+            stationary: track.stationary,
+        };
+        close_event(&self.db, &self.tasks, active.id, update);
+        tracing::info!(event = active.id, label = %active.label, seconds = (end_ms - active.start_ms) / 1000, "object event ended");
+        self.bus.publish(BusMessage::EventEnded(self.summary(
+            active.id,
+            &active.label,
+            active.start_ms,
+            Some(end_ms),
+            track.top_score,
+            snapshot,
+        )));
+    }
+
+    /// Ends every open event (the camera stopped or reconnects).
+    pub async fn finish_all(&mut self, tracker: &mut Tracker, end_ms: i64) {
+        for track in tracker.clear() {
+            self.finish(&track, end_ms).await;
+        }
+    }
+
+    fn summary(
+        &self,
+        id: i64,
+        label: &str,
+        start_ms: i64,
+        end_ms: Option<i64>,
+        score: f32,
+        snapshot: Option<String>,
+    ) -> EventSummary {
+        EventSummary {
+            id,
+            camera: self.camera.clone(),
+            kind: "object".into(),
+            label: Some(label.to_string()),
+            score: f64::from(score),
+            start_ms,
+            end_ms,
+            snapshot,
+        }
+    }
+}
