@@ -21,7 +21,11 @@ async fn the_ui_works_in_a_real_browser() {
     let clip = test_clip();
     let data = tempfile::tempdir().unwrap();
     let mut config = parse_config("");
-    config.detector.enabled = false;
+    // The product as users run it: with the object detector (motion events when it is missing).
+    match detector_config() {
+        Some(detector) => config.detector = detector,
+        None => config.detector.enabled = false,
+    }
     config.server.bind = "127.0.0.1:0".into();
     let app = watchpost::app::start(watchpost::app::ServeOptions {
         config,

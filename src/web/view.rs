@@ -150,7 +150,7 @@ impl EventView {
 
     pub fn title(&self) -> String {
         match &self.label {
-            Some(label) => format!("{} ({})", capitalize(label), self.kind),
+            Some(label) => capitalize(label),
             None => capitalize(&self.kind),
         }
     }
