@@ -49,6 +49,7 @@ fn camera(id: usize, clip: &std::path::Path) -> CameraConfig {
         detect: Default::default(),
         motion: Default::default(),
         objects: Default::default(),
+        zones: Vec::new(),
     }
 }
 

@@ -127,5 +127,6 @@ pub fn demo_camera(clip: &Path) -> CameraConfig {
         detect: Default::default(),
         motion: Default::default(),
         objects: Default::default(),
+        zones: Vec::new(),
     }
 }

@@ -195,6 +195,7 @@ async fn forms_need_the_csrf_token_and_sign_out_ends_the_session() {
             start_ms: 1,
             snapshot: None,
             severity: "info".into(),
+            zones: vec![],
         })
         .await
         .unwrap();
@@ -376,6 +377,7 @@ async fn viewers_see_only_their_cameras() {
         start_ms: chrono::Utc::now().timestamp_millis(),
         snapshot: None,
         severity: "info".into(),
+        zones: vec![],
     };
     let yard_event = state.db.insert_event(&event("yard")).await.unwrap();
     let porch_event = state.db.insert_event(&event("porch")).await.unwrap();

@@ -120,6 +120,7 @@ async fn a_locked_sqlite_database_makes_writes_wait_not_fail() {
                 start_ms: 1,
                 snapshot: None,
                 severity: "info".into(),
+                zones: vec![],
             })
             .await
         }

@@ -162,3 +162,44 @@ fn version_is_printed() {
     assert!(output.status.success());
     assert!(String::from_utf8_lossy(&output.stdout).contains(env!("CARGO_PKG_VERSION")));
 }
+
+#[test]
+fn zones_and_object_masks_are_checked() {
+    let text = r#"
+        [[cameras]]
+        id = "drive"
+        url = "rtsp://10.0.0.2/s"
+        objects = { track = ["car"], mask = [[[0.0, 0.0], [1.0, 1.0], [1.0, 0.0], [0.0, 1.0]]], require_zones = ["garden"] }
+        [[cameras.zones]]
+        name = "Drive Way"
+        polygon = [[0.0, 0.5], [0.5, 0.5], [0.5, 1.0]]
+        [[cameras.zones]]
+        name = "porch"
+        polygon = [[0.0, 0.5], [1.5, 0.5]]
+    "#;
+    let issues = load(text, &env(&[])).unwrap_err();
+    let keys: Vec<&str> = issues.iter().map(|i| i.key.as_str()).collect();
+    for key in [
+        "cameras[0].objects.mask[0]",
+        "cameras[0].zones[0].name",
+        "cameras[0].zones[1].polygon",
+        "cameras[0].objects.require_zones[0]",
+    ] {
+        assert!(keys.contains(&key), "no issue for {key}: {issues:?}");
+    }
+    let crossing = issues.iter().find(|i| i.key == "cameras[0].objects.mask[0]").unwrap();
+    assert!(crossing.message.contains("crosses itself"), "{crossing:?}");
+
+    let good = r#"
+        [[cameras]]
+        id = "drive"
+        url = "rtsp://10.0.0.2/s"
+        objects = { track = ["car", "person"], require_zones = ["driveway"] }
+        [[cameras.zones]]
+        name = "driveway"
+        polygon = [[0.0, 0.5], [0.5, 0.5], [0.5, 1.0], [0.0, 1.0]]
+    "#;
+    let config = load(good, &env(&[])).expect("valid zones");
+    assert!(config.cameras[0].zones[0].contains([0.25, 0.9]));
+    assert!(!config.cameras[0].zones[0].contains([0.75, 0.9]));
+}

@@ -23,6 +23,7 @@ async fn app_with_data() -> (TestApp, i64, i64) {
         start_ms,
         snapshot: None,
         severity: "info".into(),
+        zones: vec![],
     };
     let now = chrono::Utc::now().timestamp_millis();
     let without = db.insert_event(&new(now - 60_000)).await.unwrap();

@@ -72,3 +72,41 @@ async fn a_camera_not_tracking_people_makes_no_event_for_one() {
     assert!(detections > 0.0, "the model did see the person; the camera only does not track people");
     app.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn object_masks_hide_the_person_and_zones_are_recorded() {
+    let Some(detector) = detector_toml() else { return };
+    let clip = test_clip();
+    // The person walks in from the left and stands in the left third of the picture.
+    let left = "[[0.0, 0.4], [0.5, 0.4], [0.5, 1.0], [0.0, 1.0]]";
+    let config = format!(
+        r#"{detector}
+        [[cameras]]
+        id = "masked"
+        url = "{clip}"
+        objects = {{ mask = [{left}] }}
+        [[cameras]]
+        id = "zoned"
+        url = "{clip}"
+        objects = {{ require_zones = ["path"] }}
+        [[cameras.zones]]
+        name = "path"
+        polygon = {left}
+        [[cameras.zones]]
+        name = "far-side"
+        polygon = [[0.6, 0.4], [1.0, 0.4], [1.0, 1.0], [0.6, 1.0]]
+        "#,
+        clip = clip.display()
+    );
+    let app = TestApp::start(&config).await;
+    let event = wait_for("the zoned camera's event to end", Duration::from_secs(60), || async {
+        app.events("camera=zoned").await.into_iter().find(|e| !e["end"].is_null())
+    })
+    .await;
+    assert_eq!(event["label"], "person");
+    assert_eq!(event["zones"], serde_json::json!(["path"]), "entered the path, never the far side");
+    assert_eq!(app.events("zone=path").await.len(), 1);
+    assert!(app.events("zone=far-side").await.is_empty());
+    assert!(app.events("camera=masked").await.is_empty(), "the mask hides the person");
+    app.shutdown().await;
+}

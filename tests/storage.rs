@@ -43,6 +43,7 @@ async fn round_trip(db: &Db, camera_id: &str) {
                 start_ms: base + i * 60_000,
                 snapshot: None,
                 severity: "info".into(),
+                zones: vec![],
             })
             .await
             .unwrap();
@@ -57,6 +58,7 @@ async fn round_trip(db: &Db, camera_id: &str) {
             end_ms: Some(base + 5_000),
             snapshot: Some("snapshots/x/1.jpg".into()),
             stationary: true,
+            zones: Some(vec!["drive".into()]),
         },
     )
     .await
@@ -67,6 +69,10 @@ async fn round_trip(db: &Db, camera_id: &str) {
     assert_eq!(first.bbox, "[0.0,0.0,0.5,0.5]");
     assert_eq!(first.snapshot.as_deref(), Some("snapshots/x/1.jpg"));
     assert!(first.stationary);
+    assert_eq!(first.zones, r#"["drive"]"#);
+    let in_zone = EventFilter { zone: Some("drive".into()), limit: 10, ..Default::default() };
+    let found: Vec<i64> = db.list_events(&in_zone).await.unwrap().iter().map(|e| e.id).collect();
+    assert!(found.contains(&ids[0]) && !found.contains(&ids[1]), "{found:?}");
     assert_eq!(first.status, "new");
 
     assert!(db.set_event_status(ids[1], "resolved").await.unwrap());

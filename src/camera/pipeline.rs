@@ -38,7 +38,7 @@ pub async fn run(camera: Arc<CameraRuntime>, ctx: PipelineContext, cancel: Cance
         ctx.tasks.clone(),
     );
     let mut objects =
-        ObjectEventRecorder::new(&config.id, ctx.db.clone(), ctx.media.clone(), ctx.bus.clone(), ctx.tasks.clone());
+        ObjectEventRecorder::new(config, ctx.db.clone(), ctx.media.clone(), ctx.bus.clone(), ctx.tasks.clone());
     let mut tracker = Tracker::default();
     let detector = ctx.detector.clone().filter(|_| !config.objects.track.is_empty());
     let tracked_classes: Vec<usize> = match &detector {
@@ -122,8 +122,10 @@ pub async fn run(camera: Arc<CameraRuntime>, ctx: PipelineContext, cancel: Cance
                     last_detection = Some(Instant::now());
                     let min_score = config.objects.min_score;
                     if let Some(found) = worker.detect(frame.clone(), Region::whole(&frame), min_score).await {
-                        let wanted: Vec<Detection> =
-                            found.into_iter().filter(|d| tracked_classes.contains(&d.class)).collect();
+                        let wanted: Vec<Detection> = found
+                            .into_iter()
+                            .filter(|d| tracked_classes.contains(&d.class) && !in_object_mask(d, &frame, config))
+                            .collect();
                         let threshold = config.objects.threshold;
                         let update = tracker.update(&wanted, &|_| threshold);
                         let started = objects.on_pass(&frame, &tracker, update, worker.labels()).await;
@@ -203,4 +205,11 @@ async fn set_state(camera: &CameraRuntime, ctx: &PipelineContext, state: CameraS
         tracing::warn!(error = %err, "cannot record camera status");
     }
     ctx.bus.publish(BusMessage::CameraStatus { camera: camera.id().to_string(), state: state.as_str().into(), error });
+}
+
+/// Whether a detection stands in one of the camera's object masks (by its box's bottom centre).
+fn in_object_mask(detection: &Detection, frame: &crate::media::Frame, config: &crate::config::CameraConfig) -> bool {
+    let [x1, _, x2, y2] = detection.bbox;
+    let foot = [(x1 + x2) / 2.0 / frame.width as f32, y2 / frame.height as f32];
+    config.objects.mask.iter().any(|polygon| crate::detect::motion::point_in_polygon(foot, polygon))
 }

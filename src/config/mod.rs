@@ -250,6 +250,25 @@ pub struct CameraConfig {
     pub motion: MotionConfig,
     #[serde(default)]
     pub objects: ObjectsConfig,
+    /// Named areas; an event records the zones its object entered.
+    #[serde(default)]
+    pub zones: Vec<ZoneConfig>,
+}
+
+/// A named area of the picture (driveway, garden, porch).
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ZoneConfig {
+    pub name: String,
+    /// Relative `[x, y]` points from `0,0` (top left) to `1,1` (bottom right).
+    pub polygon: Polygon,
+}
+
+impl ZoneConfig {
+    /// Whether a relative point (an object's bottom centre) is inside.
+    pub fn contains(&self, point: [f32; 2]) -> bool {
+        crate::detect::motion::point_in_polygon(point, &self.polygon)
+    }
 }
 
 fn default_true() -> bool {
@@ -329,11 +348,21 @@ pub struct ObjectsConfig {
     pub min_score: f32,
     /// Median of an object's recent scores (0–1) needed before it becomes an event.
     pub threshold: f32,
+    /// Areas where objects are ignored: a detection whose box's bottom centre lies inside is dropped.
+    pub mask: Vec<Polygon>,
+    /// Only objects that enter one of these zones make events; empty = anywhere.
+    pub require_zones: Vec<String>,
 }
 
 impl Default for ObjectsConfig {
     fn default() -> Self {
-        Self { track: vec!["person".into()], min_score: 0.5, threshold: 0.7 }
+        Self {
+            track: vec!["person".into()],
+            min_score: 0.5,
+            threshold: 0.7,
+            mask: Vec::new(),
+            require_zones: Vec::new(),
+        }
     }
 }
 
@@ -550,20 +579,87 @@ impl CameraConfig {
             }
         }
         for (index, polygon) in m.mask.iter().enumerate() {
-            if polygon.len() < 3 {
+            if let Err(why) = check_polygon(polygon) {
+                push(&format!("motion.mask[{index}]"), why);
+            }
+        }
+        for (index, polygon) in o.mask.iter().enumerate() {
+            if let Err(why) = check_polygon(polygon) {
+                push(&format!("objects.mask[{index}]"), why);
+            }
+        }
+        let mut zone_names = HashSet::new();
+        for (index, zone) in self.zones.iter().enumerate() {
+            let name_ok = !zone.name.is_empty()
+                && zone.name.len() <= 64
+                && zone.name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
+            if !name_ok {
                 push(
-                    &format!("motion.mask[{index}]"),
-                    format!("has {} points; a polygon needs at least 3", polygon.len()),
+                    &format!("zones[{index}].name"),
+                    format!(
+                        "{:?} is not a valid zone name; use 1–64 of a-z, 0-9, - and _ (e.g. \"driveway\")",
+                        zone.name
+                    ),
                 );
-            } else if polygon.iter().flatten().any(|v| !(0.0..=1.0).contains(v)) {
+            } else if !zone_names.insert(zone.name.as_str()) {
                 push(
-                    &format!("motion.mask[{index}]"),
-                    "has a point outside the picture; use relative coordinates from 0 to 1 ([x, y])".into(),
+                    &format!("zones[{index}].name"),
+                    format!("{:?} is used by another zone of this camera", zone.name),
+                );
+            }
+            if let Err(why) = check_polygon(&zone.polygon) {
+                push(&format!("zones[{index}].polygon"), why);
+            }
+        }
+        for (index, required) in o.require_zones.iter().enumerate() {
+            if !self.zones.iter().any(|z| &z.name == required) {
+                push(
+                    &format!("objects.require_zones[{index}]"),
+                    format!(
+                        "{required:?} is not one of this camera's zones; add it under [[cameras.zones]] or remove it"
+                    ),
                 );
             }
         }
         issues
     }
+}
+
+/// A polygon in relative picture coordinates: at least 3 points, all inside the picture, edges that
+/// do not cross each other.
+pub fn check_polygon(polygon: &[[f32; 2]]) -> Result<(), String> {
+    if polygon.len() < 3 {
+        return Err(format!("has {} points; a polygon needs at least 3", polygon.len()));
+    }
+    if polygon.iter().flatten().any(|v| !(0.0..=1.0).contains(v)) {
+        return Err("has a point outside the picture; use relative coordinates from 0 to 1 ([x, y])".into());
+    }
+    let n = polygon.len();
+    let edge = |i: usize| (polygon[i], polygon[(i + 1) % n]);
+    for i in 0..n {
+        for j in i + 1..n {
+            // Neighbouring edges share a point; that is not a crossing.
+            if j == i + 1 || (i == 0 && j == n - 1) {
+                continue;
+            }
+            let ((a, b), (c, d)) = (edge(i), edge(j));
+            if segments_cross(a, b, c, d) {
+                return Err(format!(
+                    "crosses itself (edges {} and {}); order the points around the outline",
+                    i + 1,
+                    j + 1
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn segments_cross(a: [f32; 2], b: [f32; 2], c: [f32; 2], d: [f32; 2]) -> bool {
+    let orient = |p: [f32; 2], q: [f32; 2], r: [f32; 2]| (q[0] - p[0]) * (r[1] - p[1]) - (q[1] - p[1]) * (r[0] - p[0]);
+    let (d1, d2) = (orient(c, d, a), orient(c, d, b));
+    let (d3, d4) = (orient(a, b, c), orient(a, b, d));
+    (d1 > 0.0) != (d2 > 0.0) && (d3 > 0.0) != (d4 > 0.0) && d1 != 0.0 && d2 != 0.0 && d3 != 0.0 && d4 != 0.0
 }
 
 /// Accepts the inputs ingest can read: RTSP(S), HTTP(S) MJPEG, or a local file path.

@@ -35,6 +35,8 @@ pub struct EventFilter {
     pub allowed_cameras: Option<Vec<String>>,
     pub kind: Option<String>,
     pub label: Option<String>,
+    /// Events whose object entered this zone.
+    pub zone: Option<String>,
     pub since_ms: Option<i64>,
     pub until_ms: Option<i64>,
     pub before: Option<i64>,
@@ -53,6 +55,8 @@ pub struct NewEvent {
     pub start_ms: i64,
     pub snapshot: Option<String>,
     pub severity: String,
+    /// Zones the object is in when the event starts.
+    pub zones: Vec<String>,
 }
 
 /// Later facts about an event: a better snapshot, its end.
@@ -64,6 +68,8 @@ pub struct EventUpdate {
     pub end_ms: Option<i64>,
     pub snapshot: Option<String>,
     pub stationary: bool,
+    /// Every zone entered; `None` keeps the stored list.
+    pub zones: Option<Vec<String>>,
 }
 
 impl Db {
@@ -163,7 +169,7 @@ impl Db {
             score: Set(new.score),
             bbox: Set(json(&new.bbox)),
             boxes: Set(json(&new.boxes)),
-            zones: Set("[]".into()),
+            zones: Set(json(&new.zones)),
             start_ms: Set(new.start_ms),
             end_ms: Set(None),
             snapshot: Set(new.snapshot.clone()),
@@ -185,6 +191,9 @@ impl Db {
             .col_expr(event::Column::Boxes, Expr::value(json(&update.boxes)))
             .col_expr(event::Column::EndMs, Expr::value(update.end_ms))
             .col_expr(event::Column::Stationary, Expr::value(update.stationary));
+        if let Some(zones) = &update.zones {
+            query = query.col_expr(event::Column::Zones, Expr::value(json(zones)));
+        }
         if let Some(snapshot) = &update.snapshot {
             query = query.col_expr(event::Column::Snapshot, Expr::value(snapshot.clone()));
         }
@@ -230,6 +239,10 @@ impl Db {
         }
         if let Some(label) = &filter.label {
             query = query.filter(event::Column::Label.eq(label.as_str()));
+        }
+        if let Some(zone) = &filter.zone {
+            // Zones are a JSON list of names: match the quoted name.
+            query = query.filter(event::Column::Zones.contains(format!("\"{zone}\"")));
         }
         if let Some(since) = filter.since_ms {
             query = query.filter(event::Column::StartMs.gte(since));

@@ -1,14 +1,16 @@
-//! Turns confirmed tracks into object events: an event starts when the tracker confirms an object
-//! (snapshot of that frame written first, then the row), follows it while it is tracked (keeping
-//! the frame where it scored best), and ends when the object is lost: the best frame replaces the
-//! snapshot and the row gets the end, the top score, the box and the stationary flag.
+//! Turns confirmed tracks into object events: an event starts when the tracker has confirmed an
+//! object and it is in a required zone (if the camera requires one); the snapshot of that frame is
+//! written first, then the row. While the object is tracked the recorder keeps the frame where it
+//! scored best and the zones its bottom centre entered; when it is lost, the best frame replaces the
+//! snapshot and the row gets the end, the top score, the box, the zones and the stationary flag.
 
 use super::recorder::{close_event, save_snapshot};
 use super::{BusMessage, EventBus, EventSummary};
+use crate::config::{CameraConfig, ZoneConfig};
 use crate::db::{Db, EventUpdate, NewEvent};
 use crate::detect::tracker::{Track, TrackUpdate, Tracker};
 use crate::media::{Frame, MediaStore};
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use tokio_util::task::TaskTracker;
 
@@ -18,6 +20,8 @@ pub struct ObjectEventRecorder {
     media: MediaStore,
     bus: EventBus,
     tasks: TaskTracker,
+    zones: Vec<ZoneConfig>,
+    require_zones: Vec<String>,
     /// Open events by track id.
     active: HashMap<u64, ActiveObject>,
     /// The last snapshot write failure, for the camera's status; cleared on success.
@@ -33,6 +37,7 @@ struct ActiveObject {
     best_box: [f32; 4],
     best_frame: Option<Arc<Frame>>,
     snapshot: Option<String>,
+    zones: BTreeSet<String>,
 }
 
 /// A pixel box `[x1, y1, x2, y2]` as a relative `[x, y, width, height]`.
@@ -42,8 +47,24 @@ fn relative(bbox: &[f32; 4], frame: &Frame) -> [f32; 4] {
 }
 
 impl ObjectEventRecorder {
-    pub fn new(camera: &str, db: Db, media: MediaStore, bus: EventBus, tasks: TaskTracker) -> Self {
-        Self { camera: camera.to_string(), db, media, bus, tasks, active: HashMap::new(), snapshot_error: None }
+    pub fn new(camera: &CameraConfig, db: Db, media: MediaStore, bus: EventBus, tasks: TaskTracker) -> Self {
+        Self {
+            camera: camera.id.clone(),
+            db,
+            media,
+            bus,
+            tasks,
+            zones: camera.zones.clone(),
+            require_zones: camera.objects.require_zones.clone(),
+            active: HashMap::new(),
+            snapshot_error: None,
+        }
+    }
+
+    /// The zones the bottom centre of a pixel box is in.
+    fn zones_at(&self, bbox: &[f32; 4], frame: &Frame) -> BTreeSet<String> {
+        let foot = [(bbox[0] + bbox[2]) / 2.0 / frame.width as f32, bbox[3] / frame.height as f32];
+        self.zones.iter().filter(|z| z.contains(foot)).map(|z| z.name.clone()).collect()
     }
 
     /// Feeds the result of one tracker pass over `frame`; returns how many events started.
@@ -55,10 +76,14 @@ impl ObjectEventRecorder {
         labels: &[String],
     ) -> usize {
         let mut started = 0;
-        for id in &update.confirmed {
-            if let Some(track) = tracker.get(*id)
-                && self.start(frame, track, labels).await
-            {
+        for track in tracker.tracks().iter().filter(|t| t.confirmed && t.misses == 0) {
+            let inside = self.zones_at(&track.bbox, frame);
+            if let Some(active) = self.active.get_mut(&track.id) {
+                active.zones.extend(inside);
+                continue;
+            }
+            let allowed = self.require_zones.is_empty() || self.require_zones.iter().any(|z| inside.contains(z));
+            if allowed && self.start(frame, track, labels, inside).await {
                 started += 1;
             }
         }
@@ -77,7 +102,7 @@ impl ObjectEventRecorder {
         started
     }
 
-    async fn start(&mut self, frame: &Arc<Frame>, track: &Track, labels: &[String]) -> bool {
+    async fn start(&mut self, frame: &Arc<Frame>, track: &Track, labels: &[String], zones: BTreeSet<String>) -> bool {
         let label = labels.get(track.class).cloned().unwrap_or_else(|| format!("class {}", track.class));
         let path = MediaStore::snapshot_path(&self.camera, frame.time_ms);
         let saved = save_snapshot(&self.media, &path, frame).await;
@@ -95,6 +120,7 @@ impl ObjectEventRecorder {
             start_ms: frame.time_ms,
             snapshot: snapshot.clone(),
             severity: "info".into(),
+            zones: zones.iter().cloned().collect(),
         };
         let id = match self.db.insert_event(&new).await {
             Ok(id) => id,
@@ -117,6 +143,7 @@ impl ObjectEventRecorder {
                 best_box: bbox,
                 best_frame: None,
                 snapshot: snapshot.clone(),
+                zones,
             },
         );
         self.bus.publish(BusMessage::EventStarted(self.summary(
@@ -149,6 +176,7 @@ impl ObjectEventRecorder {
             end_ms: Some(end_ms),
             snapshot: snapshot.clone(),
             stationary: track.stationary,
+            zones: Some(active.zones.iter().cloned().collect()),
         };
         close_event(&self.db, &self.tasks, active.id, update);
         tracing::info!(event = active.id, label = %active.label, seconds = (end_ms - active.start_ms) / 1000, "object event ended");

@@ -161,6 +161,7 @@ impl MotionEventRecorder {
             start_ms,
             snapshot: snapshot.clone(),
             severity: "info".into(),
+            zones: Vec::new(),
         };
         let id = match self.db.insert_event(&new).await {
             Ok(id) => id,
@@ -215,6 +216,7 @@ impl MotionEventRecorder {
             end_ms: Some(end_ms),
             snapshot: snapshot.clone(),
             stationary: false,
+            zones: None,
         };
         let id = active.id;
         close_event(&self.db, &self.tasks, id, update);

@@ -76,6 +76,7 @@ pub struct EventsQuery {
     pub camera: Option<String>,
     pub kind: Option<String>,
     pub label: Option<String>,
+    pub zone: Option<String>,
     /// A day, `YYYY-MM-DD`, in the server's time zone.
     pub date: Option<String>,
     pub before: Option<i64>,
@@ -105,6 +106,7 @@ impl EventsQuery {
             allowed_cameras: None,
             kind: non_empty(&self.kind),
             label: non_empty(&self.label),
+            zone: non_empty(&self.zone),
             since_ms,
             until_ms,
             before: self.before,

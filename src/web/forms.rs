@@ -2,7 +2,7 @@
 //! per-field messages shown next to the inputs when it does not.
 
 use crate::config::{
-    CameraConfig, DetectConfig, MotionConfig, ObjectsConfig, Polygon, join_credentials, split_credentials,
+    CameraConfig, DetectConfig, MotionConfig, ObjectsConfig, Polygon, ZoneConfig, join_credentials, split_credentials,
     with_credentials,
 };
 use serde::Deserialize;
@@ -45,6 +45,27 @@ pub struct CameraForm {
     /// Labels to track, separated by commas or spaces.
     #[serde(default)]
     pub track: String,
+    /// Object masks, like `mask`.
+    #[serde(default)]
+    pub object_mask: String,
+    /// One zone per line: `name: x,y x,y x,y`.
+    #[serde(default)]
+    pub zones: String,
+    /// Zones an object must enter to make an event, separated by commas.
+    #[serde(default)]
+    pub require_zones: String,
+}
+
+fn format_polygons(polygons: &[Polygon]) -> String {
+    polygons.iter().map(|p| format_points(p)).collect::<Vec<_>>().join("\n")
+}
+
+fn format_points(polygon: &[[f32; 2]]) -> String {
+    polygon.iter().map(|[x, y]| format!("{x},{y}")).collect::<Vec<_>>().join(" ")
+}
+
+fn split_names(text: &str) -> Vec<String> {
+    text.split([',', ' ']).map(|l| l.trim().to_lowercase()).filter(|l| !l.is_empty()).collect()
 }
 
 /// Field name → message, shown inline.
@@ -70,13 +91,16 @@ impl CameraForm {
             contour_area: m.contour_area.to_string(),
             start_frames: m.start_frames.to_string(),
             quiet_secs: m.quiet_secs.to_string(),
-            mask: m
-                .mask
+            mask: format_polygons(&m.mask),
+            track: camera.objects.track.join(", "),
+            object_mask: format_polygons(&camera.objects.mask),
+            zones: camera
+                .zones
                 .iter()
-                .map(|p| p.iter().map(|[x, y]| format!("{x},{y}")).collect::<Vec<_>>().join(" "))
+                .map(|z| format!("{}: {}", z.name, format_points(&z.polygon)))
                 .collect::<Vec<_>>()
                 .join("\n"),
-            track: camera.objects.track.join(", "),
+            require_zones: camera.objects.require_zones.join(", "),
         }
     }
 
@@ -90,6 +114,7 @@ impl CameraForm {
             detect: DetectConfig::default(),
             motion: MotionConfig::default(),
             objects: ObjectsConfig::default(),
+            zones: Vec::new(),
         });
         form.enabled = Some("on".into());
         form
@@ -121,6 +146,20 @@ impl CameraForm {
                 Vec::new()
             }
         };
+        let object_mask = match parse_mask(&self.object_mask) {
+            Ok(mask) => mask,
+            Err(message) => {
+                errors.insert("object_mask".into(), message);
+                Vec::new()
+            }
+        };
+        let zones = match parse_zones(&self.zones) {
+            Ok(zones) => zones,
+            Err(message) => {
+                errors.insert("zones".into(), message);
+                Vec::new()
+            }
+        };
         let url = self.url_with_credentials(previous.map(|p| p.url.as_str()));
         let camera = CameraConfig {
             id: self.id.trim().to_string(),
@@ -138,14 +177,12 @@ impl CameraForm {
                 ..previous.map(|p| p.motion.clone()).unwrap_or_default()
             },
             objects: ObjectsConfig {
-                track: self
-                    .track
-                    .split([',', ' '])
-                    .map(|l| l.trim().to_lowercase())
-                    .filter(|l| !l.is_empty())
-                    .collect(),
+                track: split_names(&self.track),
+                mask: object_mask,
+                require_zones: split_names(&self.require_zones),
                 ..previous.map(|p| p.objects.clone()).unwrap_or_default()
             },
+            zones,
         };
         if threshold > 255 {
             errors.insert("threshold".into(), format!("{threshold} is too high; use 1–255"));
@@ -159,7 +196,10 @@ impl CameraForm {
                 "motion.start_frames" => "start_frames",
                 "motion.quiet_secs" => "quiet_secs",
                 key if key.starts_with("motion.mask") => "mask",
+                key if key.starts_with("objects.mask") => "object_mask",
+                key if key.starts_with("objects.require_zones") => "require_zones",
                 key if key.starts_with("objects.") => "track",
+                key if key.starts_with("zones") => "zones",
                 key if key.starts_with("motion.") => "contour_area",
                 key => key,
             };
@@ -193,6 +233,22 @@ impl CameraForm {
         }
         join_credentials(&clean, previous_url.and_then(|p| split_credentials(p).1).as_deref())
     }
+}
+
+/// `name: x,y x,y x,y`, one zone per line.
+fn parse_zones(text: &str) -> Result<Vec<ZoneConfig>, String> {
+    let mut zones = Vec::new();
+    for (line_no, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+        let (name, points) =
+            line.split_once(':').ok_or_else(|| format!("line {}: write the zone as name: x,y x,y x,y", line_no + 1))?;
+        let polygon = parse_mask(points)
+            .map_err(|why| format!("line {}: {}", line_no + 1, why.trim_start_matches("line 1: ")))?
+            .into_iter()
+            .next()
+            .unwrap_or_default();
+        zones.push(ZoneConfig { name: name.trim().to_lowercase(), polygon });
+    }
+    Ok(zones)
 }
 
 fn parse_mask(text: &str) -> Result<Vec<Polygon>, String> {
