@@ -62,7 +62,15 @@ async fn pages_render_with_their_content() {
         ("/cameras/new", vec!["Add a camera", "name=\"url\"", "name=\"fps\""]),
         ("/events", vec![&format!("/events/{with}"), &format!("/events/{without}"), "All cameras"]),
         ("/events?camera=yard&kind=motion", vec![&format!("/events/{with}")]),
-        (&format!("/events/{with}"), vec!["Motion on", "Back yard", "<rect x=\"0.2500\"", "Mark resolved"]),
+        (
+            &format!("/events/{with}"),
+            vec![
+                "Motion on",
+                "Back yard",
+                "<rect x=\"160.0\" y=\"90.0\" width=\"320.0\" height=\"180.0\"",
+                "Mark resolved",
+            ],
+        ),
     ] {
         let (status, content_type, body) = get(&app, path).await;
         assert_eq!(status, 200, "GET {path}");

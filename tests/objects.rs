@@ -108,5 +108,11 @@ async fn object_masks_hide_the_person_and_zones_are_recorded() {
     assert_eq!(app.events("zone=path").await.len(), 1);
     assert!(app.events("zone=far-side").await.is_empty());
     assert!(app.events("camera=masked").await.is_empty(), "the mask hides the person");
+    // The event page outlines the zone and labels the box.
+    let page = app.client.get(app.url(&format!("/events/{}", event["id"]))).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("class=\"zone\"") && page.contains(">path</text>"), "zone outline");
+    assert!(page.contains("class=\"box-label\"") && page.contains(">person "), "labelled box");
+    let list = app.client.get(app.url("/events?zone=path&label=person")).send().await.unwrap().text().await.unwrap();
+    assert!(list.contains(&format!("/events/{}", event["id"])), "the events page filters by zone and label");
     app.shutdown().await;
 }

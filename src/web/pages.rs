@@ -3,7 +3,7 @@
 use super::api::EventsQuery;
 use super::forms::{CameraForm, FieldErrors};
 use super::guard::origin_of;
-use super::view::{CameraView, EventView, Me};
+use super::view::{CameraView, DrawnZone, EventView, Me};
 use super::{AppState, status_for, user_message};
 use crate::auth::Identity;
 use crate::camera::{CameraRuntime, CameraSource};
@@ -340,6 +340,9 @@ struct EventsPage {
     me: Me,
     events: Vec<EventView>,
     camera_ids: Vec<String>,
+    /// Labels the visible cameras track, and their zones, for the filters.
+    labels: Vec<String>,
+    zones: Vec<String>,
     query: EventsQuery,
     next_link: Option<String>,
     filtered: bool,
@@ -352,6 +355,14 @@ impl EventsPage {
 
     fn selected_kind(&self, kind: &str) -> bool {
         self.query.kind.as_deref() == Some(kind)
+    }
+
+    fn selected_label(&self, label: &str) -> bool {
+        self.query.label.as_deref() == Some(label)
+    }
+
+    fn selected_zone(&self, zone: &str) -> bool {
+        self.query.zone.as_deref() == Some(zone)
     }
 
     fn date_value(&self) -> String {
@@ -373,7 +384,13 @@ pub(super) async fn events_page(
     let next_link =
         (events.len() as u64 == filter.limit).then(|| events.last().map(|e| e.id)).flatten().map(|before| {
             let mut link = url::form_urlencoded::Serializer::new(String::new());
-            for (key, value) in [("camera", &query.camera), ("kind", &query.kind), ("date", &query.date)] {
+            for (key, value) in [
+                ("camera", &query.camera),
+                ("kind", &query.kind),
+                ("label", &query.label),
+                ("zone", &query.zone),
+                ("date", &query.date),
+            ] {
                 if let Some(v) = value.as_ref().filter(|v| !v.is_empty()) {
                     link.append_pair(key, v);
                 }
@@ -381,14 +398,27 @@ pub(super) async fn events_page(
             link.append_pair("before", &before.to_string());
             format!("/events?{}", link.finish())
         });
-    let camera_ids = visible_cameras(&state, &me).iter().map(|c| c.id().to_string()).collect();
-    let filtered =
-        filter.camera.is_some() || filter.kind.is_some() || filter.since_ms.is_some() || filter.before.is_some();
+    let cameras = visible_cameras(&state, &me);
+    let camera_ids = cameras.iter().map(|c| c.id().to_string()).collect();
+    let mut labels: Vec<String> = cameras.iter().flat_map(|c| c.config.objects.track.clone()).collect();
+    labels.sort();
+    labels.dedup();
+    let mut zones: Vec<String> = cameras.iter().flat_map(|c| c.config.zones.iter().map(|z| z.name.clone())).collect();
+    zones.sort();
+    zones.dedup();
+    let filtered = filter.camera.is_some()
+        || filter.kind.is_some()
+        || filter.label.is_some()
+        || filter.zone.is_some()
+        || filter.since_ms.is_some()
+        || filter.before.is_some();
     ok(EventsPage {
         nav: "events",
         me: Me::of(&me),
         events: events.iter().map(EventView::of).collect(),
         camera_ids,
+        labels,
+        zones,
         query,
         next_link,
         filtered,
@@ -403,6 +433,16 @@ struct EventPage {
     me: Me,
     event: EventView,
     camera_name: String,
+    /// The drawing's size: the camera's detect size, so boxes and labels keep their proportions.
+    width: u32,
+    height: u32,
+    zones: Vec<DrawnZone>,
+}
+
+impl EventPage {
+    fn boxes(&self) -> Vec<super::view::DrawnBox> {
+        self.event.drawn_boxes(self.width, self.height)
+    }
 }
 
 pub(super) async fn event_page(state: web::Data<AppState>, me: Identity, id: web::Path<i64>) -> PageResult {
@@ -410,16 +450,27 @@ pub(super) async fn event_page(state: web::Data<AppState>, me: Identity, id: web
     if event.status == "new" {
         state.db.set_event_status(event.id, "viewed").await?;
     }
-    let camera_name = state
-        .cameras
-        .get(&event.camera_id)
-        .map(|c| c.config.display_name().to_string())
-        .unwrap_or_else(|| event.camera_id.clone());
+    let camera = state.cameras.get(&event.camera_id);
+    let camera_name =
+        camera.as_ref().map(|c| c.config.display_name().to_string()).unwrap_or_else(|| event.camera_id.clone());
+    let (width, height) =
+        camera.as_ref().map(|c| (c.config.detect.width, c.config.detect.height)).unwrap_or((1600, 900));
     let mut view = EventView::of(&event);
     if view.status == "new" {
         view.status = "viewed".into();
     }
-    ok(EventPage { nav: "events", me: Me::of(&me), event: view, camera_name }.render())
+    // Outline the zones this event entered, as the camera defines them now.
+    let zones = camera
+        .map(|c| {
+            c.config
+                .zones
+                .iter()
+                .filter(|z| view.zones.contains(&z.name))
+                .map(|z| DrawnZone::of(z, width, height))
+                .collect()
+        })
+        .unwrap_or_default();
+    ok(EventPage { nav: "events", me: Me::of(&me), event: view, camera_name, width, height, zones }.render())
 }
 
 #[derive(Deserialize)]

@@ -171,13 +171,63 @@ impl EventView {
     }
 
     /// Boxes as SVG rectangles in a 0–1 viewBox: `(x, y, w, h)` strings.
-    pub fn svg_boxes(&self) -> Vec<(String, String, String, String)> {
-        self.boxes.iter().map(|b| (fmt4(b[0]), fmt4(b[1]), fmt4(b[2]), fmt4(b[3]))).collect()
+    /// Boxes in a `width`×`height` drawing (the frame's own proportions, so labels are not
+    /// stretched), each with its label and the spot for it (above the box, or inside at the top).
+    pub fn drawn_boxes(&self, width: u32, height: u32) -> Vec<DrawnBox> {
+        let (w, h) = (width as f32, height as f32);
+        let label = self.label.clone().map(|l| format!("{l} {:.0}%", self.score * 100.0)).unwrap_or_default();
+        self.boxes
+            .iter()
+            .map(|b| {
+                let (x, y) = (b[0] * w, b[1] * h);
+                let label_y = if y > h * 0.06 { y - h * 0.015 } else { y + h * 0.05 };
+                DrawnBox {
+                    x: format!("{x:.1}"),
+                    y: format!("{y:.1}"),
+                    width: format!("{:.1}", b[2] * w),
+                    height: format!("{:.1}", b[3] * h),
+                    label: label.clone(),
+                    label_x: format!("{:.1}", x + w * 0.005),
+                    label_y: format!("{label_y:.1}"),
+                }
+            })
+            .collect()
     }
 }
 
-fn fmt4(v: f32) -> String {
-    format!("{v:.4}")
+/// A box as the event page draws it.
+pub struct DrawnBox {
+    pub x: String,
+    pub y: String,
+    pub width: String,
+    pub height: String,
+    pub label: String,
+    pub label_x: String,
+    pub label_y: String,
+}
+
+/// A zone outline as the event and camera pages draw it.
+pub struct DrawnZone {
+    pub name: String,
+    /// SVG `points` in the drawing's units.
+    pub points: String,
+    pub label_x: String,
+    pub label_y: String,
+}
+
+impl DrawnZone {
+    pub fn of(zone: &crate::config::ZoneConfig, width: u32, height: u32) -> Self {
+        let (w, h) = (width as f32, height as f32);
+        let points =
+            zone.polygon.iter().map(|[x, y]| format!("{:.1},{:.1}", x * w, y * h)).collect::<Vec<_>>().join(" ");
+        let top = zone.polygon.iter().min_by(|a, b| a[1].total_cmp(&b[1])).copied().unwrap_or([0.0, 0.0]);
+        Self {
+            name: zone.name.clone(),
+            points,
+            label_x: format!("{:.1}", top[0] * w + w * 0.005),
+            label_y: format!("{:.1}", top[1] * h + h * 0.05),
+        }
+    }
 }
 
 fn rfc3339(ms: i64) -> String {
