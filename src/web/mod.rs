@@ -171,12 +171,14 @@ pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
 
 const STYLE_CSS: &str = include_str!("../../web/static/style.css");
 const APP_JS: &str = include_str!("../../web/static/app.js");
+const POLYGONS_JS: &str = include_str!("../../web/static/polygons.js");
 const FAVICON_SVG: &str = include_str!("../../web/static/favicon.svg");
 
 async fn static_file(path: web::Path<String>) -> HttpResponse {
     let (body, content_type) = match path.as_str() {
         "style.css" => (STYLE_CSS, "text/css; charset=utf-8"),
         "app.js" => (APP_JS, "text/javascript; charset=utf-8"),
+        "polygons.js" => (POLYGONS_JS, "text/javascript; charset=utf-8"),
         "favicon.svg" => (FAVICON_SVG, "image/svg+xml"),
         _ => return HttpResponse::NotFound().content_type("text/plain").body("not found"),
     };

@@ -73,7 +73,29 @@ try {
   }, null, { timeout: 30000 });
   await shot(page, "camera-live");
 
-  // The person walking through the clip makes a motion event; open it and resolve it.
+  // Draw a zone on the picture: four clicks, a name, Finish, Save.
+  await page.goto(`${base}/cameras/yard/edit`);
+  await page.waitForFunction(() => { const img = document.querySelector(".draw-picture img"); return img && img.naturalWidth > 0; }, null, { timeout: 30000 });
+  await page.locator(".draw-picture svg").scrollIntoViewIfNeeded();
+  const area = await page.locator(".draw-picture svg").boundingBox();
+  for (const [x, y] of [[0.02, 0.45], [0.45, 0.45], [0.45, 0.98], [0.02, 0.98]]) {
+    await page.mouse.click(area.x + x * area.width, area.y + y * area.height);
+  }
+  await page.fill("[data-zone-name]", "Lawn");
+  await shot(page, "camera-draw-zone");
+  await page.click("[data-action=finish]");
+  const zones = await page.inputValue("textarea[name=zones]");
+  const drawn = zones.startsWith("lawn: ") ? zones.slice(6).split(" ").map((p) => p.split(",").map(Number)) : [];
+  const wanted = [[0.02, 0.45], [0.45, 0.45], [0.45, 0.98], [0.02, 0.98]];
+  check(drawn.length === 4 && drawn.every((p, i) => Math.abs(p[0] - wanted[i][0]) < 0.01 && Math.abs(p[1] - wanted[i][1]) < 0.01),
+        `the drawn zone is written as text: ${zones}`);
+  check(await page.locator(".draw-picture svg polygon.zone").count() === 1, "the zone is drawn on the picture");
+  await Promise.all([page.waitForNavigation(), page.click("main button[type=submit]")]);
+  check(page.url().endsWith("/cameras/yard"), `saving the zone returns to the camera, got ${page.url()}`);
+  await page.goto(`${base}/cameras/yard/edit`);
+  check((await page.inputValue("textarea[name=zones]")).startsWith("lawn: "), "the zone was saved");
+
+  // The person walking through the clip makes an event; open it and resolve it.
   let opened = false;
   for (let i = 0; i < 60 && !opened; i++) {
     await page.goto(`${base}/events`);
