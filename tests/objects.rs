@@ -15,6 +15,14 @@ async fn a_person_walking_through_is_one_person_event() {
     let config = format!("{detector}[[cameras]]\nid = \"field\"\nurl = \"{}\"\n", server.url());
     let app = TestApp::start(&config).await;
 
+    // While the person is there the camera reports them live, with a box (the camera page draws it).
+    let live = wait_for("the person in the live status", Duration::from_secs(60), || async {
+        let camera = app.get_json("/api/cameras/field").await;
+        camera["objects"].as_array().and_then(|o| o.first().cloned())
+    })
+    .await;
+    assert_eq!(live["label"], "person");
+    assert!(live["box"][3].as_f64().unwrap() > 0.3, "{live}");
     // The person walks in after 8 s, stands 3 s and walks out: one event that ends when they leave.
     let event = wait_for("the person event to end", Duration::from_secs(60), || async {
         app.events("camera=field").await.into_iter().find(|e| !e["end"].is_null())
@@ -27,6 +35,8 @@ async fn a_person_walking_through_is_one_person_event() {
     let score = event["score"].as_f64().unwrap();
     assert!(score >= 0.7, "top score {score}");
     assert_eq!(event["stationary"], false);
+    let camera = app.get_json("/api/cameras/field").await;
+    assert_eq!(camera["objects"], serde_json::json!([]), "nobody is followed once the person left");
     let bbox: Vec<f64> = event["box"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
     assert!(bbox[2] > 0.02 && bbox[3] > 0.3, "a person-sized box: {bbox:?}");
     let snapshot = app.client.get(app.url(event["snapshot_url"].as_str().unwrap())).send().await.unwrap();

@@ -67,6 +67,19 @@ pub struct CameraStatus {
     pub fps: f32,
     pub last_frame_ms: Option<i64>,
     pub motion: bool,
+    /// Objects followed right now (confirmed tracks), as of the last detection pass.
+    pub objects: Vec<LiveObject>,
+}
+
+/// An object a camera is following, for the live view.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct LiveObject {
+    pub label: String,
+    pub score: f32,
+    /// Relative `[x, y, width, height]`.
+    #[serde(rename = "box")]
+    pub bbox: [f32; 4],
+    pub stationary: bool,
 }
 
 /// Everything the UI needs to know about one running (or stopped) camera.
@@ -88,7 +101,14 @@ impl CameraRuntime {
         Self {
             config,
             source,
-            status: Mutex::new(CameraStatus { state, last_error: None, fps: 0.0, last_frame_ms: None, motion: false }),
+            status: Mutex::new(CameraStatus {
+                state,
+                last_error: None,
+                fps: 0.0,
+                last_frame_ms: None,
+                motion: false,
+                objects: Vec::new(),
+            }),
             latest: Mutex::new(None),
             jpeg_cache: Mutex::new(None),
             counters: Arc::default(),

@@ -6,7 +6,7 @@
 //! every [`RECHECK`] otherwise (so parked objects are confirmed still there, or found gone).
 
 use super::ffmpeg::FfmpegRun;
-use super::{CameraRuntime, CameraState, PipelineContext};
+use super::{CameraRuntime, CameraState, LiveObject, PipelineContext};
 use crate::detect::motion::MotionDetector;
 use crate::detect::tracker::Tracker;
 use crate::detect::{Detection, Region};
@@ -130,6 +130,8 @@ pub async fn run(camera: Arc<CameraRuntime>, ctx: PipelineContext, cancel: Cance
                         let update = tracker.update(&wanted, &|_| threshold);
                         let started = objects.on_pass(&frame, &tracker, update, worker.labels()).await;
                         camera.object_events.fetch_add(started as u64, Ordering::Relaxed);
+                        let live = live_objects(&tracker, &frame, worker.labels());
+                        camera.update_status(|s| s.objects = live);
                     }
                 }
             }
@@ -163,6 +165,7 @@ pub async fn run(camera: Arc<CameraRuntime>, ctx: PipelineContext, cancel: Cance
         let now = chrono::Utc::now().timestamp_millis();
         recorder.finish(now).await;
         objects.finish_all(&mut tracker, now).await;
+        camera.update_status(|s| s.objects.clear());
         if cancel.is_cancelled() {
             break;
         }
@@ -212,4 +215,20 @@ fn in_object_mask(detection: &Detection, frame: &crate::media::Frame, config: &c
     let [x1, _, x2, y2] = detection.bbox;
     let foot = [(x1 + x2) / 2.0 / frame.width as f32, y2 / frame.height as f32];
     config.objects.mask.iter().any(|polygon| crate::detect::motion::point_in_polygon(foot, polygon))
+}
+
+/// The confirmed tracks as the live view shows them.
+fn live_objects(tracker: &Tracker, frame: &crate::media::Frame, labels: &[String]) -> Vec<LiveObject> {
+    let (w, h) = (frame.width as f32, frame.height as f32);
+    tracker
+        .tracks()
+        .iter()
+        .filter(|t| t.confirmed)
+        .map(|t| LiveObject {
+            label: labels.get(t.class).cloned().unwrap_or_default(),
+            score: t.scores.back().copied().unwrap_or(t.top_score),
+            bbox: [t.bbox[0] / w, t.bbox[1] / h, (t.bbox[2] - t.bbox[0]) / w, (t.bbox[3] - t.bbox[1]) / h],
+            stationary: t.stationary,
+        })
+        .collect()
 }

@@ -53,6 +53,8 @@ pub struct CameraView {
     pub fps: f32,
     pub last_frame_ms: Option<i64>,
     pub motion: bool,
+    /// Objects followed right now.
+    pub objects: Vec<crate::camera::LiveObject>,
     pub restarts: u64,
     pub frames: u64,
     pub frames_dropped: u64,
@@ -77,6 +79,7 @@ impl CameraView {
             fps: status.fps,
             last_frame_ms: status.last_frame_ms,
             motion: status.motion,
+            objects: status.objects,
             restarts: camera.restarts.load(Ordering::Relaxed),
             frames: camera.counters.frames.load(Ordering::Relaxed),
             frames_dropped: camera.counters.dropped.load(Ordering::Relaxed),

@@ -47,7 +47,37 @@
     if (question && !window.confirm(question)) event.preventDefault();
   });
 
+  // The camera page: boxes around the objects the camera follows, refreshed with the picture.
+  function refreshBoxes(svg) {
+    if (document.hidden) return;
+    var id = svg.getAttribute("data-camera-boxes");
+    fetch("/api/cameras/" + encodeURIComponent(id), { headers: { Accept: "application/json" } })
+      .then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (camera) {
+        if (!camera) return;
+        while (svg.firstChild) svg.removeChild(svg.firstChild);
+        var names = [];
+        (camera.objects || []).forEach(function (o) {
+          var rect = document.createElementNS("http://www.w3.org/2000/svg", "rect");
+          rect.setAttribute("x", o.box[0]);
+          rect.setAttribute("y", o.box[1]);
+          rect.setAttribute("width", o.box[2]);
+          rect.setAttribute("height", o.box[3]);
+          if (o.stationary) rect.setAttribute("class", "stationary");
+          svg.appendChild(rect);
+          names.push(o.label + " " + Math.round(o.score * 100) + "%" + (o.stationary ? " (still)" : ""));
+        });
+        var caption = document.querySelector('[data-camera-objects="' + id + '"]');
+        if (caption) caption.textContent = names.length ? "Following: " + names.join(", ") : "";
+      })
+      .catch(function () { /* try again next tick */ });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
+    var boxes = Array.prototype.slice.call(document.querySelectorAll("svg[data-camera-boxes]"));
+    if (boxes.length) {
+      setInterval(function () { boxes.forEach(refreshBoxes); }, 1000);
+    }
     var images = Array.prototype.slice.call(document.querySelectorAll("img[data-refresh]"));
     images.forEach(function (img) {
       img.addEventListener("error", function () { img.classList.add("missing"); });
