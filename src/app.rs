@@ -148,7 +148,11 @@ impl RunningApp {
 async fn start_detector(config: &crate::config::DetectorConfig) -> web::DetectorState {
     if !config.enabled {
         tracing::info!("object detection is off ([detector] enabled = false)");
-        return web::DetectorState { worker: None, error: Some("Object detection is turned off.".into()) };
+        return web::DetectorState {
+            worker: None,
+            summary: String::new(),
+            error: Some("Object detection is turned off ([detector] enabled = false).".into()),
+        };
     }
     let settings = config.clone();
     let loaded = tokio::task::spawn_blocking(move || crate::detect::onnx::OnnxDetector::load(&settings)).await;
@@ -161,15 +165,25 @@ async fn start_detector(config: &crate::config::DetectorConfig) -> web::Detector
                 providers = %detector.providers.join(","),
                 "object detection on"
             );
-            web::DetectorState { worker: Some(DetectorWorker::start(Arc::new(detector))), error: None }
+            let summary = format!(
+                "{}, {width}×{height}, {} thread(s), {}",
+                config.model.display(),
+                config.threads,
+                detector.providers.join(", ")
+            );
+            web::DetectorState { worker: Some(DetectorWorker::start(Arc::new(detector))), summary, error: None }
         }
         Ok(Err(err)) => {
             tracing::error!("object detection is off: {}", err.message);
-            web::DetectorState { worker: None, error: Some(err.message) }
+            web::DetectorState { worker: None, summary: String::new(), error: Some(err.message) }
         }
         Err(join) => {
             tracing::error!(error = %join, "the detector failed to load");
-            web::DetectorState { worker: None, error: Some("The detector failed to load; see the log.".into()) }
+            web::DetectorState {
+                worker: None,
+                summary: String::new(),
+                error: Some("The detector failed to load; see the log.".into()),
+            }
         }
     }
 }

@@ -62,6 +62,7 @@ async fn pages_render_with_their_content() {
         ("/cameras/new", vec!["Add a camera", "name=\"url\"", "name=\"fps\""]),
         ("/events", vec![&format!("/events/{with}"), &format!("/events/{without}"), "All cameras"]),
         ("/events?camera=yard&kind=motion", vec![&format!("/events/{with}")]),
+        ("/settings/system", vec!["Object detector", "turned off", "Back yard", "sqlite"]),
         (
             &format!("/events/{with}"),
             vec![

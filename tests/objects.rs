@@ -53,6 +53,8 @@ async fn a_person_walking_through_is_one_person_event() {
         .and_then(|v| v.parse().ok())
         .unwrap();
     assert!(inferences >= 10.0, "{inferences} inferences");
+    let system = app.client.get(app.url("/settings/system")).send().await.unwrap().text().await.unwrap();
+    assert!(system.contains("yolox_nano.onnx, 416×416") && system.contains("Time per run"), "{system}");
     app.shutdown().await;
     server.stop();
 }

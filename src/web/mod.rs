@@ -32,6 +32,8 @@ pub use guard::{SESSION_COOKIE, guard, security_headers};
 #[derive(Clone, Default)]
 pub struct DetectorState {
     pub worker: Option<crate::detect::worker::DetectorWorker>,
+    /// What runs: model, input size, providers, threads.
+    pub summary: String,
     /// Why detection is off, in words.
     pub error: Option<String>,
 }
@@ -121,6 +123,7 @@ pub fn routes() -> Vec<RouteSpec> {
         RouteSpec::new(GET, "/settings/tokens", Admin, || web::route().to(account::tokens_page)),
         RouteSpec::new(POST, "/settings/tokens/rotate-key", Admin, || web::route().to(account::rotate_key)),
         RouteSpec::new(GET, "/settings/audit", Admin, || web::route().to(account::audit_page)),
+        RouteSpec::new(GET, "/settings/system", Admin, || web::route().to(pages::system_page)),
     ]
 }
 

@@ -494,3 +494,62 @@ pub(super) async fn set_event_status(
     }
     Ok(redirect(&format!("/events/{id}")))
 }
+
+#[derive(Template)]
+#[template(path = "system.html")]
+struct SystemPage {
+    nav: &'static str,
+    me: Me,
+    version: &'static str,
+    uptime: String,
+    database: &'static str,
+    detector_on: bool,
+    detector_summary: String,
+    detector_error: String,
+    detector_rows: Vec<(&'static str, String)>,
+    cameras: Vec<CameraView>,
+}
+
+/// What runs and how it is doing: the detector's load and each camera's counters.
+pub(super) async fn system_page(state: web::Data<AppState>, me: Identity) -> PageResult {
+    use std::sync::atomic::Ordering::Relaxed;
+    let uptime = state.started.elapsed();
+    let mut detector_rows = Vec::new();
+    if let Some(worker) = &state.detector.worker {
+        let stats = worker.stats();
+        let runs = stats.inferences.load(Relaxed);
+        let busy_s = stats.busy_us.load(Relaxed) as f64 / 1e6;
+        let per_run = if runs > 0 { format!("{:.1} ms", busy_s * 1000.0 / runs as f64) } else { "—".into() };
+        let uptime_s = uptime.as_secs_f64().max(1.0);
+        detector_rows = vec![
+            ("Model runs", runs.to_string()),
+            ("Time per run (average)", per_run),
+            ("Busy", format!("{:.1} % of the time", 100.0 * busy_s / uptime_s)),
+            (
+                "Objects found",
+                format!(
+                    "{} ({:.2} per second)",
+                    stats.detections.load(Relaxed),
+                    stats.detections.load(Relaxed) as f64 / uptime_s
+                ),
+            ),
+            ("Requests dropped (detector behind)", stats.dropped.load(Relaxed).to_string()),
+            ("Failed runs", stats.failures.load(Relaxed).to_string()),
+        ];
+    }
+    let mut cameras: Vec<CameraView> = state.cameras.list().iter().map(|c| CameraView::of(c)).collect();
+    cameras.sort_by(|a, b| a.id.cmp(&b.id));
+    ok(SystemPage {
+        nav: "settings",
+        me: Me::of(&me),
+        version: crate::VERSION,
+        uptime: super::view::format_duration(uptime.as_millis() as i64),
+        database: state.db.backend_name(),
+        detector_on: state.detector.worker.is_some(),
+        detector_summary: state.detector.summary.clone(),
+        detector_error: state.detector.error.clone().unwrap_or_default(),
+        detector_rows,
+        cameras,
+    }
+    .render())
+}

@@ -123,6 +123,9 @@ try {
   await Promise.all([page.waitForNavigation(), page.click("text=Add user")]);
   check(await page.isVisible("text=The user was created."), "the new user is confirmed");
   await shot(page, "settings-users");
+  await page.click(".tabs >> text=System");
+  check(await page.isVisible("text=Time per run"), "the system page shows the detector's load");
+  await shot(page, "settings-system");
   await page.click(".tabs >> text=Audit log");
   check(await page.isVisible("text=camera.create"), "the audit log lists the new camera");
   await shot(page, "settings-audit");
