@@ -35,9 +35,12 @@ fn main() -> anyhow::Result<()> {
     let frame = Frame { width: 640, height: 360, data: output.stdout, time_ms: 0, seq: 0 };
     let region = Region::whole(&frame);
 
-    // The baseline: its own session on the same model and threads, fed the tensor the detector builds.
+    // The baseline: its own session on the same model, threads and options (no spinning), fed the
+    // tensor the detector builds.
     let mut bare = Session::builder(runtime(&library_path(&config))?)?
         .with_intra_threads(threads as usize)
+        .map_err(|e| anyhow::anyhow!("{e}"))?
+        .with_intra_op_spinning(false)
         .map_err(|e| anyhow::anyhow!("{e}"))?
         .commit_from_file(&config.model)?;
     let mut tensor = Vec::new();

@@ -203,3 +203,41 @@ fn zones_and_object_masks_are_checked() {
     assert!(config.cameras[0].zones[0].contains([0.25, 0.9]));
     assert!(!config.cameras[0].zones[0].contains([0.75, 0.9]));
 }
+
+#[test]
+fn per_label_filters_override_the_camera_settings() {
+    let text = r#"
+        [[cameras]]
+        id = "drive"
+        url = "rtsp://10.0.0.2/s"
+        [cameras.objects]
+        track = ["person", "car"]
+        min_score = 0.5
+        threshold = 0.7
+        [cameras.objects.filters.car]
+        min_score = 0.6
+        threshold = 0.8
+        min_area = 0.01
+        max_area = 0.5
+    "#;
+    let config = load(text, &env(&[])).expect("valid filters");
+    let objects = &config.cameras[0].objects;
+    assert_eq!((objects.min_score_for("car"), objects.threshold_for("car")), (0.6, 0.8));
+    assert_eq!((objects.min_score_for("person"), objects.threshold_for("person")), (0.5, 0.7));
+    assert!(
+        objects.area_allowed("car", 0.2) && !objects.area_allowed("car", 0.005) && !objects.area_allowed("car", 0.6)
+    );
+    assert!(objects.area_allowed("person", 0.9), "no limits without a filter");
+
+    let bad = text.replace("threshold = 0.8", "threshold = 0.55").replace("max_area = 0.5", "max_area = 0.001");
+    let issues = load(&bad, &env(&[])).unwrap_err();
+    let keys: Vec<&str> = issues.iter().map(|i| i.key.as_str()).collect();
+    assert!(keys.contains(&"cameras[0].objects.filters.car.threshold"), "{issues:?}");
+    assert!(keys.contains(&"cameras[0].objects.filters.car.min_area"), "{issues:?}");
+    let unknown = text.replace("filters.car", "filters.dog");
+    let issues = load(&unknown, &env(&[])).unwrap_err();
+    assert!(
+        issues.iter().any(|i| i.key == "cameras[0].objects.filters.dog" && i.message.contains("objects.track")),
+        "{issues:?}"
+    );
+}

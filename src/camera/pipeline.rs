@@ -57,6 +57,8 @@ pub async fn run(camera: Arc<CameraRuntime>, ctx: PipelineContext, cancel: Cance
         None => Vec::new(),
     };
     let motion_events = config.motion.events.unwrap_or(detector.is_none());
+    // Ask the model for everything any tracked label could use; each label's own bar applies after.
+    let lowest_min_score = config.objects.track.iter().map(|l| config.objects.min_score_for(l)).fold(1.0f32, f32::min);
     let mut next_seq = 0u64;
     tracing::info!(
         url = %crate::config::redact_url(&config.url),
@@ -120,14 +122,12 @@ pub async fn run(camera: Arc<CameraRuntime>, ctx: PipelineContext, cancel: Cance
                     || last_detection.is_none_or(|at| at.elapsed() >= RECHECK);
                 if due {
                     last_detection = Some(Instant::now());
-                    let min_score = config.objects.min_score;
-                    if let Some(found) = worker.detect(frame.clone(), Region::whole(&frame), min_score).await {
-                        let wanted: Vec<Detection> = found
-                            .into_iter()
-                            .filter(|d| tracked_classes.contains(&d.class) && !in_object_mask(d, &frame, config))
-                            .collect();
-                        let threshold = config.objects.threshold;
-                        let update = tracker.update(&wanted, &|_| threshold);
+                    if let Some(found) = worker.detect(frame.clone(), Region::whole(&frame), lowest_min_score).await {
+                        let labels = worker.labels();
+                        let wanted: Vec<Detection> =
+                            found.into_iter().filter(|d| wanted(d, &frame, config, &tracked_classes, labels)).collect();
+                        let thresholds = |class: usize| config.objects.threshold_for(&labels[class]);
+                        let update = tracker.update(&wanted, &thresholds);
                         let started = objects.on_pass(&frame, &tracker, update, worker.labels()).await;
                         camera.object_events.fetch_add(started as u64, Ordering::Relaxed);
                         let live = live_objects(&tracker, &frame, worker.labels());
@@ -210,11 +210,27 @@ async fn set_state(camera: &CameraRuntime, ctx: &PipelineContext, state: CameraS
     ctx.bus.publish(BusMessage::CameraStatus { camera: camera.id().to_string(), state: state.as_str().into(), error });
 }
 
-/// Whether a detection stands in one of the camera's object masks (by its box's bottom centre).
-fn in_object_mask(detection: &Detection, frame: &crate::media::Frame, config: &crate::config::CameraConfig) -> bool {
-    let [x1, _, x2, y2] = detection.bbox;
-    let foot = [(x1 + x2) / 2.0 / frame.width as f32, y2 / frame.height as f32];
-    config.objects.mask.iter().any(|polygon| crate::detect::motion::point_in_polygon(foot, polygon))
+/// Whether the camera wants a detection: a tracked label, above that label's score and within its
+/// size limits, and not standing in an object mask (judged by the box's bottom centre).
+fn wanted(
+    detection: &Detection,
+    frame: &crate::media::Frame,
+    config: &crate::config::CameraConfig,
+    tracked_classes: &[usize],
+    labels: &[String],
+) -> bool {
+    if !tracked_classes.contains(&detection.class) {
+        return false;
+    }
+    let label = &labels[detection.class];
+    let objects = &config.objects;
+    let [x1, y1, x2, y2] = detection.bbox;
+    let (w, h) = (frame.width as f32, frame.height as f32);
+    let area = (x2 - x1) * (y2 - y1) / (w * h);
+    let foot = [(x1 + x2) / 2.0 / w, y2 / h];
+    detection.score >= objects.min_score_for(label)
+        && objects.area_allowed(label, area)
+        && !objects.mask.iter().any(|polygon| crate::detect::motion::point_in_polygon(foot, polygon))
 }
 
 /// The confirmed tracks as the live view shows them.

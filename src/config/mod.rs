@@ -352,6 +352,45 @@ pub struct ObjectsConfig {
     pub mask: Vec<Polygon>,
     /// Only objects that enter one of these zones make events; empty = anywhere.
     pub require_zones: Vec<String>,
+    /// Per-label settings that override the ones above, e.g. `[cameras.objects.filters.car]`.
+    pub filters: std::collections::BTreeMap<String, ObjectFilter>,
+}
+
+/// Settings for one label.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ObjectFilter {
+    /// Overrides `objects.min_score` for this label.
+    pub min_score: Option<f32>,
+    /// Overrides `objects.threshold` for this label.
+    pub threshold: Option<f32>,
+    /// Smallest box, as a fraction of the picture's area (0–1).
+    pub min_area: f32,
+    /// Largest box, as a fraction of the picture's area (0–1).
+    pub max_area: f32,
+}
+
+impl Default for ObjectFilter {
+    fn default() -> Self {
+        Self { min_score: None, threshold: None, min_area: 0.0, max_area: 1.0 }
+    }
+}
+
+impl ObjectsConfig {
+    /// The least score a detection of `label` needs.
+    pub fn min_score_for(&self, label: &str) -> f32 {
+        self.filters.get(label).and_then(|f| f.min_score).unwrap_or(self.min_score)
+    }
+
+    /// The median score a track of `label` needs.
+    pub fn threshold_for(&self, label: &str) -> f32 {
+        self.filters.get(label).and_then(|f| f.threshold).unwrap_or(self.threshold)
+    }
+
+    /// Whether a box covering `area` (fraction of the picture) is a plausible `label`.
+    pub fn area_allowed(&self, label: &str, area: f32) -> bool {
+        self.filters.get(label).is_none_or(|f| (f.min_area..=f.max_area).contains(&area))
+    }
 }
 
 impl Default for ObjectsConfig {
@@ -362,6 +401,7 @@ impl Default for ObjectsConfig {
             threshold: 0.7,
             mask: Vec::new(),
             require_zones: Vec::new(),
+            filters: Default::default(),
         }
     }
 }
@@ -581,6 +621,41 @@ impl CameraConfig {
         for (index, polygon) in m.mask.iter().enumerate() {
             if let Err(why) = check_polygon(polygon) {
                 push(&format!("motion.mask[{index}]"), why);
+            }
+        }
+        for (label, filter) in &o.filters {
+            let key = |field: &str| format!("objects.filters.{label}.{field}");
+            if !o.track.contains(label) {
+                push(
+                    &format!("objects.filters.{label}"),
+                    format!("{label:?} is not in objects.track; add it there or remove these settings"),
+                );
+            }
+            let min = filter.min_score.unwrap_or(o.min_score);
+            if let Some(v) = filter.min_score
+                && !(v > 0.0 && v <= 1.0)
+            {
+                push(&key("min_score"), format!("{v} is not allowed; use a score above 0 and at most 1"));
+            }
+            if let Some(v) = filter.threshold
+                && !(v >= min && v <= 1.0)
+            {
+                push(
+                    &key("threshold"),
+                    format!("{v} is not allowed; use a score from the label's min_score ({min}) to 1"),
+                );
+            }
+            if !(0.0..=1.0).contains(&filter.min_area)
+                || !(0.0..=1.0).contains(&filter.max_area)
+                || filter.min_area > filter.max_area
+            {
+                push(
+                    &key("min_area"),
+                    format!(
+                        "{}–{} is not allowed; use fractions of the picture with 0 ≤ min_area ≤ max_area ≤ 1",
+                        filter.min_area, filter.max_area
+                    ),
+                );
             }
         }
         for (index, polygon) in o.mask.iter().enumerate() {

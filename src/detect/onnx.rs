@@ -224,9 +224,13 @@ impl OnnxDetector {
             move |e: ort::Error| Error::unavailable(format!("{what}: {e}"))
         };
         let mut builder = Session::builder(environment).map_err(ort_error("cannot start an ONNX Runtime session"))?;
+        // Without spinning, idle intra-op threads sleep between inferences instead of burning CPU:
+        // cameras ask a few times a second, not back to back (docs/performance.md).
         builder = builder
             .with_intra_threads(config.threads as usize)
-            .map_err(|e| Error::invalid(format!("[detector] threads: {e}")))?;
+            .map_err(|e| Error::invalid(format!("[detector] threads: {e}")))?
+            .with_intra_op_spinning(false)
+            .map_err(|e| Error::unavailable(format!("cannot configure ONNX Runtime's threads: {e}")))?;
         let providers = available_providers(&config.providers);
         let dispatch: Vec<_> = providers.iter().filter_map(|name| provider(name)).collect();
         if !dispatch.is_empty() {
