@@ -196,6 +196,7 @@ async fn forms_need_the_csrf_token_and_sign_out_ends_the_session() {
             snapshot: None,
             severity: "info".into(),
             zones: vec![],
+            frame: (640, 360),
         })
         .await
         .unwrap();
@@ -378,6 +379,7 @@ async fn viewers_see_only_their_cameras() {
         snapshot: None,
         severity: "info".into(),
         zones: vec![],
+        frame: (640, 360),
     };
     let yard_event = state.db.insert_event(&event("yard")).await.unwrap();
     let porch_event = state.db.insert_event(&event("porch")).await.unwrap();

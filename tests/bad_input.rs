@@ -121,6 +121,7 @@ async fn a_locked_sqlite_database_makes_writes_wait_not_fail() {
                 snapshot: None,
                 severity: "info".into(),
                 zones: vec![],
+                frame: (640, 360),
             })
             .await
         }

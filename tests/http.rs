@@ -24,6 +24,7 @@ async fn app_with_data() -> (TestApp, i64, i64) {
         snapshot: None,
         severity: "info".into(),
         zones: vec![],
+        frame: (640, 360),
     };
     let now = chrono::Utc::now().timestamp_millis();
     let without = db.insert_event(&new(now - 60_000)).await.unwrap();
@@ -133,6 +134,9 @@ async fn api_routes_answer_json_and_images() {
         "label",
         "score",
         "box",
+        "box_relative",
+        "frame",
+        "stationary",
         "zones",
         "start",
         "end",
@@ -153,7 +157,9 @@ async fn api_routes_answer_json_and_images() {
     assert_eq!(get(&app, "/api/events?before=abc").await.0, 400);
 
     let detail = app.get_json(&format!("/api/events/{without}")).await;
-    assert_eq!(detail["box"], serde_json::json!([0.25, 0.25, 0.5, 0.5]));
+    assert_eq!(detail["box_relative"], serde_json::json!([0.25, 0.25, 0.5, 0.5]));
+    assert_eq!(detail["box"], serde_json::json!([160, 90, 480, 270]), "frame pixels");
+    assert_eq!(detail["frame"], serde_json::json!([640, 360]));
     assert!(detail["snapshot_url"].is_null());
     let (status, content_type, body) = get(&app, "/api/events/999999").await;
     assert_eq!((status, content_type.as_str()), (404, "application/json"));

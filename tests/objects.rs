@@ -37,8 +37,13 @@ async fn a_person_walking_through_is_one_person_event() {
     assert_eq!(event["stationary"], false);
     let camera = app.get_json("/api/cameras/field").await;
     assert_eq!(camera["objects"], serde_json::json!([]), "nobody is followed once the person left");
-    let bbox: Vec<f64> = event["box"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+    let bbox: Vec<f64> = event["box_relative"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
     assert!(bbox[2] > 0.02 && bbox[3] > 0.3, "a person-sized box: {bbox:?}");
+    // The API's `box` is [x1, y1, x2, y2] in pixels of the 640×360 analysed frame.
+    assert_eq!(event["frame"], serde_json::json!([640, 360]));
+    let pixels: Vec<u64> = event["box"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap()).collect();
+    assert!(pixels[0] < pixels[2] && pixels[1] < pixels[3] && pixels[2] <= 640 && pixels[3] <= 360, "{pixels:?}");
+    assert!((pixels[3] - pixels[1]) as f64 > 0.3 * 360.0, "{pixels:?}");
     let snapshot = app.client.get(app.url(event["snapshot_url"].as_str().unwrap())).send().await.unwrap();
     assert_eq!(snapshot.status(), 200);
     assert!(snapshot.bytes().await.unwrap().len() > 5_000);

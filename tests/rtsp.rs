@@ -53,7 +53,7 @@ async fn rtsp_camera_records_motion_survives_a_server_restart_and_cleans_up() {
     assert_eq!(event["kind"], "motion");
     assert_eq!(event["camera"], "field");
     let bbox: Vec<f64> =
-        event["box"].as_array().expect("event has a box").iter().map(|v| v.as_f64().unwrap()).collect();
+        event["box_relative"].as_array().expect("event has a box").iter().map(|v| v.as_f64().unwrap()).collect();
     assert!(bbox[2] > 0.0 && bbox[3] > 0.3, "a person-sized box: {bbox:?}");
     assert!(bbox[0] < 0.05, "the person walks in from the left edge: {bbox:?}");
     let snapshot_url = event["snapshot_url"].as_str().expect("event has a snapshot");

@@ -44,6 +44,7 @@ async fn round_trip(db: &Db, camera_id: &str) {
                 snapshot: None,
                 severity: "info".into(),
                 zones: vec![],
+                frame: (640, 360),
             })
             .await
             .unwrap();

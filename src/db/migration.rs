@@ -8,7 +8,7 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(Initial), Box::new(Accounts), Box::new(ObjectEvents)]
+        vec![Box::new(Initial), Box::new(Accounts), Box::new(ObjectEvents), Box::new(EventFrames)]
     }
 }
 
@@ -379,5 +379,40 @@ impl MigrationTrait for ObjectEvents {
         manager
             .alter_table(Table::alter().table(Events::Table).drop_column(EventStationary::Stationary).to_owned())
             .await
+    }
+}
+
+/// The size of the analysed frame that an event's boxes refer to, for boxes in pixels.
+struct EventFrames;
+
+impl MigrationName for EventFrames {
+    fn name(&self) -> &str {
+        "m20261122_000004_event_frames"
+    }
+}
+
+#[derive(DeriveIden)]
+enum EventFrame {
+    FrameWidth,
+    FrameHeight,
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for EventFrames {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        // SQLite adds one column per ALTER TABLE.
+        for column in [EventFrame::FrameWidth, EventFrame::FrameHeight] {
+            manager
+                .alter_table(Table::alter().table(Events::Table).add_column(integer_null(column)).to_owned())
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        for column in [EventFrame::FrameHeight, EventFrame::FrameWidth] {
+            manager.alter_table(Table::alter().table(Events::Table).drop_column(column).to_owned()).await?;
+        }
+        Ok(())
     }
 }

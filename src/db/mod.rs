@@ -57,6 +57,8 @@ pub struct NewEvent {
     pub severity: String,
     /// Zones the object is in when the event starts.
     pub zones: Vec<String>,
+    /// The analysed frame's `(width, height)`, which the relative boxes are fractions of.
+    pub frame: (u32, u32),
 }
 
 /// Later facts about an event: a better snapshot, its end.
@@ -178,6 +180,8 @@ impl Db {
             tags: Set("[]".into()),
             description: Set(None),
             stationary: Set(false),
+            frame_width: Set(Some(new.frame.0 as i32)),
+            frame_height: Set(Some(new.frame.1 as i32)),
             ..Default::default()
         };
         let inserted = model.insert(&self.conn).await?;

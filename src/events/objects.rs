@@ -121,6 +121,7 @@ impl ObjectEventRecorder {
             snapshot: snapshot.clone(),
             severity: "info".into(),
             zones: zones.iter().cloned().collect(),
+            frame: (frame.width, frame.height),
         };
         let id = match self.db.insert_event(&new).await {
             Ok(id) => id,

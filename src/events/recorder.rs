@@ -162,6 +162,7 @@ impl MotionEventRecorder {
             snapshot: snapshot.clone(),
             severity: "info".into(),
             zones: Vec::new(),
+            frame: (frame.width, frame.height),
         };
         let id = match self.db.insert_event(&new).await {
             Ok(id) => id,

@@ -108,8 +108,14 @@ pub struct EventView {
     pub kind: String,
     pub label: Option<String>,
     pub score: f64,
+    /// `[x1, y1, x2, y2]` in pixels of the analysed frame (`frame`); `null` when its size is unknown.
     #[serde(rename = "box")]
+    pub box_pixels: Option<[u32; 4]>,
+    /// The same box as fractions of the picture: `[x, y, width, height]`.
+    #[serde(rename = "box_relative")]
     pub bbox: Option<RelBox>,
+    /// The analysed frame's `[width, height]`.
+    pub frame: Option<[u32; 2]>,
     pub boxes: Vec<RelBox>,
     pub zones: Vec<String>,
     pub start: String,
@@ -129,13 +135,24 @@ impl EventView {
     pub fn of(model: &event::Model) -> Self {
         let boxes: Vec<RelBox> = serde_json::from_str(&model.boxes).unwrap_or_default();
         let bbox: Option<RelBox> = serde_json::from_str(&model.bbox).ok().filter(|b: &RelBox| b[2] > 0.0 && b[3] > 0.0);
+        let frame = model.frame_width.zip(model.frame_height).map(|(w, h)| [w.max(0) as u32, h.max(0) as u32]);
         Self {
             id: model.id,
             camera: model.camera_id.clone(),
             kind: model.kind.clone(),
             label: model.label.clone(),
             score: model.score,
+            box_pixels: bbox.zip(frame).map(|(b, [w, h])| {
+                let (w, h) = (w as f32, h as f32);
+                [
+                    (b[0] * w).round() as u32,
+                    (b[1] * h).round() as u32,
+                    ((b[0] + b[2]) * w).round() as u32,
+                    ((b[1] + b[3]) * h).round() as u32,
+                ]
+            }),
             bbox,
+            frame,
             boxes,
             zones: serde_json::from_str(&model.zones).unwrap_or_default(),
             start: rfc3339(model.start_ms),

@@ -31,6 +31,9 @@ pub struct Model {
     pub description: Option<String>,
     /// An object event whose object stopped moving (a parked car).
     pub stationary: bool,
+    /// The size of the analysed frame the boxes refer to (unknown for events from before 0.1).
+    pub frame_width: Option<i32>,
+    pub frame_height: Option<i32>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
