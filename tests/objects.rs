@@ -133,3 +133,38 @@ async fn object_masks_hide_the_person_and_zones_are_recorded() {
     assert!(list.contains(&format!("/events/{}", event["id"])), "the events page filters by zone and label");
     app.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_person_standing_for_a_minute_is_still_one_event() {
+    let Some(detector) = detector_toml() else { return };
+    // The person walks in after 4 s and stands still for 66 s before walking out.
+    let plan = watchpost::demo::ClipPlan { empty_secs: 4, walk_secs: 2, stand_secs: 66, tail_secs: 4, ..TEST_PLAN };
+    let dir = tempfile::tempdir().unwrap();
+    let clip = watchpost::demo::ensure_clip("ffmpeg", &dir.path().join("standing.mp4"), &plan).unwrap();
+    let config = format!("{detector}[[cameras]]\nid = \"gate\"\nurl = \"{}\"\n", clip.display());
+    let app = TestApp::start(&config).await;
+    let started = std::time::Instant::now();
+
+    // Soon after stopping, the person is followed as stationary.
+    wait_for("the person to become stationary", Duration::from_secs(40), || async {
+        let camera = app.get_json("/api/cameras/gate").await;
+        camera["objects"].as_array()?.iter().any(|o| o["stationary"] == true).then_some(())
+    })
+    .await;
+    // A minute of stream time in, still exactly one event, still open.
+    let until = Duration::from_secs(66);
+    if let Some(rest) = until.checked_sub(started.elapsed()) {
+        tokio::time::sleep(rest).await;
+    }
+    let events = app.events("camera=gate").await;
+    assert_eq!(events.len(), 1, "standing still makes no new events: {events:?}");
+    assert!(events[0]["end"].is_null(), "the event stays open while the person stands there");
+    // They walk away: the same event ends, marked stationary.
+    let event = wait_for("the event to end", Duration::from_secs(30), || async {
+        app.events("camera=gate").await.into_iter().find(|e| !e["end"].is_null())
+    })
+    .await;
+    assert_eq!(app.events("camera=gate").await.len(), 1);
+    assert_eq!(event["stationary"], true);
+    app.shutdown().await;
+}

@@ -38,6 +38,8 @@ struct ActiveObject {
     best_frame: Option<Arc<Frame>>,
     snapshot: Option<String>,
     zones: BTreeSet<String>,
+    /// The object stood still at some point (a parked car stays marked after it drives off).
+    stationary: bool,
 }
 
 /// A pixel box `[x1, y1, x2, y2]` as a relative `[x, y, width, height]`.
@@ -80,6 +82,7 @@ impl ObjectEventRecorder {
             let inside = self.zones_at(&track.bbox, frame);
             if let Some(active) = self.active.get_mut(&track.id) {
                 active.zones.extend(inside);
+                active.stationary |= track.stationary;
                 continue;
             }
             let allowed = self.require_zones.is_empty() || self.require_zones.iter().any(|z| inside.contains(z));
@@ -145,6 +148,7 @@ impl ObjectEventRecorder {
                 best_frame: None,
                 snapshot: snapshot.clone(),
                 zones,
+                stationary: track.stationary,
             },
         );
         self.bus.publish(BusMessage::EventStarted(self.summary(
@@ -176,7 +180,7 @@ impl ObjectEventRecorder {
             boxes: vec![active.best_box],
             end_ms: Some(end_ms),
             snapshot: snapshot.clone(),
-            stationary: track.stationary,
+            stationary: active.stationary || track.stationary,
             zones: Some(active.zones.iter().cloned().collect()),
         };
         close_event(&self.db, &self.tasks, active.id, update);
