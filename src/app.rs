@@ -158,7 +158,7 @@ async fn start_detector(config: &crate::config::DetectorConfig) -> web::Detector
     let loaded = tokio::task::spawn_blocking(move || crate::detect::onnx::OnnxDetector::load(&settings)).await;
     match loaded {
         Ok(Ok(detector)) => {
-            let (width, height) = detector.input_size();
+            let (width, height) = crate::detect::Detector::input_size(&detector);
             tracing::info!(
                 model = %config.model.display(),
                 input = format!("{width}x{height}"),

@@ -2,14 +2,16 @@
 //! detector and tracker, and the event recorders; keep the status live, restart a stalled or failed
 //! ffmpeg with exponential back-off, and on cancellation end open events and leave no ffmpeg behind.
 //!
-//! The object detector runs on a frame when something moves, while a tracked object is moving, and
-//! every [`RECHECK`] otherwise (so parked objects are confirmed still there, or found gone).
+//! The object detector looks at crops around what moves and around moving tracked objects (or the
+//! whole frame when it is small), and at the whole frame every [`RECHECK`] (so parked objects are
+//! confirmed still there, or found gone).
 
 use super::ffmpeg::FfmpegRun;
 use super::{CameraRuntime, CameraState, LiveObject, PipelineContext};
 use crate::detect::motion::MotionDetector;
 use crate::detect::tracker::Tracker;
-use crate::detect::{Detection, Region};
+use crate::detect::worker::DetectorWorker;
+use crate::detect::{Detection, Region, RelBox, nms, regions, to_relative};
 use crate::events::{BusMessage, MotionEventRecorder, ObjectEventRecorder};
 use crate::supervise::{Backoff, sleep_or_cancel};
 use std::sync::Arc;
@@ -89,7 +91,7 @@ pub async fn run(camera: Arc<CameraRuntime>, ctx: PipelineContext, cancel: Cance
         let mut stalled = false;
         let mut window_start = Instant::now();
         let mut window_frames = 0u32;
-        let mut last_detection: Option<Instant> = None;
+        let mut last_full_look: Option<Instant> = None;
         loop {
             let frame = tokio::select! {
                 _ = cancel.cancelled() => break,
@@ -117,22 +119,33 @@ pub async fn run(camera: Arc<CameraRuntime>, ctx: PipelineContext, cancel: Cance
                 }
             }
             if let Some(worker) = &detector {
-                let due = moving
-                    || tracker.tracks().iter().any(|t| !t.stationary)
-                    || last_detection.is_none_or(|at| at.elapsed() >= RECHECK);
-                if due {
-                    last_detection = Some(Instant::now());
-                    if let Some(found) = worker.detect(frame.clone(), Region::whole(&frame), lowest_min_score).await {
-                        let labels = worker.labels();
-                        let wanted: Vec<Detection> =
-                            found.into_iter().filter(|d| wanted(d, &frame, config, &tracked_classes, labels)).collect();
-                        let thresholds = |class: usize| config.objects.threshold_for(&labels[class]);
-                        let update = tracker.update(&wanted, &thresholds);
-                        let started = objects.on_pass(&frame, &tracker, update, worker.labels()).await;
-                        camera.object_events.fetch_add(started as u64, Ordering::Relaxed);
-                        let live = live_objects(&tracker, &frame, worker.labels());
-                        camera.update_status(|s| s.objects = live);
-                    }
+                let whole = last_full_look.is_none_or(|at| at.elapsed() >= RECHECK);
+                let mut look_at: Vec<RelBox> = result.boxes.to_vec();
+                look_at.extend(
+                    tracker
+                        .tracks()
+                        .iter()
+                        .filter(|t| !t.stationary)
+                        .map(|t| to_relative(&t.bbox, frame.width, frame.height)),
+                );
+                let regions = regions::plan(frame.width, frame.height, worker.input_size(), &look_at, whole);
+                if whole {
+                    last_full_look = Some(Instant::now());
+                }
+                if let Some(found) = detect_regions(worker, &frame, &regions, lowest_min_score).await {
+                    let labels = worker.labels();
+                    let wanted: Vec<Detection> =
+                        found.into_iter().filter(|d| wanted(d, &frame, config, &tracked_classes, labels)).collect();
+                    let thresholds = |class: usize| config.objects.threshold_for(&labels[class]);
+                    let searched: Vec<[f32; 4]> = regions
+                        .iter()
+                        .map(|r| [r.x as f32, r.y as f32, (r.x + r.width) as f32, (r.y + r.height) as f32])
+                        .collect();
+                    let update = tracker.update_in(&wanted, &thresholds, Some(&searched));
+                    let started = objects.on_pass(&frame, &tracker, update, worker.labels()).await;
+                    camera.object_events.fetch_add(started as u64, Ordering::Relaxed);
+                    let live = live_objects(&tracker, &frame, worker.labels());
+                    camera.update_status(|s| s.objects = live);
                 }
             }
             window_frames += 1;
@@ -235,7 +248,6 @@ fn wanted(
 
 /// The confirmed tracks as the live view shows them.
 fn live_objects(tracker: &Tracker, frame: &crate::media::Frame, labels: &[String]) -> Vec<LiveObject> {
-    let (w, h) = (frame.width as f32, frame.height as f32);
     tracker
         .tracks()
         .iter()
@@ -243,8 +255,27 @@ fn live_objects(tracker: &Tracker, frame: &crate::media::Frame, labels: &[String
         .map(|t| LiveObject {
             label: labels.get(t.class).cloned().unwrap_or_default(),
             score: t.scores.back().copied().unwrap_or(t.top_score),
-            bbox: [t.bbox[0] / w, t.bbox[1] / h, (t.bbox[2] - t.bbox[0]) / w, (t.bbox[3] - t.bbox[1]) / h],
+            bbox: to_relative(&t.bbox, frame.width, frame.height),
             stationary: t.stationary,
         })
         .collect()
+}
+
+/// Runs the model on every region and merges the finds (NMS across overlapping crops). `None` when
+/// a request was dropped: a partial look must not count as "not there". An empty plan is an empty
+/// find over nothing.
+async fn detect_regions(
+    worker: &DetectorWorker,
+    frame: &Arc<crate::media::Frame>,
+    regions: &[Region],
+    min_score: f32,
+) -> Option<Vec<Detection>> {
+    if regions.is_empty() {
+        return None;
+    }
+    let mut found = Vec::new();
+    for region in regions {
+        found.extend(worker.detect(frame.clone(), *region, min_score).await?);
+    }
+    Some(if regions.len() > 1 { nms(found, crate::detect::NMS_IOU) } else { found })
 }

@@ -5,6 +5,7 @@
 
 pub mod motion;
 pub mod onnx;
+pub mod regions;
 pub mod tracker;
 pub mod worker;
 
@@ -25,6 +26,12 @@ pub fn union_box(boxes: &[RelBox]) -> Option<RelBox> {
         y1 = y1.max(b[1] + b[3]);
     }
     Some([x0, y0, x1 - x0, y1 - y0])
+}
+
+/// A pixel box `[x1, y1, x2, y2]` of a `width`×`height` frame as a relative `[x, y, w, h]`.
+pub fn to_relative(bbox: &[f32; 4], width: u32, height: u32) -> RelBox {
+    let (w, h) = (width as f32, height as f32);
+    [bbox[0] / w, bbox[1] / h, (bbox[2] - bbox[0]) / w, (bbox[3] - bbox[1]) / h]
 }
 
 /// A part of a frame to run the model on, in frame pixels.
@@ -55,9 +62,14 @@ pub struct Detection {
 pub trait Detector: Send + Sync {
     /// Class names, indexed by [`Detection::class`].
     fn labels(&self) -> &[String];
+    /// The model's input `(width, height)`: regions smaller than this gain nothing.
+    fn input_size(&self) -> (u32, u32);
     /// Detections with a score of at least `min_score`, after per-class non-maximum suppression.
     fn detect(&self, frame: &Frame, region: Region, min_score: f32) -> Result<Vec<Detection>>;
 }
+
+/// Boxes of one class overlapping more than this are the same object.
+pub const NMS_IOU: f32 = 0.45;
 
 /// Intersection over union of two `[x1, y1, x2, y2]` boxes.
 pub fn iou(a: &[f32; 4], b: &[f32; 4]) -> f32 {

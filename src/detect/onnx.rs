@@ -2,7 +2,7 @@
 //! installs): letterboxes a region of a YUV frame straight into the model's input tensor, runs the
 //! model, decodes YOLOX or YOLO output, maps boxes back to frame pixels and applies per-class NMS.
 
-use super::{Detection, Detector, Region, nms};
+use super::{Detection, Detector, NMS_IOU, Region, nms};
 use crate::config::{DetectorConfig, ModelKind};
 use crate::error::{Error, Result};
 use crate::media::Frame;
@@ -15,8 +15,6 @@ use std::sync::{Mutex, OnceLock};
 pub const LOCAL_ONNXRUNTIME: &str = ".tools/onnxruntime/libonnxruntime.so.1.31.1";
 /// The fill value of letterbox padding (YOLOX's and Ultralytics' grey).
 const PAD: f32 = 114.0;
-/// Boxes of one class overlapping more than this are the same object.
-const NMS_IOU: f32 = 0.45;
 
 /// The 80 COCO classes in the order COCO-trained models use.
 pub const COCO_LABELS: [&str; 80] = [
@@ -265,11 +263,6 @@ impl OnnxDetector {
             providers,
         })
     }
-
-    /// The model's input size, `(width, height)`.
-    pub fn input_size(&self) -> (u32, u32) {
-        (self.width, self.height)
-    }
 }
 
 /// The configured providers this ONNX Runtime has; the others are reported and skipped.
@@ -310,6 +303,10 @@ fn provider(name: &str) -> Option<ort::ep::ExecutionProviderDispatch> {
 impl Detector for OnnxDetector {
     fn labels(&self) -> &[String] {
         &self.labels
+    }
+
+    fn input_size(&self) -> (u32, u32) {
+        (self.width, self.height)
     }
 
     fn detect(&self, frame: &Frame, region: Region, min_score: f32) -> Result<Vec<Detection>> {

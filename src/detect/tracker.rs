@@ -17,7 +17,7 @@ pub const CONFIRM_HITS: u32 = 3;
 /// Passes without a match after which a track is dropped.
 pub const MAX_MISSES: u32 = 5;
 /// Passes with the centre nearly still after which a track is stationary.
-pub const STATIONARY_PASSES: u32 = 10;
+pub const STATIONARY_PASSES: u32 = 25;
 /// Recent scores kept for the median.
 const SCORE_HISTORY: usize = 10;
 /// Least overlap between the predicted and a new box to be the same object.
@@ -98,6 +98,18 @@ impl Tracker {
 
     /// Feeds the detections of one pass over the whole frame.
     pub fn update(&mut self, detections: &[Detection], thresholds: &impl Thresholds) -> TrackUpdate {
+        self.update_in(detections, thresholds, None)
+    }
+
+    /// Feeds the detections of one pass over `searched` (pixel `[x1, y1, x2, y2]` areas; `None` =
+    /// the whole frame). Only tracks whose centre lies in a searched area can miss: a parked car
+    /// outside the crops looked at this time is not forgotten.
+    pub fn update_in(
+        &mut self,
+        detections: &[Detection],
+        thresholds: &impl Thresholds,
+        searched: Option<&[[f32; 4]]>,
+    ) -> TrackUpdate {
         let mut update = TrackUpdate::default();
         let mut pairs: Vec<(f32, usize, usize)> = Vec::new();
         for (t, track) in self.tracks.iter().enumerate() {
@@ -159,7 +171,10 @@ impl Tracker {
             }
         }
         for (t, track) in self.tracks.iter_mut().enumerate() {
-            if !track_matched[t] {
+            let [cx, cy] = Track::centre(&track.bbox);
+            let looked_at = searched
+                .is_none_or(|areas| areas.iter().any(|a| (a[0]..=a[2]).contains(&cx) && (a[1]..=a[3]).contains(&cy)));
+            if !track_matched[t] && looked_at {
                 track.misses += 1;
             }
         }
@@ -276,6 +291,25 @@ mod tests {
         }
         assert!(!tracker.get(1).unwrap().stationary);
         assert_eq!(tracker.tracks().len(), 1);
+    }
+
+    #[test]
+    fn objects_outside_the_searched_crops_are_kept() {
+        let mut tracker = Tracker::default();
+        for _ in 0..5 {
+            tracker.update(&[det(CAR, 0.9, 500.0, 100.0)], &bar);
+        }
+        // Twenty passes over a crop on the left only: the car on the right is not missed.
+        let left = [[0.0, 0.0, 300.0, 300.0]];
+        for _ in 0..20 {
+            assert!(tracker.update_in(&[], &bar, Some(&left)).lost.is_empty());
+        }
+        assert_eq!(tracker.tracks().len(), 1);
+        // A pass over the whole frame without it does count.
+        for _ in 0..=MAX_MISSES {
+            tracker.update_in(&[], &bar, None);
+        }
+        assert!(tracker.tracks().is_empty());
     }
 
     #[test]

@@ -40,6 +40,7 @@ struct Shared {
 pub struct DetectorWorker {
     shared: Arc<Shared>,
     labels: Arc<Vec<String>>,
+    input_size: (u32, u32),
     thread: Arc<Mutex<Option<std::thread::JoinHandle<()>>>>,
 }
 
@@ -51,16 +52,21 @@ impl DetectorWorker {
             stats: DetectorStats::default(),
         });
         let labels = Arc::new(detector.labels().to_vec());
+        let input_size = detector.input_size();
         let worker = shared.clone();
         let thread = std::thread::Builder::new()
             .name("detector".into())
             .spawn(move || work(&worker, detector.as_ref()))
             .expect("start the detector thread");
-        Self { shared, labels, thread: Arc::new(Mutex::new(Some(thread))) }
+        Self { shared, labels, input_size, thread: Arc::new(Mutex::new(Some(thread))) }
     }
 
     pub fn labels(&self) -> &[String] {
         &self.labels
+    }
+
+    pub fn input_size(&self) -> (u32, u32) {
+        self.input_size
     }
 
     pub fn stats(&self) -> &DetectorStats {
@@ -142,6 +148,10 @@ mod tests {
     impl Detector for Slow {
         fn labels(&self) -> &[String] {
             &[]
+        }
+
+        fn input_size(&self) -> (u32, u32) {
+            (32, 32)
         }
 
         fn detect(&self, _: &Frame, _: Region, _: f32) -> Result<Vec<Detection>> {

@@ -8,6 +8,7 @@ use super::recorder::{close_event, save_snapshot};
 use super::{BusMessage, EventBus, EventSummary};
 use crate::config::{CameraConfig, ZoneConfig};
 use crate::db::{Db, EventUpdate, NewEvent};
+use crate::detect::to_relative;
 use crate::detect::tracker::{Track, TrackUpdate, Tracker};
 use crate::media::{Frame, MediaStore};
 use std::collections::{BTreeSet, HashMap};
@@ -40,12 +41,6 @@ struct ActiveObject {
     zones: BTreeSet<String>,
     /// The object stood still at some point (a parked car stays marked after it drives off).
     stationary: bool,
-}
-
-/// A pixel box `[x1, y1, x2, y2]` as a relative `[x, y, width, height]`.
-fn relative(bbox: &[f32; 4], frame: &Frame) -> [f32; 4] {
-    let (w, h) = (frame.width as f32, frame.height as f32);
-    [bbox[0] / w, bbox[1] / h, (bbox[2] - bbox[0]) / w, (bbox[3] - bbox[1]) / h]
 }
 
 impl ObjectEventRecorder {
@@ -95,7 +90,7 @@ impl ObjectEventRecorder {
             let latest = track.scores.back().copied().unwrap_or(0.0);
             if latest > active.best_score && track.hits > 0 && track.misses == 0 {
                 active.best_score = latest;
-                active.best_box = relative(&track.bbox, frame);
+                active.best_box = to_relative(&track.bbox, frame.width, frame.height);
                 active.best_frame = Some(frame.clone());
             }
         }
@@ -111,7 +106,7 @@ impl ObjectEventRecorder {
         let saved = save_snapshot(&self.media, &path, frame).await;
         let snapshot = saved.is_ok().then_some(path);
         self.snapshot_error = saved.err();
-        let bbox = relative(&track.bbox, frame);
+        let bbox = to_relative(&track.bbox, frame.width, frame.height);
         let score = track.scores.back().copied().unwrap_or(track.top_score);
         let new = NewEvent {
             camera_id: self.camera.clone(),
