@@ -82,3 +82,15 @@ fn a_missing_model_or_library_is_explained() {
     let err = OnnxDetector::load(&missing_model).err().expect("a missing model is an error");
     assert!(err.message.contains("/nonexistent/model.onnx") && err.message.contains("scripts/setup.sh"), "{err}");
 }
+
+#[test]
+fn a_provider_the_library_lacks_falls_back_to_the_cpu() {
+    let Some(config) = detector_config() else { return };
+    // The PyPI wheel is the CPU build: CUDA and TensorRT are skipped with a warning, CPU remains.
+    let config = watchpost::config::DetectorConfig { providers: vec!["cuda".into(), "tensorrt".into()], ..config };
+    let detector = OnnxDetector::load(&config).expect("the detector loads without a GPU");
+    assert_eq!(detector.providers, vec!["cpu".to_string()]);
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let frame = frame_from_photo(&root.join("tests/fixtures/dog.jpg"), 640);
+    assert!(!detector.detect(&frame, Region::whole(&frame), 0.5).unwrap().is_empty());
+}
