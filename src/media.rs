@@ -86,6 +86,14 @@ impl MediaStore {
     }
 
     /// Writes `bytes` to `relative` atomically: readers see the old file or the whole new one.
+    /// The copy of a snapshot with boxes and labels drawn (`…-boxes.jpg` beside `….jpg`).
+    pub fn annotated_path(snapshot: &str) -> String {
+        match snapshot.strip_suffix(".jpg") {
+            Some(stem) => format!("{stem}-boxes.jpg"),
+            None => format!("{snapshot}-boxes.jpg"),
+        }
+    }
+
     pub fn write_atomic(&self, relative: &str, bytes: &[u8]) -> Result<()> {
         let target = self.resolve(relative).ok_or_else(|| Error::invalid(format!("bad media path {relative:?}")))?;
         write_atomic(&target, bytes)

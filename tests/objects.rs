@@ -35,6 +35,9 @@ async fn a_person_walking_through_is_one_person_event() {
     let score = event["score"].as_f64().unwrap();
     assert!(score >= 0.7, "top score {score}");
     assert_eq!(event["stationary"], false);
+    let history = event["score_history"].as_array().unwrap();
+    assert!(history.len() >= 3, "a score a second while the person was there: {history:?}");
+    assert_eq!(history[0][0], 0.0);
     let camera = app.get_json("/api/cameras/field").await;
     assert_eq!(camera["objects"], serde_json::json!([]), "nobody is followed once the person left");
     let bbox: Vec<f64> = event["box_relative"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
@@ -46,7 +49,14 @@ async fn a_person_walking_through_is_one_person_event() {
     assert!((pixels[3] - pixels[1]) as f64 > 0.3 * 360.0, "{pixels:?}");
     let snapshot = app.client.get(app.url(event["snapshot_url"].as_str().unwrap())).send().await.unwrap();
     assert_eq!(snapshot.status(), 200);
-    assert!(snapshot.bytes().await.unwrap().len() > 5_000);
+    let clean = snapshot.bytes().await.unwrap();
+    assert!(clean.len() > 5_000);
+    // A copy with the box and label drawn in, for alerts; the clean one is kept.
+    let boxes_url = event["snapshot_boxes_url"].as_str().expect("object events have an annotated snapshot");
+    let drawn = app.client.get(app.url(boxes_url)).send().await.unwrap().bytes().await.unwrap();
+    assert!(drawn.starts_with(&[0xFF, 0xD8]) && drawn.len() > 5_000);
+    assert_ne!(drawn, clean);
+    std::fs::write(std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("annotated-event.jpg"), &drawn).unwrap();
     // With a detector running, motion alone makes no events; the counters and metrics show it.
     assert!(app.events("camera=field&kind=motion").await.is_empty());
     let metrics = app.client.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();

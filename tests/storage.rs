@@ -60,6 +60,7 @@ async fn round_trip(db: &Db, camera_id: &str) {
             snapshot: Some("snapshots/x/1.jpg".into()),
             stationary: true,
             zones: Some(vec!["drive".into()]),
+            score_history: Some(vec![[0.0, 0.4], [1.0, 0.5]]),
         },
     )
     .await
@@ -71,6 +72,7 @@ async fn round_trip(db: &Db, camera_id: &str) {
     assert_eq!(first.snapshot.as_deref(), Some("snapshots/x/1.jpg"));
     assert!(first.stationary);
     assert_eq!(first.zones, r#"["drive"]"#);
+    assert_eq!(first.score_history.as_deref(), Some("[[0.0,0.4],[1.0,0.5]]"));
     let in_zone = EventFilter { zone: Some("drive".into()), limit: 10, ..Default::default() };
     let found: Vec<i64> = db.list_events(&in_zone).await.unwrap().iter().map(|e| e.id).collect();
     assert!(found.contains(&ids[0]) && !found.contains(&ids[1]), "{found:?}");

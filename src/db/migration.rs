@@ -8,7 +8,13 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(Initial), Box::new(Accounts), Box::new(ObjectEvents), Box::new(EventFrames)]
+        vec![
+            Box::new(Initial),
+            Box::new(Accounts),
+            Box::new(ObjectEvents),
+            Box::new(EventFrames),
+            Box::new(ScoreHistory),
+        ]
     }
 }
 
@@ -414,5 +420,34 @@ impl MigrationTrait for EventFrames {
             manager.alter_table(Table::alter().table(Events::Table).drop_column(column).to_owned()).await?;
         }
         Ok(())
+    }
+}
+
+/// An object event's score over time.
+struct ScoreHistory;
+
+impl MigrationName for ScoreHistory {
+    fn name(&self) -> &str {
+        "m20261122_000005_score_history"
+    }
+}
+
+#[derive(DeriveIden)]
+enum EventScores {
+    ScoreHistory,
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for ScoreHistory {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .alter_table(
+                Table::alter().table(Events::Table).add_column(text_null(EventScores::ScoreHistory)).to_owned(),
+            )
+            .await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager.alter_table(Table::alter().table(Events::Table).drop_column(EventScores::ScoreHistory).to_owned()).await
     }
 }

@@ -72,6 +72,8 @@ pub struct EventUpdate {
     pub stationary: bool,
     /// Every zone entered; `None` keeps the stored list.
     pub zones: Option<Vec<String>>,
+    /// `[seconds since the start, score]` pairs; `None` keeps the stored list.
+    pub score_history: Option<Vec<[f32; 2]>>,
 }
 
 impl Db {
@@ -195,6 +197,9 @@ impl Db {
             .col_expr(event::Column::Boxes, Expr::value(json(&update.boxes)))
             .col_expr(event::Column::EndMs, Expr::value(update.end_ms))
             .col_expr(event::Column::Stationary, Expr::value(update.stationary));
+        if let Some(history) = &update.score_history {
+            query = query.col_expr(event::Column::ScoreHistory, Expr::value(json(history)));
+        }
         if let Some(zones) = &update.zones {
             query = query.col_expr(event::Column::Zones, Expr::value(json(zones)));
         }

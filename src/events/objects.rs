@@ -6,10 +6,11 @@
 
 use super::recorder::{close_event, save_snapshot};
 use super::{BusMessage, EventBus, EventSummary};
+use crate::annotate::annotate;
 use crate::config::{CameraConfig, ZoneConfig};
 use crate::db::{Db, EventUpdate, NewEvent};
-use crate::detect::to_relative;
 use crate::detect::tracker::{Track, TrackUpdate, Tracker};
+use crate::detect::{RelBox, to_relative};
 use crate::media::{Frame, MediaStore};
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
@@ -41,7 +42,12 @@ struct ActiveObject {
     zones: BTreeSet<String>,
     /// The object stood still at some point (a parked car stays marked after it drives off).
     stationary: bool,
+    /// `[seconds since the start, score]`, at most one point per second.
+    scores: Vec<[f32; 2]>,
 }
+
+/// Score history points kept per event (one per second: about an hour).
+const MAX_SCORE_POINTS: usize = 3600;
 
 impl ObjectEventRecorder {
     pub fn new(camera: &CameraConfig, db: Db, media: MediaStore, bus: EventBus, tasks: TaskTracker) -> Self {
@@ -78,6 +84,11 @@ impl ObjectEventRecorder {
             if let Some(active) = self.active.get_mut(&track.id) {
                 active.zones.extend(inside);
                 active.stationary |= track.stationary;
+                let at = (frame.time_ms - active.start_ms) as f32 / 1000.0;
+                let latest = track.scores.back().copied().unwrap_or(0.0);
+                if active.scores.last().is_none_or(|p| at - p[0] >= 1.0) && active.scores.len() < MAX_SCORE_POINTS {
+                    active.scores.push([at, latest]);
+                }
                 continue;
             }
             let allowed = self.require_zones.is_empty() || self.require_zones.iter().any(|z| inside.contains(z));
@@ -100,14 +111,26 @@ impl ObjectEventRecorder {
         started
     }
 
+    /// Writes the clean snapshot and, beside it, the copy with the box and label drawn.
+    async fn save_both(&mut self, path: &str, frame: &Frame, bbox: RelBox, label: &str, score: f32) -> bool {
+        let saved = save_snapshot(&self.media, path, frame).await;
+        let ok = saved.is_ok();
+        self.snapshot_error = saved.err();
+        if ok {
+            let drawn = annotate(frame, &[(bbox, format!("{label} {:.0}%", score * 100.0))]);
+            if let Err(err) = save_snapshot(&self.media, &MediaStore::annotated_path(path), &drawn).await {
+                self.snapshot_error = Some(err);
+            }
+        }
+        ok
+    }
+
     async fn start(&mut self, frame: &Arc<Frame>, track: &Track, labels: &[String], zones: BTreeSet<String>) -> bool {
         let label = labels.get(track.class).cloned().unwrap_or_else(|| format!("class {}", track.class));
         let path = MediaStore::snapshot_path(&self.camera, frame.time_ms);
-        let saved = save_snapshot(&self.media, &path, frame).await;
-        let snapshot = saved.is_ok().then_some(path);
-        self.snapshot_error = saved.err();
         let bbox = to_relative(&track.bbox, frame.width, frame.height);
         let score = track.scores.back().copied().unwrap_or(track.top_score);
+        let snapshot = self.save_both(&path, frame, bbox, &label, score).await.then_some(path);
         let new = NewEvent {
             camera_id: self.camera.clone(),
             kind: "object".into(),
@@ -125,8 +148,12 @@ impl ObjectEventRecorder {
             Ok(id) => id,
             Err(err) => {
                 tracing::warn!(error = %err, %label, "cannot store an object event");
-                if let Some(orphan) = snapshot.as_deref().and_then(|p| self.media.resolve(p)) {
-                    let _ = std::fs::remove_file(orphan);
+                if let Some(path) = &snapshot {
+                    for orphan in [path.clone(), MediaStore::annotated_path(path)] {
+                        if let Some(file) = self.media.resolve(&orphan) {
+                            let _ = std::fs::remove_file(file);
+                        }
+                    }
                 }
                 return false;
             }
@@ -144,6 +171,7 @@ impl ObjectEventRecorder {
                 snapshot: snapshot.clone(),
                 zones,
                 stationary: track.stationary,
+                scores: vec![[0.0, score]],
             },
         );
         self.bus.publish(BusMessage::EventStarted(self.summary(
@@ -161,12 +189,10 @@ impl ObjectEventRecorder {
         let Some(active) = self.active.remove(&track.id) else { return };
         let path = active.snapshot.clone().unwrap_or_else(|| MediaStore::snapshot_path(&self.camera, active.start_ms));
         let mut snapshot = active.snapshot.clone();
-        if let Some(best) = &active.best_frame {
-            let saved = save_snapshot(&self.media, &path, best).await;
-            if saved.is_ok() {
-                snapshot = Some(path);
-            }
-            self.snapshot_error = saved.err();
+        if let Some(best) = &active.best_frame
+            && self.save_both(&path, best, active.best_box, &active.label, active.best_score).await
+        {
+            snapshot = Some(path);
         }
         let end_ms = end_ms.max(active.start_ms);
         let update = EventUpdate {
@@ -177,6 +203,7 @@ impl ObjectEventRecorder {
             snapshot: snapshot.clone(),
             stationary: active.stationary || track.stationary,
             zones: Some(active.zones.iter().cloned().collect()),
+            score_history: Some(active.scores.clone()),
         };
         close_event(&self.db, &self.tasks, active.id, update);
         tracing::info!(event = active.id, label = %active.label, seconds = (end_ms - active.start_ms) / 1000, "object event ended");

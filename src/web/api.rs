@@ -129,9 +129,25 @@ pub(super) async fn get_event(state: web::Data<AppState>, me: Identity, id: web:
     Ok(HttpResponse::Ok().json(EventView::of(&event)))
 }
 
-pub(super) async fn event_snapshot(state: web::Data<AppState>, me: Identity, id: web::Path<i64>) -> ApiResult {
+#[derive(Deserialize)]
+pub(super) struct SnapshotQuery {
+    /// `1`: the copy with boxes and labels drawn in (object events); the clean one otherwise.
+    boxes: Option<u8>,
+}
+
+pub(super) async fn event_snapshot(
+    state: web::Data<AppState>,
+    me: Identity,
+    id: web::Path<i64>,
+    query: web::Query<SnapshotQuery>,
+) -> ApiResult {
     let event = visible_event(&state, &me, *id).await?;
-    let relative = event.snapshot.ok_or_else(|| Error::not_found(format!("event {id} has no snapshot")))?;
+    let clean = event.snapshot.ok_or_else(|| Error::not_found(format!("event {id} has no snapshot")))?;
+    let annotated = crate::media::MediaStore::annotated_path(&clean);
+    let relative = match query.boxes {
+        Some(1) if state.media.resolve(&annotated).is_some_and(|p| p.is_file()) => annotated,
+        _ => clean,
+    };
     let path = state.media.resolve(&relative).ok_or_else(|| Error::internal("stored snapshot path is invalid"))?;
     let bytes = tokio::fs::read(&path).await.map_err(|err| {
         Error::not_found(format!("the snapshot of event {id} is missing from the media directory")).with_source(err)

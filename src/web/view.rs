@@ -123,12 +123,16 @@ pub struct EventView {
     pub start_ms: i64,
     pub end_ms: Option<i64>,
     pub snapshot_url: Option<String>,
+    /// The snapshot with the box and label drawn in (object events).
+    pub snapshot_boxes_url: Option<String>,
     pub severity: String,
     pub status: String,
     pub tags: Vec<String>,
     pub description: Option<String>,
     /// An object that stopped moving (a parked car); always false for motion events.
     pub stationary: bool,
+    /// `[seconds since the start, score]` while an object was tracked; empty for motion events.
+    pub score_history: Vec<[f32; 2]>,
 }
 
 impl EventView {
@@ -160,11 +164,18 @@ impl EventView {
             start_ms: model.start_ms,
             end_ms: model.end_ms,
             snapshot_url: model.snapshot.as_ref().map(|_| format!("/api/events/{}/snapshot.jpg", model.id)),
+            snapshot_boxes_url: (model.kind == "object" && model.snapshot.is_some())
+                .then(|| format!("/api/events/{}/snapshot.jpg?boxes=1", model.id)),
             severity: model.severity.clone(),
             status: model.status.clone(),
             tags: serde_json::from_str(&model.tags).unwrap_or_default(),
             description: model.description.clone(),
             stationary: model.stationary,
+            score_history: model
+                .score_history
+                .as_deref()
+                .and_then(|h| serde_json::from_str(h).ok())
+                .unwrap_or_default(),
         }
     }
 

@@ -34,6 +34,8 @@ pub struct Model {
     /// The size of the analysed frame the boxes refer to (unknown for events from before 0.1).
     pub frame_width: Option<i32>,
     pub frame_height: Option<i32>,
+    /// JSON list of `[seconds since the start, score]` while the object was tracked.
+    pub score_history: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
