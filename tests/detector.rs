@@ -94,3 +94,19 @@ fn a_provider_the_library_lacks_falls_back_to_the_cpu() {
     let frame = frame_from_photo(&root.join("tests/fixtures/dog.jpg"), 640);
     assert!(!detector.detect(&frame, Region::whole(&frame), 0.5).unwrap().is_empty());
 }
+
+#[test]
+fn labels_come_from_a_file_when_one_is_given() {
+    let Some(config) = detector_config() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("labels.txt");
+    let mut labels: Vec<String> = watchpost::detect::onnx::COCO_LABELS.iter().map(|l| l.to_string()).collect();
+    labels[0] = "human".into();
+    std::fs::write(&file, labels.join("\n")).unwrap();
+    let detector = OnnxDetector::load(&watchpost::config::DetectorConfig { labels: Some(file), ..config }).unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let frame = frame_from_photo(&root.join("assets/demo/person.jpg"), 640);
+    let detections = detector.detect(&frame, Region::whole(&frame), 0.5).unwrap();
+    assert!(best_of(&detector, &detections, "human").is_some(), "{:?}", found(&detector, &detections));
+    assert!(best_of(&detector, &detections, "person").is_none());
+}
