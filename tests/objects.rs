@@ -1,5 +1,5 @@
-//! Object detection end to end: a camera over a real RTSP stream, the real model, the tracker and
-//! the object events, as a user sees them in the API.
+//! Object detection end to end: cameras over real RTSP streams (GStreamer serving clips made from a
+//! photograph), the real model, the tracker and the object events, as a user sees them in the API.
 
 mod common;
 
@@ -77,10 +77,10 @@ async fn a_person_walking_through_is_one_person_event() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_camera_not_tracking_people_makes_no_event_for_one() {
     let Some(detector) = detector_toml() else { return };
-    let clip = test_clip();
+    let server = RtspServer::start(&test_clip(), free_port());
     let config = format!(
         "{detector}[[cameras]]\nid = \"drive\"\nurl = \"{}\"\nobjects = {{ track = [\"car\"] }}\n",
-        clip.display()
+        server.url()
     );
     let app = TestApp::start(&config).await;
     // Wait through the whole clip (19 s): the person walks by, and nothing is recorded.
@@ -103,18 +103,19 @@ async fn a_camera_not_tracking_people_makes_no_event_for_one() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn object_masks_hide_the_person_and_zones_are_recorded() {
     let Some(detector) = detector_toml() else { return };
-    let clip = test_clip();
-    // The person walks in from the left and stands in the left third of the picture.
+    // Two cameras on two RTSP streams of the same clip. The person walks in from the left and stands
+    // in the left third of the picture.
+    let (first, second) = (RtspServer::start(&test_clip(), free_port()), RtspServer::start(&test_clip(), free_port()));
     let left = "[[0.0, 0.4], [0.5, 0.4], [0.5, 1.0], [0.0, 1.0]]";
     let config = format!(
         r#"{detector}
         [[cameras]]
         id = "masked"
-        url = "{clip}"
+        url = "{first}"
         objects = {{ mask = [{left}] }}
         [[cameras]]
         id = "zoned"
-        url = "{clip}"
+        url = "{second}"
         objects = {{ require_zones = ["path"] }}
         [[cameras.zones]]
         name = "path"
@@ -123,7 +124,8 @@ async fn object_masks_hide_the_person_and_zones_are_recorded() {
         name = "far-side"
         polygon = [[0.6, 0.4], [1.0, 0.4], [1.0, 1.0], [0.6, 1.0]]
         "#,
-        clip = clip.display()
+        first = first.url(),
+        second = second.url()
     );
     let app = TestApp::start(&config).await;
     let event = wait_for("the zoned camera's event to end", Duration::from_secs(60), || async {
@@ -151,7 +153,8 @@ async fn a_person_standing_for_a_minute_is_still_one_event() {
     let plan = watchpost::demo::ClipPlan { empty_secs: 4, walk_secs: 2, stand_secs: 66, tail_secs: 4, ..TEST_PLAN };
     let dir = tempfile::tempdir().unwrap();
     let clip = watchpost::demo::ensure_clip("ffmpeg", &dir.path().join("standing.mp4"), &plan).unwrap();
-    let config = format!("{detector}[[cameras]]\nid = \"gate\"\nurl = \"{}\"\n", clip.display());
+    let server = RtspServer::start(&clip, free_port());
+    let config = format!("{detector}[[cameras]]\nid = \"gate\"\nurl = \"{}\"\n", server.url());
     let app = TestApp::start(&config).await;
     let started = std::time::Instant::now();
 
