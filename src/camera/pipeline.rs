@@ -129,10 +129,11 @@ pub async fn run(camera: Arc<CameraRuntime>, ctx: PipelineContext, cancel: Cance
                         .map(|t| to_relative(&t.bbox, frame.width, frame.height)),
                 );
                 let regions = regions::plan(frame.width, frame.height, worker.input_size(), &look_at, whole);
-                if whole {
-                    last_full_look = Some(Instant::now());
-                }
                 if let Some(found) = detect_regions(worker, &frame, &regions, lowest_min_score).await {
+                    // A full look that was dropped is tried again on the next frame.
+                    if whole {
+                        last_full_look = Some(Instant::now());
+                    }
                     let labels = worker.labels();
                     let wanted: Vec<Detection> =
                         found.into_iter().filter(|d| wanted(d, &frame, config, &tracked_classes, labels)).collect();
