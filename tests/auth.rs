@@ -276,41 +276,33 @@ async fn api_tokens_are_revoked_expire_and_rotate_with_a_grace_period() {
     let app = TestApp::start("").await;
     let auth = &app.running().state.auth;
     let admin = app.running().state.db.user_by_name(ADMIN).await.unwrap().unwrap().id;
-    let call = |token: String| {
-        let client = app.anonymous.clone();
-        let url = app.url("/api/cameras");
-        async move {
-            let response = client.get(url).bearer_auth(token).send().await.unwrap();
-            (response.status().as_u16(), response.text().await.unwrap())
-        }
-    };
 
     let token = auth.create_token(admin, "script", None).await.unwrap();
-    assert_eq!(call(token.jwt.clone()).await.0, 200);
+    assert_eq!(call_api(&app, &token.jwt).await.0, 200);
     assert!(auth.revoke_token(&token.record.id).await.unwrap());
-    let (status, body) = call(token.jwt.clone()).await;
+    let (status, body) = call_api(&app, &token.jwt).await;
     assert_eq!(status, 401);
     assert!(body.contains("revoked"), "{body}");
 
     // An expired token: signed with the server's own key, but its time is up.
     let live = auth.create_token(admin, "expiring", None).await.unwrap();
     let expired = sign_with_server_key(&app, &live.record.id, admin, -60);
-    let (status, body) = call(expired).await;
+    let (status, body) = call_api(&app, &expired).await;
     assert_eq!(status, 401);
     assert!(body.contains("expired"), "{body}");
 
     // Re-issue: the new token works, and so does the old one during the grace period (24 h).
     let reissued = auth.reissue_token(&live.record.id).await.unwrap();
     assert_eq!(reissued.record.replaces.as_deref(), Some(live.record.id.as_str()));
-    assert_eq!(call(reissued.jwt.clone()).await.0, 200);
-    assert_eq!(call(live.jwt.clone()).await.0, 200, "old token in its grace period");
+    assert_eq!(call_api(&app, &reissued.jwt).await.0, 200);
+    assert_eq!(call_api(&app, &live.jwt).await.0, 200, "old token in its grace period");
     assert!(auth.reissue_token(&live.record.id).await.is_err(), "a replaced token is not re-issued twice");
 
     // Rotating the signing key: tokens signed with the old key keep working for the grace period.
     auth.rotate_signing_key().unwrap();
-    assert_eq!(call(reissued.jwt.clone()).await.0, 200);
+    assert_eq!(call_api(&app, &reissued.jwt).await.0, 200);
     let fresh = auth.create_token(admin, "after rotation", None).await.unwrap();
-    assert_eq!(call(fresh.jwt.clone()).await.0, 200);
+    assert_eq!(call_api(&app, &fresh.jwt).await.0, 200);
     assert_ne!(jwt_kid(&fresh.jwt), jwt_kid(&reissued.jwt));
     app.shutdown().await;
 
@@ -318,26 +310,24 @@ async fn api_tokens_are_revoked_expire_and_rotate_with_a_grace_period() {
     let app = TestApp::start("[auth]\ntoken_grace_hours = 0\n").await;
     let auth = &app.running().state.auth;
     let admin = app.running().state.db.user_by_name(ADMIN).await.unwrap().unwrap().id;
-    let call = |token: String| {
-        let client = app.anonymous.clone();
-        let url = app.url("/api/cameras");
-        async move {
-            let response = client.get(url).bearer_auth(token).send().await.unwrap();
-            (response.status().as_u16(), response.text().await.unwrap())
-        }
-    };
     let old = auth.create_token(admin, "ha", None).await.unwrap();
     let new = auth.reissue_token(&old.record.id).await.unwrap();
     tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-    let (status, body) = call(old.jwt.clone()).await;
+    let (status, body) = call_api(&app, &old.jwt).await;
     assert_eq!(status, 401);
     assert!(body.contains("re-issued"), "{body}");
-    assert_eq!(call(new.jwt.clone()).await.0, 200);
+    assert_eq!(call_api(&app, &new.jwt).await.0, 200);
     auth.rotate_signing_key().unwrap();
-    let (status, body) = call(new.jwt.clone()).await;
+    let (status, body) = call_api(&app, &new.jwt).await;
     assert_eq!(status, 401);
     assert!(body.contains("rotated out"), "{body}");
     app.shutdown().await;
+}
+
+/// `GET /api/cameras` with a bearer token: the status and the body.
+async fn call_api(app: &TestApp, token: &str) -> (u16, String) {
+    let response = app.anonymous.get(app.url("/api/cameras")).bearer_auth(token).send().await.unwrap();
+    (response.status().as_u16(), response.text().await.unwrap())
 }
 
 /// A JWT for token `jti` signed with the server's current key, expiring `exp_in_s` from now.

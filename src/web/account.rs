@@ -3,7 +3,7 @@
 //! signing key, the audit log).
 
 use super::AppState;
-use super::guard::{FORM_COOKIE, SESSION_COOKIE, cookie, origin_of, removal};
+use super::guard::{FORM_COOKIE, SESSION_COOKIE, audit, cookie, origin_of, removal};
 use super::pages::{PageResult, html, ok, redirect};
 use super::view::{Me, format_ago, format_time};
 use crate::auth::{Identity, IssuedToken, MIN_PASSWORD_LENGTH, Role, parse_duration_ms, random_token};
@@ -427,9 +427,7 @@ pub(super) async fn create_token(
     };
     match issued {
         Ok(issued) => {
-            let origin = origin_of(&req, &state);
-            let entry = state.auth.entry(&me, &origin, "token.create", Some(&issued.record.name), &issued.record.id);
-            state.auth.audit(entry).await;
+            audit(&state, &me, &req, "token.create", Some(&issued.record.name), &issued.record.id).await;
             account_page_for(&state, &me, StatusCode::OK, String::new(), String::new(), Some(FreshToken::of(&issued)))
                 .await
         }
@@ -458,9 +456,8 @@ pub(super) async fn reissue_token(
 ) -> PageResult {
     let old = own_token(&state, &me, &id).await?;
     let issued = state.auth.reissue_token(&old.id).await?;
-    let origin = origin_of(&req, &state);
     let detail = format!("{} replaces {}", issued.record.id, old.id);
-    state.auth.audit(state.auth.entry(&me, &origin, "token.reissue", Some(&old.name), &detail)).await;
+    audit(&state, &me, &req, "token.reissue", Some(&old.name), &detail).await;
     let hours = state.auth.config().token_grace_hours;
     let notice = format!("The old token keeps working for {hours} hours, then only the new one does.");
     account_page_for(&state, &me, StatusCode::OK, notice, String::new(), Some(FreshToken::of(&issued))).await
@@ -481,8 +478,7 @@ pub(super) async fn revoke_token(
 ) -> PageResult {
     let token = own_token(&state, &me, &id).await?;
     state.auth.revoke_token(&token.id).await?;
-    let origin = origin_of(&req, &state);
-    state.auth.audit(state.auth.entry(&me, &origin, "token.revoke", Some(&token.name), &token.id)).await;
+    audit(&state, &me, &req, "token.revoke", Some(&token.name), &token.id).await;
     let back = if form.back == "/settings/tokens" && me.is_admin() { "/settings/tokens" } else { "/account" };
     Ok(redirect(&format!("{back}?done=revoked")))
 }
@@ -585,9 +581,8 @@ pub(super) async fn create_user(
     };
     match result {
         Ok(_) => {
-            let origin = origin_of(&req, &state);
             let detail = format!("role {}", field(&fields, "role"));
-            state.auth.audit(state.auth.entry(&me, &origin, "user.create", Some(&name), &detail)).await;
+            audit(&state, &me, &req, "user.create", Some(&name), &detail).await;
             Ok(redirect("/settings/users?done=created"))
         }
         Err(err) if matches!(err.kind, ErrorKind::Invalid | ErrorKind::Conflict) => {
@@ -678,14 +673,13 @@ pub(super) async fn update_user(
         state.db.delete_user_sessions(user.id, None).await?;
         state.db.revoke_user_tokens(user.id, now).await?;
     }
-    let origin = origin_of(&req, &state);
     let detail = format!(
         "role {}, cameras {}, {}",
         role.as_str(),
         if cameras.is_empty() { "all".to_string() } else { cameras.join(",") },
         if disabled { "disabled" } else { "enabled" }
     );
-    state.auth.audit(state.auth.entry(&me, &origin, "user.update", Some(&user.name), &detail)).await;
+    audit(&state, &me, &req, "user.update", Some(&user.name), &detail).await;
     Ok(redirect("/settings/users?done=saved"))
 }
 
@@ -710,8 +704,7 @@ pub(super) async fn reset_password(
         return Err(err.into());
     }
     state.db.delete_user_sessions(user.id, None).await?;
-    let origin = origin_of(&req, &state);
-    state.auth.audit(state.auth.entry(&me, &origin, "user.password_reset", Some(&user.name), "")).await;
+    audit(&state, &me, &req, "user.password_reset", Some(&user.name), "").await;
     Ok(redirect("/settings/users?done=reset"))
 }
 
@@ -766,8 +759,7 @@ pub(super) async fn tokens_page(
 
 pub(super) async fn rotate_key(state: web::Data<AppState>, me: Identity, req: HttpRequest) -> PageResult {
     state.auth.rotate_signing_key()?;
-    let origin = origin_of(&req, &state);
-    state.auth.audit(state.auth.entry(&me, &origin, "token.rotate_key", None, "")).await;
+    audit(&state, &me, &req, "token.rotate_key", None, "").await;
     Ok(redirect("/settings/tokens?done=rotated"))
 }
 

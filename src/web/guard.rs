@@ -236,6 +236,19 @@ pub fn origin_of(req: &HttpRequest, state: &AppState) -> Origin {
     }
 }
 
+/// Records in the audit log that the signed-in user did `action`, from where the request came.
+pub async fn audit(
+    state: &AppState,
+    me: &Identity,
+    req: &HttpRequest,
+    action: &str,
+    target: Option<&str>,
+    detail: &str,
+) {
+    let origin = origin_of(req, state);
+    state.auth.audit(state.auth.entry(me, &origin, action, target, detail)).await;
+}
+
 /// True when the browser reached us over HTTPS: only a trusted proxy's `X-Forwarded-Proto` can
 /// say so, since Watchpost itself serves plain HTTP.
 pub fn is_https(req: &HttpRequest, state: &AppState) -> bool {

@@ -2,7 +2,7 @@
 
 use super::api::EventsQuery;
 use super::forms::{CameraForm, FieldErrors};
-use super::guard::origin_of;
+use super::guard::audit;
 use super::view::{CameraView, DrawnZone, EventView, Me};
 use super::{AppState, status_for, user_message};
 use crate::auth::Identity;
@@ -237,8 +237,7 @@ pub(super) async fn create_camera(
         )),
         Ok(camera) => {
             crate::camera::store_camera(&state.db, &state.auth.vault(), &camera, CameraSource::Ui).await?;
-            let origin = origin_of(&req, &state);
-            state.auth.audit(state.auth.entry(&me, &origin, "camera.create", Some(&camera.id), "")).await;
+            audit(&state, &me, &req, "camera.create", Some(&camera.id), "").await;
             let location = format!("/cameras/{}", camera.id);
             state.cameras.put(camera, CameraSource::Ui).await;
             Ok(redirect(&location))
@@ -295,8 +294,7 @@ pub(super) async fn update_camera(
         )),
         Ok(camera) => {
             crate::camera::store_camera(&state.db, &state.auth.vault(), &camera, CameraSource::Ui).await?;
-            let origin = origin_of(&req, &state);
-            state.auth.audit(state.auth.entry(&me, &origin, "camera.update", Some(&camera.id), "")).await;
+            audit(&state, &me, &req, "camera.update", Some(&camera.id), "").await;
             state.cameras.put(camera, CameraSource::Ui).await;
             Ok(redirect(&format!("/cameras/{id}")))
         }
@@ -327,8 +325,7 @@ pub(super) async fn delete_camera(
     editable_camera(&state, &id)?;
     state.db.delete_camera(&id).await?;
     state.cameras.remove(&id).await;
-    let origin = origin_of(&req, &state);
-    state.auth.audit(state.auth.entry(&me, &origin, "camera.delete", Some(&id), "events kept")).await;
+    audit(&state, &me, &req, "camera.delete", Some(&id), "events kept").await;
     tracing::info!(camera = %id, "camera deleted from the UI; its events are kept");
     Ok(redirect("/"))
 }
