@@ -38,14 +38,7 @@ async fn first_run_asks_for_the_administrator_and_then_is_gone() {
     let data = tempfile::tempdir().unwrap();
     let mut config = parse_config("");
     config.detector.enabled = false;
-    config.server.bind = "127.0.0.1:0".into();
-    let app = watchpost::app::start(watchpost::app::ServeOptions {
-        config,
-        data_dir: data.path().to_path_buf(),
-        demo: false,
-    })
-    .await
-    .unwrap();
+    let app = start_without_accounts(config, data.path()).await;
     let base = format!("http://{}", app.addr);
     let browser =
         reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).cookie_store(true).build().unwrap();
@@ -181,25 +174,7 @@ async fn every_route_but_login_health_and_assets_needs_a_signed_in_user() {
 async fn forms_need_the_csrf_token_and_sign_out_ends_the_session() {
     let app = TestApp::start("").await;
     let (browser, csrf) = app.browser_session(ADMIN, ADMIN_PASSWORD).await;
-    let event = app
-        .running()
-        .state
-        .db
-        .insert_event(&watchpost::db::NewEvent {
-            camera_id: "yard".into(),
-            kind: "motion".into(),
-            label: None,
-            score: 0.1,
-            bbox: [0.0, 0.0, 0.1, 0.1],
-            boxes: vec![],
-            start_ms: 1,
-            snapshot: None,
-            severity: "info".into(),
-            zones: vec![],
-            frame: (640, 360),
-        })
-        .await
-        .unwrap();
+    let event = app.running().state.db.insert_event(&motion_event("yard", 1)).await.unwrap();
     let path = app.url(&format!("/events/{event}/status"));
     let missing = browser.post(&path).form(&[("status", "resolved")]).send().await.unwrap();
     assert_eq!(missing.status(), 403);
@@ -358,19 +333,7 @@ async fn viewers_see_only_their_cameras() {
     let app = TestApp::start(&config).await;
     let state = &app.running().state;
     state.auth.create_user("kid", watchpost::auth::Role::Viewer, "viewer password", &["porch".into()]).await.unwrap();
-    let event = |camera: &str| watchpost::db::NewEvent {
-        camera_id: camera.into(),
-        kind: "motion".into(),
-        label: None,
-        score: 0.1,
-        bbox: [0.0, 0.0, 0.1, 0.1],
-        boxes: vec![],
-        start_ms: chrono::Utc::now().timestamp_millis(),
-        snapshot: None,
-        severity: "info".into(),
-        zones: vec![],
-        frame: (640, 360),
-    };
+    let event = |camera: &str| motion_event(camera, chrono::Utc::now().timestamp_millis());
     let yard_event = state.db.insert_event(&event("yard")).await.unwrap();
     let porch_event = state.db.insert_event(&event("porch")).await.unwrap();
     let (viewer, _) = app.browser_session("kid", "viewer password").await;

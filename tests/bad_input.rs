@@ -109,22 +109,7 @@ async fn a_locked_sqlite_database_makes_writes_wait_not_fail() {
     other.execute_unprepared("BEGIN EXCLUSIVE").await.unwrap();
     let writer = tokio::spawn({
         let db = db.clone();
-        async move {
-            db.insert_event(&watchpost::db::NewEvent {
-                camera_id: "cam".into(),
-                kind: "motion".into(),
-                label: None,
-                score: 0.1,
-                bbox: [0.0, 0.0, 0.1, 0.1],
-                boxes: vec![],
-                start_ms: 1,
-                snapshot: None,
-                severity: "info".into(),
-                zones: vec![],
-                frame: (640, 360),
-            })
-            .await
-        }
+        async move { db.insert_event(&motion_event("cam", 1)).await }
     });
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert!(!writer.is_finished(), "the write waits for the lock");

@@ -26,14 +26,7 @@ async fn the_ui_works_in_a_real_browser() {
         Some(detector) => config.detector = detector,
         None => config.detector.enabled = false,
     }
-    config.server.bind = "127.0.0.1:0".into();
-    let app = watchpost::app::start(watchpost::app::ServeOptions {
-        config,
-        data_dir: data.path().to_path_buf(),
-        demo: false,
-    })
-    .await
-    .unwrap();
+    let app = start_without_accounts(config, data.path()).await;
     let shots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("browser-screenshots");
     let _ = std::fs::remove_dir_all(&shots);
     println!("screenshots: {}", shots.display());

@@ -14,17 +14,10 @@ async fn app_with_data() -> (TestApp, i64, i64) {
     let app = TestApp::start(&config).await;
     let db = &app.running().state.db;
     let new = |start_ms: i64| NewEvent {
-        camera_id: "yard".into(),
-        kind: "motion".into(),
-        label: None,
         score: 0.12,
         bbox: [0.25, 0.25, 0.5, 0.5],
         boxes: vec![[0.25, 0.25, 0.5, 0.5]],
-        start_ms,
-        snapshot: None,
-        severity: "info".into(),
-        zones: vec![],
-        frame: (640, 360),
+        ..motion_event("yard", start_ms)
     };
     let now = chrono::Utc::now().timestamp_millis();
     let without = db.insert_event(&new(now - 60_000)).await.unwrap();

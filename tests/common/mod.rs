@@ -187,6 +187,31 @@ pub fn frame_from_photo(path: &Path, width: u32) -> watchpost::media::Frame {
     watchpost::media::Frame { width, height, data: output.stdout, time_ms: 0, seq: 0 }
 }
 
+/// A small motion event on `camera` at `start_ms`, to put straight into the database.
+pub fn motion_event(camera: &str, start_ms: i64) -> watchpost::db::NewEvent {
+    watchpost::db::NewEvent {
+        camera_id: camera.into(),
+        kind: "motion".into(),
+        label: None,
+        score: 0.1,
+        bbox: [0.0, 0.0, 0.1, 0.1],
+        boxes: vec![],
+        start_ms,
+        snapshot: None,
+        severity: "info".into(),
+        zones: vec![],
+        frame: (640, 360),
+    }
+}
+
+/// Starts Watchpost with `config` and no account at all (the first-run state), on a free port.
+pub async fn start_without_accounts(mut config: Config, data: &Path) -> RunningApp {
+    config.server.bind = "127.0.0.1:0".into();
+    watchpost::app::start(ServeOptions { config, data_dir: data.to_path_buf(), demo: false })
+        .await
+        .expect("watchpost starts")
+}
+
 /// The value of the first hidden `csrf` field on a page.
 pub fn hidden_csrf(page: &str) -> String {
     let marker = "name=\"csrf\" value=\"";
