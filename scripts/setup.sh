@@ -5,7 +5,8 @@
 #                             model models/yolox_nano.onnx (copied from $WATCHPOST_MODELS_DIR when
 #                             set, else downloaded from the YOLOX release; checked by sha256)
 #   scripts/setup.sh --test   also what the test suite needs: GStreamer's RTSP server for Python,
-#                             Debian's Chromium and npm's playwright-core for the browser tests
+#                             mosquitto (each test starts its own broker on a free port), Debian's
+#                             Chromium and npm's playwright-core for the browser tests
 # Debian and Ubuntu: installed with apt-get (through sudo when not root). Elsewhere it prints what to
 # install and stops.
 set -euo pipefail
@@ -16,7 +17,7 @@ command -v curl >/dev/null 2>&1 || packages+=(curl ca-certificates)
 if [[ "${1:-}" == "--test" ]]; then
   packages+=(python3 python3-gi python3-gst-1.0 gir1.2-gst-rtsp-server-1.0 gstreamer1.0-rtsp
              gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
-             chromium fonts-dejavu-core)
+             mosquitto chromium fonts-dejavu-core)
   command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)
 fi
 

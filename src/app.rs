@@ -4,7 +4,7 @@
 //! then the database.
 
 use crate::auth::{Auth, Vault};
-use crate::camera::{CameraManager, CameraSource, PipelineContext};
+use crate::camera::{CameraManager, CameraSource, Controls, PipelineContext};
 use crate::config::{CameraConfig, Config};
 use crate::db::Db;
 use crate::detect::worker::DetectorWorker;
@@ -76,6 +76,7 @@ pub async fn start(options: ServeOptions) -> Result<RunningApp> {
     let cancel = CancellationToken::new();
     let tasks = TaskTracker::new();
     let bus = EventBus::default();
+    let controls = Controls::load(db.clone(), bus.clone()).await?;
     let context = PipelineContext {
         db: db.clone(),
         media: media.clone(),
@@ -83,6 +84,7 @@ pub async fn start(options: ServeOptions) -> Result<RunningApp> {
         ffmpeg: config.ffmpeg.clone(),
         tasks: tasks.clone(),
         detector: detector.worker.clone(),
+        controls,
     };
     let cameras = CameraManager::new(context, cancel.clone());
     for camera in file_cameras {

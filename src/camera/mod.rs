@@ -2,8 +2,11 @@
 //! events) and a [`CameraRuntime`] holding its live status, counters and latest frame for the UI.
 //! [`CameraManager`] starts, replaces and stops them.
 
+mod controls;
 pub mod ffmpeg;
 mod pipeline;
+
+pub use controls::{CameraControls, Controls};
 
 use crate::auth::Vault;
 use crate::config::{CameraConfig, FfmpegConfig};
@@ -167,6 +170,7 @@ pub struct PipelineContext {
     pub tasks: TaskTracker,
     /// The shared object detector; `None` when detection is off or could not start.
     pub detector: Option<crate::detect::worker::DetectorWorker>,
+    pub controls: Controls,
 }
 
 struct CameraEntry {
@@ -202,6 +206,19 @@ impl CameraManager {
         });
         let id = runtime.config.id.clone();
         self.cameras.write().expect("cameras lock").insert(id, CameraEntry { runtime, cancel, task });
+        self.context.bus.publish(crate::events::BusMessage::CamerasChanged);
+    }
+
+    /// Stops and forgets a deleted camera, its switches included.
+    pub async fn delete(&self, id: &str) -> Result<()> {
+        self.remove(id).await;
+        self.context.controls.forget(id).await?;
+        self.context.bus.publish(crate::events::BusMessage::CamerasChanged);
+        Ok(())
+    }
+
+    pub fn controls(&self) -> &Controls {
+        &self.context.controls
     }
 
     /// Stops a camera's pipeline (its ffmpeg is gone when this returns) and forgets it.

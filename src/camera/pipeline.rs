@@ -14,6 +14,7 @@ use crate::detect::worker::DetectorWorker;
 use crate::detect::{Detection, Region, RelBox, nms, regions, to_relative};
 use crate::events::{BusMessage, MotionEventRecorder, ObjectEventRecorder};
 use crate::supervise::{Backoff, sleep_or_cancel};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -62,6 +63,7 @@ pub async fn run(camera: Arc<CameraRuntime>, ctx: PipelineContext, cancel: Cance
     // Ask the model for everything any tracked label could use; each label's own bar applies after.
     let lowest_min_score = config.objects.track.iter().map(|l| config.objects.min_score_for(l)).fold(1.0f32, f32::min);
     let mut next_seq = 0u64;
+    let mut reported = Reported::default();
     tracing::info!(
         url = %crate::config::redact_url(&config.url),
         objects = %if detector.is_some() { config.objects.track.join(",") } else { "off".into() },
@@ -92,6 +94,7 @@ pub async fn run(camera: Arc<CameraRuntime>, ctx: PipelineContext, cancel: Cance
         let mut window_start = Instant::now();
         let mut window_frames = 0u32;
         let mut last_full_look: Option<Instant> = None;
+        let mut last_motion_ms: Option<i64> = None;
         loop {
             let frame = tokio::select! {
                 _ = cancel.cancelled() => break,
@@ -118,7 +121,13 @@ pub async fn run(camera: Arc<CameraRuntime>, ctx: PipelineContext, cancel: Cance
                     camera.motion_events.fetch_add(1, Ordering::Relaxed);
                 }
             }
-            if let Some(worker) = &detector {
+            let detect_now = detector.as_ref().filter(|_| ctx.controls.get(&config.id).detect);
+            if detector.is_some() && detect_now.is_none() && !tracker.tracks().is_empty() {
+                // Detection was switched off: what was being followed is no longer watched.
+                objects.finish_all(&mut tracker, frame.time_ms).await;
+                camera.update_status(|s| s.objects.clear());
+            }
+            if let Some(worker) = detect_now {
                 let whole = last_full_look.is_none_or(|at| at.elapsed() >= RECHECK);
                 let mut look_at: Vec<RelBox> = result.boxes.to_vec();
                 look_at.extend(
@@ -158,7 +167,18 @@ pub async fn run(camera: Arc<CameraRuntime>, ctx: PipelineContext, cancel: Cance
             }
             let snapshot_error = recorder.snapshot_error.clone().or_else(|| objects.snapshot_error.clone());
             let time_ms = frame.time_ms;
-            let motion_now = if motion_events { recorder.is_active() } else { moving };
+            if moving {
+                last_motion_ms = Some(frame.time_ms);
+            }
+            // Without motion events, motion ends after the same quiet time an event would need.
+            let quiet_ms = i64::from(config.motion.quiet_secs) * 1000;
+            let motion_now = if motion_events {
+                recorder.is_active()
+            } else {
+                last_motion_ms.is_some_and(|at| frame.time_ms - at < quiet_ms)
+            };
+            reported.motion(&ctx, &config.id, motion_now);
+            reported.objects(&ctx, &config.id, &config.objects.track, &camera.status().objects);
             camera.update_status(|s| {
                 s.last_frame_ms = Some(time_ms);
                 s.motion = motion_now;
@@ -180,6 +200,8 @@ pub async fn run(camera: Arc<CameraRuntime>, ctx: PipelineContext, cancel: Cance
         recorder.finish(now).await;
         objects.finish_all(&mut tracker, now).await;
         camera.update_status(|s| s.objects.clear());
+        reported.motion(&ctx, &config.id, false);
+        reported.objects(&ctx, &config.id, &config.objects.track, &[]);
         if cancel.is_cancelled() {
             break;
         }
@@ -204,6 +226,38 @@ pub async fn run(camera: Arc<CameraRuntime>, ctx: PipelineContext, cancel: Cance
         s.fps = 0.0;
     });
     tracing::info!("camera stopped");
+}
+
+/// What the bus was last told about motion and object counts, so it hears only of changes.
+#[derive(Default)]
+struct Reported {
+    motion: bool,
+    counts: Option<BTreeMap<String, u32>>,
+}
+
+impl Reported {
+    fn motion(&mut self, ctx: &PipelineContext, camera: &str, active: bool) {
+        if self.motion != active {
+            self.motion = active;
+            ctx.bus.publish(BusMessage::Motion { camera: camera.to_string(), active });
+        }
+    }
+
+    /// Counts the confirmed objects of every tracked label (zeros included).
+    fn objects(&mut self, ctx: &PipelineContext, camera: &str, tracked: &[String], live: &[LiveObject]) {
+        let mut counts: BTreeMap<String, u32> = tracked.iter().map(|label| (label.clone(), 0)).collect();
+        for object in live {
+            *counts.entry(object.label.clone()).or_default() += 1;
+        }
+        if self.counts.as_ref() != Some(&counts) {
+            let first = self.counts.is_none();
+            self.counts = Some(counts.clone());
+            // The first all-zero count is what everyone assumes already; nothing to tell.
+            if !(first && counts.values().all(|&n| n == 0)) {
+                ctx.bus.publish(BusMessage::Objects { camera: camera.to_string(), counts });
+            }
+        }
+    }
 }
 
 /// Updates the live status, records it in the database and tells the bus (only on a change).

@@ -14,6 +14,7 @@ impl MigratorTrait for Migrator {
             Box::new(ObjectEvents),
             Box::new(EventFrames),
             Box::new(ScoreHistory),
+            Box::new(Outbox),
         ]
     }
 }
@@ -449,5 +450,62 @@ impl MigrationTrait for ScoreHistory {
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         manager.alter_table(Table::alter().table(Events::Table).drop_column(EventScores::ScoreHistory).to_owned()).await
+    }
+}
+
+/// Messages to bridges (MQTT now, the alert channels later) kept until the far side has them.
+struct Outbox;
+
+impl MigrationName for Outbox {
+    fn name(&self) -> &str {
+        "m20261122_000006_outbox"
+    }
+}
+
+#[derive(DeriveIden)]
+enum OutboxMessages {
+    Table,
+    Id,
+    Channel,
+    Topic,
+    Payload,
+    Retain,
+    StampId,
+    CreatedMs,
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for Outbox {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .create_table(
+                Table::create()
+                    .table(OutboxMessages::Table)
+                    .if_not_exists()
+                    .col(big_pk_auto(OutboxMessages::Id))
+                    .col(string(OutboxMessages::Channel))
+                    .col(text(OutboxMessages::Topic))
+                    .col(blob(OutboxMessages::Payload))
+                    .col(boolean(OutboxMessages::Retain))
+                    .col(boolean(OutboxMessages::StampId))
+                    .col(big_integer(OutboxMessages::CreatedMs))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("idx_outbox_channel_id")
+                    .if_not_exists()
+                    .table(OutboxMessages::Table)
+                    .col(OutboxMessages::Channel)
+                    .col(OutboxMessages::Id)
+                    .to_owned(),
+            )
+            .await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager.drop_table(Table::drop().table(OutboxMessages::Table).to_owned()).await
     }
 }

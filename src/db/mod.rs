@@ -5,6 +5,7 @@
 mod accounts;
 pub mod entities;
 mod migration;
+mod outbox;
 
 use crate::error::{Error, Result};
 use entities::{camera, event};
@@ -17,6 +18,7 @@ use sea_orm_migration::MigratorTrait;
 use std::time::Duration;
 
 pub use accounts::{NewAudit, NewUser};
+pub use outbox::NewOutboxMessage;
 pub use migration::Migrator;
 
 /// How long a SQLite writer waits for a lock before giving up.

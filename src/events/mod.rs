@@ -10,7 +10,9 @@ mod recorder;
 pub use objects::ObjectEventRecorder;
 pub use recorder::MotionEventRecorder;
 
+use crate::camera::CameraControls;
 use serde::Serialize;
+use std::collections::BTreeMap;
 use tokio::sync::broadcast;
 
 /// Everything that happens, as it happens.
@@ -18,7 +20,15 @@ use tokio::sync::broadcast;
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum BusMessage {
     CameraStatus { camera: String, state: String, error: Option<String> },
+    /// Motion started or stopped (after the camera's `motion.quiet_secs` without any).
     Motion { camera: String, active: bool },
+    /// How many objects of each tracked label the camera follows now (every tracked label, zeros
+    /// included); sent when a count changes.
+    Objects { camera: String, counts: BTreeMap<String, u32> },
+    /// A camera's switches, after a change (or a request to change them).
+    Controls { camera: String, controls: CameraControls },
+    /// A camera was added, edited or deleted.
+    CamerasChanged,
     EventStarted(EventSummary),
     EventUpdated(EventSummary),
     EventEnded(EventSummary),
@@ -35,6 +45,8 @@ pub struct EventSummary {
     pub start_ms: i64,
     pub end_ms: Option<i64>,
     pub snapshot: Option<String>,
+    /// Zones the object entered (empty for motion events).
+    pub zones: Vec<String>,
 }
 
 #[derive(Debug, Clone)]

@@ -174,6 +174,7 @@ impl ObjectEventRecorder {
                 scores: vec![[0.0, score]],
             },
         );
+        let zones = self.active.get(&track.id).map(|a| a.zones.iter().cloned().collect()).unwrap_or_default();
         self.bus.publish(BusMessage::EventStarted(self.summary(
             id,
             &label,
@@ -181,6 +182,7 @@ impl ObjectEventRecorder {
             None,
             track.top_score,
             snapshot,
+            zones,
         )));
         true
     }
@@ -214,6 +216,7 @@ impl ObjectEventRecorder {
             Some(end_ms),
             track.top_score,
             snapshot,
+            active.zones.iter().cloned().collect(),
         )));
     }
 
@@ -232,6 +235,7 @@ impl ObjectEventRecorder {
         end_ms: Option<i64>,
         score: f32,
         snapshot: Option<String>,
+        zones: Vec<String>,
     ) -> EventSummary {
         EventSummary {
             id,
@@ -242,6 +246,7 @@ impl ObjectEventRecorder {
             start_ms,
             end_ms,
             snapshot,
+            zones,
         }
     }
 }

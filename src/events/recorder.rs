@@ -186,7 +186,6 @@ impl MotionEventRecorder {
             best_frame: None,
             snapshot: snapshot.clone(),
         });
-        self.bus.publish(BusMessage::Motion { camera: self.camera.clone(), active: true });
         self.bus.publish(BusMessage::EventStarted(self.summary(
             id,
             start_ms,
@@ -223,7 +222,6 @@ impl MotionEventRecorder {
         let id = active.id;
         close_event(&self.db, &self.tasks, id, update);
         tracing::info!(event = id, seconds = (end_ms - active.start_ms) / 1000, "motion event ended");
-        self.bus.publish(BusMessage::Motion { camera: self.camera.clone(), active: false });
         self.bus.publish(BusMessage::EventEnded(self.summary(
             id,
             active.start_ms,
@@ -256,6 +254,7 @@ impl MotionEventRecorder {
             start_ms,
             end_ms,
             snapshot,
+            zones: Vec::new(),
         }
     }
 }

@@ -324,7 +324,7 @@ pub(super) async fn delete_camera(
 ) -> PageResult {
     editable_camera(&state, &id)?;
     state.db.delete_camera(&id).await?;
-    state.cameras.remove(&id).await;
+    state.cameras.delete(&id).await?;
     audit(&state, &me, &req, "camera.delete", Some(&id), "events kept").await;
     tracing::info!(camera = %id, "camera deleted from the UI; its events are kept");
     Ok(redirect("/"))

@@ -6,6 +6,7 @@ pub mod audit_entry;
 pub mod camera;
 pub mod event;
 pub mod node;
+pub mod outbox_message;
 pub mod session;
 pub mod setting;
 pub mod user;

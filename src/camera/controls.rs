@@ -1,0 +1,107 @@
+//! Switches a user flips at run time, per camera: object detection on/off, alerts on/off, and
+//! alerts muted until a time. They are changed from the UI and from Home Assistant (MQTT
+//! commands), take effect at the next frame, survive restarts (stored as settings), and every
+//! change is told to the bus so the other side shows it at once.
+
+use crate::db::Db;
+use crate::error::{Error, Result};
+use crate::events::{BusMessage, EventBus};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+/// One camera's switches; the default is everything on and nothing muted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CameraControls {
+    /// Run the object detector on this camera.
+    pub detect: bool,
+    /// Send alerts about this camera's events.
+    pub alerts: bool,
+    /// No alerts before this time (milliseconds since the epoch).
+    pub mute_until_ms: Option<i64>,
+}
+
+impl Default for CameraControls {
+    fn default() -> Self {
+        Self { detect: true, alerts: true, mute_until_ms: None }
+    }
+}
+
+impl CameraControls {
+    /// Whether an event at `now_ms` may alert: alerts on and not muted.
+    pub fn alerts_active(&self, now_ms: i64) -> bool {
+        self.alerts && self.mute_until_ms.is_none_or(|until| now_ms >= until)
+    }
+}
+
+/// Every camera's switches, read on the hot path without touching the database.
+#[derive(Clone)]
+pub struct Controls {
+    db: Db,
+    bus: EventBus,
+    cameras: Arc<RwLock<HashMap<String, CameraControls>>>,
+}
+
+const KEY_PREFIX: &str = "camera-controls:";
+
+impl Controls {
+    /// Loads the saved switches of every camera.
+    pub async fn load(db: Db, bus: EventBus) -> Result<Self> {
+        let mut cameras = HashMap::new();
+        for (key, value) in db.settings_with_prefix(KEY_PREFIX).await? {
+            let camera = key.trim_start_matches(KEY_PREFIX).to_string();
+            match serde_json::from_str::<CameraControls>(&value) {
+                Ok(controls) => {
+                    cameras.insert(camera, controls);
+                }
+                Err(err) => tracing::warn!(%camera, error = %err, "saved camera switches cannot be read; using the defaults"),
+            }
+        }
+        Ok(Self { db, bus, cameras: Arc::new(RwLock::new(cameras)) })
+    }
+
+    pub fn get(&self, camera: &str) -> CameraControls {
+        self.cameras.read().expect("controls lock").get(camera).copied().unwrap_or_default()
+    }
+
+    /// Applies `change`, saves the result and tells the bus; returns the new switches.
+    pub async fn change(&self, camera: &str, change: impl FnOnce(&mut CameraControls)) -> Result<CameraControls> {
+        let before = self.get(camera);
+        let mut after = before;
+        change(&mut after);
+        if after != before {
+            let text = serde_json::to_string(&after)
+                .map_err(|e| Error::internal("cannot encode camera switches").with_source(e))?;
+            self.db.put_setting(&format!("{KEY_PREFIX}{camera}"), &text).await?;
+            self.cameras.write().expect("controls lock").insert(camera.to_string(), after);
+            tracing::info!(%camera, detect = after.detect, alerts = after.alerts, mute_until_ms = ?after.mute_until_ms, "camera switches changed");
+        }
+        // Told even when unchanged: whoever asked gets its echo.
+        self.bus.publish(BusMessage::Controls { camera: camera.to_string(), controls: after });
+        Ok(after)
+    }
+
+    /// Drops a deleted camera's switches, so a new camera with its id starts with the defaults.
+    pub async fn forget(&self, camera: &str) -> Result<()> {
+        self.db.delete_setting(&format!("{KEY_PREFIX}{camera}")).await?;
+        self.cameras.write().expect("controls lock").remove(camera);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn alerts_are_active_only_when_on_and_not_muted() {
+        let now = 1_000_000;
+        assert!(CameraControls::default().alerts_active(now));
+        let off = CameraControls { alerts: false, ..Default::default() };
+        assert!(!off.alerts_active(now));
+        let muted = CameraControls { mute_until_ms: Some(now + 1), ..Default::default() };
+        assert!(!muted.alerts_active(now));
+        assert!(muted.alerts_active(now + 1), "the mute ends at its time");
+    }
+}
