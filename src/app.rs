@@ -1,9 +1,11 @@
 //! Wiring and ordered shutdown: opens storage, loads the cameras (config file, database, demo),
 //! starts their pipelines and the web server, and on a stop signal shuts down in order: web server
-//! first (no new requests), then cameras (open events ended, ffmpeg killed), then pending writes,
-//! then the database.
+//! first (no new requests), then cameras (open events ended, ffmpeg killed), then the bridges
+//! (which still queue what the cameras said while stopping), then pending writes, then the
+//! database.
 
 use crate::auth::{Auth, Vault};
+use crate::bridges::{BridgeContext, Bridges};
 use crate::camera::{CameraManager, CameraSource, Controls, PipelineContext};
 use crate::config::{CameraConfig, Config};
 use crate::db::Db;
@@ -94,8 +96,29 @@ pub async fn start(options: ServeOptions) -> Result<RunningApp> {
         cameras.put(camera, CameraSource::Ui).await;
     }
 
-    let state =
-        AppState { db, auth, detector, cameras, media, bus, config: Arc::new(config.clone()), started: Instant::now() };
+    let bridge_context = BridgeContext {
+        db: db.clone(),
+        bus: bus.clone(),
+        cameras: cameras.clone(),
+        media: media.clone(),
+        vault: auth.vault(),
+        detector: detector.worker.clone(),
+        ui_url: String::new(),
+    };
+    // Bridges stop after the cameras (see `shutdown`), so they do not hang off the cameras' token.
+    let bridges =
+        Bridges::new(bridge_config(&config, &db, &auth.vault()).await, bridge_context, CancellationToken::new());
+    let state = AppState {
+        db,
+        auth,
+        detector,
+        cameras,
+        bridges,
+        media,
+        bus,
+        config: Arc::new(config.clone()),
+        started: Instant::now(),
+    };
     let bind = config.server.bind.clone();
     let app_state = state.clone();
     let server = actix_web::HttpServer::new(move || {
@@ -117,6 +140,7 @@ pub async fn start(options: ServeOptions) -> Result<RunningApp> {
     let handle = server.handle();
     let server_task = tokio::spawn(server);
     tracing::info!("web UI at http://{addr}");
+    state.bridges.start_all(crate::bridges::ui_url(&config.server, addr)).await;
     if let Ok(true) = state.auth.needs_setup().await {
         tracing::warn!(
             "no account exists yet: open http://{addr}/setup to create the administrator, or run `watchpost user add NAME --role admin`"
@@ -133,6 +157,7 @@ impl RunningApp {
         let _ = self.server_task.await;
         self.cancel.cancel();
         self.state.cameras.stop_all().await;
+        self.state.bridges.stop_all().await;
         if let Some(worker) = self.state.detector.worker.clone() {
             let _ = tokio::task::spawn_blocking(move || worker.stop()).await;
         }
@@ -143,6 +168,20 @@ impl RunningApp {
         self.state.db.clone().close().await;
         tracing::info!("stopped");
     }
+}
+
+/// The settings the bridges start with: the config file's, with MQTT settings saved on the
+/// Integrations page filling in when the file has no `[mqtt] host`.
+async fn bridge_config(config: &Config, db: &Db, vault: &Vault) -> Config {
+    let mut config = config.clone();
+    if !config.mqtt.enabled() {
+        match crate::bridges::mqtt::saved::load(db, vault).await {
+            Ok(Some(saved)) => config.mqtt = saved,
+            Ok(None) => {}
+            Err(err) => tracing::error!(error = %err, "MQTT stays off"),
+        }
+    }
+    config
 }
 
 /// Loads the object detector and starts its worker; on failure cameras run with motion only and

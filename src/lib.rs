@@ -6,6 +6,7 @@
 pub mod annotate;
 pub mod app;
 pub mod auth;
+pub mod bridges;
 pub mod camera;
 pub mod config;
 pub mod db;

@@ -55,7 +55,9 @@ impl Controls {
                 Ok(controls) => {
                     cameras.insert(camera, controls);
                 }
-                Err(err) => tracing::warn!(%camera, error = %err, "saved camera switches cannot be read; using the defaults"),
+                Err(err) => {
+                    tracing::warn!(%camera, error = %err, "saved camera switches cannot be read; using the defaults")
+                }
             }
         }
         Ok(Self { db, bus, cameras: Arc::new(RwLock::new(cameras)) })

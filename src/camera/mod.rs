@@ -96,10 +96,11 @@ pub struct CameraRuntime {
     pub restarts: AtomicU64,
     pub motion_events: AtomicU64,
     pub object_events: AtomicU64,
+    switches: Controls,
 }
 
 impl CameraRuntime {
-    fn new(config: CameraConfig, source: CameraSource) -> Self {
+    fn new(config: CameraConfig, source: CameraSource, switches: Controls) -> Self {
         let state = if config.enabled { CameraState::Starting } else { CameraState::Disabled };
         Self {
             config,
@@ -118,7 +119,13 @@ impl CameraRuntime {
             restarts: AtomicU64::new(0),
             motion_events: AtomicU64::new(0),
             object_events: AtomicU64::new(0),
+            switches,
         }
+    }
+
+    /// The camera's switches (detection, alerts, mute) as they are now.
+    pub fn controls(&self) -> CameraControls {
+        self.switches.get(&self.config.id)
     }
 
     pub fn id(&self) -> &str {
@@ -195,7 +202,7 @@ impl CameraManager {
     /// Adds (or replaces) a camera and starts its pipeline if it is enabled.
     pub async fn put(&self, config: CameraConfig, source: CameraSource) {
         self.remove(&config.id).await;
-        let runtime = Arc::new(CameraRuntime::new(config, source));
+        let runtime = Arc::new(CameraRuntime::new(config, source, self.context.controls.clone()));
         let cancel = self.shutdown.child_token();
         let task = runtime.config.enabled.then(|| {
             let span = tracing::info_span!("camera", id = %runtime.config.id);

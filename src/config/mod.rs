@@ -177,7 +177,10 @@ impl MqttConfig {
         let mut issues = Vec::new();
         let mut push = |key: &str, message: String| issues.push(ConfigIssue { key: key.into(), message });
         if self.host.contains(['/', ' ', ':']) && self.host.parse::<std::net::Ipv6Addr>().is_err() {
-            push("host", format!("{:?} is not a host name or address; use e.g. \"192.168.1.10\" or \"mqtt.lan\"", self.host));
+            push(
+                "host",
+                format!("{:?} is not a host name or address; use e.g. \"192.168.1.10\" or \"mqtt.lan\"", self.host),
+            );
         }
         if self.port == 0 {
             push("port", "0 is not a port; the usual MQTT port is 1883 (8883 with TLS)".into());
@@ -187,7 +190,10 @@ impl MqttConfig {
         }
         for (key, topic) in [("base_topic", &self.base_topic), ("discovery_prefix", &self.discovery_prefix)] {
             if topic.is_empty() || topic.contains(['+', '#']) || topic.starts_with('/') || topic.ends_with('/') {
-                push(key, format!("{topic:?} must be a topic without +, # or a leading or trailing /; e.g. \"watchpost\""));
+                push(
+                    key,
+                    format!("{topic:?} must be a topic without +, # or a leading or trailing /; e.g. \"watchpost\""),
+                );
             }
         }
         if self.ca_file.is_some() && !self.tls {

@@ -18,8 +18,8 @@ use sea_orm_migration::MigratorTrait;
 use std::time::Duration;
 
 pub use accounts::{NewAudit, NewUser};
-pub use outbox::NewOutboxMessage;
 pub use migration::Migrator;
+pub use outbox::NewOutboxMessage;
 
 /// How long a SQLite writer waits for a lock before giving up.
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);

@@ -19,14 +19,27 @@ use tokio::sync::broadcast;
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum BusMessage {
-    CameraStatus { camera: String, state: String, error: Option<String> },
+    CameraStatus {
+        camera: String,
+        state: String,
+        error: Option<String>,
+    },
     /// Motion started or stopped (after the camera's `motion.quiet_secs` without any).
-    Motion { camera: String, active: bool },
+    Motion {
+        camera: String,
+        active: bool,
+    },
     /// How many objects of each tracked label the camera follows now (every tracked label, zeros
     /// included); sent when a count changes.
-    Objects { camera: String, counts: BTreeMap<String, u32> },
+    Objects {
+        camera: String,
+        counts: BTreeMap<String, u32>,
+    },
     /// A camera's switches, after a change (or a request to change them).
-    Controls { camera: String, controls: CameraControls },
+    Controls {
+        camera: String,
+        controls: CameraControls,
+    },
     /// A camera was added, edited or deleted.
     CamerasChanged,
     EventStarted(EventSummary),

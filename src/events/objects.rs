@@ -174,16 +174,9 @@ impl ObjectEventRecorder {
                 scores: vec![[0.0, score]],
             },
         );
-        let zones = self.active.get(&track.id).map(|a| a.zones.iter().cloned().collect()).unwrap_or_default();
-        self.bus.publish(BusMessage::EventStarted(self.summary(
-            id,
-            &label,
-            frame.time_ms,
-            None,
-            track.top_score,
-            snapshot,
-            zones,
-        )));
+        if let Some(active) = self.active.get(&track.id) {
+            self.bus.publish(BusMessage::EventStarted(self.summary(active, None, track.top_score, snapshot)));
+        }
         true
     }
 
@@ -209,15 +202,7 @@ impl ObjectEventRecorder {
         };
         close_event(&self.db, &self.tasks, active.id, update);
         tracing::info!(event = active.id, label = %active.label, seconds = (end_ms - active.start_ms) / 1000, "object event ended");
-        self.bus.publish(BusMessage::EventEnded(self.summary(
-            active.id,
-            &active.label,
-            active.start_ms,
-            Some(end_ms),
-            track.top_score,
-            snapshot,
-            active.zones.iter().cloned().collect(),
-        )));
+        self.bus.publish(BusMessage::EventEnded(self.summary(&active, Some(end_ms), track.top_score, snapshot)));
     }
 
     /// Ends every open event (the camera stopped or reconnects).
@@ -229,24 +214,21 @@ impl ObjectEventRecorder {
 
     fn summary(
         &self,
-        id: i64,
-        label: &str,
-        start_ms: i64,
+        active: &ActiveObject,
         end_ms: Option<i64>,
         score: f32,
         snapshot: Option<String>,
-        zones: Vec<String>,
     ) -> EventSummary {
         EventSummary {
-            id,
+            id: active.id,
             camera: self.camera.clone(),
             kind: "object".into(),
-            label: Some(label.to_string()),
+            label: Some(active.label.clone()),
             score: f64::from(score),
-            start_ms,
+            start_ms: active.start_ms,
             end_ms,
             snapshot,
-            zones,
+            zones: active.zones.iter().cloned().collect(),
         }
     }
 }

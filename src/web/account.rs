@@ -554,7 +554,7 @@ pub(super) async fn users_page(state: web::Data<AppState>, me: Identity, query: 
 }
 
 /// The fields of a form body, repeated keys (checkbox lists) kept.
-fn form_fields(body: &[u8]) -> HashMap<String, Vec<String>> {
+pub(super) fn form_fields(body: &[u8]) -> HashMap<String, Vec<String>> {
     let mut fields: HashMap<String, Vec<String>> = HashMap::new();
     for (key, value) in url::form_urlencoded::parse(body).into_owned() {
         fields.entry(key).or_default().push(value);
@@ -562,7 +562,7 @@ fn form_fields(body: &[u8]) -> HashMap<String, Vec<String>> {
     fields
 }
 
-fn field<'a>(fields: &'a HashMap<String, Vec<String>>, key: &str) -> &'a str {
+pub(super) fn field<'a>(fields: &'a HashMap<String, Vec<String>>, key: &str) -> &'a str {
     fields.get(key).and_then(|v| v.first()).map(String::as_str).unwrap_or("")
 }
 

@@ -4,6 +4,7 @@ use super::pages::{visible_camera, visible_cameras, visible_event};
 use super::view::{CameraView, EventView};
 use super::{AppState, status_for, user_message};
 use crate::auth::Identity;
+use crate::bridges::{BridgeHealth, LinkState};
 use crate::db::EventFilter;
 use crate::error::Error;
 use actix_web::{HttpMessage, HttpRequest, HttpResponse, ResponseError, web};
@@ -228,6 +229,28 @@ pub(super) async fn metrics(state: web::Data<AppState>, req: HttpRequest) -> Htt
         "# HELP watchpost_detector_up 1 while the object detector runs.\n# TYPE watchpost_detector_up gauge\nwatchpost_detector_up {}",
         u8::from(state.detector.worker.is_some())
     );
+    let bridges = state.bridges.health().await;
+    type Reading = fn(&BridgeHealth) -> u64;
+    let readings: [(&str, &str, &str, Reading); 5] = [
+        ("watchpost_bridge_up", "gauge", "1 while the bridge is connected.", |h| {
+            u64::from(h.state == LinkState::Connected)
+        }),
+        ("watchpost_bridge_connects_total", "counter", "Successful connections.", |h| h.connects),
+        ("watchpost_bridge_delivered_total", "counter", "Messages the far side acknowledged.", |h| h.delivered),
+        ("watchpost_outbox_pending", "gauge", "Messages waiting in the outbox.", |h| h.pending),
+        (
+            "watchpost_outbox_dropped_total",
+            "counter",
+            "Undelivered messages dropped (too many waiting, or too old).",
+            |h| h.dropped,
+        ),
+    ];
+    for (name, kind, help, value) in readings {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+        for health in &bridges {
+            let _ = writeln!(out, "{name}{{bridge=\"{}\"}} {}", health.name, value(health));
+        }
+    }
     let _ = writeln!(
         out,
         "# HELP watchpost_uptime_seconds Seconds since start-up.\n# TYPE watchpost_uptime_seconds gauge\nwatchpost_uptime_seconds {}",

@@ -11,6 +11,7 @@ mod account;
 mod api;
 mod forms;
 mod guard;
+mod integrations;
 mod pages;
 mod view;
 
@@ -45,6 +46,7 @@ pub struct AppState {
     pub auth: Auth,
     pub detector: DetectorState,
     pub cameras: CameraManager,
+    pub bridges: crate::bridges::Bridges,
     pub media: MediaStore,
     pub bus: EventBus,
     pub config: Arc<Config>,
@@ -124,6 +126,11 @@ pub fn routes() -> Vec<RouteSpec> {
         RouteSpec::new(POST, "/settings/tokens/rotate-key", Admin, || web::route().to(account::rotate_key)),
         RouteSpec::new(GET, "/settings/audit", Admin, || web::route().to(account::audit_page)),
         RouteSpec::new(GET, "/settings/system", Admin, || web::route().to(pages::system_page)),
+        RouteSpec::new(GET, "/settings/integrations", Admin, || web::route().to(integrations::integrations_page)),
+        RouteSpec::new(POST, "/settings/integrations/mqtt", Admin, || web::route().to(integrations::save_mqtt)),
+        RouteSpec::new(POST, "/settings/integrations/mqtt/test", Admin, || web::route().to(integrations::test_mqtt)),
+        RouteSpec::new(GET, "/api/integrations", Admin, || web::route().to(integrations::integrations_api)),
+        RouteSpec::new(POST, "/cameras/{id}/controls", Admin, || web::route().to(integrations::set_controls)),
     ]
 }
 

@@ -60,6 +60,8 @@ pub struct CameraView {
     pub frames_dropped: u64,
     pub motion_events: u64,
     pub object_events: u64,
+    /// Detection, alerts and mute switches.
+    pub controls: crate::camera::CameraControls,
 }
 
 impl CameraView {
@@ -85,6 +87,15 @@ impl CameraView {
             frames_dropped: camera.counters.dropped.load(Ordering::Relaxed),
             motion_events: camera.motion_events.load(Ordering::Relaxed),
             object_events: camera.object_events.load(Ordering::Relaxed),
+            controls: camera.controls(),
+        }
+    }
+
+    /// "until 22:15" while alerts are muted, else empty.
+    pub fn muted_text(&self) -> String {
+        match self.controls.mute_until_ms {
+            Some(until) if until > chrono::Utc::now().timestamp_millis() => format!("until {}", format_time(until)),
+            _ => String::new(),
         }
     }
 

@@ -4,6 +4,8 @@
 
 #![allow(dead_code)] // each test binary uses a different subset of these helpers
 
+pub mod mqtt;
+
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

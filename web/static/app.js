@@ -47,6 +47,15 @@
     if (question && !window.confirm(question)) event.preventDefault();
   });
 
+  // Copy buttons: <button data-copy="element-id">.
+  document.addEventListener("click", function (event) {
+    var id = event.target.getAttribute && event.target.getAttribute("data-copy");
+    if (!id || !navigator.clipboard) return;
+    navigator.clipboard.writeText(document.getElementById(id).textContent).then(function () {
+      event.target.textContent = "Copied";
+    });
+  });
+
   // The camera page: boxes around the objects the camera follows, refreshed with the picture.
   function refreshBoxes(svg) {
     if (document.hidden) return;

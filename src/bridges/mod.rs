@@ -1,0 +1,261 @@
+//! Bridges carry what happens in Watchpost to other systems (Home Assistant over MQTT now;
+//! Telegram, WhatsApp and e-mail later) and bring their commands back.
+//!
+//! Each bridge reads only its own config section, subscribes to the event bus, keeps a
+//! [`BridgeHealth`] that the Integrations page and `/metrics` show, and stops when its
+//! cancellation token fires. [`REGISTRY`] is the one ordered list of them: they start in that
+//! order and stop in reverse.
+
+pub mod mqtt;
+pub mod outbox;
+
+use crate::auth::Vault;
+use crate::camera::CameraManager;
+use crate::config::{Config, ServerConfig};
+use crate::db::Db;
+use crate::events::EventBus;
+use crate::media::MediaStore;
+use crate::supervise::CancellationToken;
+use futures_util::future::BoxFuture;
+use serde::Serialize;
+use std::sync::{Arc, Mutex};
+
+/// How a bridge's link to the far side stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LinkState {
+    Connecting,
+    Connected,
+    Disconnected,
+}
+
+impl LinkState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LinkState::Connecting => "connecting",
+            LinkState::Connected => "connected",
+            LinkState::Disconnected => "disconnected",
+        }
+    }
+}
+
+/// What a bridge reports about itself, for people (Integrations page) and Prometheus.
+#[derive(Debug, Clone, Serialize)]
+pub struct BridgeHealth {
+    pub name: &'static str,
+    /// Where it connects to, without credentials (`mqtt://broker.lan:1883`).
+    pub target: String,
+    pub state: LinkState,
+    /// The last failure, in words a user can act on.
+    pub last_error: Option<String>,
+    /// When `state` last changed (ms since the epoch).
+    pub since_ms: i64,
+    /// When the next connection attempt is due, while disconnected.
+    pub retry_at_ms: Option<i64>,
+    pub connects: u64,
+    /// Messages delivered (acknowledged by the far side).
+    pub delivered: u64,
+    /// Messages waiting in the outbox.
+    pub pending: u64,
+    /// Messages the outbox dropped because they were too old or too many.
+    pub dropped: u64,
+    pub last_drop_ms: Option<i64>,
+}
+
+impl BridgeHealth {
+    pub fn new(name: &'static str, target: String) -> Self {
+        Self {
+            name,
+            target,
+            state: LinkState::Connecting,
+            last_error: None,
+            since_ms: chrono::Utc::now().timestamp_millis(),
+            retry_at_ms: None,
+            connects: 0,
+            delivered: 0,
+            pending: 0,
+            dropped: 0,
+            last_drop_ms: None,
+        }
+    }
+}
+
+/// A bridge's health, shared between its tasks and the readers.
+#[derive(Debug, Clone)]
+pub struct HealthCell(Arc<Mutex<BridgeHealth>>);
+
+impl HealthCell {
+    pub fn new(health: BridgeHealth) -> Self {
+        Self(Arc::new(Mutex::new(health)))
+    }
+
+    pub fn get(&self) -> BridgeHealth {
+        self.0.lock().expect("health lock").clone()
+    }
+
+    pub fn update(&self, change: impl FnOnce(&mut BridgeHealth)) {
+        change(&mut self.0.lock().expect("health lock"));
+    }
+
+    /// Records a new link state (and when it began); a connection clears the last error.
+    pub fn set_state(&self, state: LinkState, error: Option<String>) {
+        self.update(|h| {
+            if h.state != state {
+                h.since_ms = chrono::Utc::now().timestamp_millis();
+            }
+            h.state = state;
+            if state == LinkState::Connected {
+                h.connects += 1;
+                h.retry_at_ms = None;
+                h.last_error = None;
+            }
+            if error.is_some() {
+                h.last_error = error;
+            }
+        });
+    }
+}
+
+/// One bridge: it runs until `cancel` fires, reconnecting as needed, and reports its health.
+pub trait Bridge: Send + Sync {
+    fn name(&self) -> &'static str;
+    fn health(&self) -> BridgeHealth;
+    fn run(self: Arc<Self>, cancel: CancellationToken) -> BoxFuture<'static, ()>;
+}
+
+/// What bridges may use.
+#[derive(Clone)]
+pub struct BridgeContext {
+    pub db: Db,
+    pub bus: EventBus,
+    pub cameras: CameraManager,
+    pub media: MediaStore,
+    pub vault: Arc<Vault>,
+    pub detector: Option<crate::detect::worker::DetectorWorker>,
+    /// The web UI's address as other systems should link to it.
+    pub ui_url: String,
+}
+
+/// Builds a bridge from its own config section; `None` when it is not configured.
+type Constructor = fn(&Config, &BridgeContext) -> Option<Arc<dyn Bridge>>;
+
+/// Every bridge, in start order.
+pub const REGISTRY: [(&str, Constructor); 1] = [("mqtt", mqtt::MqttBridge::from_config)];
+
+struct Running {
+    name: &'static str,
+    bridge: Arc<dyn Bridge>,
+    cancel: CancellationToken,
+    task: tokio::task::JoinHandle<()>,
+}
+
+/// The running bridges, in registry order, and the settings they run with.
+#[derive(Clone)]
+pub struct Bridges {
+    running: Arc<tokio::sync::Mutex<Vec<Running>>>,
+    config: Arc<std::sync::RwLock<Arc<Config>>>,
+    context: Arc<std::sync::RwLock<BridgeContext>>,
+    shutdown: CancellationToken,
+}
+
+impl Bridges {
+    /// Nothing runs until [`Bridges::start_all`].
+    pub fn new(config: Config, context: BridgeContext, shutdown: CancellationToken) -> Self {
+        Self {
+            running: Arc::default(),
+            config: Arc::new(std::sync::RwLock::new(Arc::new(config))),
+            context: Arc::new(std::sync::RwLock::new(context)),
+            shutdown,
+        }
+    }
+
+    /// Starts every configured bridge, in registry order, once the UI's address is known.
+    pub async fn start_all(&self, ui_url: String) {
+        self.context.write().expect("bridge context lock").ui_url = ui_url;
+        let (config, context) = (self.config(), self.context());
+        for (name, construct) in REGISTRY {
+            if let Some(bridge) = construct(&config, &context) {
+                self.launch(name, bridge).await;
+            }
+        }
+    }
+
+    fn context(&self) -> BridgeContext {
+        self.context.read().expect("bridge context lock").clone()
+    }
+
+    /// Starts `bridge` under `name`, replacing (after stopping) one running under that name.
+    async fn launch(&self, name: &'static str, bridge: Arc<dyn Bridge>) {
+        let mut running = self.running.lock().await;
+        if let Some(index) = running.iter().position(|r| r.name == name) {
+            stop(running.remove(index)).await;
+        }
+        let cancel = self.shutdown.child_token();
+        let span = tracing::info_span!("bridge", name);
+        let task = tokio::spawn(tracing::Instrument::instrument(bridge.clone().run(cancel.clone()), span));
+        tracing::info!(bridge = name, target = %bridge.health().target, "bridge started");
+        let order = |n: &str| REGISTRY.iter().position(|(r, _)| *r == n).unwrap_or(usize::MAX);
+        let at = running.iter().position(|r| order(r.name) > order(name)).unwrap_or(running.len());
+        running.insert(at, Running { name, bridge, cancel, task });
+    }
+
+    /// Runs bridge `name` with new settings (saved from the UI): restarted, or stopped when the
+    /// new settings turn it off.
+    pub async fn reconfigure(&self, name: &str, config: Config) {
+        let config = Arc::new(config);
+        *self.config.write().expect("bridge config lock") = config.clone();
+        let Some((name, construct)) = REGISTRY.into_iter().find(|(n, _)| *n == name) else { return };
+        match construct(&config, &self.context()) {
+            Some(bridge) => self.launch(name, bridge).await,
+            None => {
+                let mut running = self.running.lock().await;
+                if let Some(index) = running.iter().position(|r| r.name == name) {
+                    stop(running.remove(index)).await;
+                    tracing::info!(bridge = name, "bridge turned off");
+                }
+            }
+        }
+    }
+
+    /// The settings the bridges run with now.
+    pub fn config(&self) -> Arc<Config> {
+        self.config.read().expect("bridge config lock").clone()
+    }
+
+    pub async fn health(&self) -> Vec<BridgeHealth> {
+        self.running.lock().await.iter().map(|r| r.bridge.health()).collect()
+    }
+
+    /// Stops every bridge, last started first.
+    pub async fn stop_all(&self) {
+        let mut running = self.running.lock().await;
+        while let Some(entry) = running.pop() {
+            stop(entry).await;
+        }
+    }
+}
+
+async fn stop(entry: Running) {
+    entry.cancel.cancel();
+    if tokio::time::timeout(std::time::Duration::from_secs(10), entry.task).await.is_err() {
+        tracing::warn!(bridge = entry.name, "bridge did not stop within 10 s");
+    }
+}
+
+/// The address other systems should use to link to the UI: `[server] base_url`, else the bind
+/// address (a wildcard bind replaced by this machine's host name).
+pub fn ui_url(server: &ServerConfig, bound: std::net::SocketAddr) -> String {
+    if !server.base_url.is_empty() {
+        return server.base_url.trim_end_matches('/').to_string();
+    }
+    if bound.ip().is_unspecified() {
+        let host = std::fs::read_to_string("/etc/hostname")
+            .ok()
+            .map(|h| h.trim().to_string())
+            .filter(|h| !h.is_empty())
+            .unwrap_or_else(|| "localhost".into());
+        format!("http://{host}:{}", bound.port())
+    } else {
+        format!("http://{bound}")
+    }
+}

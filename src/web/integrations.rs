@@ -1,0 +1,268 @@
+//! The Integrations page (MQTT / Home Assistant settings, connection state, "test connection",
+//! an example automation), its JSON twin `/api/integrations`, and the camera switches form.
+
+use super::AppState;
+use super::account::{field, form_fields};
+use super::guard::audit;
+use super::pages::{PageResult, html, ok, redirect, visible_camera};
+use super::view::{Me, format_ago, format_time};
+use crate::auth::Identity;
+use crate::bridges::mqtt::{saved, target, test_connection};
+use crate::bridges::{BridgeHealth, LinkState};
+use crate::config::{MqttConfig, Secret};
+use crate::error::Error;
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use std::collections::HashMap;
+
+#[derive(Template)]
+#[template(path = "integrations.html")]
+struct IntegrationsPage {
+    nav: &'static str,
+    me: Me,
+    mqtt: MqttConfig,
+    /// The settings come from the config file and cannot be changed here.
+    from_file: bool,
+    has_password: bool,
+    health: Option<HealthView>,
+    notice: String,
+    error: String,
+    example: String,
+}
+
+/// A bridge's health as the page shows it.
+struct HealthView {
+    target: String,
+    state: &'static str,
+    state_text: String,
+    last_error: String,
+    retry_text: String,
+    pending: u64,
+    delivered: u64,
+    connects: u64,
+    drop_warning: String,
+}
+
+impl HealthView {
+    fn of(health: &BridgeHealth, mqtt: &MqttConfig) -> Self {
+        let since = format_ago(health.since_ms);
+        let state_text = match health.state {
+            LinkState::Connected => format!("Connected since {since}"),
+            LinkState::Connecting => "Connecting…".into(),
+            LinkState::Disconnected => format!("Not connected (since {since})"),
+        };
+        let retry_text = match health.retry_at_ms {
+            Some(at) if health.state != LinkState::Connected => {
+                let wait = (at - chrono::Utc::now().timestamp_millis()).max(0) / 1000;
+                format!("Next attempt in {wait} s; attempts back off up to 30 s apart.")
+            }
+            _ => String::new(),
+        };
+        let drop_warning = match health.last_drop_ms {
+            Some(at) if health.dropped > 0 => format!(
+                "{} undelivered messages were dropped (last at {}): more than {} were waiting, or they were older than {} h. \
+                 Home Assistant missed them.",
+                health.dropped,
+                format_time(at),
+                mqtt.outbox_max_messages,
+                mqtt.outbox_max_age_hours
+            ),
+            _ => String::new(),
+        };
+        Self {
+            target: health.target.clone(),
+            state: health.state.as_str(),
+            state_text,
+            last_error: health.last_error.clone().unwrap_or_default(),
+            retry_text,
+            pending: health.pending,
+            delivered: health.delivered,
+            connects: health.connects,
+            drop_warning,
+        }
+    }
+}
+
+/// A Home Assistant automation that uses what Watchpost announces, for the first camera.
+fn example_automation(state: &AppState, mqtt: &MqttConfig) -> String {
+    let camera = state.cameras.list().first().map(|c| c.id().to_string()).unwrap_or_else(|| "driveway".into());
+    format!(
+        "alias: Person on {camera} at night\n\
+         triggers:\n  - trigger: mqtt\n    topic: {base}/{camera}/alert\n\
+         conditions:\n  - condition: sun\n    after: sunset\n    before: sunrise\n\
+         actions:\n  - action: notify.notify\n    data:\n      title: \"{{{{ trigger.payload_json.event.description }}}}\"\n      \
+         message: \"{{{{ trigger.payload_json.event.url }}}}\"\n      data:\n        image: \"/api/image_proxy/image.{camera}_person_snapshot\"\n",
+        base = mqtt.base_topic
+    )
+}
+
+async fn render(
+    state: &AppState,
+    me: &Identity,
+    status: StatusCode,
+    form: Option<MqttConfig>,
+    notice: String,
+    error: String,
+) -> PageResult {
+    let running = state.bridges.config();
+    let from_file = state.config.mqtt.enabled();
+    let mqtt = form.unwrap_or_else(|| running.mqtt.clone());
+    let health = state.bridges.health().await.into_iter().find(|h| h.name == "mqtt");
+    let page = IntegrationsPage {
+        nav: "settings",
+        me: Me::of(me),
+        has_password: running.mqtt.password.as_ref().is_some_and(|p| !p.expose().is_empty()),
+        health: health.as_ref().map(|h| HealthView::of(h, &running.mqtt)),
+        example: example_automation(state, &mqtt),
+        mqtt,
+        from_file,
+        notice,
+        error,
+    };
+    if status == StatusCode::OK { ok(page.render()) } else { Ok(html(status, page.render())) }
+}
+
+pub(super) async fn integrations_page(
+    state: web::Data<AppState>,
+    me: Identity,
+    query: web::Query<HashMap<String, String>>,
+) -> PageResult {
+    let notice = match query.get("done").map(String::as_str) {
+        Some("saved") => "Saved. Watchpost connects with the new settings now.",
+        Some("off") => "MQTT is off.",
+        _ => "",
+    };
+    render(&state, &me, StatusCode::OK, None, notice.into(), String::new()).await
+}
+
+/// The form's settings, and what is wrong with them (if anything); a blank password keeps the one
+/// saved before.
+fn mqtt_from_form(fields: &HashMap<String, Vec<String>>, running: &MqttConfig) -> (MqttConfig, Option<String>) {
+    let defaults = MqttConfig::default();
+    let text = |key: &str, default: &str| {
+        let value = field(fields, key).trim();
+        if value.is_empty() { default.to_string() } else { value.to_string() }
+    };
+    let password = match field(fields, "password") {
+        "" if field(fields, "clear_password") == "on" => None,
+        "" => running.password.clone(),
+        typed => Some(Secret::new(typed)),
+    };
+    let port_text = text("port", "1883");
+    let mut settings = MqttConfig {
+        host: field(fields, "host").trim().to_string(),
+        port: port_text.parse().unwrap_or(0),
+        username: field(fields, "username").trim().to_string(),
+        password,
+        tls: field(fields, "tls") == "on",
+        ca_file: Some(field(fields, "ca_file").trim()).filter(|p| !p.is_empty()).map(Into::into),
+        client_id: text("client_id", &defaults.client_id),
+        base_topic: text("base_topic", &defaults.base_topic),
+        discovery_prefix: text("discovery_prefix", &defaults.discovery_prefix),
+        ..running.clone()
+    };
+    if settings.username.is_empty() {
+        settings.password = None;
+    }
+    let mut problems: Vec<String> = settings.validate().iter().map(|i| format!("{}: {}", i.key, i.message)).collect();
+    if port_text.parse::<u16>().is_err() {
+        problems.retain(|p| !p.starts_with("port"));
+        problems.push(format!("port: {port_text:?} is not a port number; the usual one is 1883"));
+    }
+    let problem = (!problems.is_empty()).then(|| problems.join(" "));
+    (settings, problem)
+}
+
+pub(super) async fn save_mqtt(
+    state: web::Data<AppState>,
+    me: Identity,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> PageResult {
+    if state.config.mqtt.enabled() {
+        return Err(Error::conflict("MQTT is set in the config file ([mqtt]); change it there.").into());
+    }
+    let fields = form_fields(&body);
+    let running = state.bridges.config();
+    let (settings, problem) = mqtt_from_form(&fields, &running.mqtt);
+    if let Some(problem) = problem {
+        return render(&state, &me, StatusCode::UNPROCESSABLE_ENTITY, Some(settings), String::new(), problem).await;
+    }
+    saved::save(&state.db, &state.auth.vault(), &settings).await?;
+    let detail = if settings.enabled() { target(&settings) } else { "off".into() };
+    audit(&state, &me, &req, "mqtt.save", None, &detail).await;
+    let enabled = settings.enabled();
+    let mut config = (*running).clone();
+    config.mqtt = settings;
+    state.bridges.reconfigure("mqtt", config).await;
+    Ok(redirect(if enabled { "/settings/integrations?done=saved" } else { "/settings/integrations?done=off" }))
+}
+
+pub(super) async fn test_mqtt(state: web::Data<AppState>, me: Identity, body: web::Bytes) -> PageResult {
+    let fields = form_fields(&body);
+    let running = state.bridges.config();
+    let settings = if state.config.mqtt.enabled() {
+        running.mqtt.clone()
+    } else {
+        let (settings, problem) = mqtt_from_form(&fields, &running.mqtt);
+        if let Some(problem) = problem {
+            return render(&state, &me, StatusCode::UNPROCESSABLE_ENTITY, Some(settings), String::new(), problem).await;
+        }
+        settings
+    };
+    if !settings.enabled() {
+        let problem = "Enter the broker's host first.".to_string();
+        return render(&state, &me, StatusCode::UNPROCESSABLE_ENTITY, Some(settings), String::new(), problem).await;
+    }
+    let form = (!state.config.mqtt.enabled()).then(|| settings.clone());
+    match test_connection(&settings).await {
+        Ok(line) => {
+            render(&state, &me, StatusCode::OK, form, format!("Test passed: {line} Not saved yet."), String::new())
+                .await
+        }
+        Err(reason) => render(&state, &me, StatusCode::OK, form, String::new(), format!("Test failed: {reason}")).await,
+    }
+}
+
+pub(super) async fn integrations_api(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok().json(serde_json::json!({ "bridges": state.bridges.health().await }))
+}
+
+/// `POST /cameras/{id}/controls`: the switches on the camera page.
+pub(super) async fn set_controls(
+    state: web::Data<AppState>,
+    me: Identity,
+    req: HttpRequest,
+    id: web::Path<String>,
+    body: web::Bytes,
+) -> PageResult {
+    let camera = visible_camera(&state, &me, &id)?;
+    let fields = form_fields(&body);
+    let mute = field(&fields, "mute_minutes").trim().to_string();
+    let mute_until = match mute.as_str() {
+        "" | "keep" => None,
+        "0" => Some(None),
+        minutes => {
+            let minutes: i64 =
+                minutes.parse().map_err(|_| Error::invalid(format!("{minutes:?} is not a number of minutes")))?;
+            Some(Some(chrono::Utc::now().timestamp_millis() + minutes.clamp(1, 60 * 24 * 30) * 60_000))
+        }
+    };
+    let detect = field(&fields, "detect") == "on";
+    let alerts = field(&fields, "alerts") == "on";
+    let after = state
+        .cameras
+        .controls()
+        .change(camera.id(), |c| {
+            c.detect = detect;
+            c.alerts = alerts;
+            if let Some(until) = mute_until {
+                c.mute_until_ms = until;
+            }
+        })
+        .await?;
+    let detail = format!("detect {}, alerts {}, muted until {:?}", after.detect, after.alerts, after.mute_until_ms);
+    audit(&state, &me, &req, "camera.controls", Some(camera.id()), &detail).await;
+    Ok(redirect(&format!("/cameras/{}", camera.id())))
+}

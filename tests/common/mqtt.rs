@@ -1,0 +1,196 @@
+//! A private mosquitto per test (on a free port, with persistence so a restart keeps sessions) and
+//! a watcher: a real MQTT client that records every message it receives.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+pub struct Mosquitto {
+    pub port: u16,
+    dir: tempfile::TempDir,
+    child: Option<Child>,
+}
+
+impl Mosquitto {
+    /// Anonymous clients allowed.
+    pub fn start() -> Self {
+        Self::launch(None)
+    }
+
+    /// Only `user` with `password` may connect.
+    pub fn start_with_user(user: &str, password: &str) -> Self {
+        Self::launch(Some((user, password)))
+    }
+
+    fn launch(user: Option<(&str, &str)>) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let port = super::free_port();
+        let mut conf = format!(
+            "listener {port} 127.0.0.1\npersistence true\npersistence_location {}/\nlog_dest file {}/mosquitto.log\n",
+            dir.path().display(),
+            dir.path().display()
+        );
+        match user {
+            Some((name, password)) => {
+                let file = dir.path().join("passwd");
+                let status = Command::new("mosquitto_passwd")
+                    .arg("-c")
+                    .arg("-b")
+                    .arg(&file)
+                    .arg(name)
+                    .arg(password)
+                    .status()
+                    .expect("mosquitto_passwd (package mosquitto)");
+                assert!(status.success());
+                conf.push_str(&format!("allow_anonymous false\npassword_file {}\n", file.display()));
+            }
+            None => conf.push_str("allow_anonymous true\n"),
+        }
+        std::fs::write(dir.path().join("mosquitto.conf"), conf).unwrap();
+        let mut broker = Self { port, dir, child: None };
+        broker.run();
+        broker
+    }
+
+    fn run(&mut self) {
+        let child = Command::new("mosquitto")
+            .arg("-c")
+            .arg(self.dir.path().join("mosquitto.conf"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start mosquitto (scripts/setup.sh --test installs it)");
+        self.child = Some(child);
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(std::time::Instant::now() < deadline, "mosquitto did not listen on {}", self.port);
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Stops the broker the way an administrator would (SIGTERM: it saves its sessions).
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+            let _ = child.wait();
+        }
+    }
+
+    pub fn restart(&mut self) {
+        self.stop();
+        self.run();
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("mosquitto.log")).unwrap_or_default()
+    }
+
+    pub fn config_path(&self) -> PathBuf {
+        self.dir.path().join("mosquitto.conf")
+    }
+}
+
+impl Drop for Mosquitto {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// One message as received.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub topic: String,
+    pub payload: Vec<u8>,
+    pub retain: bool,
+}
+
+impl Received {
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.payload).into_owned()
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.payload).unwrap_or(serde_json::Value::Null)
+    }
+}
+
+/// A client that subscribes to `filters` (QoS 1) and keeps everything it gets; with a persistent
+/// session it gets what was sent while it (or the broker) was away.
+pub struct Watcher {
+    pub client: rumqttc::AsyncClient,
+    received: Arc<Mutex<Vec<Received>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Watcher {
+    pub async fn start(port: u16, filters: &[&str]) -> Self {
+        Self::start_with(port, filters, &format!("watcher-{}", super::free_port()), true).await
+    }
+
+    /// `clean = false` keeps the session (and queued QoS 1 messages) across disconnects.
+    pub async fn start_with(port: u16, filters: &[&str], client_id: &str, clean: bool) -> Self {
+        let mut options = rumqttc::MqttOptions::new(client_id, "127.0.0.1", port);
+        options.set_clean_session(clean).set_keep_alive(Duration::from_secs(5)).set_max_packet_size(16 << 20, 1 << 20);
+        let (client, mut eventloop) = rumqttc::AsyncClient::new(options, 64);
+        let received: Arc<Mutex<Vec<Received>>> = Arc::default();
+        let sink = received.clone();
+        let filters: Vec<String> = filters.iter().map(|f| f.to_string()).collect();
+        let subscriber = client.clone();
+        let task = tokio::spawn(async move {
+            loop {
+                match eventloop.poll().await {
+                    Ok(rumqttc::Event::Incoming(rumqttc::Packet::ConnAck(ack))) => {
+                        if !ack.session_present {
+                            for filter in &filters {
+                                subscriber.subscribe(filter.clone(), rumqttc::QoS::AtLeastOnce).await.unwrap();
+                            }
+                        }
+                    }
+                    Ok(rumqttc::Event::Incoming(rumqttc::Packet::Publish(p))) => sink.lock().unwrap().push(Received {
+                        topic: p.topic,
+                        payload: p.payload.to_vec(),
+                        retain: p.retain,
+                    }),
+                    Ok(_) => {}
+                    Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+                }
+            }
+        });
+        Self { client, received, task }
+    }
+
+    pub fn all(&self) -> Vec<Received> {
+        self.received.lock().unwrap().clone()
+    }
+
+    pub fn on(&self, topic: &str) -> Vec<Received> {
+        self.all().into_iter().filter(|m| m.topic == topic).collect()
+    }
+
+    /// The latest payload on `topic`, as text.
+    pub fn last(&self, topic: &str) -> Option<String> {
+        self.on(topic).last().map(Received::text)
+    }
+
+    /// Waits until the latest message on `topic` is `payload`.
+    pub async fn wait_for(&self, topic: &str, payload: &str, timeout: Duration) {
+        super::wait_for(&format!("{topic} = {payload:?}"), timeout, || async {
+            (self.last(topic).as_deref() == Some(payload)).then_some(())
+        })
+        .await
+    }
+
+    pub async fn publish(&self, topic: &str, payload: &str) {
+        self.client.publish(topic, rumqttc::QoS::AtLeastOnce, false, payload).await.unwrap();
+    }
+}
+
+impl Drop for Watcher {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}

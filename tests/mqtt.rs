@@ -1,0 +1,383 @@
+//! Home Assistant over MQTT against a real mosquitto started by each test: discovery, state and
+//! commands while a real stream plays, delivery through a broker outage, the last will when
+//! Watchpost is killed, and connection problems as the Integrations page explains them.
+
+mod common;
+
+use common::mqtt::{Mosquitto, Received, Watcher};
+use common::*;
+use std::collections::{BTreeSet, HashSet};
+use std::time::Duration;
+use watchpost::events::{BusMessage, EventSummary};
+
+fn mqtt_toml(port: u16) -> String {
+    format!("[mqtt]\nhost = \"127.0.0.1\"\nport = {port}\npicture_interval_secs = 2\n")
+}
+
+fn is_jpeg(message: &Received) -> bool {
+    message.payload.starts_with(&[0xFF, 0xD8]) && message.payload.len() > 2_000
+}
+
+/// The latest non-empty discovery configs, by topic.
+fn configs(watcher: &Watcher) -> Vec<(String, serde_json::Value)> {
+    let mut latest = std::collections::BTreeMap::new();
+    for message in watcher.all().into_iter().filter(|m| m.topic.starts_with("homeassistant/")) {
+        latest.insert(message.topic.clone(), message);
+    }
+    latest.into_values().filter(|m| !m.payload.is_empty()).map(|m| (m.topic.clone(), m.json())).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn home_assistant_gets_every_entity_live_state_and_working_switches() {
+    let Some(detector) = detector_toml() else { return };
+    let broker = Mosquitto::start();
+    let watcher = Watcher::start(broker.port, &["homeassistant/#", "watchpost/#"]).await;
+    // Motion ends 3 s after the last movement (the looping clip would never be quiet for 10 s).
+    let camera = format!(
+        "[[cameras]]\nid = \"field\"\nname = \"Field\"\nurl = \"{}\"\nmotion.quiet_secs = 3\n",
+        test_clip().display()
+    );
+    let config = format!("{detector}{}{camera}", mqtt_toml(broker.port));
+    let app = TestApp::start(&config).await;
+    watcher.wait_for("watchpost/status", "online", Duration::from_secs(20)).await;
+
+    // The person walks through the field (8 s in): motion, a count, an event, an alert, a snapshot.
+    let event = wait_for("the person event to end", Duration::from_secs(60), || async {
+        app.events("camera=field").await.into_iter().find(|e| !e["end"].is_null())
+    })
+    .await;
+    watcher.wait_for("watchpost/field/motion", "OFF", Duration::from_secs(40)).await;
+    let counts: Vec<String> = watcher.on("watchpost/field/person").iter().map(Received::text).collect();
+    assert_eq!(counts, ["0", "1", "0"], "the count follows the stream");
+    let motion: Vec<String> = watcher.on("watchpost/field/motion").iter().map(Received::text).collect();
+    assert!(motion.windows(2).any(|w| w == ["ON", "OFF"]), "{motion:?}");
+    let events: Vec<serde_json::Value> = watcher.on("watchpost/events").iter().map(Received::json).collect();
+    let kinds: Vec<&str> = events.iter().map(|m| m["type"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["new", "end"], "{events:?}");
+    assert!(events.iter().all(|m| m["event"]["id"] == event["id"] && m["id"].is_i64()), "{events:?}");
+    assert_eq!(events[0]["event"]["label"], "person");
+    assert!(events[1]["event"]["description"].as_str().unwrap().starts_with("Person on Field"), "{events:?}");
+    let alert = watcher.on("watchpost/field/alert").first().map(Received::json).expect("an alert for the person");
+    assert_eq!(alert["event_type"], "medium");
+    assert_eq!(alert["event"]["id"], event["id"]);
+    assert!(watcher.on("watchpost/field/person/snapshot").iter().any(is_jpeg), "the event snapshot as JPEG");
+    assert!(watcher.on("watchpost/field/picture").iter().any(is_jpeg), "the camera picture as JPEG");
+
+    // Discovery: every entity complete, ids unique, and every topic it names is one Watchpost uses.
+    let configs = configs(&watcher);
+    let ids: Vec<&str> = configs.iter().map(|(_, c)| c["unique_id"].as_str().expect("unique_id")).collect();
+    assert_eq!(ids.iter().collect::<HashSet<_>>().len(), ids.len(), "unique ids are unique: {ids:?}");
+    let camera_entities: Vec<&str> = configs
+        .iter()
+        .filter(|(topic, _)| topic.contains("/watchpost_field/"))
+        .map(|(topic, _)| topic.split('/').nth(3).unwrap())
+        .collect();
+    for wanted in [
+        "motion",
+        "status",
+        "picture",
+        "detect",
+        "alerts",
+        "mute_until",
+        "alert",
+        "last_event",
+        "person_occupancy",
+        "person_count",
+        "person_snapshot",
+    ] {
+        assert!(camera_entities.contains(&wanted), "no {wanted} entity in {camera_entities:?}");
+    }
+    let seen: HashSet<String> = watcher.all().into_iter().map(|m| m.topic).collect();
+    for (topic, config) in &configs {
+        assert!(config["name"].is_string() && config["origin"]["name"] == "Watchpost", "{topic}: {config}");
+        let device = &config["device"];
+        assert!(device["identifiers"][0].is_string() && device["manufacturer"] == "Watchpost", "{topic}: {config}");
+        if topic.contains("/watchpost_field/") {
+            assert_eq!(device["configuration_url"], format!("{}/cameras/field", app.base));
+            assert_eq!(config["availability_topic"], "watchpost/status");
+        }
+        for key in ["state_topic", "json_attributes_topic", "image_topic", "topic", "availability_topic"] {
+            if let Some(named) = config[key].as_str() {
+                assert!(seen.contains(named), "{topic} names {key} {named}, which Watchpost never published");
+            }
+        }
+    }
+    assert_eq!(event["label"], "person");
+
+    // Every switch Home Assistant shows answers its command and echoes the new state.
+    let metrics_inferences = || async {
+        let metrics = app.client.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix("watchpost_detector_inferences_total "))
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap()
+    };
+    for (topic, config) in configs.iter().filter(|(_, c)| c["command_topic"].is_string()) {
+        let command = config["command_topic"].as_str().unwrap();
+        let state = config["state_topic"].as_str().unwrap();
+        watcher.publish(command, "OFF").await;
+        watcher.wait_for(state, "OFF", Duration::from_secs(10)).await;
+        assert!(watcher.on(state).last().unwrap().retain || watcher.on(state).len() > 1, "{topic}");
+    }
+    let camera = app.get_json("/api/cameras/field").await;
+    assert_eq!(camera["controls"]["detect"], false, "{camera}");
+    assert_eq!(camera["controls"]["alerts"], false, "{camera}");
+    // Detection really stops: no model run for longer than the 10 s full-frame re-check.
+    let before = metrics_inferences().await;
+    tokio::time::sleep(Duration::from_secs(12)).await;
+    assert_eq!(metrics_inferences().await, before, "detection is off");
+
+    watcher.publish("watchpost/field/mute_until/set", "90").await;
+    let muted = wait_for("the mute echo", Duration::from_secs(10), || async {
+        watcher.last("watchpost/field/mute_until/state").filter(|v| !v.is_empty())
+    })
+    .await;
+    let until = chrono::DateTime::parse_from_rfc3339(&muted).expect("an RFC 3339 time");
+    let minutes = (until.timestamp() - chrono::Utc::now().timestamp()) / 60;
+    assert!((88..=90).contains(&minutes), "muted for {minutes} min");
+
+    // The switches survive a restart, and Home Assistant is told their state again.
+    let echoes = watcher.on("watchpost/field/detect/state").len();
+    let data = app.shutdown().await;
+    watcher.wait_for("watchpost/status", "offline", Duration::from_secs(10)).await;
+    let app = TestApp::start_in(&config, data).await;
+    watcher.wait_for("watchpost/status", "online", Duration::from_secs(20)).await;
+    wait_for("detect/state sent again", Duration::from_secs(10), || async {
+        (watcher.on("watchpost/field/detect/state").len() > echoes).then_some(())
+    })
+    .await;
+    assert_eq!(watcher.last("watchpost/field/detect/state").as_deref(), Some("OFF"));
+    assert_eq!(app.get_json("/api/cameras/field").await["controls"]["detect"], false);
+
+    // A camera that is gone takes its entities with it (an empty retained config each).
+    let data = app.shutdown().await;
+    let app = TestApp::start_in(&format!("{detector}{}", mqtt_toml(broker.port)), data).await;
+    let field_topics: BTreeSet<String> =
+        configs.iter().map(|(t, _)| t.clone()).filter(|t| t.contains("/watchpost_field/")).collect();
+    wait_for("the field camera's entities to be removed", Duration::from_secs(20), || async {
+        field_topics.iter().all(|t| watcher.on(t).last().is_some_and(|m| m.payload.is_empty())).then_some(())
+    })
+    .await;
+    let hub = watcher.on("homeassistant/sensor/watchpost/version/config");
+    assert!(hub.last().is_some_and(|m| !m.payload.is_empty()), "the hub stays");
+    app.shutdown().await;
+}
+
+fn person(id: i64) -> BusMessage {
+    BusMessage::EventStarted(EventSummary {
+        id,
+        camera: "yard".into(),
+        kind: "object".into(),
+        label: Some("person".into()),
+        score: 0.9,
+        start_ms: chrono::Utc::now().timestamp_millis(),
+        end_ms: None,
+        snapshot: None,
+        zones: vec!["path".into()],
+    })
+}
+
+async fn mqtt_health(app: &TestApp) -> serde_json::Value {
+    let all = app.get_json("/api/integrations").await;
+    all["bridges"].as_array().unwrap().iter().find(|b| b["name"] == "mqtt").cloned().expect("the MQTT bridge runs")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_during_a_broker_outage_arrive_in_order_exactly_once_when_it_returns() {
+    let mut broker = Mosquitto::start();
+    // A persistent session: the broker keeps for it what arrives before it reconnects.
+    let watcher = Watcher::start_with(broker.port, &["watchpost/events", "watchpost/status"], "outage", false).await;
+    let app = TestApp::start(&mqtt_toml(broker.port)).await;
+    watcher.wait_for("watchpost/status", "online", Duration::from_secs(20)).await;
+    let bus = app.running().state.bus.clone();
+    let received = || watcher.on("watchpost/events").iter().map(Received::json).collect::<Vec<_>>();
+    for id in 1..=5 {
+        bus.publish(person(id));
+    }
+    wait_for("the first five events", Duration::from_secs(10), || async { (received().len() >= 5).then_some(()) })
+        .await;
+
+    broker.stop();
+    // First the dropped connection, then (on the retries) nobody listening.
+    wait_for("the bridge to notice", Duration::from_secs(30), || async {
+        Some(mqtt_health(&app).await).filter(|h| {
+            h["state"] != "connected"
+                && h["last_error"].as_str().is_some_and(|e| e.contains("Nothing accepts connections"))
+        })
+    })
+    .await;
+    // 30 s without a broker, an event every 3 s.
+    for id in 6..=15 {
+        bus.publish(person(id));
+        tokio::time::sleep(Duration::from_secs(3)).await;
+    }
+    let waiting = mqtt_health(&app).await;
+    assert!(waiting["pending"].as_u64().unwrap() >= 10, "kept in the outbox: {waiting}");
+    let page = app.client.get(app.url("/settings/integrations")).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("Not connected") && page.contains("Nothing accepts connections"), "{page}");
+    let metrics = app.client.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("watchpost_bridge_up{bridge=\"mqtt\"} 0"), "{metrics}");
+
+    broker.restart();
+    for id in 16..=20 {
+        bus.publish(person(id));
+    }
+    let expected: Vec<i64> = (1..=20).collect();
+    wait_for("all twenty events", Duration::from_secs(90), || async {
+        let mut seen = HashSet::new();
+        let ids: Vec<i64> = received()
+            .into_iter()
+            .filter(|m| seen.insert(m["id"].as_i64().unwrap()))
+            .map(|m| m["event"]["id"].as_i64().unwrap())
+            .collect();
+        (ids == expected).then_some(())
+    })
+    .await;
+    // Repeats are possible only for a message in flight when the broker went away; they carry the
+    // same id, so a receiver drops them.
+    let all = received();
+    assert!(all.len() <= 21, "{} messages for 20 events", all.len());
+    assert!(all.iter().all(|m| m["type"] == "new" && m["event"]["zones"][0] == "path"));
+    let back = wait_for("the outbox to empty", Duration::from_secs(20), || async {
+        Some(mqtt_health(&app).await).filter(|h| h["pending"] == 0)
+    })
+    .await;
+    assert_eq!(back["state"], "connected");
+    assert!(back["connects"].as_u64().unwrap() >= 2, "{back}");
+    app.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_watchpost_is_announced_offline_by_the_broker_and_online_after_a_start() {
+    let broker = Mosquitto::start();
+    let watcher = Watcher::start(broker.port, &["watchpost/status"]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("watchpost.toml");
+    let toml = format!("[server]\nbind = \"127.0.0.1:0\"\n[detector]\nenabled = false\n{}", mqtt_toml(broker.port));
+    std::fs::write(&config, toml).unwrap();
+    let start = || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_watchpost"))
+            .arg("serve")
+            .arg("--config")
+            .arg(&config)
+            .arg("--data-dir")
+            .arg(dir.path().join("data"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start watchpost")
+    };
+    let mut first = start();
+    watcher.wait_for("watchpost/status", "online", Duration::from_secs(30)).await;
+    first.kill().unwrap(); // SIGKILL: no goodbye, only the last will
+    first.wait().unwrap();
+    watcher.wait_for("watchpost/status", "offline", Duration::from_secs(30)).await;
+    // Someone subscribing now still reads `offline`: the will is retained.
+    let late = Watcher::start(broker.port, &["watchpost/status"]).await;
+    wait_for("the retained offline", Duration::from_secs(10), || async {
+        late.on("watchpost/status").first().filter(|m| m.retain && m.text() == "offline").cloned()
+    })
+    .await;
+    let mut second = start();
+    watcher.wait_for("watchpost/status", "online", Duration::from_secs(30)).await;
+    unsafe { libc::kill(second.id() as i32, libc::SIGTERM) };
+    second.wait().unwrap();
+    watcher.wait_for("watchpost/status", "offline", Duration::from_secs(10)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn broker_problems_are_explained_on_the_integrations_page_and_the_rest_keeps_working() {
+    let broker = Mosquitto::start_with_user("homeassistant", "broker-secret-1");
+    let app = TestApp::start("").await;
+    let (browser, csrf) = app.browser_session(ADMIN, ADMIN_PASSWORD).await;
+    let page = |browser: reqwest::Client| {
+        let url = app.url("/settings/integrations");
+        async move { browser.get(url).send().await.unwrap().text().await.unwrap() }
+    };
+    assert!(page(browser.clone()).await.contains("MQTT is off"));
+    let port = broker.port.to_string();
+    let save = |fields: Vec<(&'static str, String)>| {
+        let browser = browser.clone();
+        let url = app.url("/settings/integrations/mqtt");
+        let mut form: Vec<(&str, String)> = vec![("csrf", csrf.clone())];
+        form.extend(fields);
+        async move { browser.post(url).form(&form).send().await.unwrap() }
+    };
+
+    // Wrong password: refused, said so, retried; the rest of Watchpost does not care.
+    let saved = save(vec![
+        ("host", "127.0.0.1".into()),
+        ("port", port.clone()),
+        ("username", "homeassistant".into()),
+        ("password", "wrong".into()),
+    ])
+    .await;
+    assert_eq!(saved.status(), 303);
+    let refused = wait_for("the refusal", Duration::from_secs(20), || async {
+        Some(mqtt_health(&app).await).filter(|h| h["last_error"].as_str().is_some_and(|e| e.contains("refused")))
+    })
+    .await;
+    assert!(refused["last_error"].as_str().unwrap().contains("user name or password"), "{refused}");
+    assert!(refused["retry_at_ms"].is_i64(), "a retry is planned: {refused}");
+    let shown = page(browser.clone()).await;
+    assert!(shown.contains("refused the user name or password") && shown.contains("Next attempt in"), "{shown}");
+    assert!(!shown.contains("wrong"), "the password is never shown back");
+    assert_eq!(app.anonymous.get(app.url("/api/health")).send().await.unwrap().status(), 200);
+    assert_eq!(app.client.get(app.url("/api/cameras")).send().await.unwrap().status(), 200);
+
+    // "Test connection" tries what is in the form without saving it.
+    let tested = browser
+        .post(app.url("/settings/integrations/mqtt/test"))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("host", "127.0.0.1"),
+            ("port", port.as_str()),
+            ("username", "homeassistant"),
+            ("password", "broker-secret-1"),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(tested.contains("Test passed"), "{tested}");
+    assert!(mqtt_health(&app).await["state"] != "connected", "a test does not change the running settings");
+
+    // Nothing listening: said so. A blank password keeps the saved one.
+    let nobody = free_port().to_string();
+    save(vec![("host", "127.0.0.1".into()), ("port", nobody), ("username", "homeassistant".into())]).await;
+    wait_for("the connection refusal", Duration::from_secs(20), || async {
+        Some(mqtt_health(&app).await)
+            .filter(|h| h["last_error"].as_str().is_some_and(|e| e.contains("Nothing accepts connections")))
+    })
+    .await;
+    let invalid = save(vec![("host", "127.0.0.1".into()), ("port", "http".into())]).await;
+    assert_eq!(invalid.status(), 422);
+    assert!(invalid.text().await.unwrap().contains("is not a port number"));
+
+    // The right settings: connected, and still after a restart (the password sealed in the database).
+    save(vec![
+        ("host", "127.0.0.1".into()),
+        ("port", port.clone()),
+        ("username", "homeassistant".into()),
+        ("password", "broker-secret-1".into()),
+    ])
+    .await;
+    wait_for("the connection", Duration::from_secs(20), || async {
+        Some(mqtt_health(&app).await).filter(|h| h["state"] == "connected")
+    })
+    .await;
+    let data = app.shutdown().await;
+    let app = TestApp::start_in("", data).await;
+    wait_for("the connection after a restart", Duration::from_secs(20), || async {
+        Some(mqtt_health(&app).await).filter(|h| h["state"] == "connected")
+    })
+    .await;
+    for file in ["watchpost.db", "watchpost.db-wal"] {
+        let stored = std::fs::read(app.data.path().join(file)).unwrap_or_default();
+        assert!(!stored.windows(15).any(|w| w == b"broker-secret-1"), "the password is in clear in {file}");
+    }
+    app.shutdown().await;
+}
