@@ -241,3 +241,15 @@ fn per_label_filters_override_the_camera_settings() {
         "{issues:?}"
     );
 }
+
+#[test]
+fn mqtt_mistakes_name_the_key_and_the_fix() {
+    let issues = problems(
+        "[mqtt]\nhost = \"mqtt://broker\"\nport = 0\nbase_topic = \"watchpost/#\"\nca_file = \"/ca.pem\"\noutbox_max_age_hours = 0\n",
+    );
+    let keys: Vec<&str> = issues.iter().map(|i| i.key.as_str()).collect();
+    assert_eq!(keys, ["mqtt.host", "mqtt.port", "mqtt.base_topic", "mqtt.ca_file", "mqtt.outbox_max_age_hours"]);
+    assert!(issues[0].message.contains("192.168.1.10"), "{}", issues[0]);
+    assert!(issues[3].message.contains("set tls = true"), "{}", issues[3]);
+    assert!(load("[mqtt]\nhost = \"fd00::5\"\n", &env(&[])).is_ok(), "IPv6 addresses are hosts");
+}
