@@ -1,6 +1,7 @@
 //! The UI in a real browser: Debian's Chromium driven by npm's playwright-core
 //! (`tests/browser/e2e.mjs`) walks through first-run set-up, adding a camera and seeing its
-//! picture, opening and resolving an event, adding a viewer, an API token, signing out, and a
+//! picture, opening and resolving an event, adding a viewer, connecting MQTT (to a private
+//! mosquitto) and flipping a camera's switches, an API token, signing out, and a
 //! viewer refused the settings, on a desktop and a phone-sized screen. Every page is saved as a
 //! PNG in the folder this test prints. `scripts/setup.sh --test` installs Chromium and
 //! playwright-core.
@@ -31,10 +32,12 @@ async fn the_ui_works_in_a_real_browser() {
     let _ = std::fs::remove_dir_all(&shots);
     println!("screenshots: {}", shots.display());
 
+    let broker = common::mqtt::Mosquitto::start();
     let base = format!("http://{}", app.addr);
+    let mqtt_port = broker.port.to_string();
     let output = tokio::task::spawn_blocking({
         let (dir, clip, shots) = (dir.clone(), clip.clone(), shots.clone());
-        move || Command::new("node").arg(dir.join("e2e.mjs")).arg(&base).arg(&clip).arg(&shots).output()
+        move || Command::new("node").arg(dir.join("e2e.mjs")).arg(&base).arg(&clip).arg(&shots).arg(&mqtt_port).output()
     })
     .await
     .unwrap()

@@ -1,10 +1,10 @@
 // End-to-end walk through the UI in Debian's Chromium, driven by playwright-core.
-// Run by tests/browser.rs: node e2e.mjs BASE_URL CLIP_PATH SCREENSHOT_DIR
+// Run by tests/browser.rs: node e2e.mjs BASE_URL CLIP_PATH SCREENSHOT_DIR MQTT_PORT
 // Exits non-zero with a message on the first failed step; writes a PNG of every page it visits.
 import { chromium } from "playwright-core";
 import { mkdirSync } from "node:fs";
 
-const [base, clip, shots] = process.argv.slice(2);
+const [base, clip, shots, mqttPort] = process.argv.slice(2);
 mkdirSync(shots, { recursive: true });
 const ADMIN = { name: "admin", password: "correct horse battery" };
 const VIEWER = { name: "vera", password: "viewer password" };
@@ -126,6 +126,33 @@ try {
   await page.click(".tabs >> text=System");
   check(await page.isVisible("text=Time per run"), "the system page shows the detector's load");
   await shot(page, "settings-system");
+  // Integrations: connect to the test's broker (test first, then save) and see it connected.
+  await page.click(".tabs >> text=Integrations");
+  check(await page.isVisible("text=MQTT is off"), "MQTT starts off");
+  await page.fill("input[name=host]", "127.0.0.1");
+  await page.fill("input[name=port]", mqttPort);
+  await Promise.all([page.waitForNavigation(), page.click("text=Test connection")]);
+  check(await page.isVisible("text=Test passed"), "the connection test passes");
+  await Promise.all([page.waitForNavigation(), page.click("main form button:text-is('Save')")]);
+  let connected = false;
+  for (let i = 0; i < 20 && !connected; i++) {
+    connected = await page.isVisible("[data-bridge-state=mqtt]:text-is('connected')");
+    if (!connected) { await page.waitForTimeout(500); await page.reload(); }
+  }
+  check(connected, "the MQTT bridge shows as connected");
+  check(await page.isVisible("text=Example automation"), "an example automation is offered");
+  await shot(page, "settings-integrations");
+
+  // The camera's switches: detection off, and it stays off.
+  await page.goto(`${base}/cameras/yard`);
+  await page.uncheck("input[name=detect]");
+  await Promise.all([page.waitForNavigation(), page.click("form.switches button")]);
+  check(!(await page.isChecked("input[name=detect]")), "detection stays off after Apply");
+  await page.check("input[name=detect]");
+  await Promise.all([page.waitForNavigation(), page.click("form.switches button")]);
+  await shot(page, "camera-switches");
+  await page.goto(`${base}/settings/users`);
+
   await page.click(".tabs >> text=Audit log");
   check(await page.isVisible("text=camera.create"), "the audit log lists the new camera");
   await shot(page, "settings-audit");

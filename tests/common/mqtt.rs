@@ -26,8 +26,10 @@ impl Mosquitto {
     fn launch(user: Option<(&str, &str)>) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let port = super::free_port();
+        // `user root`: started as root, mosquitto would otherwise drop to its own user and could
+        // not write its log and saved sessions into this private directory.
         let mut conf = format!(
-            "listener {port} 127.0.0.1\npersistence true\npersistence_location {}/\nlog_dest file {}/mosquitto.log\n",
+            "user root\nlistener {port} 127.0.0.1\npersistence true\npersistence_location {}/\nlog_dest file {}/mosquitto.log\n",
             dir.path().display(),
             dir.path().display()
         );
