@@ -17,7 +17,7 @@ command -v curl >/dev/null 2>&1 || packages+=(curl ca-certificates)
 if [[ "${1:-}" == "--test" ]]; then
   packages+=(python3 python3-gi python3-gst-1.0 gir1.2-gst-rtsp-server-1.0 gstreamer1.0-rtsp
              gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
-             mosquitto chromium fonts-dejavu-core)
+             mosquitto openssl chromium fonts-dejavu-core)
   command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)
 fi
 

@@ -103,6 +103,19 @@ async fn home_assistant_gets_every_entity_live_state_and_working_switches() {
         }
     }
     assert_eq!(event["label"], "person");
+    // When Home Assistant restarts it says `online`, and gets every config again.
+    let sent =
+        watcher.all().iter().filter(|m| m.topic.starts_with("homeassistant/") && m.topic.ends_with("/config")).count();
+    watcher.publish("homeassistant/status", "online").await;
+    wait_for("the configs again", Duration::from_secs(10), || async {
+        let now = watcher
+            .all()
+            .iter()
+            .filter(|m| m.topic.starts_with("homeassistant/") && m.topic.ends_with("/config"))
+            .count();
+        (now >= sent + configs.len()).then_some(())
+    })
+    .await;
 
     // Every switch Home Assistant shows answers its command and echoes the new state.
     let metrics_inferences = || async {
@@ -379,5 +392,60 @@ async fn broker_problems_are_explained_on_the_integrations_page_and_the_rest_kee
         let stored = std::fs::read(app.data.path().join(file)).unwrap_or_default();
         assert!(!stored.windows(15).any(|w| w == b"broker-secret-1"), "the password is in clear in {file}");
     }
+    app.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tls_broker_is_trusted_only_through_its_ca() {
+    let broker = Mosquitto::start_tls();
+    let tls = format!("{}tls = true\n", mqtt_toml(broker.port));
+    // The broker's own CA: connected, and messages are delivered over TLS.
+    let app = TestApp::start(&format!("{tls}ca_file = \"{}\"\n", broker.ca_file().display())).await;
+    let health = wait_for("a TLS connection", Duration::from_secs(20), || async {
+        Some(mqtt_health(&app).await).filter(|h| h["state"] == "connected")
+    })
+    .await;
+    assert!(health["target"].as_str().unwrap().starts_with("mqtts://"), "{health}");
+    app.running().state.bus.publish(person(1));
+    wait_for("the event delivered", Duration::from_secs(10), || async {
+        Some(mqtt_health(&app).await).filter(|h| h["delivered"].as_u64() > Some(0) && h["pending"] == 0)
+    })
+    .await;
+    app.shutdown().await;
+    // Another CA does not vouch for it: refused, and said why.
+    let other = tempfile::tempdir().unwrap();
+    common::mqtt::make_certificates(other.path());
+    let app = TestApp::start(&format!("{tls}ca_file = \"{}\"\n", other.path().join("ca.pem").display())).await;
+    let refused = wait_for("the TLS refusal", Duration::from_secs(20), || async {
+        Some(mqtt_health(&app).await).filter(|h| h["last_error"].is_string())
+    })
+    .await;
+    assert!(refused["last_error"].as_str().unwrap().contains("TLS connection"), "{refused}");
+    assert_ne!(refused["state"], "connected");
+    app.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_outage_drops_the_oldest_messages_counts_them_and_says_so() {
+    let nobody = free_port();
+    let app = TestApp::start(&format!("{}outbox_max_messages = 100\n", mqtt_toml(nobody))).await;
+    // Each event is four kept messages: the event, the camera's last event, its alert and the global alert.
+    for id in 1..=60 {
+        app.running().state.bus.publish(person(id));
+    }
+    let health = wait_for("the outbox to overflow", Duration::from_secs(20), || async {
+        Some(mqtt_health(&app).await).filter(|h| h["dropped"] == 140)
+    })
+    .await;
+    assert_eq!(health["pending"], 100, "{health}");
+    // The oldest went: what is left starts with the 36th event.
+    let oldest = app.running().state.db.outbox_batch("mqtt", 0, 1).await.unwrap();
+    let first: serde_json::Value = serde_json::from_slice(&oldest[0].payload).unwrap();
+    assert_eq!((oldest[0].topic.as_str(), &first["event"]["id"]), ("watchpost/events", &serde_json::json!(36)));
+    let metrics = app.client.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("watchpost_outbox_dropped_total{bridge=\"mqtt\"} 140"), "{metrics}");
+    assert!(metrics.contains("watchpost_outbox_pending{bridge=\"mqtt\"} 100"), "{metrics}");
+    let page = app.client.get(app.url("/settings/integrations")).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("140 undelivered messages were dropped"), "{page}");
     app.shutdown().await;
 }

@@ -15,15 +15,24 @@ pub struct Mosquitto {
 impl Mosquitto {
     /// Anonymous clients allowed.
     pub fn start() -> Self {
-        Self::launch(None)
+        Self::launch(None, false)
     }
 
     /// Only `user` with `password` may connect.
     pub fn start_with_user(user: &str, password: &str) -> Self {
-        Self::launch(Some((user, password)))
+        Self::launch(Some((user, password)), false)
     }
 
-    fn launch(user: Option<(&str, &str)>) -> Self {
+    /// TLS only, with a certificate for 127.0.0.1 signed by a CA made for this broker (`ca_file()`).
+    pub fn start_tls() -> Self {
+        Self::launch(None, true)
+    }
+
+    pub fn ca_file(&self) -> PathBuf {
+        self.dir.path().join("ca.pem")
+    }
+
+    fn launch(user: Option<(&str, &str)>, tls: bool) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let port = super::free_port();
         // `user root`: started as root, mosquitto would otherwise drop to its own user and could
@@ -48,6 +57,16 @@ impl Mosquitto {
                 conf.push_str(&format!("allow_anonymous false\npassword_file {}\n", file.display()));
             }
             None => conf.push_str("allow_anonymous true\n"),
+        }
+        if tls {
+            make_certificates(dir.path());
+            let path = |name: &str| dir.path().join(name).display().to_string();
+            conf.push_str(&format!(
+                "cafile {}\ncertfile {}\nkeyfile {}\n",
+                path("ca.pem"),
+                path("server.pem"),
+                path("server.key")
+            ));
         }
         std::fs::write(dir.path().join("mosquitto.conf"), conf).unwrap();
         let mut broker = Self { port, dir, child: None };
@@ -100,6 +119,59 @@ impl Drop for Mosquitto {
             let _ = child.wait();
         }
     }
+}
+
+/// A CA and a server certificate for 127.0.0.1 (P-256 keys), made with the openssl command.
+pub fn make_certificates(dir: &std::path::Path) {
+    let openssl = |args: &[&str]| {
+        let status = Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .expect("openssl (scripts/setup.sh --test installs it)");
+        assert!(status.success(), "openssl {args:?}");
+    };
+    let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+    let ca = [
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=Watchpost test CA",
+        "-addext",
+        "basicConstraints=critical,CA:TRUE",
+        "-addext",
+        "keyUsage=critical,keyCertSign,cRLSign",
+    ];
+    openssl(&[&["req", "-x509"], &ec[..], &ca[..]].concat());
+    std::fs::write(
+        dir.join("server.ext"),
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=serverAuth\n",
+    )
+    .unwrap();
+    openssl(&[&["req"], &ec[..], &["-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=127.0.0.1"]].concat());
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "server.pem",
+        "-days",
+        "2",
+        "-extfile",
+        "server.ext",
+    ]);
 }
 
 /// One message as received.
