@@ -1,8 +1,8 @@
 //! Wiring and ordered shutdown: opens storage, loads the cameras (config file, database, demo),
-//! starts their pipelines and the web server, and on a stop signal shuts down in order: web server
-//! first (no new requests), then cameras (open events ended, ffmpeg killed), then the bridges
-//! (which still queue what the cameras said while stopping), then pending writes, then the
-//! database.
+//! binds the web server, starts the bridges, then the camera pipelines. On a stop signal it shuts
+//! down in order: web server first (no new requests), then cameras (open events ended, ffmpeg
+//! killed), then the bridges (which still queue what the cameras said while stopping), then pending
+//! writes, then the database.
 
 use crate::auth::{Auth, Vault};
 use crate::bridges::{BridgeContext, Bridges};
@@ -89,12 +89,6 @@ pub async fn start(options: ServeOptions) -> Result<RunningApp> {
         controls,
     };
     let cameras = CameraManager::new(context, cancel.clone());
-    for camera in file_cameras {
-        cameras.put(camera, CameraSource::Config).await;
-    }
-    for camera in ui_cameras {
-        cameras.put(camera, CameraSource::Ui).await;
-    }
 
     let bridge_context = BridgeContext {
         db: db.clone(),
@@ -140,7 +134,14 @@ pub async fn start(options: ServeOptions) -> Result<RunningApp> {
     let handle = server.handle();
     let server_task = tokio::spawn(server);
     tracing::info!("web UI at http://{addr}");
+    // Bridges before cameras, so they hear the cameras' first events.
     state.bridges.start_all(crate::bridges::ui_url(&config.server, addr)).await;
+    for camera in file_cameras {
+        state.cameras.put(camera, CameraSource::Config).await;
+    }
+    for camera in ui_cameras {
+        state.cameras.put(camera, CameraSource::Ui).await;
+    }
     if let Ok(true) = state.auth.needs_setup().await {
         tracing::warn!(
             "no account exists yet: open http://{addr}/setup to create the administrator, or run `watchpost user add NAME --role admin`"

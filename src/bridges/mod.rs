@@ -120,6 +120,8 @@ impl HealthCell {
 pub trait Bridge: Send + Sync {
     fn name(&self) -> &'static str;
     fn health(&self) -> BridgeHealth;
+    /// The bridge's task. It subscribes to the bus before returning, so it hears everything said
+    /// after `run` is called, even before the task is first polled.
     fn run(self: Arc<Self>, cancel: CancellationToken) -> BoxFuture<'static, ()>;
 }
 

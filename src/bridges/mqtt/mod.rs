@@ -72,7 +72,9 @@ impl Bridge for MqttBridge {
     }
 
     fn run(self: Arc<Self>, cancel: CancellationToken) -> BoxFuture<'static, ()> {
-        Box::pin(async move { self.serve(cancel).await })
+        // Subscribed now, not when the task first runs: nothing said in between is missed.
+        let bus = self.context.bus.subscribe();
+        Box::pin(async move { self.serve(bus, cancel).await })
     }
 }
 
@@ -92,7 +94,7 @@ enum LinkEvent {
 }
 
 impl MqttBridge {
-    async fn serve(self: Arc<Self>, cancel: CancellationToken) {
+    async fn serve(self: Arc<Self>, mut bus: broadcast::Receiver<BusMessage>, cancel: CancellationToken) {
         let options = match connect::options(&self.config, &self.config.client_id) {
             Ok(options) => options,
             Err(message) => {
@@ -126,7 +128,6 @@ impl MqttBridge {
         let link_stop = CancellationToken::new();
         let link =
             tokio::spawn(run_link(eventloop, link_tx, self.health.clone(), self.config.clone(), link_stop.clone()));
-        let mut bus = self.context.bus.subscribe();
         let mut core = Core::new(&self, client, outbox).await;
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
