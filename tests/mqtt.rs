@@ -172,6 +172,11 @@ async fn home_assistant_gets_every_entity_live_state_and_working_switches() {
         field_topics.iter().all(|t| watcher.on(t).last().is_some_and(|m| m.payload.is_empty())).then_some(())
     })
     .await;
+    let states = ["watchpost/field/motion", "watchpost/field/person", "watchpost/field/detect/state"];
+    wait_for("its retained state to be cleared too", Duration::from_secs(10), || async {
+        states.iter().all(|t| watcher.on(t).last().is_some_and(|m| m.payload.is_empty())).then_some(())
+    })
+    .await;
     let hub = watcher.on("homeassistant/sensor/watchpost/version/config");
     assert!(hub.last().is_some_and(|m| !m.payload.is_empty()), "the hub stays");
     app.shutdown().await;

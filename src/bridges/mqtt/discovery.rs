@@ -235,6 +235,30 @@ fn camera_entities(topics: &Topics, ui_url: &str, camera: &CameraInfo) -> Vec<An
     all
 }
 
+/// The retained state topics (leaves under `<base>/<camera>/`) behind a camera entity, so they can
+/// be cleared with the entity when its camera or label goes.
+pub fn retained_leaves(object: &str) -> Vec<String> {
+    match object {
+        "motion" | "status" | "picture" | "last_event" => vec![object.to_string()],
+        "detect" | "alerts" | "mute_until" => vec![format!("{object}/state")],
+        _ => {
+            if let Some(label) = object.strip_suffix("_count") {
+                vec![label.to_string()]
+            } else if let Some(label) = object.strip_suffix("_snapshot") {
+                vec![format!("{label}/snapshot")]
+            } else {
+                Vec::new() // occupancy reads the count's topic; alerts are not retained
+            }
+        }
+    }
+}
+
+/// `(camera, object)` from a camera entity's config topic.
+pub fn parse_config_topic<'a>(topics: &Topics, topic: &'a str) -> Option<(&'a str, &'a str)> {
+    let (node, object) = topics.parse_discovery(topic)?;
+    Some((node.strip_prefix("watchpost_")?, object))
+}
+
 fn capitalised(label: &str) -> String {
     let mut chars = label.chars();
     match chars.next() {
@@ -281,5 +305,26 @@ mod tests {
         let count = all.iter().find(|a| a.topic.ends_with("watchpost_drive/traffic_light_count/config")).unwrap();
         assert_eq!(count.payload["state_topic"], "watchpost/drive/traffic_light", "labels are slugs in topics");
         assert!(!all.iter().any(|a| a.topic.contains("watchpost_yard/person")), "untracked labels have no entities");
+    }
+
+    #[test]
+    fn the_retained_state_of_an_entity_is_among_the_topics_it_names() {
+        let topics = Topics::new("watchpost", "homeassistant");
+        for a in announcements(&topics, "http://nas:8080", &cameras()) {
+            let Some((camera, object)) = parse_config_topic(&topics, &a.topic) else { continue };
+            let named: Vec<&str> = ["state_topic", "image_topic", "topic", "json_attributes_topic"]
+                .iter()
+                .filter_map(|key| a.payload[*key].as_str())
+                .collect();
+            for leaf in retained_leaves(object) {
+                let state = topics.camera(camera, &leaf);
+                assert!(named.contains(&state.as_str()), "{}: {state} not in {named:?}", a.topic);
+            }
+        }
+        assert_eq!(
+            parse_config_topic(&topics, "homeassistant/sensor/watchpost_drive/person_count/config"),
+            Some(("drive", "person_count"))
+        );
+        assert_eq!(parse_config_topic(&topics, "homeassistant/sensor/watchpost/version/config"), None);
     }
 }

@@ -347,6 +347,12 @@ impl Core {
         };
         for gone in before.difference(&now) {
             self.publish_direct(gone.clone(), Vec::new(), true);
+            // Its retained state goes too, so nothing stale is left on the broker.
+            if let Some((camera, object)) = discovery::parse_config_topic(&self.topics, gone) {
+                for leaf in discovery::retained_leaves(object) {
+                    self.publish_direct(self.topics.camera(camera, &leaf), Vec::new(), true);
+                }
+            }
         }
         for announcement in announcements {
             let payload = serde_json::to_vec(&announcement.payload).unwrap_or_default();

@@ -43,6 +43,14 @@ impl Topics {
         format!("{}/{component}/{node}/{object}/config", self.prefix)
     }
 
+    /// `(node, object)` from `<prefix>/<component>/<node>/<object>/config`.
+    pub fn parse_discovery<'a>(&self, topic: &'a str) -> Option<(&'a str, &'a str)> {
+        let rest = topic.strip_prefix(self.prefix.as_str())?.strip_prefix('/')?.strip_suffix("/config")?;
+        let mut parts = rest.split('/');
+        let (_component, node, object) = (parts.next()?, parts.next()?, parts.next()?);
+        parts.next().is_none().then_some((node, object))
+    }
+
     /// Home Assistant announces itself here (`online`) after it starts.
     pub fn home_assistant_status(&self) -> String {
         format!("{}/status", self.prefix)
