@@ -128,7 +128,7 @@ impl MqttBridge {
         let link_stop = CancellationToken::new();
         let link =
             tokio::spawn(run_link(eventloop, link_tx, self.health.clone(), self.config.clone(), link_stop.clone()));
-        let mut core = Core::new(&self, client, outbox).await;
+        let mut core = Core::new(&self, client, outbox);
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -257,7 +257,7 @@ struct Core {
 }
 
 impl Core {
-    async fn new(bridge: &MqttBridge, client: AsyncClient, outbox: Outbox) -> Self {
+    fn new(bridge: &MqttBridge, client: AsyncClient, outbox: Outbox) -> Self {
         Self {
             topics: Topics::new(&bridge.config.base_topic, &bridge.config.discovery_prefix),
             config: bridge.config.clone(),
