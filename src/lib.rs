@@ -12,6 +12,7 @@ pub mod config;
 pub mod db;
 pub mod demo;
 pub mod detect;
+pub mod discovery;
 pub mod error;
 pub mod events;
 pub mod media;

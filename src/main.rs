@@ -40,6 +40,18 @@ enum Command {
         #[command(flatten)]
         store: StoreArgs,
     },
+    /// Look for ONVIF cameras on the LAN once (WS-Discovery) and print what answered.
+    Discover {
+        /// Seconds to wait for answers (default: [discovery] probe_secs).
+        #[arg(long)]
+        timeout: Option<u32>,
+        /// One JSON object per line instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// Config file, for [discovery] interfaces.
+        #[arg(long, short = 'c', env = "WATCHPOST_CONFIG")]
+        config: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -111,7 +123,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     // Logs go to standard error: standard output carries what commands print (a new token).
     let default_filter = match cli.command {
-        Some(Command::User { .. } | Command::Token { .. }) => "warn",
+        Some(Command::User { .. } | Command::Token { .. } | Command::Discover { .. }) => "warn",
         _ => "info,actix_server=warn,watchpost::http=warn,sea_orm_migration=warn",
     };
     tracing_subscriber::fmt()
@@ -125,6 +137,7 @@ fn main() -> ExitCode {
         Some(Command::Serve(args)) => serve(args),
         Some(Command::User { action, store }) => accounts(store, |auth, db| Box::pin(user_command(action, auth, db))),
         Some(Command::Token { action, store }) => accounts(store, |auth, db| Box::pin(token_command(action, auth, db))),
+        Some(Command::Discover { timeout, json, config }) => discover(config, timeout, json),
         None => serve(cli.serve),
     };
     match result {
@@ -134,6 +147,48 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `watchpost discover`: one scan, printed.
+fn discover(config: Option<PathBuf>, timeout: Option<u32>, json: bool) -> anyhow::Result<()> {
+    let config = match config::load(config.as_deref()) {
+        Ok((config, _)) => config,
+        Err(issues) => {
+            print_issues(&issues);
+            anyhow::bail!("the configuration has problems");
+        }
+    };
+    let wait = std::time::Duration::from_secs(u64::from(timeout.unwrap_or(config.discovery.probe_secs)));
+    let devices = watchpost::discovery::scan_onvif(&config.discovery.interfaces, wait)?;
+    for device in &devices {
+        if json {
+            let line = serde_json::json!({
+                "kind": "onvif",
+                "name": device.name,
+                "address": device.address,
+                "xaddrs": device.xaddrs,
+                "manufacturer": device.manufacturer,
+                "model": device.model,
+                "location": device.location,
+                "endpoint": device.endpoint,
+            });
+            println!("{line}");
+        } else {
+            let what =
+                [device.manufacturer.as_deref(), device.model.as_deref()].into_iter().flatten().collect::<Vec<_>>();
+            println!(
+                "onvif  {:<15}  {:<24}  {:<28}  {}",
+                device.address.to_string(),
+                device.name.as_deref().unwrap_or("(no name)"),
+                what.join(" "),
+                device.xaddrs.first().map(String::as_str).unwrap_or("")
+            );
+        }
+    }
+    if !json {
+        eprintln!("{} ONVIF device(s) answered within {} s", devices.len(), wait.as_secs());
+    }
+    Ok(())
 }
 
 type CommandFuture<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = anyhow::Result<()>> + 'a>>;

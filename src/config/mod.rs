@@ -24,6 +24,7 @@ pub struct Config {
     pub auth: AuthConfig,
     pub detector: DetectorConfig,
     pub mqtt: MqttConfig,
+    pub discovery: DiscoveryConfig,
     pub cameras: Vec<CameraConfig>,
 }
 
@@ -115,6 +116,23 @@ impl Default for DetectorConfig {
             threads: 2,
             providers: vec!["cpu".into()],
         }
+    }
+}
+
+/// Finding cameras on the LAN.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct DiscoveryConfig {
+    /// Interfaces to probe from, by name (`eth0`) or IPv4 address; empty = every interface that is
+    /// up, not loopback, and can send multicast.
+    pub interfaces: Vec<String>,
+    /// Seconds a scan waits for answers.
+    pub probe_secs: u32,
+}
+
+impl Default for DiscoveryConfig {
+    fn default() -> Self {
+        Self { interfaces: Vec::new(), probe_secs: 3 }
     }
 }
 
@@ -607,6 +625,12 @@ impl Config {
             );
         }
 
+        if !(1..=60).contains(&self.discovery.probe_secs) {
+            push(
+                "discovery.probe_secs".into(),
+                format!("{} is out of range; use 1–60 seconds", self.discovery.probe_secs),
+            );
+        }
         for issue in self.mqtt.validate() {
             push(format!("mqtt.{}", issue.key), issue.message);
         }

@@ -5,6 +5,8 @@
 #![allow(dead_code)] // each test binary uses a different subset of these helpers
 
 pub mod mqtt;
+pub mod netns;
+pub mod onvif;
 
 use std::future::Future;
 use std::path::{Path, PathBuf};

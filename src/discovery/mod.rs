@@ -1,0 +1,181 @@
+//! Finding cameras on the LAN. This part: ONVIF cameras over WS-Discovery (a Probe multicast from
+//! every suitable IPv4 interface, answers collected for a few seconds, one entry per endpoint).
+//!
+//! Blocking on purpose: a scan is a handful of UDP sockets for a few seconds; callers on the async
+//! runtime use `spawn_blocking`. Sockets are created in the calling thread, so they belong to its
+//! network namespace (which the tests rely on).
+
+pub mod wsd;
+
+use crate::error::{Error, Result};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
+use std::time::{Duration, Instant};
+
+/// An IPv4 interface that can send multicast.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Interface {
+    pub name: String,
+    pub address: Ipv4Addr,
+}
+
+/// The interfaces to probe from: up, multicast-capable, not loopback, IPv4; only those named in
+/// `wanted` (names like `eth0` or addresses) when it is not empty.
+pub fn interfaces(wanted: &[String]) -> Result<Vec<Interface>> {
+    let mut found = Vec::new();
+    let mut list: *mut libc::ifaddrs = std::ptr::null_mut();
+    // SAFETY: getifaddrs fills `list` with a linked list we only read and then free once.
+    if unsafe { libc::getifaddrs(&mut list) } != 0 {
+        return Err(Error::unavailable(format!(
+            "cannot list the network interfaces: {}",
+            std::io::Error::last_os_error()
+        )));
+    }
+    let mut entry = list;
+    while !entry.is_null() {
+        // SAFETY: `entry` is a node of the list getifaddrs returned, not yet freed.
+        let ifa = unsafe { &*entry };
+        entry = ifa.ifa_next;
+        let flags = ifa.ifa_flags;
+        let usable = flags & libc::IFF_UP as u32 != 0
+            && flags & libc::IFF_MULTICAST as u32 != 0
+            && flags & libc::IFF_LOOPBACK as u32 == 0;
+        // SAFETY: a non-null ifa_addr points at a sockaddr whose family says its real type.
+        if !usable || ifa.ifa_addr.is_null() || i32::from(unsafe { (*ifa.ifa_addr).sa_family }) != libc::AF_INET {
+            continue;
+        }
+        // SAFETY: the family is AF_INET, so this is a sockaddr_in.
+        let address = unsafe { &*(ifa.ifa_addr as *const libc::sockaddr_in) };
+        let address = Ipv4Addr::from(u32::from_be(address.sin_addr.s_addr));
+        // SAFETY: ifa_name is a NUL-terminated string owned by the list.
+        let name = unsafe { std::ffi::CStr::from_ptr(ifa.ifa_name) }.to_string_lossy().into_owned();
+        let chosen = wanted.is_empty() || wanted.iter().any(|w| *w == name || w.parse() == Ok(address));
+        if chosen {
+            found.push(Interface { name, address });
+        }
+    }
+    // SAFETY: freed once, after the last read.
+    unsafe { libc::freeifaddrs(list) };
+    Ok(found)
+}
+
+/// An ONVIF device found on the network.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OnvifDevice {
+    /// The WS-Discovery endpoint reference (`urn:uuid:…`).
+    pub endpoint: String,
+    /// The address the answer came from.
+    pub address: IpAddr,
+    /// The device service URLs, IPv4 first.
+    pub xaddrs: Vec<String>,
+    pub name: Option<String>,
+    pub manufacturer: Option<String>,
+    /// The `hardware` scope, which is usually the model.
+    pub model: Option<String>,
+    pub location: Option<String>,
+    pub types: Vec<String>,
+    pub scopes: Vec<String>,
+}
+
+impl OnvifDevice {
+    fn from_match(found: wsd::ProbeMatch, address: IpAddr) -> Self {
+        let mut xaddrs = found.xaddrs.clone();
+        // IPv4 first: what a camera URL is built from.
+        xaddrs.sort_by_key(|x| x.contains('['));
+        Self {
+            name: found.scope("name"),
+            manufacturer: found.scope("mfr").or_else(|| found.scope("manufacturer")),
+            model: found.scope("hardware"),
+            location: found.scope("location"),
+            endpoint: found.endpoint,
+            address,
+            xaddrs,
+            types: found.types,
+            scopes: found.scopes,
+        }
+    }
+}
+
+/// Probes from every chosen interface and collects answers for `wait`; one entry per endpoint
+/// (the first answer wins), sorted by address.
+pub fn scan_onvif(wanted_interfaces: &[String], wait: Duration) -> Result<Vec<OnvifDevice>> {
+    let interfaces = interfaces(wanted_interfaces)?;
+    if interfaces.is_empty() {
+        return Err(Error::unavailable(if wanted_interfaces.is_empty() {
+            "no network interface that can send multicast is up".to_string()
+        } else {
+            format!(
+                "none of the interfaces in [discovery] interfaces ({}) is up with an IPv4 address",
+                wanted_interfaces.join(", ")
+            )
+        }));
+    }
+    let mut sockets = Vec::new();
+    for interface in &interfaces {
+        match probe_from(interface) {
+            Ok(socket) => sockets.push(socket),
+            Err(err) => tracing::warn!(interface = %interface.name, error = %err, "cannot probe from this interface"),
+        }
+    }
+    if sockets.is_empty() {
+        return Err(Error::unavailable("no interface could send the WS-Discovery probe; see the log"));
+    }
+    let mut devices: BTreeMap<String, OnvifDevice> = BTreeMap::new();
+    let deadline = Instant::now() + wait;
+    let mut buffer = vec![0u8; 65_536];
+    while Instant::now() < deadline {
+        for socket in &sockets {
+            let Ok((length, from)) = socket.recv_from(&mut buffer) else { continue };
+            let Ok(text) = std::str::from_utf8(&buffer[..length]) else { continue };
+            for found in wsd::parse(text) {
+                if found.kind != wsd::Announcement::Bye {
+                    devices.entry(found.endpoint.clone()).or_insert_with(|| OnvifDevice::from_match(found, from.ip()));
+                }
+            }
+        }
+    }
+    let mut devices: Vec<OnvifDevice> = devices.into_values().collect();
+    devices.sort_by(|a, b| a.address.cmp(&b.address).then_with(|| a.endpoint.cmp(&b.endpoint)));
+    Ok(devices)
+}
+
+/// A socket on `interface` that has sent one Probe per device type; answers come back to it.
+fn probe_from(interface: &Interface) -> std::io::Result<UdpSocket> {
+    let socket = UdpSocket::bind(SocketAddr::from((interface.address, 0)))?;
+    set_multicast_interface(&socket, interface.address)?;
+    socket.set_multicast_ttl_v4(1)?;
+    socket.set_read_timeout(Some(Duration::from_millis(100)))?;
+    for device_type in wsd::PROBE_TYPES {
+        let message = wsd::probe(device_type, &message_id());
+        socket.send_to(message.as_bytes(), (wsd::GROUP, wsd::PORT))?;
+    }
+    Ok(socket)
+}
+
+/// `IP_MULTICAST_IF`: send the group traffic out of this interface rather than by the routing table.
+fn set_multicast_interface(socket: &UdpSocket, address: Ipv4Addr) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let value = libc::in_addr { s_addr: u32::from(address).to_be() };
+    // SAFETY: a valid socket and a correctly sized in_addr.
+    let result = unsafe {
+        libc::setsockopt(
+            socket.as_raw_fd(),
+            libc::IPPROTO_IP,
+            libc::IP_MULTICAST_IF,
+            (&value as *const libc::in_addr).cast(),
+            std::mem::size_of::<libc::in_addr>() as libc::socklen_t,
+        )
+    };
+    if result == 0 { Ok(()) } else { Err(std::io::Error::last_os_error()) }
+}
+
+/// `urn:uuid:` and a random (version 4) UUID.
+fn message_id() -> String {
+    let mut bytes = [0u8; 16];
+    let _ = getrandom::fill(&mut bytes);
+    bytes[6] = (bytes[6] & 0x0f) | 0x40;
+    bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    format!("urn:uuid:{}-{}-{}-{}-{}", &hex[..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..])
+}
