@@ -55,3 +55,159 @@ impl Drop for FakeCamera {
         }
     }
 }
+
+/// A fake ONVIF camera's device and media services over real HTTP on 127.0.0.1, answering with
+/// the vendor fixtures. It checks the WS-UsernameToken digest against its password and the token's
+/// creation time against its own clock, which runs `clock_skew_s` ahead of the machine's: a client
+/// that does not correct for the camera's clock is refused, as real cameras refuse it.
+pub struct FakeSoapCamera {
+    pub port: u16,
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+pub struct SoapSettings {
+    pub username: String,
+    pub password: String,
+    pub clock_skew_s: i64,
+    /// The GetProfiles answer to give (a fixture file name).
+    pub profiles: &'static str,
+    /// Answer every request with an HTML page instead (not an ONVIF device).
+    pub html: bool,
+}
+
+fn fixture(name: &str) -> String {
+    std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/onvif").join(name))
+        .unwrap()
+}
+
+/// `<tag>value</tag>` anywhere in `xml`, ignoring the namespace prefix.
+fn element(xml: &str, tag: &str) -> Option<String> {
+    let at = xml.find(&format!(":{tag}>")).or_else(|| xml.find(&format!("<{tag}>")))?;
+    let rest = &xml[at..];
+    let start = rest.find('>')? + 1;
+    let rest = &rest[start..];
+    // Skip nested attributes (`<Password Type="…">`) by taking text up to the next tag.
+    Some(rest[..rest.find('<')?].to_string())
+}
+
+fn element_with_attributes(xml: &str, tag: &str) -> Option<String> {
+    let at = xml.find(&format!("<{tag} ")).or_else(|| xml.find(&format!(":{tag} ")))?;
+    let rest = &xml[at..];
+    let rest = &rest[rest.find('>')? + 1..];
+    Some(rest[..rest.find('<')?].to_string())
+}
+
+impl FakeSoapCamera {
+    pub fn start(settings: SoapSettings) -> Self {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let stop = Arc::new(AtomicBool::new(false));
+        let thread = std::thread::spawn({
+            let stop = stop.clone();
+            move || {
+                while !stop.load(Ordering::Relaxed) {
+                    match listener.accept() {
+                        Ok((stream, _)) => serve(stream, &settings, port),
+                        Err(_) => std::thread::sleep(Duration::from_millis(10)),
+                    }
+                }
+            }
+        });
+        Self { port, stop, thread: Some(thread) }
+    }
+
+    pub fn device_url(&self) -> String {
+        format!("http://127.0.0.1:{}/onvif/device_service", self.port)
+    }
+}
+
+impl Drop for FakeSoapCamera {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+fn serve(mut stream: std::net::TcpStream, settings: &SoapSettings, port: u16) {
+    use std::io::{Read, Write};
+    stream.set_nonblocking(false).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut request = Vec::new();
+    let mut buffer = [0u8; 8192];
+    let body = loop {
+        let Ok(n) = stream.read(&mut buffer) else { return };
+        if n == 0 {
+            return;
+        }
+        request.extend_from_slice(&buffer[..n]);
+        let text = String::from_utf8_lossy(&request).into_owned();
+        let Some(head_end) = text.find("\r\n\r\n") else { continue };
+        let length: usize = text[..head_end]
+            .lines()
+            .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse().unwrap_or(0)))
+            .unwrap_or(0);
+        if request.len() >= head_end + 4 + length {
+            break String::from_utf8_lossy(&request[head_end + 4..head_end + 4 + length]).into_owned();
+        }
+    };
+    let camera_now = chrono::Utc::now() + chrono::Duration::seconds(settings.clock_skew_s);
+    let (status, content_type, answer) = if settings.html {
+        ("200 OK", "text/html", "<html><body><h1>Router login</h1></body></html>".to_string())
+    } else if body.contains("GetSystemDateAndTime") {
+        let answer = fixture("get_system_date_and_time.xml")
+            .replace("{{YEAR}}", &camera_now.format("%Y").to_string())
+            .replace("{{MONTH}}", &camera_now.format("%-m").to_string())
+            .replace("{{DAY}}", &camera_now.format("%-d").to_string())
+            .replace("{{HOUR}}", &camera_now.format("%-H").to_string())
+            .replace("{{MINUTE}}", &camera_now.format("%-M").to_string())
+            .replace("{{SECOND}}", &camera_now.format("%-S").to_string());
+        ("200 OK", "application/soap+xml", answer)
+    } else if !authorised(&body, settings, camera_now) {
+        ("400 Bad Request", "application/soap+xml", fixture("hikvision_fault_not_authorized.xml"))
+    } else if body.contains("GetDeviceInformation") {
+        ("200 OK", "application/soap+xml", fixture("hikvision_get_device_information.xml"))
+    } else if body.contains("GetCapabilities") {
+        let answer = fixture("hikvision_get_capabilities.xml").replace("{{ADDR}}", &format!("127.0.0.1:{port}"));
+        ("200 OK", "application/soap+xml", answer)
+    } else if body.contains("GetProfiles") {
+        ("200 OK", "application/soap+xml", fixture(settings.profiles))
+    } else if body.contains("GetStreamUri") {
+        let profile = element(&body, "ProfileToken").unwrap_or_default();
+        let channel = if profile.ends_with('2') { "102" } else { "101" };
+        let answer = fixture("hikvision_get_stream_uri.xml")
+            .replace("{{HOST}}", "127.0.0.1")
+            .replace("{{CHANNEL}}", channel)
+            .replace("{{PROFILE}}", &profile);
+        ("200 OK", "application/soap+xml", answer)
+    } else {
+        ("400 Bad Request", "application/soap+xml", fixture("fault_action_not_supported.xml"))
+    };
+    let response = format!(
+        "HTTP/1.1 {status}\r\nContent-Type: {content_type}; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{answer}",
+        answer.len()
+    );
+    let _ = stream.write_all(response.as_bytes());
+}
+
+/// The UsernameToken is for our user, its digest matches our password, and it was created within
+/// five minutes of our (skewed) clock.
+fn authorised(body: &str, settings: &SoapSettings, camera_now: chrono::DateTime<chrono::Utc>) -> bool {
+    use base64::Engine;
+    let (Some(user), Some(digest), Some(nonce), Some(created)) = (
+        element(body, "Username"),
+        element_with_attributes(body, "Password"),
+        element_with_attributes(body, "Nonce"),
+        element_with_attributes(body, "Created"),
+    ) else {
+        return false;
+    };
+    let Ok(nonce) = base64::engine::general_purpose::STANDARD.decode(nonce.trim()) else { return false };
+    let Ok(when) = chrono::DateTime::parse_from_rfc3339(created.trim()) else { return false };
+    let on_time = (when.timestamp() - camera_now.timestamp()).abs() <= 300;
+    let expected = watchpost::discovery::onvif::password_digest(&nonce, created.trim(), &settings.password);
+    user == settings.username && digest.trim() == expected && on_time
+}
