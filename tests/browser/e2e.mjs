@@ -148,6 +148,9 @@ try {
   await page.uncheck("input[name=detect]");
   await Promise.all([page.waitForNavigation(), page.click("form.switches button")]);
   check(!(await page.isChecked("input[name=detect]")), "detection stays off after Apply");
+  await page.goto(`${base}/`);
+  check(await page.isVisible("text=detection off"), "the dashboard shows that detection is off");
+  await page.goto(`${base}/cameras/yard`);
   await page.check("input[name=detect]");
   await Promise.all([page.waitForNavigation(), page.click("form.switches button")]);
   await shot(page, "camera-switches");
