@@ -102,7 +102,9 @@ pub async fn start(options: ServeOptions) -> Result<RunningApp> {
     // Bridges stop after the cameras (see `shutdown`), so they do not hang off the cameras' token.
     let bridges =
         Bridges::new(bridge_config(&config, &db, &auth.vault()).await, bridge_context, CancellationToken::new());
+    let inbox = crate::discovery::inbox::Inbox::new(db.clone(), config.discovery.clone());
     let state = AppState {
+        inbox,
         db,
         auth,
         detector,
@@ -142,6 +144,7 @@ pub async fn start(options: ServeOptions) -> Result<RunningApp> {
     for camera in ui_cameras {
         state.cameras.put(camera, CameraSource::Ui).await;
     }
+    tasks.spawn(state.inbox.clone().run_background(cancel.clone()));
     if let Ok(true) = state.auth.needs_setup().await {
         tracing::warn!(
             "no account exists yet: open http://{addr}/setup to create the administrator, or run `watchpost user add NAME --role admin`"

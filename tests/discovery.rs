@@ -178,3 +178,110 @@ fn a_scan_over_real_multicast_finds_the_camera_in_the_other_namespace() {
     let error = String::from_utf8_lossy(&output.stderr);
     assert!(error.contains("[discovery] interfaces (eth9)"), "{error}");
 }
+
+/// The value of the checked radio button `name` in `page`.
+fn checked_value(page: &str, name: &str) -> String {
+    let at = page.find("checked").expect("a checked choice");
+    let input_start = page[..at].rfind("<input").unwrap();
+    let input = &page[input_start..at];
+    assert!(input.contains(&format!("name=\"{name}\"")), "{input}");
+    let value = input.split("value=\"").nth(1).unwrap();
+    value[..value.find('"').unwrap()].to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_camera_found_on_the_lan_is_adopted_with_its_credentials_from_the_discovery_page() {
+    if !namespaces_or_skip() {
+        return;
+    }
+    let link = netns::HostLink::create("a");
+    let soap = common::onvif::FakeSoapCamera::start_in(
+        &link.camera_ns,
+        link.camera_ip,
+        common::onvif::SoapSettings {
+            username: "admin".into(),
+            password: "cam-pass-123".into(),
+            clock_skew_s: -3600,
+            profiles: "hikvision_get_profiles.xml",
+            html: false,
+        },
+    );
+    let reply = fixture("hikvision_probe_match.xml")
+        .replace("http://192.168.1.64/", &format!("http://{}:{}/", link.camera_ip, soap.port));
+    let _camera = FakeCamera::start(&link.camera_ns, link.camera_ip, &reply);
+    let config =
+        format!("[discovery]\ninterfaces = [\"{}\"]\nprobe_secs = 2\ninterval_minutes = 0\n", link.host_interface);
+    let app = common::TestApp::start(&config).await;
+    let (browser, csrf) = app.browser_session(common::ADMIN, common::ADMIN_PASSWORD).await;
+    let page = |path: String| {
+        let browser = browser.clone();
+        let url = app.url(&path);
+        async move { browser.get(url).send().await.unwrap().text().await.unwrap() }
+    };
+    let post = |path: String, fields: Vec<(&'static str, String)>| {
+        let browser = browser.clone();
+        let url = app.url(&path);
+        let mut form = vec![("csrf", csrf.clone())];
+        form.extend(fields);
+        async move { browser.post(url).form(&form).send().await.unwrap() }
+    };
+    assert!(page("/discovery".into()).await.contains("Nothing found yet"));
+
+    // Scan now: the camera in the other namespace answers over multicast.
+    assert_eq!(post("/discovery/scan".into(), vec![]).await.status(), 303);
+    assert!(page("/discovery".into()).await.contains("Scanning…"), "the scan shows while it runs");
+    let device = common::wait_for("the camera in the inbox", Duration::from_secs(15), || async {
+        app.get_json("/api/discovery").await["devices"].as_array().and_then(|d| d.first().cloned())
+    })
+    .await;
+    assert_eq!(device["status"], "new");
+    assert_eq!(device["model"], "DS-2CD2143G0-I");
+    assert_eq!(device["address"], link.camera_ip.to_string());
+    let listed = page("/discovery".into()).await;
+    assert!(listed.contains("HIKVISION DS-2CD2143G0-I") && listed.contains("Adopt"), "{listed}");
+    let key: String = url::form_urlencoded::byte_serialize(device["id"].as_str().unwrap().as_bytes()).collect();
+
+    // Ignore and unignore keep it in the list.
+    post(format!("/discovery/{key}/ignore"), vec![]).await;
+    assert_eq!(app.get_json("/api/discovery").await["devices"][0]["status"], "ignored");
+    post(format!("/discovery/{key}/ignore"), vec![]).await;
+    assert_eq!(app.get_json("/api/discovery").await["devices"][0]["status"], "new");
+
+    // The wrong password: said so, nothing created.
+    let refused =
+        post(format!("/discovery/{key}/adopt"), vec![("username", "admin".into()), ("password", "guess".into())]).await;
+    assert_eq!(refused.status(), 422);
+    let text = refused.text().await.unwrap();
+    assert!(text.contains("refused the user name or password") && text.contains("Nothing was created"), "{text}");
+    assert_eq!(app.get_json("/api/cameras").await, serde_json::json!([]));
+
+    // The right one: the streams, the sub-stream suggested for detection.
+    let accepted = post(
+        format!("/discovery/{key}/adopt"),
+        vec![("username", "admin".into()), ("password", "cam-pass-123".into())],
+    )
+    .await;
+    assert_eq!(accepted.status(), 303);
+    let choose = accepted.headers()["location"].to_str().unwrap().to_string();
+    let streams = page(choose.clone()).await;
+    assert!(streams.contains("mainStream · H264 2560×1440 at 20 fps"), "{streams}");
+    assert!(!streams.contains("JPEG"), "the JPEG stream is not offered");
+    assert!(!streams.contains("cam-pass-123"), "the password is not shown back");
+    let suggested = checked_value(&streams, "stream");
+    let created = post(choose, vec![("stream", suggested), ("id", "porch".into()), ("name", "Porch".into())]).await;
+    assert_eq!(created.status(), 303);
+    assert_eq!(created.headers()["location"], "/cameras/porch");
+
+    let camera = app.get_json("/api/cameras/porch").await;
+    assert_eq!(
+        camera["url"],
+        format!("rtsp://***@{}:554/Streaming/Channels/102?transportmode=unicast&profile=Profile_2", link.camera_ip)
+    );
+    let device = &app.get_json("/api/discovery").await["devices"][0];
+    assert_eq!((device["status"].as_str(), device["camera"].as_str()), (Some("adopted"), Some("porch")));
+    for file in ["watchpost.db", "watchpost.db-wal"] {
+        let stored = std::fs::read(app.data.path().join(file)).unwrap_or_default();
+        assert!(!stored.windows(12).any(|w| w == b"cam-pass-123"), "the password is in clear in {file}");
+    }
+    app.shutdown().await;
+}

@@ -272,7 +272,10 @@ async fn a_killed_watchpost_is_announced_offline_by_the_broker_and_online_after_
     let watcher = Watcher::start(broker.port, &["watchpost/status"]).await;
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("watchpost.toml");
-    let toml = format!("[server]\nbind = \"127.0.0.1:0\"\n[detector]\nenabled = false\n{}", mqtt_toml(broker.port));
+    let toml = format!(
+        "[server]\nbind = \"127.0.0.1:0\"\n[detector]\nenabled = false\n[discovery]\ninterval_minutes = 0\n{}",
+        mqtt_toml(broker.port)
+    );
     std::fs::write(&config, toml).unwrap();
     let start = || {
         std::process::Command::new(env!("CARGO_BIN_EXE_watchpost"))

@@ -128,11 +128,13 @@ pub struct DiscoveryConfig {
     pub interfaces: Vec<String>,
     /// Seconds a scan waits for answers.
     pub probe_secs: u32,
+    /// Minutes between background scans; 0 = only when asked ("Scan now", `watchpost discover`).
+    pub interval_minutes: u32,
 }
 
 impl Default for DiscoveryConfig {
     fn default() -> Self {
-        Self { interfaces: Vec::new(), probe_secs: 3 }
+        Self { interfaces: Vec::new(), probe_secs: 3, interval_minutes: 5 }
     }
 }
 
@@ -629,6 +631,12 @@ impl Config {
             push(
                 "discovery.probe_secs".into(),
                 format!("{} is out of range; use 1–60 seconds", self.discovery.probe_secs),
+            );
+        }
+        if self.discovery.interval_minutes > 10_080 {
+            push(
+                "discovery.interval_minutes".into(),
+                format!("{} is out of range; use 0 (off) to 10080 (a week)", self.discovery.interval_minutes),
             );
         }
         for issue in self.mqtt.validate() {

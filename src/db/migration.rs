@@ -15,6 +15,7 @@ impl MigratorTrait for Migrator {
             Box::new(EventFrames),
             Box::new(ScoreHistory),
             Box::new(Outbox),
+            Box::new(DiscoveredDevices),
         ]
     }
 }
@@ -507,5 +508,60 @@ impl MigrationTrait for Outbox {
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         manager.drop_table(Table::drop().table(OutboxMessages::Table).to_owned()).await
+    }
+}
+
+/// Devices found on the LAN, with what the user decided about them.
+struct DiscoveredDevices;
+
+impl MigrationName for DiscoveredDevices {
+    fn name(&self) -> &str {
+        "m20261122_000007_discovered_devices"
+    }
+}
+
+#[derive(DeriveIden)]
+enum Discovered {
+    #[sea_orm(iden = "discovered_devices")]
+    Table,
+    Id,
+    Kind,
+    Name,
+    Manufacturer,
+    Model,
+    Address,
+    Xaddrs,
+    Status,
+    CameraId,
+    FirstSeenMs,
+    LastSeenMs,
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for DiscoveredDevices {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .create_table(
+                Table::create()
+                    .table(Discovered::Table)
+                    .if_not_exists()
+                    .col(string(Discovered::Id).primary_key())
+                    .col(string(Discovered::Kind))
+                    .col(string_null(Discovered::Name))
+                    .col(string_null(Discovered::Manufacturer))
+                    .col(string_null(Discovered::Model))
+                    .col(string(Discovered::Address))
+                    .col(text(Discovered::Xaddrs))
+                    .col(string(Discovered::Status))
+                    .col(string_null(Discovered::CameraId))
+                    .col(big_integer(Discovered::FirstSeenMs))
+                    .col(big_integer(Discovered::LastSeenMs))
+                    .to_owned(),
+            )
+            .await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager.drop_table(Table::drop().table(Discovered::Table).to_owned()).await
     }
 }

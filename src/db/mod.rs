@@ -3,6 +3,7 @@
 //! builds SQL.
 
 mod accounts;
+mod discovered;
 pub mod entities;
 mod migration;
 mod outbox;

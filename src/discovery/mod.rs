@@ -5,6 +5,7 @@
 //! runtime use `spawn_blocking`. Sockets are created in the calling thread, so they belong to its
 //! network namespace (which the tests rely on).
 
+pub mod inbox;
 pub mod onvif;
 pub mod wsd;
 

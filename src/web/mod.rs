@@ -9,6 +9,7 @@
 
 mod account;
 mod api;
+mod discovery;
 mod forms;
 mod guard;
 mod integrations;
@@ -47,6 +48,8 @@ pub struct AppState {
     pub detector: DetectorState,
     pub cameras: CameraManager,
     pub bridges: crate::bridges::Bridges,
+    /// Devices found on the LAN and adoptions in progress.
+    pub inbox: crate::discovery::inbox::Inbox,
     pub media: MediaStore,
     pub bus: EventBus,
     pub config: Arc<Config>,
@@ -131,6 +134,14 @@ pub fn routes() -> Vec<RouteSpec> {
         RouteSpec::new(POST, "/settings/integrations/mqtt/test", Admin, || web::route().to(integrations::test_mqtt)),
         RouteSpec::new(GET, "/api/integrations", Admin, || web::route().to(integrations::integrations_api)),
         RouteSpec::new(POST, "/cameras/{id}/controls", Admin, || web::route().to(integrations::set_controls)),
+        RouteSpec::new(GET, "/discovery", Admin, || web::route().to(discovery::discovery_page)),
+        RouteSpec::new(POST, "/discovery/scan", Admin, || web::route().to(discovery::scan_now)),
+        RouteSpec::new(GET, "/api/discovery", Admin, || web::route().to(discovery::discovery_api)),
+        RouteSpec::new(GET, "/discovery/adopt/{key}", Admin, || web::route().to(discovery::adopt_streams)),
+        RouteSpec::new(POST, "/discovery/adopt/{key}", Admin, || web::route().to(discovery::adopt_create)),
+        RouteSpec::new(GET, "/discovery/{id}/adopt", Admin, || web::route().to(discovery::adopt_form)),
+        RouteSpec::new(POST, "/discovery/{id}/adopt", Admin, || web::route().to(discovery::adopt_connect)),
+        RouteSpec::new(POST, "/discovery/{id}/ignore", Admin, || web::route().to(discovery::toggle_ignore)),
     ]
 }
 

@@ -143,6 +143,11 @@ try {
   check(await page.isVisible("text=Example automation"), "an example automation is offered");
   await shot(page, "settings-integrations");
 
+  // Discovery: the empty inbox explains itself (the test never scans the machine's network).
+  await page.click("nav >> text=Discovery");
+  check(await page.isVisible("text=Nothing found yet"), "the empty discovery page explains itself");
+  await shot(page, "discovery-empty");
+
   // The camera's switches: detection off, and it stays off.
   await page.goto(`${base}/cameras/yard`);
   await page.uncheck("input[name=detect]");

@@ -76,6 +76,10 @@ impl TestApp {
         // Object detection only where a test asks for it: it is slow, and these tests are about
         // other things.
         config.detector.enabled = config_toml.contains("[detector]");
+        // No background discovery: tests never multicast on the machine's own network.
+        if !config_toml.contains("interval_minutes") {
+            config.discovery.interval_minutes = 0;
+        }
         let app = watchpost::app::start(ServeOptions { config, data_dir: data.path().to_path_buf(), demo: false })
             .await
             .expect("watchpost starts");
@@ -211,6 +215,7 @@ pub fn motion_event(camera: &str, start_ms: i64) -> watchpost::db::NewEvent {
 /// Starts Watchpost with `config` and no account at all (the first-run state), on a free port.
 pub async fn start_without_accounts(mut config: Config, data: &Path) -> RunningApp {
     config.server.bind = "127.0.0.1:0".into();
+    config.discovery.interval_minutes = 0; // never multicast on the machine's own network
     watchpost::app::start(ServeOptions { config, data_dir: data.to_path_buf(), demo: false })
         .await
         .expect("watchpost starts")

@@ -62,6 +62,7 @@ impl Drop for FakeCamera {
 /// that does not correct for the camera's clock is refused, as real cameras refuse it.
 pub struct FakeSoapCamera {
     pub port: u16,
+    pub host: Ipv4Addr,
     stop: Arc<AtomicBool>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -99,8 +100,26 @@ fn element_with_attributes(xml: &str, tag: &str) -> Option<String> {
 }
 
 impl FakeSoapCamera {
+    /// On 127.0.0.1 in this namespace.
     pub fn start(settings: SoapSettings) -> Self {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        Self::serve_on(listener, Ipv4Addr::LOCALHOST, settings)
+    }
+
+    /// On `host` inside network namespace `namespace`.
+    pub fn start_in(namespace: &str, host: Ipv4Addr, settings: SoapSettings) -> Self {
+        let namespace = namespace.to_string();
+        // A socket stays in the namespace it was made in, whichever thread uses it later.
+        let listener = std::thread::spawn(move || {
+            super::netns::enter(&namespace);
+            std::net::TcpListener::bind((host, 0)).unwrap()
+        })
+        .join()
+        .unwrap();
+        Self::serve_on(listener, host, settings)
+    }
+
+    fn serve_on(listener: std::net::TcpListener, host: Ipv4Addr, settings: SoapSettings) -> Self {
         listener.set_nonblocking(true).unwrap();
         let port = listener.local_addr().unwrap().port();
         let stop = Arc::new(AtomicBool::new(false));
@@ -109,17 +128,17 @@ impl FakeSoapCamera {
             move || {
                 while !stop.load(Ordering::Relaxed) {
                     match listener.accept() {
-                        Ok((stream, _)) => serve(stream, &settings, port),
+                        Ok((stream, _)) => serve(stream, &settings, host, port),
                         Err(_) => std::thread::sleep(Duration::from_millis(10)),
                     }
                 }
             }
         });
-        Self { port, stop, thread: Some(thread) }
+        Self { port, host, stop, thread: Some(thread) }
     }
 
     pub fn device_url(&self) -> String {
-        format!("http://127.0.0.1:{}/onvif/device_service", self.port)
+        format!("http://{}:{}/onvif/device_service", self.host, self.port)
     }
 }
 
@@ -132,7 +151,7 @@ impl Drop for FakeSoapCamera {
     }
 }
 
-fn serve(mut stream: std::net::TcpStream, settings: &SoapSettings, port: u16) {
+fn serve(mut stream: std::net::TcpStream, settings: &SoapSettings, host: Ipv4Addr, port: u16) {
     use std::io::{Read, Write};
     stream.set_nonblocking(false).unwrap();
     stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
@@ -171,7 +190,7 @@ fn serve(mut stream: std::net::TcpStream, settings: &SoapSettings, port: u16) {
     } else if body.contains("GetDeviceInformation") {
         ("200 OK", "application/soap+xml", fixture("hikvision_get_device_information.xml"))
     } else if body.contains("GetCapabilities") {
-        let answer = fixture("hikvision_get_capabilities.xml").replace("{{ADDR}}", &format!("127.0.0.1:{port}"));
+        let answer = fixture("hikvision_get_capabilities.xml").replace("{{ADDR}}", &format!("{host}:{port}"));
         ("200 OK", "application/soap+xml", answer)
     } else if body.contains("GetProfiles") {
         ("200 OK", "application/soap+xml", fixture(settings.profiles))
@@ -179,7 +198,7 @@ fn serve(mut stream: std::net::TcpStream, settings: &SoapSettings, port: u16) {
         let profile = element(&body, "ProfileToken").unwrap_or_default();
         let channel = if profile.ends_with('2') { "102" } else { "101" };
         let answer = fixture("hikvision_get_stream_uri.xml")
-            .replace("{{HOST}}", "127.0.0.1")
+            .replace("{{HOST}}", &host.to_string())
             .replace("{{CHANNEL}}", channel)
             .replace("{{PROFILE}}", &profile);
         ("200 OK", "application/soap+xml", answer)

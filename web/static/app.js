@@ -47,6 +47,11 @@
     if (question && !window.confirm(question)) event.preventDefault();
   });
 
+  // Pages with work in progress (a discovery scan) reload until it is done.
+  if (document.querySelector("[data-reload-while]")) {
+    setTimeout(function () { window.location.reload(); }, 1500);
+  }
+
   // Copy buttons: <button data-copy="element-id">.
   document.addEventListener("click", function (event) {
     var id = event.target.getAttribute && event.target.getAttribute("data-copy");

@@ -4,6 +4,7 @@
 pub mod api_token;
 pub mod audit_entry;
 pub mod camera;
+pub mod discovered_device;
 pub mod event;
 pub mod node;
 pub mod outbox_message;

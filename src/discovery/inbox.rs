@@ -1,0 +1,160 @@
+//! The discovery inbox: scans (in the background every `[discovery] interval_minutes`, or when
+//! asked) record what answered in the database, where the user adopts or ignores it; and the
+//! adoptions in progress between "here are the credentials" and "make this stream a camera".
+
+use super::onvif::Profile;
+use crate::config::{DiscoveryConfig, Secret};
+use crate::db::Db;
+use crate::db::entities::discovered_device;
+use crate::supervise::{CancellationToken, sleep_or_cancel};
+use serde::Serialize;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// How a scan is going, for the Discovery page.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ScanState {
+    pub running_since_ms: Option<i64>,
+    pub last_finished_ms: Option<i64>,
+    pub last_found: usize,
+    pub last_error: Option<String>,
+}
+
+/// A camera whose credentials were accepted, waiting for the user to pick a stream.
+#[derive(Debug, Clone)]
+pub struct PendingAdoption {
+    pub device_id: String,
+    pub username: String,
+    pub password: Secret,
+    pub manufacturer: String,
+    pub model: String,
+    /// Usable profiles and their RTSP addresses (without credentials).
+    pub streams: Vec<(Profile, String)>,
+    created: Instant,
+}
+
+/// Adoptions not finished within this are forgotten (their credentials with them).
+const PENDING_FOR: Duration = Duration::from_secs(15 * 60);
+
+#[derive(Clone)]
+pub struct Inbox {
+    db: Db,
+    config: DiscoveryConfig,
+    state: Arc<Mutex<ScanState>>,
+    pending: Arc<Mutex<HashMap<String, PendingAdoption>>>,
+}
+
+impl Inbox {
+    pub fn new(db: Db, config: DiscoveryConfig) -> Self {
+        Self { db, config, state: Arc::default(), pending: Arc::default() }
+    }
+
+    pub fn state(&self) -> ScanState {
+        self.state.lock().expect("scan state lock").clone()
+    }
+
+    /// Starts a scan unless one is running; returns whether it started.
+    pub fn scan_now(&self) -> bool {
+        {
+            let mut state = self.state.lock().expect("scan state lock");
+            if state.running_since_ms.is_some() {
+                return false;
+            }
+            state.running_since_ms = Some(chrono::Utc::now().timestamp_millis());
+        }
+        let inbox = self.clone();
+        tokio::spawn(async move { inbox.scan().await });
+        true
+    }
+
+    async fn scan(&self) {
+        let (interfaces, wait) = (self.config.interfaces.clone(), Duration::from_secs(self.config.probe_secs.into()));
+        let result = tokio::task::spawn_blocking(move || super::scan_onvif(&interfaces, wait)).await;
+        let now = chrono::Utc::now().timestamp_millis();
+        let outcome = match result {
+            Ok(Ok(devices)) => {
+                let found = devices.len();
+                for device in devices {
+                    let row = discovered_device::Model {
+                        id: device.endpoint.clone(),
+                        kind: "onvif".into(),
+                        name: device.name,
+                        manufacturer: device.manufacturer,
+                        model: device.model,
+                        address: device.address.to_string(),
+                        xaddrs: serde_json::to_string(&device.xaddrs).unwrap_or_else(|_| "[]".into()),
+                        status: "new".into(),
+                        camera_id: None,
+                        first_seen_ms: now,
+                        last_seen_ms: now,
+                    };
+                    if let Err(err) = self.db.record_discovered(row).await {
+                        tracing::warn!(error = %err, "cannot record a discovered device");
+                    }
+                }
+                tracing::info!(found, "discovery scan finished");
+                Ok(found)
+            }
+            Ok(Err(err)) => Err(err.message),
+            Err(_) => Err("the scan failed; see the log".to_string()),
+        };
+        let mut state = self.state.lock().expect("scan state lock");
+        state.running_since_ms = None;
+        state.last_finished_ms = Some(now);
+        match outcome {
+            Ok(found) => {
+                state.last_found = found;
+                state.last_error = None;
+            }
+            Err(message) => {
+                tracing::warn!("discovery scan failed: {message}");
+                state.last_error = Some(message);
+            }
+        }
+    }
+
+    /// Scans every `interval_minutes` until `cancel`; nothing when the interval is 0.
+    pub async fn run_background(self, cancel: CancellationToken) {
+        let minutes = self.config.interval_minutes;
+        if minutes == 0 {
+            return;
+        }
+        loop {
+            self.scan_now();
+            if !sleep_or_cancel(Duration::from_secs(u64::from(minutes) * 60), &cancel).await {
+                break;
+            }
+        }
+    }
+
+    /// Keeps an adoption in progress; returns its key.
+    pub fn hold(&self, adoption: PendingAdoption) -> String {
+        let key = crate::auth::random_token();
+        let mut pending = self.pending.lock().expect("pending lock");
+        pending.retain(|_, p| p.created.elapsed() < PENDING_FOR);
+        pending.insert(key.clone(), adoption);
+        key
+    }
+
+    pub fn pending(&self, key: &str) -> Option<PendingAdoption> {
+        let pending = self.pending.lock().expect("pending lock");
+        pending.get(key).filter(|p| p.created.elapsed() < PENDING_FOR).cloned()
+    }
+
+    pub fn finish(&self, key: &str) {
+        self.pending.lock().expect("pending lock").remove(key);
+    }
+}
+
+impl PendingAdoption {
+    pub fn new(
+        device_id: String,
+        username: String,
+        password: Secret,
+        info: (String, String),
+        streams: Vec<(Profile, String)>,
+    ) -> Self {
+        Self { device_id, username, password, manufacturer: info.0, model: info.1, streams, created: Instant::now() }
+    }
+}

@@ -1,0 +1,343 @@
+//! The Discovery page: devices found on the LAN, "Scan now", ignore, and adoption of an ONVIF
+//! camera (credentials → its streams → a running camera with the chosen stream for detection).
+
+use super::AppState;
+use super::account::{field, form_fields};
+use super::guard::audit;
+use super::pages::{PageResult, html, ok, redirect};
+use super::view::{Me, format_ago};
+use crate::auth::Identity;
+use crate::camera::CameraSource;
+use crate::config::{CameraConfig, DetectConfig, Secret, redact_url, with_credentials};
+use crate::db::entities::discovered_device;
+use crate::discovery::inbox::PendingAdoption;
+use crate::discovery::onvif::{OnvifClient, OnvifErrorKind};
+use crate::error::Error;
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+
+/// A found device as the page lists it.
+struct DeviceView {
+    /// The endpoint, encoded for use in a URL path.
+    key: String,
+    name: String,
+    what: String,
+    address: String,
+    status: String,
+    camera_id: String,
+    seen: String,
+}
+
+impl DeviceView {
+    fn of(row: &discovered_device::Model) -> Self {
+        let what = [row.manufacturer.as_deref(), row.model.as_deref()].into_iter().flatten().collect::<Vec<_>>();
+        Self {
+            key: url::form_urlencoded::byte_serialize(row.id.as_bytes()).collect(),
+            name: row.name.clone().unwrap_or_else(|| "(no name)".into()),
+            what: what.join(" "),
+            address: row.address.clone(),
+            status: row.status.clone(),
+            camera_id: row.camera_id.clone().unwrap_or_default(),
+            seen: format_ago(row.last_seen_ms),
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "discovery.html")]
+struct DiscoveryPage {
+    nav: &'static str,
+    me: Me,
+    devices: Vec<DeviceView>,
+    scanning: bool,
+    scan_text: String,
+    scan_error: String,
+    interfaces: String,
+}
+
+pub(super) async fn discovery_page(state: web::Data<AppState>, me: Identity) -> PageResult {
+    let scan = state.inbox.state();
+    let scan_text = match (scan.running_since_ms, scan.last_finished_ms) {
+        (Some(since), _) => format!("Scanning… started {}", format_ago(since)),
+        (None, Some(done)) => format!("Last scan {}: {} device(s) answered.", format_ago(done), scan.last_found),
+        (None, None) => "No scan yet.".into(),
+    };
+    let discovery = &state.config.discovery;
+    let interfaces = if discovery.interfaces.is_empty() {
+        "every network interface that can send multicast".to_string()
+    } else {
+        discovery.interfaces.join(", ")
+    };
+    let devices = state.db.list_discovered().await?.iter().map(DeviceView::of).collect();
+    ok(DiscoveryPage {
+        nav: "discovery",
+        me: Me::of(&me),
+        devices,
+        scanning: scan.running_since_ms.is_some(),
+        scan_text,
+        scan_error: scan.last_error.unwrap_or_default(),
+        interfaces,
+    }
+    .render())
+}
+
+pub(super) async fn scan_now(state: web::Data<AppState>) -> HttpResponse {
+    state.inbox.scan_now();
+    redirect("/discovery")
+}
+
+pub(super) async fn discovery_api(state: web::Data<AppState>) -> Result<HttpResponse, super::api::ApiError> {
+    let devices: Vec<serde_json::Value> = state
+        .db
+        .list_discovered()
+        .await?
+        .into_iter()
+        .map(|d| {
+            serde_json::json!({
+                "id": d.id, "kind": d.kind, "name": d.name, "manufacturer": d.manufacturer, "model": d.model,
+                "address": d.address, "xaddrs": serde_json::from_str::<serde_json::Value>(&d.xaddrs).unwrap_or_default(),
+                "status": d.status, "camera": d.camera_id, "first_seen_ms": d.first_seen_ms, "last_seen_ms": d.last_seen_ms,
+            })
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "scan": state.inbox.state(), "devices": devices })))
+}
+
+async fn find_device(state: &AppState, id: &str) -> Result<discovered_device::Model, Error> {
+    state.db.get_discovered(id).await?.ok_or_else(|| Error::not_found("That device is not in the discovery list."))
+}
+
+pub(super) async fn toggle_ignore(
+    state: web::Data<AppState>,
+    me: Identity,
+    req: HttpRequest,
+    id: web::Path<String>,
+) -> PageResult {
+    let device = find_device(&state, &id).await?;
+    let status = if device.status == "ignored" { "new" } else { "ignored" };
+    state.db.set_discovered_status(&device.id, status, device.camera_id.as_deref()).await?;
+    audit(&state, &me, &req, "discovery.status", Some(&device.id), status).await;
+    Ok(redirect("/discovery"))
+}
+
+#[derive(Template)]
+#[template(path = "adopt_credentials.html")]
+struct CredentialsPage {
+    nav: &'static str,
+    me: Me,
+    device: DeviceView,
+    username: String,
+    error: String,
+}
+
+pub(super) async fn adopt_form(state: web::Data<AppState>, me: Identity, id: web::Path<String>) -> PageResult {
+    let device = find_device(&state, &id).await?;
+    let page = CredentialsPage {
+        nav: "discovery",
+        me: Me::of(&me),
+        device: DeviceView::of(&device),
+        username: "admin".into(),
+        error: String::new(),
+    };
+    ok(page.render())
+}
+
+/// Signs in to the camera with the given credentials and lists its usable streams.
+pub(super) async fn adopt_connect(
+    state: web::Data<AppState>,
+    me: Identity,
+    id: web::Path<String>,
+    body: web::Bytes,
+) -> PageResult {
+    let device = find_device(&state, &id).await?;
+    let fields = form_fields(&body);
+    let username = field(&fields, "username").trim().to_string();
+    let password = field(&fields, "password").to_string();
+    let refuse = |error: String| {
+        let page = CredentialsPage {
+            nav: "discovery",
+            me: Me::of(&me),
+            device: DeviceView::of(&device),
+            username: username.clone(),
+            error,
+        };
+        Ok(html(StatusCode::UNPROCESSABLE_ENTITY, page.render()))
+    };
+    let xaddrs: Vec<String> = serde_json::from_str(&device.xaddrs).unwrap_or_default();
+    let Some(device_url) = xaddrs.first() else { return refuse("The camera gave no address to reach it at.".into()) };
+    let result = async {
+        let mut client = OnvifClient::connect(device_url, &username, &password).await?;
+        let info = client.device_information().await?;
+        let profiles = client.profiles().await?;
+        let mut streams = Vec::new();
+        for profile in profiles.into_iter().filter(|p| p.usable()) {
+            let uri = client.stream_uri(&profile.token).await?;
+            streams.push((profile, uri));
+        }
+        Ok::<_, crate::discovery::onvif::OnvifError>((info, streams))
+    }
+    .await;
+    match result {
+        Ok((_, streams)) if streams.is_empty() => refuse(
+            "The camera has no H.264 or H.265 stream; switch one of its profiles to H.264 in its own settings.".into(),
+        ),
+        Ok((info, streams)) => {
+            let adoption = PendingAdoption::new(
+                device.id.clone(),
+                username,
+                Secret::new(password),
+                (info.manufacturer, info.model),
+                streams,
+            );
+            let key = state.inbox.hold(adoption);
+            Ok(redirect(&format!("/discovery/adopt/{key}")))
+        }
+        Err(err) => {
+            let hint = match err.kind {
+                OnvifErrorKind::WrongCredentials => " Nothing was created.",
+                _ => "",
+            };
+            refuse(format!("{}{hint}", err.message))
+        }
+    }
+}
+
+/// One stream offered for detection.
+struct StreamView {
+    index: usize,
+    channel: String,
+    text: String,
+    suggested: bool,
+}
+
+#[derive(Template)]
+#[template(path = "adopt_streams.html")]
+struct StreamsPage {
+    nav: &'static str,
+    me: Me,
+    key: String,
+    title: String,
+    streams: Vec<StreamView>,
+    id: String,
+    name: String,
+    error: String,
+}
+
+fn streams_page(
+    me: &Identity,
+    key: &str,
+    adoption: &PendingAdoption,
+    id: String,
+    name: String,
+    error: String,
+) -> StreamsPage {
+    // Suggested for detection: the smallest stream of the first channel (a sub-stream).
+    let smallest = adoption.streams.iter().enumerate().min_by_key(|(_, (p, _))| p.width * p.height).map(|(i, _)| i);
+    let streams = adoption
+        .streams
+        .iter()
+        .enumerate()
+        .map(|(index, (profile, _))| StreamView {
+            index,
+            channel: profile.source.clone(),
+            text: format!(
+                "{} · {} {}×{}{}",
+                profile.name,
+                profile.encoding,
+                profile.width,
+                profile.height,
+                profile.fps.map(|f| format!(" at {f} fps")).unwrap_or_default()
+            ),
+            suggested: Some(index) == smallest,
+        })
+        .collect();
+    StreamsPage {
+        nav: "discovery",
+        me: Me::of(me),
+        key: key.to_string(),
+        title: format!("{} {}", adoption.manufacturer, adoption.model).trim().to_string(),
+        streams,
+        id,
+        name,
+        error,
+    }
+}
+
+fn suggested_id(name: &str) -> String {
+    let slug: String = name
+        .to_ascii_lowercase()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect::<String>()
+        .split('-')
+        .filter(|p| !p.is_empty())
+        .collect::<Vec<_>>()
+        .join("-");
+    let slug: String = slug.chars().take(40).collect();
+    if slug.is_empty() { "camera".into() } else { slug }
+}
+
+pub(super) async fn adopt_streams(state: web::Data<AppState>, me: Identity, key: web::Path<String>) -> PageResult {
+    let adoption = state.inbox.pending(&key).ok_or_else(|| {
+        Error::not_found("This adoption has expired (15 minutes); start again from the Discovery page.")
+    })?;
+    let device = find_device(&state, &adoption.device_id).await?;
+    let name = device.name.clone().unwrap_or_else(|| adoption.model.clone());
+    ok(streams_page(&me, &key, &adoption, suggested_id(&name), name, String::new()).render())
+}
+
+/// Creates the camera from the chosen stream, with the credentials sealed like any camera's.
+pub(super) async fn adopt_create(
+    state: web::Data<AppState>,
+    me: Identity,
+    req: HttpRequest,
+    key: web::Path<String>,
+    body: web::Bytes,
+) -> PageResult {
+    let adoption = state.inbox.pending(&key).ok_or_else(|| {
+        Error::not_found("This adoption has expired (15 minutes); start again from the Discovery page.")
+    })?;
+    let fields = form_fields(&body);
+    let id = field(&fields, "id").trim().to_string();
+    let name = field(&fields, "name").trim().to_string();
+    let chosen = field(&fields, "stream").parse::<usize>().ok().and_then(|i| adoption.streams.get(i));
+    let again = |error: String| {
+        Ok(html(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            streams_page(&me, &key, &adoption, id.clone(), name.clone(), error).render(),
+        ))
+    };
+    let Some((profile, uri)) = chosen else { return again("Choose the stream to watch.".into()) };
+    if state.cameras.get(&id).is_some() {
+        return again(format!("{id:?} is already used by another camera; choose another id."));
+    }
+    let url = with_credentials(uri, &adoption.username, adoption.password.expose());
+    let mut detect = DetectConfig::default();
+    if let Some(fps) = profile.fps {
+        detect.fps = detect.fps.min(fps.max(1));
+    }
+    let camera = CameraConfig {
+        id: id.clone(),
+        name: name.clone(),
+        url,
+        enabled: true,
+        hwaccel: None,
+        detect,
+        motion: Default::default(),
+        objects: Default::default(),
+        zones: Vec::new(),
+    };
+    let issues = camera.validate();
+    if !issues.is_empty() {
+        return again(issues.iter().map(|i| format!("{}: {}", i.key, i.message)).collect::<Vec<_>>().join(" "));
+    }
+    crate::camera::store_camera(&state.db, &state.auth.vault(), &camera, CameraSource::Ui).await?;
+    state.db.set_discovered_status(&adoption.device_id, "adopted", Some(&camera.id)).await?;
+    audit(&state, &me, &req, "camera.adopt", Some(&camera.id), &redact_url(&camera.url)).await;
+    tracing::info!(camera = %camera.id, url = %redact_url(&camera.url), "camera adopted from discovery");
+    state.inbox.finish(&key);
+    let location = format!("/cameras/{}", camera.id);
+    state.cameras.put(camera, CameraSource::Ui).await;
+    Ok(redirect(&location))
+}
