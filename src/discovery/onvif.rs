@@ -342,17 +342,7 @@ impl Node {
                 }
                 Event::Text(text) => stack.last_mut()?.text.push_str(&text.xml10_content()),
                 Event::GeneralRef(reference) => {
-                    let resolved = match reference.resolve_char_ref() {
-                        Ok(Some(c)) => c.to_string(),
-                        _ => match reference.xml10_content().as_ref() {
-                            "amp" => "&".into(),
-                            "lt" => "<".into(),
-                            "gt" => ">".into(),
-                            "quot" => "\"".into(),
-                            "apos" => "'".into(),
-                            _ => String::new(),
-                        },
-                    };
+                    let resolved = super::wsd::resolve_reference(&reference).unwrap_or_default();
                     stack.last_mut()?.text.push_str(&resolved);
                 }
                 Event::CData(data) => stack.last_mut()?.text.push_str(&data.xml10_content()),

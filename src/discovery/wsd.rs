@@ -131,17 +131,7 @@ pub fn parse(xml: &str) -> Vec<ProbeMatch> {
             }
             Event::GeneralRef(reference) => {
                 let Some(field) = path.last() else { continue };
-                let resolved = match reference.resolve_char_ref() {
-                    Ok(Some(c)) => c.to_string(),
-                    _ => match reference.xml10_content().as_ref() {
-                        "amp" => "&".into(),
-                        "lt" => "<".into(),
-                        "gt" => ">".into(),
-                        "quot" => "\"".into(),
-                        "apos" => "'".into(),
-                        _ => continue,
-                    },
-                };
+                let Some(resolved) = resolve_reference(&reference) else { continue };
                 let in_reference = path.iter().any(|p| p == "EndpointReference");
                 let partial = current.get_or_insert_with(|| Partial::new(Announcement::Match));
                 partial.append(field, in_reference, &resolved);
@@ -158,6 +148,23 @@ pub fn parse(xml: &str) -> Vec<ProbeMatch> {
         matches.push(done);
     }
     matches
+}
+
+/// The text an entity or character reference stands for (`&amp;` → `&`, `&#233;` → `é`); `None`
+/// for an entity XML does not predefine.
+pub(super) fn resolve_reference(reference: &quick_xml::events::BytesRef<'_>) -> Option<String> {
+    if let Ok(Some(c)) = reference.resolve_char_ref() {
+        return Some(c.to_string());
+    }
+    let text = match reference.xml10_content().as_ref() {
+        "amp" => "&",
+        "lt" => "<",
+        "gt" => ">",
+        "quot" => "\"",
+        "apos" => "'",
+        _ => return None,
+    };
+    Some(text.to_string())
 }
 
 fn message_kind(element: &str) -> Option<Announcement> {
