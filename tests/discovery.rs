@@ -279,6 +279,8 @@ async fn a_camera_found_on_the_lan_is_adopted_with_its_credentials_from_the_disc
     );
     let device = &app.get_json("/api/discovery").await["devices"][0];
     assert_eq!((device["status"].as_str(), device["camera"].as_str()), (Some("adopted"), Some("porch")));
+    let listed = page("/discovery".into()).await;
+    assert!(listed.contains("adopted as porch") && listed.contains("Adopt another channel"), "{listed}");
     for file in ["watchpost.db", "watchpost.db-wal"] {
         let stored = std::fs::read(app.data.path().join(file)).unwrap_or_default();
         assert!(!stored.windows(12).any(|w| w == b"cam-pass-123"), "the password is in clear in {file}");
