@@ -175,9 +175,9 @@ impl Bridges {
     pub async fn start_all(&self, ui_url: String) {
         self.context.write().expect("bridge context lock").ui_url = ui_url;
         let (config, context) = (self.config(), self.context());
-        for (name, construct) in REGISTRY {
+        for (_, construct) in REGISTRY {
             if let Some(bridge) = construct(&config, &context) {
-                self.launch(name, bridge).await;
+                self.launch(bridge).await;
             }
         }
     }
@@ -186,8 +186,9 @@ impl Bridges {
         self.context.read().expect("bridge context lock").clone()
     }
 
-    /// Starts `bridge` under `name`, replacing (after stopping) one running under that name.
-    async fn launch(&self, name: &'static str, bridge: Arc<dyn Bridge>) {
+    /// Starts `bridge`, replacing (after stopping) one running under its name.
+    async fn launch(&self, bridge: Arc<dyn Bridge>) {
+        let name = bridge.name();
         let mut running = self.running.lock().await;
         if let Some(index) = running.iter().position(|r| r.name == name) {
             stop(running.remove(index)).await;
@@ -208,7 +209,7 @@ impl Bridges {
         *self.config.write().expect("bridge config lock") = config.clone();
         let Some((name, construct)) = REGISTRY.into_iter().find(|(n, _)| *n == name) else { return };
         match construct(&config, &self.context()) {
-            Some(bridge) => self.launch(name, bridge).await,
+            Some(bridge) => self.launch(bridge).await,
             None => {
                 let mut running = self.running.lock().await;
                 if let Some(index) = running.iter().position(|r| r.name == name) {
