@@ -40,7 +40,8 @@ enum Command {
         #[command(flatten)]
         store: StoreArgs,
     },
-    /// Look for ONVIF cameras on the LAN once (WS-Discovery) and print what answered.
+    /// Look for ONVIF cameras (WS-Discovery) and ESP32/ESPHome nodes (mDNS) on the LAN once and
+    /// print what answered.
     Discover {
         /// Seconds to wait for answers (default: [discovery] probe_secs).
         #[arg(long)]
@@ -159,7 +160,17 @@ fn discover(config: Option<PathBuf>, timeout: Option<u32>, json: bool) -> anyhow
         }
     };
     let wait = std::time::Duration::from_secs(u64::from(timeout.unwrap_or(config.discovery.probe_secs)));
+    // Both kinds at once: ONVIF cameras (WS-Discovery) and ESP32/ESPHome nodes (mDNS).
+    let nodes = std::thread::spawn(move || watchpost::discovery::mdns::browse_nodes(wait));
     let devices = watchpost::discovery::scan_onvif(&config.discovery.interfaces, wait)?;
+    let nodes = match nodes.join() {
+        Ok(Ok(nodes)) => nodes,
+        Ok(Err(err)) => {
+            eprintln!("watchpost: mDNS: {err}");
+            Vec::new()
+        }
+        Err(_) => Vec::new(),
+    };
     for device in &devices {
         if json {
             let line = serde_json::json!({
@@ -185,8 +196,27 @@ fn discover(config: Option<PathBuf>, timeout: Option<u32>, json: bool) -> anyhow
             );
         }
     }
+    for node in &nodes {
+        if json {
+            println!("{}", serde_json::to_string(node)?);
+        } else {
+            println!(
+                "{:<6} {:<15}  {:<24}  mac {:<12}  firmware {}",
+                if node.kind == "watchpost-node" { "node" } else { node.kind },
+                node.address.map(|a| a.to_string()).unwrap_or_default(),
+                node.name,
+                node.mac.as_deref().unwrap_or("?"),
+                node.firmware.as_deref().unwrap_or("?")
+            );
+        }
+    }
     if !json {
-        eprintln!("{} ONVIF device(s) answered within {} s", devices.len(), wait.as_secs());
+        eprintln!(
+            "{} ONVIF device(s) and {} ESP32/ESPHome node(s) answered within {} s",
+            devices.len(),
+            nodes.len(),
+            wait.as_secs()
+        );
     }
     Ok(())
 }

@@ -287,3 +287,128 @@ async fn a_camera_found_on_the_lan_is_adopted_with_its_credentials_from_the_disc
     }
     app.shutdown().await;
 }
+
+#[test]
+fn esp32_nodes_are_found_over_mdns_and_absurd_records_make_none() {
+    use mdns_sd::{ServiceDaemon, ServiceInfo};
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use watchpost::discovery::mdns::{ESPHOME, HTTP, WATCHPOST_NODE, browse_nodes};
+    if !namespaces_or_skip() {
+        return;
+    }
+    let pair = NetPair::create("m");
+    let stop = std::sync::Arc::new(AtomicBool::new(false));
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    let announcer = std::thread::spawn({
+        let (namespace, ip, stop) = (pair.camera_ns.clone(), pair.camera_ip, stop.clone());
+        move || {
+            netns::enter(&namespace);
+            let daemon = ServiceDaemon::new().unwrap();
+            let services = [
+                // An ESPHome node as it announces itself (and its web server).
+                (
+                    ESPHOME,
+                    "garage-pir",
+                    "garage-pir.local.",
+                    6053,
+                    vec![
+                        ("friendly_name", "Garage PIR"),
+                        ("mac", "246f28abcdef"),
+                        ("version", "2024.6.1"),
+                        ("platform", "ESP32"),
+                        ("board", "esp32dev"),
+                        ("network", "wifi"),
+                    ],
+                ),
+                (HTTP, "garage-pir", "garage-pir.local.", 80, vec![]),
+                // Watchpost's own firmware on an ESP32-CAM.
+                (
+                    WATCHPOST_NODE,
+                    "porch-cam",
+                    "esp32cam-porch.local.",
+                    80,
+                    vec![
+                        ("kind", "camera"),
+                        ("mac", "24:6F:28:11:22:33"),
+                        ("fw", "0.3.0"),
+                        ("stream", "/stream"),
+                        ("snapshot", "/capture"),
+                    ],
+                ),
+                // Absurd: an unknown role, a bad MAC, a stream that is not a path.
+                (
+                    WATCHPOST_NODE,
+                    "junk",
+                    "junk.local.",
+                    80,
+                    vec![("kind", "toaster"), ("mac", "zz"), ("stream", "http://x/")],
+                ),
+                // A printer's web server is not a node.
+                (HTTP, "printer", "printer.local.", 80, vec![]),
+            ];
+            for (ty, instance, host, port, txt) in services {
+                let info = ServiceInfo::new(ty, instance, host, ip.to_string().as_str(), port, &txt[..]).unwrap();
+                daemon.register(info).unwrap();
+            }
+            ready_tx.send(()).unwrap();
+            while !stop.load(Ordering::Relaxed) {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = daemon.shutdown();
+        }
+    });
+    ready_rx.recv_timeout(Duration::from_secs(10)).unwrap();
+    let namespace = pair.watchpost_ns.clone();
+    let nodes = std::thread::spawn(move || {
+        netns::enter(&namespace);
+        browse_nodes(Duration::from_secs(3)).unwrap()
+    })
+    .join()
+    .unwrap();
+    let mut summary: Vec<String> = nodes
+        .iter()
+        .map(|n| {
+            format!(
+                "{} {} {:?} {:?} {:?} {:?} {:?} {:?} {:?}",
+                n.kind, n.name, n.address, n.mac, n.firmware, n.platform, n.role, n.stream, n.snapshot
+            )
+        })
+        .collect();
+    summary.sort();
+    let ip = pair.camera_ip;
+    assert_eq!(
+        summary,
+        [
+            format!(
+                "esphome Garage PIR Some({ip}) Some(\"246f28abcdef\") Some(\"2024.6.1\") Some(\"ESP32\") None None None"
+            ),
+            format!(
+                "watchpost-node porch-cam Some({ip}) Some(\"246f28112233\") Some(\"0.3.0\") None Some(\"camera\") Some(\"/stream\") Some(\"/capture\")"
+            ),
+        ],
+        "the web server of the ESPHome node folds into it; junk and the printer make no node"
+    );
+    // `watchpost discover --json` lists them too, one JSON object per line, beside ONVIF cameras.
+    let output = std::process::Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &pair.watchpost_ns,
+            env!("CARGO_BIN_EXE_watchpost"),
+            "discover",
+            "--json",
+            "--timeout",
+            "3",
+        ])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let mut kinds: Vec<String> = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["kind"].as_str().unwrap().to_string())
+        .collect();
+    kinds.sort();
+    assert_eq!(kinds, ["esphome", "watchpost-node"]);
+    stop.store(true, Ordering::Relaxed);
+    announcer.join().unwrap();
+}

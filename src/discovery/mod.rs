@@ -6,6 +6,7 @@
 //! network namespace (which the tests rely on).
 
 pub mod inbox;
+pub mod mdns;
 pub mod onvif;
 pub mod wsd;
 
