@@ -33,7 +33,8 @@ impl DeviceView {
     fn of(row: &discovered_device::Model) -> Self {
         let what = [row.manufacturer.as_deref(), row.model.as_deref()].into_iter().flatten().collect::<Vec<_>>();
         Self {
-            key: url::form_urlencoded::byte_serialize(row.id.as_bytes()).collect(),
+            // Form encoding writes a space as `+`, which a path keeps literally: use %20.
+            key: url::form_urlencoded::byte_serialize(row.id.as_bytes()).collect::<String>().replace('+', "%20"),
             name: row.name.clone().unwrap_or_else(|| "(no name)".into()),
             what: what.join(" "),
             address: row.address.clone(),
@@ -340,4 +341,31 @@ pub(super) async fn adopt_create(
     let location = format!("/cameras/{}", camera.id);
     state.cameras.put(camera, CameraSource::Ui).await;
     Ok(redirect(&location))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn device_keys_are_path_safe_and_ids_become_camera_slugs() {
+        let row = discovered_device::Model {
+            id: "urn:uuid:a b/c+d".into(),
+            kind: "onvif".into(),
+            name: None,
+            manufacturer: Some("Axis".into()),
+            model: None,
+            address: "10.0.0.2".into(),
+            xaddrs: "[]".into(),
+            status: "new".into(),
+            camera_id: None,
+            first_seen_ms: 0,
+            last_seen_ms: 0,
+        };
+        let view = DeviceView::of(&row);
+        assert_eq!(view.key, "urn%3Auuid%3Aa%20b%2Fc%2Bd");
+        assert_eq!((view.name.as_str(), view.what.as_str()), ("(no name)", "Axis"));
+        assert_eq!(suggested_id("HIKVISION DS-2CD2143G0-I"), "hikvision-ds-2cd2143g0-i");
+        assert_eq!(suggested_id("***"), "camera");
+    }
 }
