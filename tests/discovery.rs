@@ -104,6 +104,17 @@ fn truncated_and_garbled_packets_never_panic_or_make_half_a_device() {
     assert!(wsd::parse("<<<>>>&&&;").is_empty());
 }
 
+/// `watchpost discover --json --timeout SECONDS` run inside `namespace`: one JSON value per line.
+fn discover_json(namespace: &str, seconds: u32) -> Vec<serde_json::Value> {
+    let output = std::process::Command::new("ip")
+        .args(["netns", "exec", namespace, env!("CARGO_BIN_EXE_watchpost"), "discover", "--json", "--timeout"])
+        .arg(seconds.to_string())
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8_lossy(&output.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
 /// Namespaces need root; CI runs as root and must not skip.
 fn namespaces_or_skip() -> bool {
     match netns::unavailable() {
@@ -144,22 +155,7 @@ fn a_scan_over_real_multicast_finds_the_camera_in_the_other_namespace() {
     assert!(camera.probes_answered.load(std::sync::atomic::Ordering::Relaxed) >= 2, "both probe types");
 
     // The same from the command line, one JSON object per line.
-    let output = std::process::Command::new("ip")
-        .args([
-            "netns",
-            "exec",
-            &pair.watchpost_ns,
-            env!("CARGO_BIN_EXE_watchpost"),
-            "discover",
-            "--json",
-            "--timeout",
-            "2",
-        ])
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    let lines: Vec<serde_json::Value> =
-        String::from_utf8_lossy(&output.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let lines = discover_json(&pair.watchpost_ns, 2);
     assert_eq!(lines.len(), 1, "{lines:?}");
     assert_eq!(lines[0]["kind"], "onvif");
     assert_eq!(lines[0]["address"], pair.camera_ip.to_string());
@@ -389,24 +385,8 @@ fn esp32_nodes_are_found_over_mdns_and_absurd_records_make_none() {
         "the web server of the ESPHome node folds into it; junk and the printer make no node"
     );
     // `watchpost discover --json` lists them too, one JSON object per line, beside ONVIF cameras.
-    let output = std::process::Command::new("ip")
-        .args([
-            "netns",
-            "exec",
-            &pair.watchpost_ns,
-            env!("CARGO_BIN_EXE_watchpost"),
-            "discover",
-            "--json",
-            "--timeout",
-            "3",
-        ])
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    let mut kinds: Vec<String> = String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["kind"].as_str().unwrap().to_string())
-        .collect();
+    let mut kinds: Vec<String> =
+        discover_json(&pair.watchpost_ns, 3).iter().map(|l| l["kind"].as_str().unwrap().to_string()).collect();
     kinds.sort();
     assert_eq!(kinds, ["esphome", "watchpost-node"]);
     stop.store(true, Ordering::Relaxed);
