@@ -564,15 +564,20 @@ impl Core {
             }
             BusMessage::CamerasChanged => self.announce().await,
             BusMessage::EventStarted(event) => {
-                self.on_event("new", &event).await;
-                self.maybe_alert(&event).await;
+                let described = self.on_event("new", &event).await;
+                self.maybe_alert(&event, described).await;
             }
-            BusMessage::EventUpdated(event) => self.on_event("update", &event).await,
-            BusMessage::EventEnded(event) => self.on_event("end", &event).await,
+            BusMessage::EventUpdated(event) => {
+                self.on_event("update", &event).await;
+            }
+            BusMessage::EventEnded(event) => {
+                self.on_event("end", &event).await;
+            }
         }
     }
 
-    async fn on_event(&mut self, kind: &str, event: &EventSummary) {
+    /// Publishes the event (and its snapshot and the camera's picture); returns it as sent.
+    async fn on_event(&mut self, kind: &str, event: &EventSummary) -> serde_json::Value {
         let described = self.event_json(event);
         let message = json!({ "type": kind, "event": described });
         self.publish_kept(self.topics.events(), message.to_string(), false, true).await;
@@ -581,7 +586,11 @@ impl Core {
             // The copy with the box drawn in, as a notification would show it.
             let drawn = crate::media::MediaStore::annotated_path(snapshot);
             let file = self.context.media.resolve(&drawn).or_else(|| self.context.media.resolve(snapshot));
-            if let Some(bytes) = file.and_then(|f| std::fs::read(f).ok()) {
+            let bytes = match file {
+                Some(file) => tokio::fs::read(file).await.ok(),
+                None => None,
+            };
+            if let Some(bytes) = bytes {
                 let topic = self.topics.camera(&event.camera, &format!("{}/snapshot", slug(label)));
                 self.publish_direct(topic, bytes, true);
             }
@@ -589,6 +598,7 @@ impl Core {
         if kind != "update" {
             self.send_picture(&event.camera).await;
         }
+        described
     }
 
     /// The event as other systems see it: ids, times in RFC 3339, links, a one-line description.
@@ -619,7 +629,7 @@ impl Core {
     /// Until the alert rules arrive, every event that starts on a camera whose alerts are on and
     /// not muted is an alert: object events at `medium`, motion events (cameras without object
     /// detection) at `low`.
-    async fn maybe_alert(&mut self, event: &EventSummary) {
+    async fn maybe_alert(&mut self, event: &EventSummary, described: serde_json::Value) {
         let controls = self.context.cameras.controls().get(&event.camera);
         if !controls.alerts_active(chrono::Utc::now().timestamp_millis()) {
             return;
@@ -630,7 +640,7 @@ impl Core {
             "severity": severity,
             "camera": event.camera,
             "label": event.label,
-            "event": self.event_json(event),
+            "event": described,
         });
         self.publish_kept(self.topics.camera(&event.camera, "alert"), alert.to_string(), false, true).await;
         self.publish_kept(self.topics.alerts(), alert.to_string(), false, true).await;
