@@ -126,6 +126,7 @@ pub async fn run(camera: Arc<CameraRuntime>, ctx: PipelineContext, cancel: Cance
                 // Detection was switched off: what was being followed is no longer watched.
                 objects.finish_all(&mut tracker, frame.time_ms).await;
                 camera.update_status(|s| s.objects.clear());
+                reported.objects(&ctx, &config.id, &config.objects.track, &[]);
             }
             if let Some(worker) = detect_now {
                 let whole = last_full_look.is_none_or(|at| at.elapsed() >= RECHECK);
@@ -155,6 +156,7 @@ pub async fn run(camera: Arc<CameraRuntime>, ctx: PipelineContext, cancel: Cance
                     let started = objects.on_pass(&frame, &tracker, update, worker.labels()).await;
                     camera.object_events.fetch_add(started as u64, Ordering::Relaxed);
                     let live = live_objects(&tracker, &frame, worker.labels());
+                    reported.objects(&ctx, &config.id, &config.objects.track, &live);
                     camera.update_status(|s| s.objects = live);
                 }
             }
@@ -178,7 +180,6 @@ pub async fn run(camera: Arc<CameraRuntime>, ctx: PipelineContext, cancel: Cance
                 last_motion_ms.is_some_and(|at| frame.time_ms - at < quiet_ms)
             };
             reported.motion(&ctx, &config.id, motion_now);
-            reported.objects(&ctx, &config.id, &config.objects.track, &camera.status().objects);
             camera.update_status(|s| {
                 s.last_frame_ms = Some(time_ms);
                 s.motion = motion_now;
