@@ -56,7 +56,7 @@ async fn main() -> anyhow::Result<()> {
     let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
     let dir = tempfile::tempdir()?;
     let text = format!(
-        "[server]\nbind = \"127.0.0.1:0\"\n[detector]\nenabled = false\n[discovery]\ninterval_minutes = 0\n[mqtt]\nhost = \"127.0.0.1\"\nport = {port}\n"
+        "[server]\nbind = \"127.0.0.1:0\"\n[detector]\nenabled = false\n[discovery]\ninterval_minutes = 0\nnode_scan_secs = 0\n[mqtt]\nhost = \"127.0.0.1\"\nport = {port}\n"
     );
     let env = watchpost::config::Environment { vars: Vec::new(), secrets_dir: "/nonexistent".into() };
     let config = watchpost::config::parse(&text, &env).map_err(|e| anyhow::anyhow!("{e:?}"))?;

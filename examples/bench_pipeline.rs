@@ -121,6 +121,7 @@ fn main() -> anyhow::Result<()> {
     config.server.bind = "127.0.0.1:0".into();
     config.detector.enabled = detect;
     config.discovery.interval_minutes = 0;
+    config.discovery.node_scan_secs = 0;
     config.cameras = (0..cameras).map(|id| camera(id, &clip)).collect();
     let children_before = cpu_seconds(libc::RUSAGE_CHILDREN);
     let self_before = cpu_seconds(libc::RUSAGE_SELF);

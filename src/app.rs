@@ -145,6 +145,9 @@ pub async fn start(options: ServeOptions) -> Result<RunningApp> {
         state.cameras.put(camera, CameraSource::Ui).await;
     }
     tasks.spawn(state.inbox.clone().run_background(cancel.clone()));
+    let nodes =
+        crate::discovery::nodes::NodeWatcher::new(state.db.clone(), state.bus.clone(), config.discovery.clone());
+    tasks.spawn(nodes.run(cancel.clone()));
     if let Ok(true) = state.auth.needs_setup().await {
         tracing::warn!(
             "no account exists yet: open http://{addr}/setup to create the administrator, or run `watchpost user add NAME --role admin`"

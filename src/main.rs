@@ -160,17 +160,12 @@ fn discover(config: Option<PathBuf>, timeout: Option<u32>, json: bool) -> anyhow
         }
     };
     let wait = std::time::Duration::from_secs(u64::from(timeout.unwrap_or(config.discovery.probe_secs)));
-    // Both kinds at once: ONVIF cameras (WS-Discovery) and ESP32/ESPHome nodes (mDNS).
-    let nodes = std::thread::spawn(move || watchpost::discovery::mdns::browse_nodes(wait));
-    let devices = watchpost::discovery::scan_onvif(&config.discovery.interfaces, wait)?;
-    let nodes = match nodes.join() {
-        Ok(Ok(nodes)) => nodes,
-        Ok(Err(err)) => {
-            eprintln!("watchpost: mDNS: {err}");
-            Vec::new()
-        }
-        Err(_) => Vec::new(),
-    };
+    let found = watchpost::discovery::scan(&config.discovery, wait);
+    let devices = found.cameras?;
+    let nodes = found.nodes.unwrap_or_else(|err| {
+        eprintln!("watchpost: mDNS: {err}");
+        Vec::new()
+    });
     for device in &devices {
         if json {
             let line = serde_json::json!({

@@ -115,21 +115,9 @@ fn discover_json(namespace: &str, seconds: u32) -> Vec<serde_json::Value> {
     String::from_utf8_lossy(&output.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect()
 }
 
-/// Namespaces need root; CI runs as root and must not skip.
-fn namespaces_or_skip() -> bool {
-    match netns::unavailable() {
-        None => true,
-        Some(why) if std::env::var_os("CI").is_some() => panic!("{why}"),
-        Some(why) => {
-            eprintln!("skipped: {why}");
-            false
-        }
-    }
-}
-
 #[test]
 fn a_scan_over_real_multicast_finds_the_camera_in_the_other_namespace() {
-    if !namespaces_or_skip() {
+    if !netns::available_or_skip() {
         return;
     }
     let pair = NetPair::create("d");
@@ -187,7 +175,7 @@ fn checked_value(page: &str, name: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_camera_found_on_the_lan_is_adopted_with_its_credentials_from_the_discovery_page() {
-    if !namespaces_or_skip() {
+    if !netns::available_or_skip() {
         return;
     }
     let link = netns::HostLink::create("a");
@@ -205,8 +193,10 @@ async fn a_camera_found_on_the_lan_is_adopted_with_its_credentials_from_the_disc
     let reply = fixture("hikvision_probe_match.xml")
         .replace("http://192.168.1.64/", &format!("http://{}:{}/", link.camera_ip, soap.port));
     let _camera = FakeCamera::start(&link.camera_ns, link.camera_ip, &reply);
-    let config =
-        format!("[discovery]\ninterfaces = [\"{}\"]\nprobe_secs = 2\ninterval_minutes = 0\n", link.host_interface);
+    let config = format!(
+        "[discovery]\ninterfaces = [\"{}\"]\nprobe_secs = 2\ninterval_minutes = 0\nnode_scan_secs = 0\n",
+        link.host_interface
+    );
     let app = common::TestApp::start(&config).await;
     let (browser, csrf) = app.browser_session(common::ADMIN, common::ADMIN_PASSWORD).await;
     let page = |path: String| {
@@ -289,7 +279,7 @@ fn esp32_nodes_are_found_over_mdns_and_absurd_records_make_none() {
     use mdns_sd::{ServiceDaemon, ServiceInfo};
     use std::sync::atomic::{AtomicBool, Ordering};
     use watchpost::discovery::mdns::{ESPHOME, HTTP, WATCHPOST_NODE, browse_nodes};
-    if !namespaces_or_skip() {
+    if !netns::available_or_skip() {
         return;
     }
     let pair = NetPair::create("m");
@@ -357,7 +347,7 @@ fn esp32_nodes_are_found_over_mdns_and_absurd_records_make_none() {
     let namespace = pair.watchpost_ns.clone();
     let nodes = std::thread::spawn(move || {
         netns::enter(&namespace);
-        browse_nodes(Duration::from_secs(3)).unwrap()
+        browse_nodes(&[], Duration::from_secs(3)).unwrap()
     })
     .join()
     .unwrap();

@@ -273,7 +273,7 @@ async fn a_killed_watchpost_is_announced_offline_by_the_broker_and_online_after_
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("watchpost.toml");
     let toml = format!(
-        "[server]\nbind = \"127.0.0.1:0\"\n[detector]\nenabled = false\n[discovery]\ninterval_minutes = 0\n{}",
+        "[server]\nbind = \"127.0.0.1:0\"\n[detector]\nenabled = false\n[discovery]\ninterval_minutes = 0\nnode_scan_secs = 0\n{}",
         mqtt_toml(broker.port)
     );
     std::fs::write(&config, toml).unwrap();

@@ -130,11 +130,16 @@ pub struct DiscoveryConfig {
     pub probe_secs: u32,
     /// Minutes between background scans; 0 = only when asked ("Scan now", `watchpost discover`).
     pub interval_minutes: u32,
+    /// Seconds between mDNS looks for ESP32/ESPHome nodes, which keep the nodes' last-seen times
+    /// current; 0 = nodes are looked for only by "Scan now" and `watchpost discover`.
+    pub node_scan_secs: u32,
+    /// A node unseen for this long (no mDNS answer, no message on its event stream) is offline.
+    pub node_offline_secs: u32,
 }
 
 impl Default for DiscoveryConfig {
     fn default() -> Self {
-        Self { interfaces: Vec::new(), probe_secs: 3, interval_minutes: 5 }
+        Self { interfaces: Vec::new(), probe_secs: 3, interval_minutes: 5, node_scan_secs: 60, node_offline_secs: 180 }
     }
 }
 
@@ -637,6 +642,24 @@ impl Config {
             push(
                 "discovery.interval_minutes".into(),
                 format!("{} is out of range; use 0 (off) to 10080 (a week)", self.discovery.interval_minutes),
+            );
+        }
+        let discovery = &self.discovery;
+        if discovery.node_scan_secs > 3600 {
+            push(
+                "discovery.node_scan_secs".into(),
+                format!("{} is out of range; use 0 (off) to 3600 seconds", discovery.node_scan_secs),
+            );
+        } else if discovery.node_scan_secs > 0
+            && discovery.node_offline_secs <= discovery.node_scan_secs + discovery.probe_secs
+        {
+            push(
+                "discovery.node_offline_secs".into(),
+                format!(
+                    "{} is too short: a node would look offline between two looks; use more than node_scan_secs + probe_secs ({} s)",
+                    discovery.node_offline_secs,
+                    discovery.node_scan_secs + discovery.probe_secs
+                ),
             );
         }
         for issue in self.mqtt.validate() {

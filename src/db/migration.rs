@@ -16,6 +16,7 @@ impl MigratorTrait for Migrator {
             Box::new(ScoreHistory),
             Box::new(Outbox),
             Box::new(DiscoveredDevices),
+            Box::new(NodeRegistry),
         ]
     }
 }
@@ -563,5 +564,79 @@ impl MigrationTrait for DiscoveredDevices {
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         manager.drop_table(Table::drop().table(Discovered::Table).to_owned()).await
+    }
+}
+
+/// The nodes registry filled in: what mDNS said about each node (JSON), the camera it became, and
+/// its sensors' changes.
+struct NodeRegistry;
+
+impl MigrationName for NodeRegistry {
+    fn name(&self) -> &str {
+        "m20261122_000008_node_registry"
+    }
+}
+
+#[derive(DeriveIden)]
+enum NodeDetails {
+    #[sea_orm(iden = "nodes")]
+    Table,
+    Info,
+    CameraId,
+}
+
+#[derive(DeriveIden)]
+enum NodeEvents {
+    Table,
+    Id,
+    NodeId,
+    Sensor,
+    Name,
+    Kind,
+    Active,
+    AtMs,
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for NodeRegistry {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        // One column per statement: SQLite alters one thing at a time.
+        for column in [text_null(NodeDetails::Info), string_null(NodeDetails::CameraId)] {
+            manager.alter_table(Table::alter().table(NodeDetails::Table).add_column(column).to_owned()).await?;
+        }
+        manager
+            .create_table(
+                Table::create()
+                    .table(NodeEvents::Table)
+                    .if_not_exists()
+                    .col(big_pk_auto(NodeEvents::Id))
+                    .col(string(NodeEvents::NodeId))
+                    .col(string(NodeEvents::Sensor))
+                    .col(string(NodeEvents::Name))
+                    .col(string(NodeEvents::Kind))
+                    .col(boolean(NodeEvents::Active))
+                    .col(big_integer(NodeEvents::AtMs))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("node_events_by_node")
+                    .table(NodeEvents::Table)
+                    .col(NodeEvents::NodeId)
+                    .col(NodeEvents::AtMs)
+                    .if_not_exists()
+                    .to_owned(),
+            )
+            .await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager.drop_table(Table::drop().table(NodeEvents::Table).to_owned()).await?;
+        for column in [NodeDetails::Info, NodeDetails::CameraId] {
+            manager.alter_table(Table::alter().table(NodeDetails::Table).drop_column(column).to_owned()).await?;
+        }
+        Ok(())
     }
 }

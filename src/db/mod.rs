@@ -6,6 +6,7 @@ mod accounts;
 mod discovered;
 pub mod entities;
 mod migration;
+mod nodes;
 mod outbox;
 
 use crate::error::{Error, Result};

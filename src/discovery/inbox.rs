@@ -1,6 +1,7 @@
 //! The discovery inbox: scans (in the background every `[discovery] interval_minutes`, or when
-//! asked) record what answered in the database, where the user adopts or ignores it; and the
-//! adoptions in progress between "here are the credentials" and "make this stream a camera".
+//! asked) record what answered in the database (cameras here, nodes in the nodes registry), where
+//! the user adopts or ignores it; and the adoptions in progress between "here are the
+//! credentials" and "make this stream a camera".
 
 use super::onvif::Profile;
 use crate::config::{DiscoveryConfig, Secret};
@@ -69,34 +70,28 @@ impl Inbox {
     }
 
     async fn scan(&self) {
-        let (interfaces, wait) = (self.config.interfaces.clone(), Duration::from_secs(self.config.probe_secs.into()));
-        let result = tokio::task::spawn_blocking(move || super::scan_onvif(&interfaces, wait)).await;
+        let (config, wait) = (self.config.clone(), Duration::from_secs(self.config.probe_secs.into()));
+        let result = tokio::task::spawn_blocking(move || super::scan(&config, wait)).await;
         let now = chrono::Utc::now().timestamp_millis();
         let outcome = match result {
-            Ok(Ok(devices)) => {
-                let found = devices.len();
-                for device in devices {
-                    let row = discovered_device::Model {
-                        id: device.endpoint.clone(),
-                        kind: "onvif".into(),
-                        name: device.name,
-                        manufacturer: device.manufacturer,
-                        model: device.model,
-                        address: device.address.to_string(),
-                        xaddrs: serde_json::to_string(&device.xaddrs).unwrap_or_else(|_| "[]".into()),
-                        status: "new".into(),
-                        camera_id: None,
-                        first_seen_ms: now,
-                        last_seen_ms: now,
-                    };
-                    if let Err(err) = self.db.record_discovered(row).await {
-                        tracing::warn!(error = %err, "cannot record a discovered device");
+            Ok(found) => {
+                let nodes = found.nodes.unwrap_or_else(|err| {
+                    tracing::warn!("cannot look for nodes: {}", err.message);
+                    Vec::new()
+                });
+                super::nodes::record_nodes(&self.db, &nodes).await;
+                match found.cameras {
+                    Ok(devices) => {
+                        let found = devices.len() + nodes.len();
+                        for device in devices {
+                            self.record(device, now).await;
+                        }
+                        tracing::info!(found, "discovery scan finished");
+                        Ok(found)
                     }
+                    Err(err) => Err(err.message),
                 }
-                tracing::info!(found, "discovery scan finished");
-                Ok(found)
             }
-            Ok(Err(err)) => Err(err.message),
             Err(_) => Err("the scan failed; see the log".to_string()),
         };
         let mut state = self.state.lock().expect("scan state lock");
@@ -111,6 +106,25 @@ impl Inbox {
                 tracing::warn!("discovery scan failed: {message}");
                 state.last_error = Some(message);
             }
+        }
+    }
+
+    async fn record(&self, device: super::OnvifDevice, now: i64) {
+        let row = discovered_device::Model {
+            id: device.endpoint.clone(),
+            kind: "onvif".into(),
+            name: device.name,
+            manufacturer: device.manufacturer,
+            model: device.model,
+            address: device.address.to_string(),
+            xaddrs: serde_json::to_string(&device.xaddrs).unwrap_or_else(|_| "[]".into()),
+            status: "new".into(),
+            camera_id: None,
+            first_seen_ms: now,
+            last_seen_ms: now,
+        };
+        if let Err(err) = self.db.record_discovered(row).await {
+            tracing::warn!(error = %err, "cannot record a discovered device");
         }
     }
 

@@ -5,7 +5,7 @@
 //! (a MAC must be 12 hex digits, text is cut to a sane length), and a record that names nothing
 //! usable makes no node.
 
-use mdns_sd::{ResolvedService, ServiceDaemon, ServiceEvent};
+use mdns_sd::{IfKind, ResolvedService, ServiceDaemon, ServiceEvent};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -37,6 +37,16 @@ pub struct Node {
     /// For Watchpost camera nodes: the MJPEG stream and snapshot paths.
     pub stream: Option<String>,
     pub snapshot: Option<String>,
+    /// The port of the node's web server (ESPHome's `web_server`, with its `/events` stream),
+    /// when the node announces one.
+    pub web_port: Option<u16>,
+}
+
+impl Node {
+    /// The registry's key: the MAC address, else the host name.
+    pub fn key(&self) -> String {
+        self.mac.clone().unwrap_or_else(|| self.host.clone())
+    }
 }
 
 /// `aa:bb:cc:dd:ee:ff`, `AABBCCDDEEFF` → `aabbccddeeff`; anything else is no MAC.
@@ -65,8 +75,8 @@ pub fn node_from(service: &ResolvedService) -> Option<Node> {
     let kind = match service.ty_domain.as_str() {
         ESPHOME => "esphome",
         WATCHPOST_NODE => "watchpost-node",
-        // Only ESP boards: a printer or a NAS also announces a web server.
-        HTTP if host.to_ascii_lowercase().starts_with("esp") => "esp32",
+        // Any web server for now: it may belong to an ESPHome node; see `browse_nodes`.
+        HTTP => "esp32",
         _ => return None,
     };
     let name = bounded(txt("friendly_name")).or_else(|| bounded(Some(instance)))?;
@@ -86,15 +96,63 @@ pub fn node_from(service: &ResolvedService) -> Option<Node> {
         board: bounded(txt("board")),
         stream: if role.as_deref() == Some("camera") { path(txt("stream")) } else { None },
         snapshot: if role.as_deref() == Some("camera") { path(txt("snapshot")) } else { None },
+        web_port: match kind {
+            "esphome" => None,
+            _ => Some(service.get_port()),
+        },
         role,
     })
 }
 
-/// Browses the node service types for `wait`; one entry per node (by MAC, else by host), an
-/// ESPHome node's web server folded into it.
-pub fn browse_nodes(wait: Duration) -> crate::Result<Vec<Node>> {
-    let daemon =
-        ServiceDaemon::new().map_err(|e| crate::Error::unavailable(format!("cannot start mDNS browsing: {e}")))?;
+/// Adds what `found` says to the nodes known so far: one entry per node (by MAC, else host); a
+/// board's plain web server folds into its ESPHome or Watchpost record as its `web_port`.
+pub fn merge(nodes: &mut BTreeMap<String, Node>, found: Node) {
+    // A web server record carries no MAC: match it by host name.
+    let known_key = nodes.iter().find(|(_, n)| n.host == found.host).map(|(key, _)| key.clone());
+    let key = if found.kind == "esp32" { known_key.unwrap_or_else(|| found.key()) } else { found.key() };
+    if found.kind != "esp32" {
+        // The web server may have arrived first, under the host name.
+        if let Some(web) = nodes.get(&found.host).filter(|n| n.kind == "esp32").map(|n| n.web_port) {
+            nodes.remove(&found.host);
+            let mut found = found;
+            found.web_port = found.web_port.or(web);
+            nodes.insert(key, found);
+            return;
+        }
+    }
+    match nodes.get_mut(&key) {
+        Some(known) if found.kind == "esp32" => known.web_port = known.web_port.or(found.web_port),
+        Some(known) if known.kind != "esp32" => {}
+        _ => {
+            nodes.insert(key, found);
+        }
+    }
+}
+
+/// A daemon browsing only on `interfaces` (names or addresses), or on every interface but
+/// loopback when the list is empty.
+fn daemon_on(interfaces: &[String]) -> crate::Result<ServiceDaemon> {
+    let cannot = |e: mdns_sd::Error| crate::Error::unavailable(format!("cannot start mDNS browsing: {e}"));
+    let daemon = ServiceDaemon::new().map_err(cannot)?;
+    daemon.disable_interface(vec![IfKind::LoopbackV4, IfKind::LoopbackV6]).map_err(cannot)?;
+    if !interfaces.is_empty() {
+        daemon.disable_interface(IfKind::All).map_err(cannot)?;
+        let chosen: Vec<IfKind> = interfaces
+            .iter()
+            .map(|i| match i.parse::<IpAddr>() {
+                Ok(address) => IfKind::Addr(address),
+                Err(_) => IfKind::Name(i.clone()),
+            })
+            .collect();
+        daemon.enable_interface(chosen).map_err(cannot)?;
+    }
+    Ok(daemon)
+}
+
+/// Browses the node service types on `interfaces` (as `[discovery] interfaces`) for `wait`; one
+/// entry per node (see [`merge`]).
+pub fn browse_nodes(interfaces: &[String], wait: Duration) -> crate::Result<Vec<Node>> {
+    let daemon = daemon_on(interfaces)?;
     let receivers: Vec<_> = [ESPHOME, WATCHPOST_NODE, HTTP].iter().filter_map(|ty| daemon.browse(ty).ok()).collect();
     let mut nodes: BTreeMap<String, Node> = BTreeMap::new();
     let deadline = Instant::now() + wait;
@@ -102,20 +160,15 @@ pub fn browse_nodes(wait: Duration) -> crate::Result<Vec<Node>> {
         for receiver in &receivers {
             while let Ok(event) = receiver.recv_timeout(Duration::from_millis(20)) {
                 let ServiceEvent::ServiceResolved(service) = event else { continue };
-                let Some(node) = node_from(&service) else { continue };
-                let key = node.mac.clone().unwrap_or_else(|| node.host.clone());
-                match nodes.get(&key) {
-                    // The ESPHome record says more than the same board's web server.
-                    Some(known) if known.kind != "esp32" => {}
-                    _ => {
-                        nodes.insert(key, node);
-                    }
+                if let Some(node) = node_from(&service) {
+                    merge(&mut nodes, node);
                 }
             }
         }
     }
     let _ = daemon.shutdown();
-    Ok(nodes.into_values().collect())
+    // A web server on its own is a node only on an ESP board: a printer or a NAS has one too.
+    Ok(nodes.into_values().filter(|n| n.kind != "esp32" || n.host.to_ascii_lowercase().starts_with("esp")).collect())
 }
 
 #[cfg(test)]
@@ -132,5 +185,38 @@ mod tests {
         assert_eq!(bounded(Some("  \u{7}  ")), None);
         assert_eq!(path(Some("/stream")).as_deref(), Some("/stream"));
         assert_eq!(path(Some("http://evil/")), None);
+    }
+
+    fn node(kind: &'static str, host: &str, mac: Option<&str>, web_port: Option<u16>) -> Node {
+        Node {
+            kind,
+            name: host.into(),
+            host: host.into(),
+            address: None,
+            port: 6053,
+            mac: mac.map(str::to_string),
+            firmware: None,
+            platform: None,
+            board: None,
+            role: None,
+            stream: None,
+            snapshot: None,
+            web_port,
+        }
+    }
+
+    #[test]
+    fn a_web_server_folds_into_its_node_whichever_comes_first() {
+        for web_first in [false, true] {
+            let mut nodes = BTreeMap::new();
+            let esphome = node("esphome", "esp-a.local", Some("246f28abcdef"), None);
+            let web = node("esp32", "esp-a.local", None, Some(80));
+            let (first, second) = if web_first { (web, esphome) } else { (esphome, web) };
+            merge(&mut nodes, first);
+            merge(&mut nodes, second);
+            merge(&mut nodes, node("esp32", "esp-b.local", None, Some(8080)));
+            let summary: Vec<_> = nodes.iter().map(|(k, n)| (k.as_str(), n.kind, n.web_port)).collect();
+            assert_eq!(summary, [("246f28abcdef", "esphome", Some(80)), ("esp-b.local", "esp32", Some(8080))]);
+        }
     }
 }

@@ -1,5 +1,6 @@
-//! Finding cameras on the LAN. This part: ONVIF cameras over WS-Discovery (a Probe multicast from
-//! every suitable IPv4 interface, answers collected for a few seconds, one entry per endpoint).
+//! Finding cameras and nodes on the LAN: ONVIF cameras over WS-Discovery (a Probe multicast from
+//! every suitable IPv4 interface, answers collected for a few seconds, one entry per endpoint),
+//! here; ESP32/ESPHome nodes over mDNS in `mdns`, their registry and event streams in `nodes`.
 //!
 //! Blocking on purpose: a scan is a handful of UDP sockets for a few seconds; callers on the async
 //! runtime use `spawn_blocking`. Sockets are created in the calling thread, so they belong to its
@@ -7,6 +8,7 @@
 
 pub mod inbox;
 pub mod mdns;
+pub mod nodes;
 pub mod onvif;
 pub mod wsd;
 
@@ -98,6 +100,22 @@ impl OnvifDevice {
             scopes: found.scopes,
         }
     }
+}
+
+/// What one scan of both kinds found.
+pub struct Found {
+    pub cameras: Result<Vec<OnvifDevice>>,
+    pub nodes: Result<Vec<mdns::Node>>,
+}
+
+/// One scan of both kinds at once: ONVIF cameras (WS-Discovery) and ESP32/ESPHome nodes (mDNS),
+/// each waiting `wait` for answers, on the configured interfaces.
+pub fn scan(config: &crate::config::DiscoveryConfig, wait: Duration) -> Found {
+    let interfaces = config.interfaces.clone();
+    let nodes = std::thread::spawn(move || mdns::browse_nodes(&interfaces, wait));
+    let cameras = scan_onvif(&config.interfaces, wait);
+    let nodes = nodes.join().unwrap_or_else(|_| Err(Error::unavailable("mDNS browsing failed; see the log")));
+    Found { cameras, nodes }
 }
 
 /// Probes from every chosen interface and collects answers for `wait`; one entry per endpoint

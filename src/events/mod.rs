@@ -42,6 +42,11 @@ pub enum BusMessage {
     },
     /// A camera was added, edited or deleted.
     CamerasChanged,
+    /// A binary sensor on an ESP32/ESPHome node (PIR, door, window) changed.
+    NodeSensor {
+        node_name: String,
+        event: crate::db::entities::node_event::Model,
+    },
     EventStarted(EventSummary),
     EventUpdated(EventSummary),
     EventEnded(EventSummary),

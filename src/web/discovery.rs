@@ -1,5 +1,6 @@
-//! The Discovery page: devices found on the LAN, "Scan now", ignore, and adoption of an ONVIF
+//! The Discovery page: cameras found on the LAN, "Scan now", ignore, and adoption of an ONVIF
 //! camera (credentials → its streams → a running camera with the chosen stream for detection).
+//! Nodes found by the same scans are on the Nodes page (`nodes.rs`).
 
 use super::AppState;
 use super::account::{field, form_fields};
@@ -55,6 +56,7 @@ struct DiscoveryPage {
     scan_text: String,
     scan_error: String,
     interfaces: String,
+    nodes: usize,
 }
 
 pub(super) async fn discovery_page(state: web::Data<AppState>, me: Identity) -> PageResult {
@@ -79,6 +81,7 @@ pub(super) async fn discovery_page(state: web::Data<AppState>, me: Identity) -> 
         scan_text,
         scan_error: scan.last_error.unwrap_or_default(),
         interfaces,
+        nodes: state.db.list_nodes().await?.len(),
     }
     .render())
 }
@@ -265,7 +268,7 @@ fn streams_page(
     }
 }
 
-fn suggested_id(name: &str) -> String {
+pub(super) fn suggested_id(name: &str) -> String {
     let slug: String = name
         .to_ascii_lowercase()
         .chars()

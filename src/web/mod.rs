@@ -13,6 +13,7 @@ mod discovery;
 mod forms;
 mod guard;
 mod integrations;
+mod nodes;
 mod pages;
 mod view;
 
@@ -142,6 +143,10 @@ pub fn routes() -> Vec<RouteSpec> {
         RouteSpec::new(GET, "/discovery/{id}/adopt", Admin, || web::route().to(discovery::adopt_form)),
         RouteSpec::new(POST, "/discovery/{id}/adopt", Admin, || web::route().to(discovery::adopt_connect)),
         RouteSpec::new(POST, "/discovery/{id}/ignore", Admin, || web::route().to(discovery::toggle_ignore)),
+        RouteSpec::new(GET, "/nodes", Admin, || web::route().to(nodes::nodes_page)),
+        RouteSpec::new(GET, "/api/nodes", Admin, || web::route().to(nodes::nodes_api)),
+        RouteSpec::new(GET, "/nodes/{id}/adopt", Admin, || web::route().to(nodes::adopt_form)),
+        RouteSpec::new(POST, "/nodes/{id}/adopt", Admin, || web::route().to(nodes::adopt)),
     ]
 }
 

@@ -4,6 +4,7 @@
 
 #![allow(dead_code)] // each test binary uses a different subset of these helpers
 
+pub mod esp32;
 pub mod mqtt;
 pub mod netns;
 pub mod onvif;
@@ -79,6 +80,9 @@ impl TestApp {
         // No background discovery: tests never multicast on the machine's own network.
         if !config_toml.contains("interval_minutes") {
             config.discovery.interval_minutes = 0;
+        }
+        if !config_toml.contains("node_scan_secs") {
+            config.discovery.node_scan_secs = 0;
         }
         let app = watchpost::app::start(ServeOptions { config, data_dir: data.path().to_path_buf(), demo: false })
             .await
@@ -215,7 +219,9 @@ pub fn motion_event(camera: &str, start_ms: i64) -> watchpost::db::NewEvent {
 /// Starts Watchpost with `config` and no account at all (the first-run state), on a free port.
 pub async fn start_without_accounts(mut config: Config, data: &Path) -> RunningApp {
     config.server.bind = "127.0.0.1:0".into();
-    config.discovery.interval_minutes = 0; // never multicast on the machine's own network
+    // Never multicast on the machine's own network.
+    config.discovery.interval_minutes = 0;
+    config.discovery.node_scan_secs = 0;
     watchpost::app::start(ServeOptions { config, data_dir: data.to_path_buf(), demo: false })
         .await
         .expect("watchpost starts")

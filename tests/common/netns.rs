@@ -25,6 +25,18 @@ pub fn unavailable() -> Option<String> {
     None
 }
 
+/// Whether namespaces can be made; they need root, and CI (which runs as root) must not skip.
+pub fn available_or_skip() -> bool {
+    match unavailable() {
+        None => true,
+        Some(why) if std::env::var_os("CI").is_some() => panic!("{why}"),
+        Some(why) => {
+            eprintln!("skipped: {why}");
+            false
+        }
+    }
+}
+
 fn ip(args: &[&str]) {
     let output = Command::new("ip").args(args).output().expect("run ip");
     assert!(output.status.success(), "ip {}: {}", args.join(" "), String::from_utf8_lossy(&output.stderr));

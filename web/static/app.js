@@ -52,6 +52,16 @@
     setTimeout(function () { window.location.reload(); }, 1500);
   }
 
+  // Pages that show live state (the Nodes page) reload every few seconds while visible and while
+  // nothing on them is being typed into.
+  var every = document.querySelector("[data-refresh-every]");
+  if (every) {
+    setInterval(function () {
+      var typing = document.activeElement && /INPUT|SELECT|TEXTAREA/.test(document.activeElement.tagName);
+      if (!document.hidden && !typing) window.location.reload();
+    }, 1000 * Number(every.getAttribute("data-refresh-every")));
+  }
+
   // Copy buttons: <button data-copy="element-id">.
   document.addEventListener("click", function (event) {
     var id = event.target.getAttribute && event.target.getAttribute("data-copy");

@@ -563,6 +563,8 @@ impl Core {
                 }
             }
             BusMessage::CamerasChanged => self.announce().await,
+            // Node sensors reach Home Assistant through ESPHome's own integration.
+            BusMessage::NodeSensor { .. } => {}
             BusMessage::EventStarted(event) => {
                 let described = self.on_event("new", &event).await;
                 self.maybe_alert(&event, described).await;

@@ -7,6 +7,7 @@ pub mod camera;
 pub mod discovered_device;
 pub mod event;
 pub mod node;
+pub mod node_event;
 pub mod outbox_message;
 pub mod session;
 pub mod setting;
