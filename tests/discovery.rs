@@ -121,7 +121,7 @@ fn a_scan_over_real_multicast_finds_the_camera_in_the_other_namespace() {
         return;
     }
     let pair = NetPair::create("d");
-    let camera = FakeCamera::start(&pair.camera_ns, pair.camera_ip, &fixture("hikvision_probe_match.xml"));
+    let camera = FakeCamera::start_in(&pair.camera_ns, pair.camera_ip, &fixture("hikvision_probe_match.xml"));
     let namespace = pair.watchpost_ns.clone();
     let found = std::thread::spawn(move || {
         netns::enter(&namespace);
@@ -173,31 +173,35 @@ fn checked_value(page: &str, name: &str) -> String {
     value[..value.find('"').unwrap()].to_string()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_camera_found_on_the_lan_is_adopted_with_its_credentials_from_the_discovery_page() {
+#[test]
+fn a_camera_found_on_the_lan_is_adopted_with_its_credentials_from_the_discovery_page() {
     if !netns::available_or_skip() {
         return;
     }
-    let link = netns::HostLink::create("a");
+    let pair = NetPair::create("a");
+    netns::run_in(&pair.watchpost_ns.clone(), adopt_from_the_discovery_page(pair));
+}
+
+async fn adopt_from_the_discovery_page(pair: NetPair) {
+    // The camera's stream: a real RTSP server beside Watchpost.
+    let rtsp = common::RtspServer::start(&common::test_clip(), common::free_port());
     let soap = common::onvif::FakeSoapCamera::start_in(
-        &link.camera_ns,
-        link.camera_ip,
+        &pair.camera_ns,
+        pair.camera_ip,
         common::onvif::SoapSettings {
             username: "admin".into(),
             password: "cam-pass-123".into(),
             clock_skew_s: -3600,
-            profiles: "hikvision_get_profiles.xml",
+            profiles: "hikvision_get_profiles.xml".into(),
+            stream_uri: Some(format!("{}?profile=sub&channel=1", rtsp.url())),
             html: false,
         },
     );
     let reply = fixture("hikvision_probe_match.xml")
-        .replace("http://192.168.1.64/", &format!("http://{}:{}/", link.camera_ip, soap.port));
-    let _camera = FakeCamera::start(&link.camera_ns, link.camera_ip, &reply);
-    let config = format!(
-        "[discovery]\ninterfaces = [\"{}\"]\nprobe_secs = 2\ninterval_minutes = 0\nnode_scan_secs = 0\n",
-        link.host_interface
-    );
-    let app = common::TestApp::start(&config).await;
+        .replace("http://192.168.1.64/", &format!("http://{}:{}/", pair.camera_ip, soap.port));
+    let _camera = FakeCamera::start_in(&pair.camera_ns, pair.camera_ip, &reply);
+    let config = "[discovery]\nprobe_secs = 2\ninterval_minutes = 0\nnode_scan_secs = 0\n";
+    let app = common::TestApp::start(config).await;
     let (browser, csrf) = app.browser_session(common::ADMIN, common::ADMIN_PASSWORD).await;
     let page = |path: String| {
         let browser = browser.clone();
@@ -222,7 +226,7 @@ async fn a_camera_found_on_the_lan_is_adopted_with_its_credentials_from_the_disc
     .await;
     assert_eq!(device["status"], "new");
     assert_eq!(device["model"], "DS-2CD2143G0-I");
-    assert_eq!(device["address"], link.camera_ip.to_string());
+    assert_eq!(device["address"], pair.camera_ip.to_string());
     let listed = page("/discovery".into()).await;
     assert!(listed.contains("HIKVISION DS-2CD2143G0-I") && listed.contains("Adopt"), "{listed}");
     let key: String = url::form_urlencoded::byte_serialize(device["id"].as_str().unwrap().as_bytes()).collect();
@@ -259,10 +263,11 @@ async fn a_camera_found_on_the_lan_is_adopted_with_its_credentials_from_the_disc
     assert_eq!(created.headers()["location"], "/cameras/porch");
 
     let camera = app.get_json("/api/cameras/porch").await;
-    assert_eq!(
-        camera["url"],
-        format!("rtsp://***@{}:554/Streaming/Channels/102?transportmode=unicast&profile=Profile_2", link.camera_ip)
-    );
+    assert_eq!(camera["url"], format!("rtsp://***@127.0.0.1:{}/stream?profile=sub&channel=1", rtsp.port));
+    common::wait_for("the adopted camera is online", Duration::from_secs(30), || async {
+        (app.camera_state("porch").await.0 == "online").then_some(())
+    })
+    .await;
     let device = &app.get_json("/api/discovery").await["devices"][0];
     assert_eq!((device["status"].as_str(), device["camera"].as_str()), (Some("adopted"), Some("porch")));
     let listed = page("/discovery".into()).await;
@@ -272,6 +277,44 @@ async fn a_camera_found_on_the_lan_is_adopted_with_its_credentials_from_the_disc
         assert!(!stored.windows(12).any(|w| w == b"cam-pass-123"), "the password is in clear in {file}");
     }
     app.shutdown().await;
+}
+
+#[test]
+fn a_camera_that_announces_itself_joins_the_inbox_without_a_scan() {
+    if !netns::available_or_skip() {
+        return;
+    }
+    let pair = NetPair::create("h");
+    netns::run_in(&pair.watchpost_ns.clone(), async move {
+        // Background discovery on: a scan at start-up (nothing answers probes here), then Hellos.
+        let app = common::TestApp::start("[discovery]\nprobe_secs = 1\ninterval_minutes = 600\n").await;
+        common::wait_for("the start-up scan ends", Duration::from_secs(15), || async {
+            let inbox = app.get_json("/api/discovery").await;
+            (!inbox["scan"]["last_finished_ms"].is_null()).then_some(())
+        })
+        .await;
+        assert_eq!(app.get_json("/api/discovery").await["devices"], serde_json::json!([]));
+        let hello = fixture("axis_hello.xml").replace("192.168.0.90", &pair.camera_ip.to_string());
+        let (namespace, address) = (pair.camera_ns.clone(), pair.camera_ip);
+        let announcer = std::thread::spawn(move || {
+            netns::enter(&namespace);
+            std::net::UdpSocket::bind((address, 0)).unwrap()
+        })
+        .join()
+        .unwrap();
+        let device = common::wait_for("the announced camera is in the inbox", Duration::from_secs(15), || async {
+            // Sent again until heard: the listener may still be joining the group.
+            announcer.send_to(hello.as_bytes(), (wsd::GROUP, wsd::PORT)).unwrap();
+            app.get_json("/api/discovery").await["devices"].as_array().and_then(|d| d.first().cloned())
+        })
+        .await;
+        assert_eq!(device["model"], "P3245-LVE");
+        assert_eq!(device["name"], "AXIS P3245-LVE");
+        assert_eq!(device["address"], pair.camera_ip.to_string());
+        assert_eq!(device["status"], "new");
+        assert_eq!(device["xaddrs"][0], format!("http://{}:80/onvif/device_service", pair.camera_ip));
+        app.shutdown().await;
+    });
 }
 
 #[test]

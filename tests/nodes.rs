@@ -34,11 +34,7 @@ fn a_node_is_found_followed_and_goes_offline_and_a_camera_node_becomes_a_camera(
         return;
     }
     let pair = NetPair::create("n");
-    // This thread, and the runtime's threads it starts, live in Watchpost's namespace: the app's
-    // mDNS, HTTP clients and ffmpeg see only the link to the node.
-    netns::enter(&pair.watchpost_ns);
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-    runtime.block_on(async {
+    netns::run_in(&pair.watchpost_ns, async {
         let config = "[discovery]\nprobe_secs = 1\nnode_scan_secs = 2\nnode_offline_secs = 6\n";
         let app = TestApp::start(config).await;
         let mut bus = app.running().state.bus.subscribe();

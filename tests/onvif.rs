@@ -13,7 +13,8 @@ fn camera(profiles: &'static str) -> FakeSoapCamera {
         password: "cam-pass-123".into(),
         // Two hours ahead: signed requests work only if the client uses the camera's clock.
         clock_skew_s: 7200,
-        profiles,
+        profiles: profiles.into(),
+        stream_uri: None,
         html: false,
     })
 }
@@ -79,7 +80,8 @@ async fn failures_are_told_apart_and_explained() {
         username: String::new(),
         password: String::new(),
         clock_skew_s: 0,
-        profiles: "hikvision_get_profiles.xml",
+        profiles: "hikvision_get_profiles.xml".into(),
+        stream_uri: None,
         html: true,
     });
     let err = OnvifClient::connect(&router.device_url(), "admin", "x").await.err().expect("not a camera");

@@ -1,13 +1,13 @@
 //! The discovery inbox: scans (in the background every `[discovery] interval_minutes`, or when
-//! asked) record what answered in the database (cameras here, nodes in the nodes registry), where
-//! the user adopts or ignores it; and the adoptions in progress between "here are the
+//! asked) and cameras' Hello announcements (heard in between) record what answered in the
+//! database (cameras here, nodes in the nodes registry), where the user adopts or ignores it; and the adoptions in progress between "here are the
 //! credentials" and "make this stream a camera".
 
 use super::onvif::Profile;
 use crate::config::{DiscoveryConfig, Secret};
 use crate::db::Db;
 use crate::db::entities::discovered_device;
-use crate::supervise::{CancellationToken, sleep_or_cancel};
+use crate::supervise::CancellationToken;
 use serde::Serialize;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -128,18 +128,35 @@ impl Inbox {
         }
     }
 
-    /// Scans every `interval_minutes` until `cancel`; nothing when the interval is 0.
+    /// Scans every `interval_minutes` and records the cameras that announce themselves (Hello)
+    /// in between, until `cancel`; nothing when the interval is 0.
     pub async fn run_background(self, cancel: CancellationToken) {
         let minutes = self.config.interval_minutes;
         if minutes == 0 {
             return;
         }
+        let (sender, mut heard) = tokio::sync::mpsc::channel(64);
+        let (interfaces, stop) = (self.config.interfaces.clone(), cancel.clone());
+        let listener = tokio::task::spawn_blocking(move || {
+            let result =
+                super::listen_for_announcements(&interfaces, &stop, |device| sender.blocking_send(device).is_ok());
+            if let Err(err) = result {
+                tracing::warn!("{}; cameras are found by scans only", err.message);
+            }
+        });
+        let every = Duration::from_secs(u64::from(minutes) * 60);
+        let mut next_scan = tokio::time::Instant::now();
         loop {
-            self.scan_now();
-            if !sleep_or_cancel(Duration::from_secs(u64::from(minutes) * 60), &cancel).await {
-                break;
+            tokio::select! {
+                _ = tokio::time::sleep_until(next_scan) => {
+                    self.scan_now();
+                    next_scan += every;
+                }
+                Some(device) = heard.recv() => self.record(device, chrono::Utc::now().timestamp_millis()).await,
+                _ = cancel.cancelled() => break,
             }
         }
+        let _ = listener.await;
     }
 
     /// Keeps an adoption in progress; returns its key.

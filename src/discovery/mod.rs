@@ -161,6 +161,83 @@ pub fn scan_onvif(wanted_interfaces: &[String], wait: Duration) -> Result<Vec<On
     Ok(devices)
 }
 
+/// Listens on 239.255.255.250:3702, joined on every chosen interface, for the Hello a camera
+/// multicasts when it joins the network (handed to `heard`, which returns false to stop) and its
+/// Bye (logged), until `cancel`.
+pub fn listen_for_announcements(
+    wanted_interfaces: &[String],
+    cancel: &crate::supervise::CancellationToken,
+    mut heard: impl FnMut(OnvifDevice) -> bool,
+) -> Result<()> {
+    let interfaces = interfaces(wanted_interfaces)?;
+    let socket = shared_udp_socket(wsd::PORT).map_err(|e| {
+        Error::unavailable(format!("cannot listen for camera announcements on port {}: {e}", wsd::PORT))
+    })?;
+    let mut joined = 0;
+    for interface in &interfaces {
+        match socket.join_multicast_v4(&wsd::GROUP, &interface.address) {
+            Ok(()) => joined += 1,
+            Err(err) => {
+                tracing::warn!(interface = %interface.name, error = %err, "cannot hear camera announcements here")
+            }
+        }
+    }
+    if joined == 0 {
+        return Err(Error::unavailable("no interface could join the WS-Discovery group; see the log"));
+    }
+    socket.set_read_timeout(Some(Duration::from_millis(250))).map_err(Error::from)?;
+    let mut buffer = vec![0u8; 65_536];
+    while !cancel.is_cancelled() {
+        let Ok((length, from)) = socket.recv_from(&mut buffer) else { continue };
+        let Ok(text) = std::str::from_utf8(&buffer[..length]) else { continue };
+        for found in wsd::parse(text) {
+            match found.kind {
+                wsd::Announcement::Hello => {
+                    tracing::info!(endpoint = %found.endpoint, from = %from.ip(), "a camera announced itself");
+                    if !heard(OnvifDevice::from_match(found, from.ip())) {
+                        return Ok(());
+                    }
+                }
+                wsd::Announcement::Bye => {
+                    tracing::info!(endpoint = %found.endpoint, from = %from.ip(), "a camera said goodbye")
+                }
+                wsd::Announcement::Match => {}
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A UDP socket on `0.0.0.0:port` with `SO_REUSEADDR`, so it shares the port with other
+/// WS-Discovery listeners on the machine.
+fn shared_udp_socket(port: u16) -> std::io::Result<UdpSocket> {
+    use std::os::fd::FromRawFd;
+    // SAFETY: plain socket calls on a descriptor this function owns until it is wrapped.
+    unsafe {
+        let fd = libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0);
+        if fd < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        let socket = UdpSocket::from_raw_fd(fd);
+        let one: libc::c_int = 1;
+        let size = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+        if libc::setsockopt(fd, libc::SOL_SOCKET, libc::SO_REUSEADDR, (&one as *const libc::c_int).cast(), size) != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        let address = libc::sockaddr_in {
+            sin_family: libc::AF_INET as libc::sa_family_t,
+            sin_port: port.to_be(),
+            sin_addr: libc::in_addr { s_addr: 0 },
+            sin_zero: [0; 8],
+        };
+        let length = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+        if libc::bind(fd, (&address as *const libc::sockaddr_in).cast(), length) != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(socket)
+    }
+}
+
 /// A socket on `interface` that has sent one Probe per device type; answers come back to it.
 fn probe_from(interface: &Interface) -> std::io::Result<UdpSocket> {
     let socket = UdpSocket::bind(SocketAddr::from((interface.address, 0)))?;

@@ -1,7 +1,7 @@
 //! Two network namespaces joined by a veth pair, with a multicast route, as in
 //! ../shared/docs/testing.md: discovery runs over real multicast without touching the real
 //! network. A thread enters a namespace with `setns`, so one test process can be both the camera
-//! and Watchpost. Needs root and `ip` (iproute2); removed on drop.
+//! (or node) and Watchpost. Needs root and `ip` (iproute2); removed on drop.
 
 use std::process::Command;
 
@@ -79,6 +79,14 @@ impl Drop for NetPair {
     }
 }
 
+/// Runs `test` with this thread, a runtime's threads and every process they start inside
+/// network namespace `name`: Watchpost's multicast, HTTP clients and ffmpeg then see only the
+/// namespace's link (for a `#[test]`, whose thread is its own).
+pub fn run_in<F: std::future::Future>(name: &str, test: F) -> F::Output {
+    enter(name);
+    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap().block_on(test)
+}
+
 /// Moves the calling thread into network namespace `name` (for the rest of its life).
 pub fn enter(name: &str) {
     use std::os::fd::AsRawFd;
@@ -86,47 +94,4 @@ pub fn enter(name: &str) {
     // SAFETY: a valid namespace file descriptor; CLONE_NEWNET moves only this thread.
     let result = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
     assert_eq!(result, 0, "setns {name}: {}", std::io::Error::last_os_error());
-}
-
-/// A camera namespace linked by a veth pair to this (the test's own) namespace, where Watchpost
-/// runs normally: it scans only the host end (`[discovery] interfaces`), so its probes go nowhere
-/// but into the camera's namespace.
-pub struct HostLink {
-    pub camera_ns: String,
-    pub host_interface: String,
-    pub camera_ip: std::net::Ipv4Addr,
-    pub host_ip: std::net::Ipv4Addr,
-}
-
-impl HostLink {
-    pub fn create(tag: &str) -> Self {
-        let n = std::process::id() % 10_000;
-        let subnet = (std::process::id() % 200) as u8 + 21;
-        let cam = format!("wp{tag}c{n}");
-        let (veth_cam, veth_host) = (format!("v{tag}c{n}"), format!("v{tag}h{n}"));
-        let link = Self {
-            camera_ns: cam.clone(),
-            host_interface: veth_host.clone(),
-            camera_ip: std::net::Ipv4Addr::new(10, 232, subnet, 1),
-            host_ip: std::net::Ipv4Addr::new(10, 232, subnet, 2),
-        };
-        ip(&["netns", "add", &cam]);
-        ip(&["link", "add", &veth_cam, "type", "veth", "peer", "name", &veth_host]);
-        ip(&["link", "set", &veth_cam, "netns", &cam]);
-        ip(&["-n", &cam, "addr", "add", &format!("{}/24", link.camera_ip), "dev", &veth_cam]);
-        ip(&["addr", "add", &format!("{}/24", link.host_ip), "dev", &veth_host]);
-        ip(&["-n", &cam, "link", "set", "lo", "up"]);
-        ip(&["-n", &cam, "link", "set", &veth_cam, "up"]);
-        ip(&["-n", &cam, "route", "add", "224.0.0.0/4", "dev", &veth_cam]);
-        ip(&["link", "set", &veth_host, "up"]);
-        link
-    }
-}
-
-impl Drop for HostLink {
-    fn drop(&mut self) {
-        // Deleting the namespace deletes the veth pair, the host end with it.
-        let _ = Command::new("ip").args(["netns", "del", &self.camera_ns]).output();
-        let _ = Command::new("ip").args(["link", "del", &self.host_interface]).output();
-    }
 }

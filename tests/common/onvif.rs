@@ -16,16 +16,26 @@ pub struct FakeCamera {
 impl FakeCamera {
     /// Starts answering inside network namespace `namespace` on `address`; `reply` is a fixture
     /// whose `192.168.1.64` stands for the camera's own address.
-    pub fn start(namespace: &str, address: Ipv4Addr, reply: &str) -> Self {
+    pub fn start_in(namespace: &str, address: Ipv4Addr, reply: &str) -> Self {
+        Self::spawn(Some(namespace.to_string()), address, reply)
+    }
+
+    /// Starts answering on `address` in this process's namespace.
+    pub fn start(address: Ipv4Addr, reply: &str) -> Self {
+        Self::spawn(None, address, reply)
+    }
+
+    fn spawn(namespace: Option<String>, address: Ipv4Addr, reply: &str) -> Self {
         let stop = Arc::new(AtomicBool::new(false));
         let answered = Arc::new(AtomicUsize::new(0));
         let reply = reply.replace("192.168.1.64", &address.to_string());
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
-        let namespace = namespace.to_string();
         let thread = std::thread::spawn({
             let (stop, answered) = (stop.clone(), answered.clone());
             move || {
-                super::netns::enter(&namespace);
+                if let Some(namespace) = namespace {
+                    super::netns::enter(&namespace);
+                }
                 let socket = UdpSocket::bind(("0.0.0.0", 3702)).expect("bind 3702 in the camera's namespace");
                 socket.join_multicast_v4(&Ipv4Addr::new(239, 255, 255, 250), &address).expect("join the group");
                 socket.set_read_timeout(Some(Duration::from_millis(100))).unwrap();
@@ -72,7 +82,9 @@ pub struct SoapSettings {
     pub password: String,
     pub clock_skew_s: i64,
     /// The GetProfiles answer to give (a fixture file name).
-    pub profiles: &'static str,
+    pub profiles: String,
+    /// What GetStreamUri answers; none = the fixture's own `rtsp://<host>:554/…` address.
+    pub stream_uri: Option<String>,
     /// Answer every request with an HTML page instead (not an ONVIF device).
     pub html: bool,
 }
@@ -102,8 +114,13 @@ fn element_with_attributes(xml: &str, tag: &str) -> Option<String> {
 impl FakeSoapCamera {
     /// On 127.0.0.1 in this namespace.
     pub fn start(settings: SoapSettings) -> Self {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        Self::serve_on(listener, Ipv4Addr::LOCALHOST, settings)
+        Self::start_on(Ipv4Addr::LOCALHOST, 0, settings)
+    }
+
+    /// On `host:port` (0 = a free port) in this namespace.
+    pub fn start_on(host: Ipv4Addr, port: u16, settings: SoapSettings) -> Self {
+        let listener = std::net::TcpListener::bind((host, port)).unwrap();
+        Self::serve_on(listener, host, settings)
     }
 
     /// On `host` inside network namespace `namespace`.
@@ -193,14 +210,18 @@ fn serve(mut stream: std::net::TcpStream, settings: &SoapSettings, host: Ipv4Add
         let answer = fixture("hikvision_get_capabilities.xml").replace("{{ADDR}}", &format!("{host}:{port}"));
         ("200 OK", "application/soap+xml", answer)
     } else if body.contains("GetProfiles") {
-        ("200 OK", "application/soap+xml", fixture(settings.profiles))
+        ("200 OK", "application/soap+xml", fixture(&settings.profiles))
     } else if body.contains("GetStreamUri") {
         let profile = element(&body, "ProfileToken").unwrap_or_default();
         let channel = if profile.ends_with('2') { "102" } else { "101" };
-        let answer = fixture("hikvision_get_stream_uri.xml")
+        let mut answer = fixture("hikvision_get_stream_uri.xml")
             .replace("{{HOST}}", &host.to_string())
             .replace("{{CHANNEL}}", channel)
             .replace("{{PROFILE}}", &profile);
+        if let Some(uri) = &settings.stream_uri {
+            let (start, end) = (answer.find("<tt:Uri>").unwrap() + 8, answer.find("</tt:Uri>").unwrap());
+            answer.replace_range(start..end, &uri.replace('&', "&amp;").replace('<', "&lt;"));
+        }
         ("200 OK", "application/soap+xml", answer)
     } else {
         ("400 Bad Request", "application/soap+xml", fixture("fault_action_not_supported.xml"))
