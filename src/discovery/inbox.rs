@@ -18,7 +18,9 @@ use std::time::{Duration, Instant};
 pub struct ScanState {
     pub running_since_ms: Option<i64>,
     pub last_finished_ms: Option<i64>,
-    pub last_found: usize,
+    /// What the last scan found: ONVIF cameras, and ESP32/ESPHome nodes.
+    pub last_cameras: usize,
+    pub last_nodes: usize,
     pub last_error: Option<String>,
 }
 
@@ -82,12 +84,12 @@ impl Inbox {
                 super::nodes::record_nodes(&self.db, &nodes).await;
                 match found.cameras {
                     Ok(devices) => {
-                        let found = devices.len() + nodes.len();
+                        let (cameras, nodes) = (devices.len(), nodes.len());
                         for device in devices {
                             self.record(device, now).await;
                         }
-                        tracing::info!(found, "discovery scan finished");
-                        Ok(found)
+                        tracing::info!(cameras, nodes, "discovery scan finished");
+                        Ok((cameras, nodes))
                     }
                     Err(err) => Err(err.message),
                 }
@@ -98,8 +100,8 @@ impl Inbox {
         state.running_since_ms = None;
         state.last_finished_ms = Some(now);
         match outcome {
-            Ok(found) => {
-                state.last_found = found;
+            Ok((cameras, nodes)) => {
+                (state.last_cameras, state.last_nodes) = (cameras, nodes);
                 state.last_error = None;
             }
             Err(message) => {

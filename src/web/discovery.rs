@@ -63,7 +63,12 @@ pub(super) async fn discovery_page(state: web::Data<AppState>, me: Identity) -> 
     let scan = state.inbox.state();
     let scan_text = match (scan.running_since_ms, scan.last_finished_ms) {
         (Some(since), _) => format!("Scanning… started {}", format_ago(since)),
-        (None, Some(done)) => format!("Last scan {}: {} device(s) answered.", format_ago(done), scan.last_found),
+        (None, Some(done)) => format!(
+            "Last scan {}: {} camera(s) and {} node(s) answered.",
+            format_ago(done),
+            scan.last_cameras,
+            scan.last_nodes
+        ),
         (None, None) => "No scan yet.".into(),
     };
     let discovery = &state.config.discovery;

@@ -119,7 +119,8 @@ struct NodesPage {
     nodes: Vec<NodeView>,
     events: Vec<EventView>,
     offline_after: String,
-    watching: bool,
+    /// Empty when nodes are looked for only on request.
+    scan_every: String,
 }
 
 pub(super) async fn nodes_page(state: web::Data<AppState>, me: Identity) -> PageResult {
@@ -133,7 +134,10 @@ pub(super) async fn nodes_page(state: web::Data<AppState>, me: Identity) -> Page
         nodes: rows.iter().map(|r| NodeView::of(r, is_online(r.last_seen_ms, now, config))).collect(),
         events: events.iter().map(|e| EventView::of(e, &rows)).collect(),
         offline_after: super::view::format_duration(i64::from(config.node_offline_secs) * 1000),
-        watching: config.node_scan_secs > 0,
+        scan_every: match config.node_scan_secs {
+            0 => String::new(),
+            secs => super::view::format_duration(i64::from(secs) * 1000),
+        },
     }
     .render())
 }

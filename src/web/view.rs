@@ -20,6 +20,7 @@ pub fn format_duration(ms: i64) -> String {
     let s = (ms.max(0) + 500) / 1000;
     match s {
         0..60 => format!("{s} s"),
+        60..3600 if s % 60 == 0 => format!("{} min", s / 60),
         60..3600 => format!("{} min {} s", s / 60, s % 60),
         _ => format!("{} h {} min", s / 3600, (s % 3600) / 60),
     }
@@ -289,6 +290,7 @@ mod tests {
     fn durations_read_naturally() {
         assert_eq!(format_duration(4_200), "4 s");
         assert_eq!(format_duration(125_000), "2 min 5 s");
+        assert_eq!(format_duration(180_000), "3 min");
         assert_eq!(format_duration(3_780_000), "1 h 3 min");
     }
 }

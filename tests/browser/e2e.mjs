@@ -147,6 +147,10 @@ try {
   await page.click("nav >> text=Discovery");
   check(await page.isVisible("text=Nothing found yet"), "the empty discovery page explains itself");
   await shot(page, "discovery-empty");
+  await page.click("nav >> text=Nodes");
+  check(await page.isVisible("text=No nodes yet"), "the empty Nodes page explains itself");
+  check(await page.isVisible("text=No sensor has changed yet"), "the empty sensor events explain themselves");
+  await shot(page, "nodes-empty");
 
   // The camera's switches: detection off, and it stays off.
   await page.goto(`${base}/cameras/yard`);
