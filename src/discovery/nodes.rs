@@ -289,7 +289,7 @@ impl SensorState {
         let message: serde_json::Value = serde_json::from_str(data).ok()?;
         let sensor = message.get("id")?.as_str()?;
         let object = sensor.strip_prefix("binary_sensor-")?;
-        if object.is_empty() || sensor.len() > 128 {
+        if object.trim().is_empty() || sensor.len() > 128 || sensor.chars().any(char::is_control) {
             return None;
         }
         let active =
@@ -298,12 +298,17 @@ impl SensorState {
                 (None, Some(state)) => state.eq_ignore_ascii_case("on"),
                 (None, None) => return None,
             };
+        let clean = |text: &str| {
+            let text: String = text.chars().filter(|c| !c.is_control()).take(64).collect();
+            (!text.trim().is_empty()).then_some(text)
+        };
+        // The node's name for the sensor, else its id in words.
         let name = message
             .get("name")
             .and_then(|n| n.as_str())
-            .map(|n| n.chars().filter(|c| !c.is_control()).take(64).collect::<String>())
-            .filter(|n| !n.trim().is_empty())
-            .unwrap_or_else(|| object.replace('_', " "));
+            .and_then(clean)
+            .or_else(|| clean(&object.replace('_', " ")))
+            .unwrap_or_else(|| object.chars().take(64).collect());
         let words = format!("{object} {name}").to_ascii_lowercase();
         let kind = if ["motion", "pir", "presence", "occupancy", "movement"].iter().any(|w| words.contains(w)) {
             "motion"
@@ -374,6 +379,44 @@ mod tests {
             "",
         ] {
             assert_eq!(parse(junk), None, "{junk}");
+        }
+    }
+
+    #[test]
+    fn mangled_streams_never_panic_and_only_make_whole_sensor_states() {
+        let valid = b"event: ping\ndata: {\"title\":\"n\"}\n\nevent: state\ndata: {\"id\":\"binary_sensor-door\",\"name\":\"Door\",\"value\":true,\"state\":\"ON\"}\n\n";
+        // A small xorshift generator: the same cases on every run.
+        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for _ in 0..3000 {
+            let mut bytes = valid.repeat(2);
+            for _ in 0..(next() % 6) {
+                let at = (next() as usize) % bytes.len();
+                match next() % 3 {
+                    0 => bytes[at] = next() as u8,
+                    1 => bytes.insert(at, next() as u8),
+                    _ => drop(bytes.remove(at)),
+                }
+            }
+            let mut parser = SseParser::default();
+            let mut rest = &bytes[..];
+            while !rest.is_empty() {
+                let size = 1 + (next() as usize) % 40;
+                let (chunk, tail) = rest.split_at(size.min(rest.len()));
+                rest = tail;
+                let Ok(messages) = parser.feed(chunk) else { break };
+                for (_, data) in messages {
+                    if let Some(state) = SensorState::parse(&data) {
+                        assert!(state.sensor.starts_with("binary_sensor-") && state.sensor.len() > 14, "{state:?}");
+                        assert!(!state.name.trim().is_empty() && state.name.chars().count() <= 64, "{state:?}");
+                    }
+                }
+            }
         }
     }
 

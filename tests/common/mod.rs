@@ -54,6 +54,13 @@ pub fn parse_config(text: &str) -> Config {
 pub const ADMIN: &str = "admin";
 pub const ADMIN_PASSWORD: &str = "correct horse battery";
 
+/// A client that drops idle connections after 1 s, well before the server's 5 s keep-alive ends
+/// them: reusing a connection the server is closing at that instant fails the request
+/// ("IncompleteMessage"), which would make tests flaky.
+fn http_client() -> reqwest::ClientBuilder {
+    reqwest::Client::builder().pool_idle_timeout(Duration::from_secs(1))
+}
+
 pub struct TestApp {
     pub app: Option<RunningApp>,
     pub base: String,
@@ -96,20 +103,16 @@ impl TestApp {
         let token = auth.create_token(admin, "tests", None).await.unwrap().jwt;
         let mut headers = reqwest::header::HeaderMap::new();
         headers.insert(reqwest::header::AUTHORIZATION, format!("Bearer {token}").parse().unwrap());
-        let client = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .default_headers(headers)
-            .build()
-            .unwrap();
-        let anonymous = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        let client =
+            http_client().redirect(reqwest::redirect::Policy::none()).default_headers(headers).build().unwrap();
+        let anonymous = http_client().redirect(reqwest::redirect::Policy::none()).build().unwrap();
         Self { app: Some(app), base, data, client, anonymous }
     }
 
     /// Signs in through the login form like a browser; returns the client (holding the session
     /// cookie) and the session's CSRF token read from the page.
     pub async fn browser_session(&self, name: &str, password: &str) -> (reqwest::Client, String) {
-        let client =
-            reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).cookie_store(true).build().unwrap();
+        let client = http_client().redirect(reqwest::redirect::Policy::none()).cookie_store(true).build().unwrap();
         let login_page = client.get(self.url("/login")).send().await.unwrap().text().await.unwrap();
         let form_csrf = hidden_csrf(&login_page);
         let response = client
