@@ -75,6 +75,8 @@ async fn main() -> anyhow::Result<()> {
             end_ms: None,
             snapshot: None,
             zones: vec!["path".into()],
+            description: None,
+            title: None,
         }));
         // Let the bridge store each batch: the bus drops what a subscriber falls behind on.
         if id % 100 == 0 || id == events {

@@ -65,6 +65,7 @@ fn camera(id: usize, clip: &std::path::Path) -> CameraConfig {
         motion: Default::default(),
         objects: Default::default(),
         zones: Vec::new(),
+        describe: Default::default(),
     }
 }
 

@@ -103,8 +103,17 @@ pub async fn start(options: ServeOptions) -> Result<RunningApp> {
     let bridges =
         Bridges::new(bridge_config(&config, &db, &auth.vault()).await, bridge_context, CancellationToken::new());
     let inbox = crate::discovery::inbox::Inbox::new(db.clone(), config.discovery.clone());
+    // Subscribed to the bus before any camera starts.
+    let describer = crate::describe::Describer::new(
+        config.describe.clone(),
+        config.ffmpeg.path.clone(),
+        (db.clone(), media.clone(), bus.clone()),
+        cameras.clone(),
+        tasks.clone(),
+    );
     let state = AppState {
         inbox,
+        describer: describer.info(),
         db,
         auth,
         detector,
@@ -144,6 +153,7 @@ pub async fn start(options: ServeOptions) -> Result<RunningApp> {
     for camera in ui_cameras {
         state.cameras.put(camera, CameraSource::Ui).await;
     }
+    tasks.spawn(describer.run(cancel.clone()));
     tasks.spawn(state.inbox.clone().run_background(cancel.clone()));
     let nodes =
         crate::discovery::nodes::NodeWatcher::new(state.db.clone(), state.bus.clone(), config.discovery.clone());

@@ -128,5 +128,6 @@ pub fn demo_camera(clip: &Path) -> CameraConfig {
         motion: Default::default(),
         objects: Default::default(),
         zones: Vec::new(),
+        describe: Default::default(),
     }
 }

@@ -193,6 +193,8 @@ fn person(id: i64) -> BusMessage {
         end_ms: None,
         snapshot: None,
         zones: vec!["path".into()],
+        description: None,
+        title: None,
     })
 }
 

@@ -3,7 +3,7 @@
 //! server answered; in CI one always does.
 
 use watchpost::db::entities::camera;
-use watchpost::db::{Db, EventFilter, EventUpdate, NewEvent};
+use watchpost::db::{Db, Description, EventFilter, EventUpdate, NewEvent};
 
 const POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
 
@@ -90,6 +90,33 @@ async fn round_trip(db: &Db, camera_id: &str) {
     let window = EventFilter { since_ms: Some(base + 30_000), until_ms: Some(base + 90_000), ..filter.clone() };
     assert_eq!(db.list_events(&window).await.unwrap().iter().map(|e| e.id).collect::<Vec<_>>(), vec![ids[1]]);
     assert_eq!(db.count_events(Some(camera_id)).await.unwrap(), 3);
+
+    // Search: descriptions, titles, labels, camera names and zones; better matches first; combined
+    // with the other filters.
+    let describe = |title: Option<&str>, text: &str| Description {
+        title: title.map(str::to_string),
+        text: text.into(),
+        threat_level: Some(0),
+        by: "openai:test".into(),
+        took_ms: Some(10),
+    };
+    db.set_event_description(ids[1], &describe(None, "A man walks past the gate.")).await.unwrap();
+    db.set_event_description(ids[0], &describe(Some("Man with a ladder"), "A man carries a LADDER to the garage."))
+        .await
+        .unwrap();
+    let search = |q: &str| {
+        let filter = EventFilter { query: Some(q.into()), ..filter.clone() };
+        async move { db.list_events(&filter).await.unwrap().iter().map(|e| e.id).collect::<Vec<_>>() }
+    };
+    assert_eq!(search("man with a ladder").await, vec![ids[0], ids[1]], "the better match first");
+    assert_eq!(search("ladders").await, Vec::<i64>::new(), "words match as prefixes, not the other way");
+    assert_eq!(search("ladd").await, vec![ids[0]]);
+    assert_eq!(search("GATE").await, vec![ids[1]]);
+    assert_eq!(search("drive").await, vec![ids[0]], "zones are searched");
+    assert_eq!(search("porch").await.len(), 2, "the camera's name is searched (the limit of 2 holds)");
+    assert_eq!(search("\"); DROP TABLE events; --").await, Vec::<i64>::new());
+    let with_label = EventFilter { query: Some("man".into()), kind: Some("object".into()), ..filter.clone() };
+    assert!(db.list_events(&with_label).await.unwrap().is_empty(), "search combines with the other filters");
 
     // Open events left by a crash are closed at start-up.
     assert!(db.close_open_events(base + 10 * 60_000).await.unwrap() >= 2);

@@ -25,6 +25,7 @@ pub struct Config {
     pub detector: DetectorConfig,
     pub mqtt: MqttConfig,
     pub discovery: DiscoveryConfig,
+    pub describe: DescribeConfig,
     pub cameras: Vec<CameraConfig>,
 }
 
@@ -140,6 +141,139 @@ pub struct DiscoveryConfig {
 impl Default for DiscoveryConfig {
     fn default() -> Self {
         Self { interfaces: Vec::new(), probe_secs: 3, interval_minutes: 5, node_scan_secs: 60, node_offline_secs: 180 }
+    }
+}
+
+/// Which vision-language model writes event descriptions.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum DescribeProvider {
+    /// No model: a description written from the detections, marked as such.
+    #[default]
+    None,
+    /// OpenAI-compatible chat completions with image parts: OpenAI, Ollama, llama.cpp server,
+    /// LM Studio, vLLM, DeepSeek.
+    Openai,
+    /// Google Gemini `generateContent` with inline image data.
+    Gemini,
+}
+
+/// What picture the model is sent.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum DescribeImage {
+    /// The whole snapshot.
+    #[default]
+    Frame,
+    /// The object, cut out with a margin.
+    Crop,
+    /// Both: the crop first, then the frame for context.
+    Both,
+}
+
+/// AI descriptions of object events by a vision-language model.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct DescribeConfig {
+    pub provider: DescribeProvider,
+    /// The API's base address; empty = the provider's public one
+    /// (`https://api.openai.com/v1`, `https://generativelanguage.googleapis.com/v1beta`).
+    /// Ollama: `http://HOST:11434/v1`; llama.cpp / LM Studio / vLLM: `http://HOST:PORT/v1`.
+    pub base_url: String,
+    /// The model's name at the provider (`gpt-4o-mini`, `llava`, `gemini-2.0-flash`, …).
+    pub model: String,
+    /// Sent as a bearer token (OpenAI-compatible) or `x-goog-api-key` (Gemini); local servers
+    /// usually need none. A secret: `${VLM_API_KEY}` or `/run/secrets`.
+    pub api_key: Option<Secret>,
+    /// Seconds one request may take.
+    pub timeout_secs: u32,
+    /// Requests at the same time.
+    pub concurrency: u32,
+    /// Requests per hour at most (0 = no limit); events over it keep the description written
+    /// without AI, and are counted.
+    pub max_per_hour: u32,
+    /// Further tries after a 429, a 5xx or a timeout, with back-off.
+    pub retries: u32,
+    pub image: DescribeImage,
+    /// Describe again when the event ends, with its final best snapshot.
+    pub describe_at_end: bool,
+    /// What "normal" is at this site, given to the model with every request.
+    pub site_context: String,
+    /// The request; placeholders `{camera}`, `{label}`, `{zones}`, `{time}`, `{weekday}`.
+    pub prompt: String,
+    /// A different request per label (`person = "…"`), with the same placeholders.
+    pub label_prompts: std::collections::BTreeMap<String, String>,
+}
+
+/// The request asked of the model by default.
+pub const DEFAULT_DESCRIBE_PROMPT: &str = "This is a snapshot from the security camera \"{camera}\" at {time} on a {weekday}. \
+The detector saw a {label} (zones: {zones}). Describe what the {label} is doing in one or two sentences, \
+noting anything a home owner would want to know (what they carry, where they go).";
+
+impl Default for DescribeConfig {
+    fn default() -> Self {
+        Self {
+            provider: DescribeProvider::None,
+            base_url: String::new(),
+            model: String::new(),
+            api_key: None,
+            timeout_secs: 30,
+            concurrency: 2,
+            max_per_hour: 60,
+            retries: 2,
+            image: DescribeImage::Frame,
+            describe_at_end: false,
+            site_context: String::new(),
+            prompt: DEFAULT_DESCRIBE_PROMPT.into(),
+            label_prompts: Default::default(),
+        }
+    }
+}
+
+impl DescribeConfig {
+    /// The base address in use: the configured one, else the provider's public one.
+    pub fn base_url(&self) -> String {
+        let url = match (self.base_url.trim(), self.provider) {
+            ("", DescribeProvider::Openai) => "https://api.openai.com/v1",
+            ("", DescribeProvider::Gemini) => "https://generativelanguage.googleapis.com/v1beta",
+            (url, _) => url,
+        };
+        url.trim_end_matches('/').to_string()
+    }
+
+    /// Problems with these settings; keys are relative to the section.
+    pub fn validate(&self) -> Vec<ConfigIssue> {
+        let mut issues = Vec::new();
+        let mut push = |key: &str, message: String| issues.push(ConfigIssue { key: key.into(), message });
+        if self.provider != DescribeProvider::None {
+            if self.model.trim().is_empty() {
+                push(
+                    "model",
+                    "is needed with a provider; e.g. \"gpt-4o-mini\", \"llava\" or \"gemini-2.0-flash\"".into(),
+                );
+            }
+            let base = self.base_url();
+            if url::Url::parse(&base).map(|u| !matches!(u.scheme(), "http" | "https")).unwrap_or(true) {
+                push("base_url", format!("{base:?} is not an http(s) address; e.g. \"http://192.168.1.5:11434/v1\""));
+            }
+        }
+        if !(1..=600).contains(&self.timeout_secs) {
+            push("timeout_secs", format!("{} is out of range; use 1–600", self.timeout_secs));
+        }
+        if !(1..=16).contains(&self.concurrency) {
+            push("concurrency", format!("{} is out of range; use 1–16", self.concurrency));
+        }
+        if self.retries > 10 {
+            push("retries", format!("{} is out of range; use 0–10", self.retries));
+        }
+        for (key, prompt) in std::iter::once(("prompt".to_string(), &self.prompt))
+            .chain(self.label_prompts.iter().map(|(label, p)| (format!("label_prompts.{label}"), p)))
+        {
+            if prompt.trim().is_empty() {
+                push(&key, "is empty; write the request, or remove the key for the default".into());
+            }
+        }
+        issues
     }
 }
 
@@ -373,6 +507,27 @@ pub struct CameraConfig {
     /// Named areas; an event records the zones its object entered.
     #[serde(default)]
     pub zones: Vec<ZoneConfig>,
+    /// This camera's overrides of `[describe]`.
+    #[serde(default)]
+    pub describe: CameraDescribe,
+}
+
+/// A camera's overrides of `[describe]`.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct CameraDescribe {
+    /// Send this camera's events to the model (when a provider is set).
+    pub enabled: bool,
+    /// Another model at the same provider.
+    pub model: Option<String>,
+    /// Another request for this camera (placeholders as `[describe] prompt`).
+    pub prompt: Option<String>,
+}
+
+impl Default for CameraDescribe {
+    fn default() -> Self {
+        Self { enabled: true, model: None, prompt: None }
+    }
 }
 
 /// A named area of the picture (driveway, garden, porch).
@@ -664,6 +819,9 @@ impl Config {
         }
         for issue in self.mqtt.validate() {
             push(format!("mqtt.{}", issue.key), issue.message);
+        }
+        for issue in self.describe.validate() {
+            push(format!("describe.{}", issue.key), issue.message);
         }
 
         let mut seen = HashSet::new();

@@ -17,6 +17,7 @@ impl MigratorTrait for Migrator {
             Box::new(Outbox),
             Box::new(DiscoveredDevices),
             Box::new(NodeRegistry),
+            Box::new(EventDescriptions),
         ]
     }
 }
@@ -636,6 +637,105 @@ impl MigrationTrait for NodeRegistry {
         manager.drop_table(Table::drop().table(NodeEvents::Table).to_owned()).await?;
         for column in [NodeDetails::Info, NodeDetails::CameraId] {
             manager.alter_table(Table::alter().table(NodeDetails::Table).drop_column(column).to_owned()).await?;
+        }
+        Ok(())
+    }
+}
+
+/// Descriptions written by a vision-language model (or from the detections) and what search reads:
+/// a title, a threat level, who wrote it and how long it took; `search_text` (title, description,
+/// label, camera, zones) indexed by SQLite FTS5 or a PostgreSQL full-text GIN index.
+struct EventDescriptions;
+
+impl MigrationName for EventDescriptions {
+    fn name(&self) -> &str {
+        "m20261122_000009_event_descriptions"
+    }
+}
+
+#[derive(DeriveIden)]
+enum EventText {
+    #[sea_orm(iden = "events")]
+    Table,
+    Title,
+    ThreatLevel,
+    DescribedBy,
+    DescribeMs,
+    SearchText,
+}
+
+/// The text search reads, from an event's own columns and its camera's name.
+pub(super) const SEARCH_TEXT_SQL: &str = "coalesce(title, '') || ' ' || coalesce(description, '') || ' ' || \
+coalesce(label, '') || ' ' || camera_id || ' ' || \
+coalesce((SELECT name FROM cameras WHERE cameras.id = events.camera_id), '') || ' ' || zones";
+
+#[async_trait::async_trait]
+impl MigrationTrait for EventDescriptions {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        for column in [
+            text_null(EventText::Title),
+            integer_null(EventText::ThreatLevel),
+            string_null(EventText::DescribedBy),
+            big_integer_null(EventText::DescribeMs),
+            text_null(EventText::SearchText),
+        ] {
+            manager.alter_table(Table::alter().table(EventText::Table).add_column(column).to_owned()).await?;
+        }
+        let db = manager.get_connection();
+        match manager.get_database_backend() {
+            sea_orm::DatabaseBackend::Sqlite => {
+                for statement in [
+                    "CREATE VIRTUAL TABLE IF NOT EXISTS events_fts USING fts5(search_text, content='events', \
+                     content_rowid='id', tokenize='unicode61 remove_diacritics 2')",
+                    "CREATE TRIGGER IF NOT EXISTS events_fts_insert AFTER INSERT ON events BEGIN \
+                     INSERT INTO events_fts(rowid, search_text) VALUES (new.id, new.search_text); END",
+                    "CREATE TRIGGER IF NOT EXISTS events_fts_delete AFTER DELETE ON events BEGIN \
+                     INSERT INTO events_fts(events_fts, rowid, search_text) VALUES ('delete', old.id, old.search_text); END",
+                    "CREATE TRIGGER IF NOT EXISTS events_fts_update AFTER UPDATE OF search_text ON events BEGIN \
+                     INSERT INTO events_fts(events_fts, rowid, search_text) VALUES ('delete', old.id, old.search_text); \
+                     INSERT INTO events_fts(rowid, search_text) VALUES (new.id, new.search_text); END",
+                ] {
+                    db.execute_unprepared(statement).await?;
+                }
+            }
+            _ => {
+                db.execute_unprepared(
+                    "CREATE INDEX IF NOT EXISTS events_search ON events \
+                     USING GIN (to_tsvector('simple', coalesce(search_text, '')))",
+                )
+                .await?;
+            }
+        }
+        // Events from before are searchable by label, camera and zones.
+        db.execute_unprepared(&format!("UPDATE events SET search_text = {SEARCH_TEXT_SQL}")).await?;
+        Ok(())
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        let db = manager.get_connection();
+        match manager.get_database_backend() {
+            sea_orm::DatabaseBackend::Sqlite => {
+                for statement in [
+                    "DROP TRIGGER IF EXISTS events_fts_insert",
+                    "DROP TRIGGER IF EXISTS events_fts_delete",
+                    "DROP TRIGGER IF EXISTS events_fts_update",
+                    "DROP TABLE IF EXISTS events_fts",
+                ] {
+                    db.execute_unprepared(statement).await?;
+                }
+            }
+            _ => {
+                db.execute_unprepared("DROP INDEX IF EXISTS events_search").await?;
+            }
+        }
+        for column in [
+            EventText::Title,
+            EventText::ThreatLevel,
+            EventText::DescribedBy,
+            EventText::DescribeMs,
+            EventText::SearchText,
+        ] {
+            manager.alter_table(Table::alter().table(EventText::Table).drop_column(column).to_owned()).await?;
         }
         Ok(())
     }

@@ -8,6 +8,7 @@ pub mod entities;
 mod migration;
 mod nodes;
 mod outbox;
+mod search;
 
 use crate::error::{Error, Result};
 use entities::{camera, event};
@@ -22,6 +23,7 @@ use std::time::Duration;
 pub use accounts::{NewAudit, NewUser};
 pub use migration::Migrator;
 pub use outbox::NewOutboxMessage;
+pub use search::{Description, search_words};
 
 /// How long a SQLite writer waits for a lock before giving up.
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -45,6 +47,9 @@ pub struct EventFilter {
     pub until_ms: Option<i64>,
     pub before: Option<i64>,
     pub limit: u64,
+    /// Words to search for in titles, descriptions, labels, camera and zone names; results come
+    /// best match first instead of newest first.
+    pub query: Option<String>,
 }
 
 /// The fields of a new event; the rest start empty (`new` status, no end, no description).
@@ -191,6 +196,7 @@ impl Db {
             ..Default::default()
         };
         let inserted = model.insert(&self.conn).await?;
+        self.refresh_search_text(inserted.id).await?;
         Ok(inserted.id)
     }
 
@@ -211,6 +217,9 @@ impl Db {
             query = query.col_expr(event::Column::Snapshot, Expr::value(snapshot.clone()));
         }
         query.filter(event::Column::Id.eq(id)).exec(&self.conn).await?;
+        if update.zones.is_some() {
+            self.refresh_search_text(id).await?;
+        }
         Ok(())
     }
 
@@ -266,7 +275,26 @@ impl Db {
         if let Some(before) = filter.before {
             query = query.filter(event::Column::Id.lt(before));
         }
-        Ok(query.order_by_desc(event::Column::Id).limit(filter.limit.clamp(1, 500)).all(&self.conn).await?)
+        let limit = filter.limit.clamp(1, 500);
+        let words = filter.query.as_deref().map(search_words).unwrap_or_default();
+        if filter.query.is_none() {
+            return Ok(query.order_by_desc(event::Column::Id).limit(limit).all(&self.conn).await?);
+        }
+        if words.is_empty() {
+            return Ok(Vec::new());
+        }
+        // Search: the newest 500 matches within the other filters, best match first.
+        let backend = self.conn.get_database_backend();
+        let mut found = query
+            .filter(search::matches_any(backend, &words))
+            .order_by_desc(event::Column::Id)
+            .limit(500)
+            .all(&self.conn)
+            .await?;
+        // Stable: equally good matches stay newest first.
+        found.sort_by_key(|e| std::cmp::Reverse(search::relevance(&words, e)));
+        found.truncate(limit as usize);
+        Ok(found)
     }
 
     pub async fn count_events(&self, camera: Option<&str>) -> Result<u64> {

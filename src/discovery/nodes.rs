@@ -122,7 +122,7 @@ struct Follower {
 
 impl Follower {
     async fn run(mut self, cancel: CancellationToken) {
-        let client = match reqwest::Client::builder().connect_timeout(Duration::from_secs(5)).build() {
+        let client = match crate::http::client_builder().connect_timeout(Duration::from_secs(5)).build() {
             Ok(client) => client,
             Err(err) => {
                 tracing::warn!(error = %err, "cannot make an HTTP client for node events");

@@ -87,7 +87,7 @@ const SCHEMA_NS: &str = "http://www.onvif.org/ver10/schema";
 impl OnvifClient {
     /// Reads the camera's clock (no sign-in needed), so the signed requests that follow are on time.
     pub async fn connect(device_url: &str, username: &str, password: &str) -> Result<Self, OnvifError> {
-        let http = reqwest::Client::builder()
+        let http = crate::http::client_builder()
             .timeout(Duration::from_secs(8))
             .connect_timeout(Duration::from_secs(4))
             .build()

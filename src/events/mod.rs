@@ -65,6 +65,9 @@ pub struct EventSummary {
     pub snapshot: Option<String>,
     /// Zones the object entered (empty for motion events).
     pub zones: Vec<String>,
+    /// The model's description and title, on the `EventUpdated` that brings them.
+    pub description: Option<String>,
+    pub title: Option<String>,
 }
 
 #[derive(Debug, Clone)]

@@ -229,6 +229,8 @@ impl ObjectEventRecorder {
             end_ms,
             snapshot,
             zones: active.zones.iter().cloned().collect(),
+            description: None,
+            title: None,
         }
     }
 }

@@ -255,6 +255,8 @@ impl MotionEventRecorder {
             end_ms,
             snapshot,
             zones: Vec::new(),
+            description: None,
+            title: None,
         }
     }
 }

@@ -82,6 +82,8 @@ pub struct EventsQuery {
     pub date: Option<String>,
     pub before: Option<i64>,
     pub limit: Option<u64>,
+    /// Words to search for (titles, descriptions, labels, camera and zone names).
+    pub q: Option<String>,
 }
 
 impl EventsQuery {
@@ -112,6 +114,7 @@ impl EventsQuery {
             until_ms,
             before: self.before,
             limit,
+            query: non_empty(&self.q),
         })
     }
 }
@@ -120,7 +123,9 @@ pub(super) async fn list_events(state: web::Data<AppState>, me: Identity, query:
     let mut filter = query.to_filter(50)?;
     filter.allowed_cameras = me.allowed_cameras();
     let events = state.db.list_events(&filter).await?;
-    let next_before = (events.len() as u64 == filter.limit).then(|| events.last().map(|e| e.id)).flatten();
+    // Search results come by rank, not by id: they have no next page by id.
+    let paged = filter.query.is_none() && events.len() as u64 == filter.limit;
+    let next_before = paged.then(|| events.last().map(|e| e.id)).flatten();
     let events: Vec<EventView> = events.iter().map(EventView::of).collect();
     Ok(HttpResponse::Ok().json(serde_json::json!({ "events": events, "next_before": next_before })))
 }
@@ -229,6 +234,17 @@ pub(super) async fn metrics(state: web::Data<AppState>, req: HttpRequest) -> Htt
         "# HELP watchpost_detector_up 1 while the object detector runs.\n# TYPE watchpost_detector_up gauge\nwatchpost_detector_up {}",
         u8::from(state.detector.worker.is_some())
     );
+    let describe = &state.describer.stats;
+    let _ = writeln!(
+        out,
+        "# HELP watchpost_describe_events_total Object events sent to the vision-language model, by outcome.\n# TYPE watchpost_describe_events_total counter"
+    );
+    for (result, counter) in
+        [("described", &describe.described), ("failed", &describe.failed), ("skipped_budget", &describe.skipped_budget)]
+    {
+        let _ =
+            writeln!(out, "watchpost_describe_events_total{{result=\"{result}\"}} {}", counter.load(Ordering::Relaxed));
+    }
     let bridges = state.bridges.health().await;
     type Reading = fn(&BridgeHealth) -> u64;
     let readings: [(&str, &str, &str, Reading); 5] = [

@@ -336,6 +336,7 @@ pub(super) async fn adopt_create(
         motion: Default::default(),
         objects: Default::default(),
         zones: Vec::new(),
+        describe: Default::default(),
     };
     let issues = camera.validate();
     if !issues.is_empty() {

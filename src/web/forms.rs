@@ -115,6 +115,7 @@ impl CameraForm {
             motion: MotionConfig::default(),
             objects: ObjectsConfig::default(),
             zones: Vec::new(),
+            describe: Default::default(),
         });
         form.enabled = Some("on".into());
         form
@@ -183,6 +184,8 @@ impl CameraForm {
                 ..previous.map(|p| p.objects.clone()).unwrap_or_default()
             },
             zones,
+            // Kept from the previous settings: the form does not edit them.
+            describe: previous.map(|p| p.describe.clone()).unwrap_or_default(),
         };
         if threshold > 255 {
             errors.insert("threshold".into(), format!("{threshold} is too high; use 1–255"));

@@ -51,6 +51,7 @@ pub struct AppState {
     pub bridges: crate::bridges::Bridges,
     /// Devices found on the LAN and adoptions in progress.
     pub inbox: crate::discovery::inbox::Inbox,
+    pub describer: crate::describe::DescriberInfo,
     pub media: MediaStore,
     pub bus: EventBus,
     pub config: Arc<Config>,

@@ -202,7 +202,7 @@ async fn check_stream(url: &str) -> Result<(), String> {
     if parsed.scheme() != "http" {
         return Err("A node's stream is plain http://.".into());
     }
-    let client = reqwest::Client::builder()
+    let client = crate::http::client_builder()
         .connect_timeout(Duration::from_secs(5))
         .build()
         .map_err(|e| format!("cannot make an HTTP client: {e}"))?;
@@ -269,6 +269,7 @@ pub(super) async fn adopt(
         motion: Default::default(),
         objects: Default::default(),
         zones: Vec::new(),
+        describe: Default::default(),
     };
     let issues = camera.validate();
     if !issues.is_empty() {

@@ -365,6 +365,10 @@ impl EventsPage {
     fn date_value(&self) -> String {
         self.query.date.clone().unwrap_or_default()
     }
+
+    fn search_value(&self) -> String {
+        self.query.q.clone().unwrap_or_default()
+    }
 }
 
 const EVENTS_PER_PAGE: u64 = 24;
@@ -378,23 +382,24 @@ pub(super) async fn events_page(
     let mut filter = query.to_filter(EVENTS_PER_PAGE)?;
     filter.allowed_cameras = me.allowed_cameras();
     let events = state.db.list_events(&filter).await?;
-    let next_link =
-        (events.len() as u64 == filter.limit).then(|| events.last().map(|e| e.id)).flatten().map(|before| {
-            let mut link = url::form_urlencoded::Serializer::new(String::new());
-            for (key, value) in [
-                ("camera", &query.camera),
-                ("kind", &query.kind),
-                ("label", &query.label),
-                ("zone", &query.zone),
-                ("date", &query.date),
-            ] {
-                if let Some(v) = value.as_ref().filter(|v| !v.is_empty()) {
-                    link.append_pair(key, v);
-                }
+    // Search results come by rank: no next page by id.
+    let paged = filter.query.is_none() && events.len() as u64 == filter.limit;
+    let next_link = paged.then(|| events.last().map(|e| e.id)).flatten().map(|before| {
+        let mut link = url::form_urlencoded::Serializer::new(String::new());
+        for (key, value) in [
+            ("camera", &query.camera),
+            ("kind", &query.kind),
+            ("label", &query.label),
+            ("zone", &query.zone),
+            ("date", &query.date),
+        ] {
+            if let Some(v) = value.as_ref().filter(|v| !v.is_empty()) {
+                link.append_pair(key, v);
             }
-            link.append_pair("before", &before.to_string());
-            format!("/events?{}", link.finish())
-        });
+        }
+        link.append_pair("before", &before.to_string());
+        format!("/events?{}", link.finish())
+    });
     let cameras = visible_cameras(&state, &me);
     let camera_ids = cameras.iter().map(|c| c.id().to_string()).collect();
     let mut labels: Vec<String> = cameras.iter().flat_map(|c| c.config.objects.track.clone()).collect();
@@ -408,7 +413,8 @@ pub(super) async fn events_page(
         || filter.label.is_some()
         || filter.zone.is_some()
         || filter.since_ms.is_some()
-        || filter.before.is_some();
+        || filter.before.is_some()
+        || filter.query.is_some();
     ok(EventsPage {
         nav: "events",
         me: Me::of(&me),
@@ -504,6 +510,8 @@ struct SystemPage {
     detector_summary: String,
     detector_error: String,
     detector_rows: Vec<(&'static str, String)>,
+    describer: String,
+    describe_rows: Vec<(&'static str, String)>,
     cameras: Vec<CameraView>,
 }
 
@@ -534,6 +542,22 @@ pub(super) async fn system_page(state: web::Data<AppState>, me: Identity) -> Pag
             ("Failed runs", stats.failures.load(Relaxed).to_string()),
         ];
     }
+    let describe = &state.describer.stats;
+    let budget = match state.describer.max_per_hour {
+        0 => "no limit".to_string(),
+        n => format!("{n} per hour"),
+    };
+    let describe_rows = match state.describer.by.as_str() {
+        "rules" => Vec::new(),
+        _ => vec![
+            ("Events sent", describe.requests.load(Relaxed).to_string()),
+            ("Described", describe.described.load(Relaxed).to_string()),
+            ("Failed after retries", describe.failed.load(Relaxed).to_string()),
+            ("Skipped: budget spent", describe.skipped_budget.load(Relaxed).to_string()),
+            ("Budget", budget),
+            ("Last description took", format!("{} ms", describe.last_ms.load(Relaxed))),
+        ],
+    };
     let mut cameras: Vec<CameraView> = state.cameras.list().iter().map(|c| CameraView::of(c)).collect();
     cameras.sort_by(|a, b| a.id.cmp(&b.id));
     ok(SystemPage {
@@ -546,6 +570,8 @@ pub(super) async fn system_page(state: web::Data<AppState>, me: Identity) -> Pag
         detector_summary: state.detector.summary.clone(),
         detector_error: state.detector.error.clone().unwrap_or_default(),
         detector_rows,
+        describer: state.describer.by.clone(),
+        describe_rows,
         cameras,
     }
     .render())

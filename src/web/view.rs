@@ -141,6 +141,15 @@ pub struct EventView {
     pub status: String,
     pub tags: Vec<String>,
     pub description: Option<String>,
+    /// The describer's short title.
+    #[serde(rename = "title")]
+    pub ai_title: Option<String>,
+    /// 0 normal, 1 worth a look, 2 a threat; from a model only.
+    pub threat_level: Option<i32>,
+    /// `rules` (written from the detections, without AI) or `<provider>:<model>`.
+    pub described_by: Option<String>,
+    /// How long the model took, in milliseconds.
+    pub describe_ms: Option<i64>,
     /// An object that stopped moving (a parked car); always false for motion events.
     pub stationary: bool,
     /// `[seconds since the start, score]` while an object was tracked; empty for motion events.
@@ -182,12 +191,30 @@ impl EventView {
             status: model.status.clone(),
             tags: serde_json::from_str(&model.tags).unwrap_or_default(),
             description: model.description.clone(),
+            ai_title: model.title.clone(),
+            threat_level: model.threat_level,
+            described_by: model.described_by.clone(),
+            describe_ms: model.describe_ms,
             stationary: model.stationary,
             score_history: model
                 .score_history
                 .as_deref()
                 .and_then(|h| serde_json::from_str(h).ok())
                 .unwrap_or_default(),
+        }
+    }
+
+    /// Whether the description was written without AI (from the detections).
+    pub fn described_without_ai(&self) -> bool {
+        self.described_by.as_deref() == Some("rules")
+    }
+
+    pub fn threat_text(&self) -> &'static str {
+        match self.threat_level {
+            Some(2) => "threat",
+            Some(1) => "worth a look",
+            Some(_) => "normal",
+            None => "",
         }
     }
 

@@ -58,7 +58,7 @@ pub const ADMIN_PASSWORD: &str = "correct horse battery";
 /// them: reusing a connection the server is closing at that instant fails the request
 /// ("IncompleteMessage"), which would make tests flaky.
 fn http_client() -> reqwest::ClientBuilder {
-    reqwest::Client::builder().pool_idle_timeout(Duration::from_secs(1))
+    watchpost::http::client_builder().pool_idle_timeout(Duration::from_secs(1))
 }
 
 pub struct TestApp {

@@ -624,7 +624,14 @@ impl Core {
             "end": event.end_ms.and_then(time),
             "url": format!("{ui}/events/{}", event.id),
             "snapshot_url": event.snapshot.as_ref().map(|_| format!("{ui}/api/events/{}/snapshot.jpg", event.id)),
-            "description": describe_event(event, &camera_name),
+            "title": event.title,
+            "description": event.description.clone().unwrap_or_else(|| crate::describe::text::from_detections(
+                event.label.as_deref(),
+                &event.zones,
+                &camera_name,
+                event.start_ms,
+                event.end_ms,
+            )),
         })
     }
 
@@ -712,20 +719,6 @@ pub fn parse_mute_until(text: &str, now: chrono::DateTime<chrono::Utc>) -> Resul
     chrono::DateTime::parse_from_rfc3339(text)
         .map(|t| Some(t.timestamp_millis()))
         .map_err(|_| "mute_until: send minutes (\"120\"), a time (\"2026-11-23T07:00:00+01:00\") or OFF".into())
-}
-
-/// One line about an event, made without AI: "Person in driveway on Front door, score 91%".
-fn describe_event(event: &EventSummary, camera_name: &str) -> String {
-    let what = match &event.label {
-        Some(label) => {
-            let mut chars = label.chars();
-            chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or_default()
-        }
-        None => "Motion".to_string(),
-    };
-    let place = if event.zones.is_empty() { String::new() } else { format!(" in {}", event.zones.join(", ")) };
-    let end = if event.end_ms.is_some() { " (ended)" } else { "" };
-    format!("{what}{place} on {camera_name}, score {:.0}%{end}", event.score * 100.0)
 }
 
 #[cfg(test)]

@@ -36,6 +36,16 @@ pub struct Model {
     pub frame_height: Option<i32>,
     /// JSON list of `[seconds since the start, score]` while the object was tracked.
     pub score_history: Option<String>,
+    /// A short title from the describer.
+    pub title: Option<String>,
+    /// 0 normal, 1 worth a look, 2 a threat (from the model; none without one).
+    pub threat_level: Option<i32>,
+    /// `rules` (written from the detections) or `<provider>:<model>`.
+    pub described_by: Option<String>,
+    /// How long the model took, in milliseconds.
+    pub describe_ms: Option<i64>,
+    /// What text search reads (title, description, label, camera, zones); kept by the database layer.
+    pub search_text: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

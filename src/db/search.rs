@@ -1,0 +1,163 @@
+//! Event descriptions and text search over events: SQLite FTS5 (`events_fts`, kept by triggers)
+//! or PostgreSQL full text (a GIN index on `to_tsvector('simple', search_text)`) find the events
+//! matching any word, within the other filters; the newest 500 matches are then ranked by how many
+//! of the words they hold.
+
+use super::Db;
+use super::entities::event;
+use super::migration::SEARCH_TEXT_SQL;
+use crate::error::Result;
+use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::SimpleExpr;
+use sea_orm::{ColumnTrait, DatabaseBackend, EntityTrait, QueryFilter};
+
+/// What the describer wrote about an event.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Description {
+    pub title: Option<String>,
+    pub text: String,
+    pub threat_level: Option<i32>,
+    /// `rules` or `<provider>:<model>`.
+    pub by: String,
+    pub took_ms: Option<i64>,
+}
+
+/// The words of a search, as the index sees them: letters and digits, 2 characters or more, 8 at
+/// most, lowercase.
+pub fn search_words(query: &str) -> Vec<String> {
+    query
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| w.chars().count() >= 2)
+        .map(|w| w.to_lowercase().chars().take(40).collect())
+        .take(8)
+        .collect()
+}
+
+impl Db {
+    /// Recomputes what search reads for event `id` (after it was inserted or changed).
+    pub async fn refresh_search_text(&self, id: i64) -> Result<()> {
+        event::Entity::update_many()
+            .col_expr(event::Column::SearchText, Expr::cust(SEARCH_TEXT_SQL))
+            .filter(event::Column::Id.eq(id))
+            .exec(&self.conn)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn set_event_description(&self, id: i64, description: &Description) -> Result<()> {
+        event::Entity::update_many()
+            .col_expr(event::Column::Title, Expr::value(description.title.clone()))
+            .col_expr(event::Column::Description, Expr::value(description.text.clone()))
+            .col_expr(event::Column::ThreatLevel, Expr::value(description.threat_level))
+            .col_expr(event::Column::DescribedBy, Expr::value(description.by.clone()))
+            .col_expr(event::Column::DescribeMs, Expr::value(description.took_ms))
+            .filter(event::Column::Id.eq(id))
+            .exec(&self.conn)
+            .await?;
+        self.refresh_search_text(id).await
+    }
+
+    /// Updates a description written from the detections (at the event's end, with how long it
+    /// lasted), unless a model has described the event since.
+    pub async fn replace_rules_description(&self, id: i64, text: &str) -> Result<()> {
+        let result = event::Entity::update_many()
+            .col_expr(event::Column::Description, Expr::value(text))
+            .filter(event::Column::Id.eq(id))
+            .filter(event::Column::DescribedBy.eq("rules"))
+            .exec(&self.conn)
+            .await?;
+        if result.rows_affected > 0 {
+            self.refresh_search_text(id).await?;
+        }
+        Ok(())
+    }
+}
+
+/// The condition "matches any of `words`", for the backend's index: a sub-query on `events_fts`
+/// (SQLite FTS5) or `@@` on the `to_tsvector` the GIN index covers (PostgreSQL). Each word is a
+/// prefix, and none of the user's text reaches the query syntax unquoted.
+pub(super) fn matches_any(backend: DatabaseBackend, words: &[String]) -> SimpleExpr {
+    match backend {
+        DatabaseBackend::Sqlite => {
+            let matched = words.iter().map(|w| format!("\"{w}\"*")).collect::<Vec<_>>().join(" OR ");
+            Expr::cust_with_values("events.id IN (SELECT rowid FROM events_fts WHERE events_fts MATCH ?)", [matched])
+        }
+        _ => {
+            let matched = words.iter().map(|w| format!("{w}:*")).collect::<Vec<_>>().join(" | ");
+            Expr::cust_with_values(
+                "to_tsvector('simple', coalesce(search_text, '')) @@ to_tsquery('simple', $1)",
+                [matched],
+            )
+        }
+    }
+}
+
+/// How well an event matches: how many of the words its text holds (as word prefixes), the
+/// title and description counting twice.
+pub(super) fn relevance(words: &[String], event: &event::Model) -> usize {
+    let tokens = |text: &str| -> Vec<String> {
+        text.split(|c: char| !c.is_alphanumeric()).filter(|t| !t.is_empty()).map(str::to_lowercase).collect()
+    };
+    let all = tokens(event.search_text.as_deref().unwrap_or_default());
+    let described = tokens(&format!(
+        "{} {}",
+        event.title.as_deref().unwrap_or_default(),
+        event.description.as_deref().unwrap_or_default()
+    ));
+    words
+        .iter()
+        .map(|w| {
+            usize::from(all.iter().any(|t| t.starts_with(w.as_str())))
+                + usize::from(described.iter().any(|t| t.starts_with(w.as_str())))
+        })
+        .sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn search_words_are_plain_and_bounded() {
+        assert_eq!(search_words("Man with a LADDER!"), ["man", "with", "ladder"]);
+        assert_eq!(search_words("\"white\" OR van* NEAR(x)"), ["white", "or", "van", "near"]);
+        assert!(search_words("a . -").is_empty());
+        assert_eq!(search_words(&"w ".repeat(5).replace('w', "word")).len(), 5);
+        assert_eq!(search_words(&"ab ".repeat(20)).len(), 8);
+    }
+
+    #[test]
+    fn more_words_held_rank_higher_and_descriptions_count_twice() {
+        let event = |search: &str, description: Option<&str>| event::Model {
+            id: 1,
+            camera_id: "c".into(),
+            kind: "object".into(),
+            label: None,
+            score: 0.0,
+            bbox: "[]".into(),
+            boxes: "[]".into(),
+            zones: "[]".into(),
+            start_ms: 0,
+            end_ms: None,
+            snapshot: None,
+            severity: "info".into(),
+            status: "new".into(),
+            tags: "[]".into(),
+            description: description.map(str::to_string),
+            stationary: false,
+            frame_width: None,
+            frame_height: None,
+            score_history: None,
+            title: None,
+            threat_level: None,
+            described_by: None,
+            describe_ms: None,
+            search_text: Some(search.into()),
+        };
+        let words = search_words("white van");
+        let both = event("A white van stops. person", Some("A white van stops."));
+        let one = event("A white car. person", Some("A white car."));
+        let label_only = event("van garage", None);
+        assert_eq!([relevance(&words, &both), relevance(&words, &one), relevance(&words, &label_only)], [4, 2, 1]);
+    }
+}
