@@ -137,6 +137,16 @@ async fn object_masks_hide_the_person_and_zones_are_recorded() {
     assert_eq!(app.events("zone=path").await.len(), 1);
     assert!(app.events("zone=far-side").await.is_empty());
     assert!(app.events("camera=masked").await.is_empty(), "the mask hides the person");
+    // Without a model, the description is written from the detections, and search finds the event.
+    let described = wait_for("the description with the duration", Duration::from_secs(10), || async {
+        let event = app.get_json(&format!("/api/events/{}", event["id"])).await;
+        event["description"].as_str().is_some_and(|d| d.contains(", stayed ")).then_some(event)
+    })
+    .await;
+    assert_eq!(described["described_by"], "rules");
+    assert!(described["description"].as_str().unwrap().starts_with("Person in path (zoned) at "), "{described}");
+    let found = app.events("q=person%20path&camera=zoned").await;
+    assert_eq!(found.iter().map(|e| e["id"].clone()).collect::<Vec<_>>(), [event["id"].clone()]);
     // The event page outlines the zone and labels the box.
     let page = app.client.get(app.url(&format!("/events/{}", event["id"]))).send().await.unwrap().text().await.unwrap();
     assert!(page.contains("class=\"zone\"") && page.contains(">path</text>"), "zone outline");

@@ -8,6 +8,7 @@ pub mod esp32;
 pub mod mqtt;
 pub mod netns;
 pub mod onvif;
+pub mod vlm;
 
 use std::future::Future;
 use std::path::{Path, PathBuf};

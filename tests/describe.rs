@@ -1,0 +1,265 @@
+//! Event descriptions against fake vision-language model APIs over real HTTP (tests/common/vlm.rs):
+//! what Watchpost sends (the snapshot JPEG, the filled prompt, the key), JSON and plain answers,
+//! 429/500 retries, time-outs, the hourly budget, and search over the descriptions. Events are
+//! injected as a camera's recorder makes them (a snapshot file, a row, `EventStarted`), so each
+//! test controls exactly how many there are.
+
+mod common;
+
+use base64::Engine;
+use common::vlm::{FakeModel, Reply};
+use common::{TestApp, wait_for};
+use std::time::Duration;
+use watchpost::db::NewEvent;
+use watchpost::events::{BusMessage, EventSummary};
+
+fn photo() -> &'static [u8] {
+    watchpost::demo::PHOTO
+}
+
+fn config(describe: &str) -> String {
+    format!(
+        "[describe]\n{describe}\n\n[[cameras]]\nid = \"front\"\nname = \"Front door\"\nurl = \"/nonexistent.mp4\"\nenabled = false\n"
+    )
+}
+
+/// An object event on camera `front` with the demo photograph as its snapshot, announced on the bus.
+async fn person_event(app: &TestApp, zones: &[&str]) -> i64 {
+    let state = &app.running().state;
+    let start_ms = chrono::Utc::now().timestamp_millis();
+    let snapshot = format!("snapshots/front/test/{start_ms}-{}.jpg", zones.len());
+    let file = state.media.resolve(&snapshot).unwrap();
+    std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+    std::fs::write(&file, photo()).unwrap();
+    let zones: Vec<String> = zones.iter().map(|z| z.to_string()).collect();
+    let id = state
+        .db
+        .insert_event(&NewEvent {
+            camera_id: "front".into(),
+            kind: "object".into(),
+            label: Some("person".into()),
+            score: 0.9,
+            bbox: [0.4, 0.3, 0.2, 0.5],
+            boxes: vec![[0.4, 0.3, 0.2, 0.5]],
+            start_ms,
+            snapshot: Some(snapshot.clone()),
+            severity: "info".into(),
+            zones: zones.clone(),
+            frame: (640, 360),
+        })
+        .await
+        .unwrap();
+    state.bus.publish(BusMessage::EventStarted(EventSummary {
+        id,
+        camera: "front".into(),
+        kind: "object".into(),
+        label: Some("person".into()),
+        score: 0.9,
+        start_ms,
+        end_ms: None,
+        snapshot: Some(snapshot),
+        zones,
+        description: None,
+        title: None,
+    }));
+    id
+}
+
+async fn described_by(app: &TestApp, id: i64, by: &str) -> serde_json::Value {
+    wait_for(&format!("event {id} described by {by}"), Duration::from_secs(20), || async {
+        let event = app.get_json(&format!("/api/events/{id}")).await;
+        (event["described_by"] == by).then_some(event)
+    })
+    .await
+}
+
+fn decoded(data: &str) -> Vec<u8> {
+    base64::engine::general_purpose::STANDARD.decode(data).expect("base64 image")
+}
+
+async fn metric(app: &TestApp, line: &str) -> String {
+    let text = app.client.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    text.lines().find(|l| l.starts_with(line)).map(str::to_string).unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_openai_compatible_model_describes_the_snapshot_with_the_filled_prompt() {
+    let answer = r#"{"title":"Courier at the door","description":"A courier in a red jacket leaves a parcel on the step.","threat_level":0,"reason":"a daytime delivery"}"#;
+    let model = FakeModel::start(vec![], Reply::openai(answer));
+    let app = TestApp::start(&config(&format!(
+        "provider = \"openai\"\nbase_url = \"{}\"\nmodel = \"test-vision\"\napi_key = \"sk-test-123\"\nmax_per_hour = 0\n\
+         site_context = \"Deliveries come between 9 and 17.\"\nlabel_prompts = {{ person = \"Who is the {{label}} at {{camera}} in {{zones}}?\" }}",
+        model.base_url()
+    )))
+    .await;
+    let mut bus = app.running().state.bus.subscribe();
+    let id = person_event(&app, &["porch"]).await;
+    let event = described_by(&app, id, "openai:test-vision").await;
+    assert_eq!(event["title"], "Courier at the door");
+    assert_eq!(event["description"], "A courier in a red jacket leaves a parcel on the step.");
+    assert_eq!(event["threat_level"], 0);
+    assert!(event["describe_ms"].as_i64().unwrap() >= 0);
+
+    let requests = model.requests();
+    assert_eq!(requests.len(), 1);
+    let request = &requests[0];
+    assert_eq!(request.path, "/v1/chat/completions");
+    assert_eq!(request.headers["authorization"], "Bearer sk-test-123");
+    assert_eq!(request.body["model"], "test-vision");
+    let system = request.body["messages"][0]["content"].as_str().unwrap();
+    assert!(system.contains("Deliveries come between 9 and 17.") && system.contains("threat_level"), "{system}");
+    let parts = request.body["messages"][1]["content"].as_array().unwrap();
+    assert_eq!(parts[0]["text"], "Who is the person at Front door in porch?", "the label's prompt, filled");
+    let url = parts[1]["image_url"]["url"].as_str().unwrap();
+    let jpeg = url.strip_prefix("data:image/jpeg;base64,").expect("a JPEG data URL");
+    assert_eq!(decoded(jpeg), photo(), "the image is the event's snapshot");
+
+    // The update reaches the bus (for Home Assistant and alerts), and the pages show it.
+    let mut updated = None;
+    while let Ok(message) = bus.try_recv() {
+        if let BusMessage::EventUpdated(summary) = message {
+            updated = Some(summary);
+        }
+    }
+    let updated = updated.expect("an EventUpdated with the description");
+    assert_eq!(updated.title.as_deref(), Some("Courier at the door"));
+    let page = app.client.get(app.url(&format!("/events/{id}"))).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("A courier in a red jacket") && page.contains("By openai:test-vision"), "{page}");
+    assert_eq!(
+        metric(&app, "watchpost_describe_events_total{result=\"described\"}").await,
+        "watchpost_describe_events_total{result=\"described\"} 1"
+    );
+    app.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gemini_is_retried_after_429_and_500_and_a_plain_answer_is_kept_as_text() {
+    let mut busy = Reply::status(429);
+    busy.retry_after = Some(1);
+    let model =
+        FakeModel::start(vec![busy, Reply::status(500)], Reply::gemini("A woman with a dog walks along the pavement."));
+    let app = TestApp::start(&config(&format!(
+        "provider = \"gemini\"\nbase_url = \"{}\"\nmodel = \"gem-test\"\napi_key = \"g-key\"\nretries = 3\nimage = \"both\"",
+        model.base_url()
+    )))
+    .await;
+    let id = person_event(&app, &[]).await;
+    let event = described_by(&app, id, "gemini:gem-test").await;
+    assert_eq!(event["description"], "A woman with a dog walks along the pavement.");
+    assert!(event["title"].is_null() && event["threat_level"].is_null());
+    let requests = model.requests();
+    assert_eq!(requests.len(), 3, "429, then 500, then the answer");
+    for request in &requests {
+        assert_eq!(request.path, "/v1/models/gem-test:generateContent");
+        assert_eq!(request.headers["x-goog-api-key"], "g-key");
+    }
+    let parts = requests[2].body["contents"][0]["parts"].as_array().unwrap();
+    assert!(parts[0]["text"].as_str().unwrap().contains("Front door"));
+    // `image = "both"`: the crop (made by ffmpeg, a smaller JPEG), then the whole snapshot.
+    let crop = decoded(parts[1]["inline_data"]["data"].as_str().unwrap());
+    assert!(crop.starts_with(&[0xff, 0xd8]) && crop.len() < photo().len(), "a cropped JPEG");
+    assert_eq!(decoded(parts[2]["inline_data"]["data"].as_str().unwrap()), photo());
+    assert_eq!(parts[2]["inline_data"]["mime_type"], "image/jpeg");
+    app.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_model_times_out_and_the_event_keeps_its_description_without_ai() {
+    let mut slow = Reply::openai("too late");
+    slow.delay = Duration::from_secs(4);
+    let model = FakeModel::start(vec![], slow);
+    let app = TestApp::start(&config(&format!(
+        "provider = \"openai\"\nbase_url = \"{}\"\nmodel = \"slow\"\ntimeout_secs = 1\nretries = 1",
+        model.base_url()
+    )))
+    .await;
+    let id = person_event(&app, &["path"]).await;
+    wait_for("the failure is counted", Duration::from_secs(20), || async {
+        let line = metric(&app, "watchpost_describe_events_total{result=\"failed\"}").await;
+        line.ends_with(" 1").then_some(())
+    })
+    .await;
+    assert_eq!(model.requests().len(), 2, "one try and one retry");
+    let event = app.get_json(&format!("/api/events/{id}")).await;
+    assert_eq!(event["described_by"], "rules");
+    let text = event["description"].as_str().unwrap();
+    assert!(text.starts_with("Person in path (Front door) at "), "{text}");
+    let page = app.client.get(app.url(&format!("/events/{id}"))).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("Written from the detections, without AI."));
+    app.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_hourly_budget_holds_under_a_burst_and_skipped_events_are_counted() {
+    let model = FakeModel::start(vec![], Reply::openai(r#"{"description":"Someone at the door.","threat_level":1}"#));
+    let app = TestApp::start(&config(&format!(
+        "provider = \"openai\"\nbase_url = \"{}\"\nmodel = \"m\"\nmax_per_hour = 2\nconcurrency = 1",
+        model.base_url()
+    )))
+    .await;
+    let mut ids = Vec::new();
+    for _ in 0..5 {
+        ids.push(person_event(&app, &[]).await);
+    }
+    wait_for("two events described", Duration::from_secs(20), || async {
+        let line = metric(&app, "watchpost_describe_events_total{result=\"described\"}").await;
+        line.ends_with(" 2").then_some(())
+    })
+    .await;
+    assert_eq!(
+        metric(&app, "watchpost_describe_events_total{result=\"skipped_budget\"}").await,
+        "watchpost_describe_events_total{result=\"skipped_budget\"} 3"
+    );
+    assert_eq!(model.requests().len(), 2);
+    let mut by = Vec::new();
+    for id in &ids {
+        by.push(app.get_json(&format!("/api/events/{id}")).await["described_by"].as_str().unwrap().to_string());
+    }
+    assert_eq!(by, ["openai:m", "openai:m", "rules", "rules", "rules"]);
+    let system = app.client.get(app.url("/settings/system")).send().await.unwrap().text().await.unwrap();
+    assert!(system.contains("Skipped: budget spent") && system.contains("2 per hour"), "{system}");
+    app.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_are_found_by_the_words_of_their_descriptions_best_match_first() {
+    let model = FakeModel::start(
+        vec![
+            Reply::openai(
+                r#"{"title":"Man with a ladder","description":"A man carries a ladder towards the garage.","threat_level":1}"#,
+            ),
+            Reply::openai(r#"{"title":"Passer-by","description":"A man walks past the gate.","threat_level":0}"#),
+        ],
+        Reply::openai(r#"{"description":"A white van parks in the street.","threat_level":0}"#),
+    );
+    let app = TestApp::start(&config(&format!(
+        "provider = \"openai\"\nbase_url = \"{}\"\nmodel = \"m\"\nconcurrency = 1",
+        model.base_url()
+    )))
+    .await;
+    let ladder = person_event(&app, &[]).await;
+    described_by(&app, ladder, "openai:m").await;
+    let passer = person_event(&app, &[]).await;
+    described_by(&app, passer, "openai:m").await;
+    let van = person_event(&app, &["street"]).await;
+    described_by(&app, van, "openai:m").await;
+
+    let ids = |q: &'static str| {
+        let app = &app;
+        async move {
+            let found = app.get_json(&format!("/api/events?q={q}")).await;
+            found["events"].as_array().unwrap().iter().map(|e| e["id"].as_i64().unwrap()).collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(ids("man%20with%20a%20ladder").await, vec![ladder, passer], "the better match first");
+    assert_eq!(ids("white%20van").await, vec![van]);
+    assert_eq!(ids("street").await, vec![van], "zones are searched");
+    assert_eq!(ids("Front%20door").await.len(), 3, "the camera's name is searched");
+    assert_eq!(ids("helicopter").await, Vec::<i64>::new());
+    let combined = app.get_json("/api/events?q=man&kind=motion").await;
+    assert_eq!(combined["events"], serde_json::json!([]), "search combines with the other filters");
+    let page = app.client.get(app.url("/events?q=ladder")).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("Man with a ladder") && !page.contains("A white van parks"), "the events page searches too");
+    assert_eq!(model.unanswered_script(), 0);
+    app.shutdown().await;
+}
