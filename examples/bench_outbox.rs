@@ -5,8 +5,8 @@
 //! `cargo run --release --example bench_outbox [EVENTS]`
 //!
 //! Needs `mosquitto` on PATH (`scripts/setup.sh --test`). Watchpost runs in-process with SQLite in
-//! a temporary directory; each event becomes four kept messages (event, last event, camera alert,
-//! global alert).
+//! a temporary directory; each event becomes five kept messages (event, last event, description,
+//! camera alert, global alert).
 
 use rumqttc::{AsyncClient, Event, MqttOptions, Outgoing, Packet, QoS};
 use std::process::{Child, Command, Stdio};
@@ -80,12 +80,12 @@ async fn main() -> anyhow::Result<()> {
         }));
         // Let the bridge store each batch: the bus drops what a subscriber falls behind on.
         if id % 100 == 0 || id == events {
-            while app.state.bridges.health().await.first().map(|h| h.pending).unwrap_or(0) < id as u64 * 4 {
+            while app.state.bridges.health().await.first().map(|h| h.pending).unwrap_or(0) < id as u64 * 5 {
                 tokio::time::sleep(Duration::from_millis(10)).await;
             }
         }
     }
-    let expected = events as u64 * 4;
+    let expected = events as u64 * 5;
     let sample = app.state.db.outbox_batch("mqtt", 0, 1).await?.remove(0).payload;
 
     eprintln!("queued {expected} messages; starting the broker");

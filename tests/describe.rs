@@ -7,6 +7,7 @@
 mod common;
 
 use base64::Engine;
+use common::mqtt::{Mosquitto, Watcher};
 use common::vlm::{FakeModel, Reply};
 use common::{TestApp, wait_for};
 use std::time::Duration;
@@ -86,12 +87,15 @@ async fn metric(app: &TestApp, line: &str) -> String {
 async fn an_openai_compatible_model_describes_the_snapshot_with_the_filled_prompt() {
     let answer = r#"{"title":"Courier at the door","description":"A courier in a red jacket leaves a parcel on the step.","threat_level":0,"reason":"a daytime delivery"}"#;
     let model = FakeModel::start(vec![], Reply::openai(answer));
-    let app = TestApp::start(&config(&format!(
+    let broker = Mosquitto::start();
+    let watcher = Watcher::start(broker.port, &["watchpost/front/description"]).await;
+    let describe = format!(
         "provider = \"openai\"\nbase_url = \"{}\"\nmodel = \"test-vision\"\napi_key = \"sk-test-123\"\nmax_per_hour = 0\n\
          site_context = \"Deliveries come between 9 and 17.\"\nlabel_prompts = {{ person = \"Who is the {{label}} at {{camera}} in {{zones}}?\" }}",
         model.base_url()
-    )))
-    .await;
+    );
+    let mqtt = format!("[mqtt]\nhost = \"127.0.0.1\"\nport = {}\n", broker.port);
+    let app = TestApp::start(&format!("{mqtt}{}", config(&describe))).await;
     let mut bus = app.running().state.bus.subscribe();
     let id = person_event(&app, &["porch"]).await;
     let event = described_by(&app, id, "openai:test-vision").await;

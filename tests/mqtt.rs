@@ -81,6 +81,7 @@ async fn home_assistant_gets_every_entity_live_state_and_working_switches() {
         "mute_until",
         "alert",
         "last_event",
+        "description",
         "person_occupancy",
         "person_count",
         "person_snapshot",
@@ -439,23 +440,24 @@ async fn a_tls_broker_is_trusted_only_through_its_ca() {
 async fn a_long_outage_drops_the_oldest_messages_counts_them_and_says_so() {
     let nobody = free_port();
     let app = TestApp::start(&format!("{}outbox_max_messages = 100\n", mqtt_toml(nobody))).await;
-    // Each event is four kept messages: the event, the camera's last event, its alert and the global alert.
+    // Each event is five kept messages: the event, the camera's last event and description, its
+    // alert and the global alert.
     for id in 1..=60 {
         app.running().state.bus.publish(person(id));
     }
     let health = wait_for("the outbox to overflow", Duration::from_secs(20), || async {
-        Some(mqtt_health(&app).await).filter(|h| h["dropped"] == 140)
+        Some(mqtt_health(&app).await).filter(|h| h["dropped"] == 200)
     })
     .await;
     assert_eq!(health["pending"], 100, "{health}");
-    // The oldest went: what is left starts with the 36th event.
+    // The oldest went: what is left starts with the 41st event.
     let oldest = app.running().state.db.outbox_batch("mqtt", 0, 1).await.unwrap();
     let first: serde_json::Value = serde_json::from_slice(&oldest[0].payload).unwrap();
-    assert_eq!((oldest[0].topic.as_str(), &first["event"]["id"]), ("watchpost/events", &serde_json::json!(36)));
+    assert_eq!((oldest[0].topic.as_str(), &first["event"]["id"]), ("watchpost/events", &serde_json::json!(41)));
     let metrics = app.client.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
-    assert!(metrics.contains("watchpost_outbox_dropped_total{bridge=\"mqtt\"} 140"), "{metrics}");
+    assert!(metrics.contains("watchpost_outbox_dropped_total{bridge=\"mqtt\"} 200"), "{metrics}");
     assert!(metrics.contains("watchpost_outbox_pending{bridge=\"mqtt\"} 100"), "{metrics}");
     let page = app.client.get(app.url("/settings/integrations")).send().await.unwrap().text().await.unwrap();
-    assert!(page.contains("140 undelivered messages were dropped"), "{page}");
+    assert!(page.contains("200 undelivered messages were dropped"), "{page}");
     app.shutdown().await;
 }

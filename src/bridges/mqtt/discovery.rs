@@ -205,6 +205,17 @@ fn camera_entities(topics: &Topics, ui_url: &str, camera: &CameraInfo) -> Vec<An
                 "icon": "mdi:text-box-outline",
             }),
         ),
+        entity(
+            "sensor",
+            "description".into(),
+            "Description".into(),
+            json!({
+                "state_topic": topics.camera(id, "description"),
+                "value_template": "{{ (value_json.title or value_json.description)[:255] }}",
+                "json_attributes_topic": topics.camera(id, "description"),
+                "icon": "mdi:robot-outline",
+            }),
+        ),
     ];
     for label in &camera.labels {
         let key = slug(label);
@@ -239,7 +250,7 @@ fn camera_entities(topics: &Topics, ui_url: &str, camera: &CameraInfo) -> Vec<An
 /// be cleared with the entity when its camera or label goes.
 pub fn retained_leaves(object: &str) -> Vec<String> {
     match object {
-        "motion" | "status" | "picture" | "last_event" => vec![object.to_string()],
+        "motion" | "status" | "picture" | "last_event" | "description" => vec![object.to_string()],
         "detect" | "alerts" | "mute_until" => vec![format!("{object}/state")],
         _ => {
             if let Some(label) = object.strip_suffix("_count") {

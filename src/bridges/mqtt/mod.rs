@@ -584,6 +584,7 @@ impl Core {
         let message = json!({ "type": kind, "event": described });
         self.publish_kept(self.topics.events(), message.to_string(), false, true).await;
         self.publish_kept(self.topics.camera(&event.camera, "last_event"), described.to_string(), true, false).await;
+        self.publish_description(event, &described).await;
         if let (Some(label), Some(snapshot)) = (&event.label, &event.snapshot) {
             // The copy with the box drawn in, as a notification would show it.
             let drawn = crate::media::MediaStore::annotated_path(snapshot);
@@ -601,6 +602,32 @@ impl Core {
             self.send_picture(&event.camera).await;
         }
         described
+    }
+
+    /// The latest event's description, retained on `<camera>/description` for the camera's
+    /// Description sensor (the title, else the text, as its state; all of it as attributes): the
+    /// stored one (a model's, or the one from the detections), else `fallback`.
+    async fn publish_description(&mut self, event: &EventSummary, fallback: &serde_json::Value) {
+        let stored = self.context.db.get_event(event.id).await.ok().flatten().filter(|e| e.described_by.is_some());
+        let message = match &stored {
+            Some(stored) => json!({
+                "event": event.id,
+                "title": stored.title,
+                "description": stored.description,
+                "threat_level": stored.threat_level,
+                "described_by": stored.described_by,
+                "url": fallback["url"],
+            }),
+            None => json!({
+                "event": event.id,
+                "title": fallback["title"],
+                "description": fallback["description"],
+                "threat_level": null,
+                "described_by": "rules",
+                "url": fallback["url"],
+            }),
+        };
+        self.publish_kept(self.topics.camera(&event.camera, "description"), message.to_string(), true, false).await;
     }
 
     /// The event as other systems see it: ids, times in RFC 3339, links, a one-line description.
