@@ -133,6 +133,19 @@ async fn an_openai_compatible_model_describes_the_snapshot_with_the_filled_promp
         metric(&app, "watchpost_describe_events_total{result=\"described\"}").await,
         "watchpost_describe_events_total{result=\"described\"} 1"
     );
+    // Home Assistant's Description sensor gets the model's words.
+    let sent = wait_for("the description on MQTT", Duration::from_secs(15), || async {
+        watcher
+            .on("watchpost/front/description")
+            .iter()
+            .map(|m| m.json())
+            .find(|d| d["described_by"] == "openai:test-vision")
+    })
+    .await;
+    assert_eq!(
+        (&sent["title"], &sent["threat_level"], &sent["event"]),
+        (&"Courier at the door".into(), &0.into(), &id.into())
+    );
     app.shutdown().await;
 }
 
