@@ -233,6 +233,12 @@ async fn the_hourly_budget_holds_under_a_burst_and_skipped_events_are_counted() 
         by.push(app.get_json(&format!("/api/events/{id}")).await["described_by"].as_str().unwrap().to_string());
     }
     assert_eq!(by, ["openai:m", "openai:m", "rules", "rules", "rules"]);
+    // Threat level 1 raised the described events to warnings.
+    let severity = app.get_json(&format!("/api/events/{}", ids[0])).await["severity"].clone();
+    assert_eq!(
+        (severity, app.get_json(&format!("/api/events/{}", ids[4])).await["severity"].clone()),
+        ("warning".into(), "info".into())
+    );
     let system = app.client.get(app.url("/settings/system")).send().await.unwrap().text().await.unwrap();
     assert!(system.contains("Skipped: budget spent") && system.contains("2 per hour"), "{system}");
     app.shutdown().await;

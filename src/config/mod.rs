@@ -203,6 +203,8 @@ pub struct DescribeConfig {
     pub prompt: String,
     /// A different request per label (`person = "…"`), with the same placeholders.
     pub label_prompts: std::collections::BTreeMap<String, String>,
+    /// The model's threat level raises the event's severity: 1 → warning, 2 → critical.
+    pub raise_severity: bool,
 }
 
 /// The request asked of the model by default.
@@ -226,6 +228,7 @@ impl Default for DescribeConfig {
             site_context: String::new(),
             prompt: DEFAULT_DESCRIBE_PROMPT.into(),
             label_prompts: Default::default(),
+            raise_severity: true,
         }
     }
 }

@@ -57,6 +57,22 @@ impl Db {
         self.refresh_search_text(id).await
     }
 
+    /// Raises an event's severity to `severity` (`warning` or `critical`); never lowers it.
+    pub async fn raise_event_severity(&self, id: i64, severity: &str) -> Result<()> {
+        let lower: &[&str] = match severity {
+            "critical" => &["info", "warning"],
+            "warning" => &["info"],
+            _ => &[],
+        };
+        event::Entity::update_many()
+            .col_expr(event::Column::Severity, Expr::value(severity))
+            .filter(event::Column::Id.eq(id))
+            .filter(event::Column::Severity.is_in(lower.iter().copied()))
+            .exec(&self.conn)
+            .await?;
+        Ok(())
+    }
+
     /// Updates a description written from the detections (at the event's end, with how long it
     /// lasted), unless a model has described the event since.
     pub async fn replace_rules_description(&self, id: i64, text: &str) -> Result<()> {

@@ -292,6 +292,16 @@ impl Job {
             tracing::warn!(event = id, error = %err, "cannot store the model's description");
             return;
         }
+        let raised = match description.threat_level {
+            Some(2) => Some("critical"),
+            Some(1) => Some("warning"),
+            _ => None,
+        };
+        if let Some(severity) = raised.filter(|_| self.config.raise_severity)
+            && let Err(err) = self.db.raise_event_severity(id, severity).await
+        {
+            tracing::warn!(event = id, error = %err, "cannot raise the event's severity");
+        }
         self.stats.described.fetch_add(1, Ordering::Relaxed);
         self.stats.last_ms.store(took_ms as u64, Ordering::Relaxed);
         tracing::info!(event = id, took_ms, by = %description.by, "event described");
