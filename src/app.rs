@@ -107,6 +107,7 @@ pub async fn start(options: ServeOptions) -> Result<RunningApp> {
     let describer = crate::describe::Describer::new(
         config.describe.clone(),
         config.ffmpeg.path.clone(),
+        crate::describe::load_site_context(&config.describe, &db).await,
         (db.clone(), media.clone(), bus.clone()),
         cameras.clone(),
         tasks.clone(),

@@ -286,3 +286,35 @@ async fn events_are_found_by_the_words_of_their_descriptions_best_match_first() 
     assert_eq!(model.unanswered_script(), 0);
     app.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_site_context_saved_on_the_integrations_page_goes_with_every_request_and_stays() {
+    let model =
+        FakeModel::start(vec![], Reply::openai(r#"{"description":"A gardener trims the hedge.","threat_level":0}"#));
+    let toml = config(&format!("provider = \"openai\"\nbase_url = \"{}\"\nmodel = \"m\"", model.base_url()));
+    let app = TestApp::start(&toml).await;
+    let (browser, csrf) = app.browser_session(common::ADMIN, common::ADMIN_PASSWORD).await;
+    let context = "The gardener comes on Tuesdays. Nobody should be in the garden at night.";
+    let saved = browser
+        .post(app.url("/settings/integrations/describe"))
+        .form(&[("csrf", csrf.as_str()), ("site_context", context)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(saved.status(), 303);
+    let page = browser.get(app.url("/settings/integrations?done=context")).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains(context) && page.contains("By openai:m"), "{page}");
+    let id = person_event(&app, &[]).await;
+    described_by(&app, id, "openai:m").await;
+    let system = model.requests()[0].body["messages"][0]["content"].as_str().unwrap().to_string();
+    assert!(system.contains(context), "{system}");
+
+    // After a restart the saved context is still used.
+    let data = app.shutdown().await;
+    let app = TestApp::start_in(&toml, data).await;
+    let id = person_event(&app, &[]).await;
+    described_by(&app, id, "openai:m").await;
+    let system = model.requests()[1].body["messages"][0]["content"].as_str().unwrap().to_string();
+    assert!(system.contains(context), "{system}");
+    app.shutdown().await;
+}

@@ -38,13 +38,32 @@ pub struct DescribeStats {
     pub last_ms: AtomicU64,
 }
 
-/// Who writes descriptions, for the System page.
+/// What is normal at the site, sent with every request: `[describe] site_context` when the file
+/// sets it, else what was saved on the Integrations page (setting [`SITE_CONTEXT_SETTING`]).
+pub type SiteContext = Arc<std::sync::RwLock<String>>;
+
+/// The setting that holds the site context saved in the UI (a JSON string).
+pub const SITE_CONTEXT_SETTING: &str = "describe-site-context";
+
+/// The site context to start with: the file's, else the one saved in the UI.
+pub async fn load_site_context(config: &DescribeConfig, db: &Db) -> String {
+    if !config.site_context.trim().is_empty() {
+        return config.site_context.clone();
+    }
+    match db.setting(SITE_CONTEXT_SETTING).await {
+        Ok(Some(saved)) => serde_json::from_str(&saved).unwrap_or_default(),
+        _ => String::new(),
+    }
+}
+
+/// Who writes descriptions, for the System and Integrations pages.
 #[derive(Debug, Clone)]
 pub struct DescriberInfo {
     /// `rules` when no model is configured, else `<provider>:<model>`.
     pub by: String,
     pub max_per_hour: u32,
     pub stats: Arc<DescribeStats>,
+    pub site_context: SiteContext,
 }
 
 pub struct Describer {
@@ -60,6 +79,7 @@ pub struct Describer {
     /// When each request of the last hour was made.
     budget: Arc<Mutex<VecDeque<Instant>>>,
     stats: Arc<DescribeStats>,
+    site_context: SiteContext,
     tasks: TaskTracker,
     events: broadcast::Receiver<BusMessage>,
 }
@@ -69,6 +89,7 @@ impl Describer {
     pub fn new(
         config: DescribeConfig,
         ffmpeg: String,
+        site_context: String,
         (db, media, bus): (Db, MediaStore, EventBus),
         cameras: CameraManager,
         tasks: TaskTracker,
@@ -86,6 +107,7 @@ impl Describer {
             slots: Arc::new(Semaphore::new(config.concurrency.max(1) as usize)),
             budget: Arc::default(),
             stats: Arc::default(),
+            site_context: Arc::new(std::sync::RwLock::new(site_context)),
             tasks,
             config,
         }
@@ -96,7 +118,12 @@ impl Describer {
             Some(provider) => format!("{}:{}", provider.kind(), self.config.model),
             None => "rules".into(),
         };
-        DescriberInfo { by, max_per_hour: self.config.max_per_hour, stats: self.stats.clone() }
+        DescriberInfo {
+            by,
+            max_per_hour: self.config.max_per_hour,
+            stats: self.stats.clone(),
+            site_context: self.site_context.clone(),
+        }
     }
 
     pub async fn run(mut self, cancel: CancellationToken) {
@@ -193,6 +220,7 @@ impl Describer {
             client: self.client.clone(),
             slots: self.slots.clone(),
             stats: self.stats.clone(),
+            site_context: self.site_context.read().expect("site context lock").clone(),
             camera,
             event,
         };
@@ -211,6 +239,7 @@ struct Job {
     client: reqwest::Client,
     slots: Arc<Semaphore>,
     stats: Arc<DescribeStats>,
+    site_context: String,
     camera: CameraConfig,
     event: EventSummary,
 }
@@ -239,7 +268,7 @@ impl Job {
             start_ms: self.event.start_ms,
         };
         let prompt = text::fill(template, &facts);
-        let system = text::system_text(&self.config.site_context);
+        let system = text::system_text(&self.site_context);
         let model = self.camera.describe.model.clone().unwrap_or_else(|| self.config.model.clone());
         let timeout = Duration::from_secs(self.config.timeout_secs.into());
         let started = Instant::now();

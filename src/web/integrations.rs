@@ -1,5 +1,6 @@
 //! The Integrations page (MQTT / Home Assistant settings, connection state, "test connection",
-//! an example automation), its JSON twin `/api/integrations`, and the camera switches form.
+//! an example automation; who describes events and the site context they are given), its JSON
+//! twin `/api/integrations`, and the camera switches form.
 
 use super::AppState;
 use super::account::{field, form_fields};
@@ -29,6 +30,11 @@ struct IntegrationsPage {
     notice: String,
     error: String,
     example: String,
+    /// Who writes event descriptions (`rules` or `<provider>:<model>`).
+    describer: String,
+    site_context: String,
+    /// `[describe] site_context` is set in the config file: shown, not editable.
+    site_context_from_file: bool,
 }
 
 /// A bridge's health as the page shows it.
@@ -119,6 +125,9 @@ async fn render(
         from_file,
         notice,
         error,
+        describer: state.describer.by.clone(),
+        site_context: state.describer.site_context.read().expect("site context lock").clone(),
+        site_context_from_file: !state.config.describe.site_context.trim().is_empty(),
     };
     if status == StatusCode::OK { ok(page.render()) } else { Ok(html(status, page.render())) }
 }
@@ -131,6 +140,7 @@ pub(super) async fn integrations_page(
     let notice = match query.get("done").map(String::as_str) {
         Some("saved") => "Saved. Watchpost connects with the new settings now.",
         Some("off") => "MQTT is off.",
+        Some("context") => "Saved. The next description uses it.",
         _ => "",
     };
     render(&state, &me, StatusCode::OK, None, notice.into(), String::new()).await
@@ -265,4 +275,37 @@ pub(super) async fn set_controls(
     let detail = format!("detect {}, alerts {}, muted until {:?}", after.detect, after.alerts, after.mute_until_ms);
     audit(&state, &me, &req, "camera.controls", Some(camera.id()), &detail).await;
     Ok(redirect(&format!("/cameras/{}", camera.id())))
+}
+
+/// Longest site context kept: it goes with every request to the model.
+const MAX_SITE_CONTEXT: usize = 2000;
+
+/// Saves what is normal at the site, for the model's requests (unless the config file sets it).
+pub(super) async fn save_site_context(
+    state: web::Data<AppState>,
+    me: Identity,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> PageResult {
+    if !state.config.describe.site_context.trim().is_empty() {
+        return Err(Error::conflict(
+            "The site context is set in the config file ([describe] site_context); change it there.",
+        )
+        .into());
+    }
+    let fields = form_fields(&body);
+    let text = field(&fields, "site_context").trim().replace("\r\n", "\n");
+    if text.chars().count() > MAX_SITE_CONTEXT {
+        let error = format!(
+            "The site context is {} characters; keep it under {MAX_SITE_CONTEXT}: it goes with every request.",
+            text.chars().count()
+        );
+        return render(&state, &me, StatusCode::UNPROCESSABLE_ENTITY, None, String::new(), error).await;
+    }
+    let saved =
+        serde_json::to_string(&text).map_err(|e| Error::internal("cannot save the site context").with_source(e))?;
+    state.db.put_setting(crate::describe::SITE_CONTEXT_SETTING, &saved).await?;
+    *state.describer.site_context.write().expect("site context lock") = text.clone();
+    audit(&state, &me, &req, "describe.site_context", None, &format!("{} characters", text.chars().count())).await;
+    Ok(redirect("/settings/integrations?done=context"))
 }

@@ -135,6 +135,9 @@ pub fn routes() -> Vec<RouteSpec> {
         RouteSpec::new(POST, "/settings/integrations/mqtt", Admin, || web::route().to(integrations::save_mqtt)),
         RouteSpec::new(POST, "/settings/integrations/mqtt/test", Admin, || web::route().to(integrations::test_mqtt)),
         RouteSpec::new(GET, "/api/integrations", Admin, || web::route().to(integrations::integrations_api)),
+        RouteSpec::new(POST, "/settings/integrations/describe", Admin, || {
+            web::route().to(integrations::save_site_context)
+        }),
         RouteSpec::new(POST, "/cameras/{id}/controls", Admin, || web::route().to(integrations::set_controls)),
         RouteSpec::new(GET, "/discovery", Admin, || web::route().to(discovery::discovery_page)),
         RouteSpec::new(POST, "/discovery/scan", Admin, || web::route().to(discovery::scan_now)),
