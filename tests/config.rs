@@ -253,3 +253,32 @@ fn mqtt_mistakes_name_the_key_and_the_fix() {
     assert!(issues[3].message.contains("set tls = true"), "{}", issues[3]);
     assert!(load("[mqtt]\nhost = \"fd00::5\"\n", &env(&[])).is_ok(), "IPv6 addresses are hosts");
 }
+
+#[test]
+fn describe_mistakes_name_the_key_and_a_camera_can_use_another_model() {
+    let issues = problems(
+        "[describe]\nprovider = \"openai\"\nbase_url = \"ftp://x\"\ntimeout_secs = 0\nprompt = \" \"\n\
+         [[cameras]]\nid = \"a\"\nurl = \"/a.mp4\"\ndescribe = { provider = \"gemini\" }\n",
+    );
+    let keys: Vec<&str> = issues.iter().map(|i| i.key.as_str()).collect();
+    assert_eq!(
+        keys,
+        [
+            "describe.model",
+            "describe.base_url",
+            "describe.timeout_secs",
+            "describe.prompt",
+            "cameras[0].describe.model"
+        ]
+    );
+    assert!(issues[0].message.contains("gpt-4o-mini"), "{}", issues[0]);
+    // A camera with its own local model, the rest with none.
+    let config = load(
+        "[[cameras]]\nid = \"a\"\nurl = \"/a.mp4\"\n[cameras.describe]\nprovider = \"openai\"\nbase_url = \"http://10.0.0.5:11434/v1\"\nmodel = \"llava\"\n",
+        &env(&[]),
+    )
+    .expect("valid");
+    let camera = config.describe.for_camera(&config.cameras[0].describe);
+    assert_eq!((camera.base_url(), camera.model.as_str()), ("http://10.0.0.5:11434/v1".to_string(), "llava"));
+    assert_eq!(config.describe.provider, watchpost::config::DescribeProvider::None);
+}

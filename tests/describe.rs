@@ -26,9 +26,13 @@ fn config(describe: &str) -> String {
 
 /// An object event on camera `front` with the demo photograph as its snapshot, announced on the bus.
 async fn person_event(app: &TestApp, zones: &[&str]) -> i64 {
+    person_event_on(app, "front", zones).await
+}
+
+async fn person_event_on(app: &TestApp, camera: &str, zones: &[&str]) -> i64 {
     let state = &app.running().state;
     let start_ms = chrono::Utc::now().timestamp_millis();
-    let snapshot = format!("snapshots/front/test/{start_ms}-{}.jpg", zones.len());
+    let snapshot = format!("snapshots/{camera}/test/{start_ms}-{}.jpg", zones.len());
     let file = state.media.resolve(&snapshot).unwrap();
     std::fs::create_dir_all(file.parent().unwrap()).unwrap();
     std::fs::write(&file, photo()).unwrap();
@@ -36,7 +40,7 @@ async fn person_event(app: &TestApp, zones: &[&str]) -> i64 {
     let id = state
         .db
         .insert_event(&NewEvent {
-            camera_id: "front".into(),
+            camera_id: camera.into(),
             kind: "object".into(),
             label: Some("person".into()),
             score: 0.9,
@@ -52,7 +56,7 @@ async fn person_event(app: &TestApp, zones: &[&str]) -> i64 {
         .unwrap();
     state.bus.publish(BusMessage::EventStarted(EventSummary {
         id,
-        camera: "front".into(),
+        camera: camera.into(),
         kind: "object".into(),
         label: Some("person".into()),
         score: 0.9,
@@ -316,5 +320,26 @@ async fn the_site_context_saved_on_the_integrations_page_goes_with_every_request
     described_by(&app, id, "openai:m").await;
     let system = model.requests()[1].body["messages"][0]["content"].as_str().unwrap().to_string();
     assert!(system.contains(context), "{system}");
+    app.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_camera_can_have_its_own_model_while_the_others_have_none() {
+    let model = FakeModel::start(vec![], Reply::gemini("A cat crosses the porch."));
+    let toml = format!(
+        "[[cameras]]\nid = \"front\"\nname = \"Front door\"\nurl = \"/nonexistent.mp4\"\nenabled = false\n\
+         [cameras.describe]\nprovider = \"gemini\"\nbase_url = \"{}\"\nmodel = \"porch-model\"\n\
+         [[cameras]]\nid = \"yard\"\nurl = \"/nonexistent.mp4\"\nenabled = false\n",
+        model.base_url()
+    );
+    let app = TestApp::start(&toml).await;
+    let yard = person_event_on(&app, "yard", &[]).await;
+    let id = person_event(&app, &[]).await;
+    let event = described_by(&app, id, "gemini:porch-model").await;
+    assert_eq!(event["description"], "A cat crosses the porch.");
+    let requests = model.requests();
+    assert_eq!(requests.len(), 1, "only the front camera's event went to the model");
+    assert_eq!(requests[0].path, "/v1/models/porch-model:generateContent");
+    assert_eq!(app.get_json(&format!("/api/events/{yard}")).await["described_by"], "rules");
     app.shutdown().await;
 }

@@ -234,6 +234,28 @@ impl Default for DescribeConfig {
 }
 
 impl DescribeConfig {
+    /// These settings with a camera's overrides applied.
+    pub fn for_camera(&self, camera: &CameraDescribe) -> DescribeConfig {
+        let mut config = self.clone();
+        if let Some(provider) = camera.provider
+            && provider != self.provider
+        {
+            config.provider = provider;
+            config.base_url = String::new();
+            config.api_key = None;
+        }
+        if let Some(base_url) = &camera.base_url {
+            config.base_url = base_url.clone();
+        }
+        if camera.api_key.is_some() {
+            config.api_key = camera.api_key.clone();
+        }
+        if let Some(model) = &camera.model {
+            config.model = model.clone();
+        }
+        config
+    }
+
     /// The base address in use: the configured one, else the provider's public one.
     pub fn base_url(&self) -> String {
         let url = match (self.base_url.trim(), self.provider) {
@@ -521,7 +543,12 @@ pub struct CameraConfig {
 pub struct CameraDescribe {
     /// Send this camera's events to the model (when a provider is set).
     pub enabled: bool,
-    /// Another model at the same provider.
+    /// Another provider for this camera (a local model for one camera, a hosted one for
+    /// another); its `base_url` and `api_key` then start empty unless set here too.
+    pub provider: Option<DescribeProvider>,
+    pub base_url: Option<String>,
+    pub api_key: Option<Secret>,
+    /// Another model.
     pub model: Option<String>,
     /// Another request for this camera (placeholders as `[describe] prompt`).
     pub prompt: Option<String>,
@@ -529,7 +556,14 @@ pub struct CameraDescribe {
 
 impl Default for CameraDescribe {
     fn default() -> Self {
-        Self { enabled: true, model: None, prompt: None }
+        Self { enabled: true, provider: None, base_url: None, api_key: None, model: None, prompt: None }
+    }
+}
+
+impl CameraDescribe {
+    /// Whether it changes which model describes the camera's events.
+    pub fn overrides_model(&self) -> bool {
+        self.provider.is_some() || self.base_url.is_some() || self.api_key.is_some() || self.model.is_some()
     }
 }
 
@@ -825,6 +859,16 @@ impl Config {
         }
         for issue in self.describe.validate() {
             push(format!("describe.{}", issue.key), issue.message);
+        }
+        for (index, camera) in self.cameras.iter().enumerate() {
+            if camera.describe.overrides_model() {
+                // Only what the camera changes; the rest is reported under [describe] already.
+                for issue in self.describe.for_camera(&camera.describe).validate() {
+                    if matches!(issue.key.as_str(), "provider" | "base_url" | "api_key" | "model") {
+                        push(format!("cameras[{index}].describe.{}", issue.key), issue.message);
+                    }
+                }
+            }
         }
 
         let mut seen = HashSet::new();

@@ -17,7 +17,7 @@ use crate::events::{BusMessage, EventBus, EventSummary};
 use crate::media::MediaStore;
 use crate::supervise::{Backoff, CancellationToken, sleep_or_cancel};
 use providers::{CallError, VisionModel};
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -73,11 +73,10 @@ pub struct Describer {
     cameras: CameraManager,
     config: DescribeConfig,
     ffmpeg: String,
-    provider: Option<Arc<dyn VisionModel>>,
     client: reqwest::Client,
     slots: Arc<Semaphore>,
-    /// When each request of the last hour was made.
-    budget: Arc<Mutex<VecDeque<Instant>>>,
+    /// When each request of the last hour was made, per provider (kind and address).
+    budget: Arc<Mutex<HashMap<String, VecDeque<Instant>>>>,
     stats: Arc<DescribeStats>,
     site_context: SiteContext,
     tasks: TaskTracker,
@@ -94,7 +93,6 @@ impl Describer {
         cameras: CameraManager,
         tasks: TaskTracker,
     ) -> Self {
-        let provider: Option<Arc<dyn VisionModel>> = providers::from_config(&config).map(Arc::from);
         Self {
             events: bus.subscribe(),
             db,
@@ -102,7 +100,6 @@ impl Describer {
             bus,
             cameras,
             ffmpeg,
-            provider,
             client: crate::http::client_builder().connect_timeout(Duration::from_secs(10)).build().unwrap_or_default(),
             slots: Arc::new(Semaphore::new(config.concurrency.max(1) as usize)),
             budget: Arc::default(),
@@ -114,7 +111,7 @@ impl Describer {
     }
 
     pub fn info(&self) -> DescriberInfo {
-        let by = match &self.provider {
+        let by = match providers::from_config(&self.config) {
             Some(provider) => format!("{}:{}", provider.kind(), self.config.model),
             None => "rules".into(),
         };
@@ -179,12 +176,14 @@ impl Describer {
         }
     }
 
-    /// Whether the hourly budget allows one more request now (and counts it if so).
-    fn within_budget(&self) -> bool {
+    /// Whether the hourly budget of the provider at `key` allows one more request now (and counts
+    /// it if so).
+    fn within_budget(&self, key: &str) -> bool {
         if self.config.max_per_hour == 0 {
             return true;
         }
-        let mut sent = self.budget.lock().expect("budget lock");
+        let mut budget = self.budget.lock().expect("budget lock");
+        let sent = budget.entry(key.to_string()).or_default();
         while sent.front().is_some_and(|t| t.elapsed() > Duration::from_secs(3600)) {
             sent.pop_front();
         }
@@ -195,13 +194,15 @@ impl Describer {
         true
     }
 
-    /// Sends the event to the model in the background, when there is one and the camera wants it.
+    /// Sends the event to the camera's model in the background, when it has one and wants it.
     fn ask(&self, event: EventSummary, camera: Option<CameraConfig>, cancel: &CancellationToken) {
-        let (Some(provider), Some(camera)) = (self.provider.clone(), camera) else { return };
+        let Some(camera) = camera else { return };
         if !camera.describe.enabled || event.snapshot.is_none() {
             return;
         }
-        if !self.within_budget() {
+        let config = self.config.for_camera(&camera.describe);
+        let Some(provider) = providers::from_config(&config) else { return };
+        if !self.within_budget(&format!("{}:{}", provider.kind(), config.base_url())) {
             self.stats.skipped_budget.fetch_add(1, Ordering::Relaxed);
             tracing::info!(
                 event = event.id,
@@ -214,9 +215,9 @@ impl Describer {
             db: self.db.clone(),
             media: self.media.clone(),
             bus: self.bus.clone(),
-            config: self.config.clone(),
+            config,
             ffmpeg: self.ffmpeg.clone(),
-            provider,
+            provider: Arc::from(provider),
             client: self.client.clone(),
             slots: self.slots.clone(),
             stats: self.stats.clone(),
@@ -228,7 +229,7 @@ impl Describer {
     }
 }
 
-/// One event to describe.
+/// One event to describe, with its camera's settings.
 struct Job {
     db: Db,
     media: MediaStore,
@@ -269,7 +270,7 @@ impl Job {
         };
         let prompt = text::fill(template, &facts);
         let system = text::system_text(&self.site_context);
-        let model = self.camera.describe.model.clone().unwrap_or_else(|| self.config.model.clone());
+        let model = self.config.model.clone();
         let timeout = Duration::from_secs(self.config.timeout_secs.into());
         let started = Instant::now();
         let mut backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(60));
