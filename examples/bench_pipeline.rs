@@ -55,18 +55,7 @@ fn cpu_seconds(who: i32) -> f64 {
 }
 
 fn camera(id: usize, clip: &std::path::Path) -> CameraConfig {
-    CameraConfig {
-        id: format!("bench{id}"),
-        name: String::new(),
-        url: clip.display().to_string(),
-        enabled: true,
-        hwaccel: None,
-        detect: Default::default(),
-        motion: Default::default(),
-        objects: Default::default(),
-        zones: Vec::new(),
-        describe: Default::default(),
-    }
+    CameraConfig::new(format!("bench{id}"), "", clip.display().to_string())
 }
 
 fn main() -> anyhow::Result<()> {

@@ -118,16 +118,5 @@ pub fn ensure_clip(ffmpeg: &str, target: &Path, plan: &ClipPlan) -> Result<PathB
 
 /// The `demo` camera reading `clip` at the default detect size and rate.
 pub fn demo_camera(clip: &Path) -> CameraConfig {
-    CameraConfig {
-        id: "demo".into(),
-        name: "Demo: field".into(),
-        url: clip.display().to_string(),
-        enabled: true,
-        hwaccel: None,
-        detect: Default::default(),
-        motion: Default::default(),
-        objects: Default::default(),
-        zones: Vec::new(),
-        describe: Default::default(),
-    }
+    CameraConfig::new("demo", "Demo: field", clip.display().to_string())
 }

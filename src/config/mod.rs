@@ -588,6 +588,22 @@ fn default_true() -> bool {
 }
 
 impl CameraConfig {
+    /// A camera with every other setting at its default.
+    pub fn new(id: impl Into<String>, name: impl Into<String>, url: impl Into<String>) -> Self {
+        Self {
+            id: id.into(),
+            name: name.into(),
+            url: url.into(),
+            enabled: true,
+            hwaccel: None,
+            detect: DetectConfig::default(),
+            motion: MotionConfig::default(),
+            objects: ObjectsConfig::default(),
+            zones: Vec::new(),
+            describe: CameraDescribe::default(),
+        }
+    }
+
     pub fn display_name(&self) -> &str {
         if self.name.is_empty() { &self.id } else { &self.name }
     }

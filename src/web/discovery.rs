@@ -9,7 +9,7 @@ use super::pages::{PageResult, html, ok, redirect};
 use super::view::{Me, format_ago};
 use crate::auth::Identity;
 use crate::camera::CameraSource;
-use crate::config::{CameraConfig, DetectConfig, Secret, redact_url, with_credentials};
+use crate::config::{CameraConfig, Secret, redact_url, with_credentials};
 use crate::db::entities::discovered_device;
 use crate::discovery::inbox::PendingAdoption;
 use crate::discovery::onvif::{OnvifClient, OnvifErrorKind};
@@ -322,31 +322,39 @@ pub(super) async fn adopt_create(
         return again(format!("{id:?} is already used by another camera; choose another id."));
     }
     let url = with_credentials(uri, &adoption.username, adoption.password.expose());
-    let mut detect = DetectConfig::default();
+    let mut camera = CameraConfig::new(id.clone(), name.clone(), url);
     if let Some(fps) = profile.fps {
-        detect.fps = detect.fps.min(fps.max(1));
+        camera.detect.fps = camera.detect.fps.min(fps.max(1));
     }
-    let camera = CameraConfig {
-        id: id.clone(),
-        name: name.clone(),
-        url,
-        enabled: true,
-        hwaccel: None,
-        detect,
-        motion: Default::default(),
-        objects: Default::default(),
-        zones: Vec::new(),
-        describe: Default::default(),
-    };
-    let issues = camera.validate();
-    if !issues.is_empty() {
-        return again(issues.iter().map(|i| format!("{}: {}", i.key, i.message)).collect::<Vec<_>>().join(" "));
+    if let Some(problems) = validation_problems(&camera) {
+        return again(problems);
     }
-    crate::camera::store_camera(&state.db, &state.auth.vault(), &camera, CameraSource::Ui).await?;
-    state.db.set_discovered_status(&adoption.device_id, "adopted", Some(&camera.id)).await?;
-    audit(&state, &me, &req, "camera.adopt", Some(&camera.id), &redact_url(&camera.url)).await;
-    tracing::info!(camera = %camera.id, url = %redact_url(&camera.url), "camera adopted from discovery");
+    let camera_id = camera.id.clone();
+    let started = start_adopted_camera(&state, &me, &req, camera, "discovery").await?;
+    state.db.set_discovered_status(&adoption.device_id, "adopted", Some(&camera_id)).await?;
     state.inbox.finish(&key);
+    Ok(started)
+}
+
+/// The camera's settings problems in one sentence, if it has any.
+pub(super) fn validation_problems(camera: &CameraConfig) -> Option<String> {
+    let issues = camera.validate();
+    (!issues.is_empty())
+        .then(|| issues.iter().map(|i| format!("{}: {}", i.key, i.message)).collect::<Vec<_>>().join(" "))
+}
+
+/// Stores an adopted camera like one added by hand (credentials sealed), records it in the audit
+/// log, starts it, and sends the browser to its page.
+pub(super) async fn start_adopted_camera(
+    state: &AppState,
+    me: &Identity,
+    req: &HttpRequest,
+    camera: CameraConfig,
+    from: &str,
+) -> Result<HttpResponse, Error> {
+    crate::camera::store_camera(&state.db, &state.auth.vault(), &camera, CameraSource::Ui).await?;
+    audit(state, me, req, "camera.adopt", Some(&camera.id), &redact_url(&camera.url)).await;
+    tracing::info!(camera = %camera.id, url = %redact_url(&camera.url), from, "camera adopted");
     let location = format!("/cameras/{}", camera.id);
     state.cameras.put(camera, CameraSource::Ui).await;
     Ok(redirect(&location))

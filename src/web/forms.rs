@@ -105,18 +105,7 @@ impl CameraForm {
     }
 
     pub fn blank() -> Self {
-        let mut form = Self::from_config(&CameraConfig {
-            id: String::new(),
-            name: String::new(),
-            url: String::new(),
-            enabled: true,
-            hwaccel: None,
-            detect: DetectConfig::default(),
-            motion: MotionConfig::default(),
-            objects: ObjectsConfig::default(),
-            zones: Vec::new(),
-            describe: Default::default(),
-        });
+        let mut form = Self::from_config(&CameraConfig::new("", "", ""));
         form.enabled = Some("on".into());
         form
     }

@@ -3,12 +3,11 @@
 
 use super::AppState;
 use super::account::{field, form_fields};
-use super::guard::audit;
-use super::pages::{PageResult, html, ok, redirect};
+use super::discovery::{start_adopted_camera, validation_problems};
+use super::pages::{PageResult, html, ok};
 use super::view::{Me, format_ago, format_time};
 use crate::auth::Identity;
-use crate::camera::CameraSource;
-use crate::config::{CameraConfig, redact_url};
+use crate::config::CameraConfig;
 use crate::db::entities::{node, node_event};
 use crate::discovery::nodes::is_online;
 use crate::error::Error;
@@ -259,32 +258,17 @@ pub(super) async fn adopt(
     if state.cameras.get(&camera_id).is_some() {
         return again(format!("{camera_id:?} is already used by another camera; choose another id."));
     }
-    let camera = CameraConfig {
-        id: camera_id.clone(),
-        name: name.clone(),
-        url: url.clone(),
-        enabled: true,
-        hwaccel: None,
-        detect: Default::default(),
-        motion: Default::default(),
-        objects: Default::default(),
-        zones: Vec::new(),
-        describe: Default::default(),
-    };
-    let issues = camera.validate();
-    if !issues.is_empty() {
-        return again(issues.iter().map(|i| format!("{}: {}", i.key, i.message)).collect::<Vec<_>>().join(" "));
+    let camera = CameraConfig::new(camera_id.clone(), name.clone(), url.clone());
+    if let Some(problems) = validation_problems(&camera) {
+        return again(problems);
     }
     if let Err(problem) = check_stream(&url).await {
         return again(format!("{problem} Nothing was created."));
     }
-    crate::camera::store_camera(&state.db, &state.auth.vault(), &camera, CameraSource::Ui).await?;
-    state.db.set_node_camera(&row.id, Some(&camera.id)).await?;
-    audit(&state, &me, &req, "camera.adopt", Some(&camera.id), &redact_url(&camera.url)).await;
-    tracing::info!(camera = %camera.id, node = %row.id, url = %redact_url(&camera.url), "camera adopted from a node");
-    let location = format!("/cameras/{}", camera.id);
-    state.cameras.put(camera, CameraSource::Ui).await;
-    Ok(redirect(&location))
+    let camera_id = camera.id.clone();
+    let started = start_adopted_camera(&state, &me, &req, camera, "node").await?;
+    state.db.set_node_camera(&row.id, Some(&camera_id)).await?;
+    Ok(started)
 }
 
 #[cfg(test)]
