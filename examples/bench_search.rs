@@ -11,7 +11,8 @@ use sea_orm::{ConnectionTrait, DatabaseBackend, Statement};
 use std::time::{Duration, Instant};
 use watchpost::db::{Db, Description, EventFilter, NewEvent, search_words};
 
-const WHO: [&str; 8] = ["A man", "A woman", "A courier", "A child", "Two people", "A cyclist", "A gardener", "A neighbour"];
+const WHO: [&str; 8] =
+    ["A man", "A woman", "A courier", "A child", "Two people", "A cyclist", "A gardener", "A neighbour"];
 const WHAT: [&str; 8] = [
     "carries a ladder",
     "leaves a parcel",
@@ -22,7 +23,8 @@ const WHAT: [&str; 8] = [
     "rings the bell",
     "waters the plants",
 ];
-const WHERE: [&str; 6] = ["at the front door", "in the driveway", "by the garage", "along the fence", "on the path", "near the gate"];
+const WHERE: [&str; 6] =
+    ["at the front door", "in the driveway", "by the garage", "along the fence", "on the path", "near the gate"];
 
 fn median(mut times: Vec<Duration>) -> Duration {
     times.sort();
@@ -86,7 +88,8 @@ fn main() -> anyhow::Result<()> {
             }
             // The naive way: any word anywhere in the text, newest 500 first, then the same ranking.
             let words = search_words(query);
-            let like = words.iter().map(|w| format!("lower(search_text) LIKE '%{w}%'")).collect::<Vec<_>>().join(" OR ");
+            let like =
+                words.iter().map(|w| format!("lower(search_text) LIKE '%{w}%'")).collect::<Vec<_>>().join(" OR ");
             let sql = format!("SELECT * FROM events WHERE {like} ORDER BY id DESC LIMIT 500");
             let mut scan = Vec::new();
             for _ in 0..20 {

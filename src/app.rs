@@ -98,6 +98,7 @@ pub async fn start(options: ServeOptions) -> Result<RunningApp> {
         vault: auth.vault(),
         detector: detector.worker.clone(),
         ui_url: String::new(),
+        describe: config.describe.clone(),
     };
     // Bridges stop after the cameras (see `shutdown`), so they do not hang off the cameras' token.
     let bridges =

@@ -343,3 +343,52 @@ async fn a_camera_can_have_its_own_model_while_the_others_have_none() {
     assert_eq!(app.get_json(&format!("/api/events/{yard}")).await["described_by"], "rules");
     app.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_alert_waits_for_a_quick_description_and_goes_without_a_slow_one() {
+    let mut slow = Reply::openai(
+        r#"{"title":"Late words","description":"A man in a grey coat checks the car doors.","threat_level":1}"#,
+    );
+    slow.delay = Duration::from_secs(4);
+    let quick = Reply::openai(r#"{"title":"Courier","description":"A courier rings the bell.","threat_level":0}"#);
+    let model = FakeModel::start(vec![quick], slow);
+    let broker = Mosquitto::start();
+    let watcher = Watcher::start(broker.port, &["watchpost/front/alert", "watchpost/events"]).await;
+    let describe = format!(
+        "provider = \"openai\"\nbase_url = \"{}\"\nmodel = \"m\"\nconcurrency = 1\nalert_wait_secs = 2\ntimeout_secs = 20",
+        model.base_url()
+    );
+    let mqtt = format!("[mqtt]\nhost = \"127.0.0.1\"\nport = {}\n", broker.port);
+    let app = TestApp::start(&format!("{mqtt}{}", config(&describe))).await;
+    let alert_for = |id: i64| {
+        let watcher = &watcher;
+        async move { watcher.on("watchpost/front/alert").iter().map(|m| m.json()).find(|a| a["event"]["id"] == id) }
+    };
+
+    // Described within the wait: the alert carries the model's words.
+    let quick_event = person_event(&app, &[]).await;
+    let alert = wait_for("the quick event's alert", Duration::from_secs(15), || alert_for(quick_event)).await;
+    assert_eq!(
+        (&alert["event"]["title"], &alert["event"]["description"]),
+        (&"Courier".into(), &"A courier rings the bell.".into())
+    );
+
+    // Not described within 2 s: the alert goes with the sentence from the detections, and the
+    // model's description follows as an event update.
+    let slow_event = person_event(&app, &[]).await;
+    let alert = wait_for("the slow event's alert", Duration::from_secs(15), || alert_for(slow_event)).await;
+    let text = alert["event"]["description"].as_str().unwrap();
+    assert!(text.starts_with("Person on Front door at "), "{text}");
+    assert!(alert["event"]["title"].is_null());
+    let update =
+        wait_for("the description as an update", Duration::from_secs(20), || async {
+            watcher.on("watchpost/events").iter().map(|m| m.json()).find(|m| {
+                m["type"] == "update" && m["event"]["id"] == slow_event && m["event"]["title"] == "Late words"
+            })
+        })
+        .await;
+    assert_eq!(update["event"]["description"], "A man in a grey coat checks the car doors.");
+    let alerts = watcher.on("watchpost/front/alert").len();
+    assert_eq!(alerts, 2, "one alert per event; the late description does not alert again");
+    app.shutdown().await;
+}

@@ -136,6 +136,8 @@ pub struct BridgeContext {
     pub detector: Option<crate::detect::worker::DetectorWorker>,
     /// The web UI's address as other systems should link to it.
     pub ui_url: String,
+    /// How alerts wait for descriptions (`[describe] alert_wait_secs`).
+    pub describe: crate::config::DescribeConfig,
 }
 
 /// Builds a bridge from its own config section; `None` when it is not configured.

@@ -205,6 +205,9 @@ pub struct DescribeConfig {
     pub label_prompts: std::collections::BTreeMap<String, String>,
     /// The model's threat level raises the event's severity: 1 → warning, 2 → critical.
     pub raise_severity: bool,
+    /// Seconds an alert waits for the model's description before it goes without it (the
+    /// description then follows as an update). Only where a model describes the camera.
+    pub alert_wait_secs: u32,
 }
 
 /// The request asked of the model by default.
@@ -229,11 +232,19 @@ impl Default for DescribeConfig {
             prompt: DEFAULT_DESCRIBE_PROMPT.into(),
             label_prompts: Default::default(),
             raise_severity: true,
+            alert_wait_secs: 5,
         }
     }
 }
 
 impl DescribeConfig {
+    /// How long a camera's alerts wait for a model's description: `alert_wait_secs` where a
+    /// model describes the camera's events, else nothing to wait for.
+    pub fn alert_wait(&self, camera: &CameraDescribe) -> std::time::Duration {
+        let describes = camera.enabled && self.for_camera(camera).provider != DescribeProvider::None;
+        std::time::Duration::from_secs(if describes { self.alert_wait_secs.into() } else { 0 })
+    }
+
     /// These settings with a camera's overrides applied.
     pub fn for_camera(&self, camera: &CameraDescribe) -> DescribeConfig {
         let mut config = self.clone();
@@ -290,6 +301,12 @@ impl DescribeConfig {
         }
         if self.retries > 10 {
             push("retries", format!("{} is out of range; use 0–10", self.retries));
+        }
+        if self.alert_wait_secs > 60 {
+            push(
+                "alert_wait_secs",
+                format!("{} is out of range; use 0–60 (an alert should not wait longer)", self.alert_wait_secs),
+            );
         }
         for (key, prompt) in std::iter::once(("prompt".to_string(), &self.prompt))
             .chain(self.label_prompts.iter().map(|(label, p)| (format!("label_prompts.{label}"), p)))

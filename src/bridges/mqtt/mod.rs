@@ -138,6 +138,7 @@ impl MqttBridge {
                     while let Ok(message) = bus.try_recv() {
                         core.on_bus(message).await;
                     }
+                    core.release_due_alerts(true).await;
                     break;
                 }
                 event = link_rx.recv() => match event {
@@ -254,6 +255,8 @@ struct Core {
     last_picture: HashMap<String, Instant>,
     last_hub: Option<Instant>,
     last_trim: Instant,
+    /// Alerts waiting for their event's description, by event id, with when to stop waiting.
+    waiting_alerts: HashMap<i64, (EventSummary, Instant)>,
 }
 
 impl Core {
@@ -273,6 +276,7 @@ impl Core {
             last_picture: HashMap::new(),
             last_hub: None,
             last_trim: Instant::now(),
+            waiting_alerts: HashMap::new(),
         }
     }
 
@@ -477,6 +481,7 @@ impl Core {
     }
 
     async fn on_tick(&mut self) {
+        self.release_due_alerts(false).await;
         if let Some(awaiting) = &self.awaiting
             && awaiting.since.elapsed() > ACK_TIMEOUT
         {
@@ -571,6 +576,9 @@ impl Core {
             }
             BusMessage::EventUpdated(event) => {
                 self.on_event("update", &event).await;
+                if event.description.is_some() {
+                    self.release_alert(event.id, Some(&event)).await;
+                }
             }
             BusMessage::EventEnded(event) => {
                 self.on_event("end", &event).await;
@@ -664,12 +672,34 @@ impl Core {
 
     /// Until the alert rules arrive, every event that starts on a camera whose alerts are on and
     /// not muted is an alert: object events at `medium`, motion events (cameras without object
-    /// detection) at `low`.
+    /// detection) at `low`. Where a model describes the camera's events, the alert waits up to
+    /// `[describe] alert_wait_secs` for the description (see `on_tick` and `EventUpdated`).
     async fn maybe_alert(&mut self, event: &EventSummary, described: serde_json::Value) {
         let controls = self.context.cameras.controls().get(&event.camera);
         if !controls.alerts_active(chrono::Utc::now().timestamp_millis()) {
             return;
         }
+        let wait = match self.context.cameras.get(&event.camera) {
+            Some(camera) if event.kind == "object" => self.context.describe.alert_wait(&camera.config.describe),
+            _ => Duration::ZERO,
+        };
+        if wait.is_zero() {
+            self.publish_alert(event, described).await;
+        } else {
+            self.waiting_alerts.insert(event.id, (event.clone(), Instant::now() + wait));
+        }
+    }
+
+    /// An alert held for its description: sent now, with the description when it came.
+    async fn release_alert(&mut self, id: i64, described: Option<&EventSummary>) {
+        if let Some((started, _)) = self.waiting_alerts.remove(&id) {
+            let event = described.unwrap_or(&started);
+            let json = self.event_json(event);
+            self.publish_alert(event, json).await;
+        }
+    }
+
+    async fn publish_alert(&mut self, event: &EventSummary, described: serde_json::Value) {
         let severity = if event.kind == "object" { "medium" } else { "low" };
         let alert = json!({
             "event_type": severity,
@@ -680,6 +710,21 @@ impl Core {
         });
         self.publish_kept(self.topics.camera(&event.camera, "alert"), alert.to_string(), false, true).await;
         self.publish_kept(self.topics.alerts(), alert.to_string(), false, true).await;
+    }
+
+    /// Sends the held alerts whose wait is over (all of them when `all`, at shutdown).
+    async fn release_due_alerts(&mut self, all: bool) {
+        let now = Instant::now();
+        let mut due: Vec<i64> = self
+            .waiting_alerts
+            .iter()
+            .filter(|(_, (_, deadline))| all || *deadline <= now)
+            .map(|(id, _)| *id)
+            .collect();
+        due.sort_unstable();
+        for id in due {
+            self.release_alert(id, None).await;
+        }
     }
 
     async fn on_message(&mut self, topic: &str, payload: &[u8]) {
