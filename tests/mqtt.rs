@@ -461,3 +461,49 @@ async fn a_long_outage_drops_the_oldest_messages_counts_them_and_says_so() {
     assert!(page.contains("200 undelivered messages were dropped"), "{page}");
     app.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn at_home_alerts_stay_quiet_and_arming_from_the_dashboard_brings_them_back() {
+    let broker = Mosquitto::start();
+    let watcher =
+        Watcher::start(broker.port, &["watchpost/alerts", "watchpost/events", "watchpost/hub/armed/state"]).await;
+    let config =
+        format!("{}[[cameras]]\nid = \"yard\"\nurl = \"/nonexistent.mp4\"\nenabled = false\n", mqtt_toml(broker.port));
+    let app = TestApp::start(&config).await;
+    watcher.wait_for("watchpost/hub/armed/state", "ON", Duration::from_secs(20)).await;
+
+    // Everyone is home (from Home Assistant): events still go out, alerts do not.
+    watcher.publish("watchpost/hub/armed/set", "OFF").await;
+    watcher.wait_for("watchpost/hub/armed/state", "OFF", Duration::from_secs(10)).await;
+    let (browser, csrf) = app.browser_session(ADMIN, ADMIN_PASSWORD).await;
+    let dashboard = browser.get(app.url("/")).send().await.unwrap().text().await.unwrap();
+    assert!(dashboard.contains("Alerts are paused") && dashboard.contains("Going out: turn alerts on"), "{dashboard}");
+    app.running().state.bus.publish(person(1));
+    wait_for("the event while at home", Duration::from_secs(10), || async {
+        watcher.on("watchpost/events").iter().any(|m| m.json()["event"]["id"] == 1).then_some(())
+    })
+    .await;
+
+    // Going out, from the dashboard: Home Assistant hears it, and the next event alerts.
+    let armed =
+        browser.post(app.url("/alerts/armed")).form(&[("csrf", csrf.as_str()), ("armed", "on")]).send().await.unwrap();
+    assert_eq!(armed.status(), 303);
+    watcher.wait_for("watchpost/hub/armed/state", "ON", Duration::from_secs(10)).await;
+    app.running().state.bus.publish(person(2));
+    wait_for("the alert while away", Duration::from_secs(10), || async {
+        watcher.on("watchpost/alerts").iter().any(|m| m.json()["event"]["id"] == 2).then_some(())
+    })
+    .await;
+    // The outbox keeps order: had event 1 alerted, its alert would have come first.
+    let alerted: Vec<serde_json::Value> =
+        watcher.on("watchpost/alerts").iter().map(|m| m.json()["event"]["id"].clone()).collect();
+    assert_eq!(alerted, [serde_json::json!(2)]);
+
+    // The choice survives a restart.
+    watcher.publish("watchpost/hub/armed/set", "OFF").await;
+    watcher.wait_for("watchpost/hub/armed/state", "OFF", Duration::from_secs(10)).await;
+    let data = app.shutdown().await;
+    let app = TestApp::start_in(&config, data).await;
+    assert!(!app.running().state.cameras.controls().armed());
+    app.shutdown().await;
+}

@@ -1,5 +1,6 @@
 //! Switches a user flips at run time, per camera: object detection on/off, alerts on/off, and
-//! alerts muted until a time. They are changed from the UI and from Home Assistant (MQTT
+//! alerts muted until a time; and one for the whole place: armed (away: alerts go out) or
+//! disarmed (home: they do not). They are changed from the UI and from Home Assistant (MQTT
 //! commands), take effect at the next frame, survive restarts (stored as settings), and every
 //! change is told to the bus so the other side shows it at once.
 
@@ -8,6 +9,7 @@ use crate::error::{Error, Result};
 use crate::events::{BusMessage, EventBus};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 
 /// One camera's switches; the default is everything on and nothing muted.
@@ -41,9 +43,12 @@ pub struct Controls {
     db: Db,
     bus: EventBus,
     cameras: Arc<RwLock<HashMap<String, CameraControls>>>,
+    armed: Arc<AtomicBool>,
 }
 
 const KEY_PREFIX: &str = "camera-controls:";
+/// The setting that holds whether alerts are armed (`true`, away) or not (`false`, home).
+const ARMED_KEY: &str = "alerts-armed";
 
 impl Controls {
     /// Loads the saved switches of every camera.
@@ -60,7 +65,27 @@ impl Controls {
                 }
             }
         }
-        Ok(Self { db, bus, cameras: Arc::new(RwLock::new(cameras)) })
+        let armed = match db.setting(ARMED_KEY).await? {
+            Some(saved) => serde_json::from_str(&saved).unwrap_or(true),
+            None => true,
+        };
+        Ok(Self { db, bus, cameras: Arc::new(RwLock::new(cameras)), armed: Arc::new(AtomicBool::new(armed)) })
+    }
+
+    /// Whether alerts go out at all (away), or everyone is home (disarmed).
+    pub fn armed(&self) -> bool {
+        self.armed.load(Ordering::Relaxed)
+    }
+
+    /// Arms (away) or disarms (home), saves it and tells the bus (an echo even when unchanged).
+    pub async fn set_armed(&self, armed: bool) -> Result<()> {
+        if self.armed() != armed {
+            self.db.put_setting(ARMED_KEY, if armed { "true" } else { "false" }).await?;
+            self.armed.store(armed, Ordering::Relaxed);
+            tracing::info!(armed, "alerts {}", if armed { "armed: away" } else { "disarmed: home" });
+        }
+        self.bus.publish(BusMessage::Armed { armed });
+        Ok(())
     }
 
     pub fn get(&self, camera: &str) -> CameraControls {

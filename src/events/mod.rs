@@ -40,6 +40,10 @@ pub enum BusMessage {
         camera: String,
         controls: CameraControls,
     },
+    /// Alerts were armed (away) or disarmed (home), or someone asked.
+    Armed {
+        armed: bool,
+    },
     /// A camera was added, edited or deleted.
     CamerasChanged,
     /// A binary sensor on an ESP32/ESPHome node (PIR, door, window) changed.

@@ -277,6 +277,24 @@ pub(super) async fn set_controls(
     Ok(redirect(&format!("/cameras/{}", camera.id())))
 }
 
+/// `POST /alerts/armed`: away (`armed=on`, alerts go out) or home (`armed=off`, they do not).
+pub(super) async fn set_armed(
+    state: web::Data<AppState>,
+    me: Identity,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> PageResult {
+    let fields = form_fields(&body);
+    let armed = match field(&fields, "armed") {
+        "on" => true,
+        "off" => false,
+        other => return Err(Error::invalid(format!("armed must be on or off, not {other:?}")).into()),
+    };
+    state.cameras.controls().set_armed(armed).await?;
+    audit(&state, &me, &req, "alerts.armed", None, if armed { "away: armed" } else { "home: disarmed" }).await;
+    Ok(redirect("/"))
+}
+
 /// Longest site context kept: it goes with every request to the model.
 const MAX_SITE_CONTEXT: usize = 2000;
 

@@ -139,6 +139,7 @@ pub fn routes() -> Vec<RouteSpec> {
             web::route().to(integrations::save_site_context)
         }),
         RouteSpec::new(POST, "/cameras/{id}/controls", Admin, || web::route().to(integrations::set_controls)),
+        RouteSpec::new(POST, "/alerts/armed", Admin, || web::route().to(integrations::set_armed)),
         RouteSpec::new(GET, "/discovery", Admin, || web::route().to(discovery::discovery_page)),
         RouteSpec::new(POST, "/discovery/scan", Admin, || web::route().to(discovery::scan_now)),
         RouteSpec::new(GET, "/api/discovery", Admin, || web::route().to(discovery::discovery_api)),

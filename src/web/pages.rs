@@ -109,14 +109,22 @@ struct DashboardPage {
     me: Me,
     cameras: Vec<CameraView>,
     recent: Vec<EventView>,
+    /// Away (alerts go out) or home.
+    armed: bool,
 }
 
 pub(super) async fn dashboard(state: web::Data<AppState>, me: Identity) -> PageResult {
     let cameras = visible_cameras(&state, &me).iter().map(|c| CameraView::of(c)).collect();
     let filter = EventFilter { limit: 6, allowed_cameras: me.allowed_cameras(), ..Default::default() };
     let recent = state.db.list_events(&filter).await?;
-    ok(DashboardPage { nav: "dashboard", me: Me::of(&me), cameras, recent: recent.iter().map(EventView::of).collect() }
-        .render())
+    ok(DashboardPage {
+        nav: "dashboard",
+        me: Me::of(&me),
+        cameras,
+        recent: recent.iter().map(EventView::of).collect(),
+        armed: state.cameras.controls().armed(),
+    }
+    .render())
 }
 
 /// The cameras this user may see, by id.

@@ -125,6 +125,21 @@ fn hub(topics: &Topics, ui_url: &str) -> Vec<Announcement> {
             topics.hub("cameras_online"),
             json!({ "state_class": "measurement" }),
         ),
+        build(
+            topics,
+            Entity {
+                component: "switch",
+                object: "armed".into(),
+                name: "Alerts armed (away)".into(),
+                fields: json!({
+                    "command_topic": topics.hub("armed/set"),
+                    "state_topic": topics.hub("armed/state"),
+                    "icon": "mdi:shield-home",
+                }),
+                device: &device,
+                node,
+            },
+        ),
     ]
 }
 

@@ -400,6 +400,7 @@ impl Core {
     /// Retained state as it is now, for Home Assistant after it (or the link) restarts.
     fn publish_current_state(&mut self) {
         let controls = self.context.cameras.controls().clone();
+        self.publish_direct(self.topics.hub("armed/state"), on_off(controls.armed()), true);
         for runtime in self.context.cameras.list() {
             let id = runtime.id().to_string();
             let status = runtime.status();
@@ -567,6 +568,9 @@ impl Core {
                     self.publish_kept(topic, payload, true, false).await;
                 }
             }
+            BusMessage::Armed { armed } => {
+                self.publish_kept(self.topics.hub("armed/state"), on_off(armed), true, false).await;
+            }
             BusMessage::CamerasChanged => self.announce().await,
             // Node sensors reach Home Assistant through ESPHome's own integration.
             BusMessage::NodeSensor { .. } => {}
@@ -675,8 +679,8 @@ impl Core {
     /// detection) at `low`. Where a model describes the camera's events, the alert waits up to
     /// `[describe] alert_wait_secs` for the description (see `on_tick` and `EventUpdated`).
     async fn maybe_alert(&mut self, event: &EventSummary, described: serde_json::Value) {
-        let controls = self.context.cameras.controls().get(&event.camera);
-        if !controls.alerts_active(chrono::Utc::now().timestamp_millis()) {
+        let controls = self.context.cameras.controls();
+        if !controls.armed() || !controls.get(&event.camera).alerts_active(chrono::Utc::now().timestamp_millis()) {
             return;
         }
         let wait = match self.context.cameras.get(&event.camera) {
@@ -739,6 +743,18 @@ impl Core {
             return;
         }
         let Some((camera, command)) = self.topics.parse_command(topic) else { return };
+        if (camera, command) == ("hub", "armed") {
+            match parse_switch(&text) {
+                Some(armed) => {
+                    tracing::info!(payload = %text, "arm/disarm from MQTT");
+                    if let Err(err) = self.context.cameras.controls().set_armed(armed).await {
+                        tracing::error!(error = %err, "cannot save whether alerts are armed");
+                    }
+                }
+                None => tracing::warn!(payload = %text, "MQTT arm/disarm ignored: send ON (away) or OFF (home)"),
+            }
+            return;
+        }
         if self.context.cameras.get(camera).is_none() {
             tracing::warn!(%camera, %command, "MQTT command for an unknown camera ignored");
             return;
