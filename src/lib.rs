@@ -3,6 +3,7 @@
 //! The library holds everything; `main.rs` only parses arguments and starts [`app::App`].
 //! See `docs/design.md` for how the modules fit together.
 
+pub mod alerts;
 pub mod annotate;
 pub mod app;
 pub mod auth;

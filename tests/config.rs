@@ -282,3 +282,27 @@ fn describe_mistakes_name_the_key_and_a_camera_can_use_another_model() {
     assert_eq!((camera.base_url(), camera.model.as_str()), ("http://10.0.0.5:11434/v1".to_string(), "llava"));
     assert_eq!(config.describe.provider, watchpost::config::DescribeProvider::None);
 }
+
+#[test]
+fn alert_policy_mistakes_name_the_key() {
+    let issues = problems(
+        "[[cameras]]\nid = \"a\"\nurl = \"/a.mp4\"\n[cameras.alerts]\nlabels = [\"car\"]\nmin_score = 2.0\nzones = [\"moon\"]\n\
+         rules = [{ zone = \"moon\", from = \"25:00\", severity = \"high\" }]\n",
+    );
+    let keys: Vec<&str> = issues.iter().map(|i| i.key.as_str()).collect();
+    assert_eq!(
+        keys,
+        [
+            "cameras[0].alerts.labels[0]",
+            "cameras[0].alerts.min_score",
+            "cameras[0].alerts.zones[0]",
+            "cameras[0].alerts.rules[0].zone",
+            "cameras[0].alerts.rules[0].from",
+            "cameras[0].alerts.rules[0]",
+        ]
+    );
+    assert!(issues[0].message.contains("objects.track"), "{}", issues[0]);
+    assert!(issues[4].message.contains("22:30"), "{}", issues[4]);
+    let bad_severity = problems("[[cameras]]\nid = \"a\"\nurl = \"/a.mp4\"\nalerts = { severity = \"urgent\" }\n");
+    assert!(bad_severity[0].key.contains("severity"), "{:?}", bad_severity);
+}

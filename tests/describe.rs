@@ -20,7 +20,8 @@ fn photo() -> &'static [u8] {
 
 fn config(describe: &str) -> String {
     format!(
-        "[describe]\n{describe}\n\n[[cameras]]\nid = \"front\"\nname = \"Front door\"\nurl = \"/nonexistent.mp4\"\nenabled = false\n"
+        "[describe]\n{describe}\n\n[[cameras]]\nid = \"front\"\nname = \"Front door\"\nurl = \"/nonexistent.mp4\"\nenabled = false\n\
+         alerts = {{ cooldown_secs = 0 }}\n"
     )
 }
 

@@ -439,7 +439,10 @@ async fn a_tls_broker_is_trusted_only_through_its_ca() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_long_outage_drops_the_oldest_messages_counts_them_and_says_so() {
     let nobody = free_port();
-    let app = TestApp::start(&format!("{}outbox_max_messages = 100\n", mqtt_toml(nobody))).await;
+    // Every event alerts: no cool-down on this camera.
+    let camera =
+        "[[cameras]]\nid = \"yard\"\nurl = \"/nonexistent.mp4\"\nenabled = false\nalerts = { cooldown_secs = 0 }\n";
+    let app = TestApp::start(&format!("{}outbox_max_messages = 100\n{camera}", mqtt_toml(nobody))).await;
     // Each event is five kept messages: the event, the camera's last event and description, its
     // alert and the global alert.
     for id in 1..=60 {
@@ -505,5 +508,38 @@ async fn at_home_alerts_stay_quiet_and_arming_from_the_dashboard_brings_them_bac
     let data = app.shutdown().await;
     let app = TestApp::start_in(&config, data).await;
     assert!(!app.running().state.cameras.controls().armed());
+    app.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_camera_policy_decides_which_events_alert_and_how_severely() {
+    let broker = Mosquitto::start();
+    let watcher = Watcher::start(broker.port, &["watchpost/alerts", "watchpost/status"]).await;
+    let camera = "[[cameras]]\nid = \"yard\"\nurl = \"/nonexistent.mp4\"\nenabled = false\n\
+                  alerts = { min_score = 0.95, cooldown_secs = 600 }\n";
+    let app = TestApp::start(&format!("{}{camera}", mqtt_toml(broker.port))).await;
+    watcher.wait_for("watchpost/status", "online", Duration::from_secs(20)).await;
+    let event = |id: i64, label: Option<&str>, score: f64| {
+        let BusMessage::EventStarted(mut summary) = person(id) else { unreachable!() };
+        summary.score = score;
+        summary.kind = if label.is_some() { "object" } else { "motion" }.into();
+        summary.label = label.map(str::to_string);
+        BusMessage::EventStarted(summary)
+    };
+    let bus = app.running().state.bus.clone();
+    bus.publish(event(1, Some("person"), 0.90)); // below the least score
+    bus.publish(event(2, Some("person"), 0.97)); // alerts
+    bus.publish(event(3, Some("person"), 0.99)); // the same label cooling down
+    bus.publish(event(4, None, 0.10)); // motion: another key, low
+    let alerts = wait_for("the motion alert", Duration::from_secs(15), || async {
+        let alerts: Vec<serde_json::Value> = watcher.on("watchpost/alerts").iter().map(Received::json).collect();
+        alerts.iter().any(|a| a["event"]["id"] == 4).then_some(alerts)
+    })
+    .await;
+    let seen: Vec<(i64, String)> = alerts
+        .iter()
+        .map(|a| (a["event"]["id"].as_i64().unwrap(), a["severity"].as_str().unwrap().to_string()))
+        .collect();
+    assert_eq!(seen, [(2, "medium".to_string()), (4, "low".to_string())]);
     app.shutdown().await;
 }

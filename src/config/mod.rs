@@ -552,6 +552,83 @@ pub struct CameraConfig {
     /// This camera's overrides of `[describe]`.
     #[serde(default)]
     pub describe: CameraDescribe,
+    /// Which of this camera's events alert, and how severely.
+    #[serde(default)]
+    pub alerts: AlertPolicy,
+}
+
+/// How bad an alert is.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, PartialOrd, Ord, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Low,
+    #[default]
+    Medium,
+    High,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+        }
+    }
+}
+
+/// Which of a camera's events alert (besides its alerts switch, its mute and home/away).
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct AlertPolicy {
+    /// Labels that alert; empty = every label the camera tracks.
+    pub labels: Vec<String>,
+    /// Least score (0–1) an object needs to alert; 0 = any object event.
+    pub min_score: f32,
+    /// Only objects in one of these zones when their event starts alert; empty = anywhere.
+    pub zones: Vec<String>,
+    /// The severity when no rule matches. Motion-only events are always `low`.
+    pub severity: Severity,
+    /// Rules that set the severity by label, zone and time of day; the first that matches wins.
+    pub rules: Vec<SeverityRule>,
+    /// Seconds after an alert before the same label on this camera alerts again.
+    pub cooldown_secs: u32,
+}
+
+impl Default for AlertPolicy {
+    fn default() -> Self {
+        Self {
+            labels: Vec::new(),
+            min_score: 0.0,
+            zones: Vec::new(),
+            severity: Severity::Medium,
+            rules: Vec::new(),
+            cooldown_secs: 60,
+        }
+    }
+}
+
+/// `{ label = "person", zone = "garden", from = "22:00", to = "06:00", severity = "high" }`: every
+/// key but `severity` optional; a time range may cross midnight (server's local time).
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SeverityRule {
+    #[serde(default)]
+    pub label: Option<String>,
+    #[serde(default)]
+    pub zone: Option<String>,
+    #[serde(default)]
+    pub from: Option<String>,
+    #[serde(default)]
+    pub to: Option<String>,
+    pub severity: Severity,
+}
+
+/// `"HH:MM"` as minutes after midnight.
+pub fn parse_clock(text: &str) -> Option<u32> {
+    let (hours, minutes) = text.trim().split_once(':')?;
+    let (hours, minutes): (u32, u32) = (hours.parse().ok()?, minutes.parse().ok()?);
+    (hours < 24 && minutes < 60 && text.trim().len() == 5).then_some(hours * 60 + minutes)
 }
 
 /// A camera's overrides of `[describe]`.
@@ -618,6 +695,7 @@ impl CameraConfig {
             objects: ObjectsConfig::default(),
             zones: Vec::new(),
             describe: CameraDescribe::default(),
+            alerts: AlertPolicy::default(),
         }
     }
 
@@ -1077,6 +1155,43 @@ impl CameraConfig {
             if let Err(why) = check_polygon(&zone.polygon) {
                 push(&format!("zones[{index}].polygon"), why);
             }
+        }
+        let a = &self.alerts;
+        for (index, label) in a.labels.iter().enumerate() {
+            if !o.track.contains(label) {
+                push(
+                    &format!("alerts.labels[{index}]"),
+                    format!("{label:?} is not tracked by this camera; add it to objects.track or remove it"),
+                );
+            }
+        }
+        if !(0.0..=1.0).contains(&a.min_score) {
+            push("alerts.min_score", format!("{} is out of range; use 0–1 (0 = any object event)", a.min_score));
+        }
+        let zone_known = |zone: &str| self.zones.iter().any(|z| z.name == zone);
+        for (index, zone) in a.zones.iter().enumerate() {
+            if !zone_known(zone) {
+                push(&format!("alerts.zones[{index}]"), format!("{zone:?} is not one of this camera's zones"));
+            }
+        }
+        for (index, rule) in a.rules.iter().enumerate() {
+            if let Some(zone) = rule.zone.as_deref().filter(|z| !zone_known(z)) {
+                push(&format!("alerts.rules[{index}].zone"), format!("{zone:?} is not one of this camera's zones"));
+            }
+            for (key, clock) in [("from", &rule.from), ("to", &rule.to)] {
+                if let Some(clock) = clock.as_deref().filter(|c| parse_clock(c).is_none()) {
+                    push(
+                        &format!("alerts.rules[{index}].{key}"),
+                        format!("{clock:?} is not a time; write it as \"22:30\""),
+                    );
+                }
+            }
+            if rule.from.is_some() != rule.to.is_some() {
+                push(&format!("alerts.rules[{index}]"), "needs both from and to, or neither".into());
+            }
+        }
+        if a.cooldown_secs > 86_400 {
+            push("alerts.cooldown_secs", format!("{} is out of range; use 0–86400 seconds", a.cooldown_secs));
         }
         for (index, required) in o.require_zones.iter().enumerate() {
             if !self.zones.iter().any(|z| &z.name == required) {

@@ -175,6 +175,7 @@ impl CameraForm {
             zones,
             // Kept from the previous settings: the form does not edit them.
             describe: previous.map(|p| p.describe.clone()).unwrap_or_default(),
+            alerts: previous.map(|p| p.alerts.clone()).unwrap_or_default(),
         };
         if threshold > 255 {
             errors.insert("threshold".into(), format!("{threshold} is too high; use 1–255"));

@@ -19,7 +19,7 @@ pub use connect::{target, test_connection};
 use super::outbox::{Outbox, stamped_payload};
 use super::{Bridge, BridgeContext, BridgeHealth, HealthCell, LinkState};
 use crate::camera::{CameraControls, CameraState};
-use crate::config::{Config, MqttConfig};
+use crate::config::{AlertPolicy, Config, MqttConfig, Severity};
 use crate::db::entities::outbox_message::Model as OutboxRow;
 use crate::events::{BusMessage, EventSummary};
 use crate::supervise::{Backoff, CancellationToken, sleep_or_cancel};
@@ -256,7 +256,8 @@ struct Core {
     last_hub: Option<Instant>,
     last_trim: Instant,
     /// Alerts waiting for their event's description, by event id, with when to stop waiting.
-    waiting_alerts: HashMap<i64, (EventSummary, Instant)>,
+    waiting_alerts: HashMap<i64, (EventSummary, Severity, Instant)>,
+    cooldowns: crate::alerts::Cooldowns,
 }
 
 impl Core {
@@ -277,6 +278,7 @@ impl Core {
             last_hub: None,
             last_trim: Instant::now(),
             waiting_alerts: HashMap::new(),
+            cooldowns: Default::default(),
         }
     }
 
@@ -674,37 +676,45 @@ impl Core {
         })
     }
 
-    /// Until the alert rules arrive, every event that starts on a camera whose alerts are on and
-    /// not muted is an alert: object events at `medium`, motion events (cameras without object
-    /// detection) at `low`. Where a model describes the camera's events, the alert waits up to
-    /// `[describe] alert_wait_secs` for the description (see `on_tick` and `EventUpdated`).
+    /// An event alerts when its camera's alerts are on and not muted, alerts are armed (away),
+    /// and the camera's `[cameras.alerts]` policy lets it (labels, score, zones, cool-down; the
+    /// severity from its rules). Where a model describes the camera's events, the alert waits up
+    /// to `[describe] alert_wait_secs` for the description (see `on_tick` and `EventUpdated`).
     async fn maybe_alert(&mut self, event: &EventSummary, described: serde_json::Value) {
         let controls = self.context.cameras.controls();
-        if !controls.armed() || !controls.get(&event.camera).alerts_active(chrono::Utc::now().timestamp_millis()) {
+        let now_ms = chrono::Utc::now().timestamp_millis();
+        if !controls.armed() || !controls.get(&event.camera).alerts_active(now_ms) {
             return;
         }
-        let wait = match self.context.cameras.get(&event.camera) {
-            Some(camera) if event.kind == "object" => self.context.describe.alert_wait(&camera.config.describe),
+        let camera = self.context.cameras.get(&event.camera).map(|c| c.config.clone());
+        let Some(severity) = crate::alerts::decide(event, camera.as_ref()) else { return };
+        let cooldown = camera.as_ref().map_or(AlertPolicy::default().cooldown_secs, |c| c.alerts.cooldown_secs);
+        if !self.cooldowns.allow(event, cooldown, now_ms) {
+            tracing::debug!(event = event.id, camera = %event.camera, "no alert: the label is cooling down");
+            return;
+        }
+        let wait = match &camera {
+            Some(camera) if event.kind == "object" => self.context.describe.alert_wait(&camera.describe),
             _ => Duration::ZERO,
         };
         if wait.is_zero() {
-            self.publish_alert(event, described).await;
+            self.publish_alert(event, severity, described).await;
         } else {
-            self.waiting_alerts.insert(event.id, (event.clone(), Instant::now() + wait));
+            self.waiting_alerts.insert(event.id, (event.clone(), severity, Instant::now() + wait));
         }
     }
 
     /// An alert held for its description: sent now, with the description when it came.
     async fn release_alert(&mut self, id: i64, described: Option<&EventSummary>) {
-        if let Some((started, _)) = self.waiting_alerts.remove(&id) {
+        if let Some((started, severity, _)) = self.waiting_alerts.remove(&id) {
             let event = described.unwrap_or(&started);
             let json = self.event_json(event);
-            self.publish_alert(event, json).await;
+            self.publish_alert(event, severity, json).await;
         }
     }
 
-    async fn publish_alert(&mut self, event: &EventSummary, described: serde_json::Value) {
-        let severity = if event.kind == "object" { "medium" } else { "low" };
+    async fn publish_alert(&mut self, event: &EventSummary, severity: Severity, described: serde_json::Value) {
+        let severity = severity.as_str();
         let alert = json!({
             "event_type": severity,
             "severity": severity,
@@ -722,7 +732,7 @@ impl Core {
         let mut due: Vec<i64> = self
             .waiting_alerts
             .iter()
-            .filter(|(_, (_, deadline))| all || *deadline <= now)
+            .filter(|(_, (_, _, deadline))| all || *deadline <= now)
             .map(|(id, _)| *id)
             .collect();
         due.sort_unstable();
