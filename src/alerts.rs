@@ -1,12 +1,47 @@
 //! Which events alert, and how severely, by a camera's `[cameras.alerts]` policy: the labels, the
-//! least score, the zones, severity rules by label, zone and time of day, and a cool-down per
-//! camera and label. One alert per event (a tracked object), decided when it starts: updates never
-//! alert again. The camera's alerts switch, its mute and home/away are checked by the caller.
+//! least score, the zones, severity rules by label, zone and time of day, weekly quiet times, and a
+//! cool-down per camera and label. Times of day are the camera's IANA time zone's wall-clock times,
+//! so daylight-saving changes move nothing. One alert per event (a tracked object), decided when it
+//! starts: updates never alert again. The camera's alerts switch, its mute and home/away are
+//! checked by the caller.
 
-use crate::config::{AlertPolicy, CameraConfig, Severity, parse_clock};
+use crate::config::{AlertPolicy, CameraConfig, Severity, WEEKDAYS, parse_clock};
 use crate::events::EventSummary;
-use chrono::Timelike;
+use chrono::{Datelike, Timelike};
 use std::collections::HashMap;
+
+/// The wall-clock time at `utc_ms` in the policy's time zone (the server's when none): the
+/// weekday (0 = Monday) and the minute after midnight.
+fn local_time(policy: &AlertPolicy, utc_ms: i64) -> (usize, u32) {
+    let utc = chrono::DateTime::from_timestamp_millis(utc_ms).unwrap_or_default();
+    let (weekday, hour, minute) = match policy.timezone.parse::<chrono_tz::Tz>() {
+        Ok(zone) => {
+            let local = utc.with_timezone(&zone);
+            (local.weekday(), local.hour(), local.minute())
+        }
+        Err(_) => {
+            let local = utc.with_timezone(&chrono::Local);
+            (local.weekday(), local.hour(), local.minute())
+        }
+    };
+    (weekday.num_days_from_monday() as usize, hour * 60 + minute)
+}
+
+/// Whether the camera is in one of its weekly quiet times at `utc_ms`.
+pub fn quiet_at(policy: &AlertPolicy, utc_ms: i64) -> bool {
+    let (day, minute) = local_time(policy, utc_ms);
+    let yesterday = (day + 6) % 7;
+    policy.quiet.iter().any(|quiet| {
+        let on = |d: usize| quiet.days.is_empty() || quiet.days.iter().any(|q| q == WEEKDAYS[d]);
+        let (Some(from), Some(to)) = (parse_clock(&quiet.from), parse_clock(&quiet.to)) else { return false };
+        if from <= to {
+            on(day) && (from..to).contains(&minute)
+        } else {
+            // Across midnight: the evening of a listed day, or the morning after one.
+            (on(day) && minute >= from) || (on(yesterday) && minute < to)
+        }
+    })
+}
 
 /// Whether `event` alerts under its camera's policy, and how severely. Motion-only events
 /// alert at `low`, unless the policy asks for zones (they have none).
@@ -15,6 +50,9 @@ pub fn decide(event: &EventSummary, camera: Option<&CameraConfig>) -> Option<Sev
     let policy = camera.map(|c| &c.alerts).unwrap_or(&default);
     let in_zone = |zone: &String| event.zones.contains(zone);
     if !policy.zones.is_empty() && !policy.zones.iter().any(in_zone) {
+        return None;
+    }
+    if quiet_at(policy, event.start_ms) {
         return None;
     }
     let Some(label) = event.label.as_deref().filter(|_| event.kind == "object") else {
@@ -26,9 +64,7 @@ pub fn decide(event: &EventSummary, camera: Option<&CameraConfig>) -> Option<Sev
     if event.score < f64::from(policy.min_score) {
         return None;
     }
-    let local =
-        chrono::DateTime::from_timestamp_millis(event.start_ms).unwrap_or_default().with_timezone(&chrono::Local);
-    let minute = local.hour() * 60 + local.minute();
+    let (_, minute) = local_time(policy, event.start_ms);
     let matching = policy.rules.iter().find(|rule| {
         rule.label.as_deref().is_none_or(|l| l == label)
             && rule.zone.as_ref().is_none_or(in_zone)
@@ -137,6 +173,78 @@ mod tests {
             Some(Severity::Medium),
             "no camera: defaults"
         );
+    }
+
+    /// Milliseconds of a UTC time written `2026-03-29T03:30:00Z`.
+    fn utc(text: &str) -> i64 {
+        chrono::DateTime::parse_from_rfc3339(text).unwrap().timestamp_millis()
+    }
+
+    fn quiet(timezone: &str, days: &[&str], from: &str, to: &str) -> AlertPolicy {
+        AlertPolicy {
+            timezone: timezone.into(),
+            quiet: vec![crate::config::QuietTime {
+                days: days.iter().map(|d| d.to_string()).collect(),
+                from: from.into(),
+                to: to.into(),
+            }],
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn quiet_times_follow_the_wall_clock_across_daylight_saving_changes() {
+        // Berlin moves from UTC+1 to UTC+2 at 01:00 UTC on Sunday 2026-03-29, and back at 01:00 UTC
+        // on Sunday 2026-10-25. Quiet 00:00-06:00 on Sundays stays 00:00-06:00 on the wall clock.
+        let sunday_night = quiet("Europe/Berlin", &["sun"], "00:00", "06:00");
+        assert!(quiet_at(&sunday_night, utc("2026-03-29T03:30:00Z")), "05:30 CEST");
+        assert!(
+            !quiet_at(&sunday_night, utc("2026-03-29T04:30:00Z")),
+            "06:30 CEST, though only 05:30 by the winter offset"
+        );
+        assert!(quiet_at(&sunday_night, utc("2026-10-25T04:30:00Z")), "05:30 CET after the change back");
+        assert!(!quiet_at(&sunday_night, utc("2026-10-25T05:00:00Z")), "06:00 CET");
+        assert!(
+            quiet_at(&sunday_night, utc("2026-03-28T23:30:00Z")),
+            "00:30 Sunday in Berlin is still Saturday in UTC"
+        );
+    }
+
+    #[test]
+    fn the_same_instant_is_a_different_time_in_two_zones() {
+        // 2026-07-01T12:00Z is 08:00 in New York and 21:00 in Tokyo, a Wednesday in both.
+        let at = utc("2026-07-01T12:00:00Z");
+        let working_hours = |zone| quiet(zone, &["mon", "tue", "wed", "thu", "fri"], "07:00", "18:00");
+        assert!(quiet_at(&working_hours("America/New_York"), at));
+        assert!(!quiet_at(&working_hours("Asia/Tokyo"), at));
+    }
+
+    #[test]
+    fn a_quiet_night_crossing_midnight_belongs_to_the_day_it_starts() {
+        let friday_night = quiet("Europe/London", &["fri"], "22:00", "06:00");
+        assert!(quiet_at(&friday_night, utc("2026-07-03T21:30:00Z")), "Friday 22:30 BST");
+        assert!(quiet_at(&friday_night, utc("2026-07-04T02:00:00Z")), "Saturday 03:00, the morning after Friday");
+        assert!(!quiet_at(&friday_night, utc("2026-07-04T21:30:00Z")), "Saturday 22:30: Saturday is not listed");
+        assert!(!quiet_at(&friday_night, utc("2026-07-05T02:00:00Z")), "Sunday 03:00");
+        assert!(!quiet_at(&friday_night, utc("2026-07-03T20:00:00Z")), "Friday 21:00");
+    }
+
+    #[test]
+    fn quiet_times_and_rules_use_the_cameras_time_zone() {
+        let mut policy = quiet("Asia/Tokyo", &[], "09:00", "10:00");
+        policy.rules = vec![SeverityRule {
+            label: None,
+            zone: None,
+            from: Some("21:00".into()),
+            to: Some("22:00".into()),
+            severity: Severity::High,
+        }];
+        let camera = camera(policy);
+        let mut event = event(Some("person"), 0.9, &[], (12, 0));
+        event.start_ms = utc("2026-07-01T12:30:00Z"); // 21:30 in Tokyo
+        assert_eq!(decide(&event, Some(&camera)), Some(Severity::High));
+        event.start_ms = utc("2026-07-01T00:30:00Z"); // 09:30 in Tokyo: quiet
+        assert_eq!(decide(&event, Some(&camera)), None);
     }
 
     #[test]

@@ -303,6 +303,16 @@ fn alert_policy_mistakes_name_the_key() {
     );
     assert!(issues[0].message.contains("objects.track"), "{}", issues[0]);
     assert!(issues[4].message.contains("22:30"), "{}", issues[4]);
+    let quiet = problems(
+        "[[cameras]]\nid = \"a\"\nurl = \"/a.mp4\"\n[cameras.alerts]\ntimezone = \"Mars/Olympus\"\n\
+         quiet = [{ days = [\"monday\"], from = \"8:00\", to = \"17:00\" }]\n",
+    );
+    let keys: Vec<&str> = quiet.iter().map(|i| i.key.as_str()).collect();
+    assert_eq!(
+        keys,
+        ["cameras[0].alerts.timezone", "cameras[0].alerts.quiet[0].from", "cameras[0].alerts.quiet[0].days"]
+    );
+    assert!(quiet[0].message.contains("Europe/Berlin"), "{}", quiet[0]);
     let bad_severity = problems("[[cameras]]\nid = \"a\"\nurl = \"/a.mp4\"\nalerts = { severity = \"urgent\" }\n");
     assert!(bad_severity[0].key.contains("severity"), "{:?}", bad_severity);
 }

@@ -593,6 +593,11 @@ pub struct AlertPolicy {
     pub rules: Vec<SeverityRule>,
     /// Seconds after an alert before the same label on this camera alerts again.
     pub cooldown_secs: u32,
+    /// The camera's IANA time zone (`Europe/Berlin`) for rules and quiet times; empty = the
+    /// server's.
+    pub timezone: String,
+    /// Weekly quiet times: no alerts from this camera then.
+    pub quiet: Vec<QuietTime>,
 }
 
 impl Default for AlertPolicy {
@@ -604,9 +609,26 @@ impl Default for AlertPolicy {
             severity: Severity::Medium,
             rules: Vec::new(),
             cooldown_secs: 60,
+            timezone: String::new(),
+            quiet: Vec::new(),
         }
     }
 }
+
+/// `{ days = ["mon", "tue"], from = "08:00", to = "17:00" }`: quiet on those days between those
+/// times of the camera's time zone. A range that crosses midnight belongs to the day it starts.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct QuietTime {
+    /// `mon` … `sun`; empty = every day.
+    #[serde(default)]
+    pub days: Vec<String>,
+    pub from: String,
+    pub to: String,
+}
+
+/// The weekday names quiet times use, Monday first.
+pub const WEEKDAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
 
 /// `{ label = "person", zone = "garden", from = "22:00", to = "06:00", severity = "high" }`: every
 /// key but `severity` optional; a time range may cross midnight (server's local time).
@@ -1188,6 +1210,31 @@ impl CameraConfig {
             }
             if rule.from.is_some() != rule.to.is_some() {
                 push(&format!("alerts.rules[{index}]"), "needs both from and to, or neither".into());
+            }
+        }
+        if !a.timezone.is_empty() && a.timezone.parse::<chrono_tz::Tz>().is_err() {
+            push(
+                "alerts.timezone",
+                format!(
+                    "{:?} is not an IANA time zone; use a name like \"Europe/Berlin\" or \"America/New_York\"",
+                    a.timezone
+                ),
+            );
+        }
+        for (index, quiet) in a.quiet.iter().enumerate() {
+            for (key, clock) in [("from", &quiet.from), ("to", &quiet.to)] {
+                if parse_clock(clock).is_none() {
+                    push(
+                        &format!("alerts.quiet[{index}].{key}"),
+                        format!("{clock:?} is not a time; write it as \"22:30\""),
+                    );
+                }
+            }
+            for day in quiet.days.iter().filter(|d| !WEEKDAYS.contains(&d.as_str())) {
+                push(
+                    &format!("alerts.quiet[{index}].days"),
+                    format!("{day:?} is not a day; use mon, tue, wed, thu, fri, sat, sun"),
+                );
             }
         }
         if a.cooldown_secs > 86_400 {
