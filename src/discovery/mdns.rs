@@ -55,9 +55,11 @@ pub fn normalise_mac(raw: &str) -> Option<String> {
     (hex.len() == 12 && hex.chars().all(|c| c.is_ascii_hexdigit())).then(|| hex.to_ascii_lowercase())
 }
 
-fn bounded(value: Option<&str>) -> Option<String> {
-    let value = value?.trim();
-    let clean: String = value.chars().filter(|c| !c.is_control()).take(MAX_TEXT).collect();
+/// Text from a device, fit to show: control characters dropped, trimmed, at most 64 characters;
+/// `None` when nothing is left.
+pub(super) fn bounded(value: Option<&str>) -> Option<String> {
+    let printable: String = value?.chars().filter(|c| !c.is_control()).collect();
+    let clean: String = printable.trim().chars().take(MAX_TEXT).collect();
     (!clean.is_empty()).then_some(clean)
 }
 
@@ -183,6 +185,7 @@ mod tests {
         assert_eq!(normalise_mac("246f28abcdef00"), None);
         assert_eq!(bounded(Some(&"x".repeat(500))).map(|s| s.len()), Some(MAX_TEXT));
         assert_eq!(bounded(Some("  \u{7}  ")), None);
+        assert_eq!(bounded(Some("\u{1} \u{1}")), None, "whitespace left between control characters is nothing");
         assert_eq!(path(Some("/stream")).as_deref(), Some("/stream"));
         assert_eq!(path(Some("http://evil/")), None);
     }

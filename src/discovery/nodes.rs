@@ -298,16 +298,9 @@ impl SensorState {
                 (None, Some(state)) => state.eq_ignore_ascii_case("on"),
                 (None, None) => return None,
             };
-        let clean = |text: &str| {
-            let text: String = text.chars().filter(|c| !c.is_control()).take(64).collect();
-            (!text.trim().is_empty()).then_some(text)
-        };
         // The node's name for the sensor, else its id in words.
-        let name = message
-            .get("name")
-            .and_then(|n| n.as_str())
-            .and_then(clean)
-            .or_else(|| clean(&object.replace('_', " ")))
+        let name = super::mdns::bounded(message.get("name").and_then(|n| n.as_str()))
+            .or_else(|| super::mdns::bounded(Some(&object.replace('_', " "))))
             .unwrap_or_else(|| object.chars().take(64).collect());
         let words = format!("{object} {name}").to_ascii_lowercase();
         let kind = if ["motion", "pir", "presence", "occupancy", "movement"].iter().any(|w| words.contains(w)) {
