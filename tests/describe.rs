@@ -49,7 +49,7 @@ async fn person_event_on(app: &TestApp, camera: &str, zones: &[&str]) -> i64 {
             boxes: vec![[0.4, 0.3, 0.2, 0.5]],
             start_ms,
             snapshot: Some(snapshot.clone()),
-            severity: "info".into(),
+            severity: "low".into(),
             zones: zones.clone(),
             frame: (640, 360),
         })
@@ -238,11 +238,11 @@ async fn the_hourly_budget_holds_under_a_burst_and_skipped_events_are_counted() 
         by.push(app.get_json(&format!("/api/events/{id}")).await["described_by"].as_str().unwrap().to_string());
     }
     assert_eq!(by, ["openai:m", "openai:m", "rules", "rules", "rules"]);
-    // Threat level 1 raised the described events to warnings.
+    // Threat level 1 raised the described events to medium.
     let severity = app.get_json(&format!("/api/events/{}", ids[0])).await["severity"].clone();
     assert_eq!(
         (severity, app.get_json(&format!("/api/events/{}", ids[4])).await["severity"].clone()),
-        ("warning".into(), "info".into())
+        ("medium".into(), "low".into())
     );
     let system = app.client.get(app.url("/settings/system")).send().await.unwrap().text().await.unwrap();
     assert!(system.contains("Skipped: budget spent") && system.contains("2 per hour"), "{system}");

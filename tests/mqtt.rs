@@ -199,6 +199,32 @@ fn person(id: i64) -> BusMessage {
     })
 }
 
+/// An event stored in the database (only stored events alert), as the bus announces it: a
+/// person in the path at 0.9, or as `label` and `score` say (no label: motion).
+async fn stored_event(app: &TestApp, label: Option<&str>, score: f64) -> BusMessage {
+    let mut new = motion_event("yard", chrono::Utc::now().timestamp_millis());
+    if let Some(label) = label {
+        new.kind = "object".into();
+        new.label = Some(label.into());
+        new.zones = vec!["path".into()];
+    }
+    new.score = score;
+    let id = app.running().state.db.insert_event(&new).await.unwrap();
+    let BusMessage::EventStarted(mut summary) = person(id) else { unreachable!() };
+    summary.kind = new.kind;
+    summary.label = new.label;
+    summary.zones = new.zones;
+    summary.score = score;
+    BusMessage::EventStarted(summary)
+}
+
+fn event_id(message: &BusMessage) -> i64 {
+    match message {
+        BusMessage::EventStarted(event) => event.id,
+        other => panic!("not an event: {other:?}"),
+    }
+}
+
 async fn mqtt_health(app: &TestApp) -> serde_json::Value {
     let all = app.get_json("/api/integrations").await;
     all["bridges"].as_array().unwrap().iter().find(|b| b["name"] == "mqtt").cloned().expect("the MQTT bridge runs")
@@ -443,25 +469,25 @@ async fn a_long_outage_drops_the_oldest_messages_counts_them_and_says_so() {
     let camera =
         "[[cameras]]\nid = \"yard\"\nurl = \"/nonexistent.mp4\"\nenabled = false\nalerts = { cooldown_secs = 0 }\n";
     let app = TestApp::start(&format!("{}outbox_max_messages = 100\n{camera}", mqtt_toml(nobody))).await;
-    // Each event is five kept messages: the event, the camera's last event and description, its
-    // alert and the global alert.
+    // Each event is three kept messages: the event, the camera's last event and its description.
+    // (These events are not in the database, so they do not alert.)
     for id in 1..=60 {
         app.running().state.bus.publish(person(id));
     }
     let health = wait_for("the outbox to overflow", Duration::from_secs(20), || async {
-        Some(mqtt_health(&app).await).filter(|h| h["dropped"] == 200)
+        Some(mqtt_health(&app).await).filter(|h| h["dropped"] == 80)
     })
     .await;
     assert_eq!(health["pending"], 100, "{health}");
-    // The oldest went: what is left starts with the 41st event.
+    // The oldest went: what is left starts with the 27th event's third message.
     let oldest = app.running().state.db.outbox_batch("mqtt", 0, 1).await.unwrap();
     let first: serde_json::Value = serde_json::from_slice(&oldest[0].payload).unwrap();
-    assert_eq!((oldest[0].topic.as_str(), &first["event"]["id"]), ("watchpost/events", &serde_json::json!(41)));
+    assert_eq!((oldest[0].topic.as_str(), &first["event"]), ("watchpost/yard/description", &serde_json::json!(27)));
     let metrics = app.client.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
-    assert!(metrics.contains("watchpost_outbox_dropped_total{bridge=\"mqtt\"} 200"), "{metrics}");
+    assert!(metrics.contains("watchpost_outbox_dropped_total{bridge=\"mqtt\"} 80"), "{metrics}");
     assert!(metrics.contains("watchpost_outbox_pending{bridge=\"mqtt\"} 100"), "{metrics}");
     let page = app.client.get(app.url("/settings/integrations")).send().await.unwrap().text().await.unwrap();
-    assert!(page.contains("200 undelivered messages were dropped"), "{page}");
+    assert!(page.contains("80 undelivered messages were dropped"), "{page}");
     app.shutdown().await;
 }
 
@@ -481,9 +507,11 @@ async fn at_home_alerts_stay_quiet_and_arming_from_the_dashboard_brings_them_bac
     let (browser, csrf) = app.browser_session(ADMIN, ADMIN_PASSWORD).await;
     let dashboard = browser.get(app.url("/")).send().await.unwrap().text().await.unwrap();
     assert!(dashboard.contains("Alerts are paused") && dashboard.contains("Going out: turn alerts on"), "{dashboard}");
-    app.running().state.bus.publish(person(1));
+    let at_home = stored_event(&app, Some("person"), 0.9).await;
+    let at_home_id = event_id(&at_home);
+    app.running().state.bus.publish(at_home);
     wait_for("the event while at home", Duration::from_secs(10), || async {
-        watcher.on("watchpost/events").iter().any(|m| m.json()["event"]["id"] == 1).then_some(())
+        watcher.on("watchpost/events").iter().any(|m| m.json()["event"]["id"] == at_home_id).then_some(())
     })
     .await;
 
@@ -492,15 +520,21 @@ async fn at_home_alerts_stay_quiet_and_arming_from_the_dashboard_brings_them_bac
         browser.post(app.url("/alerts/armed")).form(&[("csrf", csrf.as_str()), ("armed", "on")]).send().await.unwrap();
     assert_eq!(armed.status(), 303);
     watcher.wait_for("watchpost/hub/armed/state", "ON", Duration::from_secs(10)).await;
-    app.running().state.bus.publish(person(2));
+    let away = stored_event(&app, Some("person"), 0.9).await;
+    let away_id = event_id(&away);
+    app.running().state.bus.publish(away);
     wait_for("the alert while away", Duration::from_secs(10), || async {
-        watcher.on("watchpost/alerts").iter().any(|m| m.json()["event"]["id"] == 2).then_some(())
+        watcher.on("watchpost/alerts").iter().any(|m| m.json()["event"]["id"] == away_id).then_some(())
     })
     .await;
-    // The outbox keeps order: had event 1 alerted, its alert would have come first.
+    // The outbox keeps order: had the first event alerted, its alert would have come first.
     let alerted: Vec<serde_json::Value> =
         watcher.on("watchpost/alerts").iter().map(|m| m.json()["event"]["id"].clone()).collect();
-    assert_eq!(alerted, [serde_json::json!(2)]);
+    assert_eq!(alerted, [serde_json::json!(away_id)]);
+    let stored = app.get_json(&format!("/api/events/{away_id}")).await;
+    assert_eq!(stored["alert"]["deliveries"][0]["channel"], "mqtt", "{stored}");
+    assert_eq!(stored["alert"]["deliveries"][0]["status"], "sent", "{stored}");
+    assert!(app.get_json(&format!("/api/events/{at_home_id}")).await["alert"].is_null());
 
     // The choice survives a restart.
     watcher.publish("watchpost/hub/armed/set", "OFF").await;
@@ -519,27 +553,30 @@ async fn the_camera_policy_decides_which_events_alert_and_how_severely() {
                   alerts = { min_score = 0.95, cooldown_secs = 600 }\n";
     let app = TestApp::start(&format!("{}{camera}", mqtt_toml(broker.port))).await;
     watcher.wait_for("watchpost/status", "online", Duration::from_secs(20)).await;
-    let event = |id: i64, label: Option<&str>, score: f64| {
-        let BusMessage::EventStarted(mut summary) = person(id) else { unreachable!() };
-        summary.score = score;
-        summary.kind = if label.is_some() { "object" } else { "motion" }.into();
-        summary.label = label.map(str::to_string);
-        BusMessage::EventStarted(summary)
-    };
-    let bus = app.running().state.bus.clone();
-    bus.publish(event(1, Some("person"), 0.90)); // below the least score
-    bus.publish(event(2, Some("person"), 0.97)); // alerts
-    bus.publish(event(3, Some("person"), 0.99)); // the same label cooling down
-    bus.publish(event(4, None, 0.10)); // motion: another key, low
+    let mut ids = Vec::new();
+    for (label, score) in [
+        (Some("person"), 0.90), // below the least score
+        (Some("person"), 0.97), // alerts
+        (Some("person"), 0.99), // the same label cooling down
+        (None, 0.10),           // motion: another key, low
+    ] {
+        let event = stored_event(&app, label, score).await;
+        ids.push(event_id(&event));
+        app.running().state.bus.publish(event);
+    }
     let alerts = wait_for("the motion alert", Duration::from_secs(15), || async {
         let alerts: Vec<serde_json::Value> = watcher.on("watchpost/alerts").iter().map(Received::json).collect();
-        alerts.iter().any(|a| a["event"]["id"] == 4).then_some(alerts)
+        alerts.iter().any(|a| a["event"]["id"] == ids[3]).then_some(alerts)
     })
     .await;
     let seen: Vec<(i64, String)> = alerts
         .iter()
         .map(|a| (a["event"]["id"].as_i64().unwrap(), a["severity"].as_str().unwrap().to_string()))
         .collect();
-    assert_eq!(seen, [(2, "medium".to_string()), (4, "low".to_string())]);
+    assert_eq!(seen, [(ids[1], "medium".to_string()), (ids[3], "low".to_string())]);
+    // The events page lists the alerts by severity.
+    let high = app.get_json("/api/events?alerts=1&severity=medium").await;
+    let listed: Vec<i64> = high["events"].as_array().unwrap().iter().map(|e| e["id"].as_i64().unwrap()).collect();
+    assert_eq!(listed, [ids[1]]);
     app.shutdown().await;
 }

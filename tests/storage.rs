@@ -42,7 +42,7 @@ async fn round_trip(db: &Db, camera_id: &str) {
                 boxes: vec![[0.1, 0.2, 0.3, 0.4]],
                 start_ms: base + i * 60_000,
                 snapshot: None,
-                severity: "info".into(),
+                severity: "low".into(),
                 zones: vec![],
                 frame: (640, 360),
             })

@@ -1,13 +1,17 @@
-//! Bridges carry what happens in Watchpost to other systems (Home Assistant over MQTT now;
-//! Telegram, WhatsApp and e-mail later) and bring their commands back.
+//! Bridges carry what happens in Watchpost to other systems (Home Assistant over MQTT, Telegram,
+//! e-mail) and bring their commands back.
 //!
 //! Each bridge reads only its own config section, subscribes to the event bus, keeps a
 //! [`BridgeHealth`] that the Integrations page and `/metrics` show, and stops when its
 //! cancellation token fires. [`REGISTRY`] is the one ordered list of them: they start in that
-//! order and stop in reverse.
+//! order and stop in reverse. The alerts task ([`crate::alerts::Alerter`]), which feeds them,
+//! starts before the first and stops before the last.
 
+pub mod delivery;
+pub mod email;
 pub mod mqtt;
 pub mod outbox;
+pub mod telegram;
 
 use crate::auth::Vault;
 use crate::camera::CameraManager;
@@ -144,7 +148,11 @@ pub struct BridgeContext {
 type Constructor = fn(&Config, &BridgeContext) -> Option<Arc<dyn Bridge>>;
 
 /// Every bridge, in start order.
-pub const REGISTRY: [(&str, Constructor); 1] = [("mqtt", mqtt::MqttBridge::from_config)];
+pub const REGISTRY: [(&str, Constructor); 3] = [
+    ("mqtt", mqtt::MqttBridge::from_config),
+    ("telegram", telegram::TelegramBridge::from_config),
+    ("email", email::EmailBridge::from_config),
+];
 
 struct Running {
     name: &'static str,
@@ -160,7 +168,11 @@ pub struct Bridges {
     config: Arc<std::sync::RwLock<Arc<Config>>>,
     context: Arc<std::sync::RwLock<BridgeContext>>,
     shutdown: CancellationToken,
+    alerter: Arc<tokio::sync::Mutex<Option<RunningAlerter>>>,
 }
+
+/// The alerts task's cancellation and its task.
+type RunningAlerter = (CancellationToken, tokio::task::JoinHandle<()>);
 
 impl Bridges {
     /// Nothing runs until [`Bridges::start_all`].
@@ -170,6 +182,7 @@ impl Bridges {
             config: Arc::new(std::sync::RwLock::new(Arc::new(config))),
             context: Arc::new(std::sync::RwLock::new(context)),
             shutdown,
+            alerter: Arc::default(),
         }
     }
 
@@ -177,6 +190,17 @@ impl Bridges {
     pub async fn start_all(&self, ui_url: String) {
         self.context.write().expect("bridge context lock").ui_url = ui_url;
         let (config, context) = (self.config(), self.context());
+        let settings = self.config.clone();
+        let alerter = crate::alerts::Alerter::new(
+            context.db.clone(),
+            context.bus.clone(),
+            context.cameras.clone(),
+            context.describe.clone(),
+            Arc::new(move || settings.read().expect("bridge config lock").clone()),
+        );
+        let cancel = self.shutdown.child_token();
+        let task = tokio::spawn(alerter.run(cancel.clone()));
+        *self.alerter.lock().await = Some((cancel, task));
         for (_, construct) in REGISTRY {
             if let Some(bridge) = construct(&config, &context) {
                 self.launch(bridge).await;
@@ -231,8 +255,13 @@ impl Bridges {
         self.running.lock().await.iter().map(|r| r.bridge.health()).collect()
     }
 
-    /// Stops every bridge, last started first.
+    /// Stops the alerts task (alerts still waiting for a description are made), then every
+    /// bridge, last started first.
     pub async fn stop_all(&self) {
+        if let Some((cancel, task)) = self.alerter.lock().await.take() {
+            cancel.cancel();
+            let _ = task.await;
+        }
         let mut running = self.running.lock().await;
         while let Some(entry) = running.pop() {
             stop(entry).await;

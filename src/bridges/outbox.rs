@@ -47,9 +47,25 @@ impl Outbox {
 
     /// Stores a message for delivery. `stamp_id` adds `"id"` (the message's outbox id) to a JSON
     /// object payload when it is sent, so receivers can drop a repeat.
-    pub async fn push(&self, topic: String, payload: Vec<u8>, retain: bool, stamp_id: bool) -> Result<()> {
+    /// `delivery_id` names the alert delivery it carries, if any.
+    pub async fn push(
+        &self,
+        topic: String,
+        payload: Vec<u8>,
+        retain: bool,
+        stamp_id: bool,
+        delivery_id: Option<i64>,
+    ) -> Result<()> {
         let created_ms = chrono::Utc::now().timestamp_millis();
-        let message = NewOutboxMessage { channel: self.channel.into(), topic, payload, retain, stamp_id, created_ms };
+        let message = NewOutboxMessage {
+            channel: self.channel.into(),
+            topic,
+            payload,
+            retain,
+            stamp_id,
+            created_ms,
+            delivery_id,
+        };
         self.db.push_outbox(message).await?;
         let mut pending = 0;
         self.health.update(|h| {
@@ -135,6 +151,7 @@ mod tests {
             retain: false,
             stamp_id,
             created_ms: 0,
+            delivery_id: None,
         }
     }
 

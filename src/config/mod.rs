@@ -24,6 +24,8 @@ pub struct Config {
     pub auth: AuthConfig,
     pub detector: DetectorConfig,
     pub mqtt: MqttConfig,
+    pub telegram: TelegramConfig,
+    pub email: EmailConfig,
     pub discovery: DiscoveryConfig,
     pub describe: DescribeConfig,
     pub cameras: Vec<CameraConfig>,
@@ -413,6 +415,148 @@ impl MqttConfig {
     }
 }
 
+/// A Telegram bot that sends alerts to listed chats and answers their commands.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct TelegramConfig {
+    /// The token @BotFather gave (`123456:ABC…`); empty = Telegram off.
+    pub bot_token: Option<Secret>,
+    /// Chats that get alerts and may command the bot (a person's id, or a group's negative id).
+    pub chat_ids: Vec<i64>,
+    /// The Bot API server: Telegram's, or a self-hosted `telegram-bot-api`.
+    pub api_url: String,
+    /// An alert not delivered within this many hours is given up (and shown as failed).
+    pub give_up_hours: u32,
+}
+
+impl Default for TelegramConfig {
+    fn default() -> Self {
+        Self { bot_token: None, chat_ids: Vec::new(), api_url: "https://api.telegram.org".into(), give_up_hours: 24 }
+    }
+}
+
+impl TelegramConfig {
+    pub fn enabled(&self) -> bool {
+        self.bot_token.as_ref().is_some_and(|t| !t.expose().trim().is_empty())
+    }
+
+    pub fn validate(&self) -> Vec<ConfigIssue> {
+        let mut issues = Vec::new();
+        let mut push = |key: &str, message: String| issues.push(ConfigIssue { key: key.into(), message });
+        if let Some(token) = self.bot_token.as_ref().filter(|_| self.enabled()) {
+            let token = token.expose().trim();
+            let well_formed = token.split_once(':').is_some_and(|(id, rest)| {
+                !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()) && !rest.is_empty() && !rest.contains(' ')
+            });
+            if !well_formed {
+                push("bot_token", "is not a bot token; @BotFather's look like \"123456789:AAE…\"".into());
+            }
+            if self.chat_ids.is_empty() {
+                push(
+                    "chat_ids",
+                    "is empty, so no one gets alerts; add your chat's id (send /start to the bot: it answers with the id)"
+                        .into(),
+                );
+            }
+        }
+        if !self.api_url.starts_with("http://") && !self.api_url.starts_with("https://")
+            || url::Url::parse(&self.api_url).is_err()
+        {
+            push(
+                "api_url",
+                format!("{:?} is not an http(s) URL; the default is \"https://api.telegram.org\"", self.api_url),
+            );
+        }
+        if !(1..=720).contains(&self.give_up_hours) {
+            push("give_up_hours", format!("{} is out of range; use 1–720", self.give_up_hours));
+        }
+        issues
+    }
+}
+
+/// E-mail alerts over SMTP.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct EmailConfig {
+    /// The mail server; empty = e-mail off.
+    pub smtp_host: String,
+    pub smtp_port: u16,
+    /// Upgrade the connection with STARTTLS (port 587). With `false` the port must speak TLS from
+    /// the start (465) unless `tls = false` too.
+    pub starttls: bool,
+    /// Use TLS at all; `false` only for a relay on this machine or the LAN.
+    pub tls: bool,
+    pub username: String,
+    pub password: Option<Secret>,
+    /// The sender (`Watchpost <cameras@example.com>`).
+    pub from: String,
+    /// The recipients.
+    pub to: Vec<String>,
+    /// An alert not delivered within this many hours is given up (and shown as failed).
+    pub give_up_hours: u32,
+    /// Seconds to wait for the server.
+    pub timeout_secs: u32,
+}
+
+impl Default for EmailConfig {
+    fn default() -> Self {
+        Self {
+            smtp_host: String::new(),
+            smtp_port: 587,
+            starttls: true,
+            tls: true,
+            username: String::new(),
+            password: None,
+            from: String::new(),
+            to: Vec::new(),
+            give_up_hours: 24,
+            timeout_secs: 30,
+        }
+    }
+}
+
+impl EmailConfig {
+    pub fn enabled(&self) -> bool {
+        !self.smtp_host.trim().is_empty()
+    }
+
+    pub fn validate(&self) -> Vec<ConfigIssue> {
+        let mut issues = Vec::new();
+        let mut push = |key: &str, message: String| issues.push(ConfigIssue { key: key.into(), message });
+        if !self.enabled() {
+            return issues;
+        }
+        if self.smtp_port == 0 {
+            push("smtp_port", "0 is not a port; use 587 (STARTTLS), 465 (TLS) or 25".into());
+        }
+        let mailbox = |text: &str| {
+            let address = text.rsplit_once('<').map_or(text, |(_, rest)| rest.trim_end_matches('>'));
+            address.split_once('@').is_some_and(|(user, host)| !user.trim().is_empty() && host.contains('.'))
+        };
+        if !mailbox(&self.from) {
+            push("from", format!("{:?} is not an address; use e.g. \"Watchpost <cameras@example.com>\"", self.from));
+        }
+        if self.to.is_empty() {
+            push("to", "is empty; list who gets alerts, e.g. [\"me@example.com\"]".into());
+        }
+        for (index, to) in self.to.iter().enumerate() {
+            if !mailbox(to) {
+                push(&format!("to[{index}]"), format!("{to:?} is not an e-mail address"));
+            }
+        }
+        if !self.tls && self.starttls {
+            push("starttls", "needs tls = true; set tls = true, or starttls = false for a plain relay".into());
+        }
+        if !(1..=720).contains(&self.give_up_hours) {
+            push("give_up_hours", format!("{} is out of range; use 1–720", self.give_up_hours));
+        }
+        if !(1..=300).contains(&self.timeout_secs) {
+            push("timeout_secs", format!("{} is out of range; use 1–300", self.timeout_secs));
+        }
+        issues
+    }
+}
+
 /// Output layouts the detector understands.
 #[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
@@ -573,6 +717,16 @@ impl Severity {
             Severity::Low => "low",
             Severity::Medium => "medium",
             Severity::High => "high",
+        }
+    }
+
+    /// The stored word back (`info`/`warning`/`critical` from before 0.2 read as low/medium/high).
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "low" | "info" => Some(Severity::Low),
+            "medium" | "warning" => Some(Severity::Medium),
+            "high" | "critical" => Some(Severity::High),
+            _ => None,
         }
     }
 }
@@ -989,6 +1143,12 @@ impl Config {
         }
         for issue in self.mqtt.validate() {
             push(format!("mqtt.{}", issue.key), issue.message);
+        }
+        for issue in self.telegram.validate() {
+            push(format!("telegram.{}", issue.key), issue.message);
+        }
+        for issue in self.email.validate() {
+            push(format!("email.{}", issue.key), issue.message);
         }
         for issue in self.describe.validate() {
             push(format!("describe.{}", issue.key), issue.message);

@@ -18,6 +18,7 @@ impl MigratorTrait for Migrator {
             Box::new(DiscoveredDevices),
             Box::new(NodeRegistry),
             Box::new(EventDescriptions),
+            Box::new(Alerts),
         ]
     }
 }
@@ -738,5 +739,132 @@ impl MigrationTrait for EventDescriptions {
             manager.alter_table(Table::alter().table(EventText::Table).drop_column(column).to_owned()).await?;
         }
         Ok(())
+    }
+}
+
+/// Alerts: an event that alerted keeps when it did (`alerted_ms`) beside its severity, status and
+/// tags; each channel's delivery of it, to each recipient, is a row of `alert_deliveries`, which is
+/// also the outbox those channels send from. Event severities join the alerts' vocabulary
+/// (low/medium/high). An MQTT outbox message may belong to a delivery.
+struct Alerts;
+
+impl MigrationName for Alerts {
+    fn name(&self) -> &str {
+        "m20261123_000010_alerts"
+    }
+}
+
+#[derive(DeriveIden)]
+enum AlertEvents {
+    #[sea_orm(iden = "events")]
+    Table,
+    AlertedMs,
+}
+
+#[derive(DeriveIden)]
+enum AlertDeliveries {
+    Table,
+    Id,
+    EventId,
+    Channel,
+    Recipient,
+    Status,
+    Attempts,
+    NextTryMs,
+    LastError,
+    CreatedMs,
+    SentMs,
+    RemoteRef,
+}
+
+#[derive(DeriveIden)]
+enum OutboxDelivery {
+    #[sea_orm(iden = "outbox_messages")]
+    Table,
+    DeliveryId,
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for Alerts {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(AlertEvents::Table)
+                    .add_column(big_integer_null(AlertEvents::AlertedMs))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(OutboxDelivery::Table)
+                    .add_column(big_integer_null(OutboxDelivery::DeliveryId))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(AlertDeliveries::Table)
+                    .if_not_exists()
+                    .col(big_pk_auto(AlertDeliveries::Id))
+                    .col(big_integer(AlertDeliveries::EventId))
+                    .col(string(AlertDeliveries::Channel))
+                    .col(string(AlertDeliveries::Recipient))
+                    .col(string(AlertDeliveries::Status))
+                    .col(integer(AlertDeliveries::Attempts))
+                    .col(big_integer(AlertDeliveries::NextTryMs))
+                    .col(text_null(AlertDeliveries::LastError))
+                    .col(big_integer(AlertDeliveries::CreatedMs))
+                    .col(big_integer_null(AlertDeliveries::SentMs))
+                    .col(string_null(AlertDeliveries::RemoteRef))
+                    .to_owned(),
+            )
+            .await?;
+        // One delivery per alert, channel and recipient: nothing is sent twice to anyone.
+        manager
+            .create_index(
+                Index::create()
+                    .name("idx_alert_deliveries_once")
+                    .if_not_exists()
+                    .unique()
+                    .table(AlertDeliveries::Table)
+                    .col(AlertDeliveries::EventId)
+                    .col(AlertDeliveries::Channel)
+                    .col(AlertDeliveries::Recipient)
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("idx_alert_deliveries_due")
+                    .if_not_exists()
+                    .table(AlertDeliveries::Table)
+                    .col(AlertDeliveries::Channel)
+                    .col(AlertDeliveries::Status)
+                    .col(AlertDeliveries::NextTryMs)
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .get_connection()
+            .execute_unprepared(
+                "UPDATE events SET severity = CASE severity WHEN 'info' THEN 'low' WHEN 'warning' THEN 'medium' \
+                 WHEN 'critical' THEN 'high' ELSE severity END",
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager.drop_table(Table::drop().table(AlertDeliveries::Table).to_owned()).await?;
+        manager
+            .alter_table(Table::alter().table(OutboxDelivery::Table).drop_column(OutboxDelivery::DeliveryId).to_owned())
+            .await?;
+        manager
+            .alter_table(Table::alter().table(AlertEvents::Table).drop_column(AlertEvents::AlertedMs).to_owned())
+            .await
     }
 }

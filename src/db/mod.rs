@@ -3,6 +3,7 @@
 //! builds SQL.
 
 mod accounts;
+mod alerts;
 mod discovered;
 pub mod entities;
 mod migration;
@@ -21,6 +22,7 @@ use sea_orm_migration::MigratorTrait;
 use std::time::Duration;
 
 pub use accounts::{NewAudit, NewUser};
+pub use alerts::Recipient;
 pub use migration::Migrator;
 pub use outbox::NewOutboxMessage;
 pub use search::{Description, search_words};
@@ -50,6 +52,12 @@ pub struct EventFilter {
     /// Words to search for in titles, descriptions, labels, camera and zone names; results come
     /// best match first instead of newest first.
     pub query: Option<String>,
+    /// `low`, `medium` or `high`.
+    pub severity: Option<String>,
+    /// `new`, `viewed` or `resolved`.
+    pub status: Option<String>,
+    /// Only events that alerted.
+    pub alerts_only: bool,
 }
 
 /// The fields of a new event; the rest start empty (`new` status, no end, no description).
@@ -271,6 +279,15 @@ impl Db {
         }
         if let Some(until) = filter.until_ms {
             query = query.filter(event::Column::StartMs.lt(until));
+        }
+        if let Some(severity) = &filter.severity {
+            query = query.filter(event::Column::Severity.eq(severity.as_str()));
+        }
+        if let Some(status) = &filter.status {
+            query = query.filter(event::Column::Status.eq(status.as_str()));
+        }
+        if filter.alerts_only {
+            query = query.filter(event::Column::AlertedMs.is_not_null());
         }
         if let Some(before) = filter.before {
             query = query.filter(event::Column::Id.lt(before));

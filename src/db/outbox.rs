@@ -16,6 +16,8 @@ pub struct NewOutboxMessage {
     pub retain: bool,
     pub stamp_id: bool,
     pub created_ms: i64,
+    /// The alert delivery it carries.
+    pub delivery_id: Option<i64>,
 }
 
 impl Db {
@@ -27,6 +29,7 @@ impl Db {
             retain: Set(message.retain),
             stamp_id: Set(message.stamp_id),
             created_ms: Set(message.created_ms),
+            delivery_id: Set(message.delivery_id),
             ..Default::default()
         };
         Ok(model.insert(&self.conn).await?.id)

@@ -57,15 +57,16 @@ impl Db {
         self.refresh_search_text(id).await
     }
 
-    /// Raises an event's severity to `severity` (`warning` or `critical`); never lowers it.
-    pub async fn raise_event_severity(&self, id: i64, severity: &str) -> Result<()> {
+    /// Raises an event's severity to `severity`; never lowers it.
+    pub async fn raise_event_severity(&self, id: i64, severity: crate::config::Severity) -> Result<()> {
+        use crate::config::Severity;
         let lower: &[&str] = match severity {
-            "critical" => &["info", "warning"],
-            "warning" => &["info"],
-            _ => &[],
+            Severity::High => &["low", "medium"],
+            Severity::Medium => &["low"],
+            Severity::Low => &[],
         };
         event::Entity::update_many()
-            .col_expr(event::Column::Severity, Expr::value(severity))
+            .col_expr(event::Column::Severity, Expr::value(severity.as_str()))
             .filter(event::Column::Id.eq(id))
             .filter(event::Column::Severity.is_in(lower.iter().copied()))
             .exec(&self.conn)
@@ -156,7 +157,7 @@ mod tests {
             start_ms: 0,
             end_ms: None,
             snapshot: None,
-            severity: "info".into(),
+            severity: "low".into(),
             status: "new".into(),
             tags: "[]".into(),
             description: description.map(str::to_string),
@@ -169,6 +170,7 @@ mod tests {
             described_by: None,
             describe_ms: None,
             search_text: Some(search.into()),
+            alerted_ms: None,
         };
         let words = search_words("white van");
         let both = event("A white van stops. person", Some("A white van stops."));

@@ -323,8 +323,8 @@ impl Job {
             return;
         }
         let raised = match description.threat_level {
-            Some(2) => Some("critical"),
-            Some(1) => Some("warning"),
+            Some(2) => Some(crate::config::Severity::High),
+            Some(1) => Some(crate::config::Severity::Medium),
             _ => None,
         };
         if let Some(severity) = raised.filter(|_| self.config.raise_severity)

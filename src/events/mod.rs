@@ -54,6 +54,10 @@ pub enum BusMessage {
     EventStarted(EventSummary),
     EventUpdated(EventSummary),
     EventEnded(EventSummary),
+    /// Event `event_id` alerted: its deliveries wait in `alert_deliveries`.
+    Alert {
+        event_id: i64,
+    },
 }
 
 /// The facts about an event that subscribers need without a database read.
@@ -72,6 +76,25 @@ pub struct EventSummary {
     /// The model's description and title, on the `EventUpdated` that brings them.
     pub description: Option<String>,
     pub title: Option<String>,
+}
+
+impl EventSummary {
+    /// The summary of a stored event.
+    pub fn from_model(model: &crate::db::entities::event::Model) -> Self {
+        Self {
+            id: model.id,
+            camera: model.camera_id.clone(),
+            kind: model.kind.clone(),
+            label: model.label.clone(),
+            score: model.score,
+            start_ms: model.start_ms,
+            end_ms: model.end_ms,
+            snapshot: model.snapshot.clone(),
+            zones: serde_json::from_str(&model.zones).unwrap_or_default(),
+            description: model.description.clone(),
+            title: model.title.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]

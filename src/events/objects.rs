@@ -140,7 +140,7 @@ impl ObjectEventRecorder {
             boxes: vec![bbox],
             start_ms: frame.time_ms,
             snapshot: snapshot.clone(),
-            severity: "info".into(),
+            severity: "low".into(),
             zones: zones.iter().cloned().collect(),
             frame: (frame.width, frame.height),
         };

@@ -160,7 +160,7 @@ impl MotionEventRecorder {
             boxes: boxes.to_vec(),
             start_ms,
             snapshot: snapshot.clone(),
-            severity: "info".into(),
+            severity: "low".into(),
             zones: Vec::new(),
             frame: (frame.width, frame.height),
         };

@@ -84,6 +84,12 @@ pub struct EventsQuery {
     pub limit: Option<u64>,
     /// Words to search for (titles, descriptions, labels, camera and zone names).
     pub q: Option<String>,
+    /// `low`, `medium` or `high`.
+    pub severity: Option<String>,
+    /// `new`, `viewed` or `resolved`.
+    pub status: Option<String>,
+    /// `1`/`true`/`on`: only events that alerted.
+    pub alerts: Option<String>,
 }
 
 impl EventsQuery {
@@ -104,7 +110,23 @@ impl EventsQuery {
         if !(1..=500).contains(&limit) {
             return Err(Error::invalid(format!("limit {limit} is out of range; use 1–500")));
         }
+        let severity = non_empty(&self.severity);
+        if let Some(severity) = severity.as_deref().filter(|s| !matches!(*s, "low" | "medium" | "high")) {
+            return Err(Error::invalid(format!("severity {severity:?} is not one of low, medium, high")));
+        }
+        let status = non_empty(&self.status);
+        if let Some(status) = status.as_deref().filter(|s| !matches!(*s, "new" | "viewed" | "resolved")) {
+            return Err(Error::invalid(format!("status {status:?} is not one of new, viewed, resolved")));
+        }
+        let alerts_only = match non_empty(&self.alerts).as_deref() {
+            None | Some("0" | "false" | "off") => false,
+            Some("1" | "true" | "on") => true,
+            Some(other) => return Err(Error::invalid(format!("alerts {other:?} is not a yes or no; use 1 or 0"))),
+        };
         Ok(EventFilter {
+            severity,
+            status,
+            alerts_only,
             camera: non_empty(&self.camera),
             allowed_cameras: None,
             kind: non_empty(&self.kind),
@@ -132,7 +154,7 @@ pub(super) async fn list_events(state: web::Data<AppState>, me: Identity, query:
 
 pub(super) async fn get_event(state: web::Data<AppState>, me: Identity, id: web::Path<i64>) -> ApiResult {
     let event = visible_event(&state, &me, *id).await?;
-    Ok(HttpResponse::Ok().json(EventView::of(&event)))
+    Ok(HttpResponse::Ok().json(EventView::with_alert(&event, &state.db).await?))
 }
 
 #[derive(Deserialize)]

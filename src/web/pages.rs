@@ -362,6 +362,23 @@ impl EventsPage {
         self.query.kind.as_deref() == Some(kind)
     }
 
+    fn selected_severity(&self, severity: &str) -> bool {
+        self.query.severity.as_deref() == Some(severity)
+    }
+
+    fn selected_status(&self, status: &str) -> bool {
+        self.query.status.as_deref() == Some(status)
+    }
+
+    fn alerts_only(&self) -> bool {
+        matches!(self.query.alerts.as_deref(), Some("1" | "true" | "on"))
+    }
+
+    /// This page's address, to come back to after resolving.
+    fn here(&self) -> String {
+        self.link(None)
+    }
+
     fn selected_label(&self, label: &str) -> bool {
         self.query.label.as_deref() == Some(label)
     }
@@ -392,22 +409,7 @@ pub(super) async fn events_page(
     let events = state.db.list_events(&filter).await?;
     // Search results come by rank: no next page by id.
     let paged = filter.query.is_none() && events.len() as u64 == filter.limit;
-    let next_link = paged.then(|| events.last().map(|e| e.id)).flatten().map(|before| {
-        let mut link = url::form_urlencoded::Serializer::new(String::new());
-        for (key, value) in [
-            ("camera", &query.camera),
-            ("kind", &query.kind),
-            ("label", &query.label),
-            ("zone", &query.zone),
-            ("date", &query.date),
-        ] {
-            if let Some(v) = value.as_ref().filter(|v| !v.is_empty()) {
-                link.append_pair(key, v);
-            }
-        }
-        link.append_pair("before", &before.to_string());
-        format!("/events?{}", link.finish())
-    });
+    let next_before = paged.then(|| events.last().map(|e| e.id)).flatten();
     let cameras = visible_cameras(&state, &me);
     let camera_ids = cameras.iter().map(|c| c.id().to_string()).collect();
     let mut labels: Vec<String> = cameras.iter().flat_map(|c| c.config.objects.track.clone()).collect();
@@ -422,8 +424,11 @@ pub(super) async fn events_page(
         || filter.zone.is_some()
         || filter.since_ms.is_some()
         || filter.before.is_some()
-        || filter.query.is_some();
-    ok(EventsPage {
+        || filter.query.is_some()
+        || filter.severity.is_some()
+        || filter.status.is_some()
+        || filter.alerts_only;
+    let mut page = EventsPage {
         nav: "events",
         me: Me::of(&me),
         events: events.iter().map(EventView::of).collect(),
@@ -431,10 +436,64 @@ pub(super) async fn events_page(
         labels,
         zones,
         query,
-        next_link,
+        next_link: None,
         filtered,
+    };
+    page.next_link = next_before.map(|before| page.link(Some(before)));
+    ok(page.render())
+}
+
+impl EventsPage {
+    /// `/events` with this page's filters (not the search: results by rank have no pages), and
+    /// `before` when given.
+    fn link(&self, before: Option<i64>) -> String {
+        let query = &self.query;
+        let mut link = url::form_urlencoded::Serializer::new(String::new());
+        for (key, value) in [
+            ("camera", &query.camera),
+            ("kind", &query.kind),
+            ("label", &query.label),
+            ("zone", &query.zone),
+            ("date", &query.date),
+            ("severity", &query.severity),
+            ("status", &query.status),
+            ("alerts", &query.alerts),
+        ] {
+            if let Some(v) = value.as_ref().filter(|v| !v.is_empty()) {
+                link.append_pair(key, v);
+            }
+        }
+        if let Some(before) = before.or(query.before) {
+            link.append_pair("before", &before.to_string());
+        }
+        let link = link.finish();
+        if link.is_empty() { "/events".into() } else { format!("/events?{link}") }
     }
-    .render())
+}
+
+/// Marks the checked events resolved (`id` repeated), then back to `back` (an `/events` page).
+pub(super) async fn resolve_events(state: web::Data<AppState>, me: Identity, body: web::Bytes) -> PageResult {
+    let mut ids = Vec::new();
+    let mut back = "/events".to_string();
+    for (key, value) in url::form_urlencoded::parse(&body) {
+        match key.as_ref() {
+            "id" => ids.push(
+                value.parse::<i64>().map_err(|_| Error::invalid(format!("id {value:?} is not an event number")))?,
+            ),
+            "back" if value.starts_with("/events") && !value.starts_with("//") => back = value.into_owned(),
+            _ => {}
+        }
+    }
+    if ids.is_empty() {
+        return Err(Error::invalid("No events were selected: tick the events to resolve first.").into());
+    }
+    if ids.len() > 500 {
+        return Err(Error::invalid("At most 500 events can be resolved at once.").into());
+    }
+    let allowed = me.allowed_cameras();
+    let resolved = state.db.set_events_status(&ids, "resolved", allowed.as_deref()).await?;
+    tracing::info!(user = %me.name, resolved, "events resolved");
+    Ok(redirect(&back))
 }
 
 #[derive(Template)]
@@ -457,19 +516,17 @@ impl EventPage {
 }
 
 pub(super) async fn event_page(state: web::Data<AppState>, me: Identity, id: web::Path<i64>) -> PageResult {
-    let event = visible_event(&state, &me, *id).await?;
+    let mut event = visible_event(&state, &me, *id).await?;
     if event.status == "new" {
         state.db.set_event_status(event.id, "viewed").await?;
+        event.status = "viewed".into();
     }
     let camera = state.cameras.get(&event.camera_id);
     let camera_name =
         camera.as_ref().map(|c| c.config.display_name().to_string()).unwrap_or_else(|| event.camera_id.clone());
     let (width, height) =
         camera.as_ref().map(|c| (c.config.detect.width, c.config.detect.height)).unwrap_or((1600, 900));
-    let mut view = EventView::of(&event);
-    if view.status == "new" {
-        view.status = "viewed".into();
-    }
+    let view = EventView::with_alert(&event, &state.db).await?;
     // Outline the zones this event entered, as the camera defines them now.
     let zones = camera
         .map(|c| {

@@ -154,6 +154,75 @@ pub struct EventView {
     pub stationary: bool,
     /// `[seconds since the start, score]` while an object was tracked; empty for motion events.
     pub score_history: Vec<[f32; 2]>,
+    /// When the event alerted (RFC 3339); `null` when it did not.
+    pub alerted: Option<String>,
+    /// The alert's status and deliveries (on a single event's view, when it alerted).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub alert: Option<AlertInfo>,
+}
+
+/// An alert's progress: `new`, `delivered` (to at least one channel), `viewed` or `resolved`, and
+/// each delivery.
+#[derive(Debug, Clone, Serialize)]
+pub struct AlertInfo {
+    pub status: String,
+    pub deliveries: Vec<DeliveryView>,
+}
+
+/// One channel's delivery of an alert to one recipient.
+#[derive(Debug, Clone, Serialize)]
+pub struct DeliveryView {
+    pub channel: String,
+    pub recipient: String,
+    /// `pending`, `queued`, `sent` or `failed`.
+    pub status: String,
+    pub attempts: i32,
+    pub last_error: Option<String>,
+    pub sent: Option<String>,
+    /// While pending: when the next try is due.
+    pub next_try: Option<String>,
+}
+
+impl AlertInfo {
+    pub fn of(event: &event::Model, deliveries: &[crate::db::entities::alert_delivery::Model]) -> Self {
+        let delivered = deliveries.iter().any(|d| d.status == "sent");
+        let status = match event.status.as_str() {
+            "viewed" | "resolved" => event.status.clone(),
+            _ if delivered => "delivered".into(),
+            _ => "new".into(),
+        };
+        let deliveries = deliveries
+            .iter()
+            .map(|d| DeliveryView {
+                channel: d.channel.clone(),
+                recipient: d.recipient.clone(),
+                status: d.status.clone(),
+                attempts: d.attempts,
+                last_error: d.last_error.clone(),
+                sent: d.sent_ms.map(rfc3339),
+                next_try: (d.status == "pending").then(|| rfc3339(d.next_try_ms)),
+            })
+            .collect();
+        Self { status, deliveries }
+    }
+}
+
+impl DeliveryView {
+    pub fn channel_name(&self) -> &str {
+        match self.channel.as_str() {
+            "mqtt" => "Home Assistant",
+            "telegram" => "Telegram",
+            "email" => "E-mail",
+            other => other,
+        }
+    }
+
+    pub fn sent_text(&self) -> String {
+        self.sent
+            .as_deref()
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+            .map_or_else(String::new, |t| format_time(t.timestamp_millis()))
+    }
 }
 
 impl EventView {
@@ -201,7 +270,18 @@ impl EventView {
                 .as_deref()
                 .and_then(|h| serde_json::from_str(h).ok())
                 .unwrap_or_default(),
+            alerted: model.alerted_ms.map(rfc3339),
+            alert: None,
         }
+    }
+
+    /// The view with its alert's deliveries, for a single event.
+    pub async fn with_alert(model: &event::Model, db: &crate::db::Db) -> crate::error::Result<Self> {
+        let mut view = Self::of(model);
+        if model.alerted_ms.is_some() {
+            view.alert = Some(AlertInfo::of(model, &db.deliveries_of(model.id).await?));
+        }
+        Ok(view)
     }
 
     /// Whether the description was written without AI (from the detections).

@@ -99,7 +99,7 @@ try {
   let opened = false;
   for (let i = 0; i < 60 && !opened; i++) {
     await page.goto(`${base}/events`);
-    const card = page.locator("a.event-card").first();
+    const card = page.locator(".event-card a.event-link").first();
     if (await card.count()) {
       await shot(page, "events");
       await Promise.all([page.waitForNavigation(), card.click()]);
@@ -115,6 +115,16 @@ try {
   await Promise.all([page.waitForNavigation(), page.click("button[value=resolved]")]);
   check(await page.isVisible(".badge.status-resolved"), "the event shows as resolved");
   await shot(page, "event-resolved");
+  // The status filter finds it; "Select all" and "Resolve selected" resolve the rest at once.
+  await page.goto(`${base}/events?status=resolved`);
+  check(await page.locator(".event-card").count() >= 1, "the resolved event is found by its status");
+  await page.goto(`${base}/events`);
+  await page.click("button[data-select-all=bulk]");
+  const picked = await page.locator(".event-card input[type=checkbox]:checked").count();
+  check(picked === await page.locator(".event-card").count(), "select all ticks every event on the page");
+  await Promise.all([page.waitForNavigation(), page.click("text=Resolve selected")]);
+  check(await page.locator(".event-card .status-new, .event-card .status-viewed").count() === 0, "bulk resolve resolved them all");
+  await shot(page, "events-resolved");
 
   // Settings: add a viewer; look at tokens and the audit log.
   await page.click("nav >> text=Settings");
@@ -226,7 +236,7 @@ try {
   await shot(phone, "phone-camera");
   await phone.goto(`${base}/events`);
   await shot(phone, "phone-events");
-  await phone.locator("a.event-card").first().click();
+  await phone.locator(".event-card a.event-link").first().click();
   await phone.waitForLoadState();
   await shot(phone, "phone-event");
   await phone.goto(`${base}/settings/users`);

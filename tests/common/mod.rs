@@ -5,9 +5,12 @@
 #![allow(dead_code)] // each test binary uses a different subset of these helpers
 
 pub mod esp32;
+pub mod http_wire;
 pub mod mqtt;
 pub mod netns;
 pub mod onvif;
+pub mod smtp;
+pub mod telegram;
 pub mod vlm;
 
 use std::future::Future;
@@ -214,7 +217,7 @@ pub fn motion_event(camera: &str, start_ms: i64) -> watchpost::db::NewEvent {
         boxes: vec![],
         start_ms,
         snapshot: None,
-        severity: "info".into(),
+        severity: "low".into(),
         zones: vec![],
         frame: (640, 360),
     }

@@ -41,6 +41,15 @@
       .catch(function () { /* the server is restarting; try again next tick */ });
   }
 
+  // "Select all on this page": ticks every checkbox that belongs to the form it names.
+  document.addEventListener("click", function (event) {
+    var form = event.target.getAttribute && event.target.getAttribute("data-select-all");
+    if (!form) return;
+    var boxes = document.querySelectorAll('input[type="checkbox"][form="' + form + '"]');
+    var all = Array.prototype.every.call(boxes, function (box) { return box.checked; });
+    Array.prototype.forEach.call(boxes, function (box) { box.checked = !all; });
+  });
+
   // Forms that cannot be undone ask first: <form data-confirm="question">.
   document.addEventListener("submit", function (event) {
     var question = event.target.getAttribute && event.target.getAttribute("data-confirm");

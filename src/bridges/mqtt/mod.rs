@@ -19,7 +19,7 @@ pub use connect::{target, test_connection};
 use super::outbox::{Outbox, stamped_payload};
 use super::{Bridge, BridgeContext, BridgeHealth, HealthCell, LinkState};
 use crate::camera::{CameraControls, CameraState};
-use crate::config::{AlertPolicy, Config, MqttConfig, Severity};
+use crate::config::{Config, MqttConfig};
 use crate::db::entities::outbox_message::Model as OutboxRow;
 use crate::events::{BusMessage, EventSummary};
 use crate::supervise::{Backoff, CancellationToken, sleep_or_cancel};
@@ -129,6 +129,8 @@ impl MqttBridge {
         let link =
             tokio::spawn(run_link(eventloop, link_tx, self.health.clone(), self.config.clone(), link_stop.clone()));
         let mut core = Core::new(&self, client, outbox);
+        // Alerts made while this bridge was not running.
+        core.queue_alerts().await;
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -138,7 +140,6 @@ impl MqttBridge {
                     while let Ok(message) = bus.try_recv() {
                         core.on_bus(message).await;
                     }
-                    core.release_due_alerts(true).await;
                     break;
                 }
                 event = link_rx.recv() => match event {
@@ -227,6 +228,8 @@ async fn run_link(
 /// The outbox message waiting for its acknowledgement.
 struct Awaiting {
     id: i64,
+    /// The alert delivery the message completes, marked sent on the acknowledgement.
+    delivery_id: Option<i64>,
     /// Learnt from the event loop once the publication is written.
     pkid: Option<u16>,
     since: Instant,
@@ -255,9 +258,6 @@ struct Core {
     last_picture: HashMap<String, Instant>,
     last_hub: Option<Instant>,
     last_trim: Instant,
-    /// Alerts waiting for their event's description, by event id, with when to stop waiting.
-    waiting_alerts: HashMap<i64, (EventSummary, Severity, Instant)>,
-    cooldowns: crate::alerts::Cooldowns,
 }
 
 impl Core {
@@ -277,8 +277,6 @@ impl Core {
             last_picture: HashMap::new(),
             last_hub: None,
             last_trim: Instant::now(),
-            waiting_alerts: HashMap::new(),
-            cooldowns: Default::default(),
         }
     }
 
@@ -304,10 +302,16 @@ impl Core {
             }
             LinkEvent::Acked(pkid) => {
                 let Some(awaiting) = self.awaiting.as_ref().filter(|a| a.pkid == Some(pkid)) else { return };
-                let id = awaiting.id;
+                let (id, delivery_id) = (awaiting.id, awaiting.delivery_id);
                 self.awaiting = None;
                 if let Err(err) = self.outbox.delivered(id).await {
                     tracing::warn!(error = %err, "cannot remove a delivered message from the outbox; it may be sent again");
+                }
+                if let Some(delivery) = delivery_id {
+                    let now_ms = chrono::Utc::now().timestamp_millis();
+                    if let Err(err) = self.context.db.delivery_sent(delivery, now_ms, Some(id.to_string())).await {
+                        tracing::warn!(error = %err, "cannot record the alert's delivery to Home Assistant");
+                    }
                 }
                 self.send_next().await;
             }
@@ -449,7 +453,7 @@ impl Core {
 
     /// Through the outbox: kept until the broker has it.
     async fn publish_kept(&self, topic: String, payload: impl Into<Vec<u8>>, retain: bool, stamp_id: bool) {
-        if let Err(err) = self.outbox.push(topic, payload.into(), retain, stamp_id).await {
+        if let Err(err) = self.outbox.push(topic, payload.into(), retain, stamp_id, None).await {
             tracing::error!(error = %err, "cannot store a message in the outbox; it is lost");
         }
     }
@@ -475,7 +479,10 @@ impl Core {
         }
         let Some(row) = self.queue.pop_front() else { return };
         match self.client.try_publish(row.topic.clone(), QoS::AtLeastOnce, row.retain, stamped_payload(&row)) {
-            Ok(()) => self.awaiting = Some(Awaiting { id: row.id, pkid: None, since: Instant::now() }),
+            Ok(()) => {
+                self.awaiting =
+                    Some(Awaiting { id: row.id, delivery_id: row.delivery_id, pkid: None, since: Instant::now() })
+            }
             Err(err) => {
                 tracing::debug!(error = %err, "outbox message not handed over; trying again");
                 self.queue.push_front(row);
@@ -484,7 +491,6 @@ impl Core {
     }
 
     async fn on_tick(&mut self) {
-        self.release_due_alerts(false).await;
         if let Some(awaiting) = &self.awaiting
             && awaiting.since.elapsed() > ACK_TIMEOUT
         {
@@ -577,15 +583,12 @@ impl Core {
             // Node sensors reach Home Assistant through ESPHome's own integration.
             BusMessage::NodeSensor { .. } => {}
             BusMessage::EventStarted(event) => {
-                let described = self.on_event("new", &event).await;
-                self.maybe_alert(&event, described).await;
+                self.on_event("new", &event).await;
             }
             BusMessage::EventUpdated(event) => {
                 self.on_event("update", &event).await;
-                if event.description.is_some() {
-                    self.release_alert(event.id, Some(&event)).await;
-                }
             }
+            BusMessage::Alert { .. } => self.queue_alerts().await,
             BusMessage::EventEnded(event) => {
                 self.on_event("end", &event).await;
             }
@@ -676,68 +679,48 @@ impl Core {
         })
     }
 
-    /// An event alerts when its camera's alerts are on and not muted, alerts are armed (away),
-    /// and the camera's `[cameras.alerts]` policy lets it (labels, score, zones, cool-down; the
-    /// severity from its rules). Where a model describes the camera's events, the alert waits up
-    /// to `[describe] alert_wait_secs` for the description (see `on_tick` and `EventUpdated`).
-    async fn maybe_alert(&mut self, event: &EventSummary, described: serde_json::Value) {
-        let controls = self.context.cameras.controls();
-        let now_ms = chrono::Utc::now().timestamp_millis();
-        if !controls.armed() || !controls.get(&event.camera).alerts_active(now_ms) {
-            return;
-        }
-        let camera = self.context.cameras.get(&event.camera).map(|c| c.config.clone());
-        let Some(severity) = crate::alerts::decide(event, camera.as_ref()) else { return };
-        let cooldown = camera.as_ref().map_or(AlertPolicy::default().cooldown_secs, |c| c.alerts.cooldown_secs);
-        if !self.cooldowns.allow(event, cooldown, now_ms) {
-            tracing::debug!(event = event.id, camera = %event.camera, "no alert: the label is cooling down");
-            return;
-        }
-        let wait = match &camera {
-            Some(camera) if event.kind == "object" => self.context.describe.alert_wait(&camera.describe),
-            _ => Duration::ZERO,
+    /// Puts the alerts waiting for Home Assistant into the outbox: on `<camera>/alert` and on
+    /// `alerts`, the second carrying the delivery, which is marked sent when the broker has it.
+    async fn queue_alerts(&mut self) {
+        let rows = match self.context.db.due_deliveries(CHANNEL, i64::MAX, BATCH).await {
+            Ok(rows) => rows,
+            Err(err) => {
+                tracing::warn!(error = %err, "cannot read the alerts waiting for Home Assistant");
+                return;
+            }
         };
-        if wait.is_zero() {
-            self.publish_alert(event, severity, described).await;
-        } else {
-            self.waiting_alerts.insert(event.id, (event.clone(), severity, Instant::now() + wait));
-        }
-    }
-
-    /// An alert held for its description: sent now, with the description when it came.
-    async fn release_alert(&mut self, id: i64, described: Option<&EventSummary>) {
-        if let Some((started, severity, _)) = self.waiting_alerts.remove(&id) {
-            let event = described.unwrap_or(&started);
-            let json = self.event_json(event);
-            self.publish_alert(event, severity, json).await;
-        }
-    }
-
-    async fn publish_alert(&mut self, event: &EventSummary, severity: Severity, described: serde_json::Value) {
-        let severity = severity.as_str();
-        let alert = json!({
-            "event_type": severity,
-            "severity": severity,
-            "camera": event.camera,
-            "label": event.label,
-            "event": described,
-        });
-        self.publish_kept(self.topics.camera(&event.camera, "alert"), alert.to_string(), false, true).await;
-        self.publish_kept(self.topics.alerts(), alert.to_string(), false, true).await;
-    }
-
-    /// Sends the held alerts whose wait is over (all of them when `all`, at shutdown).
-    async fn release_due_alerts(&mut self, all: bool) {
-        let now = Instant::now();
-        let mut due: Vec<i64> = self
-            .waiting_alerts
-            .iter()
-            .filter(|(_, (_, _, deadline))| all || *deadline <= now)
-            .map(|(id, _)| *id)
-            .collect();
-        due.sort_unstable();
-        for id in due {
-            self.release_alert(id, None).await;
+        for row in rows {
+            let event = match self.context.db.get_event(row.event_id).await {
+                Ok(Some(event)) => event,
+                Ok(None) => {
+                    let _ = self.context.db.delivery_failed(row.id, "the event was deleted before it was sent").await;
+                    continue;
+                }
+                Err(err) => {
+                    tracing::warn!(error = %err, "cannot read an alert's event");
+                    return;
+                }
+            };
+            let summary = EventSummary::from_model(&event);
+            let severity = crate::config::Severity::parse(&event.severity).unwrap_or_default().as_str();
+            let alert = json!({
+                "event_type": severity,
+                "severity": severity,
+                "camera": summary.camera,
+                "label": summary.label,
+                "event": self.event_json(&summary),
+            })
+            .to_string();
+            self.publish_kept(self.topics.camera(&summary.camera, "alert"), alert.clone(), false, true).await;
+            if let Err(err) =
+                self.outbox.push(self.topics.alerts(), alert.into_bytes(), false, true, Some(row.id)).await
+            {
+                tracing::error!(error = %err, "cannot store an alert in the outbox; trying again later");
+                return;
+            }
+            if let Err(err) = self.context.db.delivery_queued(row.id).await {
+                tracing::warn!(error = %err, "cannot record that an alert waits in the outbox");
+            }
         }
     }
 

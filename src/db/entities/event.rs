@@ -22,7 +22,7 @@ pub struct Model {
     pub end_ms: Option<i64>,
     /// Path of the snapshot JPEG, relative to the media directory.
     pub snapshot: Option<String>,
-    /// `info`, `warning` or `critical`.
+    /// `low`, `medium` or `high`: the alert's severity once it alerted, raised by a model's threat level.
     pub severity: String,
     /// `new`, `viewed` or `resolved`.
     pub status: String,
@@ -46,6 +46,8 @@ pub struct Model {
     pub describe_ms: Option<i64>,
     /// What text search reads (title, description, label, camera, zones); kept by the database layer.
     pub search_text: Option<String>,
+    /// When the event alerted (it is then an alert, delivered as `alert_deliveries` say).
+    pub alerted_ms: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

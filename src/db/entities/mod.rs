@@ -1,6 +1,7 @@
 //! sea-orm entities, one file per table. Times are milliseconds since the Unix epoch (UTC) and
 //! lists are JSON text, so the same schema works unchanged on SQLite and PostgreSQL.
 
+pub mod alert_delivery;
 pub mod api_token;
 pub mod audit_entry;
 pub mod camera;

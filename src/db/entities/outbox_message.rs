@@ -15,6 +15,8 @@ pub struct Model {
     /// Add `"id": <id>` to the JSON object payload when sending, so receivers can drop repeats.
     pub stamp_id: bool,
     pub created_ms: i64,
+    /// The alert delivery this message carries, marked sent when the far side acknowledges it.
+    pub delivery_id: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -27,6 +27,16 @@ fn local_time(policy: &AlertPolicy, utc_ms: i64) -> (usize, u32) {
     (weekday.num_days_from_monday() as usize, hour * 60 + minute)
 }
 
+/// `utc_ms` as the time zone's wall-clock date and time (`2026-11-22 22:14:03 CET`); the server's
+/// zone when `timezone` is empty or unknown.
+pub fn format_local(timezone: &str, utc_ms: i64) -> String {
+    let utc = chrono::DateTime::from_timestamp_millis(utc_ms).unwrap_or_default();
+    match timezone.parse::<chrono_tz::Tz>() {
+        Ok(zone) => utc.with_timezone(&zone).format("%Y-%m-%d %H:%M:%S %Z").to_string(),
+        Err(_) => utc.with_timezone(&chrono::Local).format("%Y-%m-%d %H:%M:%S").to_string(),
+    }
+}
+
 /// Whether the camera is in one of its weekly quiet times at `utc_ms`.
 pub fn quiet_at(policy: &AlertPolicy, utc_ms: i64) -> bool {
     let (day, minute) = local_time(policy, utc_ms);

@@ -1,0 +1,167 @@
+//! Alerts: which events deserve a person's attention, kept with their severity and status, and
+//! handed to every alert channel (Home Assistant, Telegram, e-mail) through one persisted outbox.
+//!
+//! The [`Alerter`] is one task on the event bus. When an event starts it checks home/away, the
+//! camera's alerts switch and mute, and the camera's policy ([`policy::decide`], cool-downs). Where
+//! a model describes the camera's events it holds the alert up to `[describe] alert_wait_secs` for
+//! the description. Then it marks the event alerted and writes one delivery row per channel and
+//! recipient in the same transaction (`alert_deliveries`), and says [`BusMessage::Alert`]. Each
+//! channel sends its rows ([`delivery`]), so an alert made while a channel is down or restarting is
+//! sent when it is back, and never twice to the same recipient.
+
+pub mod policy;
+pub mod view;
+
+use crate::camera::CameraManager;
+use crate::config::{AlertPolicy, Config, DescribeConfig, Severity};
+use crate::db::{Db, Recipient};
+use crate::events::{BusMessage, EventBus, EventSummary};
+use crate::supervise::CancellationToken;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::broadcast;
+
+pub use policy::{Cooldowns, decide, quiet_at};
+pub use view::AlertView;
+
+/// Where alerts go under `config`: one recipient per Telegram chat, the e-mail list as one, and
+/// Home Assistant when MQTT is set.
+pub fn recipients(config: &Config) -> Vec<Recipient> {
+    let mut all = Vec::new();
+    if config.mqtt.enabled() {
+        all.push(Recipient { channel: "mqtt", recipient: "home-assistant".into() });
+    }
+    if config.telegram.enabled() {
+        for chat in &config.telegram.chat_ids {
+            all.push(Recipient { channel: "telegram", recipient: chat.to_string() });
+        }
+    }
+    if config.email.enabled() {
+        all.push(Recipient { channel: "email", recipient: config.email.to.join(", ") });
+    }
+    all
+}
+
+/// The alerts task; see the module's description.
+pub struct Alerter {
+    db: Db,
+    bus: EventBus,
+    cameras: CameraManager,
+    describe: DescribeConfig,
+    /// The settings now in force (MQTT can be changed from the UI), for the recipients.
+    config: Arc<dyn Fn() -> Arc<Config> + Send + Sync>,
+    /// Alerts waiting for their event's description, by event id, with when to stop waiting.
+    waiting: HashMap<i64, (EventSummary, Severity, Instant)>,
+    cooldowns: Cooldowns,
+}
+
+impl Alerter {
+    pub fn new(
+        db: Db,
+        bus: EventBus,
+        cameras: CameraManager,
+        describe: DescribeConfig,
+        config: Arc<dyn Fn() -> Arc<Config> + Send + Sync>,
+    ) -> Self {
+        Self { db, bus, cameras, describe, config, waiting: HashMap::new(), cooldowns: Cooldowns::default() }
+    }
+
+    /// Runs until `cancel`; then alerts still waiting for a description are made without it.
+    /// Subscribes before returning, so nothing said after this call is missed.
+    pub fn run(mut self, cancel: CancellationToken) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let mut bus = self.bus.subscribe();
+        async move {
+            let mut tick = tokio::time::interval(Duration::from_millis(250));
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    _ = cancel.cancelled() => break,
+                    message = bus.recv() => match message {
+                        Ok(message) => self.on_bus(message).await,
+                        Err(broadcast::error::RecvError::Lagged(missed)) => {
+                            tracing::warn!(missed, "the alerts task fell behind the event bus; some events may not alert");
+                        }
+                        Err(broadcast::error::RecvError::Closed) => break,
+                    },
+                    _ = tick.tick(), if !self.waiting.is_empty() => self.release_due(false).await,
+                }
+            }
+            while let Ok(message) = bus.try_recv() {
+                self.on_bus(message).await;
+            }
+            self.release_due(true).await;
+            tracing::debug!("alerts task stopped");
+        }
+    }
+
+    async fn on_bus(&mut self, message: BusMessage) {
+        match message {
+            BusMessage::EventStarted(event) => self.consider(event).await,
+            BusMessage::EventUpdated(event) if event.description.is_some() => self.release(event.id).await,
+            _ => {}
+        }
+    }
+
+    /// Whether `event` alerts (see [`policy::decide`]); held for its description or made now.
+    async fn consider(&mut self, event: EventSummary) {
+        let controls = self.cameras.controls();
+        let now_ms = chrono::Utc::now().timestamp_millis();
+        if !controls.armed() {
+            tracing::debug!(event = event.id, "no alert: alerts are disarmed (home)");
+            return;
+        }
+        if !controls.get(&event.camera).alerts_active(now_ms) {
+            tracing::debug!(event = event.id, camera = %event.camera, "no alert: the camera's alerts are off or muted");
+            return;
+        }
+        let camera = self.cameras.get(&event.camera).map(|c| c.config.clone());
+        let Some(severity) = decide(&event, camera.as_ref()) else { return };
+        let cooldown = camera.as_ref().map_or(AlertPolicy::default().cooldown_secs, |c| c.alerts.cooldown_secs);
+        if !self.cooldowns.allow(&event, cooldown, now_ms) {
+            tracing::debug!(event = event.id, camera = %event.camera, "no alert: the label is cooling down");
+            return;
+        }
+        let wait = match &camera {
+            Some(camera) if event.kind == "object" => self.describe.alert_wait(&camera.describe),
+            _ => Duration::ZERO,
+        };
+        if wait.is_zero() {
+            self.make(event.id, severity).await;
+        } else {
+            self.waiting.insert(event.id, (event, severity, Instant::now() + wait));
+        }
+    }
+
+    /// An alert held for its description is made now.
+    async fn release(&mut self, id: i64) {
+        if let Some((_, severity, _)) = self.waiting.remove(&id) {
+            self.make(id, severity).await;
+        }
+    }
+
+    /// Makes the held alerts whose wait is over (all of them when `all`, at shutdown).
+    async fn release_due(&mut self, all: bool) {
+        let now = Instant::now();
+        let mut due: Vec<i64> =
+            self.waiting.iter().filter(|(_, (_, _, until))| all || *until <= now).map(|(id, _)| *id).collect();
+        due.sort_unstable();
+        for id in due {
+            self.release(id).await;
+        }
+    }
+
+    /// Stores the alert with its deliveries and tells the channels.
+    async fn make(&self, event_id: i64, severity: Severity) {
+        let now_ms = chrono::Utc::now().timestamp_millis();
+        let to = recipients(&(self.config)());
+        match self.db.mark_alerted(event_id, severity, now_ms, &to).await {
+            Ok(true) => {
+                tracing::info!(event = event_id, severity = severity.as_str(), channels = to.len(), "alert");
+                self.bus.publish(BusMessage::Alert { event_id });
+            }
+            Ok(false) => tracing::debug!(event = event_id, "no alert: the event alerted already or is gone"),
+            Err(err) => tracing::error!(event = event_id, error = %err, "cannot store an alert; it is lost"),
+        }
+    }
+}

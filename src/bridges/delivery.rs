@@ -1,0 +1,187 @@
+//! Sending alerts from the `alert_deliveries` outbox, for channels that talk to a person (Telegram,
+//! e-mail): each due row is sent once; a failure is tried again with back-off (or after the
+//! `retry_after` a 429 names, for the whole channel); a row older than the channel's
+//! `give_up_hours` is marked failed with its last error, which the event's page and the
+//! Integrations page show. A row leaves `pending` only by being sent or given up, so an alert
+//! reaches each recipient once.
+
+use super::{BridgeContext, HealthCell, LinkState};
+use crate::alerts::AlertView;
+use crate::supervise::CancellationToken;
+use futures_util::future::BoxFuture;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Notify;
+
+/// Rows read at a time.
+const BATCH: u64 = 32;
+/// The first retry's delay; each further one doubles it, up to [`MAX_RETRY`].
+const FIRST_RETRY: Duration = Duration::from_secs(2);
+const MAX_RETRY: Duration = Duration::from_secs(600);
+/// How often the worker looks at the table even when nothing woke it.
+const IDLE_LOOK: Duration = Duration::from_secs(30);
+
+/// Why a send failed, and whether trying again may help.
+#[derive(Debug, Clone)]
+pub struct SendFailure {
+    /// In words a user can act on; never with a secret in it.
+    pub reason: String,
+    /// What the far side asked to wait (a 429's `retry_after`).
+    pub retry_after: Option<Duration>,
+    /// Trying again cannot help (the recipient does not exist): given up at once.
+    pub permanent: bool,
+}
+
+impl SendFailure {
+    pub fn retry(reason: impl Into<String>) -> Self {
+        Self { reason: reason.into(), retry_after: None, permanent: false }
+    }
+}
+
+/// A channel that sends one alert to one recipient.
+pub trait AlertSender: Send + Sync + 'static {
+    /// The channel's name in `alert_deliveries` (`telegram`).
+    fn channel(&self) -> &'static str;
+    /// Sends `alert` to `recipient`; what the far side calls the message, if anything.
+    fn send<'a>(
+        &'a self,
+        alert: &'a AlertView,
+        recipient: &'a str,
+    ) -> BoxFuture<'a, Result<Option<String>, SendFailure>>;
+}
+
+/// The delay before try number `attempts + 1`.
+pub fn retry_delay(attempts: i32) -> Duration {
+    let doublings = attempts.clamp(0, 16) as u32;
+    FIRST_RETRY.saturating_mul(1 << doublings).min(MAX_RETRY)
+}
+
+/// Sends `sender`'s channel's deliveries until `cancel`; `wake` says a new alert is waiting.
+pub async fn run(
+    sender: Arc<dyn AlertSender>,
+    context: BridgeContext,
+    health: HealthCell,
+    give_up_hours: u32,
+    wake: Arc<Notify>,
+    cancel: CancellationToken,
+) {
+    let channel = sender.channel();
+    let give_up_ms = i64::from(give_up_hours) * 3_600_000;
+    let mut paused_until_ms = 0;
+    loop {
+        let now_ms = chrono::Utc::now().timestamp_millis();
+        if now_ms >= paused_until_ms {
+            match context.db.due_deliveries(channel, now_ms, BATCH).await {
+                Ok(rows) => {
+                    for row in rows {
+                        if cancel.is_cancelled() {
+                            break;
+                        }
+                        if let Some(pause) = deliver(&*sender, &context, &health, &row, give_up_ms).await {
+                            paused_until_ms = chrono::Utc::now().timestamp_millis() + pause.as_millis() as i64;
+                            break;
+                        }
+                    }
+                }
+                Err(err) => tracing::warn!(error = %err, "cannot read the alerts waiting to be sent"),
+            }
+            if let Ok(pending) = context.db.count_deliveries(channel, "pending").await {
+                health.update(|h| h.pending = pending);
+            }
+        }
+        let now_ms = chrono::Utc::now().timestamp_millis();
+        let next_ms = match context.db.next_delivery_ms(channel).await {
+            Ok(Some(next)) => next.max(paused_until_ms),
+            _ => now_ms + IDLE_LOOK.as_millis() as i64,
+        };
+        let wait = Duration::from_millis((next_ms - now_ms).clamp(0, IDLE_LOOK.as_millis() as i64) as u64);
+        if wait.is_zero() && now_ms >= paused_until_ms {
+            // More rows are due (a full batch, or one whose retry is due now).
+            if cancel.is_cancelled() {
+                break;
+            }
+            continue;
+        }
+        tokio::select! {
+            _ = cancel.cancelled() => break,
+            _ = wake.notified() => {}
+            _ = tokio::time::sleep(wait) => {}
+        }
+    }
+}
+
+/// Sends one row, or gives it up; returns how long the whole channel must wait (a 429).
+async fn deliver(
+    sender: &dyn AlertSender,
+    context: &BridgeContext,
+    health: &HealthCell,
+    row: &crate::db::entities::alert_delivery::Model,
+    give_up_ms: i64,
+) -> Option<Duration> {
+    let db = &context.db;
+    let now_ms = chrono::Utc::now().timestamp_millis();
+    let log_error = |err: crate::error::Error| tracing::warn!(error = %err, "cannot record an alert's delivery");
+    if now_ms - row.created_ms > give_up_ms {
+        let last = row.last_error.as_deref().unwrap_or("never answered");
+        let reason = format!("gave up after {} h: {last}", give_up_ms / 3_600_000);
+        tracing::warn!(event = row.event_id, channel = %row.channel, "alert not delivered: {reason}");
+        db.delivery_failed(row.id, &reason).await.unwrap_or_else(log_error);
+        health.update(|h| {
+            h.dropped += 1;
+            h.last_drop_ms = Some(now_ms);
+        });
+        return None;
+    }
+    let alert = match AlertView::load(db, &context.cameras, &context.media, &context.ui_url, row.event_id).await {
+        Ok(Some(alert)) => alert,
+        Ok(None) => {
+            db.delivery_failed(row.id, "the event was deleted before it was sent").await.unwrap_or_else(log_error);
+            return None;
+        }
+        Err(err) => {
+            tracing::warn!(error = %err, "cannot read an alert's event; trying again later");
+            return Some(FIRST_RETRY);
+        }
+    };
+    match sender.send(&alert, &row.recipient).await {
+        Ok(remote_ref) => {
+            tracing::info!(event = row.event_id, channel = %row.channel, attempts = row.attempts + 1, "alert delivered");
+            db.delivery_sent(row.id, chrono::Utc::now().timestamp_millis(), remote_ref).await.unwrap_or_else(log_error);
+            health.update(|h| h.delivered += 1);
+            health.set_state(LinkState::Connected, None);
+            None
+        }
+        Err(failure) if failure.permanent => {
+            tracing::warn!(event = row.event_id, channel = %row.channel, reason = %failure.reason, "alert cannot be delivered");
+            db.delivery_failed(row.id, &failure.reason).await.unwrap_or_else(log_error);
+            health.update(|h| h.last_error = Some(failure.reason.clone()));
+            None
+        }
+        Err(failure) => {
+            let delay = failure.retry_after.unwrap_or_default().max(retry_delay(row.attempts));
+            let next_ms = chrono::Utc::now().timestamp_millis() + delay.as_millis() as i64;
+            tracing::warn!(
+                event = row.event_id,
+                channel = %row.channel,
+                reason = %failure.reason,
+                retry_in_s = delay.as_secs_f32(),
+                "alert not delivered yet"
+            );
+            db.delivery_retry(row.id, next_ms, &failure.reason).await.unwrap_or_else(log_error);
+            health.update(|h| h.retry_at_ms = Some(next_ms));
+            health.set_state(LinkState::Disconnected, Some(failure.reason.clone()));
+            failure.retry_after
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retries_back_off_to_ten_minutes() {
+        let delays: Vec<u64> = [0, 1, 2, 5, 8, 9, 1000, -3].iter().map(|a| retry_delay(*a).as_secs()).collect();
+        assert_eq!(delays, [2, 4, 8, 64, 512, 600, 600, 2]);
+    }
+}

@@ -1,0 +1,189 @@
+//! E-mail alerts over SMTP (lettre, rustls): one message per alert to every `[email] to` address,
+//! HTML with the snapshot inline (and a plain-text part), sent from the alerts outbox
+//! ([`super::delivery`]) so a mail server that is down gets the alert later, once.
+
+use super::delivery::{self, AlertSender, SendFailure};
+use super::{Bridge, BridgeContext, BridgeHealth, HealthCell};
+use crate::alerts::AlertView;
+use crate::config::{Config, EmailConfig};
+use crate::events::BusMessage;
+use crate::supervise::CancellationToken;
+use askama::Template;
+use futures_util::future::BoxFuture;
+use lettre::message::header::ContentType;
+use lettre::message::{Attachment, Mailbox, Mailboxes, MultiPart, SinglePart};
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{Notify, broadcast};
+
+pub struct EmailBridge {
+    config: EmailConfig,
+    context: BridgeContext,
+    health: HealthCell,
+}
+
+impl EmailBridge {
+    /// The e-mail bridge when `[email] smtp_host` is set.
+    pub fn from_config(config: &Config, context: &BridgeContext) -> Option<Arc<dyn Bridge>> {
+        let config = config.email.clone();
+        if !config.enabled() {
+            return None;
+        }
+        let scheme = match (config.tls, config.starttls) {
+            (false, _) => "smtp",
+            (true, true) => "smtp+starttls",
+            (true, false) => "smtps",
+        };
+        let health = HealthCell::new(BridgeHealth::new(
+            "email",
+            format!("{scheme}://{}:{}", config.smtp_host, config.smtp_port),
+        ));
+        Some(Arc::new(Self { config, context: context.clone(), health }))
+    }
+}
+
+impl Bridge for EmailBridge {
+    fn name(&self) -> &'static str {
+        "email"
+    }
+
+    fn health(&self) -> BridgeHealth {
+        self.health.get()
+    }
+
+    fn run(self: Arc<Self>, cancel: CancellationToken) -> BoxFuture<'static, ()> {
+        let mut bus = self.context.bus.subscribe();
+        Box::pin(async move {
+            let sender = match Mailer::new(&self.config) {
+                Ok(sender) => Arc::new(sender),
+                Err(reason) => {
+                    tracing::error!("{reason}");
+                    self.health.set_state(super::LinkState::Disconnected, Some(reason));
+                    cancel.cancelled().await;
+                    return;
+                }
+            };
+            let wake = Arc::new(Notify::new());
+            let worker = tokio::spawn(delivery::run(
+                sender,
+                self.context.clone(),
+                self.health.clone(),
+                self.config.give_up_hours,
+                wake.clone(),
+                cancel.clone(),
+            ));
+            loop {
+                tokio::select! {
+                    _ = cancel.cancelled() => break,
+                    message = bus.recv() => match message {
+                        Ok(BusMessage::Alert { .. }) | Err(broadcast::error::RecvError::Lagged(_)) => wake.notify_one(),
+                        Ok(_) => {}
+                        Err(broadcast::error::RecvError::Closed) => break,
+                    },
+                }
+            }
+            let _ = worker.await;
+            tracing::info!("e-mail bridge stopped");
+        })
+    }
+}
+
+/// The SMTP client and the sender's address.
+struct Mailer {
+    transport: AsyncSmtpTransport<Tokio1Executor>,
+    from: Mailbox,
+}
+
+impl Mailer {
+    fn new(config: &EmailConfig) -> Result<Self, String> {
+        let host = config.smtp_host.trim();
+        let builder = match (config.tls, config.starttls) {
+            (false, _) => Ok(AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host)),
+            (true, true) => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(host),
+            (true, false) => AsyncSmtpTransport::<Tokio1Executor>::relay(host),
+        }
+        .map_err(|err| format!("[email] smtp_host {host:?} cannot be used: {err}"))?;
+        let mut builder =
+            builder.port(config.smtp_port).timeout(Some(Duration::from_secs(u64::from(config.timeout_secs))));
+        if !config.username.is_empty() {
+            let password = config.password.as_ref().map(|p| p.expose().to_string()).unwrap_or_default();
+            builder = builder.credentials(Credentials::new(config.username.clone(), password));
+        }
+        let from = config
+            .from
+            .parse::<Mailbox>()
+            .map_err(|err| format!("[email] from {:?} is not an address: {err}", config.from))?;
+        Ok(Self { transport: builder.build(), from })
+    }
+
+    fn message(&self, alert: &AlertView, recipients: &str) -> Result<Message, SendFailure> {
+        let permanent = |reason: String| SendFailure { reason, retry_after: None, permanent: true };
+        let to: Mailboxes = recipients.parse().map_err(|err| permanent(format!("{recipients:?}: {err}")))?;
+        let mut builder = Message::builder().from(self.from.clone()).subject(format!(
+            "[{}] {}",
+            alert.severity.as_str().to_uppercase(),
+            alert.headline()
+        ));
+        for mailbox in to {
+            builder = builder.to(mailbox);
+        }
+        let html = AlertEmail { alert, has_snapshot: alert.snapshot.is_some() }
+            .render()
+            .map_err(|err| permanent(format!("the e-mail cannot be written: {err}")))?;
+        let mut related = MultiPart::related().singlepart(SinglePart::html(html));
+        if let Some(jpeg) = &alert.snapshot {
+            related = related.singlepart(
+                Attachment::new_inline("snapshot".into())
+                    .body(jpeg.clone(), ContentType::parse("image/jpeg").expect("a MIME type")),
+            );
+        }
+        let body = MultiPart::alternative().singlepart(SinglePart::plain(alert.text(usize::MAX))).multipart(related);
+        builder.multipart(body).map_err(|err| permanent(format!("the e-mail cannot be written: {err}")))
+    }
+}
+
+impl AlertSender for Mailer {
+    fn channel(&self) -> &'static str {
+        "email"
+    }
+
+    fn send<'a>(
+        &'a self,
+        alert: &'a AlertView,
+        recipient: &'a str,
+    ) -> BoxFuture<'a, Result<Option<String>, SendFailure>> {
+        Box::pin(async move {
+            let message = self.message(alert, recipient)?;
+            let id = message.headers().get_raw("Message-ID").map(str::to_string);
+            match self.transport.send(message).await {
+                Ok(_) => Ok(id),
+                // Every failure is tried again until `give_up_hours`: a wrong password or a full
+                // mailbox can be mended meanwhile.
+                Err(err) => Err(SendFailure::retry(describe(&err))),
+            }
+        })
+    }
+}
+
+/// An SMTP failure in words (lettre's errors never hold the password).
+fn describe(err: &lettre::transport::smtp::Error) -> String {
+    if err.is_timeout() {
+        "the mail server did not answer in time".into()
+    } else if err.is_tls() {
+        format!("TLS with the mail server failed: {err}")
+    } else if let Some(code) = err.status() {
+        format!("the mail server refused ({code}): {err}")
+    } else {
+        format!("cannot reach the mail server: {err}")
+    }
+}
+
+/// The HTML body.
+#[derive(Template)]
+#[template(path = "alert_email.html")]
+struct AlertEmail<'a> {
+    alert: &'a AlertView,
+    has_snapshot: bool,
+}

@@ -1,0 +1,314 @@
+//! Alerts to people, end to end: a stored person event alerts once on every channel (a fake
+//! Telegram Bot API and a real SMTP conversation on 127.0.0.1, a real mosquitto for Home
+//! Assistant), failing channels get it later exactly once (500, then 429 with `retry_after`; SMTP
+//! 451; a Bot API that is down across a restart), captions follow a late description, and the bot
+//! answers only its listed chats.
+
+mod common;
+
+use common::mqtt::{Mosquitto, Watcher};
+use common::smtp::FakeSmtp;
+use common::telegram::{Failure, FakeTelegram};
+use common::vlm::{FakeModel, Reply};
+use common::{TestApp, wait_for};
+use std::time::Duration;
+use watchpost::db::NewEvent;
+use watchpost::events::{BusMessage, EventSummary};
+
+const TOKEN: &str = "123456:TEST-token_abc";
+const CHAT: i64 = 1111;
+const OTHER_CHAT: i64 = 2222;
+const STRANGER: i64 = 9999;
+
+fn camera() -> &'static str {
+    "[[cameras]]\nid = \"front\"\nname = \"Front door\"\nurl = \"/nonexistent.mp4\"\nenabled = false\n\
+     alerts = { cooldown_secs = 0 }\n"
+}
+
+fn telegram_toml(api_url: &str) -> String {
+    format!("[telegram]\nbot_token = \"{TOKEN}\"\nchat_ids = [{CHAT}, {OTHER_CHAT}]\napi_url = \"{api_url}\"\n")
+}
+
+fn email_toml(port: u16) -> String {
+    format!(
+        "[email]\nsmtp_host = \"127.0.0.1\"\nsmtp_port = {port}\ntls = false\nstarttls = false\n\
+         username = \"watchpost\"\npassword = \"mail-secret\"\nfrom = \"Watchpost <cameras@example.com>\"\n\
+         to = [\"me@example.com\", \"Partner <partner@example.com>\"]\n"
+    )
+}
+
+/// A person event on `front` with the demo photograph as its snapshot, stored and announced.
+async fn person_event(app: &TestApp) -> i64 {
+    let state = &app.running().state;
+    let start_ms = chrono::Utc::now().timestamp_millis();
+    let snapshot = format!("snapshots/front/test/{start_ms}.jpg");
+    let file = state.media.resolve(&snapshot).unwrap();
+    std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+    std::fs::write(&file, watchpost::demo::PHOTO).unwrap();
+    let new = NewEvent {
+        camera_id: "front".into(),
+        kind: "object".into(),
+        label: Some("person".into()),
+        score: 0.9,
+        bbox: [0.4, 0.3, 0.2, 0.5],
+        boxes: vec![[0.4, 0.3, 0.2, 0.5]],
+        start_ms,
+        snapshot: Some(snapshot.clone()),
+        severity: "low".into(),
+        zones: vec!["path".into()],
+        frame: (640, 360),
+    };
+    let id = state.db.insert_event(&new).await.unwrap();
+    state.bus.publish(BusMessage::EventStarted(EventSummary {
+        id,
+        camera: "front".into(),
+        kind: "object".into(),
+        label: Some("person".into()),
+        score: 0.9,
+        start_ms,
+        end_ms: None,
+        snapshot: Some(snapshot),
+        zones: vec!["path".into()],
+        description: None,
+        title: None,
+    }));
+    id
+}
+
+/// The event's deliveries once none is pending or queued any more.
+async fn settled_deliveries(app: &TestApp, id: i64, count: usize, within: Duration) -> Vec<serde_json::Value> {
+    wait_for(&format!("event {id}'s {count} deliveries to settle"), within, || async {
+        let event = app.get_json(&format!("/api/events/{id}")).await;
+        let deliveries = event["alert"]["deliveries"].as_array().cloned().unwrap_or_default();
+        let settled = deliveries.iter().all(|d| d["status"] == "sent" || d["status"] == "failed");
+        (deliveries.len() == count && settled).then_some(deliveries)
+    })
+    .await
+}
+
+fn by_channel<'a>(deliveries: &'a [serde_json::Value], channel: &str) -> Vec<&'a serde_json::Value> {
+    deliveries.iter().filter(|d| d["channel"] == channel).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_person_event_reaches_every_channel_exactly_once() {
+    let telegram = FakeTelegram::start(TOKEN);
+    let smtp = FakeSmtp::start(Some(("watchpost", "mail-secret")));
+    let broker = Mosquitto::start();
+    let watcher = Watcher::start(broker.port, &["watchpost/alerts", "watchpost/status"]).await;
+    let config = format!(
+        "[mqtt]\nhost = \"127.0.0.1\"\nport = {}\n{}{}{}",
+        broker.port,
+        telegram_toml(&telegram.api_url()),
+        email_toml(smtp.port),
+        camera()
+    );
+    let app = TestApp::start(&config).await;
+    watcher.wait_for("watchpost/status", "online", Duration::from_secs(20)).await;
+
+    let id = person_event(&app).await;
+    let deliveries = settled_deliveries(&app, id, 4, Duration::from_secs(30)).await;
+    assert!(deliveries.iter().all(|d| d["status"] == "sent" && d["attempts"] == 1), "{deliveries:?}");
+    // Telegram: one photo to each listed chat, the snapshot with its boxes, a caption saying what,
+    // where and how bad, and the two buttons.
+    let photos = telegram.sent_by("sendPhoto");
+    let mut chats: Vec<i64> = photos.iter().map(|p| p.chat_id).collect();
+    chats.sort();
+    assert_eq!(chats, [CHAT, OTHER_CHAT]);
+    let photo = &photos[0];
+    let jpeg = photo.photo.as_ref().expect("a photo file");
+    assert!(jpeg.starts_with(&[0xFF, 0xD8]) && jpeg.len() > 10_000, "a JPEG snapshot, {} bytes", jpeg.len());
+    assert!(photo.text.contains("MEDIUM Person in path — Front door"), "{}", photo.text);
+    assert!(photo.text.contains(&format!("/events/{id}")), "{}", photo.text);
+    let buttons = photo.reply_markup.as_ref().unwrap()["inline_keyboard"][0].clone();
+    assert_eq!(buttons[0]["callback_data"], format!("resolve:{id}"));
+    assert_eq!(buttons[1]["callback_data"], "mute:front");
+    // E-mail: one message to both, signed in, HTML with the snapshot inline.
+    let mails = smtp.mails();
+    assert_eq!(mails.len(), 1);
+    assert_eq!(mails[0].to, ["me@example.com", "partner@example.com"]);
+    assert_eq!(mails[0].user.as_deref(), Some("watchpost"));
+    assert!(mails[0].data.contains("Subject: [MEDIUM] Person in path"), "{}", &mails[0].data[..400]);
+    assert!(mails[0].data.contains("cid:snapshot") && mails[0].data.contains("Content-Type: image/jpeg"));
+    // Home Assistant: one alert.
+    let alerts: Vec<serde_json::Value> = watcher.on("watchpost/alerts").iter().map(|m| m.json()).collect();
+    assert_eq!(alerts.len(), 1);
+    assert_eq!(alerts[0]["event"]["id"], id);
+
+    // Nothing is sent twice, and the event's page shows where the alert went.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!((telegram.sent_by("sendPhoto").len(), smtp.mails().len()), (2, 1));
+    assert_eq!(watcher.on("watchpost/alerts").len(), 1);
+    let (browser, _) = app.browser_session(common::ADMIN, common::ADMIN_PASSWORD).await;
+    let page = browser.get(app.url(&format!("/events/{id}"))).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("Alert: delivered") || page.contains("Alert: viewed"), "{page}");
+    for channel in ["Home Assistant", "Telegram", "E-mail"] {
+        assert!(page.contains(&format!("<strong>{channel}</strong>")), "{channel} in {page}");
+    }
+    // The bot's token and the mail password are in no page or answer.
+    let api = app.client.get(app.url(&format!("/api/events/{id}"))).send().await.unwrap().text().await.unwrap();
+    let integrations = browser.get(app.url("/settings/integrations")).send().await.unwrap().text().await.unwrap();
+    for text in [&page, &api, &integrations] {
+        assert!(!text.contains("TEST-token") && !text.contains("mail-secret"));
+    }
+    app.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn channels_that_fail_get_the_alert_later_exactly_once() {
+    let telegram = FakeTelegram::start(TOKEN);
+    // A 500, then two 429s asking for 2 s: the first chat's alert waits through all three.
+    telegram.fail_next(&[
+        Failure::ServerError,
+        Failure::TooManyRequests { retry_after: 2 },
+        Failure::TooManyRequests { retry_after: 2 },
+    ]);
+    let smtp = FakeSmtp::start(Some(("watchpost", "mail-secret")));
+    smtp.refuse_next(2);
+    let config = format!("{}{}{}", telegram_toml(&telegram.api_url()), email_toml(smtp.port), camera());
+    let app = TestApp::start(&config).await;
+    let id = person_event(&app).await;
+    let deliveries = settled_deliveries(&app, id, 3, Duration::from_secs(90)).await;
+    assert!(deliveries.iter().all(|d| d["status"] == "sent"), "{deliveries:?}");
+    assert_eq!(telegram.refused(), 3);
+    assert_eq!(smtp.refused(), 2);
+    let telegram_tries: i64 = by_channel(&deliveries, "telegram").iter().map(|d| d["attempts"].as_i64().unwrap()).sum();
+    assert_eq!(telegram_tries, 5, "three refusals and two deliveries: {deliveries:?}");
+    let email = by_channel(&deliveries, "email");
+    assert_eq!(email[0]["attempts"], 3, "{email:?}");
+    assert!(email[0]["last_error"].as_str().unwrap().contains("451"), "{email:?}");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let mut chats: Vec<i64> = telegram.sent_by("sendPhoto").iter().map(|p| p.chat_id).collect();
+    chats.sort();
+    assert_eq!(chats, [CHAT, OTHER_CHAT], "each chat once");
+    assert_eq!(smtp.mails().len(), 1);
+    let health = app.get_json("/api/integrations").await;
+    let bridge =
+        |name: &str| health["bridges"].as_array().unwrap().iter().find(|b| b["name"] == name).cloned().unwrap();
+    assert_eq!((bridge("telegram")["delivered"].as_u64(), bridge("telegram")["pending"].as_u64()), (Some(2), Some(0)));
+    assert_eq!(bridge("email")["delivered"], 1);
+    app.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_alert_made_while_the_bot_api_is_down_is_sent_after_a_restart() {
+    // Nothing listens at first: the alert waits in the database.
+    let nobody = format!("http://127.0.0.1:{}", common::free_port());
+    let config = |api: &str| format!("{}{}", telegram_toml(api), camera());
+    let app = TestApp::start(&config(&nobody)).await;
+    let id = person_event(&app).await;
+    wait_for("a failed try", Duration::from_secs(20), || async {
+        let event = app.get_json(&format!("/api/events/{id}")).await;
+        event["alert"]["deliveries"][0]["last_error"].as_str().map(str::to_string)
+    })
+    .await;
+    let data = app.shutdown().await;
+
+    let telegram = FakeTelegram::start(TOKEN);
+    let app = TestApp::start_in(&config(&telegram.api_url()), data).await;
+    let deliveries = settled_deliveries(&app, id, 2, Duration::from_secs(60)).await;
+    assert!(deliveries.iter().all(|d| d["status"] == "sent"), "{deliveries:?}");
+    assert_eq!(telegram.sent_by("sendPhoto").len(), 2);
+    app.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_late_description_edits_the_caption_and_never_alerts_again() {
+    let mut slow =
+        Reply::openai(r#"{"title":"Courier at the door","description":"A courier leaves a parcel.","threat_level":0}"#);
+    slow.delay = Duration::from_secs(3);
+    let model = FakeModel::start(vec![], slow);
+    let telegram = FakeTelegram::start(TOKEN);
+    let describe = format!(
+        "[describe]\nprovider = \"openai\"\nbase_url = \"{}\"\nmodel = \"m\"\nalert_wait_secs = 1\ntimeout_secs = 20\n",
+        model.base_url()
+    );
+    let app = TestApp::start(&format!("{describe}{}{}", telegram_toml(&telegram.api_url()), camera())).await;
+    let id = person_event(&app).await;
+    settled_deliveries(&app, id, 2, Duration::from_secs(20)).await;
+    let first = telegram.sent_by("sendPhoto");
+    assert!(first.iter().all(|p| !p.text.contains("Courier")), "sent before the description");
+    let edits = wait_for("two caption edits", Duration::from_secs(20), || async {
+        let edits = telegram.sent_by("editMessageCaption");
+        (edits.len() == 2).then_some(edits)
+    })
+    .await;
+    for edit in &edits {
+        assert!(edit.text.contains("Courier at the door\nA courier leaves a parcel."), "{}", edit.text);
+        let sent = first.iter().find(|p| p.chat_id == edit.chat_id).unwrap();
+        assert!(edit.fields["message_id"].is_number(), "{:?}", edit.fields);
+        assert!(sent.reply_markup.is_some() && edit.reply_markup.is_some(), "the buttons stay");
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(telegram.sent_by("sendPhoto").len(), 2, "the description does not alert again");
+    app.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_bot_obeys_its_chats_and_refuses_strangers() {
+    let telegram = FakeTelegram::start(TOKEN);
+    let app = TestApp::start(&format!("{}{}", telegram_toml(&telegram.api_url()), camera())).await;
+    let reply_to = |chat: i64, count: usize| {
+        let telegram = &telegram;
+        async move {
+            wait_for(&format!("reply {count} in chat {chat}"), Duration::from_secs(20), || async {
+                let replies: Vec<String> =
+                    telegram.sent_by("sendMessage").into_iter().filter(|m| m.chat_id == chat).map(|m| m.text).collect();
+                replies.get(count - 1).cloned()
+            })
+            .await
+        }
+    };
+    let controls = app.running().state.cameras.controls().clone();
+
+    // A stranger is refused, and nothing changes.
+    telegram.user_writes(STRANGER, "/disarm");
+    let refusal = reply_to(STRANGER, 1).await;
+    assert!(refusal.contains("serves only its owner's chats") && refusal.contains("9999"), "{refusal}");
+    assert!(controls.armed());
+
+    telegram.user_writes(CHAT, "/disarm");
+    assert!(reply_to(CHAT, 1).await.contains("Disarmed"));
+    assert!(!controls.armed());
+    telegram.user_writes(CHAT, "/arm@watchpost_bot");
+    assert!(reply_to(CHAT, 2).await.contains("Armed"));
+    assert!(controls.armed());
+
+    telegram.user_writes(CHAT, "/mute front 2h");
+    let muted = reply_to(CHAT, 3).await;
+    assert!(muted.starts_with("Front door is muted until"), "{muted}");
+    let until = controls.get("front").mute_until_ms.expect("muted");
+    let in_two_hours = chrono::Utc::now().timestamp_millis() + 7_200_000;
+    assert!((until - in_two_hours).abs() < 60_000, "{until} vs {in_two_hours}");
+    telegram.user_writes(CHAT, "/cameras");
+    assert!(reply_to(CHAT, 4).await.contains("• Front door (front): disabled, muted until"));
+    telegram.user_writes(CHAT, "/unmute front");
+    assert!(reply_to(CHAT, 5).await.contains("Front door alerts again"));
+    assert_eq!(controls.get("front").mute_until_ms, None);
+    telegram.user_writes(CHAT, "/snapshot garage");
+    assert!(reply_to(CHAT, 6).await.contains("There is no camera \"garage\". Cameras: front."));
+    telegram.user_writes(CHAT, "/status");
+    let status = reply_to(CHAT, 7).await;
+    assert!(status.contains("Armed") && status.contains("Cameras online: 0 of 1"), "{status}");
+
+    // An alert's buttons: resolve it, mute the camera for an hour. A stranger's press does nothing.
+    let id = person_event(&app).await;
+    settled_deliveries(&app, id, 2, Duration::from_secs(20)).await;
+    telegram.user_presses(STRANGER, 501, &format!("resolve:{id}"));
+    telegram.user_presses(CHAT, 501, &format!("resolve:{id}"));
+    wait_for("the event resolved", Duration::from_secs(20), || async {
+        (app.get_json(&format!("/api/events/{id}")).await["status"] == "resolved").then_some(())
+    })
+    .await;
+    telegram.user_presses(CHAT, 501, "mute:front");
+    wait_for("the camera muted", Duration::from_secs(20), || async { controls.get("front").mute_until_ms }).await;
+    let answers: Vec<String> = telegram
+        .sent_by("answerCallbackQuery")
+        .iter()
+        .map(|a| a.fields["text"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(answers[0], "Not allowed.");
+    assert_eq!(answers[1], format!("Event {id} resolved."));
+    assert!(answers[2].starts_with("Front door is muted until"), "{answers:?}");
+    app.shutdown().await;
+}
