@@ -151,6 +151,22 @@ async fn a_person_event_reaches_every_channel_exactly_once() {
     for text in [&page, &api, &integrations] {
         assert!(!text.contains("TEST-token") && !text.contains("mail-secret"));
     }
+
+    // "Send test alert" on the Integrations page: straight to every recipient, and said so.
+    assert!(integrations.contains("Send test alert") && integrations.contains(&format!("{CHAT}, {OTHER_CHAT}")));
+    let (browser, csrf) = app.browser_session(common::ADMIN, common::ADMIN_PASSWORD).await;
+    for (channel, said) in
+        [("telegram", "Test alert sent to 2 Telegram chat(s)."), ("email", "Test alert sent to me@example.com")]
+    {
+        let form = [("csrf", csrf.as_str()), ("channel", channel)];
+        let response = browser.post(app.url("/settings/integrations/test-alert")).form(&form).send().await.unwrap();
+        let page = response.text().await.unwrap();
+        assert!(page.contains(said), "{channel}: {page}");
+    }
+    let tests: Vec<_> = telegram.sent_by("sendPhoto").into_iter().filter(|p| p.text.contains("Test alert")).collect();
+    assert_eq!(tests.len(), 2);
+    assert_eq!(tests[0].photo.as_deref(), Some(watchpost::demo::PHOTO));
+    assert!(smtp.mails().last().unwrap().data.contains("Test alert"));
     app.shutdown().await;
 }
 

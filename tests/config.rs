@@ -316,3 +316,36 @@ fn alert_policy_mistakes_name_the_key() {
     let bad_severity = problems("[[cameras]]\nid = \"a\"\nurl = \"/a.mp4\"\nalerts = { severity = \"urgent\" }\n");
     assert!(bad_severity[0].key.contains("severity"), "{:?}", bad_severity);
 }
+
+#[test]
+fn telegram_and_email_mistakes_name_the_key() {
+    let issues = problems(
+        "[telegram]\nbot_token = \"not a token\"\napi_url = \"telegram.org\"\ngive_up_hours = 0\n\
+         [email]\nsmtp_host = \"mail.example.com\"\nfrom = \"nobody\"\nto = [\"ok@example.com\", \"who\"]\ntls = false\n",
+    );
+    let keys: Vec<&str> = issues.iter().map(|i| i.key.as_str()).collect();
+    assert_eq!(
+        keys,
+        [
+            "telegram.bot_token",
+            "telegram.chat_ids",
+            "telegram.api_url",
+            "telegram.give_up_hours",
+            "email.from",
+            "email.to[1]",
+            "email.starttls",
+        ]
+    );
+    assert!(issues[1].message.contains("/start"), "{}", issues[1]);
+    assert!(issues[6].message.contains("tls = true"), "{}", issues[6]);
+    // Both are off until configured, and their secrets never print.
+    let config = load(
+        "[telegram]\nbot_token = \"123:abc\"\nchat_ids = [42]\n[email]\nsmtp_host = \"mail.example.com\"\n\
+         password = \"pw-secret\"\nfrom = \"Cams <cams@example.com>\"\nto = [\"me@example.com\"]\n",
+        &env(&[]),
+    )
+    .unwrap();
+    assert!(config.telegram.enabled() && config.email.enabled());
+    assert!(!format!("{config:?}").contains("123:abc") && !format!("{config:?}").contains("pw-secret"));
+    assert!(!load("", &env(&[])).unwrap().telegram.enabled());
+}

@@ -80,6 +80,35 @@ impl AlertView {
         }))
     }
 
+    /// A made-up alert with the demo photograph, for "Send test alert".
+    pub fn test(ui_url: &str) -> Self {
+        let now_ms = chrono::Utc::now().timestamp_millis();
+        Self {
+            event: EventSummary {
+                id: 0,
+                camera: "test".into(),
+                kind: "object".into(),
+                label: Some("person".into()),
+                score: 0.9,
+                start_ms: now_ms,
+                end_ms: None,
+                snapshot: None,
+                zones: Vec::new(),
+                description: None,
+                title: None,
+            },
+            camera_name: "Test camera".into(),
+            severity: Severity::Medium,
+            local_time: super::policy::format_local("", now_ms),
+            title: Some("Test alert".into()),
+            description: "This is a test alert from Watchpost: real alerts look like this, with the event's snapshot."
+                .into(),
+            described_by: "rules".into(),
+            url: format!("{}/events", ui_url.trim_end_matches('/')),
+            snapshot: Some(crate::demo::PHOTO.to_vec()),
+        }
+    }
+
     /// One line: what, where (`Person in path — Driveway`).
     pub fn headline(&self) -> String {
         let what = match &self.event.label {

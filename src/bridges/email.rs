@@ -88,6 +88,18 @@ impl Bridge for EmailBridge {
             tracing::info!("e-mail bridge stopped");
         })
     }
+
+    fn send_test(&self, alert: AlertView) -> Option<BoxFuture<'static, Result<String, String>>> {
+        let config = self.config.clone();
+        Some(Box::pin(async move {
+            let mailer = Mailer::new(&config)?;
+            let to = config.to.join(", ");
+            match mailer.send(&alert, &to).await {
+                Ok(_) => Ok(format!("Test alert sent to {to}.")),
+                Err(failure) => Err(format!("Test alert not sent: {}", failure.reason)),
+            }
+        }))
+    }
 }
 
 /// The SMTP client and the sender's address.

@@ -127,6 +127,12 @@ pub trait Bridge: Send + Sync {
     /// The bridge's task. It subscribes to the bus before returning, so it hears everything said
     /// after `run` is called, even before the task is first polled.
     fn run(self: Arc<Self>, cancel: CancellationToken) -> BoxFuture<'static, ()>;
+    /// Sends `alert` straight away (not through the outbox) to every recipient, for "Send test
+    /// alert"; what happened in words. `None`: this bridge has no test alert.
+    fn send_test(&self, alert: crate::alerts::AlertView) -> Option<BoxFuture<'static, Result<String, String>>> {
+        let _ = alert;
+        None
+    }
 }
 
 /// What bridges may use.
@@ -249,6 +255,20 @@ impl Bridges {
     /// The settings the bridges run with now.
     pub fn config(&self) -> Arc<Config> {
         self.config.read().expect("bridge config lock").clone()
+    }
+
+    /// "Send test alert" on bridge `name`: what happened, or why it did not work.
+    pub async fn send_test(&self, name: &str) -> Result<String, String> {
+        let bridge = {
+            let running = self.running.lock().await;
+            running.iter().find(|r| r.name == name).map(|r| r.bridge.clone())
+        };
+        let Some(bridge) = bridge else { return Err(format!("{name} is not set up.")) };
+        let alert = crate::alerts::AlertView::test(&self.context().ui_url);
+        match bridge.send_test(alert) {
+            Some(sending) => sending.await,
+            None => Err(format!("{name} has no test alert.")),
+        }
     }
 
     pub async fn health(&self) -> Vec<BridgeHealth> {

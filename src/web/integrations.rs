@@ -1,6 +1,7 @@
 //! The Integrations page (MQTT / Home Assistant settings, connection state, "test connection",
-//! an example automation; who describes events and the site context they are given), its JSON
-//! twin `/api/integrations`, and the camera switches form.
+//! an example automation; the alert channels, Telegram and e-mail, with "Send test alert"; who
+//! describes events and the site context they are given), its JSON twin `/api/integrations`, and
+//! the camera switches form.
 
 use super::AppState;
 use super::account::{field, form_fields};
@@ -27,6 +28,8 @@ struct IntegrationsPage {
     from_file: bool,
     has_password: bool,
     health: Option<HealthView>,
+    /// Telegram and e-mail: set up or not, and how they do.
+    channels: Vec<ChannelView>,
     notice: String,
     error: String,
     example: String,
@@ -35,6 +38,19 @@ struct IntegrationsPage {
     site_context: String,
     /// `[describe] site_context` is set in the config file: shown, not editable.
     site_context_from_file: bool,
+}
+
+/// An alert channel as the page shows it.
+struct ChannelView {
+    name: &'static str,
+    title: &'static str,
+    /// Where it sends (chat ids, addresses); empty when it is off.
+    recipients: String,
+    health: Option<HealthView>,
+    /// Alerts given up on, ever.
+    failed: u64,
+    /// How to turn it on, when it is off.
+    how_to: &'static str,
 }
 
 /// A bridge's health as the page shows it.
@@ -51,7 +67,8 @@ struct HealthView {
 }
 
 impl HealthView {
-    fn of(health: &BridgeHealth, mqtt: &MqttConfig) -> Self {
+    fn of(health: &BridgeHealth, config: &crate::config::Config) -> Self {
+        let mqtt = &config.mqtt;
         let since = format_ago(health.since_ms);
         let state_text = match health.state {
             LinkState::Connected => format!("Connected since {since}"),
@@ -65,7 +82,16 @@ impl HealthView {
             }
             _ => String::new(),
         };
+        let give_up_hours = match health.name {
+            "telegram" => config.telegram.give_up_hours,
+            _ => config.email.give_up_hours,
+        };
         let drop_warning = match health.last_drop_ms {
+            Some(at) if health.dropped > 0 && health.name != "mqtt" => format!(
+                "{} alert(s) were given up after {give_up_hours} h without delivery (last at {}); each event's page says why.",
+                health.dropped,
+                format_time(at),
+            ),
             Some(at) if health.dropped > 0 => format!(
                 "{} undelivered messages were dropped (last at {}): more than {} were waiting, or they were older than {} h. \
                  Home Assistant missed them.",
@@ -114,12 +140,33 @@ async fn render(
     let running = state.bridges.config();
     let from_file = state.config.mqtt.enabled();
     let mqtt = form.unwrap_or_else(|| running.mqtt.clone());
-    let health = state.bridges.health().await.into_iter().find(|h| h.name == "mqtt");
+    let all_health = state.bridges.health().await;
+    let health = all_health.iter().find(|h| h.name == "mqtt").cloned();
+    let mut channels = Vec::new();
+    for (name, title, recipients, how_to) in [
+        (
+            "telegram",
+            "Telegram",
+            running.telegram.chat_ids.iter().map(i64::to_string).collect::<Vec<_>>().join(", "),
+            "Create a bot with @BotFather and set [telegram] bot_token and chat_ids in the config file (integrations/telegram/).",
+        ),
+        (
+            "email",
+            "E-mail",
+            running.email.to.join(", "),
+            "Set [email] smtp_host, from and to in the config file (integrations/email/).",
+        ),
+    ] {
+        let health = all_health.iter().find(|h| h.name == name).map(|h| HealthView::of(h, &running));
+        let failed = state.db.count_deliveries(name, "failed").await.unwrap_or(0);
+        channels.push(ChannelView { name, title, recipients, health, failed, how_to });
+    }
     let page = IntegrationsPage {
+        channels,
         nav: "settings",
         me: Me::of(me),
         has_password: running.mqtt.password.as_ref().is_some_and(|p| !p.expose().is_empty()),
-        health: health.as_ref().map(|h| HealthView::of(h, &running.mqtt)),
+        health: health.as_ref().map(|h| HealthView::of(h, &running)),
         example: example_automation(state, &mqtt),
         mqtt,
         from_file,
@@ -141,6 +188,7 @@ pub(super) async fn integrations_page(
         Some("saved") => "Saved. Watchpost connects with the new settings now.",
         Some("off") => "MQTT is off.",
         Some("context") => "Saved. The next description uses it.",
+        Some("test-sent") => "Test alert sent.",
         _ => "",
     };
     render(&state, &me, StatusCode::OK, None, notice.into(), String::new()).await
@@ -232,6 +280,28 @@ pub(super) async fn test_mqtt(state: web::Data<AppState>, me: Identity, body: we
                 .await
         }
         Err(reason) => render(&state, &me, StatusCode::OK, form, String::new(), format!("Test failed: {reason}")).await,
+    }
+}
+
+/// `POST /settings/integrations/test-alert` (`channel`): a made-up alert with the demo photograph,
+/// sent now to every recipient of that channel; the page says what happened.
+pub(super) async fn send_test_alert(
+    state: web::Data<AppState>,
+    me: Identity,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> PageResult {
+    let fields = form_fields(&body);
+    let channel = field(&fields, "channel");
+    if !matches!(channel, "telegram" | "email") {
+        return Err(Error::invalid(format!("channel {channel:?} is not telegram or email")).into());
+    }
+    let result = state.bridges.send_test(channel).await;
+    audit(&state, &me, &req, "integrations.test_alert", Some(channel), if result.is_ok() { "sent" } else { "failed" })
+        .await;
+    match result {
+        Ok(line) => render(&state, &me, StatusCode::OK, None, line, String::new()).await,
+        Err(reason) => render(&state, &me, StatusCode::OK, None, String::new(), reason).await,
     }
 }
 

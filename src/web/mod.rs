@@ -136,6 +136,9 @@ pub fn routes() -> Vec<RouteSpec> {
         RouteSpec::new(POST, "/settings/integrations/mqtt", Admin, || web::route().to(integrations::save_mqtt)),
         RouteSpec::new(POST, "/settings/integrations/mqtt/test", Admin, || web::route().to(integrations::test_mqtt)),
         RouteSpec::new(GET, "/api/integrations", Admin, || web::route().to(integrations::integrations_api)),
+        RouteSpec::new(POST, "/settings/integrations/test-alert", Admin, || {
+            web::route().to(integrations::send_test_alert)
+        }),
         RouteSpec::new(POST, "/settings/integrations/describe", Admin, || {
             web::route().to(integrations::save_site_context)
         }),

@@ -70,6 +70,27 @@ impl Bridge for TelegramBridge {
         let bus = self.context.bus.subscribe();
         Box::pin(async move { self.serve(bus, cancel).await })
     }
+
+    fn send_test(&self, alert: AlertView) -> Option<BoxFuture<'static, Result<String, String>>> {
+        let sender = TelegramSender { bot: self.bot.clone() };
+        let chats = self.config.chat_ids.clone();
+        Some(Box::pin(async move {
+            if chats.is_empty() {
+                return Err("No chat is listed in [telegram] chat_ids.".into());
+            }
+            let mut failed = Vec::new();
+            for chat in &chats {
+                if let Err(failure) = sender.send(&alert, &chat.to_string()).await {
+                    failed.push(format!("chat {chat}: {}", failure.reason));
+                }
+            }
+            if failed.is_empty() {
+                Ok(format!("Test alert sent to {} Telegram chat(s).", chats.len()))
+            } else {
+                Err(format!("Test alert not sent to {}", failed.join("; ")))
+            }
+        }))
+    }
 }
 
 impl TelegramBridge {
