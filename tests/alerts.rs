@@ -10,6 +10,7 @@ use common::mqtt::{Mosquitto, Watcher};
 use common::smtp::FakeSmtp;
 use common::telegram::{Failure, FakeTelegram};
 use common::vlm::{FakeModel, Reply};
+use common::whatsapp::{FakeWhatsApp, PHONE_NUMBER_ID, inbound_message, sign};
 use common::{TestApp, wait_for};
 use std::time::Duration;
 use watchpost::db::NewEvent;
@@ -27,6 +28,17 @@ fn camera() -> &'static str {
 
 fn telegram_toml(api_url: &str) -> String {
     format!("[telegram]\nbot_token = \"{TOKEN}\"\nchat_ids = [{CHAT}, {OTHER_CHAT}]\napi_url = \"{api_url}\"\n")
+}
+
+const WA_TOKEN: &str = "EAAG-test-access-token";
+const APP_SECRET: &str = "meta-app-secret";
+const VERIFY_TOKEN: &str = "my-verify-token";
+
+fn whatsapp_toml(api_url: &str) -> String {
+    format!(
+        "[whatsapp]\napi_url = \"{api_url}\"\nphone_number_id = \"{PHONE_NUMBER_ID}\"\nbusiness_number = \"+4930123456\"\n\
+         token = \"{WA_TOKEN}\"\napp_secret = \"{APP_SECRET}\"\nverify_token = \"{VERIFY_TOKEN}\"\n"
+    )
 }
 
 fn email_toml(port: u16) -> String {
@@ -326,5 +338,105 @@ async fn the_bot_obeys_its_chats_and_refuses_strangers() {
     assert_eq!(answers[0], "Not allowed.");
     assert_eq!(answers[1], format!("Event {id} resolved."));
     assert!(answers[2].starts_with("Front door is muted until"), "{answers:?}");
+    app.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn whatsapp_alerts_go_to_verified_numbers_only() {
+    let whatsapp = FakeWhatsApp::start(WA_TOKEN);
+    // The first alert's upload meets a 500, then a 429 asking for 1 s.
+    whatsapp.fail_next(&[
+        common::whatsapp::Failure::ServerError,
+        common::whatsapp::Failure::TooManyRequests { retry_after: 1 },
+    ]);
+    let app = TestApp::start(&format!("{}{}", whatsapp_toml(&whatsapp.api_url()), camera())).await;
+    let hook = app.url("/api/whatsapp/webhook");
+
+    // Meta's handshake: the challenge comes back only with our verify token.
+    let handshake =
+        |token: &str| format!("{hook}?hub.mode=subscribe&hub.verify_token={token}&hub.challenge=1158201444");
+    let answer = app.anonymous.get(handshake(VERIFY_TOKEN)).send().await.unwrap();
+    assert_eq!(answer.status(), 200);
+    assert_eq!(answer.text().await.unwrap(), "1158201444");
+    assert_eq!(app.anonymous.get(handshake("guess")).send().await.unwrap().status(), 403);
+
+    // The administrator adds two numbers: each waits for its code, shown with a wa.me link.
+    let (browser, csrf) = app.browser_session(common::ADMIN, common::ADMIN_PASSWORD).await;
+    for number in ["+49 151 1234 5678", "+44 7700 900123"] {
+        let form = [("csrf", csrf.as_str()), ("number", number)];
+        let added = browser.post(app.url("/settings/integrations/whatsapp/numbers")).form(&form).send().await.unwrap();
+        assert_eq!(added.status(), 303, "{number}");
+    }
+    let bad = [("csrf", csrf.as_str()), ("number", "0151 1234")];
+    let refused = browser.post(app.url("/settings/integrations/whatsapp/numbers")).form(&bad).send().await.unwrap();
+    assert_eq!(refused.status(), 422);
+    let db = app.running().state.db.clone();
+    let code = db.whatsapp_number("4915112345678").await.unwrap().unwrap().code;
+    let page = browser.get(app.url("/settings/integrations")).send().await.unwrap().text().await.unwrap();
+    assert_eq!(page.matches("waiting for the code").count(), 2, "{page}");
+    assert!(page.contains(&format!("https://wa.me/4930123456?text={code}")), "{page}");
+
+    // The person sends the code. A delivery with a wrong or no signature is refused and verifies nothing.
+    let body = inbound_message("4915112345678", &code);
+    let post = |signature: Option<String>| {
+        let request = app.anonymous.post(&hook).header("content-type", "application/json").body(body.clone());
+        match signature {
+            Some(signature) => request.header("x-hub-signature-256", signature),
+            None => request,
+        }
+        .send()
+    };
+    assert_eq!(post(Some(sign("not-the-secret", body.as_bytes()))).await.unwrap().status(), 401);
+    assert_eq!(post(None).await.unwrap().status(), 401);
+    assert_eq!(db.whatsapp_number("4915112345678").await.unwrap().unwrap().status, "pending");
+    assert_eq!(post(Some(sign(APP_SECRET, body.as_bytes()))).await.unwrap().status(), 200);
+    assert_eq!(db.whatsapp_number("4915112345678").await.unwrap().unwrap().status, "verified");
+    // The same code from another number verifies nothing.
+    let stolen = inbound_message("447700900123", &code);
+    let response = app
+        .anonymous
+        .post(&hook)
+        .header("x-hub-signature-256", sign(APP_SECRET, stolen.as_bytes()))
+        .body(stolen)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(db.whatsapp_number("447700900123").await.unwrap().unwrap().status, "pending");
+
+    // A person event: one image to the verified number, none to the waiting one, after the
+    // 500 and the 429.
+    let id = person_event(&app).await;
+    let deliveries = settled_deliveries(&app, id, 1, Duration::from_secs(60)).await;
+    assert_eq!((&deliveries[0]["recipient"], &deliveries[0]["status"]), (&"4915112345678".into(), &"sent".into()));
+    assert_eq!(deliveries[0]["attempts"], 3, "{deliveries:?}");
+    assert_eq!(whatsapp.refused(), 2);
+    let uploads = whatsapp.uploads();
+    assert_eq!(uploads.len(), 1);
+    assert_eq!(uploads[0].jpeg, watchpost::demo::PHOTO, "the snapshot is uploaded as it is");
+    assert!(uploads[0].fields.contains(&("messaging_product".into(), "whatsapp".into())));
+    let messages = whatsapp.messages();
+    assert_eq!(messages.len(), 1);
+    // The person wrote minutes ago: inside the 24-hour window, a plain image with a caption.
+    assert_eq!((&messages[0]["to"], &messages[0]["type"]), (&"4915112345678".into(), &"image".into()));
+    assert_eq!(messages[0]["image"]["id"], "media-1");
+    assert!(messages[0]["image"]["caption"].as_str().unwrap().contains("Person in path — Front door"));
+
+    // Removed, the number gets nothing more.
+    let form = [("csrf", csrf.as_str()), ("number", "4915112345678")];
+    let removed =
+        browser.post(app.url("/settings/integrations/whatsapp/numbers/remove")).form(&form).send().await.unwrap();
+    assert_eq!(removed.status(), 303);
+    let id = person_event(&app).await;
+    let alert = wait_for("the second alert", Duration::from_secs(20), || async {
+        let event = app.get_json(&format!("/api/events/{id}")).await;
+        event["alerted"].is_string().then_some(event)
+    })
+    .await;
+    assert_eq!(alert["alert"]["deliveries"], serde_json::json!([]));
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(whatsapp.messages().len(), 1);
+    let page = browser.get(app.url("/settings/integrations")).send().await.unwrap().text().await.unwrap();
+    assert!(!page.contains(WA_TOKEN) && !page.contains(APP_SECRET) && !page.contains(VERIFY_TOKEN));
     app.shutdown().await;
 }

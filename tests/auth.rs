@@ -116,6 +116,9 @@ async fn every_route_but_login_health_and_assets_needs_a_signed_in_user() {
     assert!(table.len() > 30, "the route table lists every route");
     let public: Vec<&str> = table.iter().filter(|r| r.access == Access::Public).map(|r| r.path).collect();
     assert_eq!(public, ["/api/health", "/static/{file}", "/login", "/login", "/setup", "/setup"]);
+    // Webhooks check their caller's signature themselves (tests/alerts.rs); here WhatsApp is off.
+    let signed: Vec<&str> = table.iter().filter(|r| r.access == Access::Signed).map(|r| r.path).collect();
+    assert_eq!(signed, ["/api/whatsapp/webhook", "/api/whatsapp/webhook"]);
 
     for route in &table {
         let path = concrete(route.path);
@@ -128,6 +131,7 @@ async fn every_route_but_login_health_and_assets_needs_a_signed_in_user() {
                     assert_eq!(status, 200, "GET {path} is public");
                 }
             }
+            Access::Signed => assert_eq!(status, 404, "{} {path} answers nothing while WhatsApp is off", route.method),
             _ if path.starts_with("/api/") || path == "/metrics" => {
                 assert_eq!(status, 401, "{} {path} without a token", route.method);
                 assert!(response.headers().contains_key("www-authenticate"));

@@ -1,5 +1,5 @@
 //! Alerts: which events deserve a person's attention, kept with their severity and status, and
-//! handed to every alert channel (Home Assistant, Telegram, e-mail) through one persisted outbox.
+//! handed to every alert channel (Home Assistant, Telegram, WhatsApp, e-mail) through one persisted outbox.
 //!
 //! The [`Alerter`] is one task on the event bus. When an event starts it checks home/away, the
 //! camera's alerts switch and mute, and the camera's policy ([`policy::decide`], cool-downs). Where
@@ -25,9 +25,9 @@ use tokio::sync::broadcast;
 pub use policy::{Cooldowns, decide, quiet_at};
 pub use view::AlertView;
 
-/// Where alerts go under `config`: one recipient per Telegram chat, the e-mail list as one, and
-/// Home Assistant when MQTT is set.
-pub fn recipients(config: &Config) -> Vec<Recipient> {
+/// Where alerts go under `config`: Home Assistant when MQTT is set, one recipient per Telegram chat
+/// and per verified WhatsApp number, and the e-mail list as one.
+pub async fn recipients(config: &Config, db: &Db) -> Vec<Recipient> {
     let mut all = Vec::new();
     if config.mqtt.enabled() {
         all.push(Recipient { channel: "mqtt", recipient: "home-assistant".into() });
@@ -35,6 +35,17 @@ pub fn recipients(config: &Config) -> Vec<Recipient> {
     if config.telegram.enabled() {
         for chat in &config.telegram.chat_ids {
             all.push(Recipient { channel: "telegram", recipient: chat.to_string() });
+        }
+    }
+    if config.whatsapp.enabled() {
+        match db.whatsapp_numbers().await {
+            Ok(numbers) => all.extend(
+                numbers
+                    .into_iter()
+                    .filter(|n| n.status == "verified")
+                    .map(|n| Recipient { channel: "whatsapp", recipient: n.number }),
+            ),
+            Err(err) => tracing::warn!(error = %err, "cannot read the WhatsApp numbers; this alert skips WhatsApp"),
         }
     }
     if config.email.enabled() {
@@ -154,7 +165,7 @@ impl Alerter {
     /// Stores the alert with its deliveries and tells the channels.
     async fn make(&self, event_id: i64, severity: Severity) {
         let now_ms = chrono::Utc::now().timestamp_millis();
-        let to = recipients(&(self.config)());
+        let to = recipients(&(self.config)(), &self.db).await;
         match self.db.mark_alerted(event_id, severity, now_ms, &to).await {
             Ok(true) => {
                 tracing::info!(event = event_id, severity = severity.as_str(), channels = to.len(), "alert");

@@ -1,5 +1,5 @@
 //! Bridges carry what happens in Watchpost to other systems (Home Assistant over MQTT, Telegram,
-//! e-mail) and bring their commands back.
+//! WhatsApp, e-mail) and bring their commands back.
 //!
 //! Each bridge reads only its own config section, subscribes to the event bus, keeps a
 //! [`BridgeHealth`] that the Integrations page and `/metrics` show, and stops when its
@@ -12,6 +12,7 @@ pub mod email;
 pub mod mqtt;
 pub mod outbox;
 pub mod telegram;
+pub mod whatsapp;
 
 use crate::auth::Vault;
 use crate::camera::CameraManager;
@@ -154,9 +155,10 @@ pub struct BridgeContext {
 type Constructor = fn(&Config, &BridgeContext) -> Option<Arc<dyn Bridge>>;
 
 /// Every bridge, in start order.
-pub const REGISTRY: [(&str, Constructor); 3] = [
+pub const REGISTRY: [(&str, Constructor); 4] = [
     ("mqtt", mqtt::MqttBridge::from_config),
     ("telegram", telegram::TelegramBridge::from_config),
+    ("whatsapp", whatsapp::WhatsAppBridge::from_config),
     ("email", email::EmailBridge::from_config),
 ];
 

@@ -25,6 +25,7 @@ pub struct Config {
     pub detector: DetectorConfig,
     pub mqtt: MqttConfig,
     pub telegram: TelegramConfig,
+    pub whatsapp: WhatsAppConfig,
     pub email: EmailConfig,
     pub discovery: DiscoveryConfig,
     pub describe: DescribeConfig,
@@ -466,6 +467,113 @@ impl TelegramConfig {
                 "api_url",
                 format!("{:?} is not an http(s) URL; the default is \"https://api.telegram.org\"", self.api_url),
             );
+        }
+        if !(1..=720).contains(&self.give_up_hours) {
+            push("give_up_hours", format!("{} is out of range; use 1–720", self.give_up_hours));
+        }
+        issues
+    }
+}
+
+/// WhatsApp alerts through Meta's WhatsApp Cloud API, to numbers that opted in.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct WhatsAppConfig {
+    /// The Graph API server.
+    pub api_url: String,
+    pub api_version: String,
+    /// The sending number's id in the Cloud API (not the number itself); empty = WhatsApp off.
+    pub phone_number_id: String,
+    /// The business number people write to, with its country code (`+4930123456`), for the
+    /// `wa.me` opt-in link.
+    pub business_number: String,
+    /// A system user's access token with `whatsapp_business_messaging`.
+    pub token: Option<Secret>,
+    /// The Meta app's secret: webhook deliveries are signed with it (`X-Hub-Signature-256`).
+    pub app_secret: Option<Secret>,
+    /// What Meta sends when the webhook is set up; any string you choose.
+    pub verify_token: Option<Secret>,
+    /// The approved message template used outside the 24-hour window after the person last wrote.
+    pub template: String,
+    pub template_language: String,
+    /// An alert not delivered within this many hours is given up (and shown as failed).
+    pub give_up_hours: u32,
+}
+
+impl Default for WhatsAppConfig {
+    fn default() -> Self {
+        Self {
+            api_url: "https://graph.facebook.com".into(),
+            api_version: "v21.0".into(),
+            phone_number_id: String::new(),
+            business_number: String::new(),
+            token: None,
+            app_secret: None,
+            verify_token: None,
+            template: "watchpost_alert".into(),
+            template_language: "en".into(),
+            give_up_hours: 24,
+        }
+    }
+}
+
+impl WhatsAppConfig {
+    pub fn enabled(&self) -> bool {
+        !self.phone_number_id.trim().is_empty()
+    }
+
+    pub fn validate(&self) -> Vec<ConfigIssue> {
+        let mut issues = Vec::new();
+        let mut push = |key: &str, message: String| issues.push(ConfigIssue { key: key.into(), message });
+        if !self.enabled() {
+            return issues;
+        }
+        let set = |secret: &Option<Secret>| secret.as_ref().is_some_and(|s| !s.expose().trim().is_empty());
+        if !self.phone_number_id.chars().all(|c| c.is_ascii_digit()) {
+            push(
+                "phone_number_id",
+                format!(
+                    "{:?} is not a phone number id; copy the digits from the app's WhatsApp → API Setup page",
+                    self.phone_number_id
+                ),
+            );
+        }
+        if !set(&self.token) {
+            push("token", "is needed to send; use a system user's token (\"${WHATSAPP_TOKEN}\")".into());
+        }
+        if !set(&self.app_secret) {
+            push(
+                "app_secret",
+                "is needed to check the webhook's signatures; copy it from the app's Settings → Basic".into(),
+            );
+        }
+        if !set(&self.verify_token) {
+            push(
+                "verify_token",
+                "is needed to set up the webhook; choose any string and enter it in Meta's webhook settings too".into(),
+            );
+        }
+        let digits = self.business_number.trim_start_matches('+');
+        if !self.business_number.is_empty() && (digits.len() < 8 || !digits.chars().all(|c| c.is_ascii_digit())) {
+            push(
+                "business_number",
+                format!(
+                    "{:?} is not a phone number; write it with its country code, e.g. \"+4930123456\"",
+                    self.business_number
+                ),
+            );
+        }
+        if !self.api_url.starts_with("http://") && !self.api_url.starts_with("https://") {
+            push(
+                "api_url",
+                format!("{:?} is not an http(s) URL; the default is \"https://graph.facebook.com\"", self.api_url),
+            );
+        }
+        if !self.api_version.starts_with('v') {
+            push("api_version", format!("{:?} is not a Graph API version; e.g. \"v21.0\"", self.api_version));
+        }
+        if self.template.trim().is_empty() {
+            push("template", "is empty; name the approved template (integrations/whatsapp/ has one to submit)".into());
         }
         if !(1..=720).contains(&self.give_up_hours) {
             push("give_up_hours", format!("{} is out of range; use 1–720", self.give_up_hours));
@@ -1146,6 +1254,9 @@ impl Config {
         }
         for issue in self.telegram.validate() {
             push(format!("telegram.{}", issue.key), issue.message);
+        }
+        for issue in self.whatsapp.validate() {
+            push(format!("whatsapp.{}", issue.key), issue.message);
         }
         for issue in self.email.validate() {
             push(format!("email.{}", issue.key), issue.message);

@@ -19,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(NodeRegistry),
             Box::new(EventDescriptions),
             Box::new(Alerts),
+            Box::new(WhatsAppNumbers),
         ]
     }
 }
@@ -866,5 +867,50 @@ impl MigrationTrait for Alerts {
         manager
             .alter_table(Table::alter().table(AlertEvents::Table).drop_column(AlertEvents::AlertedMs).to_owned())
             .await
+    }
+}
+
+/// WhatsApp numbers that asked for alerts: pending with a one-time code until the person sends it
+/// from that number, then verified; when the person last wrote (the 24-hour window).
+struct WhatsAppNumbers;
+
+impl MigrationName for WhatsAppNumbers {
+    fn name(&self) -> &str {
+        "m20261123_000011_whatsapp_numbers"
+    }
+}
+
+#[derive(DeriveIden)]
+enum WhatsappNumbers {
+    Table,
+    Number,
+    Status,
+    Code,
+    CreatedMs,
+    VerifiedMs,
+    LastInboundMs,
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for WhatsAppNumbers {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .create_table(
+                Table::create()
+                    .table(WhatsappNumbers::Table)
+                    .if_not_exists()
+                    .col(string(WhatsappNumbers::Number).primary_key())
+                    .col(string(WhatsappNumbers::Status))
+                    .col(string(WhatsappNumbers::Code))
+                    .col(big_integer(WhatsappNumbers::CreatedMs))
+                    .col(big_integer_null(WhatsappNumbers::VerifiedMs))
+                    .col(big_integer_null(WhatsappNumbers::LastInboundMs))
+                    .to_owned(),
+            )
+            .await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager.drop_table(Table::drop().table(WhatsappNumbers::Table).to_owned()).await
     }
 }

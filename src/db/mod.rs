@@ -10,6 +10,7 @@ mod migration;
 mod nodes;
 mod outbox;
 mod search;
+mod whatsapp;
 
 use crate::error::{Error, Result};
 use entities::{camera, event};

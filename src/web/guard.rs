@@ -71,6 +71,9 @@ pub async fn guard(
         return Ok(next.call(req).await?.map_into_boxed_body());
     };
     let access = access_for(req.method(), req.path());
+    if access == Access::Signed {
+        return Ok(next.call(req).await?.map_into_boxed_body());
+    }
     if access == Access::Public || (access == Access::Metrics && state.config.auth.metrics_public) {
         if is_unsafe(req.method()) {
             let expected = req.cookie(FORM_COOKIE).map(|c| c.value().to_string()).unwrap_or_default();

@@ -28,8 +28,11 @@ struct IntegrationsPage {
     from_file: bool,
     has_password: bool,
     health: Option<HealthView>,
-    /// Telegram and e-mail: set up or not, and how they do.
+    /// Telegram, WhatsApp and e-mail: set up or not, and how they do.
     channels: Vec<ChannelView>,
+    /// WhatsApp is set up: numbers can be added.
+    whatsapp_on: bool,
+    whatsapp_numbers: Vec<NumberView>,
     notice: String,
     error: String,
     example: String,
@@ -51,6 +54,18 @@ struct ChannelView {
     failed: u64,
     /// How to turn it on, when it is off.
     how_to: &'static str,
+}
+
+/// A WhatsApp number on the page: verified, or waiting for its code (shown with the `wa.me` link
+/// that sends it).
+struct NumberView {
+    number: String,
+    verified: bool,
+    code: String,
+    link: String,
+    /// The code is too old; the person should be added again.
+    expired: bool,
+    since: String,
 }
 
 /// A bridge's health as the page shows it.
@@ -84,6 +99,7 @@ impl HealthView {
         };
         let give_up_hours = match health.name {
             "telegram" => config.telegram.give_up_hours,
+            "whatsapp" => config.whatsapp.give_up_hours,
             _ => config.email.give_up_hours,
         };
         let drop_warning = match health.last_drop_ms {
@@ -129,7 +145,7 @@ fn example_automation(state: &AppState, mqtt: &MqttConfig) -> String {
     )
 }
 
-async fn render(
+pub(super) async fn render(
     state: &AppState,
     me: &Identity,
     status: StatusCode,
@@ -151,6 +167,21 @@ async fn render(
             "Create a bot with @BotFather and set [telegram] bot_token and chat_ids in the config file (integrations/telegram/).",
         ),
         (
+            "whatsapp",
+            "WhatsApp",
+            state
+                .db
+                .whatsapp_numbers()
+                .await
+                .unwrap_or_default()
+                .iter()
+                .filter(|n| n.status == "verified")
+                .map(|n| format!("+{}", n.number))
+                .collect::<Vec<_>>()
+                .join(", "),
+            "Set [whatsapp] phone_number_id, token, app_secret and verify_token in the config file (integrations/whatsapp/ walks through Meta's set-up).",
+        ),
+        (
             "email",
             "E-mail",
             running.email.to.join(", "),
@@ -161,8 +192,33 @@ async fn render(
         let failed = state.db.count_deliveries(name, "failed").await.unwrap_or(0);
         channels.push(ChannelView { name, title, recipients, health, failed, how_to });
     }
+    let now_ms = chrono::Utc::now().timestamp_millis();
+    let business = running.whatsapp.business_number.trim_start_matches('+').to_string();
+    let whatsapp_numbers = state
+        .db
+        .whatsapp_numbers()
+        .await?
+        .into_iter()
+        .map(|n| NumberView {
+            verified: n.status == "verified",
+            link: if business.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    "https://wa.me/{business}?{}",
+                    url::form_urlencoded::Serializer::new(String::new()).append_pair("text", &n.code).finish()
+                )
+            },
+            expired: n.status != "verified" && now_ms - n.created_ms > crate::bridges::whatsapp::CODE_VALID_MS,
+            since: format_time(n.verified_ms.unwrap_or(n.created_ms)),
+            code: n.code,
+            number: n.number,
+        })
+        .collect();
     let page = IntegrationsPage {
         channels,
+        whatsapp_on: running.whatsapp.enabled(),
+        whatsapp_numbers,
         nav: "settings",
         me: Me::of(me),
         has_password: running.mqtt.password.as_ref().is_some_and(|p| !p.expose().is_empty()),
@@ -188,7 +244,8 @@ pub(super) async fn integrations_page(
         Some("saved") => "Saved. Watchpost connects with the new settings now.",
         Some("off") => "MQTT is off.",
         Some("context") => "Saved. The next description uses it.",
-        Some("test-sent") => "Test alert sent.",
+        Some("whatsapp-added") => "Number added. It gets alerts once its code arrives from WhatsApp.",
+        Some("whatsapp-removed") => "Number removed: it gets no more alerts.",
         _ => "",
     };
     render(&state, &me, StatusCode::OK, None, notice.into(), String::new()).await
@@ -293,8 +350,8 @@ pub(super) async fn send_test_alert(
 ) -> PageResult {
     let fields = form_fields(&body);
     let channel = field(&fields, "channel");
-    if !matches!(channel, "telegram" | "email") {
-        return Err(Error::invalid(format!("channel {channel:?} is not telegram or email")).into());
+    if !matches!(channel, "telegram" | "whatsapp" | "email") {
+        return Err(Error::invalid(format!("channel {channel:?} is not telegram, whatsapp or email")).into());
     }
     let result = state.bridges.send_test(channel).await;
     audit(&state, &me, &req, "integrations.test_alert", Some(channel), if result.is_ok() { "sent" } else { "failed" })

@@ -16,6 +16,7 @@ mod integrations;
 mod nodes;
 mod pages;
 mod view;
+mod whatsapp;
 
 use crate::auth::Auth;
 use crate::camera::CameraManager;
@@ -63,6 +64,9 @@ pub struct AppState {
 pub enum Access {
     /// Anyone: sign-in, first-run set-up, health, static assets.
     Public,
+    /// Webhooks of an outside service: no session and no CSRF token; the handler checks the
+    /// request's signature (or the shared verify token) itself.
+    Signed,
     /// Any signed-in user (viewers see only their cameras).
     Viewer,
     /// Signed-in users, or anyone when `[auth] metrics_public` is set.
@@ -136,6 +140,14 @@ pub fn routes() -> Vec<RouteSpec> {
         RouteSpec::new(POST, "/settings/integrations/mqtt", Admin, || web::route().to(integrations::save_mqtt)),
         RouteSpec::new(POST, "/settings/integrations/mqtt/test", Admin, || web::route().to(integrations::test_mqtt)),
         RouteSpec::new(GET, "/api/integrations", Admin, || web::route().to(integrations::integrations_api)),
+        RouteSpec::new(GET, "/api/whatsapp/webhook", Signed, || web::route().to(whatsapp::webhook_challenge)),
+        RouteSpec::new(POST, "/api/whatsapp/webhook", Signed, || web::route().to(whatsapp::webhook)),
+        RouteSpec::new(POST, "/settings/integrations/whatsapp/numbers", Admin, || {
+            web::route().to(whatsapp::add_number)
+        }),
+        RouteSpec::new(POST, "/settings/integrations/whatsapp/numbers/remove", Admin, || {
+            web::route().to(whatsapp::remove_number)
+        }),
         RouteSpec::new(POST, "/settings/integrations/test-alert", Admin, || {
             web::route().to(integrations::send_test_alert)
         }),

@@ -12,6 +12,7 @@ pub mod onvif;
 pub mod smtp;
 pub mod telegram;
 pub mod vlm;
+pub mod whatsapp;
 
 use std::future::Future;
 use std::path::{Path, PathBuf};

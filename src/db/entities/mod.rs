@@ -13,3 +13,4 @@ pub mod outbox_message;
 pub mod session;
 pub mod setting;
 pub mod user;
+pub mod whatsapp_number;
