@@ -348,4 +348,18 @@ fn telegram_and_email_mistakes_name_the_key() {
     assert!(config.telegram.enabled() && config.email.enabled());
     assert!(!format!("{config:?}").contains("123:abc") && !format!("{config:?}").contains("pw-secret"));
     assert!(!load("", &env(&[])).unwrap().telegram.enabled());
+    let whatsapp = problems("[whatsapp]\nphone_number_id = \"12a\"\nbusiness_number = \"030 123\"\ntemplate = \"\"\n");
+    let keys: Vec<&str> = whatsapp.iter().map(|i| i.key.as_str()).collect();
+    assert_eq!(
+        keys,
+        [
+            "whatsapp.phone_number_id",
+            "whatsapp.token",
+            "whatsapp.app_secret",
+            "whatsapp.verify_token",
+            "whatsapp.business_number",
+            "whatsapp.template",
+        ]
+    );
+    assert!(whatsapp[2].message.contains("Settings → Basic"), "{}", whatsapp[2]);
 }
