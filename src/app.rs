@@ -156,6 +156,13 @@ pub async fn start(options: ServeOptions) -> Result<RunningApp> {
         state.cameras.put(camera, CameraSource::Ui).await;
     }
     tasks.spawn(describer.run(cancel.clone()));
+    let sensors = crate::events::sensors::SensorEvents::new(
+        state.db.clone(),
+        state.bus.clone(),
+        state.cameras.clone(),
+        state.media.clone(),
+    );
+    tasks.spawn(sensors.run(cancel.clone()));
     tasks.spawn(state.inbox.clone().run_background(cancel.clone()));
     let nodes =
         crate::discovery::nodes::NodeWatcher::new(state.db.clone(), state.bus.clone(), config.discovery.clone());

@@ -85,7 +85,6 @@ impl MediaStore {
         safe.then(|| self.root.join(path))
     }
 
-    /// Writes `bytes` to `relative` atomically: readers see the old file or the whole new one.
     /// The copy of a snapshot with boxes and labels drawn (`…-boxes.jpg` beside `….jpg`).
     pub fn annotated_path(snapshot: &str) -> String {
         match snapshot.strip_suffix(".jpg") {
@@ -94,6 +93,7 @@ impl MediaStore {
         }
     }
 
+    /// Writes `bytes` to `relative` atomically: readers see the old file or the whole new one.
     pub fn write_atomic(&self, relative: &str, bytes: &[u8]) -> Result<()> {
         let target = self.resolve(relative).ok_or_else(|| Error::invalid(format!("bad media path {relative:?}")))?;
         write_atomic(&target, bytes)

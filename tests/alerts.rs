@@ -440,3 +440,71 @@ async fn whatsapp_alerts_go_to_verified_numbers_only() {
     assert!(!page.contains(WA_TOKEN) && !page.contains(APP_SECRET) && !page.contains(VERIFY_TOKEN));
     app.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_door_sensor_linked_to_a_camera_alerts_on_it() {
+    let telegram = FakeTelegram::start(TOKEN);
+    let app = TestApp::start(&format!("{}{}", telegram_toml(&telegram.api_url()), camera())).await;
+    let state = &app.running().state;
+    // An ESPHome node as discovery records it (tests/nodes.rs covers finding it and following its
+    // event stream); linked to the camera on the Nodes page.
+    let node = watchpost::discovery::mdns::Node {
+        kind: "esphome",
+        name: "back-door".into(),
+        host: "back-door.local".into(),
+        address: Some("192.168.1.60".parse().unwrap()),
+        port: 6053,
+        mac: Some("a0b1c2d3e4f5".into()),
+        firmware: Some("2025.10.0".into()),
+        platform: Some("ESP32".into()),
+        board: None,
+        role: None,
+        stream: None,
+        snapshot: None,
+        web_port: Some(80),
+    };
+    state.db.record_node(&node, chrono::Utc::now().timestamp_millis()).await.unwrap();
+    let node_id = state.db.list_nodes().await.unwrap()[0].id.clone();
+    let (browser, csrf) = app.browser_session(common::ADMIN, common::ADMIN_PASSWORD).await;
+    let page = browser.get(app.url("/nodes")).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("Link sensors"), "{page}");
+    let link = format!("/nodes/{node_id}/link");
+    let form = [("csrf", csrf.as_str()), ("camera", "garage")];
+    assert_eq!(browser.post(app.url(&link)).form(&form).send().await.unwrap().status(), 400, "no such camera");
+    let form = [("csrf", csrf.as_str()), ("camera", "front")];
+    assert_eq!(browser.post(app.url(&link)).form(&form).send().await.unwrap().status(), 303);
+
+    // The door opens: an event on the camera, and one alert; closing it ends the event.
+    let change = |active: bool| watchpost::db::entities::node_event::Model {
+        id: 0,
+        node_id: node_id.clone(),
+        sensor: "binary_sensor-back_door".into(),
+        name: "Back door".into(),
+        kind: "door".into(),
+        active,
+        at_ms: chrono::Utc::now().timestamp_millis(),
+    };
+    for active in [true, false] {
+        let event = state.db.add_node_event(change(active)).await.unwrap();
+        state.bus.publish(BusMessage::NodeSensor { node_name: "back-door".into(), event });
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    let event = wait_for("the sensor event to end", Duration::from_secs(20), || async {
+        app.events("camera=front&kind=sensor").await.into_iter().find(|e| e["end"].is_string())
+    })
+    .await;
+    assert_eq!((&event["label"], &event["severity"]), (&"Back door".into(), &"medium".into()));
+    let id = event["id"].as_i64().unwrap();
+    settled_deliveries(&app, id, 2, Duration::from_secs(20)).await;
+    let photos = telegram.sent_by("sendMessage").into_iter().filter(|m| m.text.contains("Back door")).count();
+    assert_eq!(photos, 2, "the camera has no picture, so the alert is text: one per chat");
+
+    // Unlinked, the sensor makes no more events.
+    let form = [("csrf", csrf.as_str()), ("camera", "")];
+    assert_eq!(browser.post(app.url(&link)).form(&form).send().await.unwrap().status(), 303);
+    let event = state.db.add_node_event(change(true)).await.unwrap();
+    state.bus.publish(BusMessage::NodeSensor { node_name: "back-door".into(), event });
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(app.events("kind=sensor").await.len(), 1);
+    app.shutdown().await;
+}

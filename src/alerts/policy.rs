@@ -54,10 +54,15 @@ pub fn quiet_at(policy: &AlertPolicy, utc_ms: i64) -> bool {
 }
 
 /// Whether `event` alerts under its camera's policy, and how severely. Motion-only events
-/// alert at `low`, unless the policy asks for zones (they have none).
+/// alert at `low`, unless the policy asks for zones (they have none); events from a linked node
+/// sensor at the policy's `severity`, outside quiet times.
 pub fn decide(event: &EventSummary, camera: Option<&CameraConfig>) -> Option<Severity> {
     let default = AlertPolicy::default();
     let policy = camera.map(|c| &c.alerts).unwrap_or(&default);
+    if event.kind == "sensor" {
+        // A node's PIR or door sensor linked to the camera: no labels, scores or zones to judge.
+        return (!quiet_at(policy, event.start_ms)).then_some(policy.severity);
+    }
     let in_zone = |zone: &String| event.zones.contains(zone);
     if !policy.zones.is_empty() && !policy.zones.iter().any(in_zone) {
         return None;
@@ -131,6 +136,23 @@ mod tests {
             description: None,
             title: None,
         }
+    }
+
+    #[test]
+    fn a_linked_sensor_alerts_at_the_policy_severity_outside_quiet_times() {
+        let quiet = crate::config::QuietTime { days: vec![], from: "08:00".into(), to: "17:00".into() };
+        let policy = AlertPolicy {
+            labels: vec!["car".into()],
+            zones: vec!["drive".into()],
+            min_score: 0.9,
+            severity: Severity::High,
+            quiet: vec![quiet],
+            ..Default::default()
+        };
+        let camera = camera(policy);
+        let sensor = |local| EventSummary { kind: "sensor".into(), ..event(Some("Back door"), 1.0, &[], local) };
+        assert_eq!(decide(&sensor((20, 0)), Some(&camera)), Some(Severity::High), "labels and zones are for objects");
+        assert_eq!(decide(&sensor((9, 0)), Some(&camera)), None, "quiet time");
     }
 
     fn camera(policy: AlertPolicy) -> CameraConfig {

@@ -6,6 +6,7 @@
 
 mod objects;
 mod recorder;
+pub mod sensors;
 
 pub use objects::ObjectEventRecorder;
 pub use recorder::MotionEventRecorder;

@@ -168,6 +168,7 @@ pub fn routes() -> Vec<RouteSpec> {
         RouteSpec::new(GET, "/api/nodes", Admin, || web::route().to(nodes::nodes_api)),
         RouteSpec::new(GET, "/nodes/{id}/adopt", Admin, || web::route().to(nodes::adopt_form)),
         RouteSpec::new(POST, "/nodes/{id}/adopt", Admin, || web::route().to(nodes::adopt)),
+        RouteSpec::new(POST, "/nodes/{id}/link", Admin, || web::route().to(nodes::link)),
     ]
 }
 

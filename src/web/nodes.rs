@@ -117,6 +117,8 @@ struct NodesPage {
     me: Me,
     nodes: Vec<NodeView>,
     events: Vec<EventView>,
+    /// Cameras a node's sensors can be linked to.
+    cameras: Vec<String>,
     offline_after: String,
     /// Empty when nodes are looked for only on request.
     scan_every: String,
@@ -132,6 +134,7 @@ pub(super) async fn nodes_page(state: web::Data<AppState>, me: Identity) -> Page
         me: Me::of(&me),
         nodes: rows.iter().map(|r| NodeView::of(r, is_online(r.last_seen_ms, now, config))).collect(),
         events: events.iter().map(|e| EventView::of(e, &rows)).collect(),
+        cameras: state.cameras.list().iter().map(|c| c.id().to_string()).collect(),
         offline_after: super::view::format_duration(i64::from(config.node_offline_secs) * 1000),
         scan_every: match config.node_scan_secs {
             0 => String::new(),
@@ -179,6 +182,27 @@ struct AdoptNodePage {
     name: String,
     url: String,
     error: String,
+}
+
+/// `POST /nodes/{id}/link` (`camera`, empty to unlink): the node's sensors make events, and so
+/// alerts, on that camera.
+pub(super) async fn link(
+    state: web::Data<AppState>,
+    me: Identity,
+    req: HttpRequest,
+    id: web::Path<String>,
+    body: web::Bytes,
+) -> PageResult {
+    let row = find_node(&state, &id).await?;
+    let fields = form_fields(&body);
+    let camera = field(&fields, "camera").trim();
+    if !camera.is_empty() && state.cameras.get(camera).is_none() {
+        return Err(Error::invalid(format!("There is no camera {camera:?}.")).into());
+    }
+    let camera = (!camera.is_empty()).then_some(camera);
+    state.db.set_node_camera(&row.id, camera).await?;
+    super::guard::audit(&state, &me, &req, "node.link", Some(&row.id), camera.unwrap_or("unlinked")).await;
+    Ok(super::pages::redirect("/nodes"))
 }
 
 pub(super) async fn adopt_form(state: web::Data<AppState>, me: Identity, id: web::Path<String>) -> PageResult {

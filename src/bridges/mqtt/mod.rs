@@ -602,7 +602,7 @@ impl Core {
         self.publish_kept(self.topics.events(), message.to_string(), false, true).await;
         self.publish_kept(self.topics.camera(&event.camera, "last_event"), described.to_string(), true, false).await;
         self.publish_description(event, &described).await;
-        if let (Some(label), Some(snapshot)) = (&event.label, &event.snapshot) {
+        if let (Some(label), Some(snapshot), "object") = (&event.label, &event.snapshot, event.kind.as_str()) {
             // The copy with the box drawn in, as a notification would show it.
             let drawn = crate::media::MediaStore::annotated_path(snapshot);
             let file = self.context.media.resolve(&drawn).or_else(|| self.context.media.resolve(snapshot));
