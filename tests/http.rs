@@ -242,6 +242,41 @@ async fn cameras_are_added_edited_and_deleted_from_the_ui() {
     let stored = app.running().state.db.get_camera("garage").await.unwrap().unwrap();
     assert!(stored.settings.contains("\"fps\":2"));
 
+    // The alert policy is edited on the same form: quiet times and rules as lines, mistakes
+    // shown next to their field.
+    let mut alerts = edit.clone();
+    alerts.extend([
+        ("track", "person, car"),
+        ("alert_labels", "person"),
+        ("alert_severity", "high"),
+        ("alert_timezone", "Europe/Berlin"),
+        ("alert_quiet", "mon,tue,wed,thu,fri 08:00-17:00"),
+        ("alert_rules", "low time=07:00-09:00"),
+    ]);
+    assert_eq!(post_form(&app, "/cameras/garage", &alerts).await.status(), 303);
+    let policy = app.running().state.cameras.get("garage").unwrap().config.alerts.clone();
+    assert_eq!(
+        (policy.labels, policy.severity.as_str(), policy.timezone.as_str()),
+        (vec!["person".to_string()], "high", "Europe/Berlin")
+    );
+    assert_eq!((policy.quiet.len(), policy.rules.len()), (1, 1));
+    let (_, _, edit_page) = get(&app, "/cameras/garage/edit").await;
+    assert!(edit_page.contains("mon,tue,wed,thu,fri 08:00-17:00") && edit_page.contains("low time=07:00-09:00"));
+    alerts.push(("alert_quiet", "weekdays 8-17"));
+    let bad = alerts.iter().filter(|(k, v)| *k != "alert_quiet" || *v == "weekdays 8-17").cloned().collect::<Vec<_>>();
+    let response = post_form(&app, "/cameras/garage", &bad).await;
+    assert_eq!(response.status(), 422);
+    let body = response.text().await.unwrap();
+    assert!(body.contains("line 1: &#34;8&#34; is not a time"), "{body}");
+
+    // "Inactive until" a time on the camera's clock.
+    let until = [("mute_minutes", "keep"), ("mute_until", "2099-11-30T07:00"), ("alerts", "on"), ("detect", "on")];
+    assert_eq!(post_form(&app, "/cameras/garage/controls", &until).await.status(), 303);
+    let until = app.running().state.cameras.controls().get("garage").mute_until_ms.unwrap();
+    assert_eq!(chrono::DateTime::from_timestamp_millis(until).unwrap().to_rfc3339(), "2099-11-30T06:00:00+00:00");
+    let past = [("mute_minutes", "keep"), ("mute_until", "2001-01-01T07:00")];
+    assert_eq!(post_form(&app, "/cameras/garage/controls", &past).await.status(), 400, "a past time is refused");
+
     // Config-file cameras are read-only in the UI.
     assert_eq!(get(&app, "/cameras/yard/edit").await.0, 409);
     assert_eq!(post_form(&app, "/cameras/yard/delete", &[]).await.status(), 409);

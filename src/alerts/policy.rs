@@ -37,6 +37,22 @@ pub fn format_local(timezone: &str, utc_ms: i64) -> String {
     }
 }
 
+/// A wall-clock `YYYY-MM-DDTHH:MM` (what a browser's date-and-time field sends) in the time zone
+/// (the server's when empty or unknown) as milliseconds since the epoch; a time the clocks skip
+/// is taken an hour later, a repeated one the first time.
+pub fn parse_local(timezone: &str, text: &str) -> Option<i64> {
+    let naive = chrono::NaiveDateTime::parse_from_str(text.trim(), "%Y-%m-%dT%H:%M")
+        .or_else(|_| chrono::NaiveDateTime::parse_from_str(text.trim(), "%Y-%m-%dT%H:%M:%S"))
+        .ok()?;
+    let pick = |naive: chrono::NaiveDateTime| -> Option<i64> {
+        match timezone.parse::<chrono_tz::Tz>() {
+            Ok(zone) => naive.and_local_timezone(zone).earliest().map(|t| t.timestamp_millis()),
+            Err(_) => naive.and_local_timezone(chrono::Local).earliest().map(|t| t.timestamp_millis()),
+        }
+    };
+    pick(naive).or_else(|| pick(naive + chrono::Duration::hours(1)))
+}
+
 /// Whether the camera is in one of its weekly quiet times at `utc_ms`.
 pub fn quiet_at(policy: &AlertPolicy, utc_ms: i64) -> bool {
     let (day, minute) = local_time(policy, utc_ms);
@@ -136,6 +152,18 @@ mod tests {
             description: None,
             title: None,
         }
+    }
+
+    #[test]
+    fn a_date_and_time_from_the_browser_is_read_on_the_camera_s_clock() {
+        let at = |zone, text| {
+            parse_local(zone, text).map(|ms| chrono::DateTime::from_timestamp_millis(ms).unwrap().to_rfc3339())
+        };
+        assert_eq!(at("Europe/Berlin", "2026-11-30T07:00").as_deref(), Some("2026-11-30T06:00:00+00:00"));
+        assert_eq!(at("America/New_York", "2026-07-01T07:00").as_deref(), Some("2026-07-01T11:00:00+00:00"));
+        // 02:30 does not exist in Berlin on 29 March 2026: an hour later.
+        assert_eq!(at("Europe/Berlin", "2026-03-29T02:30").as_deref(), Some("2026-03-29T01:30:00+00:00"));
+        assert_eq!(at("Europe/Berlin", "next monday"), None);
     }
 
     #[test]

@@ -2,8 +2,8 @@
 //! per-field messages shown next to the inputs when it does not.
 
 use crate::config::{
-    CameraConfig, DetectConfig, MotionConfig, ObjectsConfig, Polygon, ZoneConfig, join_credentials, split_credentials,
-    with_credentials,
+    AlertPolicy, CameraConfig, DetectConfig, MotionConfig, ObjectsConfig, Polygon, QuietTime, Severity, SeverityRule,
+    ZoneConfig, join_credentials, split_credentials, with_credentials,
 };
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -54,6 +54,27 @@ pub struct CameraForm {
     /// Zones an object must enter to make an event, separated by commas.
     #[serde(default)]
     pub require_zones: String,
+    /// `[cameras.alerts]`: labels that alert, separated by commas.
+    #[serde(default)]
+    pub alert_labels: String,
+    /// Least score, 0–1.
+    #[serde(default)]
+    pub alert_min_score: String,
+    #[serde(default)]
+    pub alert_zones: String,
+    /// `low`, `medium` or `high`.
+    #[serde(default)]
+    pub alert_severity: String,
+    #[serde(default)]
+    pub alert_cooldown: String,
+    #[serde(default)]
+    pub alert_timezone: String,
+    /// One quiet time per line: `mon,tue 08:00-17:00`, or just the times for every day.
+    #[serde(default)]
+    pub alert_quiet: String,
+    /// One rule per line: `high label=person zone=garden time=22:00-06:00`.
+    #[serde(default)]
+    pub alert_rules: String,
 }
 
 fn format_polygons(polygons: &[Polygon]) -> String {
@@ -101,6 +122,14 @@ impl CameraForm {
                 .collect::<Vec<_>>()
                 .join("\n"),
             require_zones: camera.objects.require_zones.join(", "),
+            alert_labels: camera.alerts.labels.join(", "),
+            alert_min_score: camera.alerts.min_score.to_string(),
+            alert_zones: camera.alerts.zones.join(", "),
+            alert_severity: camera.alerts.severity.as_str().into(),
+            alert_cooldown: camera.alerts.cooldown_secs.to_string(),
+            alert_timezone: camera.alerts.timezone.clone(),
+            alert_quiet: camera.alerts.quiet.iter().map(format_quiet).collect::<Vec<_>>().join("\n"),
+            alert_rules: camera.alerts.rules.iter().map(format_rule).collect::<Vec<_>>().join("\n"),
         }
     }
 
@@ -129,6 +158,12 @@ impl CameraForm {
         let contour_area = number("contour_area", &self.contour_area);
         let start_frames = number("start_frames", &self.start_frames);
         let quiet_secs = number("quiet_secs", &self.quiet_secs);
+        // Empty alert fields take the defaults (a form from before they existed, or left blank).
+        let defaults = AlertPolicy::default();
+        let cooldown_secs = match self.alert_cooldown.trim() {
+            "" => defaults.cooldown_secs,
+            raw => number("alert_cooldown", raw),
+        };
         let mask = match parse_mask(&self.mask) {
             Ok(mask) => mask,
             Err(message) => {
@@ -149,6 +184,42 @@ impl CameraForm {
                 errors.insert("zones".into(), message);
                 Vec::new()
             }
+        };
+        let min_score = match self.alert_min_score.trim().parse::<f32>() {
+            Ok(score) => score,
+            Err(_) if self.alert_min_score.trim().is_empty() => defaults.min_score,
+            Err(_) => {
+                errors.insert(
+                    "alert_min_score".into(),
+                    format!("{:?} is not a number; use 0–1, e.g. 0.6", self.alert_min_score.trim()),
+                );
+                0.0
+            }
+        };
+        let severity = match self.alert_severity.trim() {
+            "" => defaults.severity,
+            word => Severity::parse(word).filter(|_| matches!(word, "low" | "medium" | "high")).unwrap_or_else(|| {
+                errors.insert("alert_severity".into(), "choose low, medium or high".into());
+                defaults.severity
+            }),
+        };
+        let quiet = parse_lines(&self.alert_quiet, parse_quiet).unwrap_or_else(|message| {
+            errors.insert("alert_quiet".into(), message);
+            Vec::new()
+        });
+        let rules = parse_lines(&self.alert_rules, parse_rule).unwrap_or_else(|message| {
+            errors.insert("alert_rules".into(), message);
+            Vec::new()
+        });
+        let alerts = AlertPolicy {
+            labels: split_names(&self.alert_labels),
+            min_score,
+            zones: split_names(&self.alert_zones),
+            severity,
+            rules,
+            cooldown_secs,
+            timezone: self.alert_timezone.trim().to_string(),
+            quiet,
         };
         let url = self.url_with_credentials(previous.map(|p| p.url.as_str()));
         let camera = CameraConfig {
@@ -173,9 +244,9 @@ impl CameraForm {
                 ..previous.map(|p| p.objects.clone()).unwrap_or_default()
             },
             zones,
-            // Kept from the previous settings: the form does not edit them.
+            // Kept from the previous settings: the form does not edit it.
             describe: previous.map(|p| p.describe.clone()).unwrap_or_default(),
-            alerts: previous.map(|p| p.alerts.clone()).unwrap_or_default(),
+            alerts,
         };
         if threshold > 255 {
             errors.insert("threshold".into(), format!("{threshold} is too high; use 1–255"));
@@ -193,10 +264,25 @@ impl CameraForm {
                 key if key.starts_with("objects.require_zones") => "require_zones",
                 key if key.starts_with("objects.") => "track",
                 key if key.starts_with("zones") => "zones",
+                key if key.starts_with("alerts.labels") => "alert_labels",
+                key if key.starts_with("alerts.min_score") => "alert_min_score",
+                key if key.starts_with("alerts.zones") => "alert_zones",
+                key if key.starts_with("alerts.cooldown") => "alert_cooldown",
+                key if key.starts_with("alerts.timezone") => "alert_timezone",
+                key if key.starts_with("alerts.quiet") => "alert_quiet",
+                key if key.starts_with("alerts.rules") => "alert_rules",
                 key if key.starts_with("motion.") => "contour_area",
                 key => key,
             };
-            errors.entry(field.to_string()).or_insert(issue.message);
+            // A quiet time or rule is a line of its textarea: name the line, as the parser does.
+            let line = ["alerts.quiet[", "alerts.rules["]
+                .iter()
+                .find_map(|prefix| issue.key.strip_prefix(prefix)?.split(']').next()?.parse::<usize>().ok());
+            let message = match line {
+                Some(index) => format!("line {}: {}", index + 1, issue.message),
+                None => issue.message,
+            };
+            errors.entry(field.to_string()).or_insert(message);
         }
         if errors.is_empty() { Ok(camera) } else { Err(errors) }
     }
@@ -226,6 +312,74 @@ impl CameraForm {
         }
         join_credentials(&clean, previous_url.and_then(|p| split_credentials(p).1).as_deref())
     }
+}
+
+/// Each non-empty line through `parse`; the first mistake is named by its line.
+fn parse_lines<T>(text: &str, parse: fn(&str) -> Result<T, String>) -> Result<Vec<T>, String> {
+    text.lines()
+        .enumerate()
+        .filter(|(_, line)| !line.trim().is_empty())
+        .map(|(index, line)| parse(line.trim()).map_err(|why| format!("line {}: {why}", index + 1)))
+        .collect()
+}
+
+/// `HH:MM-HH:MM` as its two ends.
+fn parse_range(text: &str) -> Result<(String, String), String> {
+    let (from, to) =
+        text.split_once('-').ok_or_else(|| format!("{text:?} is not a time range; write it like 22:00-06:00"))?;
+    Ok((from.trim().to_string(), to.trim().to_string()))
+}
+
+/// `mon,tue,wed 08:00-17:00`, or `08:00-17:00` for every day.
+fn parse_quiet(line: &str) -> Result<QuietTime, String> {
+    let (days, range) = match line.rsplit_once(' ') {
+        Some((days, range)) => (days, range),
+        None => ("", line),
+    };
+    let (from, to) = parse_range(range)?;
+    Ok(QuietTime { days: split_names(days), from, to })
+}
+
+fn format_quiet(quiet: &QuietTime) -> String {
+    let range = format!("{}-{}", quiet.from, quiet.to);
+    if quiet.days.is_empty() { range } else { format!("{} {range}", quiet.days.join(",")) }
+}
+
+/// `high label=person zone=garden time=22:00-06:00`: the severity, then any of the conditions.
+fn parse_rule(line: &str) -> Result<SeverityRule, String> {
+    let mut words = line.split_whitespace();
+    let first = words.next().unwrap_or_default();
+    let severity = Severity::parse(first)
+        .filter(|_| matches!(first, "low" | "medium" | "high"))
+        .ok_or_else(|| format!("start with the severity (low, medium or high), not {first:?}"))?;
+    let mut rule = SeverityRule { label: None, zone: None, from: None, to: None, severity };
+    for word in words {
+        match word.split_once('=') {
+            Some(("label", label)) => rule.label = Some(label.to_lowercase()),
+            Some(("zone", zone)) => rule.zone = Some(zone.to_lowercase()),
+            Some(("time", range)) => {
+                let (from, to) = parse_range(range)?;
+                rule.from = Some(from);
+                rule.to = Some(to);
+            }
+            _ => return Err(format!("{word:?} is not label=…, zone=… or time=HH:MM-HH:MM")),
+        }
+    }
+    Ok(rule)
+}
+
+fn format_rule(rule: &SeverityRule) -> String {
+    let mut words = vec![rule.severity.as_str().to_string()];
+    if let Some(label) = &rule.label {
+        words.push(format!("label={label}"));
+    }
+    if let Some(zone) = &rule.zone {
+        words.push(format!("zone={zone}"));
+    }
+    if let (Some(from), Some(to)) = (&rule.from, &rule.to) {
+        words.push(format!("time={from}-{to}"));
+    }
+    words.join(" ")
 }
 
 /// `name: x,y x,y x,y`, one zone per line.
@@ -277,6 +431,51 @@ mod tests {
         let camera = form.to_config(None).unwrap();
         assert_eq!(camera.id, "porch");
         assert_eq!(camera.motion.mask, vec![vec![[0.0, 0.0], [0.5, 0.0], [0.5, 0.5]]]);
+    }
+
+    #[test]
+    fn the_alert_policy_is_edited_as_lines_and_read_back_the_same() {
+        let form = CameraForm {
+            id: "garden".into(),
+            url: "rtsp://10.0.0.9/s".into(),
+            track: "person, car".into(),
+            zones: "lawn: 0,0 1,0 1,1".into(),
+            alert_labels: "person".into(),
+            alert_min_score: "0.7".into(),
+            alert_severity: "low".into(),
+            alert_cooldown: "120".into(),
+            alert_timezone: "Europe/Berlin".into(),
+            alert_quiet: "mon,tue,wed,thu,fri 08:00-17:00\n\n12:00-13:00".into(),
+            alert_rules: "high label=person zone=lawn time=22:00-06:00\nmedium label=car".into(),
+            ..CameraForm::blank()
+        };
+        let camera = form.to_config(None).unwrap();
+        let alerts = &camera.alerts;
+        assert_eq!(
+            (alerts.labels.clone(), alerts.min_score, alerts.severity),
+            (vec!["person".to_string()], 0.7, Severity::Low)
+        );
+        assert_eq!(alerts.quiet[0].days, ["mon", "tue", "wed", "thu", "fri"]);
+        assert_eq!((alerts.quiet[1].days.len(), alerts.quiet[1].from.as_str()), (0, "12:00"));
+        assert_eq!(alerts.rules[0].zone.as_deref(), Some("lawn"));
+        assert_eq!(alerts.rules[1].from, None);
+        let again = CameraForm::from_config(&camera);
+        assert_eq!(again.alert_quiet, "mon,tue,wed,thu,fri 08:00-17:00\n12:00-13:00");
+        assert_eq!(again.alert_rules, "high label=person zone=lawn time=22:00-06:00\nmedium label=car");
+        assert_eq!(again.to_config(None).unwrap().alerts, camera.alerts);
+
+        let broken = CameraForm {
+            alert_quiet: "weekdays 8-17".into(),
+            alert_rules: "urgent label=person".into(),
+            alert_timezone: "Mars/Olympus".into(),
+            alert_labels: "boat".into(),
+            ..form
+        };
+        let errors = broken.to_config(None).unwrap_err();
+        assert!(errors["alert_rules"].contains("line 1: start with the severity"), "{errors:?}");
+        assert!(errors["alert_timezone"].contains("Europe/Berlin"), "{errors:?}");
+        assert!(errors["alert_labels"].contains("track"), "{errors:?}");
+        assert!(errors.contains_key("alert_quiet"), "{errors:?}");
     }
 
     #[test]

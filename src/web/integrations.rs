@@ -377,7 +377,18 @@ pub(super) async fn set_controls(
     let camera = visible_camera(&state, &me, &id)?;
     let fields = form_fields(&body);
     let mute = field(&fields, "mute_minutes").trim().to_string();
+    let until_text = field(&fields, "mute_until").trim();
     let mute_until = match mute.as_str() {
+        _ if !until_text.is_empty() => {
+            let until =
+                crate::alerts::policy::parse_local(&camera.config.alerts.timezone, until_text).ok_or_else(|| {
+                    Error::invalid(format!("{until_text:?} is not a date and time, like 2026-11-30T07:00"))
+                })?;
+            if until <= chrono::Utc::now().timestamp_millis() {
+                return Err(Error::invalid("That time has passed: choose one in the future.").into());
+            }
+            Some(Some(until))
+        }
         "" | "keep" => None,
         "0" => Some(None),
         minutes => {

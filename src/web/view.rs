@@ -63,6 +63,8 @@ pub struct CameraView {
     pub object_events: u64,
     /// Detection, alerts and mute switches.
     pub controls: crate::camera::CameraControls,
+    /// The camera's time zone for alerts (`alerts.timezone`); empty = the server's.
+    pub timezone: String,
 }
 
 impl CameraView {
@@ -89,6 +91,7 @@ impl CameraView {
             motion_events: camera.motion_events.load(Ordering::Relaxed),
             object_events: camera.object_events.load(Ordering::Relaxed),
             controls: camera.controls(),
+            timezone: camera.config.alerts.timezone.clone(),
         }
     }
 
