@@ -105,24 +105,42 @@ fn by_channel<'a>(deliveries: &'a [serde_json::Value], channel: &str) -> Vec<&'a
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_person_event_reaches_every_channel_exactly_once() {
     let telegram = FakeTelegram::start(TOKEN);
+    let whatsapp = FakeWhatsApp::start(WA_TOKEN);
     let smtp = FakeSmtp::start(Some(("watchpost", "mail-secret")));
     let broker = Mosquitto::start();
     let watcher = Watcher::start(broker.port, &["watchpost/alerts", "watchpost/status"]).await;
     let config = format!(
-        "[mqtt]\nhost = \"127.0.0.1\"\nport = {}\n{}{}{}",
+        "[mqtt]\nhost = \"127.0.0.1\"\nport = {}\n{}{}{}{}",
         broker.port,
         telegram_toml(&telegram.api_url()),
+        whatsapp_toml(&whatsapp.api_url()),
         email_toml(smtp.port),
         camera()
     );
     let app = TestApp::start(&config).await;
     watcher.wait_for("watchpost/status", "online", Duration::from_secs(20)).await;
+    // Two WhatsApp numbers asked for alerts; one has sent its code (the opt-in itself is tested in
+    // whatsapp_alerts_go_to_verified_numbers_only).
+    let db = app.running().state.db.clone();
+    let now_ms = chrono::Utc::now().timestamp_millis();
+    db.whatsapp_pending("4915112345678", "WP-111111", now_ms).await.unwrap();
+    db.whatsapp_pending("447700900123", "WP-222222", now_ms).await.unwrap();
+    let body = inbound_message("4915112345678", "WP-111111");
+    let hook = app
+        .anonymous
+        .post(app.url("/api/whatsapp/webhook"))
+        .header("x-hub-signature-256", sign(APP_SECRET, body.as_bytes()))
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(hook.status(), 200);
 
     let id = person_event(&app).await;
-    let deliveries = settled_deliveries(&app, id, 4, Duration::from_secs(30)).await;
+    let deliveries = settled_deliveries(&app, id, 5, Duration::from_secs(30)).await;
     assert!(deliveries.iter().all(|d| d["status"] == "sent" && d["attempts"] == 1), "{deliveries:?}");
-    // Telegram: one photo to each listed chat, the snapshot with its boxes, a caption saying what,
-    // where and how bad, and the two buttons.
+    // Telegram: one photo to each listed chat, the snapshot, a caption saying what, where and how
+    // bad, and the two buttons.
     let photos = telegram.sent_by("sendPhoto");
     let mut chats: Vec<i64> = photos.iter().map(|p| p.chat_id).collect();
     chats.sort();
@@ -142,34 +160,58 @@ async fn a_person_event_reaches_every_channel_exactly_once() {
     assert_eq!(mails[0].user.as_deref(), Some("watchpost"));
     assert!(mails[0].data.contains("Subject: [MEDIUM] Person in path"), "{}", &mails[0].data[..400]);
     assert!(mails[0].data.contains("cid:snapshot") && mails[0].data.contains("Content-Type: image/jpeg"));
+    // WhatsApp: one image to the verified number, none to the one that never sent its code.
+    let messages = whatsapp.messages();
+    assert_eq!(messages.len(), 1);
+    assert_eq!((&messages[0]["to"], &messages[0]["type"]), (&"4915112345678".into(), &"image".into()));
     // Home Assistant: one alert.
     let alerts: Vec<serde_json::Value> = watcher.on("watchpost/alerts").iter().map(|m| m.json()).collect();
     assert_eq!(alerts.len(), 1);
     assert_eq!(alerts[0]["event"]["id"], id);
 
-    // Nothing is sent twice, and the event's page shows where the alert went.
+    // The same event announced again (a tracked object that stays, or stops moving) alerts
+    // nowhere again; nothing is sent twice; the event's page shows where the alert went.
+    let again = app.get_json(&format!("/api/events/{id}")).await;
+    let mut summary: EventSummary = EventSummary {
+        id,
+        camera: "front".into(),
+        kind: "object".into(),
+        label: Some("person".into()),
+        score: 0.95,
+        start_ms: again["start_ms"].as_i64().unwrap(),
+        end_ms: None,
+        snapshot: None,
+        zones: vec!["path".into()],
+        description: None,
+        title: None,
+    };
+    app.running().state.bus.publish(BusMessage::EventStarted(summary.clone()));
+    summary.end_ms = Some(summary.start_ms + 60_000);
+    app.running().state.bus.publish(BusMessage::EventEnded(summary));
     tokio::time::sleep(Duration::from_secs(3)).await;
-    assert_eq!((telegram.sent_by("sendPhoto").len(), smtp.mails().len()), (2, 1));
+    assert_eq!((telegram.sent_by("sendPhoto").len(), smtp.mails().len(), whatsapp.messages().len()), (2, 1, 1));
     assert_eq!(watcher.on("watchpost/alerts").len(), 1);
     let (browser, _) = app.browser_session(common::ADMIN, common::ADMIN_PASSWORD).await;
     let page = browser.get(app.url(&format!("/events/{id}"))).send().await.unwrap().text().await.unwrap();
     assert!(page.contains("Alert: delivered") || page.contains("Alert: viewed"), "{page}");
-    for channel in ["Home Assistant", "Telegram", "E-mail"] {
+    for channel in ["Home Assistant", "Telegram", "WhatsApp", "E-mail"] {
         assert!(page.contains(&format!("<strong>{channel}</strong>")), "{channel} in {page}");
     }
     // The bot's token and the mail password are in no page or answer.
     let api = app.client.get(app.url(&format!("/api/events/{id}"))).send().await.unwrap().text().await.unwrap();
     let integrations = browser.get(app.url("/settings/integrations")).send().await.unwrap().text().await.unwrap();
     for text in [&page, &api, &integrations] {
-        assert!(!text.contains("TEST-token") && !text.contains("mail-secret"));
+        assert!(!text.contains("TEST-token") && !text.contains("mail-secret") && !text.contains(WA_TOKEN));
     }
 
     // "Send test alert" on the Integrations page: straight to every recipient, and said so.
     assert!(integrations.contains("Send test alert") && integrations.contains(&format!("{CHAT}, {OTHER_CHAT}")));
     let (browser, csrf) = app.browser_session(common::ADMIN, common::ADMIN_PASSWORD).await;
-    for (channel, said) in
-        [("telegram", "Test alert sent to 2 Telegram chat(s)."), ("email", "Test alert sent to me@example.com")]
-    {
+    for (channel, said) in [
+        ("telegram", "Test alert sent to 2 Telegram chat(s)."),
+        ("whatsapp", "Test alert sent to 1 WhatsApp number(s)."),
+        ("email", "Test alert sent to me@example.com"),
+    ] {
         let form = [("csrf", csrf.as_str()), ("channel", channel)];
         let response = browser.post(app.url("/settings/integrations/test-alert")).form(&form).send().await.unwrap();
         let page = response.text().await.unwrap();
@@ -179,6 +221,7 @@ async fn a_person_event_reaches_every_channel_exactly_once() {
     assert_eq!(tests.len(), 2);
     assert_eq!(tests[0].photo.as_deref(), Some(watchpost::demo::PHOTO));
     assert!(smtp.mails().last().unwrap().data.contains("Test alert"));
+    assert!(whatsapp.messages().last().unwrap()["image"]["caption"].as_str().unwrap().contains("Test alert"));
     app.shutdown().await;
 }
 
@@ -506,5 +549,28 @@ async fn a_door_sensor_linked_to_a_camera_alerts_on_it() {
     state.bus.publish(BusMessage::NodeSensor { node_name: "back-door".into(), event });
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert_eq!(app.events("kind=sensor").await.len(), 1);
+    app.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_alert_nobody_could_deliver_for_a_day_is_given_up_and_shown() {
+    let telegram = FakeTelegram::start(TOKEN);
+    let app = TestApp::start(&format!("{}{}", telegram_toml(&telegram.api_url()), camera())).await;
+    let state = &app.running().state;
+    // An alert made 25 hours ago and never delivered (the machine was off since, say).
+    let start_ms = chrono::Utc::now().timestamp_millis() - 25 * 3_600_000;
+    let id = state.db.insert_event(&common::motion_event("front", start_ms)).await.unwrap();
+    let chat = watchpost::db::Recipient { channel: "telegram", recipient: CHAT.to_string() };
+    assert!(state.db.mark_alerted(id, watchpost::config::Severity::High, start_ms, &[chat]).await.unwrap());
+    state.bus.publish(BusMessage::Alert { event_id: id });
+    let deliveries = settled_deliveries(&app, id, 1, Duration::from_secs(20)).await;
+    assert_eq!(deliveries[0]["status"], "failed");
+    assert!(deliveries[0]["last_error"].as_str().unwrap().starts_with("gave up after 24 h"), "{deliveries:?}");
+    assert!(telegram.sent_by("sendPhoto").is_empty() && telegram.sent_by("sendMessage").is_empty());
+    let (browser, _) = app.browser_session(common::ADMIN, common::ADMIN_PASSWORD).await;
+    let page = browser.get(app.url(&format!("/events/{id}"))).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains(">failed</span>") && page.contains("gave up after 24 h"), "{page}");
+    let integrations = browser.get(app.url("/settings/integrations")).send().await.unwrap().text().await.unwrap();
+    assert!(integrations.contains("1 given up") && integrations.contains("were given up after 24 h"), "{integrations}");
     app.shutdown().await;
 }

@@ -215,6 +215,7 @@ impl DeliveryView {
         match self.channel.as_str() {
             "mqtt" => "Home Assistant",
             "telegram" => "Telegram",
+            "whatsapp" => "WhatsApp",
             "email" => "E-mail",
             other => other,
         }
