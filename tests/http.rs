@@ -312,5 +312,35 @@ async fn events_are_marked_viewed_resolved_and_new_again() {
     }
     assert_eq!(post_form(&app, &format!("/events/{with}/status"), &[("status", "deleted")]).await.status(), 400);
     assert_eq!(post_form(&app, "/events/999999/status", &[("status", "viewed")]).await.status(), 404);
+
+    // Tags: words people give an event, kept tidy, and a filter.
+    let tags = [("tags", " False alarm, delivery,false  alarm ,")];
+    assert_eq!(post_form(&app, &format!("/events/{with}/tags"), &tags).await.status(), 303);
+    assert_eq!(
+        app.get_json(&format!("/api/events/{with}")).await["tags"],
+        serde_json::json!(["false alarm", "delivery"])
+    );
+    let tagged: Vec<i64> = app.events("tag=Delivery").await.iter().map(|e| e["id"].as_i64().unwrap()).collect();
+    assert_eq!(tagged, [with]);
+    assert!(app.events("tag=deliver").await.is_empty(), "a tag matches whole");
+    let (_, _, page) = get(&app, "/events?tag=delivery").await;
+    assert!(page.contains("#false alarm") && page.contains("value=\"delivery\""), "{page}");
+    let bad = post_form(&app, &format!("/events/{with}/tags"), &[("tags", "<script>")]).await;
+    assert_eq!(bad.status(), 400);
+
+    // Resolving several at once, within the cameras the user may see.
+    let all: Vec<String> = app.events("").await.iter().map(|e| e["id"].to_string()).collect();
+    let mut form: Vec<(&str, &str)> = all.iter().map(|id| ("id", id.as_str())).collect();
+    form.push(("back", "/events?kind=motion"));
+    let resolved = post_form(&app, "/events/resolve", &form).await;
+    assert_eq!(
+        (resolved.status().as_u16(), &resolved.headers()["location"]),
+        (303, &"/events?kind=motion".parse::<reqwest::header::HeaderValue>().unwrap())
+    );
+    assert!(app.events("").await.iter().all(|e| e["status"] == "resolved"));
+    assert_eq!(app.events("status=new").await.len(), 0);
+    let elsewhere =
+        post_form(&app, "/events/resolve", &[("id", all[0].as_str()), ("back", "https://evil.example/")]).await;
+    assert_eq!(elsewhere.headers()["location"], "/events", "only back to the events page");
     app.shutdown().await;
 }

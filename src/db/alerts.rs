@@ -159,6 +159,16 @@ impl Db {
         Ok(())
     }
 
+    /// Replaces event `id`'s tags; whether it exists.
+    pub async fn set_event_tags(&self, id: i64, tags: &[String]) -> Result<bool> {
+        let result = event::Entity::update_many()
+            .col_expr(event::Column::Tags, Expr::value(serde_json::to_string(tags).unwrap_or_else(|_| "[]".into())))
+            .filter(event::Column::Id.eq(id))
+            .exec(&self.conn)
+            .await?;
+        Ok(result.rows_affected > 0)
+    }
+
     /// Sets `status` on the events among `ids` (within `allowed_cameras` when given); how many.
     pub async fn set_events_status(
         &self,

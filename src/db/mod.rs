@@ -59,6 +59,8 @@ pub struct EventFilter {
     pub status: Option<String>,
     /// Only events that alerted.
     pub alerts_only: bool,
+    /// Events carrying this tag.
+    pub tag: Option<String>,
 }
 
 /// The fields of a new event; the rest start empty (`new` status, no end, no description).
@@ -286,6 +288,10 @@ impl Db {
         }
         if let Some(status) = &filter.status {
             query = query.filter(event::Column::Status.eq(status.as_str()));
+        }
+        if let Some(tag) = &filter.tag {
+            // Tags are a JSON list of words: match the quoted tag.
+            query = query.filter(event::Column::Tags.contains(format!("\"{tag}\"")));
         }
         if filter.alerts_only {
             query = query.filter(event::Column::AlertedMs.is_not_null());

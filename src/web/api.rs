@@ -90,6 +90,8 @@ pub struct EventsQuery {
     pub status: Option<String>,
     /// `1`/`true`/`on`: only events that alerted.
     pub alerts: Option<String>,
+    /// Events carrying this tag.
+    pub tag: Option<String>,
 }
 
 impl EventsQuery {
@@ -124,6 +126,7 @@ impl EventsQuery {
             Some(other) => return Err(Error::invalid(format!("alerts {other:?} is not a yes or no; use 1 or 0"))),
         };
         Ok(EventFilter {
+            tag: non_empty(&self.tag).map(|t| t.to_lowercase()),
             severity,
             status,
             alerts_only,

@@ -121,6 +121,7 @@ pub fn routes() -> Vec<RouteSpec> {
         RouteSpec::new(GET, "/events/{id}", Viewer, || web::route().to(pages::event_page)),
         RouteSpec::new(POST, "/events/{id}/status", Viewer, || web::route().to(pages::set_event_status)),
         RouteSpec::new(POST, "/events/resolve", Viewer, || web::route().to(pages::resolve_events)),
+        RouteSpec::new(POST, "/events/{id}/tags", Viewer, || web::route().to(pages::set_event_tags)),
         RouteSpec::new(GET, "/account", Viewer, || web::route().to(account::account_page)),
         RouteSpec::new(POST, "/account/password", Viewer, || web::route().to(account::change_password)),
         RouteSpec::new(POST, "/account/sessions/end-others", Viewer, || web::route().to(account::end_other_sessions)),

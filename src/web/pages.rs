@@ -370,6 +370,10 @@ impl EventsPage {
         self.query.status.as_deref() == Some(status)
     }
 
+    fn tag_value(&self) -> String {
+        self.query.tag.clone().unwrap_or_default()
+    }
+
     fn alerts_only(&self) -> bool {
         matches!(self.query.alerts.as_deref(), Some("1" | "true" | "on"))
     }
@@ -427,7 +431,8 @@ pub(super) async fn events_page(
         || filter.query.is_some()
         || filter.severity.is_some()
         || filter.status.is_some()
-        || filter.alerts_only;
+        || filter.alerts_only
+        || filter.tag.is_some();
     let mut page = EventsPage {
         nav: "events",
         me: Me::of(&me),
@@ -458,6 +463,7 @@ impl EventsPage {
             ("severity", &query.severity),
             ("status", &query.status),
             ("alerts", &query.alerts),
+            ("tag", &query.tag),
         ] {
             if let Some(v) = value.as_ref().filter(|v| !v.is_empty()) {
                 link.append_pair(key, v);
@@ -558,6 +564,45 @@ pub(super) async fn set_event_status(
         return Err(Error::invalid(format!("status {status:?} is not one of new, viewed, resolved")).into());
     }
     if !state.db.set_event_status(*id, status).await? {
+        return Err(Error::not_found(format!("There is no event {id}.")).into());
+    }
+    Ok(redirect(&format!("/events/{id}")))
+}
+
+#[derive(Deserialize)]
+pub(super) struct TagsForm {
+    tags: String,
+}
+
+/// The tags people give an event ("false alarm", "delivery"): words separated by commas.
+pub fn parse_tags(text: &str) -> Result<Vec<String>, Error> {
+    let mut tags: Vec<String> = Vec::new();
+    for tag in text.split(',').map(|t| t.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase()) {
+        if tag.is_empty() || tags.contains(&tag) {
+            continue;
+        }
+        if tag.chars().count() > 32 || !tag.chars().all(|c| c.is_alphanumeric() || matches!(c, ' ' | '-' | '_')) {
+            return Err(Error::invalid(format!(
+                "{tag:?} cannot be a tag: use up to 32 letters, digits, spaces, - or _"
+            )));
+        }
+        tags.push(tag);
+    }
+    if tags.len() > 10 {
+        return Err(Error::invalid("At most 10 tags per event."));
+    }
+    Ok(tags)
+}
+
+pub(super) async fn set_event_tags(
+    state: web::Data<AppState>,
+    me: Identity,
+    id: web::Path<i64>,
+    form: web::Form<TagsForm>,
+) -> PageResult {
+    visible_event(&state, &me, *id).await?;
+    let tags = parse_tags(&form.tags)?;
+    if !state.db.set_event_tags(*id, &tags).await? {
         return Err(Error::not_found(format!("There is no event {id}.")).into());
     }
     Ok(redirect(&format!("/events/{id}")))
