@@ -5,8 +5,9 @@
 //! `cargo run --release --example bench_outbox [EVENTS]`
 //!
 //! Needs `mosquitto` on PATH (`scripts/setup.sh --test`). Watchpost runs in-process with SQLite in
-//! a temporary directory; each event becomes five kept messages (event, last event, description,
-//! camera alert, global alert).
+//! a temporary directory; each event is stored as a camera's recorder stores it and becomes five
+//! kept messages (event, last event, description; and, through the alerts task, the camera's alert
+//! and the global alert).
 
 use rumqttc::{AsyncClient, Event, MqttOptions, Outgoing, Packet, QoS};
 use std::process::{Child, Command, Stdio};
@@ -56,7 +57,8 @@ async fn main() -> anyhow::Result<()> {
     let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
     let dir = tempfile::tempdir()?;
     let text = format!(
-        "[server]\nbind = \"127.0.0.1:0\"\n[detector]\nenabled = false\n[discovery]\ninterval_minutes = 0\nnode_scan_secs = 0\n[mqtt]\nhost = \"127.0.0.1\"\nport = {port}\n"
+        "[server]\nbind = \"127.0.0.1:0\"\n[detector]\nenabled = false\n[discovery]\ninterval_minutes = 0\nnode_scan_secs = 0\n[mqtt]\nhost = \"127.0.0.1\"\nport = {port}\n\
+         [[cameras]]\nid = \"yard\"\nurl = \"/nonexistent.mp4\"\nenabled = false\nalerts = {{ cooldown_secs = 0 }}\n"
     );
     let env = watchpost::config::Environment { vars: Vec::new(), secrets_dir: "/nonexistent".into() };
     let config = watchpost::config::parse(&text, &env).map_err(|e| anyhow::anyhow!("{e:?}"))?;
@@ -64,14 +66,29 @@ async fn main() -> anyhow::Result<()> {
 
     eprintln!("started; queueing {events} events while no broker listens");
     // The backlog: events while no broker listens.
-    for id in 1..=events {
+    for n in 1..=events {
+        let start_ms = chrono::Utc::now().timestamp_millis();
+        let new = watchpost::db::NewEvent {
+            camera_id: "yard".into(),
+            kind: "object".into(),
+            label: Some("person".into()),
+            score: 0.9,
+            bbox: [0.4, 0.3, 0.2, 0.5],
+            boxes: vec![[0.4, 0.3, 0.2, 0.5]],
+            start_ms,
+            snapshot: None,
+            severity: "low".into(),
+            zones: vec!["path".into()],
+            frame: (640, 360),
+        };
+        let id = app.state.db.insert_event(&new).await?;
         app.state.bus.publish(BusMessage::EventStarted(EventSummary {
             id,
             camera: "yard".into(),
             kind: "object".into(),
             label: Some("person".into()),
             score: 0.9,
-            start_ms: chrono::Utc::now().timestamp_millis(),
+            start_ms,
             end_ms: None,
             snapshot: None,
             zones: vec!["path".into()],
@@ -79,8 +96,8 @@ async fn main() -> anyhow::Result<()> {
             title: None,
         }));
         // Let the bridge store each batch: the bus drops what a subscriber falls behind on.
-        if id % 100 == 0 || id == events {
-            while app.state.bridges.health().await.first().map(|h| h.pending).unwrap_or(0) < id as u64 * 5 {
+        if n % 100 == 0 || n == events {
+            while app.state.bridges.health().await.first().map(|h| h.pending).unwrap_or(0) < n as u64 * 5 {
                 tokio::time::sleep(Duration::from_millis(10)).await;
             }
         }

@@ -204,6 +204,15 @@ async fn a_person_event_reaches_every_channel_exactly_once() {
         assert!(!text.contains("TEST-token") && !text.contains("mail-secret") && !text.contains(WA_TOKEN));
     }
 
+    // Each channel checked its settings when it started (signed in to the mail server, read the
+    // WhatsApp number) or has delivered since: all show as connected.
+    for channel in ["telegram", "whatsapp", "email"] {
+        assert!(
+            integrations.contains(&format!("data-bridge-state=\"{channel}\">connected")),
+            "{channel}: {integrations}"
+        );
+    }
+
     // "Send test alert" on the Integrations page: straight to every recipient, and said so.
     assert!(integrations.contains("Send test alert") && integrations.contains(&format!("{CHAT}, {OTHER_CHAT}")));
     let (browser, csrf) = app.browser_session(common::ADMIN, common::ADMIN_PASSWORD).await;
@@ -572,5 +581,27 @@ async fn an_alert_nobody_could_deliver_for_a_day_is_given_up_and_shown() {
     assert!(page.contains(">failed</span>") && page.contains("gave up after 24 h"), "{page}");
     let integrations = browser.get(app.url("/settings/integrations")).send().await.unwrap().text().await.unwrap();
     assert!(integrations.contains("1 given up") && integrations.contains("were given up after 24 h"), "{integrations}");
+    app.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_mail_password_shows_at_once_and_the_alert_waits() {
+    let smtp = FakeSmtp::start(Some(("watchpost", "the-real-password")));
+    let app = TestApp::start(&format!("{}{}", email_toml(smtp.port), camera())).await;
+    let health = wait_for("the mail server's answer", Duration::from_secs(20), || async {
+        let all = app.get_json("/api/integrations").await;
+        all["bridges"].as_array().unwrap().iter().find(|b| b["name"] == "email" && b["last_error"].is_string()).cloned()
+    })
+    .await;
+    assert_eq!(health["state"], "disconnected");
+    assert!(health["last_error"].as_str().unwrap().contains("refused (535)"), "{health}");
+    let id = person_event(&app).await;
+    wait_for("a refused try", Duration::from_secs(20), || async {
+        let event = app.get_json(&format!("/api/events/{id}")).await;
+        let delivery = event["alert"]["deliveries"][0].clone();
+        (delivery["status"] == "pending" && delivery["attempts"].as_i64() >= Some(1)).then_some(())
+    })
+    .await;
+    assert!(smtp.mails().is_empty());
     app.shutdown().await;
 }

@@ -1,13 +1,14 @@
 //! Alerts: which events deserve a person's attention, kept with their severity and status, and
-//! handed to every alert channel (Home Assistant, Telegram, WhatsApp, e-mail) through one persisted outbox.
+//! handed to every alert channel (Home Assistant, Telegram, WhatsApp, e-mail) through one
+//! persisted outbox.
 //!
 //! The [`Alerter`] is one task on the event bus. When an event starts it checks home/away, the
 //! camera's alerts switch and mute, and the camera's policy ([`policy::decide`], cool-downs). Where
 //! a model describes the camera's events it holds the alert up to `[describe] alert_wait_secs` for
 //! the description. Then it marks the event alerted and writes one delivery row per channel and
 //! recipient in the same transaction (`alert_deliveries`), and says [`BusMessage::Alert`]. Each
-//! channel sends its rows ([`delivery`]), so an alert made while a channel is down or restarting is
-//! sent when it is back, and never twice to the same recipient.
+//! channel sends its rows ([`crate::bridges::delivery`]), so an alert made while a channel is down
+//! or restarting is sent when it is back, and never twice to the same recipient.
 
 pub mod policy;
 pub mod view;
@@ -22,12 +23,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::broadcast;
 
-pub use policy::{Cooldowns, decide, quiet_at};
+use policy::{Cooldowns, decide};
 pub use view::AlertView;
 
 /// Where alerts go under `config`: Home Assistant when MQTT is set, one recipient per Telegram chat
 /// and per verified WhatsApp number, and the e-mail list as one.
-pub async fn recipients(config: &Config, db: &Db) -> Vec<Recipient> {
+async fn recipients(config: &Config, db: &Db) -> Vec<Recipient> {
     let mut all = Vec::new();
     if config.mqtt.enabled() {
         all.push(Recipient { channel: "mqtt", recipient: "home-assistant".into() });

@@ -20,6 +20,8 @@ const FIRST_RETRY: Duration = Duration::from_secs(2);
 const MAX_RETRY: Duration = Duration::from_secs(600);
 /// How often the worker looks at the table even when nothing woke it.
 const IDLE_LOOK: Duration = Duration::from_secs(30);
+/// The least pause between two looks that found nothing more to send.
+const MIN_LOOK: Duration = Duration::from_millis(250);
 
 /// Why a send failed, and whether trying again may help.
 #[derive(Debug, Clone)]
@@ -70,9 +72,11 @@ pub async fn run(
     let mut paused_until_ms = 0;
     loop {
         let now_ms = chrono::Utc::now().timestamp_millis();
+        let mut full_batch = false;
         if now_ms >= paused_until_ms {
             match context.db.due_deliveries(channel, now_ms, BATCH).await {
                 Ok(rows) => {
+                    full_batch = rows.len() as u64 == BATCH;
                     for row in rows {
                         if cancel.is_cancelled() {
                             break;
@@ -95,13 +99,15 @@ pub async fn run(
             _ => now_ms + IDLE_LOOK.as_millis() as i64,
         };
         let wait = Duration::from_millis((next_ms - now_ms).clamp(0, IDLE_LOOK.as_millis() as i64) as u64);
-        if wait.is_zero() && now_ms >= paused_until_ms {
-            // More rows are due (a full batch, or one whose retry is due now).
+        if full_batch && now_ms >= paused_until_ms {
+            // More rows wait behind a full batch.
             if cancel.is_cancelled() {
                 break;
             }
             continue;
         }
+        // Never spin: a row that stays due (its update failed) is looked at again after a pause.
+        let wait = wait.max(MIN_LOOK);
         tokio::select! {
             _ = cancel.cancelled() => break,
             _ = wake.notified() => {}
@@ -122,7 +128,7 @@ async fn deliver(
     let now_ms = chrono::Utc::now().timestamp_millis();
     let log_error = |err: crate::error::Error| tracing::warn!(error = %err, "cannot record an alert's delivery");
     if now_ms - row.created_ms > give_up_ms {
-        let last = row.last_error.as_deref().unwrap_or("never answered");
+        let last = row.last_error.as_deref().unwrap_or("no try got through");
         let reason = format!("gave up after {} h: {last}", give_up_ms / 3_600_000);
         tracing::warn!(event = row.event_id, channel = %row.channel, "alert not delivered: {reason}");
         db.delivery_failed(row.id, &reason).await.unwrap_or_else(log_error);

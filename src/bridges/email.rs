@@ -65,6 +65,21 @@ impl Bridge for EmailBridge {
                     return;
                 }
             };
+            // Sign in once now, so the Integrations page says at once whether the settings work.
+            match sender.transport.test_connection().await {
+                Ok(true) => {
+                    tracing::info!(server = %self.health.get().target, "the mail server accepts Watchpost");
+                    self.health.set_state(super::LinkState::Connected, None);
+                }
+                Ok(false) => self
+                    .health
+                    .set_state(super::LinkState::Disconnected, Some("the mail server closed the connection".into())),
+                Err(err) => {
+                    let reason = describe(&err);
+                    tracing::warn!(reason = %reason, "the mail server does not accept Watchpost yet");
+                    self.health.set_state(super::LinkState::Disconnected, Some(reason));
+                }
+            }
             let wake = Arc::new(Notify::new());
             let worker = tokio::spawn(delivery::run(
                 sender,

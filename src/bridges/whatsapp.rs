@@ -75,6 +75,19 @@ impl Bridge for WhatsAppBridge {
                     return;
                 }
             };
+            // Ask for the sending number once, so the Integrations page says at once whether the id
+            // and token work.
+            match sender.call(sender.client.get(&sender.base)).await {
+                Ok(number) => {
+                    let shown = number["display_phone_number"].as_str().unwrap_or("?").to_string();
+                    tracing::info!(number = %shown, "the WhatsApp Cloud API accepts Watchpost");
+                    self.health.set_state(super::LinkState::Connected, None);
+                }
+                Err(failure) => {
+                    tracing::warn!(reason = %failure.reason, "the WhatsApp Cloud API does not accept Watchpost yet");
+                    self.health.set_state(super::LinkState::Disconnected, Some(failure.reason));
+                }
+            }
             let wake = Arc::new(Notify::new());
             let worker = tokio::spawn(delivery::run(
                 sender,

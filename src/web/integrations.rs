@@ -93,7 +93,8 @@ impl HealthView {
         let retry_text = match health.retry_at_ms {
             Some(at) if health.state != LinkState::Connected => {
                 let wait = (at - chrono::Utc::now().timestamp_millis()).max(0) / 1000;
-                format!("Next attempt in {wait} s; attempts back off up to 30 s apart.")
+                let most = if health.name == "mqtt" { "30 s" } else { "10 minutes" };
+                format!("Next attempt in {wait} s; attempts back off up to {most} apart.")
             }
             _ => String::new(),
         };

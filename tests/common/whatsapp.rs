@@ -1,7 +1,8 @@
-//! A fake WhatsApp Cloud API over real HTTP on 127.0.0.1: `POST /<version>/<phone id>/media`
-//! (multipart upload, answers a media id) and `/messages` (JSON, answers a message id), with the
-//! bearer token checked and Graph-style errors; scripted failures (a 500, a 429 with Retry-After)
-//! for the next calls. It also signs webhook bodies as Meta does, for tests to post to Watchpost.
+//! A fake WhatsApp Cloud API over real HTTP on 127.0.0.1: `GET /<version>/<phone id>` (the
+//! number), `POST …/media` (multipart upload, answers a media id) and `…/messages` (JSON, answers
+//! a message id), with the bearer token checked and Graph-style errors; scripted failures (a 500,
+//! a 429 with Retry-After) for the next POSTs. It also signs webhook bodies as Meta does, for tests
+//! to post to Watchpost.
 
 use super::http_wire::{multipart, read_request};
 use hmac::{Hmac, Mac};
@@ -120,6 +121,13 @@ fn answer(request: &super::http_wire::HttpRequest, state: &Mutex<State>, token: 
     }
     let media = format!("/v21.0/{PHONE_NUMBER_ID}/media");
     let messages = format!("/v21.0/{PHONE_NUMBER_ID}/messages");
+    if request.method == "GET" && request.path == format!("/v21.0/{PHONE_NUMBER_ID}") {
+        let number = serde_json::json!({
+            "id": PHONE_NUMBER_ID, "display_phone_number": "+49 30 123456",
+            "verified_name": "Watchpost Test", "quality_rating": "GREEN",
+        });
+        return (200, String::new(), number.to_string());
+    }
     if request.method != "POST" || (request.path != media && request.path != messages) {
         return graph_error(400, 100, "Unsupported post request.");
     }

@@ -689,7 +689,14 @@ impl Core {
                 return;
             }
         };
+        let oldest_ms = chrono::Utc::now().timestamp_millis() - i64::from(self.config.outbox_max_age_hours) * 3_600_000;
         for row in rows {
+            if row.created_ms < oldest_ms {
+                let reason =
+                    format!("gave up after {} h: Home Assistant's bridge was off", self.config.outbox_max_age_hours);
+                let _ = self.context.db.delivery_failed(row.id, &reason).await;
+                continue;
+            }
             let event = match self.context.db.get_event(row.event_id).await {
                 Ok(Some(event)) => event,
                 Ok(None) => {
