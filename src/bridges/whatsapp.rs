@@ -6,7 +6,8 @@
 //! secret), and the number is verified. Alerts go to verified numbers only, from the alerts outbox
 //! ([`super::delivery`]): the snapshot is uploaded as media, then sent as an image with a caption
 //! while the person wrote within the last 24 hours (WhatsApp's customer-service window), or as the
-//! approved template otherwise (free-form messages are refused outside it).
+//! approved template otherwise (free-form messages are refused outside it). A verified number may
+//! also write `status`, `arm` or `disarm`; the webhook answers.
 
 use super::delivery::{self, AlertSender, SendFailure};
 use super::{Bridge, BridgeContext, BridgeHealth, HealthCell};
@@ -251,6 +252,22 @@ impl AlertSender for CloudApi {
             Ok(answer["messages"][0]["id"].as_str().map(str::to_string))
         })
     }
+}
+
+/// Sends `text` to `to` (inside the 24-hour window: the person just wrote), for replies to what a
+/// person sent.
+pub async fn send_text(config: &WhatsAppConfig, db: Db, to: &str, text: &str) -> Result<(), String> {
+    let api = CloudApi::new(config, db)?;
+    let body = json!({
+        "messaging_product": "whatsapp", "recipient_type": "individual", "to": to,
+        "type": "text", "text": { "body": text, "preview_url": false },
+    });
+    let request = api
+        .client
+        .post(format!("{}/messages", api.base))
+        .header(reqwest::header::CONTENT_TYPE, "application/json")
+        .body(body.to_string());
+    api.call(request).await.map(|_| ()).map_err(|failure| failure.reason)
 }
 
 /// The `/messages` body: an image with a caption (or text) inside the 24-hour window, else the

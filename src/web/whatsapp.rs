@@ -1,6 +1,7 @@
 //! WhatsApp opt-in: the administrator adds and removes numbers on the Integrations page; Meta's
 //! webhook (a GET handshake with the verify token, then POSTs signed with the app secret) brings
-//! the person's code from their number, which verifies it, and tells when they last wrote.
+//! the person's code from their number, which verifies it, and tells when they last wrote. A
+//! verified number may write `status`, `arm` or `disarm`, and is answered.
 
 use super::AppState;
 use super::account::{field, form_fields};
@@ -59,14 +60,64 @@ pub(super) async fn webhook(state: web::Data<AppState>, req: HttpRequest, body: 
     for (from, text) in inbound_texts(&payload) {
         let code = text.to_ascii_uppercase();
         let code = code.starts_with("WP-").then_some(code.as_str());
-        match state.db.whatsapp_inbound(&from, code, now_ms, now_ms - CODE_VALID_MS).await {
-            Ok(true) => tracing::info!(number = %from, "WhatsApp number verified: it gets alerts now"),
-            Ok(false) => tracing::debug!(number = %from, "WhatsApp message received"),
-            Err(err) => tracing::warn!(error = %err, "cannot record a WhatsApp message"),
+        let reply = match state.db.whatsapp_inbound(&from, code, now_ms, now_ms - CODE_VALID_MS).await {
+            Ok(true) => {
+                tracing::info!(number = %from, "WhatsApp number verified: it gets alerts now");
+                Some(format!("Watchpost: this number gets alerts now.\n{HELP}"))
+            }
+            Ok(false) => match state.db.whatsapp_number(&from).await {
+                Ok(Some(number)) if number.status == "verified" => Some(answer(&state, &text).await),
+                _ => {
+                    tracing::debug!(number = %from, "WhatsApp message from a number that is not verified");
+                    None
+                }
+            },
+            Err(err) => {
+                tracing::warn!(error = %err, "cannot record a WhatsApp message");
+                None
+            }
+        };
+        if let Some(reply) = reply {
+            // Answered apart: Meta wants the webhook's 200 quickly.
+            let (config, db) = (config.clone(), state.db.clone());
+            tokio::spawn(async move {
+                if let Err(reason) = crate::bridges::whatsapp::send_text(&config, db, &from, &reply).await {
+                    tracing::warn!(%reason, "cannot answer on WhatsApp");
+                }
+            });
         }
     }
     // Meta retries anything but a 200 for days: what could be read was recorded.
     HttpResponse::Ok().json(serde_json::json!({ "ok": true }))
+}
+
+const HELP: &str = "Send: status, arm (alerts on, away) or disarm (alerts paused, home).";
+
+/// What a verified number's message asks, done, and the answer.
+async fn answer(state: &AppState, text: &str) -> String {
+    let controls = state.cameras.controls();
+    match text.trim().to_lowercase().as_str() {
+        "arm" | "disarm" => {
+            let armed = text.trim().eq_ignore_ascii_case("arm");
+            match controls.set_armed(armed).await {
+                Ok(()) => {
+                    tracing::info!(armed, "arm/disarm from WhatsApp");
+                    if armed { "Armed: alerts are on (away)." } else { "Disarmed: alerts are paused (home)." }.into()
+                }
+                Err(err) => format!("Could not change it: {err}"),
+            }
+        }
+        "status" => {
+            let cameras = state.cameras.list();
+            let online = cameras.iter().filter(|c| c.status().state == crate::camera::CameraState::Online).count();
+            format!(
+                "{}\nCameras online: {online} of {}",
+                if controls.armed() { "Armed: alerts are on (away)." } else { "Disarmed: alerts are paused (home)." },
+                cameras.len()
+            )
+        }
+        _ => HELP.into(),
+    }
 }
 
 /// `POST /settings/integrations/whatsapp/numbers` (`number`): a new opt-in with a fresh code.
