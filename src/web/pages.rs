@@ -378,9 +378,16 @@ impl EventsPage {
         matches!(self.query.alerts.as_deref(), Some("1" | "true" | "on"))
     }
 
-    /// This page's address, to come back to after resolving.
+    /// This page's address, search included, to come back to after resolving.
     fn here(&self) -> String {
-        self.link(None)
+        let link = self.link(None);
+        match self.query.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
+            Some(q) => {
+                let words = url::form_urlencoded::Serializer::new(String::new()).append_pair("q", q).finish();
+                format!("{link}{}{words}", if link.contains('?') { '&' } else { '?' })
+            }
+            None => link,
+        }
     }
 
     fn selected_label(&self, label: &str) -> bool {
