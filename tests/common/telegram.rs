@@ -145,7 +145,15 @@ fn answer(request: &super::http_wire::HttpRequest, state: &(Mutex<State>, Condva
         return refuse(401, "Unauthorized");
     };
     // Method names are case-insensitive (teloxide sends `SendPhoto`); recorded as documented.
-    let known = ["getUpdates", "sendPhoto", "sendMessage", "editMessageCaption", "answerCallbackQuery", "getMe"];
+    let known = [
+        "getUpdates",
+        "sendPhoto",
+        "sendMessage",
+        "editMessageCaption",
+        "editMessageText",
+        "answerCallbackQuery",
+        "getMe",
+    ];
     let method = known.iter().find(|m| m.eq_ignore_ascii_case(rest)).map_or(rest.to_string(), |m| m.to_string());
     let content_type = request.header("content-type").unwrap_or("").to_string();
     // Fields as JSON values, from a JSON body or the form's parts (JSON in text parts decoded).
@@ -207,7 +215,7 @@ fn answer(request: &super::http_wire::HttpRequest, state: &(Mutex<State>, Condva
     });
     let chat = serde_json::json!({ "id": chat_id, "type": "private", "first_name": "Tester" });
     let result = match method.as_str() {
-        "sendPhoto" | "sendMessage" | "editMessageCaption" => {
+        "sendPhoto" | "sendMessage" | "editMessageCaption" | "editMessageText" => {
             let message_id = match fields.get("message_id").and_then(|v| v.as_i64()) {
                 Some(id) => id,
                 None => {
@@ -216,7 +224,7 @@ fn answer(request: &super::http_wire::HttpRequest, state: &(Mutex<State>, Condva
                 }
             };
             let mut message = serde_json::json!({ "message_id": message_id, "date": now(), "chat": chat });
-            if method == "sendMessage" {
+            if method == "sendMessage" || method == "editMessageText" {
                 message["text"] = text.into();
             } else {
                 message["caption"] = text.into();

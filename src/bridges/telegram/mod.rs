@@ -111,7 +111,10 @@ impl TelegramBridge {
                 _ = cancel.cancelled() => break,
                 message = bus.recv() => match message {
                     Ok(BusMessage::Alert { .. }) => wake.notify_one(),
-                    Ok(BusMessage::EventUpdated(event)) if event.description.is_some() => self.edit_captions(event.id).await,
+                    Ok(BusMessage::EventUpdated(event)) if event.description.is_some() => {
+                        // Apart, so slow edits do not hold up new alerts.
+                        tokio::spawn(self.clone().edit_captions(event.id));
+                    }
                     Ok(_) => {}
                     Err(broadcast::error::RecvError::Lagged(_)) => wake.notify_one(),
                     Err(broadcast::error::RecvError::Closed) => break,
@@ -123,7 +126,7 @@ impl TelegramBridge {
     }
 
     /// Alerts already sent for event `id` get the description that has just arrived.
-    async fn edit_captions(&self, id: i64) {
+    async fn edit_captions(self: Arc<Self>, id: i64) {
         let Ok(deliveries) = self.context.db.deliveries_of(id).await else { return };
         let sent: Vec<_> = deliveries.into_iter().filter(|d| d.channel == "telegram" && d.status == "sent").collect();
         if sent.is_empty() {
@@ -140,12 +143,22 @@ impl TelegramBridge {
             else {
                 continue;
             };
-            let edited = self
-                .bot
-                .edit_message_caption(ChatId(chat), MessageId(message))
-                .caption(alert.text(CAPTION_LIMIT))
-                .reply_markup(buttons(&alert))
-                .await;
+            // A photo's caption, or the text of an alert sent without a picture.
+            let edited = match alert.snapshot {
+                Some(_) => {
+                    self.bot
+                        .edit_message_caption(ChatId(chat), MessageId(message))
+                        .caption(alert.text(CAPTION_LIMIT))
+                        .reply_markup(buttons(&alert))
+                        .await
+                }
+                None => {
+                    self.bot
+                        .edit_message_text(ChatId(chat), MessageId(message), alert.text(MESSAGE_LIMIT))
+                        .reply_markup(buttons(&alert))
+                        .await
+                }
+            };
             match edited {
                 Ok(_) => tracing::debug!(event = id, chat, "Telegram caption updated with the description"),
                 Err(err) => {
