@@ -632,3 +632,24 @@ async fn a_wrong_mail_password_shows_at_once_and_the_alert_waits() {
     assert!(smtp.mails().is_empty());
     app.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_bot_sends_a_camera_s_picture_on_request() {
+    let telegram = FakeTelegram::start(TOKEN);
+    let camera =
+        format!("[[cameras]]\nid = \"field\"\nname = \"Field\"\nurl = \"{}\"\n", common::test_clip().display());
+    let app = TestApp::start(&format!("{}{camera}", telegram_toml(&telegram.api_url()))).await;
+    wait_for("the camera online", Duration::from_secs(30), || async {
+        (app.camera_state("field").await.0 == "online").then_some(())
+    })
+    .await;
+    telegram.user_writes(CHAT, "/snapshot field");
+    let photo = wait_for("the picture", Duration::from_secs(20), || async {
+        telegram.sent_by("sendPhoto").into_iter().find(|p| p.chat_id == CHAT)
+    })
+    .await;
+    let jpeg = photo.photo.expect("a file");
+    assert!(jpeg.starts_with(&[0xFF, 0xD8]) && jpeg.len() > 5_000, "a JPEG, {} bytes", jpeg.len());
+    assert!(photo.text.starts_with("Field, "), "{}", photo.text);
+    app.shutdown().await;
+}
