@@ -13,7 +13,6 @@ use common::vlm::{FakeModel, Reply};
 use common::whatsapp::{FakeWhatsApp, PHONE_NUMBER_ID, inbound_message, sign};
 use common::{TestApp, wait_for};
 use std::time::Duration;
-use watchpost::db::NewEvent;
 use watchpost::events::{BusMessage, EventSummary};
 
 const TOKEN: &str = "123456:TEST-token_abc";
@@ -49,42 +48,9 @@ fn email_toml(port: u16) -> String {
     )
 }
 
-/// A person event on `front` with the demo photograph as its snapshot, stored and announced.
+/// A person in the path on `front`, with the demo photograph as its snapshot.
 async fn person_event(app: &TestApp) -> i64 {
-    let state = &app.running().state;
-    let start_ms = chrono::Utc::now().timestamp_millis();
-    let snapshot = format!("snapshots/front/test/{start_ms}.jpg");
-    let file = state.media.resolve(&snapshot).unwrap();
-    std::fs::create_dir_all(file.parent().unwrap()).unwrap();
-    std::fs::write(&file, watchpost::demo::PHOTO).unwrap();
-    let new = NewEvent {
-        camera_id: "front".into(),
-        kind: "object".into(),
-        label: Some("person".into()),
-        score: 0.9,
-        bbox: [0.4, 0.3, 0.2, 0.5],
-        boxes: vec![[0.4, 0.3, 0.2, 0.5]],
-        start_ms,
-        snapshot: Some(snapshot.clone()),
-        severity: "low".into(),
-        zones: vec!["path".into()],
-        frame: (640, 360),
-    };
-    let id = state.db.insert_event(&new).await.unwrap();
-    state.bus.publish(BusMessage::EventStarted(EventSummary {
-        id,
-        camera: "front".into(),
-        kind: "object".into(),
-        label: Some("person".into()),
-        score: 0.9,
-        start_ms,
-        end_ms: None,
-        snapshot: Some(snapshot),
-        zones: vec!["path".into()],
-        description: None,
-        title: None,
-    }));
-    id
+    common::person_event_on(app, "front", &["path"]).await
 }
 
 /// The event's deliveries once none is pending or queued any more.

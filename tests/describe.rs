@@ -9,10 +9,9 @@ mod common;
 use base64::Engine;
 use common::mqtt::{Mosquitto, Watcher};
 use common::vlm::{FakeModel, Reply};
-use common::{TestApp, wait_for};
+use common::{TestApp, person_event_on, wait_for};
 use std::time::Duration;
-use watchpost::db::NewEvent;
-use watchpost::events::{BusMessage, EventSummary};
+use watchpost::events::BusMessage;
 
 fn photo() -> &'static [u8] {
     watchpost::demo::PHOTO
@@ -28,47 +27,6 @@ fn config(describe: &str) -> String {
 /// An object event on camera `front` with the demo photograph as its snapshot, announced on the bus.
 async fn person_event(app: &TestApp, zones: &[&str]) -> i64 {
     person_event_on(app, "front", zones).await
-}
-
-async fn person_event_on(app: &TestApp, camera: &str, zones: &[&str]) -> i64 {
-    let state = &app.running().state;
-    let start_ms = chrono::Utc::now().timestamp_millis();
-    let snapshot = format!("snapshots/{camera}/test/{start_ms}-{}.jpg", zones.len());
-    let file = state.media.resolve(&snapshot).unwrap();
-    std::fs::create_dir_all(file.parent().unwrap()).unwrap();
-    std::fs::write(&file, photo()).unwrap();
-    let zones: Vec<String> = zones.iter().map(|z| z.to_string()).collect();
-    let id = state
-        .db
-        .insert_event(&NewEvent {
-            camera_id: camera.into(),
-            kind: "object".into(),
-            label: Some("person".into()),
-            score: 0.9,
-            bbox: [0.4, 0.3, 0.2, 0.5],
-            boxes: vec![[0.4, 0.3, 0.2, 0.5]],
-            start_ms,
-            snapshot: Some(snapshot.clone()),
-            severity: "low".into(),
-            zones: zones.clone(),
-            frame: (640, 360),
-        })
-        .await
-        .unwrap();
-    state.bus.publish(BusMessage::EventStarted(EventSummary {
-        id,
-        camera: camera.into(),
-        kind: "object".into(),
-        label: Some("person".into()),
-        score: 0.9,
-        start_ms,
-        end_ms: None,
-        snapshot: Some(snapshot),
-        zones,
-        description: None,
-        title: None,
-    }));
-    id
 }
 
 async fn described_by(app: &TestApp, id: i64, by: &str) -> serde_json::Value {

@@ -7,11 +7,12 @@
 
 use super::{BridgeContext, HealthCell, LinkState};
 use crate::alerts::AlertView;
+use crate::events::BusMessage;
 use crate::supervise::CancellationToken;
 use futures_util::future::BoxFuture;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::Notify;
+use tokio::sync::{Notify, broadcast};
 
 /// Rows read at a time.
 const BATCH: u64 = 32;
@@ -50,6 +51,53 @@ pub trait AlertSender: Send + Sync + 'static {
         alert: &'a AlertView,
         recipient: &'a str,
     ) -> BoxFuture<'a, Result<Option<String>, SendFailure>>;
+}
+
+/// Runs a channel that only sends alerts: its delivery worker, woken whenever the bus says an
+/// alert was made (or the bus ran ahead of it), until `cancel`.
+pub async fn serve(
+    sender: Arc<dyn AlertSender>,
+    context: BridgeContext,
+    health: HealthCell,
+    give_up_hours: u32,
+    mut bus: broadcast::Receiver<BusMessage>,
+    cancel: CancellationToken,
+) {
+    let wake = Arc::new(Notify::new());
+    let worker = tokio::spawn(run(sender, context, health, give_up_hours, wake.clone(), cancel.clone()));
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => break,
+            message = bus.recv() => match message {
+                Ok(BusMessage::Alert { .. }) | Err(broadcast::error::RecvError::Lagged(_)) => wake.notify_one(),
+                Ok(_) => {}
+                Err(broadcast::error::RecvError::Closed) => break,
+            },
+        }
+    }
+    let _ = worker.await;
+}
+
+/// "Send test alert": `alert` to each of `recipients` (shown to people as `shown(recipient)`), and
+/// what happened in words (`what` names the recipients: "Telegram chat(s)").
+pub async fn send_test_to_each(
+    sender: &dyn AlertSender,
+    alert: &AlertView,
+    recipients: &[String],
+    what: &str,
+    shown: impl Fn(&str) -> String,
+) -> Result<String, String> {
+    let mut failed = Vec::new();
+    for recipient in recipients {
+        if let Err(failure) = sender.send(alert, recipient).await {
+            failed.push(format!("{}: {}", shown(recipient), failure.reason));
+        }
+    }
+    if failed.is_empty() {
+        Ok(format!("Test alert sent to {} {what}.", recipients.len()))
+    } else {
+        Err(format!("Test alert not sent to {}", failed.join("; ")))
+    }
 }
 
 /// The delay before try number `attempts + 1`.

@@ -6,7 +6,6 @@ use super::delivery::{self, AlertSender, SendFailure};
 use super::{Bridge, BridgeContext, BridgeHealth, HealthCell};
 use crate::alerts::AlertView;
 use crate::config::{Config, EmailConfig};
-use crate::events::BusMessage;
 use crate::supervise::CancellationToken;
 use askama::Template;
 use futures_util::future::BoxFuture;
@@ -16,7 +15,6 @@ use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{Notify, broadcast};
 
 pub struct EmailBridge {
     config: EmailConfig,
@@ -54,7 +52,7 @@ impl Bridge for EmailBridge {
     }
 
     fn run(self: Arc<Self>, cancel: CancellationToken) -> BoxFuture<'static, ()> {
-        let mut bus = self.context.bus.subscribe();
+        let bus = self.context.bus.subscribe();
         Box::pin(async move {
             let sender = match Mailer::new(&self.config) {
                 Ok(sender) => Arc::new(sender),
@@ -80,26 +78,8 @@ impl Bridge for EmailBridge {
                     self.health.set_state(super::LinkState::Disconnected, Some(reason));
                 }
             }
-            let wake = Arc::new(Notify::new());
-            let worker = tokio::spawn(delivery::run(
-                sender,
-                self.context.clone(),
-                self.health.clone(),
-                self.config.give_up_hours,
-                wake.clone(),
-                cancel.clone(),
-            ));
-            loop {
-                tokio::select! {
-                    _ = cancel.cancelled() => break,
-                    message = bus.recv() => match message {
-                        Ok(BusMessage::Alert { .. }) | Err(broadcast::error::RecvError::Lagged(_)) => wake.notify_one(),
-                        Ok(_) => {}
-                        Err(broadcast::error::RecvError::Closed) => break,
-                    },
-                }
-            }
-            let _ = worker.await;
+            let (context, health) = (self.context.clone(), self.health.clone());
+            delivery::serve(sender, context, health, self.config.give_up_hours, bus, cancel).await;
             tracing::info!("e-mail bridge stopped");
         })
     }

@@ -14,14 +14,12 @@ use super::{Bridge, BridgeContext, BridgeHealth, HealthCell};
 use crate::alerts::AlertView;
 use crate::config::{Config, WhatsAppConfig};
 use crate::db::Db;
-use crate::events::BusMessage;
 use crate::supervise::CancellationToken;
 use futures_util::future::BoxFuture;
 use hmac::{Hmac, Mac};
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{Notify, broadcast};
 
 /// How long after the person last wrote free-form messages may be sent.
 pub const WINDOW_MS: i64 = 24 * 3_600_000;
@@ -65,7 +63,7 @@ impl Bridge for WhatsAppBridge {
     }
 
     fn run(self: Arc<Self>, cancel: CancellationToken) -> BoxFuture<'static, ()> {
-        let mut bus = self.context.bus.subscribe();
+        let bus = self.context.bus.subscribe();
         Box::pin(async move {
             let sender = match self.sender() {
                 Ok(sender) => Arc::new(sender),
@@ -89,26 +87,8 @@ impl Bridge for WhatsAppBridge {
                     self.health.set_state(super::LinkState::Disconnected, Some(failure.reason));
                 }
             }
-            let wake = Arc::new(Notify::new());
-            let worker = tokio::spawn(delivery::run(
-                sender,
-                self.context.clone(),
-                self.health.clone(),
-                self.config.give_up_hours,
-                wake.clone(),
-                cancel.clone(),
-            ));
-            loop {
-                tokio::select! {
-                    _ = cancel.cancelled() => break,
-                    message = bus.recv() => match message {
-                        Ok(BusMessage::Alert { .. }) | Err(broadcast::error::RecvError::Lagged(_)) => wake.notify_one(),
-                        Ok(_) => {}
-                        Err(broadcast::error::RecvError::Closed) => break,
-                    },
-                }
-            }
-            let _ = worker.await;
+            let (context, health) = (self.context.clone(), self.health.clone());
+            delivery::serve(sender, context, health, self.config.give_up_hours, bus, cancel).await;
             tracing::info!("WhatsApp bridge stopped");
         })
     }
@@ -124,17 +104,7 @@ impl Bridge for WhatsAppBridge {
             if verified.is_empty() {
                 return Err("No number is verified yet: add one below and send its code from WhatsApp.".into());
             }
-            let mut failed = Vec::new();
-            for number in &verified {
-                if let Err(failure) = sender.send(&alert, number).await {
-                    failed.push(format!("+{number}: {}", failure.reason));
-                }
-            }
-            if failed.is_empty() {
-                Ok(format!("Test alert sent to {} WhatsApp number(s).", verified.len()))
-            } else {
-                Err(format!("Test alert not sent to {}", failed.join("; ")))
-            }
+            delivery::send_test_to_each(&sender, &alert, &verified, "WhatsApp number(s)", |n| format!("+{n}")).await
         }))
     }
 }
@@ -173,12 +143,7 @@ impl CloudApi {
             SendFailure::retry(format!("Cloud API unreachable: {kind}"))
         })?;
         let status = response.status();
-        let retry_after = response
-            .headers()
-            .get(reqwest::header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(Duration::from_secs);
+        let retry_after = crate::http::retry_after(&response);
         let body: Value = match response.bytes().await {
             Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or(Value::Null),
             Err(_) => Value::Null,

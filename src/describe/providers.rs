@@ -158,12 +158,7 @@ pub async fn call(
         after: None,
     })?;
     let status = response.status();
-    let retry_after = response
-        .headers()
-        .get(reqwest::header::RETRY_AFTER)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .map(Duration::from_secs);
+    let retry_after = crate::http::retry_after(&response);
     let body = tokio::time::timeout(timeout, response.bytes())
         .await
         .map_err(|_| CallError::Retry { reason: format!("no answer within {} s", timeout.as_secs()), after: None })?

@@ -224,6 +224,49 @@ pub fn motion_event(camera: &str, start_ms: i64) -> watchpost::db::NewEvent {
     }
 }
 
+/// A person event on `camera` in `zones`, stored and announced as a camera's recorder does it,
+/// with the demo photograph as its snapshot.
+pub async fn person_event_on(app: &TestApp, camera: &str, zones: &[&str]) -> i64 {
+    let state = &app.running().state;
+    let start_ms = chrono::Utc::now().timestamp_millis();
+    let snapshot = format!("snapshots/{camera}/test/{start_ms}-{}.jpg", zones.len());
+    let file = state.media.resolve(&snapshot).unwrap();
+    std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+    std::fs::write(&file, watchpost::demo::PHOTO).unwrap();
+    let zones: Vec<String> = zones.iter().map(|z| z.to_string()).collect();
+    let id = state
+        .db
+        .insert_event(&watchpost::db::NewEvent {
+            camera_id: camera.into(),
+            kind: "object".into(),
+            label: Some("person".into()),
+            score: 0.9,
+            bbox: [0.4, 0.3, 0.2, 0.5],
+            boxes: vec![[0.4, 0.3, 0.2, 0.5]],
+            start_ms,
+            snapshot: Some(snapshot.clone()),
+            severity: "low".into(),
+            zones: zones.clone(),
+            frame: (640, 360),
+        })
+        .await
+        .unwrap();
+    state.bus.publish(watchpost::events::BusMessage::EventStarted(watchpost::events::EventSummary {
+        id,
+        camera: camera.into(),
+        kind: "object".into(),
+        label: Some("person".into()),
+        score: 0.9,
+        start_ms,
+        end_ms: None,
+        snapshot: Some(snapshot),
+        zones,
+        description: None,
+        title: None,
+    }));
+    id
+}
+
 /// Starts Watchpost with `config` and no account at all (the first-run state), on a free port.
 pub async fn start_without_accounts(mut config: Config, data: &Path) -> RunningApp {
     config.server.bind = "127.0.0.1:0".into();

@@ -78,17 +78,8 @@ impl Bridge for TelegramBridge {
             if chats.is_empty() {
                 return Err("No chat is listed in [telegram] chat_ids.".into());
             }
-            let mut failed = Vec::new();
-            for chat in &chats {
-                if let Err(failure) = sender.send(&alert, &chat.to_string()).await {
-                    failed.push(format!("chat {chat}: {}", failure.reason));
-                }
-            }
-            if failed.is_empty() {
-                Ok(format!("Test alert sent to {} Telegram chat(s).", chats.len()))
-            } else {
-                Err(format!("Test alert not sent to {}", failed.join("; ")))
-            }
+            let chats: Vec<String> = chats.iter().map(i64::to_string).collect();
+            delivery::send_test_to_each(&sender, &alert, &chats, "Telegram chat(s)", |c| format!("chat {c}")).await
         }))
     }
 }
