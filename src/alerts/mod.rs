@@ -26,6 +26,11 @@ use tokio::sync::broadcast;
 use policy::{Cooldowns, decide};
 pub use view::AlertView;
 
+/// Home/away in words, as the bots say it.
+pub fn armed_text(armed: bool) -> &'static str {
+    if armed { "Armed: alerts are on (away)." } else { "Disarmed: alerts are paused (home)." }
+}
+
 /// Where alerts go under `config`: Home Assistant when MQTT is set, one recipient per Telegram chat
 /// and per verified WhatsApp number, and the e-mail list as one.
 async fn recipients(config: &Config, db: &Db) -> Vec<Recipient> {

@@ -102,7 +102,7 @@ async fn answer(state: &AppState, text: &str) -> String {
             match controls.set_armed(armed).await {
                 Ok(()) => {
                     tracing::info!(armed, "arm/disarm from WhatsApp");
-                    if armed { "Armed: alerts are on (away)." } else { "Disarmed: alerts are paused (home)." }.into()
+                    crate::alerts::armed_text(armed).into()
                 }
                 Err(err) => format!("Could not change it: {err}"),
             }
@@ -110,11 +110,7 @@ async fn answer(state: &AppState, text: &str) -> String {
         "status" => {
             let cameras = state.cameras.list();
             let online = cameras.iter().filter(|c| c.status().state == crate::camera::CameraState::Online).count();
-            format!(
-                "{}\nCameras online: {online} of {}",
-                if controls.armed() { "Armed: alerts are on (away)." } else { "Disarmed: alerts are paused (home)." },
-                cameras.len()
-            )
+            format!("{}\nCameras online: {online} of {}", crate::alerts::armed_text(controls.armed()), cameras.len())
         }
         _ => HELP.into(),
     }

@@ -85,10 +85,7 @@ pub async fn answer(context: &BridgeContext, text: &str) -> Reply {
             match controls.set_armed(armed).await {
                 Ok(()) => {
                     tracing::info!(armed, "arm/disarm from Telegram");
-                    Reply::Text(
-                        if armed { "Armed: alerts are on (away)." } else { "Disarmed: alerts are paused (home)." }
-                            .into(),
-                    )
+                    Reply::Text(crate::alerts::armed_text(armed).into())
                 }
                 Err(err) => Reply::Text(format!("Could not change it: {err}")),
             }
@@ -156,7 +153,7 @@ async fn status(context: &BridgeContext) -> String {
     let waiting = context.db.count_deliveries("telegram", "pending").await.unwrap_or(0);
     format!(
         "{}\nCameras online: {online} of {}\nAlerts waiting to be sent here: {waiting}",
-        if armed { "Armed: alerts are on (away)." } else { "Disarmed: alerts are paused (home)." },
+        crate::alerts::armed_text(armed),
         cameras.len()
     )
 }
