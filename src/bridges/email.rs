@@ -56,12 +56,7 @@ impl Bridge for EmailBridge {
         Box::pin(async move {
             let sender = match Mailer::new(&self.config) {
                 Ok(sender) => Arc::new(sender),
-                Err(reason) => {
-                    tracing::error!("{reason}");
-                    self.health.set_state(super::LinkState::Disconnected, Some(reason));
-                    cancel.cancelled().await;
-                    return;
-                }
+                Err(reason) => return self.health.fail_until_cancelled(reason, &cancel).await,
             };
             // Sign in once now, so the Integrations page says at once whether the settings work.
             match sender.transport.test_connection().await {

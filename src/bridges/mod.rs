@@ -102,6 +102,14 @@ impl HealthCell {
         change(&mut self.0.lock().expect("health lock"));
     }
 
+    /// A bridge that cannot start (its settings cannot be used): logs why, shows it, and idles
+    /// until `cancel`, so the rest of Watchpost runs on.
+    pub async fn fail_until_cancelled(&self, reason: String, cancel: &CancellationToken) {
+        tracing::error!("{reason}");
+        self.set_state(LinkState::Disconnected, Some(reason));
+        cancel.cancelled().await;
+    }
+
     /// Records a new link state (and when it began); a connection clears the last error.
     pub fn set_state(&self, state: LinkState, error: Option<String>) {
         self.update(|h| {

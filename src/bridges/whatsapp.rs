@@ -67,12 +67,7 @@ impl Bridge for WhatsAppBridge {
         Box::pin(async move {
             let sender = match self.sender() {
                 Ok(sender) => Arc::new(sender),
-                Err(reason) => {
-                    tracing::error!("{reason}");
-                    self.health.set_state(super::LinkState::Disconnected, Some(reason));
-                    cancel.cancelled().await;
-                    return;
-                }
+                Err(reason) => return self.health.fail_until_cancelled(reason, &cancel).await,
             };
             // Ask for the sending number once, so the Integrations page says at once whether the id
             // and token work.

@@ -97,12 +97,7 @@ impl MqttBridge {
     async fn serve(self: Arc<Self>, mut bus: broadcast::Receiver<BusMessage>, cancel: CancellationToken) {
         let options = match connect::options(&self.config, &self.config.client_id) {
             Ok(options) => options,
-            Err(message) => {
-                tracing::error!("{message}");
-                self.health.set_state(LinkState::Disconnected, Some(message));
-                cancel.cancelled().await;
-                return;
-            }
+            Err(message) => return self.health.fail_until_cancelled(message, &cancel).await,
         };
         let outbox = match Outbox::open(
             self.context.db.clone(),
