@@ -159,6 +159,7 @@ pub(super) async fn render(
     let mqtt = form.unwrap_or_else(|| running.mqtt.clone());
     let all_health = state.bridges.health().await;
     let health = all_health.iter().find(|h| h.name == "mqtt").cloned();
+    let numbers = state.db.whatsapp_numbers().await?;
     let mut channels = Vec::new();
     for (name, title, recipients, how_to) in [
         (
@@ -170,11 +171,7 @@ pub(super) async fn render(
         (
             "whatsapp",
             "WhatsApp",
-            state
-                .db
-                .whatsapp_numbers()
-                .await
-                .unwrap_or_default()
+            numbers
                 .iter()
                 .filter(|n| n.status == "verified")
                 .map(|n| format!("+{}", n.number))
@@ -195,10 +192,7 @@ pub(super) async fn render(
     }
     let now_ms = chrono::Utc::now().timestamp_millis();
     let business = running.whatsapp.business_number.trim_start_matches('+').to_string();
-    let whatsapp_numbers = state
-        .db
-        .whatsapp_numbers()
-        .await?
+    let whatsapp_numbers = numbers
         .into_iter()
         .map(|n| NumberView {
             verified: n.status == "verified",
