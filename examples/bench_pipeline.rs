@@ -74,7 +74,7 @@ fn main() -> anyhow::Result<()> {
     let mut children = Vec::new();
     for id in 0..cameras {
         let mut child = Command::new("ffmpeg")
-            .args(watchpost::camera::ffmpeg::build_args(&camera(id, &clip), &ffmpeg_config))
+            .args(watchpost::camera::ffmpeg::build_args(&camera(id, &clip), &ffmpeg_config).args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())

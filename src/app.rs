@@ -17,7 +17,7 @@ use crate::supervise::{CancellationToken, TaskTracker};
 use crate::web::{self, AppState};
 use std::collections::HashSet;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -43,7 +43,7 @@ pub struct RunningApp {
 /// Starts everything and returns once the web server listens.
 pub async fn start(options: ServeOptions) -> Result<RunningApp> {
     let ServeOptions { config, data_dir, demo } = options;
-    std::fs::create_dir_all(&data_dir).map_err(|e| {
+    make_private(&data_dir).map_err(|e| {
         Error::unavailable(format!(
             "cannot create the data directory {}: {e}; choose another with --data-dir",
             data_dir.display()
@@ -125,6 +125,7 @@ pub async fn start(options: ServeOptions) -> Result<RunningApp> {
         bus,
         config: Arc::new(config.clone()),
         started: Instant::now(),
+        whatsapp_replays: Default::default(),
     };
     let bind = config.server.bind.clone();
     let app_state = state.clone();
@@ -258,11 +259,39 @@ async fn start_detector(config: &crate::config::DetectorConfig) -> web::Detector
 /// Opens the database and the account keys without starting anything (for the `user` and `token`
 /// commands).
 pub async fn open_accounts(config: &Config, data_dir: &std::path::Path) -> Result<(Db, Auth)> {
-    std::fs::create_dir_all(data_dir)
+    make_private(data_dir)
         .map_err(|e| Error::unavailable(format!("cannot create the data directory {}: {e}", data_dir.display())))?;
     let db = Db::connect(&config.storage.database_url(data_dir)).await?;
     let auth = Auth::open(db.clone(), data_dir, config.auth.clone()).await?;
     Ok((db, auth))
+}
+
+/// Keeps what Watchpost writes to the account it runs as: from here on, files it (and ffmpeg)
+/// creates are 0600 and folders 0700 (umask 077), and the data directory is created 0700. An
+/// existing data directory, its `keys/` and the files directly in it (the SQLite database) are
+/// made private too, which closes what an older version left readable: snapshots, the database
+/// with its password hashes and audit log, and the keys. docs/security.md says how to share the
+/// media read-only with another account.
+fn make_private(data_dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    // SAFETY: umask only sets this process's file-creation mask; it cannot fail.
+    unsafe {
+        libc::umask(0o077);
+    }
+    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(data_dir)?;
+    std::fs::set_permissions(data_dir, std::fs::Permissions::from_mode(0o700))?;
+    for entry in std::fs::read_dir(data_dir)?.flatten() {
+        let Ok(kind) = entry.file_type() else { continue };
+        let mode = if kind.is_file() {
+            0o600
+        } else if kind.is_dir() && entry.file_name() == "keys" {
+            0o700
+        } else {
+            continue;
+        };
+        std::fs::set_permissions(entry.path(), std::fs::Permissions::from_mode(mode))?;
+    }
+    Ok(())
 }
 
 /// Runs until SIGINT/SIGTERM, then shuts down; a second signal exits at once.

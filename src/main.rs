@@ -264,12 +264,12 @@ async fn user_command(action: UserAction, auth: &watchpost::auth::Auth, db: &wat
                 println!("No accounts yet. Create one with `watchpost user add NAME --role admin`.");
             }
             for user in users {
-                let cameras: Vec<String> = serde_json::from_str(&user.cameras).unwrap_or_default();
+                let cameras = watchpost::auth::CameraScope::parse(&user.cameras).describe();
                 println!(
                     "{:<24} {:<7} cameras: {:<20} {}",
                     user.name,
                     user.role,
-                    if cameras.is_empty() { "all".to_string() } else { cameras.join(",") },
+                    cameras,
                     if user.disabled { "disabled" } else { "" }
                 );
             }

@@ -419,8 +419,10 @@ async fn whatsapp_alerts_go_to_verified_numbers_only() {
 
     // The verified number can disarm and arm, and is answered.
     let controls = app.running().state.cameras.controls().clone();
-    for (command, armed, said) in [("Disarm", false, "Disarmed"), ("arm", true, "Armed")] {
-        let message = inbound_message("4915112345678", command);
+    let disarm = inbound_message("4915112345678", "Disarm");
+    for (message, armed, said) in
+        [(disarm.clone(), false, "Disarmed"), (inbound_message("4915112345678", "arm"), true, "Armed")]
+    {
         let signature = sign(APP_SECRET, message.as_bytes());
         let response =
             app.anonymous.post(&hook).header("x-hub-signature-256", signature).body(message).send().await.unwrap();
@@ -432,6 +434,22 @@ async fn whatsapp_alerts_go_to_verified_numbers_only() {
         assert!(reply.starts_with(said), "{reply}");
         assert_eq!(controls.armed(), armed);
     }
+    // A captured "disarm" posted again does nothing, nor does one written an hour ago; Meta still
+    // gets its 200 (it would retry anything else for days).
+    let replies = texts(&whatsapp).len();
+    let mut old: serde_json::Value = serde_json::from_str(&inbound_message("4915112345678", "disarm")).unwrap();
+    old["entry"][0]["changes"][0]["value"]["messages"][0]["timestamp"] =
+        (chrono::Utc::now().timestamp() - 3600).to_string().into();
+    for replayed in [disarm, old.to_string()] {
+        let signature = sign(APP_SECRET, replayed.as_bytes());
+        let response =
+            app.anonymous.post(&hook).header("x-hub-signature-256", signature).body(replayed).send().await.unwrap();
+        assert_eq!(response.status(), 200);
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(controls.armed(), "a replayed or stale disarm is ignored");
+    assert_eq!(texts(&whatsapp).len(), replies, "and not answered");
+
     // The same code from another number verifies nothing.
     let stolen = inbound_message("447700900123", &code);
     let response = app

@@ -61,6 +61,9 @@ fn bad_values_name_key_value_and_what_is_allowed() {
         [[cameras]]
         id = "front"
         url = "not a url"
+        [[cameras]]
+        id = "hub"
+        url = "rtsp://admin:pa55word@10.0.0.3:99999/x"
         "#,
     );
     let find =
@@ -70,6 +73,10 @@ fn bad_values_name_key_value_and_what_is_allowed() {
     assert!(find("cameras[0].detect.fps").message.contains("0 is not allowed; use 1–30"));
     assert!(find("cameras[1].id").message.contains("used by another camera"));
     assert!(find("cameras[1].url").message.contains("not a URL"));
+    assert!(find("cameras[2].id").message.contains("\"hub\" is reserved"), "{issues:?}");
+    let bad_port = &find("cameras[2].url").message;
+    assert!(bad_port.contains("rtsp://***@10.0.0.3:99999/x"), "{bad_port}");
+    assert!(!format!("{issues:?}").contains("pa55word"), "a URL that cannot be parsed still hides its password");
 }
 
 #[test]

@@ -137,8 +137,9 @@ mod tests {
 
     fn event(label: Option<&str>, score: f64, zones: &[&str], local: (u32, u32)) -> EventSummary {
         let today = chrono::Local::now().date_naive();
-        let start =
-            today.and_hms_opt(local.0, local.1, 0).unwrap().and_local_timezone(chrono::Local).earliest().unwrap();
+        let naive = today.and_hms_opt(local.0, local.1, 0).unwrap();
+        // In a daylight-saving gap the time does not exist today; read it as UTC then.
+        let start = naive.and_local_timezone(chrono::Local).earliest().unwrap_or_else(|| naive.and_utc().into());
         EventSummary {
             id: 1,
             camera: "garden".into(),

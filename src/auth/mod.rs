@@ -64,9 +64,43 @@ pub struct Identity {
     pub user_id: i64,
     pub name: String,
     pub role: Role,
-    /// Cameras this user may see; empty = all.
-    pub cameras: Vec<String>,
+    pub cameras: CameraScope,
     pub method: AuthMethod,
+}
+
+/// The cameras a user may see.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CameraScope {
+    All,
+    /// These only; none when the stored list could not be read (fail closed).
+    Only(Vec<String>),
+}
+
+impl CameraScope {
+    /// The stored form: a JSON list, where an empty list means every camera. A list that cannot
+    /// be read gives no camera at all, never every camera.
+    pub fn parse(stored: &str) -> Self {
+        match serde_json::from_str::<Vec<String>>(stored) {
+            Ok(list) if list.is_empty() => CameraScope::All,
+            Ok(list) => CameraScope::Only(list),
+            Err(err) => {
+                tracing::error!(
+                    error = %err,
+                    "an account's camera list cannot be read; it sees no camera until an administrator saves its cameras again"
+                );
+                CameraScope::Only(Vec::new())
+            }
+        }
+    }
+
+    /// In words for lists of accounts: `all`, `none` or the camera ids.
+    pub fn describe(&self) -> String {
+        match self {
+            CameraScope::All => "all".into(),
+            CameraScope::Only(list) if list.is_empty() => "none".into(),
+            CameraScope::Only(list) => list.join(", "),
+        }
+    }
 }
 
 impl Identity {
@@ -75,12 +109,18 @@ impl Identity {
     }
 
     pub fn can_see(&self, camera_id: &str) -> bool {
-        self.cameras.is_empty() || self.cameras.iter().any(|c| c == camera_id)
+        match &self.cameras {
+            CameraScope::All => true,
+            CameraScope::Only(list) => list.iter().any(|c| c == camera_id),
+        }
     }
 
     /// The camera limit as an event filter: `None` = every camera.
     pub fn allowed_cameras(&self) -> Option<Vec<String>> {
-        (!self.cameras.is_empty()).then(|| self.cameras.clone())
+        match &self.cameras {
+            CameraScope::All => None,
+            CameraScope::Only(list) => Some(list.clone()),
+        }
     }
 
     /// The CSRF token of a browser session (empty for API tokens, which need none).
@@ -96,7 +136,7 @@ impl Identity {
             user_id: user.id,
             name: user.name.clone(),
             role: Role::parse(&user.role)?,
-            cameras: serde_json::from_str(&user.cameras).unwrap_or_default(),
+            cameras: CameraScope::parse(&user.cameras),
             method,
         })
     }
@@ -138,6 +178,9 @@ struct Inner {
     has_users: AtomicBool,
     /// Serialises first-run set-up so two browsers cannot both create "the" administrator.
     setup: tokio::sync::Mutex<()>,
+    /// Serialises changes of roles and of disabling, so that two administrators demoting each
+    /// other at once cannot leave no active administrator.
+    access_changes: tokio::sync::Mutex<()>,
 }
 
 impl Auth {
@@ -156,8 +199,14 @@ impl Auth {
                 limiter: LoginLimiter::default(),
                 has_users: AtomicBool::new(has_users),
                 setup: tokio::sync::Mutex::new(()),
+                access_changes: tokio::sync::Mutex::new(()),
             }),
         })
+    }
+
+    /// Held while an account's role or disabled flag is checked and changed.
+    pub async fn access_change(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.inner.access_changes.lock().await
     }
 
     pub fn vault(&self) -> Arc<Vault> {
@@ -234,28 +283,33 @@ impl Auth {
             ok,
             detail: (!detail.is_empty()).then(|| detail.to_string()),
         };
-        if let Err(wait) = self.inner.limiter.check(&keys) {
-            self.audit(audit(false, "refused: too many failed attempts")).await;
-            return Err(Error::new(
-                ErrorKind::TooManyRequests,
-                format!("Too many failed sign-ins. Wait {} seconds and try again.", wait.as_secs().max(1)),
-            ));
-        }
+        // Counted before the slow password check, so parallel attempts cannot outrun the limit.
+        let attempt = match self.inner.limiter.reserve(&keys) {
+            Ok(attempt) => attempt,
+            Err(wait) => {
+                self.audit(audit(false, "refused: too many failed attempts")).await;
+                return Err(Error::new(
+                    ErrorKind::TooManyRequests,
+                    format!("Too many failed sign-ins. Wait {} seconds and try again.", wait.as_secs().max(1)),
+                ));
+            }
+        };
         let user = self.db().user_by_name(name).await?;
         let password_ok = password::verify(password, user.as_ref().map(|u| u.password_hash.as_str())).await;
         let user = match user {
             Some(user) if password_ok && !user.disabled => user,
             Some(user) if password_ok && user.disabled => {
+                self.inner.limiter.release(attempt, &user_key);
                 self.audit(audit(false, "account disabled")).await;
                 return Err(Error::forbidden("This account is disabled. Ask an administrator."));
             }
             _ => {
-                self.inner.limiter.record_failure(&keys);
+                // The attempt stays counted as a failure.
                 self.audit(audit(false, "wrong user name or password")).await;
                 return Err(Error::unauthenticated("Wrong user name or password."));
             }
         };
-        self.inner.limiter.clear(&user_key);
+        self.inner.limiter.release(attempt, &user_key);
         let now = now_ms();
         let (idle_cutoff, created_cutoff) = self.session_cutoffs(now);
         self.db().delete_expired_sessions(idle_cutoff, created_cutoff).await?;
@@ -400,7 +454,7 @@ impl Auth {
         };
         let claims =
             Claims { sub: user_id.to_string(), jti: record.id.clone(), iat: now / 1000, exp: record.expires_ms / 1000 };
-        let jwt = self.inner.keyring.read().unwrap_or_else(|e| e.into_inner()).sign(&claims)?;
+        let jwt = self.keyring().sign(&claims)?;
         self.db().insert_token(record.clone()).await?;
         Ok(IssuedToken { jwt, record })
     }
@@ -433,7 +487,7 @@ impl Auth {
     /// The identity behind an `Authorization: Bearer` token.
     pub async fn verify_token(&self, jwt: &str) -> Result<Identity> {
         let now = now_ms();
-        let claims = self.inner.keyring.read().unwrap_or_else(|e| e.into_inner()).verify(jwt, now, self.grace_ms())?;
+        let claims = self.keyring().verify(jwt, now, self.grace_ms())?;
         let refused = |why: &str| Error::unauthenticated(format!("API token refused: {why}"));
         let record = self.db().get_token(&claims.jti).await?.ok_or_else(|| refused("it is not known here"))?;
         if record.revoked_ms.is_some() {
@@ -461,12 +515,35 @@ impl Auth {
     }
 
     /// Makes a new signing key current; tokens signed with the old one work for the grace period.
+    /// Keys another process added to the file meanwhile are kept.
     pub fn rotate_signing_key(&self) -> Result<()> {
-        self.inner.keyring.write().unwrap_or_else(|e| e.into_inner()).rotate(now_ms(), self.grace_ms())
+        let mut ring = self.inner.keyring.write().unwrap_or_else(|e| e.into_inner());
+        if ring.is_stale() {
+            ring.reload()?;
+        }
+        ring.rotate(now_ms(), self.grace_ms())
     }
 
     pub fn signing_keys(&self) -> Vec<KeyInfo> {
-        self.inner.keyring.read().unwrap_or_else(|e| e.into_inner()).keys()
+        self.keyring().keys()
+    }
+
+    /// The signing keys as the key file now holds them: read again when another process (the
+    /// `token rotate-key` command) changed the file.
+    fn keyring(&self) -> std::sync::RwLockReadGuard<'_, Keyring> {
+        let ring = self.inner.keyring.read().unwrap_or_else(|e| e.into_inner());
+        if !ring.is_stale() {
+            return ring;
+        }
+        drop(ring);
+        let mut ring = self.inner.keyring.write().unwrap_or_else(|e| e.into_inner());
+        if ring.is_stale()
+            && let Err(err) = ring.reload()
+        {
+            tracing::error!(error = %err, "cannot read the API signing keys again; using the ones in memory");
+        }
+        drop(ring);
+        self.inner.keyring.read().unwrap_or_else(|e| e.into_inner())
     }
 }
 
@@ -510,6 +587,15 @@ mod tests {
         assert_eq!(parse_duration_ms("2w").unwrap(), 14 * 86_400_000);
         assert!(parse_duration_ms("soon").is_err());
         assert!(parse_duration_ms("3y").is_err());
+    }
+
+    #[test]
+    fn a_camera_list_that_cannot_be_read_shows_no_camera() {
+        assert_eq!(CameraScope::parse("[]"), CameraScope::All);
+        assert_eq!(CameraScope::parse(r#"["door"]"#), CameraScope::Only(vec!["door".into()]));
+        for damaged in ["", "door", "{\"a\":1}", "[1]"] {
+            assert_eq!(CameraScope::parse(damaged), CameraScope::Only(Vec::new()), "{damaged:?}");
+        }
     }
 
     #[test]

@@ -4,6 +4,10 @@
 //! still honoured (revoked, re-issued with a grace period). Rotating the signing key adds a new key
 //! and retires the old one: tokens it signed keep working for the grace period, then must be
 //! re-issued.
+//!
+//! The key file is the one source of truth: the running server and the `watchpost token
+//! rotate-key` command both change it, so the keyring notices when the file was replaced
+//! ([`Keyring::is_stale`]) and reads it again before it signs, verifies or rotates.
 
 use super::secrets::{random_bytes, random_id};
 use crate::error::{Error, Result};
@@ -41,10 +45,29 @@ struct KeyFile {
 pub struct Keyring {
     path: PathBuf,
     file: KeyFile,
+    /// The key file as it was when last read or written.
+    stamp: Option<FileStamp>,
+}
+
+/// Tells a replaced or rewritten key file from the one in memory (an atomic write makes a new
+/// inode).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct FileStamp {
+    inode: u64,
+    len: u64,
+    modified: Option<std::time::SystemTime>,
+}
+
+impl FileStamp {
+    fn of(path: &Path) -> Option<Self> {
+        use std::os::unix::fs::MetadataExt;
+        let meta = std::fs::metadata(path).ok()?;
+        Some(Self { inode: meta.ino(), len: meta.len(), modified: meta.modified().ok() })
+    }
 }
 
 /// What a caller may learn about a key (never the secret).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeyInfo {
     pub kid: String,
     pub created_ms: i64,
@@ -54,21 +77,28 @@ pub struct KeyInfo {
 impl Keyring {
     /// Loads the key file, creating it with a first key on first start.
     pub fn open(path: &Path, now_ms: i64) -> Result<Self> {
-        let file = match std::fs::read(path) {
-            Ok(bytes) => serde_json::from_slice::<KeyFile>(&bytes).map_err(|e| {
-                Error::unavailable(format!(
-                    "{} is damaged ({e}); restore it from a backup or delete it (every API token must then be re-issued)",
-                    path.display()
-                ))
-            })?,
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound => KeyFile::default(),
-            Err(err) => return Err(Error::unavailable(format!("cannot read {}: {err}", path.display()))),
-        };
-        let mut ring = Self { path: path.to_path_buf(), file };
+        let stamp = FileStamp::of(path);
+        let file = read_key_file(path)?.unwrap_or_default();
+        let mut ring = Self { path: path.to_path_buf(), file, stamp };
         if ring.current().is_none() {
             ring.add_key(now_ms)?;
         }
         Ok(ring)
+    }
+
+    /// True when the key file was changed by someone else (the CLI) since it was last read here.
+    pub fn is_stale(&self) -> bool {
+        FileStamp::of(&self.path) != self.stamp
+    }
+
+    /// Reads the key file again; keeps the keys in memory when it is gone, damaged (the error says
+    /// so, once per change of the file) or has no current key.
+    pub fn reload(&mut self) -> Result<()> {
+        self.stamp = FileStamp::of(&self.path);
+        if let Some(file) = read_key_file(&self.path)?.filter(|f| f.keys.iter().any(|k| k.retired_ms.is_none())) {
+            self.file = file;
+        }
+        Ok(())
     }
 
     fn current(&self) -> Option<&SigningKey> {
@@ -85,10 +115,12 @@ impl Keyring {
         self.save()
     }
 
-    fn save(&self) -> Result<()> {
+    fn save(&mut self) -> Result<()> {
         let json =
             serde_json::to_vec_pretty(&self.file).map_err(|e| Error::internal("cannot encode keys").with_source(e))?;
-        crate::media::write_atomic_private(&self.path, &json)
+        crate::media::write_atomic_private(&self.path, &json)?;
+        self.stamp = FileStamp::of(&self.path);
+        Ok(())
     }
 
     /// Retires the current key, makes a new one current, and forgets keys retired longer than
@@ -146,6 +178,20 @@ impl Keyring {
     }
 }
 
+/// The key file, or `None` when there is none yet.
+fn read_key_file(path: &Path) -> Result<Option<KeyFile>> {
+    match std::fs::read(path) {
+        Ok(bytes) => serde_json::from_slice::<KeyFile>(&bytes).map(Some).map_err(|e| {
+            Error::unavailable(format!(
+                "{} is damaged ({e}); restore it from a backup or delete it (every API token must then be re-issued)",
+                path.display()
+            ))
+        }),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(err) => Err(Error::unavailable(format!("cannot read {}: {err}", path.display()))),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -172,5 +218,21 @@ mod tests {
         let reloaded = Keyring::open(&path, now).unwrap();
         assert_eq!(reloaded.keys().len(), 2);
         assert!(reloaded.verify(&ring.sign(&claims(60)).unwrap(), now, 0).is_ok());
+    }
+
+    #[test]
+    fn a_rotation_by_another_process_is_noticed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("api-signing.json");
+        let now = 1_000_000;
+        let mut server = Keyring::open(&path, now).unwrap();
+        assert!(!server.is_stale());
+        let mut cli = Keyring::open(&path, now).unwrap();
+        cli.rotate(now, 60_000).unwrap();
+        assert!(server.is_stale(), "the file the CLI wrote is noticed");
+        server.reload().unwrap();
+        assert!(!server.is_stale());
+        assert!(server.verify(&cli.sign(&claims(60)).unwrap(), now, 60_000).is_ok(), "the CLI's new key is known");
+        assert_eq!(server.keys(), cli.keys());
     }
 }

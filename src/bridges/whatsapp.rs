@@ -314,8 +314,19 @@ pub fn new_code() -> String {
     format!("WP-{:06}", u32::from_le_bytes(bytes) % 1_000_000)
 }
 
-/// The text messages in a webhook delivery: `(from, text)` pairs.
-pub fn inbound_texts(payload: &Value) -> Vec<(String, String)> {
+/// A message from a person, as Meta's webhook delivers it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InboundText {
+    pub from: String,
+    pub text: String,
+    /// Meta's message id (`wamid.…`), the same on every delivery of one message.
+    pub id: String,
+    /// When the person sent it (Meta's `timestamp`, in seconds), in milliseconds; 0 when absent.
+    pub sent_ms: i64,
+}
+
+/// The text messages in a webhook delivery.
+pub fn inbound_texts(payload: &Value) -> Vec<InboundText> {
     let mut found = Vec::new();
     for entry in payload["entry"].as_array().into_iter().flatten() {
         for change in entry["changes"].as_array().into_iter().flatten() {
@@ -326,13 +337,52 @@ pub fn inbound_texts(payload: &Value) -> Vec<(String, String)> {
                     Some("button") => message["button"]["text"].as_str().unwrap_or_default(),
                     _ => "",
                 };
+                let sent_s = message["timestamp"].as_str().and_then(|t| t.parse::<i64>().ok()).unwrap_or(0);
                 if !from.is_empty() {
-                    found.push((from, text.trim().to_string()));
+                    found.push(InboundText {
+                        from,
+                        text: text.trim().to_string(),
+                        id: message["id"].as_str().unwrap_or_default().to_string(),
+                        sent_ms: sent_s.saturating_mul(1000),
+                    });
                 }
             }
         }
     }
     found
+}
+
+/// How old a webhook message may be, and how far ahead of this clock, to be acted on.
+pub const MESSAGE_MAX_AGE_MS: i64 = 10 * 60_000;
+
+/// Refuses a signed webhook message delivered a second time: a captured "disarm" posted again
+/// must not disarm again. A message is acted on once, by its id, and only while it is fresh
+/// ([`MESSAGE_MAX_AGE_MS`]); the ids of fresh messages are remembered in memory, which is enough
+/// because anything older is refused by its timestamp.
+#[derive(Default)]
+pub struct ReplayGuard {
+    seen: std::sync::Mutex<std::collections::HashMap<String, i64>>,
+}
+
+impl ReplayGuard {
+    /// `Ok` the first time a fresh message is seen; otherwise why it is ignored.
+    pub fn admit(&self, message: &InboundText, now_ms: i64) -> Result<(), &'static str> {
+        if message.id.is_empty() || message.sent_ms == 0 {
+            return Err("it has no message id or time");
+        }
+        if now_ms - message.sent_ms > MESSAGE_MAX_AGE_MS {
+            return Err("it is too old (a replay, or delivered late)");
+        }
+        if message.sent_ms - now_ms > MESSAGE_MAX_AGE_MS {
+            return Err("its time is in the future");
+        }
+        let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+        seen.retain(|_, sent_ms| now_ms - *sent_ms <= MESSAGE_MAX_AGE_MS);
+        if seen.insert(message.id.clone(), message.sent_ms).is_some() {
+            return Err("it was delivered before (a replay)");
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -396,10 +446,34 @@ mod tests {
                 ],
             }}]}],
         });
+        let message = |text: &str, id: &str, sent_ms| InboundText {
+            from: "4915112345678".into(),
+            text: text.into(),
+            id: id.into(),
+            sent_ms,
+        };
         assert_eq!(
             inbound_texts(&payload),
-            [("4915112345678".to_string(), "WP-123456".to_string()), ("4915112345678".to_string(), String::new())]
+            [message("WP-123456", "wamid.1", 1_763_850_000_000), message("", "wamid.2", 1_763_850_001_000)]
         );
         assert!(inbound_texts(&json!({ "entry": "nonsense" })).is_empty());
+    }
+
+    #[test]
+    fn a_message_is_acted_on_once_and_only_while_fresh() {
+        let guard = ReplayGuard::default();
+        let now = 1_763_850_000_000;
+        let message =
+            |id: &str, sent_ms| InboundText { from: "49151".into(), text: "disarm".into(), id: id.into(), sent_ms };
+        assert!(guard.admit(&message("wamid.1", now - 1000), now).is_ok());
+        assert!(guard.admit(&message("wamid.1", now - 1000), now + 5000).is_err(), "the same message again");
+        assert!(guard.admit(&message("wamid.2", now - MESSAGE_MAX_AGE_MS - 1), now).is_err(), "too old");
+        assert!(guard.admit(&message("wamid.3", now + MESSAGE_MAX_AGE_MS + 1), now).is_err(), "from the future");
+        assert!(guard.admit(&message("", now), now).is_err(), "no id");
+        assert!(guard.admit(&message("wamid.4", now), now).is_ok());
+        let later = now + MESSAGE_MAX_AGE_MS + 2000;
+        assert!(guard.admit(&message("wamid.1", now - 1000), later).is_err(), "forgotten ids are refused by age");
+        assert!(guard.admit(&message("wamid.5", later), later).is_ok());
+        assert_eq!(guard.seen.lock().unwrap().len(), 1, "old ids are forgotten");
     }
 }

@@ -28,23 +28,53 @@ pub fn hwaccel_args(preset: HwAccel) -> &'static [&'static str] {
     }
 }
 
-/// The full ffmpeg argument list for a camera (without the program name).
-pub fn build_args(camera: &CameraConfig, ffmpeg: &FfmpegConfig) -> Vec<String> {
+/// How ffmpeg is started for a camera.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FfmpegInvocation {
+    /// The arguments (without the program name). They never hold a camera's URL, which may carry
+    /// its password: every user of the machine can read a process's arguments (`ps`).
+    pub args: Vec<String>,
+    /// For a network camera, the input as an ffconcat script: written to ffmpeg's standard input
+    /// (readable by nobody else), then closed. ffmpeg's concat demuxer opens the URL in it with
+    /// the `option` lines as its input options.
+    pub stdin: Option<String>,
+}
+
+/// Protocols the concat demuxer may open for a network camera (its default list for a script
+/// read from a pipe holds none of them).
+const NETWORK_PROTOCOLS: &str = "pipe,rtsp,rtsps,rtp,srtp,udp,tcp,tls,http,https,httpproxy,crypto,data";
+
+/// The ffmpeg command for a camera.
+pub fn build_args(camera: &CameraConfig, ffmpeg: &FfmpegConfig) -> FfmpegInvocation {
     let mut args: Vec<String> = ["-hide_banner", "-nostdin", "-nostats"].map(String::from).to_vec();
     args.extend(hwaccel_args(camera.hwaccel.unwrap_or(ffmpeg.hwaccel)).iter().map(|s| s.to_string()));
     let url = camera.url.as_str();
-    let input: &[&str] = if url.starts_with("rtsp://") || url.starts_with("rtsps://") {
-        // TCP for reliability over Wi-Fi; -timeout (µs) makes a dead camera fail instead of hanging.
-        &["-rtsp_transport", "tcp", "-timeout", "10000000", "-fflags", "nobuffer", "-flags", "low_delay"]
+    // Input options of the camera's own URL: TCP for reliability over Wi-Fi; a socket time-out
+    // (µs) makes a dead camera fail instead of hanging.
+    let network_options: &[(&str, &str)] = if url.starts_with("rtsp://") || url.starts_with("rtsps://") {
+        &[("rtsp_transport", "tcp"), ("timeout", "10000000"), ("fflags", "nobuffer")]
     } else if url.starts_with("http://") || url.starts_with("https://") {
-        &["-rw_timeout", "10000000", "-fflags", "nobuffer"]
+        &[("rw_timeout", "10000000"), ("fflags", "nobuffer")]
     } else {
-        // A local file: play it in real time, forever, like a camera.
-        &["-re", "-stream_loop", "-1"]
+        &[]
     };
-    args.extend(input.iter().map(|s| s.to_string()));
-    let path = url.strip_prefix("file://").unwrap_or(url);
-    args.extend(["-i".into(), path.to_string(), "-an".into(), "-sn".into(), "-dn".into()]);
+    let stdin = if network_options.is_empty() {
+        // A local file: play it in real time, forever, like a camera.
+        let path = url.strip_prefix("file://").unwrap_or(url);
+        args.extend(["-re", "-stream_loop", "-1", "-i", path].map(String::from));
+        None
+    } else {
+        args.extend(
+            ["-fflags", "nobuffer", "-flags", "low_delay", "-protocol_whitelist", NETWORK_PROTOCOLS].map(String::from),
+        );
+        args.extend(["-f", "concat", "-safe", "0", "-i", "pipe:0"].map(String::from));
+        let mut script = format!("ffconcat version 1.0\nfile {}\n", concat_quote(url));
+        for (key, value) in network_options {
+            script.push_str(&format!("option {key} {value}\n"));
+        }
+        Some(script)
+    };
+    args.extend(["-an", "-sn", "-dn"].map(String::from));
     let d = camera.detect;
     args.extend([
         "-vf".into(),
@@ -55,7 +85,14 @@ pub fn build_args(camera: &CameraConfig, ffmpeg: &FfmpegConfig) -> Vec<String> {
         "rawvideo".into(),
         "pipe:1".into(),
     ]);
-    args
+    FfmpegInvocation { args, stdin }
+}
+
+/// A URL as one ffconcat token: in single quotes, each `'` written as `'\''`, and no line break
+/// (which would end the directive).
+fn concat_quote(url: &str) -> String {
+    let one_line: String = url.chars().filter(|c| !matches!(c, '\n' | '\r')).collect();
+    format!("'{}'", one_line.replace('\'', r"'\''"))
 }
 
 /// An ffmpeg failure in words for the UI, and whether the fix is in the camera's settings (status
@@ -144,10 +181,12 @@ impl FfmpegRun {
         counters: Arc<FrameCounters>,
         first_seq: u64,
     ) -> Result<Self, String> {
+        let invocation = build_args(camera, ffmpeg);
         let mut command = FfmpegCommand::new_with_path(&ffmpeg.path);
-        command.args(build_args(camera, ffmpeg));
+        command.args(&invocation.args);
         let inner = command.as_inner_mut();
-        inner.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        let stdin = if invocation.stdin.is_some() { Stdio::piped() } else { Stdio::null() };
+        inner.stdin(stdin).stdout(Stdio::piped()).stderr(Stdio::piped());
         set_parent_death_signal(inner);
         let mut process = inner.spawn().map_err(|err| {
             if err.kind() == std::io::ErrorKind::NotFound {
@@ -159,6 +198,15 @@ impl FfmpegRun {
                 format!("ffmpeg could not be started: {err}")
             }
         })?;
+        if let (Some(script), Some(mut stdin)) = (invocation.stdin, process.stdin.take()) {
+            // A few hundred bytes, far below a pipe's buffer: this never blocks. Dropping `stdin`
+            // closes it, which ends the script for ffmpeg.
+            if let Err(err) = std::io::Write::write_all(&mut stdin, script.as_bytes()) {
+                let _ = process.kill();
+                let _ = process.wait();
+                return Err(format!("cannot hand ffmpeg the camera's address: {err}"));
+            }
+        }
         let stdout = process.stdout.take().ok_or("ffmpeg has no stdout")?;
         let stderr = process.stderr.take().ok_or("ffmpeg has no stderr")?;
         let pid = process.id();
@@ -241,41 +289,19 @@ fn log_stderr(stderr: std::process::ChildStderr, last_error: &Mutex<Option<Camer
         match parser.parse_next_event() {
             Ok(FfmpegEvent::LogEOF) | Err(_) => return,
             Ok(FfmpegEvent::Log(LogLevel::Error | LogLevel::Fatal, line)) | Ok(FfmpegEvent::Error(line)) => {
-                let line = redact_line(&line);
+                let line = crate::config::redact_text(&line);
                 tracing::warn!(target: "watchpost::ffmpeg", "{line}");
                 if let Ok(mut last) = last_error.lock() {
                     *last =
                         Some(explain_error(&line).unwrap_or(CameraFault { message: line, needs_new_settings: false }));
                 }
             }
-            Ok(FfmpegEvent::Log(_, line)) => tracing::debug!(target: "watchpost::ffmpeg", "{}", redact_line(&line)),
+            Ok(FfmpegEvent::Log(_, line)) => {
+                tracing::debug!(target: "watchpost::ffmpeg", "{}", crate::config::redact_text(&line))
+            }
             Ok(_) => {}
         }
     }
-}
-
-/// ffmpeg prints input URLs with their credentials; mask the password of any `user:pass@`.
-fn redact_line(line: &str) -> String {
-    let mut out = String::with_capacity(line.len());
-    let mut rest = line;
-    while let Some(pos) = rest.find("://") {
-        let (head, tail) = rest.split_at(pos + 3);
-        out.push_str(head);
-        let authority_end =
-            tail.find(|c: char| c == '/' || c.is_whitespace() || c == '\'' || c == '"').unwrap_or(tail.len());
-        let authority = &tail[..authority_end];
-        match (authority.rfind('@'), authority.find(':')) {
-            (Some(at), Some(colon)) if colon < at => {
-                out.push_str(&authority[..=colon]);
-                out.push_str("***");
-                out.push_str(&authority[at..]);
-            }
-            _ => out.push_str(authority),
-        }
-        rest = &tail[authority_end..];
-    }
-    out.push_str(rest);
-    out
 }
 
 #[cfg(target_os = "linux")]
@@ -304,17 +330,36 @@ mod tests {
     }
 
     #[test]
-    fn rtsp_uses_tcp_and_a_socket_timeout() {
-        let args = build_args(&camera("rtsp://10.0.0.2/s"), &FfmpegConfig::default()).join(" ");
-        assert!(args.contains("-rtsp_transport tcp -timeout 10000000"), "{args}");
+    fn rtsp_uses_tcp_and_a_socket_timeout_and_its_url_never_reaches_the_arguments() {
+        let invocation = build_args(&camera("rtsp://admin:s3cret@10.0.0.2/s"), &FfmpegConfig::default());
+        let args = invocation.args.join(" ");
+        assert!(!args.contains("s3cret") && !args.contains("10.0.0.2"), "{args}");
+        assert!(args.contains("-f concat -safe 0 -i pipe:0"), "{args}");
         assert!(args.contains("-vf fps=5,scale=640:360 -pix_fmt yuv420p -f rawvideo pipe:1"), "{args}");
+        assert_eq!(
+            invocation.stdin.as_deref(),
+            Some(
+                "ffconcat version 1.0\nfile 'rtsp://admin:s3cret@10.0.0.2/s'\noption rtsp_transport tcp\n\
+                 option timeout 10000000\noption fflags nobuffer\n"
+            )
+        );
+        let http = build_args(&camera("http://u:p@10.0.0.3/stream"), &FfmpegConfig::default());
+        assert!(http.stdin.unwrap().contains("option rw_timeout 10000000"));
+    }
+
+    #[test]
+    fn a_quote_or_line_break_in_a_url_cannot_add_a_directive() {
+        assert_eq!(concat_quote("rtsp://h/a'b"), r"'rtsp://h/a'\''b'");
+        assert_eq!(concat_quote("rtsp://h/a\nfile '/etc/passwd'"), r"'rtsp://h/afile '\''/etc/passwd'\'''");
     }
 
     #[test]
     fn files_loop_in_real_time_and_presets_go_before_the_input() {
         let mut cam = camera("/clips/demo.mp4");
         cam.hwaccel = Some(HwAccel::Vaapi);
-        let args = build_args(&cam, &FfmpegConfig::default()).join(" ");
+        let invocation = build_args(&cam, &FfmpegConfig::default());
+        assert_eq!(invocation.stdin, None);
+        let args = invocation.args.join(" ");
         assert!(
             args.contains("-hwaccel vaapi -hwaccel_device /dev/dri/renderD128 -re -stream_loop -1 -i /clips/demo.mp4"),
             "{args}"
@@ -322,7 +367,7 @@ mod tests {
     }
 
     #[test]
-    fn errors_are_explained_and_credentials_hidden() {
+    fn errors_are_explained() {
         assert!(
             explain_error("[tcp @ 0x1] Connection to tcp://10.0.0.2:554 failed: Connection refused")
                 .unwrap()
@@ -332,9 +377,5 @@ mod tests {
         let unauthorized = explain_error("method DESCRIBE failed: 401 Unauthorized").unwrap();
         assert!(unauthorized.message.contains("password") && unauthorized.needs_new_settings);
         assert!(explain_error("something new").is_none());
-        assert_eq!(
-            redact_line("Input #0, rtsp, from 'rtsp://a:secret@h/s':"),
-            "Input #0, rtsp, from 'rtsp://a:***@h/s':"
-        );
     }
 }

@@ -190,18 +190,22 @@ struct CameraEntry {
 #[derive(Clone)]
 pub struct CameraManager {
     cameras: Arc<RwLock<BTreeMap<String, CameraEntry>>>,
+    /// One change (add, replace, delete) at a time: two saves of one camera at once must not
+    /// both start a pipeline and lose track of one.
+    changes: Arc<tokio::sync::Mutex<()>>,
     context: PipelineContext,
     shutdown: CancellationToken,
 }
 
 impl CameraManager {
     pub fn new(context: PipelineContext, shutdown: CancellationToken) -> Self {
-        Self { cameras: Arc::default(), context, shutdown }
+        Self { cameras: Arc::default(), changes: Arc::default(), context, shutdown }
     }
 
     /// Adds (or replaces) a camera and starts its pipeline if it is enabled.
     pub async fn put(&self, config: CameraConfig, source: CameraSource) {
-        self.remove(&config.id).await;
+        let _one_change = self.changes.lock().await;
+        self.stop(&config.id).await;
         let runtime = Arc::new(CameraRuntime::new(config, source, self.context.controls.clone()));
         let cancel = self.shutdown.child_token();
         let task = runtime.config.enabled.then(|| {
@@ -218,7 +222,8 @@ impl CameraManager {
 
     /// Stops and forgets a deleted camera, its switches included.
     pub async fn delete(&self, id: &str) -> Result<()> {
-        self.remove(id).await;
+        let _one_change = self.changes.lock().await;
+        self.stop(id).await;
         self.context.controls.forget(id).await?;
         self.context.bus.publish(crate::events::BusMessage::CamerasChanged);
         Ok(())
@@ -228,8 +233,9 @@ impl CameraManager {
         &self.context.controls
     }
 
-    /// Stops a camera's pipeline (its ffmpeg is gone when this returns) and forgets it.
-    pub async fn remove(&self, id: &str) -> bool {
+    /// Stops a camera's pipeline (its ffmpeg is gone when this returns) and forgets it; the
+    /// caller holds `changes`.
+    async fn stop(&self, id: &str) -> bool {
         let entry = self.cameras.write().expect("cameras lock").remove(id);
         let Some(mut entry) = entry else { return false };
         entry.cancel.cancel();
@@ -249,6 +255,7 @@ impl CameraManager {
 
     /// Stops every camera and waits for all of them.
     pub async fn stop_all(&self) {
+        let _one_change = self.changes.lock().await;
         // Cancel all first so the cameras stop in parallel, then wait for each.
         let ids: Vec<String> = {
             let cameras = self.cameras.read().expect("cameras lock");
@@ -256,7 +263,7 @@ impl CameraManager {
             cameras.keys().cloned().collect()
         };
         for id in ids {
-            self.remove(&id).await;
+            self.stop(&id).await;
         }
     }
 }

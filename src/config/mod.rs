@@ -8,7 +8,7 @@ mod load;
 mod secret;
 
 pub use load::{DEFAULT_CONFIG_PATHS, Environment, load, parse};
-pub use secret::{Secret, join_credentials, redact_url, split_credentials, with_credentials};
+pub use secret::{Secret, join_credentials, redact_text, redact_url, split_credentials, with_credentials};
 
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
@@ -1292,6 +1292,9 @@ impl Config {
     }
 }
 
+/// The camera id that names Watchpost's own device in MQTT topics (`watchpost/hub/…`).
+pub const RESERVED_CAMERA_ID: &str = "hub";
+
 impl CameraConfig {
     /// Checks one camera; keys in the result are relative to the camera (`detect.fps`).
     pub fn validate(&self) -> Vec<ConfigIssue> {
@@ -1307,6 +1310,13 @@ impl CameraConfig {
                 format!(
                     "{:?} is not a valid id; use 1–64 lowercase letters, digits, '-' or '_' (e.g. \"front-door\")",
                     self.id
+                ),
+            );
+        } else if self.id == RESERVED_CAMERA_ID {
+            push(
+                "id",
+                format!(
+                    "{RESERVED_CAMERA_ID:?} is reserved: Home Assistant's topics for Watchpost itself use it; choose another id (e.g. \"hub-camera\")"
                 ),
             );
         }

@@ -45,12 +45,37 @@ impl<'de> Deserialize<'de> for Secret {
 }
 
 /// Replaces the user name and password of a URL (`rtsp://user:pass@host/…`) with `***` for logs,
-/// pages and API answers; other text is returned as it is.
+/// pages and API answers; other text is returned as it is. A URL that does not parse (a port out
+/// of range, a stray space) is masked by [`redact_text`]'s pattern instead.
 pub fn redact_url(raw: &str) -> String {
     match split_credentials(raw) {
         (clean, Some(_)) => clean.replacen("://", "://***@", 1),
-        (clean, None) => clean,
+        (clean, None) if url::Url::parse(raw).is_ok() => clean,
+        _ => redact_text(raw),
     }
+}
+
+/// Masks what could be a user name and password after each `://` in free text (ffmpeg's log
+/// lines, a URL that does not parse): everything up to the last `@` before the next space or
+/// quote becomes `***`. It masks too much rather than too little: a password may hold `/`, `?`
+/// or `:`, and a path with an `@` loses its start.
+pub fn redact_text(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(pos) = rest.find("://") {
+        let (head, tail) = rest.split_at(pos + 3);
+        out.push_str(head);
+        let token_end = tail.find(|c: char| c.is_whitespace() || c == '\'' || c == '"').unwrap_or(tail.len());
+        match tail[..token_end].rfind('@') {
+            Some(at) => {
+                out.push_str("***");
+                rest = &tail[at..];
+            }
+            None => rest = tail,
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Splits `scheme://user:pass@host/…` into the URL without them and the `user:pass` part (kept
@@ -113,6 +138,19 @@ mod tests {
         assert_eq!(redact_url("rtsp://admin@10.0.0.5/s1"), "rtsp://***@10.0.0.5/s1");
         assert_eq!(redact_url("rtsp://10.0.0.5/s1"), "rtsp://10.0.0.5/s1");
         assert_eq!(redact_url("/media/clip.mp4"), "/media/clip.mp4");
+        assert_eq!(redact_url("rtsp://user:pa55word@host:99999/x"), "rtsp://***@host:99999/x", "a bad port");
+        assert_eq!(redact_url("rtsp://user:pa/55?w#rd@host:99999/x"), "rtsp://***@host:99999/x");
+        assert_eq!(redact_url("rtsp://us er:pa55word@host/x"), "rtsp://***@host/x", "a space");
+    }
+
+    #[test]
+    fn text_is_masked_by_pattern() {
+        assert_eq!(
+            redact_text("Input #0, rtsp, from 'rtsp://a:secret@h/s': and http://b:x/y@h2 too"),
+            "Input #0, rtsp, from 'rtsp://***@h/s': and http://***@h2 too"
+        );
+        assert_eq!(redact_text("tcp://127.0.0.1:554?timeout=1 failed"), "tcp://127.0.0.1:554?timeout=1 failed");
+        assert_eq!(redact_text("no urls here: a@b"), "no urls here: a@b");
     }
 
     #[test]

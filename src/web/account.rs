@@ -4,7 +4,7 @@
 
 use super::AppState;
 use super::guard::{FORM_COOKIE, SESSION_COOKIE, audit, cookie, origin_of, removal};
-use super::pages::{PageResult, html, ok, redirect};
+use super::pages::{PageResult, html, ok, redirect, same_site_path};
 use super::view::{Me, format_ago, format_time};
 use crate::auth::{Identity, IssuedToken, MIN_PASSWORD_LENGTH, Role, parse_duration_ms, random_token};
 use crate::db::entities::{api_token, user};
@@ -39,9 +39,9 @@ fn anonymous_page(
     response
 }
 
-/// Only local paths are followed after sign-in (no open redirect).
-fn safe_next(next: &str) -> &str {
-    if next.starts_with('/') && !next.starts_with("//") && !next.starts_with("/\\") { next } else { "/" }
+/// Only paths on this site are followed after sign-in (no open redirect); anything else goes home.
+fn safe_next(next: &str) -> String {
+    same_site_path(next).unwrap_or_else(|| "/".into())
 }
 
 #[derive(Template)]
@@ -68,7 +68,7 @@ pub(super) async fn login_page(
     if state.auth.needs_setup().await? {
         return Ok(redirect("/setup"));
     }
-    let next = safe_next(&query.next).to_string();
+    let next = safe_next(&query.next);
     if let Some(cookie) = req.cookie(SESSION_COOKIE)
         && state.auth.session(cookie.value()).await?.is_some()
     {
@@ -92,7 +92,7 @@ pub(super) struct LoginForm {
 pub(super) async fn login(state: web::Data<AppState>, req: HttpRequest, form: web::Form<LoginForm>) -> PageResult {
     let origin = origin_of(&req, &state);
     match state.auth.login(&form.name, &form.password, &origin).await {
-        Ok(session) => Ok(signed_in(&req, &state, session.token, safe_next(&form.next))),
+        Ok(session) => Ok(signed_in(&req, &state, session.token, &safe_next(&form.next))),
         Err(err)
             if matches!(err.kind, ErrorKind::Unauthenticated | ErrorKind::Forbidden | ErrorKind::TooManyRequests) =>
         {
@@ -102,7 +102,7 @@ pub(super) async fn login(state: web::Data<AppState>, req: HttpRequest, form: we
                     nav: "",
                     me,
                     name: form.name.clone(),
-                    next: safe_next(&form.next).to_string(),
+                    next: safe_next(&form.next),
                     error: err.message.clone(),
                 }
                 .render()
@@ -496,12 +496,11 @@ pub(super) struct UserView {
 
 impl UserView {
     fn of(user: &user::Model) -> Self {
-        let cameras: Vec<String> = serde_json::from_str(&user.cameras).unwrap_or_default();
         Self {
             id: user.id,
             name: user.name.clone(),
             role: user.role.clone(),
-            cameras: if cameras.is_empty() { "all".into() } else { cameras.join(", ") },
+            cameras: crate::auth::CameraScope::parse(&user.cameras).describe(),
             disabled: user.disabled,
             created: format_time(user.created_ms),
             last_login: user.last_login_ms.map(format_ago).unwrap_or_else(|| "never".into()),
@@ -650,6 +649,8 @@ pub(super) async fn update_user(
     id: web::Path<i64>,
     body: web::Bytes,
 ) -> PageResult {
+    // The last-administrator check and the change are one step.
+    let _one_change = state.auth.access_change().await;
     let user = find_user(&state, *id).await?;
     let fields = form_fields(&body);
     let role = match Role::parse(field(&fields, "role")) {
@@ -819,6 +820,12 @@ mod tests {
         assert_eq!(safe_next("//evil.example/x"), "/");
         assert_eq!(safe_next("https://evil.example"), "/");
         assert_eq!(safe_next("/\\evil.example"), "/");
+        for dropped_by_browsers in ["/\t/evil.example/phish", "/\n/evil.example", "/\r\n/x", "/\x0b/evil.example"] {
+            assert_eq!(safe_next(dropped_by_browsers), "/", "{dropped_by_browsers:?}");
+        }
+        assert_eq!(safe_next("/events?q=a b"), "/events?q=a%20b", "always a valid Location header");
+        assert_eq!(safe_next("/a/../b"), "/b");
+        assert_eq!(safe_next(""), "/");
     }
 
     #[test]

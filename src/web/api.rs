@@ -94,6 +94,22 @@ pub struct EventsQuery {
     pub tag: Option<String>,
 }
 
+/// Where `day` begins and the next day begins on `zone`'s clock, in ms: 23 or 25 hours apart on
+/// the days daylight saving time starts or ends. Where midnight does not exist (a zone that
+/// springs forward at 00:00), the day begins at its first minute that does.
+fn day_bounds_ms<Tz: chrono::TimeZone>(day: chrono::NaiveDate, zone: &Tz) -> Option<(i64, i64)> {
+    let start_of = |day: chrono::NaiveDate| {
+        let midnight = day.and_hms_opt(0, 0, 0)?;
+        (0..=24 * 60)
+            .step_by(15)
+            .find_map(|minutes| {
+                (midnight + chrono::Duration::minutes(minutes)).and_local_timezone(zone.clone()).earliest()
+            })
+            .map(|t| t.timestamp_millis())
+    };
+    Some((start_of(day)?, start_of(day.succ_opt()?)?))
+}
+
 impl EventsQuery {
     pub fn to_filter(&self, default_limit: u64) -> Result<EventFilter, Error> {
         let non_empty = |v: &Option<String>| v.as_ref().map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
@@ -101,10 +117,9 @@ impl EventsQuery {
             Some(date) => {
                 let day = chrono::NaiveDate::parse_from_str(&date, "%Y-%m-%d")
                     .map_err(|_| Error::invalid(format!("date {date:?} is not a day; use YYYY-MM-DD")))?;
-                let start = day.and_hms_opt(0, 0, 0).and_then(|t| t.and_local_timezone(chrono::Local).earliest());
-                let start = start.ok_or_else(|| Error::invalid(format!("date {date:?} does not exist here")))?;
-                let start_ms = start.timestamp_millis();
-                (Some(start_ms), Some(start_ms + 86_400_000))
+                let (start_ms, end_ms) = day_bounds_ms(day, &chrono::Local)
+                    .ok_or_else(|| Error::invalid(format!("date {date:?} is out of range")))?;
+                (Some(start_ms), Some(end_ms))
             }
             None => (None, None),
         };
@@ -187,8 +202,11 @@ pub(super) async fn event_snapshot(
 }
 
 /// Every camera for a signed-in admin or an open `/metrics`; a viewer's own cameras otherwise.
+/// The detector, description and bridge counters add up every camera's activity, so a viewer
+/// limited to some cameras does not get them.
 pub(super) async fn metrics(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
     let me = req.extensions().get::<Identity>().cloned();
+    let sees_every_camera = me.as_ref().is_none_or(|me| me.allowed_cameras().is_none());
     let cameras: Vec<CameraView> = state
         .cameras
         .list()
@@ -225,6 +243,19 @@ pub(super) async fn metrics(state: web::Data<AppState>, req: HttpRequest) -> Htt
     family("watchpost_camera_object_events_total", "counter", "Object events started since start-up.", &|c| {
         c.object_events.to_string()
     });
+    if sees_every_camera {
+        global_metrics(&state, &mut out).await;
+    }
+    let _ = writeln!(
+        out,
+        "# HELP watchpost_uptime_seconds Seconds since start-up.\n# TYPE watchpost_uptime_seconds gauge\nwatchpost_uptime_seconds {}",
+        state.started.elapsed().as_secs()
+    );
+    HttpResponse::Ok().content_type("text/plain; version=0.0.4; charset=utf-8").body(out)
+}
+
+/// The counters that are not per camera: the detector, the descriptions and the bridges.
+async fn global_metrics(state: &AppState, out: &mut String) {
     if let Some(worker) = &state.detector.worker {
         let stats = worker.stats();
         for (name, help, value) in [
@@ -292,10 +323,24 @@ pub(super) async fn metrics(state: web::Data<AppState>, req: HttpRequest) -> Htt
             let _ = writeln!(out, "{name}{{bridge=\"{}\"}} {}", health.name, value(health));
         }
     }
-    let _ = writeln!(
-        out,
-        "# HELP watchpost_uptime_seconds Seconds since start-up.\n# TYPE watchpost_uptime_seconds gauge\nwatchpost_uptime_seconds {}",
-        state.started.elapsed().as_secs()
-    );
-    HttpResponse::Ok().content_type("text/plain; version=0.0.4; charset=utf-8").body(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_day_is_the_local_day_even_when_the_clocks_change() {
+        let hours = |date: &str, zone: chrono_tz::Tz| {
+            let day = chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d").unwrap();
+            let (start, end) = day_bounds_ms(day, &zone).unwrap();
+            let start_local = chrono::DateTime::from_timestamp_millis(start).unwrap().with_timezone(&zone);
+            ((end - start) / 3_600_000, start_local.format("%H:%M").to_string())
+        };
+        assert_eq!(hours("2026-03-29", chrono_tz::Europe::Berlin), (23, "00:00".into()), "spring forward");
+        assert_eq!(hours("2026-10-25", chrono_tz::Europe::Berlin), (25, "00:00".into()), "fall back");
+        assert_eq!(hours("2026-06-01", chrono_tz::Europe::Berlin), (24, "00:00".into()));
+        // Chile springs forward at midnight: 2026-09-06 begins at 01:00.
+        assert_eq!(hours("2026-09-06", chrono_tz::America::Santiago), (23, "01:00".into()), "no midnight");
+    }
 }

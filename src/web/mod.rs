@@ -57,6 +57,8 @@ pub struct AppState {
     pub bus: EventBus,
     pub config: Arc<Config>,
     pub started: Instant,
+    /// WhatsApp webhook messages already acted on.
+    pub whatsapp_replays: Arc<crate::bridges::whatsapp::ReplayGuard>,
 }
 
 /// Who may use a route.

@@ -98,6 +98,20 @@ pub(super) fn redirect(to: &str) -> HttpResponse {
     HttpResponse::SeeOther().insert_header((header::LOCATION, to)).finish()
 }
 
+/// `target` as a path on this site (`/events?day=…`), to go back to after a sign-in or a form;
+/// `None` for anything a browser could take to another site (`//host`, `/\host`, or a tab or
+/// newline inside, which browsers drop: `/\t/host`) or that is not a path. The answer is resolved
+/// against a base URL and must keep its origin; it is plain ASCII, so it is always a valid
+/// `Location`.
+pub(super) fn same_site_path(target: &str) -> Option<String> {
+    if !target.starts_with('/') || target.chars().any(|c| c.is_control() || c == '\\') {
+        return None;
+    }
+    let base = url::Url::parse("http://watchpost.invalid/").ok()?;
+    let resolved = base.join(target).ok()?;
+    (resolved.origin() == base.origin()).then(|| resolved[url::Position::BeforePath..].to_string())
+}
+
 pub async fn not_found() -> HttpResponse {
     PageError(Error::not_found("There is no page at this address.")).error_response()
 }
@@ -493,7 +507,11 @@ pub(super) async fn resolve_events(state: web::Data<AppState>, me: Identity, bod
             "id" => ids.push(
                 value.parse::<i64>().map_err(|_| Error::invalid(format!("id {value:?} is not an event number")))?,
             ),
-            "back" if value.starts_with("/events") && !value.starts_with("//") => back = value.into_owned(),
+            "back" => {
+                if let Some(path) = same_site_path(&value).filter(|path| path.starts_with("/events")) {
+                    back = path;
+                }
+            }
             _ => {}
         }
     }

@@ -57,7 +57,12 @@ pub(super) async fn webhook(state: web::Data<AppState>, req: HttpRequest, body: 
         return HttpResponse::BadRequest().json(serde_json::json!({ "error": "not JSON" }));
     };
     let now_ms = chrono::Utc::now().timestamp_millis();
-    for (from, text) in inbound_texts(&payload) {
+    for message in inbound_texts(&payload) {
+        if let Err(why) = state.whatsapp_replays.admit(&message, now_ms) {
+            tracing::warn!(number = %message.from, id = %message.id, "WhatsApp message ignored: {why}");
+            continue;
+        }
+        let (from, text) = (message.from, message.text);
         let code = text.to_ascii_uppercase();
         let code = code.starts_with("WP-").then_some(code.as_str());
         let reply = match state.db.whatsapp_inbound(&from, code, now_ms, now_ms - CODE_VALID_MS).await {

@@ -313,11 +313,21 @@ pub struct RtspServer {
 
 impl RtspServer {
     pub fn start(clip: &Path, port: u16) -> Self {
+        Self::start_with(clip, port, &[])
+    }
+
+    /// A server that asks for `user` and `password` (HTTP Digest, as cameras do).
+    pub fn start_with_password(clip: &Path, port: u16, user: &str, password: &str) -> Self {
+        Self::start_with(clip, port, &[user, password])
+    }
+
+    fn start_with(clip: &Path, port: u16, credentials: &[&str]) -> Self {
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/rtsp_server.py");
         let mut child = Command::new("/usr/bin/python3")
             .arg(script)
             .arg(port.to_string())
             .arg(clip)
+            .args(credentials)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -330,6 +340,10 @@ impl RtspServer {
 
     pub fn url(&self) -> String {
         format!("rtsp://127.0.0.1:{}/stream", self.port)
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     pub fn stop(mut self) {

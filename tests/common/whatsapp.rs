@@ -83,15 +83,19 @@ pub fn sign(app_secret: &str, body: &[u8]) -> String {
     format!("sha256={hex}")
 }
 
-/// A webhook delivery: `text` written by `from` to the business number.
+/// A webhook delivery: `text` written by `from` to the business number just now, with a message
+/// id of its own (as Meta sends each message).
 pub fn inbound_message(from: &str, text: &str) -> String {
+    static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    let id = format!("wamid.in{}", NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
+    let sent = chrono::Utc::now().timestamp().to_string();
     serde_json::json!({
         "object": "whatsapp_business_account",
         "entry": [{ "id": "2000", "changes": [{ "field": "messages", "value": {
             "messaging_product": "whatsapp",
             "metadata": { "display_phone_number": "4930123456", "phone_number_id": PHONE_NUMBER_ID },
             "contacts": [{ "profile": { "name": "Tester" }, "wa_id": from }],
-            "messages": [{ "from": from, "id": "wamid.in1", "timestamp": "1763850000", "type": "text", "text": { "body": text } }],
+            "messages": [{ "from": from, "id": id, "timestamp": sent, "type": "text", "text": { "body": text } }],
         }}]}],
     })
     .to_string()

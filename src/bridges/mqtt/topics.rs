@@ -25,8 +25,9 @@ impl Topics {
         format!("{}/{camera}/{leaf}", self.base)
     }
 
+    /// Watchpost's own device; no camera may take its id.
     pub fn hub(&self, leaf: &str) -> String {
-        format!("{}/hub/{leaf}", self.base)
+        format!("{}/{}/{leaf}", self.base, crate::config::RESERVED_CAMERA_ID)
     }
 
     /// Every event as it starts, changes and ends.

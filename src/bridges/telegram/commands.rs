@@ -127,8 +127,12 @@ fn answer_text(reply: Reply) -> String {
 fn known_camera(context: &BridgeContext, id: &str) -> Result<String, Reply> {
     match context.cameras.get(id) {
         Some(camera) => Ok(camera.config.display_name().to_string()),
-        None => Err(Reply::Text(format!("There is no camera {id:?}. {}", camera_list(context)))),
+        None => Err(no_such_camera(context, id)),
     }
+}
+
+fn no_such_camera(context: &BridgeContext, id: &str) -> Reply {
+    Reply::Text(format!("There is no camera {id:?}. {}", camera_list(context)))
 }
 
 fn camera_list(context: &BridgeContext) -> String {
@@ -180,11 +184,9 @@ fn cameras(context: &BridgeContext) -> String {
 }
 
 async fn snapshot(context: &BridgeContext, id: &str) -> Reply {
-    let name = match known_camera(context, id) {
-        Ok(name) => name,
-        Err(reply) => return reply,
-    };
-    let camera = context.cameras.get(id).expect("checked above");
+    // One look-up: a camera deleted meanwhile is simply not there.
+    let Some(camera) = context.cameras.get(id) else { return no_such_camera(context, id) };
+    let name = camera.config.display_name().to_string();
     match camera.latest_jpeg().await {
         Ok(Some(jpeg)) => Reply::Photo {
             jpeg: jpeg.to_vec(),
