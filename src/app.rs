@@ -279,17 +279,21 @@ fn make_private(data_dir: &Path) -> std::io::Result<()> {
         libc::umask(0o077);
     }
     std::fs::DirBuilder::new().recursive(true).mode(0o700).create(data_dir)?;
-    std::fs::set_permissions(data_dir, std::fs::Permissions::from_mode(0o700))?;
+    // Not fatal: a directory owned by another account (a NAS share writable by a group) cannot
+    // be changed, and Watchpost still works in it.
+    let restrict = |path: &Path, mode: u32| {
+        if let Err(err) = std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)) {
+            tracing::warn!(path = %path.display(), error = %err, "cannot make this private (mode {mode:o})");
+        }
+    };
+    restrict(data_dir, 0o700);
     for entry in std::fs::read_dir(data_dir)?.flatten() {
         let Ok(kind) = entry.file_type() else { continue };
-        let mode = if kind.is_file() {
-            0o600
+        if kind.is_file() {
+            restrict(&entry.path(), 0o600);
         } else if kind.is_dir() && entry.file_name() == "keys" {
-            0o700
-        } else {
-            continue;
-        };
-        std::fs::set_permissions(entry.path(), std::fs::Permissions::from_mode(mode))?;
+            restrict(&entry.path(), 0o700);
+        }
     }
     Ok(())
 }
