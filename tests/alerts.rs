@@ -118,7 +118,7 @@ async fn a_person_event_reaches_every_channel_exactly_once() {
     assert!(photo.text.contains(&format!("/events/{id}")), "{}", photo.text);
     let buttons = photo.reply_markup.as_ref().unwrap()["inline_keyboard"][0].clone();
     assert_eq!(buttons[0]["callback_data"], format!("resolve:{id}"));
-    assert_eq!(buttons[1]["callback_data"], "mute:front");
+    assert_eq!(buttons[1]["callback_data"], format!("mute-event:{id}"));
     // E-mail: one message to both, signed in, HTML with the snapshot inline.
     let mails = smtp.mails();
     assert_eq!(mails.len(), 1);
@@ -198,6 +198,7 @@ async fn a_person_event_reaches_every_channel_exactly_once() {
     assert_eq!(tests[0].photo.as_deref(), Some(watchpost::demo::PHOTO));
     assert!(smtp.mails().last().unwrap().data.contains("Test alert"));
     assert!(whatsapp.messages().last().unwrap()["image"]["caption"].as_str().unwrap().contains("Test alert"));
+    assert!(telegram.rejected().is_empty(), "nothing the real Bot API would refuse: {:?}", telegram.rejected());
     app.shutdown().await;
 }
 
@@ -341,13 +342,14 @@ async fn the_bot_obeys_its_chats_and_refuses_strangers() {
     // An alert's buttons: resolve it, mute the camera for an hour. A stranger's press does nothing.
     let id = person_event(&app).await;
     settled_deliveries(&app, id, 2, Duration::from_secs(20)).await;
-    telegram.user_presses(STRANGER, 501, &format!("resolve:{id}"));
-    telegram.user_presses(CHAT, 501, &format!("resolve:{id}"));
+    let [resolve, mute] = button_data(&telegram);
+    telegram.user_presses(STRANGER, 501, &resolve);
+    telegram.user_presses(CHAT, 501, &resolve);
     wait_for("the event resolved", Duration::from_secs(20), || async {
         (app.get_json(&format!("/api/events/{id}")).await["status"] == "resolved").then_some(())
     })
     .await;
-    telegram.user_presses(CHAT, 501, "mute:front");
+    telegram.user_presses(CHAT, 501, &mute);
     wait_for("the camera muted", Duration::from_secs(20), || async { controls.get("front").mute_until_ms }).await;
     let answers: Vec<String> = telegram
         .sent_by("answerCallbackQuery")
@@ -357,7 +359,89 @@ async fn the_bot_obeys_its_chats_and_refuses_strangers() {
     assert_eq!(answers[0], "Not allowed.");
     assert_eq!(answers[1], format!("Event {id} resolved."));
     assert!(answers[2].starts_with("Front door is muted until"), "{answers:?}");
+    // A button sent by an earlier version still works.
+    controls.change("front", |c| c.mute_until_ms = None).await.unwrap();
+    telegram.user_presses(CHAT, 501, "mute:front");
+    wait_for("the camera muted again", Duration::from_secs(20), || async { controls.get("front").mute_until_ms }).await;
+    assert!(telegram.rejected().is_empty(), "{:?}", telegram.rejected());
     app.shutdown().await;
+}
+
+/// The `callback_data` of the "Resolve" and "Mute 1 h" buttons under the first alert photo.
+fn button_data(telegram: &FakeTelegram) -> [String; 2] {
+    let photo = telegram.sent_by("sendPhoto").into_iter().next().expect("an alert photo");
+    let markup = photo.reply_markup.expect("buttons");
+    let row = markup["inline_keyboard"][0].as_array().expect("one row").clone();
+    [0, 1].map(|i| row[i]["callback_data"].as_str().expect("callback data").to_string())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_camera_with_a_64_character_id_alerts_on_telegram_and_its_buttons_work() {
+    let telegram = FakeTelegram::start(TOKEN);
+    let id = "a".repeat(64);
+    let camera = format!(
+        "[[cameras]]\nid = \"{id}\"\nname = \"Long\"\nurl = \"/nonexistent.mp4\"\nenabled = false\n\
+         alerts = {{ cooldown_secs = 0 }}\n"
+    );
+    let app = TestApp::start(&format!("{}{camera}", telegram_toml(&telegram.api_url()))).await;
+    let event = common::person_event_on(&app, &id, &[]).await;
+    let deliveries = settled_deliveries(&app, event, 2, Duration::from_secs(20)).await;
+    assert!(deliveries.iter().all(|d| d["status"] == "sent"), "{deliveries:?} {:?}", telegram.rejected());
+    let [_, mute] = button_data(&telegram);
+    assert!(mute.len() <= 64, "{mute}");
+    telegram.user_presses(CHAT, 501, &mute);
+    let controls = app.running().state.cameras.controls().clone();
+    wait_for("the camera muted", Duration::from_secs(20), || async { controls.get(&id).mute_until_ms }).await;
+    assert!(telegram.rejected().is_empty(), "{:?}", telegram.rejected());
+    app.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_fake_bot_api_refuses_what_the_real_one_refuses() {
+    let telegram = FakeTelegram::start(TOKEN);
+    let client = reqwest::Client::new();
+    let url = |method: &str| format!("{}/bot{TOKEN}/{method}", telegram.api_url());
+    let keyboard = |data: &str| serde_json::json!({ "inline_keyboard": [[{ "text": "Mute", "callback_data": data }]] });
+    let cases = [
+        ("sendMessage", serde_json::json!({ "text": "hello" }), "chat_id is empty"),
+        ("sendMessage", serde_json::json!({ "chat_id": CHAT, "text": " " }), "message text is empty"),
+        ("sendMessage", serde_json::json!({ "chat_id": CHAT, "text": "x".repeat(4097) }), "message is too long"),
+        ("sendMessage", serde_json::json!({ "chat_id": CHAT, "text": "🔴".repeat(2049) }), "message is too long"),
+        (
+            "sendMessage",
+            serde_json::json!({ "chat_id": CHAT, "text": "hi", "reply_markup": keyboard(&"m".repeat(65)) }),
+            "BUTTON_DATA_INVALID",
+        ),
+        (
+            "sendMessage",
+            serde_json::json!({ "chat_id": CHAT, "text": "hi", "reply_markup": "not json" }),
+            "can't parse reply keyboard markup",
+        ),
+        ("editMessageCaption", serde_json::json!({ "chat_id": CHAT, "caption": "x" }), "message identifier"),
+        (
+            "editMessageCaption",
+            serde_json::json!({ "chat_id": CHAT, "message_id": 5, "caption": "x".repeat(1025) }),
+            "caption is too long",
+        ),
+        ("answerCallbackQuery", serde_json::json!({ "text": "ok" }), "query ID is invalid"),
+        ("sendPhoto", serde_json::json!({ "chat_id": CHAT }), "there is no photo"),
+    ];
+    for (method, body, expected) in cases {
+        let response = client.post(url(method)).json(&body).send().await.unwrap();
+        assert_eq!(response.status(), 400, "{method} {body}");
+        let answer: serde_json::Value = response.json().await.unwrap();
+        assert_eq!((answer["ok"].as_bool(), answer["error_code"].as_i64()), (Some(false), Some(400)));
+        assert!(answer["description"].as_str().unwrap().contains(expected), "{method}: {answer}");
+    }
+    let not_a_jpeg = reqwest::multipart::Form::new()
+        .text("chat_id", CHAT.to_string())
+        .part("photo", reqwest::multipart::Part::bytes(b"GIF89a".to_vec()).file_name("x.jpg"));
+    let response = client.post(url("sendPhoto")).multipart(not_a_jpeg).send().await.unwrap();
+    assert_eq!(response.status(), 400);
+    assert!(response.text().await.unwrap().contains("IMAGE_PROCESS_FAILED"));
+    let ok = client.post(url("sendMessage")).json(&serde_json::json!({ "chat_id": CHAT, "text": "hi" })).send();
+    assert_eq!(ok.await.unwrap().status(), 200, "a good call still goes through");
+    assert_eq!(telegram.rejected().len(), 11);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

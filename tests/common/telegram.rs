@@ -1,7 +1,11 @@
 //! A fake Telegram Bot API over real HTTP on 127.0.0.1: `/bot<token>/<method>` with JSON or
 //! multipart bodies as the real one takes them, answers in its `{"ok": …}` envelope, long-polled
-//! `getUpdates` fed by the test (method names case-insensitive, as there) (messages and button presses), and scripted failures (a 500, a
-//! 429 with `retry_after`) for the sending methods. Everything sent is recorded.
+//! `getUpdates` fed by the test (messages and button presses; method names case-insensitive, as
+//! there), and scripted failures (a 500, a 429 with `retry_after`) for the sending methods.
+//! Everything sent is recorded. It is as strict as the real API where Watchpost could go wrong: a
+//! call the real one refuses (no `chat_id`, an empty or too long text or caption, a photo that is
+//! not an image, `reply_markup` that is not an inline keyboard, `callback_data` over 64 bytes) is
+//! answered with the same 400 and description, and kept in [`FakeTelegram::rejected`].
 
 use super::http_wire::{multipart, read_request};
 use std::collections::VecDeque;
@@ -38,6 +42,8 @@ struct State {
     failures: VecDeque<Failure>,
     /// Sending calls answered with a failure.
     refused: u32,
+    /// The descriptions of requests refused as the real API refuses them (400).
+    rejected: Vec<String>,
 }
 
 pub struct FakeTelegram {
@@ -76,6 +82,11 @@ impl FakeTelegram {
 
     pub fn refused(&self) -> u32 {
         self.state.0.lock().unwrap().refused
+    }
+
+    /// Requests the real Bot API would refuse, by the description it answers with.
+    pub fn rejected(&self) -> Vec<String> {
+        self.state.0.lock().unwrap().rejected.clone()
     }
 
     pub fn sent(&self) -> Vec<Sent> {
@@ -135,6 +146,73 @@ fn serve(mut stream: std::net::TcpStream, state: &(Mutex<State>, Condvar), token
             return;
         }
     }
+}
+
+/// Why the real Bot API would answer 400 to this call, in its words; `None` when it would take it.
+/// Lengths are counted as Telegram counts them, in UTF-16 code units.
+fn bad_request(
+    method: &str,
+    fields: &serde_json::Map<String, serde_json::Value>,
+    photo: Option<&[u8]>,
+) -> Option<String> {
+    let text_of = |key: &str| fields.get(key).and_then(|v| v.as_str()).map(|t| t.encode_utf16().count());
+    let has_chat =
+        fields.get("chat_id").is_some_and(|v| v.as_i64().is_some() || v.as_str().is_some_and(|s| !s.is_empty()));
+    let needs_chat = ["sendMessage", "sendPhoto", "editMessageCaption", "editMessageText"].contains(&method);
+    if needs_chat && !has_chat {
+        return Some("Bad Request: chat_id is empty".into());
+    }
+    if method.starts_with("edit") && fields.get("message_id").and_then(|v| v.as_i64()).is_none() {
+        return Some("Bad Request: message identifier is not specified".into());
+    }
+    match method {
+        "sendMessage" | "editMessageText" => match fields.get("text").and_then(|v| v.as_str()) {
+            None => return Some("Bad Request: message text is empty".into()),
+            Some(text) if text.trim().is_empty() => return Some("Bad Request: message text is empty".into()),
+            Some(_) if text_of("text") > Some(4096) => return Some("Bad Request: message is too long".into()),
+            Some(_) => {}
+        },
+        "sendPhoto" => match photo {
+            None if fields.get("photo").and_then(|v| v.as_str()).is_none() => {
+                return Some("Bad Request: there is no photo in the request".into());
+            }
+            Some(bytes) if !bytes.starts_with(&[0xFF, 0xD8, 0xFF]) => {
+                return Some("Bad Request: IMAGE_PROCESS_FAILED".into());
+            }
+            _ => {}
+        },
+        "answerCallbackQuery" => {
+            if fields.get("callback_query_id").and_then(|v| v.as_str()).is_none_or(str::is_empty) {
+                return Some(
+                    "Bad Request: query is too old and response timeout expired or query ID is invalid".into(),
+                );
+            }
+            if text_of("text") > Some(200) {
+                return Some("Bad Request: MESSAGE_TOO_LONG".into());
+            }
+        }
+        _ => {}
+    }
+    if matches!(method, "sendPhoto" | "editMessageCaption") && text_of("caption") > Some(1024) {
+        return Some("Bad Request: message caption is too long".into());
+    }
+    if let Some(markup) = fields.get("reply_markup") {
+        let Some(rows) = markup.get("inline_keyboard").and_then(|k| k.as_array()) else {
+            return Some("Bad Request: can't parse reply keyboard markup JSON object".into());
+        };
+        for button in rows.iter().flat_map(|row| row.as_array().into_iter().flatten()) {
+            if button["text"].as_str().is_none_or(str::is_empty) {
+                return Some("Bad Request: text buttons are unallowed in the inline keyboard".into());
+            }
+            if let Some(data) = button.get("callback_data") {
+                let length = data.as_str().map_or(0, str::len);
+                if !(1..=64).contains(&length) {
+                    return Some("Bad Request: BUTTON_DATA_INVALID".into());
+                }
+            }
+        }
+    }
+    None
 }
 
 fn answer(request: &super::http_wire::HttpRequest, state: &(Mutex<State>, Condvar), token: &str) -> (u16, String) {
@@ -200,6 +278,10 @@ fn answer(request: &super::http_wire::HttpRequest, state: &(Mutex<State>, Condva
                 .to_string(),
             ),
         };
+    }
+    if let Some(description) = bad_request(&method, &fields, photo.as_deref()) {
+        state.rejected.push(description.clone());
+        return refuse(400, &description);
     }
     let chat_id = fields.get("chat_id").and_then(|v| v.as_i64().or_else(|| v.as_str()?.parse().ok())).unwrap_or(0);
     let text =

@@ -97,9 +97,18 @@ pub async fn answer(context: &BridgeContext, text: &str) -> Reply {
     }
 }
 
-/// What a button under an alert does: `resolve:<event>` or `mute:<camera>` (for an hour).
+/// What a button under an alert does: `resolve:<event>`, or `mute-event:<event>` (its camera, for
+/// an hour; `mute:<camera>` on buttons sent by earlier versions).
 pub async fn press(context: &BridgeContext, data: &str) -> String {
     match data.split_once(':') {
+        Some(("mute-event", id)) => match id.parse::<i64>() {
+            Ok(id) => match context.db.get_event(id).await {
+                Ok(Some(event)) => answer_text(answer(context, &format!("/mute {} 1h", event.camera_id)).await),
+                Ok(None) => format!("Event {id} no longer exists."),
+                Err(err) => format!("Could not mute it: {err}"),
+            },
+            Err(_) => "That button is broken.".into(),
+        },
         Some(("resolve", id)) => match id.parse::<i64>() {
             Ok(id) => match context.db.set_events_status(&[id], "resolved", None).await {
                 Ok(1) => {

@@ -139,13 +139,13 @@ impl TelegramBridge {
                 Some(_) => {
                     self.bot
                         .edit_message_caption(ChatId(chat), MessageId(message))
-                        .caption(alert.text(CAPTION_LIMIT))
+                        .caption(alert_text(&alert, CAPTION_LIMIT))
                         .reply_markup(buttons(&alert))
                         .await
                 }
                 None => {
                     self.bot
-                        .edit_message_text(ChatId(chat), MessageId(message), alert.text(MESSAGE_LIMIT))
+                        .edit_message_text(ChatId(chat), MessageId(message), alert_text(&alert, MESSAGE_LIMIT))
                         .reply_markup(buttons(&alert))
                         .await
                 }
@@ -294,22 +294,26 @@ impl AlertSender for TelegramSender {
                             chat,
                             InputFile::memory(jpeg.clone()).file_name(format!("event-{}.jpg", alert.event.id)),
                         )
-                        .caption(alert.text(CAPTION_LIMIT))
+                        .caption(alert_text(alert, CAPTION_LIMIT))
                         .reply_markup(buttons(alert))
                         .await
                 }
-                None => self.bot.send_message(chat, alert.text(MESSAGE_LIMIT)).reply_markup(buttons(alert)).await,
+                None => {
+                    self.bot.send_message(chat, alert_text(alert, MESSAGE_LIMIT)).reply_markup(buttons(alert)).await
+                }
             };
             sent.map(|message| Some(message.id.0.to_string())).map_err(|err| failure(&err))
         })
     }
 }
 
-/// "Resolve" and "Mute 1 h" under an alert.
+/// "Resolve" and "Mute 1 h" under an alert. Both carry the event's number: the Bot API refuses a
+/// message whose `callback_data` is over 64 bytes, which `mute:` and a 64-character camera id
+/// would be.
 fn buttons(alert: &AlertView) -> InlineKeyboardMarkup {
     InlineKeyboardMarkup::new([[
         InlineKeyboardButton::callback("Resolve", format!("resolve:{}", alert.event.id)),
-        InlineKeyboardButton::callback("Mute 1 h", format!("mute:{}", alert.event.camera)),
+        InlineKeyboardButton::callback("Mute 1 h", format!("mute-event:{}", alert.event.id)),
     ]])
 }
 
@@ -351,10 +355,38 @@ fn clean(err: &RequestError) -> String {
     }
 }
 
+/// An alert's text within a Bot API length limit.
+fn alert_text(alert: &AlertView, limit: usize) -> String {
+    cut(&alert.text(limit), limit)
+}
+
+/// `text` within `limit` as Telegram counts (UTF-16 code units: an emoji is two), cut with `…`.
 fn cut(text: &str, limit: usize) -> String {
-    if text.chars().count() <= limit {
-        text.to_string()
-    } else {
-        text.chars().take(limit - 1).collect::<String>() + "…"
+    if text.encode_utf16().count() <= limit {
+        return text.to_string();
+    }
+    let mut kept = String::new();
+    let mut units = 1; // the ellipsis
+    for c in text.chars() {
+        units += c.len_utf16();
+        if units > limit {
+            break;
+        }
+        kept.push(c);
+    }
+    kept + "…"
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn texts_are_cut_as_telegram_counts_them() {
+        assert_eq!(cut("short", 10), "short");
+        let emoji = "🔴".repeat(600); // 600 characters, 1200 UTF-16 units
+        let caption = cut(&emoji, CAPTION_LIMIT);
+        assert_eq!(caption.encode_utf16().count(), 1023, "511 emoji and the ellipsis");
+        assert!(caption.ends_with('…'));
     }
 }
