@@ -10,7 +10,7 @@ use common::mqtt::{Mosquitto, Watcher};
 use common::smtp::FakeSmtp;
 use common::telegram::{Failure, FakeTelegram};
 use common::vlm::{FakeModel, Reply};
-use common::whatsapp::{FakeWhatsApp, PHONE_NUMBER_ID, inbound_message, sign};
+use common::whatsapp::{FakeWhatsApp, PHONE_NUMBER_ID, sign};
 use common::{TestApp, wait_for};
 use std::time::Duration;
 use watchpost::events::{BusMessage, EventSummary};
@@ -91,7 +91,7 @@ async fn a_person_event_reaches_every_channel_exactly_once() {
     let now_ms = chrono::Utc::now().timestamp_millis();
     db.whatsapp_pending("4915112345678", "WP-111111", now_ms).await.unwrap();
     db.whatsapp_pending("447700900123", "WP-222222", now_ms).await.unwrap();
-    let body = inbound_message("4915112345678", "WP-111111");
+    let body = whatsapp.user_writes("4915112345678", "WP-111111");
     let hook = app
         .anonymous
         .post(app.url("/api/whatsapp/webhook"))
@@ -199,6 +199,7 @@ async fn a_person_event_reaches_every_channel_exactly_once() {
     assert!(smtp.mails().last().unwrap().data.contains("Test alert"));
     assert!(whatsapp.messages().last().unwrap()["image"]["caption"].as_str().unwrap().contains("Test alert"));
     assert!(telegram.rejected().is_empty(), "nothing the real Bot API would refuse: {:?}", telegram.rejected());
+    assert!(whatsapp.rejected().is_empty(), "nothing the Graph API would refuse: {:?}", whatsapp.rejected());
     app.shutdown().await;
 }
 
@@ -475,7 +476,7 @@ async fn whatsapp_alerts_go_to_verified_numbers_only() {
     assert!(page.contains(&format!("https://wa.me/4930123456?text={code}")), "{page}");
 
     // The person sends the code. A delivery with a wrong or no signature is refused and verifies nothing.
-    let body = inbound_message("4915112345678", &code);
+    let body = whatsapp.user_writes("4915112345678", &code);
     let post = |signature: Option<String>| {
         let request = app.anonymous.post(&hook).header("content-type", "application/json").body(body.clone());
         match signature {
@@ -503,9 +504,9 @@ async fn whatsapp_alerts_go_to_verified_numbers_only() {
 
     // The verified number can disarm and arm, and is answered.
     let controls = app.running().state.cameras.controls().clone();
-    let disarm = inbound_message("4915112345678", "Disarm");
+    let disarm = whatsapp.user_writes("4915112345678", "Disarm");
     for (message, armed, said) in
-        [(disarm.clone(), false, "Disarmed"), (inbound_message("4915112345678", "arm"), true, "Armed")]
+        [(disarm.clone(), false, "Disarmed"), (whatsapp.user_writes("4915112345678", "arm"), true, "Armed")]
     {
         let signature = sign(APP_SECRET, message.as_bytes());
         let response =
@@ -521,7 +522,7 @@ async fn whatsapp_alerts_go_to_verified_numbers_only() {
     // A captured "disarm" posted again does nothing, nor does one written an hour ago; Meta still
     // gets its 200 (it would retry anything else for days).
     let replies = texts(&whatsapp).len();
-    let mut old: serde_json::Value = serde_json::from_str(&inbound_message("4915112345678", "disarm")).unwrap();
+    let mut old: serde_json::Value = serde_json::from_str(&whatsapp.user_writes("4915112345678", "disarm")).unwrap();
     old["entry"][0]["changes"][0]["value"]["messages"][0]["timestamp"] =
         (chrono::Utc::now().timestamp() - 3600).to_string().into();
     for replayed in [disarm, old.to_string()] {
@@ -535,7 +536,7 @@ async fn whatsapp_alerts_go_to_verified_numbers_only() {
     assert_eq!(texts(&whatsapp).len(), replies, "and not answered");
 
     // The same code from another number verifies nothing.
-    let stolen = inbound_message("447700900123", &code);
+    let stolen = whatsapp.user_writes("447700900123", &code);
     let response = app
         .anonymous
         .post(&hook)
@@ -586,6 +587,110 @@ async fn whatsapp_alerts_go_to_verified_numbers_only() {
     let page = browser.get(app.url("/settings/integrations")).send().await.unwrap().text().await.unwrap();
     assert!(!page.contains(WA_TOKEN) && !page.contains(APP_SECRET) && !page.contains(VERIFY_TOKEN));
     app.shutdown().await;
+}
+
+/// Posts a signed webhook delivery to Watchpost.
+async fn post_webhook(app: &TestApp, body: String) {
+    let signature = sign(APP_SECRET, body.as_bytes());
+    let response = app
+        .anonymous
+        .post(app.url("/api/whatsapp/webhook"))
+        .header("x-hub-signature-256", signature)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_number_that_last_wrote_a_day_ago_gets_the_approved_template() {
+    let whatsapp = FakeWhatsApp::start(WA_TOKEN);
+    let app = TestApp::start(&format!("{}{}", whatsapp_toml(&whatsapp.api_url()), camera())).await;
+    let db = app.running().state.db.clone();
+    let (number, late) = ("4915112345678", "447700900123");
+    let now_ms = chrono::Utc::now().timestamp_millis();
+    db.whatsapp_pending(number, "WP-123456", now_ms).await.unwrap();
+    // A code issued 25 hours ago has expired: sending it verifies nothing.
+    db.whatsapp_pending(late, "WP-654321", now_ms - 25 * 3_600_000).await.unwrap();
+    post_webhook(&app, whatsapp.user_writes(number, "WP-123456")).await;
+    post_webhook(&app, whatsapp.user_writes(late, "WP-654321")).await;
+    wait_for("the number verified", Duration::from_secs(10), || async {
+        (db.whatsapp_number(number).await.unwrap().unwrap().status == "verified").then_some(())
+    })
+    .await;
+    assert_eq!(db.whatsapp_number(late).await.unwrap().unwrap().status, "pending", "an expired code");
+
+    // The person last wrote 25 hours ago: free-form messages would be refused (131047).
+    let day_ago = now_ms - 25 * 3_600_000;
+    db.whatsapp_set_last_inbound(number, Some(day_ago)).await.unwrap();
+    whatsapp.user_wrote(number, day_ago);
+    let before = whatsapp.messages().len();
+    let id = person_event(&app).await;
+    let deliveries = settled_deliveries(&app, id, 1, Duration::from_secs(20)).await;
+    assert_eq!(deliveries[0]["status"], "sent", "{deliveries:?} {:?}", whatsapp.rejected());
+    let sent = whatsapp.messages()[before..].to_vec();
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    let template = &sent[0]["template"];
+    assert_eq!((sent[0]["type"].as_str(), template["name"].as_str()), (Some("template"), Some("watchpost_alert")));
+    let header = &template["components"][0];
+    assert_eq!(header["parameters"][0]["image"]["id"], format!("media-{}", whatsapp.uploads().len()));
+    let body = template["components"][1]["parameters"].as_array().unwrap();
+    assert!(body[0]["text"].as_str().unwrap().contains("Person in path — Front door"), "{body:?}");
+    assert!(body[3]["text"].as_str().unwrap().ends_with(&format!("/events/{id}")), "{body:?}");
+    assert!(whatsapp.rejected().is_empty(), "{:?}", whatsapp.rejected());
+    app.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_fake_cloud_api_refuses_what_the_real_one_refuses() {
+    let whatsapp = FakeWhatsApp::start(WA_TOKEN);
+    let client = reqwest::Client::new();
+    let messages = format!("{}/v21.0/{PHONE_NUMBER_ID}/messages", whatsapp.api_url());
+    let send = |body: serde_json::Value| client.post(&messages).bearer_auth(WA_TOKEN).json(&body).send();
+    let upload = reqwest::multipart::Form::new()
+        .text("messaging_product", "whatsapp")
+        .text("type", "image/jpeg")
+        .part("file", reqwest::multipart::Part::bytes(watchpost::demo::PHOTO.to_vec()).file_name("a.jpg"));
+    let media = format!("{}/v21.0/{PHONE_NUMBER_ID}/media", whatsapp.api_url());
+    let uploaded: serde_json::Value =
+        client.post(&media).bearer_auth(WA_TOKEN).multipart(upload).send().await.unwrap().json().await.unwrap();
+    let media_id = uploaded["id"].as_str().unwrap().to_string();
+    whatsapp.user_wrote("4915112345678", chrono::Utc::now().timestamp_millis());
+    whatsapp.user_wrote("447700900123", chrono::Utc::now().timestamp_millis() - 25 * 3_600_000);
+    let image = |to: &str, id: &str| serde_json::json!({ "messaging_product": "whatsapp", "to": to, "type": "image", "image": { "id": id } });
+    let template = |parameters: usize| {
+        let parameters: Vec<_> =
+            (0..parameters).map(|i| serde_json::json!({ "type": "text", "text": format!("p{i}") })).collect();
+        serde_json::json!({ "messaging_product": "whatsapp", "to": "447700900123", "type": "template", "template": {
+            "name": "watchpost_alert", "language": { "code": "en" },
+            "components": [
+                { "type": "header", "parameters": [{ "type": "image", "image": { "id": media_id } }] },
+                { "type": "body", "parameters": parameters },
+            ] } })
+    };
+    let cases = [
+        (serde_json::json!({ "to": "4915112345678", "type": "text", "text": { "body": "hi" } }), 100),
+        (image("447700900123", &media_id), 131047),
+        (image("4915112345678", "media-99"), 131053),
+        (template(3), 132000),
+    ];
+    for (body, code) in cases {
+        let response = send(body.clone()).await.unwrap();
+        assert_eq!(response.status(), 400, "{body}");
+        let answer: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(answer["error"]["code"], code, "{body}: {answer}");
+    }
+    let not_jpeg = reqwest::multipart::Form::new()
+        .text("messaging_product", "whatsapp")
+        .text("type", "image/jpeg")
+        .part("file", reqwest::multipart::Part::bytes(b"GIF89a".to_vec()).file_name("a.jpg"));
+    let refused = client.post(&media).bearer_auth(WA_TOKEN).multipart(not_jpeg).send().await.unwrap();
+    assert_eq!(refused.status(), 400);
+    for good in [image("4915112345678", &media_id), template(4)] {
+        assert_eq!(send(good.clone()).await.unwrap().status(), 200, "{good}");
+    }
+    assert_eq!(whatsapp.rejected().len(), 5);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
