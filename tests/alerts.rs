@@ -124,8 +124,7 @@ async fn a_person_event_reaches_every_channel_exactly_once() {
     assert_eq!(mails.len(), 1);
     assert_eq!(mails[0].to, ["me@example.com", "partner@example.com"]);
     assert_eq!(mails[0].user.as_deref(), Some("watchpost"));
-    assert!(mails[0].data.contains("Subject: [MEDIUM] Person in path"), "{}", &mails[0].data[..400]);
-    assert!(mails[0].data.contains("cid:snapshot") && mails[0].data.contains("Content-Type: image/jpeg"));
+    assert_is_alert_mail(&mails[0], id);
     // WhatsApp: one image to the verified number, none to the one that never sent its code.
     let messages: Vec<serde_json::Value> = whatsapp.messages().into_iter().filter(|m| m["type"] != "text").collect();
     assert_eq!(messages.len(), 1);
@@ -587,6 +586,93 @@ async fn whatsapp_alerts_go_to_verified_numbers_only() {
     let page = browser.get(app.url("/settings/integrations")).send().await.unwrap().text().await.unwrap();
     assert!(!page.contains(WA_TOKEN) && !page.contains(APP_SECRET) && !page.contains(VERIFY_TOKEN));
     app.shutdown().await;
+}
+
+/// An alert e-mail as MIME: the text, and the HTML showing the snapshot, which is an inline JPEG
+/// part that the HTML names by its Content-ID.
+fn assert_is_alert_mail(mail: &common::smtp::Mail, event: i64) {
+    let subject = mail.header("subject").unwrap_or_default();
+    assert!(subject.starts_with("[MEDIUM] Person in path"), "{subject}");
+    let parts = mail.parts();
+    let of_type = |mime: &str| {
+        parts.iter().find(|p| p.mime_type() == mime).unwrap_or_else(|| panic!("no {mime} part in {parts:?}"))
+    };
+    let (plain, html, image) = (of_type("text/plain"), of_type("text/html"), of_type("image/jpeg"));
+    assert_eq!(parts.len(), 3, "{parts:?}");
+    assert_eq!(plain.within, ["multipart/alternative"]);
+    assert_eq!(html.within, ["multipart/alternative", "multipart/related"], "the HTML and its picture belong together");
+    assert_eq!(image.within, html.within);
+    assert!(plain.text().contains(&format!("/events/{event}")), "{}", plain.text());
+    assert_eq!(image.body, watchpost::demo::PHOTO, "the snapshot, byte for byte");
+    assert!(image.header("content-disposition").is_some_and(|d| d.starts_with("inline")));
+    let content_id = image.header("content-id").expect("a Content-ID").trim_matches(['<', '>']).to_string();
+    assert!(html.text().contains(&format!("src=\"cid:{content_id}\"")), "{}", html.text());
+}
+
+fn email_tls_toml(port: u16, starttls: bool, ca_file: &std::path::Path) -> String {
+    format!(
+        "[email]\nsmtp_host = \"127.0.0.1\"\nsmtp_port = {port}\ntls = true\nstarttls = {starttls}\nca_file = \"{}\"\n\
+         username = \"watchpost\"\npassword = \"mail-secret\"\nfrom = \"Watchpost <cameras@example.com>\"\n\
+         to = [\"me@example.com\"]\n",
+        ca_file.display()
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn e_mail_goes_over_starttls_and_over_tls_checked_against_the_configured_ca() {
+    use common::smtp::{Security, TestCa};
+    let ca = TestCa::new();
+    for (starttls, security) in
+        [(true, Security::StartTls(ca.server.clone())), (false, Security::Implicit(ca.server.clone()))]
+    {
+        let smtp = FakeSmtp::start_with(Some(("watchpost", "mail-secret")), security);
+        let app = TestApp::start(&format!("{}{}", email_tls_toml(smtp.port, starttls, &ca.ca_file()), camera())).await;
+        let id = person_event(&app).await;
+        let deliveries = settled_deliveries(&app, id, 1, Duration::from_secs(30)).await;
+        assert_eq!(deliveries[0]["status"], "sent", "starttls = {starttls}: {deliveries:?} {:?}", smtp.rejected());
+        let mails = smtp.mails();
+        assert_eq!(mails.len(), 1);
+        assert!(mails[0].encrypted, "starttls = {starttls}: the message went over TLS");
+        assert_eq!(mails[0].user.as_deref(), Some("watchpost"));
+        assert_is_alert_mail(&mails[0], id);
+        assert!(smtp.rejected().is_empty(), "{:?}", smtp.rejected());
+        app.shutdown().await;
+    }
+}
+
+#[test]
+fn the_fake_mail_server_refuses_what_real_ones_refuse() {
+    use common::smtp::{Security, TestCa};
+    use std::io::{BufRead, BufReader, Write};
+    let ca = TestCa::new();
+    let smtp = FakeSmtp::start_with(Some(("watchpost", "mail-secret")), Security::StartTls(ca.server.clone()));
+    let stream = std::net::TcpStream::connect(("127.0.0.1", smtp.port)).unwrap();
+    let mut writer = stream.try_clone().unwrap();
+    let mut reader = BufReader::new(stream);
+    // The code of a reply, after its continuation lines (`250-…`).
+    let mut reply = || loop {
+        let mut line = String::new();
+        reader.read_line(&mut line).unwrap();
+        if line.as_bytes().get(3) != Some(&b'-') {
+            return line[..3].to_string();
+        }
+    };
+    assert_eq!(reply(), "220");
+    let mut send = |command: &str| writer.write_all(format!("{command}\r\n").as_bytes()).unwrap();
+    for (command, expected) in [
+        ("EHLO client", "250"),
+        ("AUTH PLAIN AHdhdGNocG9zdABtYWlsLXNlY3JldA==", "530"),
+        ("MAIL FROM:<a@example.com>", "530"),
+        ("RCPT TO:<b@example.com>", "503"),
+        ("DATA", "503"),
+        ("QUIT", "221"),
+    ] {
+        send(command);
+        assert_eq!(reply(), expected, "{command}");
+    }
+    let rejected = smtp.rejected();
+    assert_eq!(rejected.len(), 4, "{rejected:?}");
+    assert!(rejected[0].contains("STARTTLS") && rejected[3].contains("need RCPT"), "{rejected:?}");
 }
 
 /// Posts a signed webhook delivery to Watchpost.

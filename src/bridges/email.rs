@@ -12,6 +12,7 @@ use futures_util::future::BoxFuture;
 use lettre::message::header::ContentType;
 use lettre::message::{Attachment, Mailbox, Mailboxes, MultiPart, SinglePart};
 use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Certificate, CertificateStore, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use std::sync::Arc;
 use std::time::Duration;
@@ -92,6 +93,19 @@ impl Bridge for EmailBridge {
     }
 }
 
+/// TLS that trusts only the CA in `path` (PEM), for `[email] ca_file`.
+fn tls_with_ca(host: &str, path: &std::path::Path) -> Result<TlsParameters, String> {
+    let pem = std::fs::read(path)
+        .map_err(|e| format!("cannot read the CA file {} ([email] ca_file): {e}", path.display()))?;
+    let certificate = Certificate::from_pem(&pem)
+        .map_err(|e| format!("the CA file {} ([email] ca_file) is not a PEM certificate: {e}", path.display()))?;
+    TlsParameters::builder(host.to_string())
+        .certificate_store(CertificateStore::None)
+        .add_root_certificate(certificate)
+        .build_rustls()
+        .map_err(|e| format!("TLS set-up with [email] ca_file failed: {e}"))
+}
+
 /// The SMTP client and the sender's address.
 struct Mailer {
     transport: AsyncSmtpTransport<Tokio1Executor>,
@@ -109,6 +123,10 @@ impl Mailer {
         .map_err(|err| format!("[email] smtp_host {host:?} cannot be used: {err}"))?;
         let mut builder =
             builder.port(config.smtp_port).timeout(Some(Duration::from_secs(u64::from(config.timeout_secs))));
+        if let Some(path) = config.ca_file.as_ref().filter(|_| config.tls) {
+            let parameters = tls_with_ca(host, path)?;
+            builder = builder.tls(if config.starttls { Tls::Required(parameters) } else { Tls::Wrapper(parameters) });
+        }
         if !config.username.is_empty() {
             let password = config.password.as_ref().map(|p| p.expose().to_string()).unwrap_or_default();
             builder = builder.credentials(Credentials::new(config.username.clone(), password));

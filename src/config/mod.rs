@@ -594,6 +594,9 @@ pub struct EmailConfig {
     pub starttls: bool,
     /// Use TLS at all; `false` only for a relay on this machine or the LAN.
     pub tls: bool,
+    /// Check the server's certificate against this CA (PEM) instead of Mozilla's roots: a mail
+    /// server with a certificate of its own CA.
+    pub ca_file: Option<PathBuf>,
     pub username: String,
     pub password: Option<Secret>,
     /// The sender (`Watchpost <cameras@example.com>`).
@@ -613,6 +616,7 @@ impl Default for EmailConfig {
             smtp_port: 587,
             starttls: true,
             tls: true,
+            ca_file: None,
             username: String::new(),
             password: None,
             from: String::new(),
@@ -654,6 +658,9 @@ impl EmailConfig {
         }
         if !self.tls && self.starttls {
             push("starttls", "needs tls = true; set tls = true, or starttls = false for a plain relay".into());
+        }
+        if self.ca_file.is_some() && !self.tls {
+            push("ca_file", "is set but tls is false; set tls = true or remove ca_file".into());
         }
         if !(1..=720).contains(&self.give_up_hours) {
             push("give_up_hours", format!("{} is out of range; use 1–720", self.give_up_hours));
