@@ -144,7 +144,7 @@ fn check_config_reports_problems_with_a_non_zero_exit() {
     let file = dir.path().join("bad.toml");
     std::fs::write(&file, "[[cameras]]\nid = \"Front Door\"\nurl = \"rtsp://h/s\"\ndetect = { fps = 0 }\n").unwrap();
     let output = watchpost().arg("check-config").arg(&file).output().unwrap();
-    assert!(!output.status.success());
+    assert_eq!(output.status.code(), Some(2), "docs/config.md promises exit code 2");
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("cameras[0].id"), "{stderr}");
     assert!(stderr.contains("cameras[0].detect.fps"), "{stderr}");

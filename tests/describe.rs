@@ -49,7 +49,8 @@ async fn metric(app: &TestApp, line: &str) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_openai_compatible_model_describes_the_snapshot_with_the_filled_prompt() {
     let answer = r#"{"title":"Courier at the door","description":"A courier in a red jacket leaves a parcel on the step.","threat_level":0,"reason":"a daytime delivery"}"#;
-    let model = FakeModel::start(vec![], Reply::openai(answer));
+    // The model takes 300 ms to answer, which the event's describe_ms must show.
+    let model = FakeModel::start(vec![], Reply { delay: Duration::from_millis(300), ..Reply::openai(answer) });
     let broker = Mosquitto::start();
     let watcher = Watcher::start(broker.port, &["watchpost/front/description"]).await;
     let describe = format!(
@@ -65,7 +66,8 @@ async fn an_openai_compatible_model_describes_the_snapshot_with_the_filled_promp
     assert_eq!(event["title"], "Courier at the door");
     assert_eq!(event["description"], "A courier in a red jacket leaves a parcel on the step.");
     assert_eq!(event["threat_level"], 0);
-    assert!(event["describe_ms"].as_i64().unwrap() >= 0);
+    let took = event["describe_ms"].as_i64().unwrap();
+    assert!((300..30_000).contains(&took), "describe_ms {took} includes the model's 300 ms");
 
     let requests = model.requests();
     assert_eq!(requests.len(), 1);

@@ -127,12 +127,20 @@ async fn home_assistant_gets_every_entity_live_state_and_working_switches() {
             .and_then(|v| v.parse::<f64>().ok())
             .unwrap()
     };
-    for (topic, config) in configs.iter().filter(|(_, c)| c["command_topic"].is_string()) {
+    let mut states = Vec::new();
+    for (_, config) in configs.iter().filter(|(_, c)| c["command_topic"].is_string()) {
         let command = config["command_topic"].as_str().unwrap();
         let state = config["state_topic"].as_str().unwrap();
         watcher.publish(command, "OFF").await;
         watcher.wait_for(state, "OFF", Duration::from_secs(10)).await;
-        assert!(watcher.on(state).last().unwrap().retain || watcher.on(state).len() > 1, "{topic}");
+        states.push(state);
+    }
+    // The new states are retained: a client that subscribes now (Home Assistant after a restart)
+    // gets each of them at once, flagged as retained.
+    let late = Watcher::start(broker.port, &states).await;
+    for state in &states {
+        late.wait_for(state, "OFF", Duration::from_secs(10)).await;
+        assert!(late.on(state).iter().all(|m| m.retain), "{state} is published retained");
     }
     let camera = app.get_json("/api/cameras/field").await;
     assert_eq!(camera["controls"]["detect"], false, "{camera}");
