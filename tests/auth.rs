@@ -382,14 +382,38 @@ async fn the_database_never_holds_a_device_password_in_clear_text() {
     assert!(!api.contains(UI_PASSWORD) && !api.contains(FILE_PASSWORD) && !api.contains("garage-user"));
     let data = app.shutdown().await;
 
-    let mut bytes = Vec::new();
-    for entry in std::fs::read_dir(data.path()).unwrap() {
-        let path = entry.unwrap().path();
-        if path.file_name().unwrap().to_string_lossy().starts_with("watchpost.db") {
-            bytes.extend(std::fs::read(&path).unwrap());
+    let bytes = match test_database(data.path()).await {
+        // On PostgreSQL: every row of every table, as text.
+        Some(url) => {
+            use sea_orm::{ConnectionTrait, Database, Statement};
+            let db = Database::connect(&url).await.unwrap();
+            let backend = db.get_database_backend();
+            let sql = "SELECT table_name::text AS name FROM information_schema.tables WHERE table_schema = 'public'";
+            let tables = db.query_all_raw(Statement::from_string(backend, sql)).await.unwrap();
+            let mut text = String::new();
+            for table in tables {
+                let name: String = table.try_get("", "name").unwrap();
+                let sql = format!("SELECT t::text AS row FROM \"{name}\" t");
+                for row in db.query_all_raw(Statement::from_string(backend, sql)).await.unwrap() {
+                    text.push_str(&row.try_get::<String>("", "row").unwrap());
+                }
+            }
+            text.into_bytes()
         }
-    }
-    assert!(bytes.len() > 4096, "the database files were read");
+        // On SQLite: the database files' bytes.
+        None => {
+            let mut bytes = Vec::new();
+            for entry in std::fs::read_dir(data.path()).unwrap() {
+                let path = entry.unwrap().path();
+                if path.file_name().unwrap().to_string_lossy().starts_with("watchpost.db") {
+                    bytes.extend(std::fs::read(&path).unwrap());
+                }
+            }
+            bytes
+        }
+    };
+    let read = |needle: &str| bytes.windows(needle.len()).any(|w| w == needle.as_bytes());
+    assert!(read("rtsp://127.0.0.1:9/live"), "the database was read: the camera's clean URL is in it");
     for secret in [UI_PASSWORD, FILE_PASSWORD, "garage-user", "gateuser"] {
         assert!(!bytes.windows(secret.len()).any(|w| w == secret.as_bytes()), "{secret} is in the database file");
     }
@@ -412,9 +436,15 @@ async fn the_database_never_holds_a_device_password_in_clear_text() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_user_and_token_commands_set_up_a_headless_install() {
     let data = tempfile::tempdir().unwrap();
+    // The commands use the database the server will use (SQLite in the data directory, or the
+    // test's PostgreSQL database).
+    let database = test_database(data.path()).await;
     let watchpost = |args: &[&str], password: Option<&str>| {
         let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_watchpost"));
         command.args(args).arg("--data-dir").arg(data.path()).env_remove("WATCHPOST_CONFIG");
+        if let Some(url) = &database {
+            command.env("WATCHPOST__STORAGE__DATABASE_URL", url);
+        }
         match password {
             Some(p) => command.env("WATCHPOST_PASSWORD", p),
             None => command.env_remove("WATCHPOST_PASSWORD"),

@@ -85,6 +85,9 @@ impl TestApp {
 
     pub async fn start_in(config_toml: &str, data: tempfile::TempDir) -> Self {
         let mut config = parse_config(config_toml);
+        if let Some(url) = test_database(data.path()).await {
+            config.storage.database_url = Some(watchpost::config::Secret::new(url));
+        }
         config.server.bind = "127.0.0.1:0".into();
         // Object detection only where a test asks for it: it is slow, and these tests are about
         // other things.
@@ -161,6 +164,46 @@ impl TestApp {
         }
         self.data
     }
+}
+
+/// Where the tests' PostgreSQL server is, when they run on PostgreSQL (`scripts/test.sh` sets it
+/// for a second pass of the account, alert and storage tests).
+pub const TEST_POSTGRES_VARIABLE: &str = "WATCHPOST_TEST_POSTGRES";
+
+/// With `WATCHPOST_TEST_POSTGRES` set to a PostgreSQL server's URL, the database of the Watchpost
+/// using `data`: a new, empty one (so the migrations run from scratch) on first use, named after
+/// this process and kept in `data` for a restart on the same data directory. Databases of test
+/// processes that have ended are dropped first. `None` means SQLite in `data`, the default.
+pub async fn test_database(data: &Path) -> Option<String> {
+    use sea_orm::{ConnectionTrait, Database};
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let server = std::env::var(TEST_POSTGRES_VARIABLE).ok().filter(|s| !s.is_empty())?;
+    let remembered = data.join("test-database-url");
+    if let Ok(url) = std::fs::read_to_string(&remembered) {
+        return Some(url);
+    }
+    let admin = Database::connect(&server).await.unwrap_or_else(|e| panic!("{TEST_POSTGRES_VARIABLE}={server}: {e}"));
+    let existing = admin
+        .query_all_raw(sea_orm::Statement::from_string(
+            admin.get_database_backend(),
+            "SELECT datname FROM pg_database WHERE datname LIKE 'watchpost_test_%'",
+        ))
+        .await
+        .unwrap();
+    for row in existing {
+        let name: String = row.try_get("", "datname").unwrap();
+        let pid = name.split('_').nth(2).unwrap_or_default();
+        if !Path::new("/proc").join(pid).exists() {
+            let _ = admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")).await;
+        }
+    }
+    let name =
+        format!("watchpost_test_{}_{}", std::process::id(), NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
+    admin.execute_unprepared(&format!("CREATE DATABASE \"{name}\"")).await.unwrap();
+    let mut url = url::Url::parse(&server).unwrap();
+    url.set_path(&format!("/{name}"));
+    std::fs::write(&remembered, url.as_str()).unwrap();
+    Some(url.to_string())
 }
 
 /// The detector settings pointing at the model and ONNX Runtime that `scripts/setup.sh` installs,
