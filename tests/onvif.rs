@@ -101,3 +101,40 @@ fn cut_answers_never_panic_and_never_parse() {
         }
     }
 }
+
+#[test]
+fn the_fake_camera_digest_follows_the_ws_security_example() {
+    use base64::Engine;
+    let nonce = base64::engine::general_purpose::STANDARD.decode("LKqI6G/AikKCQrN0zqZFlg==").unwrap();
+    let digest = common::onvif::ws_security_digest(&nonce, "2010-09-16T07:50:45Z", "userpassword");
+    assert_eq!(digest, "tuOSpGlFlIXsozq4HFNeeGeFLEI=");
+}
+
+#[tokio::test]
+async fn the_fake_camera_refuses_what_cameras_refuse() {
+    let camera = camera("hikvision_get_profiles.xml");
+    let client = reqwest::Client::new();
+    let envelope = |operation: &str, namespace: &str| {
+        format!(
+            r#"<?xml version="1.0" encoding="UTF-8"?><s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope"><s:Body><{operation} xmlns="{namespace}"/></s:Body></s:Envelope>"#
+        )
+    };
+    let device = camera.device_url();
+    let media = device.replace("/onvif/device_service", "/onvif/Media");
+    let post = |url: &str, content_type: &str, body: String| {
+        client.post(url).header("content-type", content_type).body(body).send()
+    };
+    let time = envelope("GetSystemDateAndTime", "http://www.onvif.org/ver10/device/wsdl");
+    let answer = post(&device, "application/soap+xml; charset=utf-8", time.clone()).await.unwrap();
+    assert_eq!(answer.status(), 200, "the well-formed request is answered");
+    let text_xml = post(&device, "text/xml", time.clone()).await.unwrap();
+    assert_eq!(text_xml.status(), 415, "SOAP 1.2 is application/soap+xml");
+    let wrong_service = post(&media, "application/soap+xml", time).await.unwrap();
+    assert_eq!(wrong_service.status(), 400, "a device operation at the media service");
+    assert!(wrong_service.text().await.unwrap().contains("ActionNotSupported"));
+    // The operation is the Body's first element, not a word somewhere in the request.
+    let disguised = envelope("GetNothing", "http://www.onvif.org/ver10/device/wsdl")
+        .replace("</s:Body>", "<!-- GetSystemDateAndTime --></s:Body>");
+    let answer = post(&device, "application/soap+xml", disguised).await.unwrap();
+    assert_eq!(answer.status(), 400);
+}

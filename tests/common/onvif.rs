@@ -70,6 +70,12 @@ impl Drop for FakeCamera {
 /// the vendor fixtures. It checks the WS-UsernameToken digest against its password and the token's
 /// creation time against its own clock, which runs `clock_skew_s` ahead of the machine's: a client
 /// that does not correct for the camera's clock is refused, as real cameras refuse it.
+///
+/// It is as strict as a camera: a POST must be `application/soap+xml` (else 415), the operation
+/// is the first element of the SOAP body and must belong to the service at the request's path
+/// (device operations at `/onvif/device_service`, media ones at `/onvif/Media`, the address its
+/// GetCapabilities gives; else an ActionNotSupported fault), and the digest is computed here from
+/// the WS-Security formula, not with Watchpost's function.
 pub struct FakeSoapCamera {
     pub port: u16,
     pub host: Ipv4Addr,
@@ -168,13 +174,23 @@ impl Drop for FakeSoapCamera {
     }
 }
 
+/// The operation a SOAP request asks for: the local name of the first element in its Body.
+fn operation(body: &str) -> Option<String> {
+    let start = body.find(":Body").or_else(|| body.find("<Body"))?;
+    let after_body = &body[start..];
+    let inside = &after_body[after_body.find('>')? + 1..];
+    let element = inside.trim_start().strip_prefix('<')?;
+    let name: String = element.chars().take_while(|c| !c.is_whitespace() && *c != '>' && *c != '/').collect();
+    Some(name.rsplit(':').next()?.to_string())
+}
+
 fn serve(mut stream: std::net::TcpStream, settings: &SoapSettings, host: Ipv4Addr, port: u16) {
     use std::io::{Read, Write};
     stream.set_nonblocking(false).unwrap();
     stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
     let mut request = Vec::new();
     let mut buffer = [0u8; 8192];
-    let body = loop {
+    let (head, body) = loop {
         let Ok(n) = stream.read(&mut buffer) else { return };
         if n == 0 {
             return;
@@ -187,13 +203,33 @@ fn serve(mut stream: std::net::TcpStream, settings: &SoapSettings, host: Ipv4Add
             .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse().unwrap_or(0)))
             .unwrap_or(0);
         if request.len() >= head_end + 4 + length {
-            break String::from_utf8_lossy(&request[head_end + 4..head_end + 4 + length]).into_owned();
+            let body = String::from_utf8_lossy(&request[head_end + 4..head_end + 4 + length]).into_owned();
+            break (text[..head_end].to_string(), body);
         }
     };
     let camera_now = chrono::Utc::now() + chrono::Duration::seconds(settings.clock_skew_s);
+    let request_line = head.lines().next().unwrap_or_default().to_string();
+    let path = request_line.split_whitespace().nth(1).unwrap_or_default().to_string();
+    let soap = head.lines().any(|l| {
+        l.to_ascii_lowercase()
+            .strip_prefix("content-type:")
+            .is_some_and(|v| v.trim().starts_with("application/soap+xml"))
+    });
+    let operation = operation(&body).unwrap_or_default();
+    let service = match operation.as_str() {
+        "GetSystemDateAndTime" | "GetDeviceInformation" | "GetCapabilities" => "/onvif/device_service",
+        "GetProfiles" | "GetStreamUri" => "/onvif/Media",
+        _ => "",
+    };
     let (status, content_type, answer) = if settings.html {
         ("200 OK", "text/html", "<html><body><h1>Router login</h1></body></html>".to_string())
-    } else if body.contains("GetSystemDateAndTime") {
+    } else if !request_line.starts_with("POST ") {
+        ("405 Method Not Allowed", "text/plain", "POST a SOAP envelope".to_string())
+    } else if !soap {
+        ("415 Unsupported Media Type", "text/plain", "Content-Type must be application/soap+xml".to_string())
+    } else if service.is_empty() || service != path {
+        ("400 Bad Request", "application/soap+xml", fixture("fault_action_not_supported.xml"))
+    } else if operation == "GetSystemDateAndTime" {
         let answer = fixture("get_system_date_and_time.xml")
             .replace("{{YEAR}}", &camera_now.format("%Y").to_string())
             .replace("{{MONTH}}", &camera_now.format("%-m").to_string())
@@ -204,14 +240,14 @@ fn serve(mut stream: std::net::TcpStream, settings: &SoapSettings, host: Ipv4Add
         ("200 OK", "application/soap+xml", answer)
     } else if !authorised(&body, settings, camera_now) {
         ("400 Bad Request", "application/soap+xml", fixture("hikvision_fault_not_authorized.xml"))
-    } else if body.contains("GetDeviceInformation") {
+    } else if operation == "GetDeviceInformation" {
         ("200 OK", "application/soap+xml", fixture("hikvision_get_device_information.xml"))
-    } else if body.contains("GetCapabilities") {
+    } else if operation == "GetCapabilities" {
         let answer = fixture("hikvision_get_capabilities.xml").replace("{{ADDR}}", &format!("{host}:{port}"));
         ("200 OK", "application/soap+xml", answer)
-    } else if body.contains("GetProfiles") {
+    } else if operation == "GetProfiles" {
         ("200 OK", "application/soap+xml", fixture(&settings.profiles))
-    } else if body.contains("GetStreamUri") {
+    } else if operation == "GetStreamUri" {
         let profile = element(&body, "ProfileToken").unwrap_or_default();
         let channel = if profile.ends_with('2') { "102" } else { "101" };
         let mut answer = fixture("hikvision_get_stream_uri.xml")
@@ -248,6 +284,18 @@ fn authorised(body: &str, settings: &SoapSettings, camera_now: chrono::DateTime<
     let Ok(nonce) = base64::engine::general_purpose::STANDARD.decode(nonce.trim()) else { return false };
     let Ok(when) = chrono::DateTime::parse_from_rfc3339(created.trim()) else { return false };
     let on_time = (when.timestamp() - camera_now.timestamp()).abs() <= 300;
-    let expected = watchpost::discovery::onvif::password_digest(&nonce, created.trim(), &settings.password);
-    user == settings.username && digest.trim() == expected && on_time
+    user == settings.username
+        && digest.trim() == ws_security_digest(&nonce, created.trim(), &settings.password)
+        && on_time
+}
+
+/// WS-Security UsernameToken Profile 1.0: Base64(SHA-1(nonce + created + password)), written
+/// here from the specification rather than taken from Watchpost.
+pub fn ws_security_digest(nonce: &[u8], created: &str, password: &str) -> String {
+    use base64::Engine;
+    use sha1::Digest;
+    let mut joined = nonce.to_vec();
+    joined.extend_from_slice(created.as_bytes());
+    joined.extend_from_slice(password.as_bytes());
+    base64::engine::general_purpose::STANDARD.encode(sha1::Sha1::digest(&joined))
 }
