@@ -692,3 +692,54 @@ async fn a_viewer_limited_to_one_camera_reaches_nothing_of_another_on_any_route(
     assert!(state.auth.get_token(&admins_token.record.id).await.unwrap().unwrap().revoked_ms.is_none());
     app.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_end_after_their_idle_time_and_their_whole_lifetime() {
+    use sea_orm::{ConnectionTrait, Database};
+    let app = TestApp::start("[auth]\nsession_idle_hours = 1\nsession_max_days = 2\n").await;
+    let db = Database::connect(&app.running().state.config.storage.database_url(app.data.path())).await.unwrap();
+    let now = chrono::Utc::now().timestamp_millis();
+    let signed_in = |client: reqwest::Client| {
+        let url = app.url("/account");
+        async move { client.get(url).send().await.unwrap().status() == 200 }
+    };
+    // Each case: a fresh session moved back in time as the database sees it.
+    let cases = [
+        ("idle 50 minutes, signed in a day ago", now - 50 * 60_000, now - 86_400_000, true),
+        ("idle 61 minutes", now - 61 * 60_000, now - 3_600_000, false),
+        ("used a minute ago but signed in 49 hours ago", now - 60_000, now - 49 * 3_600_000, false),
+    ];
+    for (case, last_seen, created, works) in cases {
+        let (browser, _) = app.browser_session(ADMIN, ADMIN_PASSWORD).await;
+        let sql = format!(
+            "UPDATE sessions SET last_seen_ms = {last_seen}, created_ms = {created} WHERE created_ms = \
+             (SELECT MAX(created_ms) FROM sessions)"
+        );
+        db.execute_unprepared(&sql).await.unwrap();
+        assert_eq!(signed_in(browser.clone()).await, works, "{case}");
+        if !works {
+            let response = browser.get(app.url("/account")).send().await.unwrap();
+            assert!(is_login_redirect(&response), "{case}: sent to sign in again");
+        }
+    }
+    app.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_proxies_in_the_trusted_ranges_are_believed() {
+    for (ranges, believed) in [("[\"127.0.0.0/8\"]", true), ("[\"10.0.0.0/8\", \"::1/128\"]", false)] {
+        let app = TestApp::start(&format!("[server]\ntrusted_proxies = {ranges}\n")).await;
+        let login = app.anonymous.get(app.url("/login")).send().await.unwrap();
+        let form_cookie = login.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_string();
+        let form_csrf = form_cookie.split_once('=').unwrap().1.to_string();
+        let form = [("csrf", form_csrf.as_str()), ("name", ADMIN), ("password", "wrong password")];
+        let request = app.anonymous.post(app.url("/login")).header("cookie", &form_cookie).form(&form);
+        let response = request.header("x-forwarded-for", "203.0.113.7").send().await.unwrap();
+        assert_eq!(response.status(), 401);
+        let audit = app.running().state.db.list_audit(None, 5).await.unwrap();
+        let recorded = audit.iter().find(|a| a.action == "auth.login").unwrap().ip.clone();
+        let expected = if believed { "203.0.113.7" } else { "127.0.0.1" };
+        assert_eq!(recorded.as_deref(), Some(expected), "trusted_proxies = {ranges}");
+        app.shutdown().await;
+    }
+}

@@ -370,3 +370,61 @@ fn telegram_and_email_mistakes_name_the_key() {
     );
     assert!(whatsapp[2].message.contains("Settings → Basic"), "{}", whatsapp[2]);
 }
+
+#[test]
+fn the_config_file_is_found_in_the_documented_order() {
+    let dir = tempfile::tempdir().unwrap();
+    // ./watchpost.toml is read when nothing else is named: this one is broken, so it shows.
+    std::fs::write(dir.path().join("watchpost.toml"), "[server]\nport = 1\n").unwrap();
+    std::fs::write(dir.path().join("good.toml"), "[server]\nbind = \"127.0.0.1:9000\"\n").unwrap();
+    let run = |extra: &[&str], env: Option<&str>| {
+        let mut command = watchpost();
+        command.current_dir(dir.path()).args(["user", "list", "--data-dir", "data"]).args(extra);
+        match env {
+            Some(file) => command.env("WATCHPOST_CONFIG", file),
+            None => command.env_remove("WATCHPOST_CONFIG"),
+        };
+        let output = command.output().unwrap();
+        (output.status.success(), String::from_utf8_lossy(&output.stderr).to_string())
+    };
+    let (ok, stderr) = run(&[], None);
+    assert!(!ok && stderr.contains("server.port"), "./watchpost.toml is read by default: {stderr}");
+    let (ok, stderr) = run(&["--config", "good.toml"], None);
+    assert!(ok, "--config wins over ./watchpost.toml: {stderr}");
+    let (ok, stderr) = run(&[], Some("good.toml"));
+    assert!(ok, "WATCHPOST_CONFIG wins over ./watchpost.toml: {stderr}");
+    let (ok, stderr) = run(&["--config", "missing.toml"], None);
+    assert!(!ok && stderr.contains("missing.toml"), "a named file that is missing is an error: {stderr}");
+}
+
+#[test]
+fn secrets_come_from_run_secrets_or_watchpost_secrets_dir() {
+    let dir = tempfile::tempdir().unwrap();
+    let secrets = dir.path().join("secrets");
+    std::fs::create_dir(&secrets).unwrap();
+    std::fs::write(secrets.join("listen_on"), "127.0.0.1:9123\n").unwrap();
+    let file = dir.path().join("watchpost.toml");
+    std::fs::write(&file, "[server]\nbind = \"${listen_on}\"\n").unwrap();
+    let check = |secrets_dir: Option<&std::path::Path>| {
+        let mut command = watchpost();
+        command.arg("check-config").arg(&file).env_remove("listen_on");
+        match secrets_dir {
+            Some(path) => command.env("WATCHPOST_SECRETS_DIR", path),
+            None => command.env_remove("WATCHPOST_SECRETS_DIR"),
+        };
+        let output = command.output().unwrap();
+        (
+            output.status.code(),
+            String::from_utf8_lossy(&output.stdout).to_string() + &String::from_utf8_lossy(&output.stderr),
+        )
+    };
+    let (code, printed) = check(Some(&secrets));
+    assert_eq!(code, Some(0), "{printed}");
+    assert!(printed.contains("server: 127.0.0.1:9123"), "the file in WATCHPOST_SECRETS_DIR is used: {printed}");
+    // Without it the default folder /run/secrets is looked in, which has no such file here.
+    if !std::path::Path::new("/run/secrets/listen_on").exists() {
+        let (code, printed) = check(None);
+        assert_eq!(code, Some(2), "{printed}");
+        assert!(printed.contains("listen_on") && printed.contains("/run/secrets"), "{printed}");
+    }
+}

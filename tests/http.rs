@@ -344,3 +344,18 @@ async fn events_are_marked_viewed_resolved_and_new_again() {
     assert_eq!(elsewhere.headers()["location"], "/events", "only back to the events page");
     app.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_answers_503_when_the_database_is_gone() {
+    let app = TestApp::start("").await;
+    let health = app.anonymous.get(app.url("/api/health")).send().await.unwrap();
+    assert_eq!(health.status(), 200);
+    // The database's connections are closed under the running server (as when its disk or
+    // server goes away).
+    app.running().state.db.clone().close().await;
+    let health = app.anonymous.get(app.url("/api/health")).send().await.unwrap();
+    assert_eq!(health.status(), 503, "a container orchestrator sees the outage");
+    let body: serde_json::Value = health.json().await.unwrap();
+    assert_eq!(body["status"], "unavailable");
+    app.shutdown().await;
+}
