@@ -912,3 +912,28 @@ async fn the_bot_sends_a_camera_s_picture_on_request() {
     assert!(photo.text.starts_with("Field, "), "{}", photo.text);
     app.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn give_up_hours_sets_how_long_an_alert_is_tried() {
+    let telegram = FakeTelegram::start(TOKEN);
+    let config = telegram_toml(&telegram.api_url()).replace("chat_ids", "give_up_hours = 2\nchat_ids");
+    let app = TestApp::start(&format!("{config}{}", camera())).await;
+    let state = &app.running().state;
+    let now = chrono::Utc::now().timestamp_millis();
+    let mut ids = Vec::new();
+    for hours_ago in [3, 1] {
+        let start_ms = now - hours_ago * 3_600_000;
+        let id = state.db.insert_event(&common::motion_event("front", start_ms)).await.unwrap();
+        let chat = watchpost::db::Recipient { channel: "telegram", recipient: CHAT.to_string() };
+        assert!(state.db.mark_alerted(id, watchpost::config::Severity::High, start_ms, &[chat]).await.unwrap());
+        state.bus.publish(BusMessage::Alert { event_id: id });
+        ids.push(id);
+    }
+    let old = settled_deliveries(&app, ids[0], 1, Duration::from_secs(20)).await;
+    assert_eq!(old[0]["status"], "failed");
+    assert!(old[0]["last_error"].as_str().unwrap().starts_with("gave up after 2 h"), "{old:?}");
+    let recent = settled_deliveries(&app, ids[1], 1, Duration::from_secs(20)).await;
+    assert_eq!(recent[0]["status"], "sent", "an hour old is within the 2 hours");
+    assert_eq!(telegram.sent_by("sendMessage").len(), 1);
+    app.shutdown().await;
+}

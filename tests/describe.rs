@@ -353,3 +353,74 @@ async fn an_alert_waits_for_a_quick_description_and_goes_without_a_slow_one() {
     assert_eq!(alerts, 2, "one alert per event; the late description does not alert again");
     app.shutdown().await;
 }
+
+/// Width and height of a JPEG, from its start-of-frame marker.
+fn jpeg_size(jpeg: &[u8]) -> (u32, u32) {
+    let mut at = 2;
+    while at + 9 < jpeg.len() {
+        let (marker, length) = (jpeg[at + 1], usize::from(u16::from_be_bytes([jpeg[at + 2], jpeg[at + 3]])));
+        if (0xC0..=0xC3).contains(&marker) {
+            let height = u32::from(u16::from_be_bytes([jpeg[at + 5], jpeg[at + 6]]));
+            let width = u32::from(u16::from_be_bytes([jpeg[at + 7], jpeg[at + 8]]));
+            return (width, height);
+        }
+        at += 2 + length;
+    }
+    panic!("no start-of-frame marker")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crop_is_sent_the_event_is_described_again_at_its_end_and_severity_follows_the_switch() {
+    let answer = r#"{"title":"Someone at the shed","description":"A person tries the shed door.","threat_level":2,"reason":"at night"}"#;
+    for raise in [true, false] {
+        let model = FakeModel::start(vec![], Reply::openai(answer));
+        let describe = format!(
+            "provider = \"openai\"\nbase_url = \"{}\"\nmodel = \"m\"\nmax_per_hour = 0\nimage = \"crop\"\n\
+             describe_at_end = true\nraise_severity = {raise}\nalert_wait_secs = 0",
+            model.base_url()
+        );
+        let app = TestApp::start(&config(&describe)).await;
+        let id = person_event(&app, &[]).await;
+        described_by(&app, id, "openai:m").await;
+        // Both the alert (which sets the policy's severity) and the description have been written.
+        let event = wait_for("the alert", Duration::from_secs(20), || async {
+            let event = app.get_json(&format!("/api/events/{id}")).await;
+            (!event["alerted"].is_null()).then_some(event)
+        })
+        .await;
+        // Threat level 2 makes it high; without raise_severity it keeps the camera policy's medium.
+        assert_eq!(event["severity"], if raise { "high" } else { "medium" }, "raise_severity = {raise}");
+
+        // image = "crop": the object cut out of the snapshot, with a quarter of its size around it
+        // (the box is 20 % × 50 % of the photograph: the crop is 30 % × 75 %).
+        let requests = model.requests();
+        let url = requests[0].body["messages"][1]["content"][1]["image_url"]["url"].as_str().unwrap().to_string();
+        let crop = decoded(url.strip_prefix("data:image/jpeg;base64,").unwrap());
+        let ((cw, ch), (pw, ph)) = (jpeg_size(&crop), jpeg_size(photo()));
+        assert_eq!(requests[0].body["messages"][1]["content"].as_array().unwrap().len(), 2, "one picture");
+        assert!((f64::from(cw) / f64::from(pw) - 0.3).abs() < 0.02, "crop width {cw} of {pw}");
+        assert!((f64::from(ch) / f64::from(ph) - 0.75).abs() < 0.02, "crop height {ch} of {ph}");
+
+        // describe_at_end: the event's end asks the model again.
+        let stored = app.running().state.db.get_event(id).await.unwrap().unwrap();
+        let summary = watchpost::events::EventSummary {
+            id,
+            camera: "front".into(),
+            kind: "object".into(),
+            label: Some("person".into()),
+            score: 0.9,
+            start_ms: stored.start_ms,
+            end_ms: Some(chrono::Utc::now().timestamp_millis()),
+            snapshot: stored.snapshot,
+            zones: vec![],
+            description: None,
+            title: None,
+        };
+        app.running().state.bus.publish(BusMessage::EventEnded(summary));
+        wait_for("a second request at the event's end", Duration::from_secs(20), || async {
+            (model.requests().len() == 2).then_some(())
+        })
+        .await;
+        app.shutdown().await;
+    }
+}
