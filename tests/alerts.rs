@@ -937,3 +937,53 @@ async fn give_up_hours_sets_how_long_an_alert_is_tried() {
     assert_eq!(telegram.sent_by("sendMessage").len(), 1);
     app.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_camera_s_own_event_reaches_every_channel() {
+    let telegram = FakeTelegram::start(TOKEN);
+    let whatsapp = FakeWhatsApp::start(WA_TOKEN);
+    let smtp = FakeSmtp::start(Some(("watchpost", "mail-secret")));
+    let broker = Mosquitto::start();
+    let watcher = Watcher::start(broker.port, &["watchpost/alerts"]).await;
+    // The test clip as a camera: the person walking in makes a real event, recorded by the
+    // camera's pipeline with a snapshot of its own.
+    let camera = format!(
+        "[[cameras]]\nid = \"field\"\nname = \"Field\"\nurl = \"{}\"\nmotion = {{ quiet_secs = 2 }}\n",
+        common::test_clip().display()
+    );
+    let config = format!(
+        "[mqtt]\nhost = \"127.0.0.1\"\nport = {}\n{}{}{}{camera}",
+        broker.port,
+        telegram_toml(&telegram.api_url()),
+        whatsapp_toml(&whatsapp.api_url()),
+        email_toml(smtp.port),
+    );
+    let app = TestApp::start(&config).await;
+    let db = app.running().state.db.clone();
+    db.whatsapp_pending("4915112345678", "WP-111111", chrono::Utc::now().timestamp_millis()).await.unwrap();
+    post_webhook(&app, whatsapp.user_writes("4915112345678", "WP-111111")).await;
+    let event = wait_for("the camera's first event", Duration::from_secs(60), || async {
+        app.events("camera=field").await.into_iter().next()
+    })
+    .await;
+    let id = event["id"].as_i64().unwrap();
+    // Telegram's two chats, the WhatsApp number, the e-mail and Home Assistant: five deliveries.
+    let deliveries = settled_deliveries(&app, id, 5, Duration::from_secs(30)).await;
+    assert!(deliveries.iter().all(|d| d["status"] == "sent"), "{deliveries:?}");
+    let snapshot = app.client.get(app.url(&format!("/api/events/{id}/snapshot.jpg"))).send().await.unwrap();
+    let snapshot = snapshot.bytes().await.unwrap().to_vec();
+    assert!(snapshot.starts_with(&[0xFF, 0xD8]) && snapshot != watchpost::demo::PHOTO, "the camera's own picture");
+    let photos = telegram.sent_by("sendPhoto");
+    assert_eq!(photos.len(), 2);
+    assert!(photos.iter().all(|p| p.photo.as_deref() == Some(snapshot.as_slice())), "Telegram got the snapshot");
+    assert_eq!(whatsapp.uploads().last().unwrap().jpeg, snapshot, "WhatsApp got the snapshot");
+    let mail = smtp.mails().pop().expect("an e-mail");
+    let image = mail.parts().into_iter().find(|p| p.mime_type() == "image/jpeg").expect("an inline picture");
+    assert_eq!(image.body, snapshot, "the e-mail holds the snapshot");
+    let published = wait_for("the Home Assistant alert", Duration::from_secs(20), || async {
+        watcher.on("watchpost/alerts").first().map(|m| m.json())
+    })
+    .await;
+    assert_eq!(published["event"]["id"], id);
+    app.shutdown().await;
+}

@@ -359,3 +359,34 @@ async fn health_answers_503_when_the_database_is_gone() {
     assert_eq!(body["status"], "unavailable");
     app.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_config_file_wins_over_a_ui_camera_with_the_same_id() {
+    let app = TestApp::start("").await;
+    let form = [
+        ("id", "gate"),
+        ("name", "Gate from the UI"),
+        ("url", "rtsp://127.0.0.1:9/ui"),
+        ("width", "640"),
+        ("height", "360"),
+        ("fps", "5"),
+        ("threshold", "25"),
+        ("contour_area", "15"),
+        ("start_frames", "3"),
+        ("quiet_secs", "10"),
+    ];
+    assert_eq!(app.client.post(app.url("/cameras")).form(&form).send().await.unwrap().status(), 303);
+    assert_eq!(app.get_json("/api/cameras/gate").await["source"], "ui");
+    let data = app.shutdown().await;
+
+    let file = "[[cameras]]\nid = \"gate\"\nname = \"Gate from the file\"\nurl = \"rtsp://127.0.0.1:9/file\"\nenabled = false\n";
+    let app = TestApp::start_in(file, data).await;
+    let gate = app.get_json("/api/cameras/gate").await;
+    assert_eq!((&gate["source"], &gate["name"]), (&"config".into(), &"Gate from the file".into()), "{gate}");
+    assert_eq!(gate["url"], "rtsp://127.0.0.1:9/file");
+    assert_eq!(app.get_json("/api/cameras").await.as_array().unwrap().len(), 1, "one camera, not two");
+    // The UI will not make a second one with that id.
+    let again = app.client.post(app.url("/cameras")).form(&form).send().await.unwrap();
+    assert_eq!(again.status(), 422);
+    app.shutdown().await;
+}
