@@ -153,10 +153,18 @@ async fn a_person_event_reaches_every_channel_exactly_once() {
     app.running().state.bus.publish(BusMessage::EventStarted(summary.clone()));
     summary.end_ms = Some(summary.start_ms + 60_000);
     app.running().state.bus.publish(BusMessage::EventEnded(summary));
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    // A later event alerting everywhere shows the announcements above were handled: each channel
+    // has one alert per event, none again for the first.
+    let later = person_event(&app).await;
+    settled_deliveries(&app, later, 5, Duration::from_secs(30)).await;
     let images = whatsapp.messages().iter().filter(|m| m["type"] == "image").count();
-    assert_eq!((telegram.sent_by("sendPhoto").len(), smtp.mails().len(), images), (2, 1, 1));
-    assert_eq!(watcher.on("watchpost/alerts").len(), 1);
+    assert_eq!((telegram.sent_by("sendPhoto").len(), smtp.mails().len(), images), (4, 2, 2));
+    let published = wait_for("the later event's Home Assistant alert", Duration::from_secs(10), || async {
+        let alerts = watcher.on("watchpost/alerts");
+        alerts.iter().any(|m| m.json()["event"]["id"] == later).then_some(alerts)
+    })
+    .await;
+    assert_eq!(published.len(), 2, "one per event");
     let (browser, _) = app.browser_session(common::ADMIN, common::ADMIN_PASSWORD).await;
     let page = browser.get(app.url(&format!("/events/{id}"))).send().await.unwrap().text().await.unwrap();
     assert!(page.contains("Alert: delivered") || page.contains("Alert: viewed"), "{page}");
@@ -287,8 +295,10 @@ async fn a_late_description_edits_the_caption_and_never_alerts_again() {
         assert!(edit.fields["message_id"].is_number(), "{:?}", edit.fields);
         assert!(sent.reply_markup.is_some() && edit.reply_markup.is_some(), "the buttons stay");
     }
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    assert_eq!(telegram.sent_by("sendPhoto").len(), 2, "the description does not alert again");
+    // A later event's alert shows the description's update was handled before it.
+    let later = person_event(&app).await;
+    settled_deliveries(&app, later, 2, Duration::from_secs(20)).await;
+    assert_eq!(telegram.sent_by("sendPhoto").len(), 4, "the description does not alert again");
     app.shutdown().await;
 }
 
@@ -351,11 +361,15 @@ async fn the_bot_obeys_its_chats_and_refuses_strangers() {
     .await;
     telegram.user_presses(CHAT, 501, &mute);
     wait_for("the camera muted", Duration::from_secs(20), || async { controls.get("front").mute_until_ms }).await;
-    let answers: Vec<String> = telegram
-        .sent_by("answerCallbackQuery")
-        .iter()
-        .map(|a| a.fields["text"].as_str().unwrap_or_default().to_string())
-        .collect();
+    // Each press is answered after it is carried out: wait for the three answers.
+    let answers: Vec<String> = wait_for("three answers", Duration::from_secs(20), || async {
+        let answers = telegram.sent_by("answerCallbackQuery");
+        (answers.len() >= 3).then_some(answers)
+    })
+    .await
+    .iter()
+    .map(|a| a.fields["text"].as_str().unwrap_or_default().to_string())
+    .collect();
     assert_eq!(answers[0], "Not allowed.");
     assert_eq!(answers[1], format!("Event {id} resolved."));
     assert!(answers[2].starts_with("Front door is muted until"), "{answers:?}");
@@ -530,9 +544,14 @@ async fn whatsapp_alerts_go_to_verified_numbers_only() {
             app.anonymous.post(&hook).header("x-hub-signature-256", signature).body(replayed).send().await.unwrap();
         assert_eq!(response.status(), 200);
     }
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    assert!(controls.armed(), "a replayed or stale disarm is ignored");
-    assert_eq!(texts(&whatsapp).len(), replies, "and not answered");
+    // A fresh "status" is answered: the sign that the replays before it were handled.
+    post_webhook(&app, whatsapp.user_writes("4915112345678", "status")).await;
+    let answer =
+        wait_for("the answer to status", Duration::from_secs(10), || async { texts(&whatsapp).get(replies).cloned() })
+            .await;
+    assert!(answer.starts_with("Armed"), "a replayed or stale disarm is ignored: {answer}");
+    assert!(controls.armed());
+    assert_eq!(texts(&whatsapp).len(), replies + 1, "and not answered");
 
     // The same code from another number verifies nothing.
     let stolen = whatsapp.user_writes("447700900123", &code);
@@ -580,8 +599,8 @@ async fn whatsapp_alerts_go_to_verified_numbers_only() {
         event["alerted"].is_string().then_some(event)
     })
     .await;
+    // The deliveries are written with the alert, in one transaction: none means nothing is sent.
     assert_eq!(alert["alert"]["deliveries"], serde_json::json!([]));
-    tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(whatsapp.messages().iter().filter(|m| m["type"] == "image").count(), 1);
     let page = browser.get(app.url("/settings/integrations")).send().await.unwrap().text().await.unwrap();
     assert!(!page.contains(WA_TOKEN) && !page.contains(APP_SECRET) && !page.contains(VERIFY_TOKEN));
@@ -842,8 +861,16 @@ async fn a_door_sensor_linked_to_a_camera_alerts_on_it() {
     assert_eq!(browser.post(app.url(&link)).form(&form).send().await.unwrap().status(), 303);
     let event = state.db.add_node_event(change(true)).await.unwrap();
     state.bus.publish(BusMessage::NodeSensor { node_name: "back-door".into(), event });
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    assert_eq!(app.events("kind=sensor").await.len(), 1);
+    // Linked again, its next change makes an event: the sign that the one before was handled.
+    let form = [("csrf", csrf.as_str()), ("camera", "front")];
+    assert_eq!(browser.post(app.url(&link)).form(&form).send().await.unwrap().status(), 303);
+    let event = state.db.add_node_event(change(true)).await.unwrap();
+    state.bus.publish(BusMessage::NodeSensor { node_name: "back-door".into(), event });
+    wait_for("the second sensor event", Duration::from_secs(20), || async {
+        (app.events("kind=sensor").await.len() >= 2).then_some(())
+    })
+    .await;
+    assert_eq!(app.events("kind=sensor").await.len(), 2, "none while it was unlinked");
     app.shutdown().await;
 }
 

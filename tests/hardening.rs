@@ -261,11 +261,11 @@ async fn two_saves_of_one_camera_at_once_leave_one_ffmpeg() {
     };
     let source = watchpost::camera::CameraSource::Ui;
     tokio::join!(cameras.put(camera(), source), cameras.put(camera(), source), cameras.put(camera(), source));
-    wait_for("the camera to come online", Duration::from_secs(30), || async {
-        (app.camera_state("twice").await.0 == "online").then_some(())
+    // Twenty frames in, every pipeline the saves started has long had its ffmpeg.
+    wait_for("the camera to run", Duration::from_secs(30), || async {
+        (app.get_json("/api/cameras/twice").await["frames"].as_u64() >= Some(20)).then_some(())
     })
     .await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(ffmpeg_reading(&clip), 1, "one pipeline for one camera");
     cameras.delete("twice").await.unwrap();
     assert_eq!(ffmpeg_reading(&clip), 0, "and none once it is deleted");
