@@ -37,7 +37,17 @@ async fn the_ui_works_in_a_real_browser() {
     let mqtt_port = broker.port.to_string();
     let output = tokio::task::spawn_blocking({
         let (dir, clip, shots) = (dir.clone(), clip.clone(), shots.clone());
-        move || Command::new("node").arg(dir.join("e2e.mjs")).arg(&base).arg(&clip).arg(&shots).arg(&mqtt_port).output()
+        // Ended after 5 minutes (killed 10 s later) however the browser hangs.
+        move || {
+            Command::new("timeout")
+                .args(["--kill-after=10", "300", "node"])
+                .arg(dir.join("e2e.mjs"))
+                .arg(&base)
+                .arg(&clip)
+                .arg(&shots)
+                .arg(&mqtt_port)
+                .output()
+        }
     })
     .await
     .unwrap()

@@ -184,7 +184,7 @@ fn a_camera_found_on_the_lan_is_adopted_with_its_credentials_from_the_discovery_
 
 async fn adopt_from_the_discovery_page(pair: NetPair) {
     // The camera's stream: a real RTSP server beside Watchpost.
-    let rtsp = common::RtspServer::start(&common::test_clip(), common::free_port());
+    let rtsp = common::RtspServer::start_new(&common::test_clip());
     let soap = common::onvif::FakeSoapCamera::start_in(
         &pair.camera_ns,
         pair.camera_ip,

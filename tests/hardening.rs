@@ -138,9 +138,9 @@ fn processes_showing(needle: &str, except: u32) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_camera_password_is_in_no_process_s_arguments() {
     let clip = test_clip();
-    let port = free_port();
     let password = "pa55 w0rd-7f3a";
-    let server = RtspServer::start_with_password(&clip, port, "anna", password);
+    let server = RtspServer::start_new_with_password(&clip, "anna", password);
+    let port = server.port;
     let encoded = "pa55%20w0rd-7f3a";
     let config = format!(
         r#"

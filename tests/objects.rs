@@ -10,8 +10,7 @@ use std::time::Duration;
 async fn a_person_walking_through_is_one_person_event() {
     let Some(detector) = detector_toml() else { return };
     let clip = test_clip();
-    let port = free_port();
-    let server = RtspServer::start(&clip, port);
+    let server = RtspServer::start_new(&clip);
     let config = format!("{detector}[[cameras]]\nid = \"field\"\nurl = \"{}\"\n", server.url());
     let app = TestApp::start(&config).await;
 
@@ -77,7 +76,7 @@ async fn a_person_walking_through_is_one_person_event() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_camera_not_tracking_people_makes_no_event_for_one() {
     let Some(detector) = detector_toml() else { return };
-    let server = RtspServer::start(&test_clip(), free_port());
+    let server = RtspServer::start_new(&test_clip());
     let config = format!(
         "{detector}[[cameras]]\nid = \"drive\"\nurl = \"{}\"\nobjects = {{ track = [\"car\"] }}\n",
         server.url()
@@ -105,7 +104,7 @@ async fn object_masks_hide_the_person_and_zones_are_recorded() {
     let Some(detector) = detector_toml() else { return };
     // Two cameras on two RTSP streams of the same clip. The person walks in from the left and stands
     // in the left third of the picture.
-    let (first, second) = (RtspServer::start(&test_clip(), free_port()), RtspServer::start(&test_clip(), free_port()));
+    let (first, second) = (RtspServer::start_new(&test_clip()), RtspServer::start_new(&test_clip()));
     let left = "[[0.0, 0.4], [0.5, 0.4], [0.5, 1.0], [0.0, 1.0]]";
     let config = format!(
         r#"{detector}
@@ -163,7 +162,7 @@ async fn a_person_standing_for_a_minute_is_still_one_event() {
     let plan = watchpost::demo::ClipPlan { empty_secs: 4, walk_secs: 2, stand_secs: 66, tail_secs: 4, ..TEST_PLAN };
     let dir = tempfile::tempdir().unwrap();
     let clip = watchpost::demo::ensure_clip("ffmpeg", &dir.path().join("standing.mp4"), &plan).unwrap();
-    let server = RtspServer::start(&clip, free_port());
+    let server = RtspServer::start_new(&clip);
     let config = format!("{detector}[[cameras]]\nid = \"gate\"\nurl = \"{}\"\n", server.url());
     let app = TestApp::start(&config).await;
     let started = std::time::Instant::now();

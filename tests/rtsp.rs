@@ -12,8 +12,8 @@ use std::time::Duration;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rtsp_camera_records_motion_survives_a_server_restart_and_cleans_up() {
     let clip = test_clip();
-    let port = free_port();
-    let server = RtspServer::start(&clip, port);
+    let server = RtspServer::start_new(&clip);
+    let port = server.port;
     let config = format!(
         r#"
         [ffmpeg]

@@ -41,7 +41,17 @@ pub const TEST_PLAN: ClipPlan = ClipPlan {
 pub fn test_clip() -> PathBuf {
     static CLIP: OnceLock<PathBuf> = OnceLock::new();
     CLIP.get_or_init(|| {
-        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("clip-{}", std::process::id()));
+        // Folders of test processes that have ended go first.
+        let tmp = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+        for entry in std::fs::read_dir(&tmp).into_iter().flatten().flatten() {
+            let name = entry.file_name().to_string_lossy().to_string();
+            if let Some(pid) = name.strip_prefix("clip-")
+                && !Path::new("/proc").join(pid).exists()
+            {
+                let _ = std::fs::remove_dir_all(entry.path());
+            }
+        }
+        let dir = tmp.join(format!("clip-{}", std::process::id()));
         watchpost::demo::ensure_clip("ffmpeg", &dir.join("field.mp4"), &TEST_PLAN)
             .expect("build the test clip with ffmpeg")
     })
@@ -355,16 +365,29 @@ pub struct RtspServer {
 }
 
 impl RtspServer {
+    /// A server on a free port. A port another process takes between our look and the server's
+    /// bind is simply another try on another port.
+    pub fn start_new(clip: &Path) -> Self {
+        Self::on_a_free_port(clip, &[])
+    }
+
+    /// A server on a free port that asks for `user` and `password` (HTTP Digest, as cameras do).
+    pub fn start_new_with_password(clip: &Path, user: &str, password: &str) -> Self {
+        Self::on_a_free_port(clip, &[user, password])
+    }
+
+    /// A server on `port` (to come back where a stopped one was); it must be free.
     pub fn start(clip: &Path, port: u16) -> Self {
-        Self::start_with(clip, port, &[])
+        Self::try_start(clip, port, &[]).unwrap_or_else(|| panic!("the RTSP server cannot listen on {port}"))
     }
 
-    /// A server that asks for `user` and `password` (HTTP Digest, as cameras do).
-    pub fn start_with_password(clip: &Path, port: u16, user: &str, password: &str) -> Self {
-        Self::start_with(clip, port, &[user, password])
+    fn on_a_free_port(clip: &Path, credentials: &[&str]) -> Self {
+        (0..5)
+            .find_map(|_| Self::try_start(clip, free_port(), credentials))
+            .expect("the RTSP server found no free port in 5 tries")
     }
 
-    fn start_with(clip: &Path, port: u16, credentials: &[&str]) -> Self {
+    fn try_start(clip: &Path, port: u16, credentials: &[&str]) -> Option<Self> {
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/rtsp_server.py");
         let mut child = Command::new("/usr/bin/python3")
             .arg(script)
@@ -376,9 +399,13 @@ impl RtspServer {
             .spawn()
             .expect("start the RTSP server (needs python3-gi and gir1.2-gst-rtsp-server-1.0)");
         let mut line = String::new();
-        std::io::BufRead::read_line(&mut std::io::BufReader::new(child.stdout.take().unwrap()), &mut line).unwrap();
-        assert_eq!(line.trim(), "ready", "RTSP server did not start");
-        Self { child, port }
+        let _ = std::io::BufRead::read_line(&mut std::io::BufReader::new(child.stdout.take().unwrap()), &mut line);
+        if line.trim() != "ready" {
+            let _ = child.kill();
+            let _ = child.wait();
+            return None;
+        }
+        Some(Self { child, port })
     }
 
     pub fn url(&self) -> String {

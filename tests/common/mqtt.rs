@@ -34,11 +34,11 @@ impl Mosquitto {
 
     fn launch(user: Option<(&str, &str)>, tls: bool) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let port = super::free_port();
         // `user root`: started as root, mosquitto would otherwise drop to its own user and could
-        // not write its log and saved sessions into this private directory.
+        // not write its log and saved sessions into this private directory. The listener line is
+        // added per try (see below).
         let mut conf = format!(
-            "user root\nlistener {port} 127.0.0.1\npersistence true\npersistence_location {}/\nlog_dest file {}/mosquitto.log\n",
+            "user root\npersistence true\npersistence_location {}/\nlog_dest file {}/mosquitto.log\n",
             dir.path().display(),
             dir.path().display()
         );
@@ -68,26 +68,49 @@ impl Mosquitto {
                 path("server.key")
             ));
         }
-        std::fs::write(dir.path().join("mosquitto.conf"), conf).unwrap();
-        let mut broker = Self { port, dir, child: None };
-        broker.run();
-        broker
+        // A free port that another process takes before mosquitto binds it makes mosquitto exit:
+        // then another try on another port.
+        let mut broker = Self { port: 0, dir, child: None };
+        for _ in 0..5 {
+            broker.port = super::free_port();
+            let listener = format!("listener {} 127.0.0.1\n", broker.port);
+            std::fs::write(broker.dir.path().join("mosquitto.conf"), format!("{listener}{conf}")).unwrap();
+            if broker.try_run() {
+                return broker;
+            }
+        }
+        panic!("mosquitto found no free port in 5 tries");
     }
 
+    /// Starts mosquitto on its port; it must be free (a restart on the same port).
     fn run(&mut self) {
-        let child = Command::new("mosquitto")
+        assert!(self.try_run(), "mosquitto could not listen on {}", self.port);
+    }
+
+    /// Whether mosquitto started and listens on its port (false when it exited: the port is taken).
+    fn try_run(&mut self) -> bool {
+        let mut child = Command::new("mosquitto")
             .arg("-c")
             .arg(self.dir.path().join("mosquitto.conf"))
             .stdout(Stdio::null())
             .stderr(Stdio::null()) // its log goes to mosquitto.log in its directory
             .spawn()
             .expect("start mosquitto (scripts/setup.sh --test installs it)");
-        self.child = Some(child);
         let deadline = std::time::Instant::now() + Duration::from_secs(10);
         while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            assert!(std::time::Instant::now() < deadline, "mosquitto did not listen on {}", self.port);
+            if child.try_wait().ok().flatten().is_some() || std::time::Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                return false;
+            }
             std::thread::sleep(Duration::from_millis(50));
         }
+        // Listening, and ours: a port taken by someone else would have made it exit.
+        if child.try_wait().ok().flatten().is_some() {
+            return false;
+        }
+        self.child = Some(child);
+        true
     }
 
     /// Stops the broker the way an administrator would (SIGTERM: it saves its sessions).
