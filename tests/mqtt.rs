@@ -588,3 +588,47 @@ async fn the_camera_policy_decides_which_events_alert_and_how_severely() {
     assert_eq!(listed, [ids[1]]);
     app.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn home_assistant_alerts_older_than_outbox_max_age_hours_are_given_up() {
+    let broker = Mosquitto::start();
+    let watcher = Watcher::start(broker.port, &["watchpost/alerts"]).await;
+    let camera =
+        "[[cameras]]\nid = \"yard\"\nurl = \"/nonexistent.mp4\"\nenabled = false\nalerts = { cooldown_secs = 0 }\n";
+    let app = TestApp::start(&format!("{}outbox_max_age_hours = 2\n{camera}", mqtt_toml(broker.port))).await;
+    let state = &app.running().state;
+    let now = chrono::Utc::now().timestamp_millis();
+    let mut ids = Vec::new();
+    // Alerts made 3 hours and 1 hour ago that never reached Home Assistant (its bridge was off).
+    for hours_ago in [3, 1] {
+        let at = now - hours_ago * 3_600_000;
+        let id = state.db.insert_event(&common::motion_event("yard", at)).await.unwrap();
+        let home_assistant = watchpost::db::Recipient { channel: "mqtt", recipient: "home-assistant".into() };
+        assert!(state.db.mark_alerted(id, watchpost::config::Severity::Medium, at, &[home_assistant]).await.unwrap());
+        state.bus.publish(BusMessage::Alert { event_id: id });
+        ids.push(id);
+    }
+    let running = &app;
+    let delivery = |id: i64| async move {
+        let event = running.get_json(&format!("/api/events/{id}")).await;
+        event["alert"]["deliveries"][0].clone()
+    };
+    let recent_id = ids[1];
+    let recent = wait_for("the recent alert delivered", Duration::from_secs(20), || async move {
+        Some(delivery(recent_id).await).filter(|d| d["status"] == "sent")
+    })
+    .await;
+    assert_eq!(recent["channel"], "mqtt");
+    let old = delivery(ids[0]).await;
+    assert_eq!(old["status"], "failed", "{old}");
+    assert!(old["last_error"].as_str().unwrap().starts_with("gave up after 2 h"), "{old}");
+    let published: Vec<serde_json::Value> =
+        wait_for("the alert at the subscriber", Duration::from_secs(10), || async {
+            let alerts = watcher.on("watchpost/alerts");
+            (!alerts.is_empty()).then(|| alerts.iter().map(|m| m.json()).collect())
+        })
+        .await;
+    assert_eq!(published.len(), 1, "only the recent one: {published:?}");
+    assert_eq!(published[0]["event"]["id"], ids[1]);
+    app.shutdown().await;
+}
