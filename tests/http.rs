@@ -50,13 +50,14 @@ async fn post_form(app: &TestApp, path: &str, form: &[(&str, &str)]) -> reqwest:
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pages_render_with_their_content() {
     let (app, without, with) = app_with_data().await;
+    let backend = app.running().state.db.backend_name();
     for (path, must_contain) in [
         ("/", vec!["Back yard", "/api/cameras/yard/latest.jpg", "Latest events"]),
         ("/cameras/yard", vec!["Back yard", "Recent events", "640 × 360 at 5 fps", "defined in the config file"]),
         ("/cameras/new", vec!["Add a camera", "name=\"url\"", "name=\"fps\""]),
         ("/events", vec![&format!("/events/{with}"), &format!("/events/{without}"), "All cameras"]),
         ("/events?camera=yard&kind=motion", vec![&format!("/events/{with}")]),
-        ("/settings/system", vec!["Object detector", "turned off", "Back yard", "sqlite"]),
+        ("/settings/system", vec!["Object detector", "turned off", "Back yard", backend]),
         (
             &format!("/events/{with}"),
             vec![

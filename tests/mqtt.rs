@@ -145,9 +145,13 @@ async fn home_assistant_gets_every_entity_live_state_and_working_switches() {
     let camera = app.get_json("/api/cameras/field").await;
     assert_eq!(camera["controls"]["detect"], false, "{camera}");
     assert_eq!(camera["controls"]["alerts"], false, "{camera}");
-    // Detection really stops: no model run for longer than the 10 s full-frame re-check.
+    // Detection really stops: no model run over 60 more frames (12 s of stream at 5 fps), longer
+    // than the 10 s full-frame re-check; counted in frames, so a busy machine waits longer.
     let before = metrics_inferences().await;
-    tokio::time::sleep(Duration::from_secs(12)).await;
+    let frames = || async { app.get_json("/api/cameras/field").await["frames"].as_u64().unwrap_or(0) };
+    let first = frames().await;
+    wait_for("60 more frames", Duration::from_secs(60), || async { (frames().await >= first + 60).then_some(()) })
+        .await;
     assert_eq!(metrics_inferences().await, before, "detection is off");
 
     watcher.publish("watchpost/field/mute_until/set", "90").await;

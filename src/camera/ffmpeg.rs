@@ -1,7 +1,9 @@
 //! The ffmpeg sidecar: builds the command for a camera (input options per source type, the
-//! hardware-decode preset table, output as raw YUV 4:2:0 at the detect size and rate), runs it on a
-//! dedicated thread that reads whole frames from its stdout into recycled buffers, sends its stderr
-//! to the log in the camera's span, and turns its last error into words a user can act on.
+//! hardware-decode preset table, output as raw YUV 4:2:0 at the detect size and rate; a network
+//! camera's URL, password and all, goes to ffmpeg's stdin as an ffconcat script, never into its
+//! arguments), runs it on a dedicated thread that reads whole frames from its stdout into recycled
+//! buffers, sends its stderr to the log in the camera's span, and turns its last error into words a
+//! user can act on.
 //!
 //! ffmpeg is started with PR_SET_PDEATHSIG, so it dies with Watchpost even on a crash; a normal stop
 //! kills it through [`FfmpegRun::kill`] and waits for it.
