@@ -362,20 +362,13 @@ async fn the_database_never_holds_a_device_password_in_clear_text() {
     const FILE_PASSWORD: &str = "File-Cam-Pass-5529";
     let config = format!("[[cameras]]\nid = \"gate\"\nurl = \"rtsp://gateuser:{FILE_PASSWORD}@127.0.0.1:9/s\"\n");
     let app = TestApp::start(&config).await;
-    let form = [
+    let form = camera_form(&[
         ("id", "garage"),
         ("url", "rtsp://127.0.0.1:9/live"),
         ("username", "garage-user"),
         ("password", UI_PASSWORD),
         ("enabled", "on"),
-        ("width", "640"),
-        ("height", "360"),
-        ("fps", "5"),
-        ("threshold", "25"),
-        ("contour_area", "15"),
-        ("start_frames", "3"),
-        ("quiet_secs", "10"),
-    ];
+    ]);
     let response = app.client.post(app.url("/cameras")).form(&form).send().await.unwrap();
     assert_eq!(response.status(), 303);
     let api = app.client.get(app.url("/api/cameras")).send().await.unwrap().text().await.unwrap();

@@ -364,18 +364,7 @@ async fn health_answers_503_when_the_database_is_gone() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_config_file_wins_over_a_ui_camera_with_the_same_id() {
     let app = TestApp::start("").await;
-    let form = [
-        ("id", "gate"),
-        ("name", "Gate from the UI"),
-        ("url", "rtsp://127.0.0.1:9/ui"),
-        ("width", "640"),
-        ("height", "360"),
-        ("fps", "5"),
-        ("threshold", "25"),
-        ("contour_area", "15"),
-        ("start_frames", "3"),
-        ("quiet_secs", "10"),
-    ];
+    let form = camera_form(&[("id", "gate"), ("name", "Gate from the UI"), ("url", "rtsp://127.0.0.1:9/ui")]);
     assert_eq!(app.client.post(app.url("/cameras")).form(&form).send().await.unwrap().status(), 303);
     assert_eq!(app.get_json("/api/cameras/gate").await["source"], "ui");
     let data = app.shutdown().await;

@@ -176,6 +176,22 @@ impl TestApp {
     }
 }
 
+/// The camera form as a browser sends it: `fields` (id, url, …) and the detection settings at
+/// their usual values.
+pub fn camera_form<'a>(fields: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+    let mut form = fields.to_vec();
+    form.extend([
+        ("width", "640"),
+        ("height", "360"),
+        ("fps", "5"),
+        ("threshold", "25"),
+        ("contour_area", "15"),
+        ("start_frames", "3"),
+        ("quiet_secs", "10"),
+    ]);
+    form
+}
+
 /// Where the tests' PostgreSQL server is, when they run on PostgreSQL (`scripts/test.sh` sets it
 /// for a second pass of the account, alert and storage tests).
 pub const TEST_POSTGRES_VARIABLE: &str = "WATCHPOST_TEST_POSTGRES";
