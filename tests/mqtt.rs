@@ -176,8 +176,24 @@ async fn home_assistant_gets_every_entity_live_state_and_working_switches() {
     assert_eq!(watcher.last("watchpost/field/detect/state").as_deref(), Some("OFF"));
     assert_eq!(app.get_json("/api/cameras/field").await["controls"]["detect"], false);
 
-    // A camera that is gone takes its entities with it (an empty retained config each).
+    // A camera that is gone takes its entities with it (an empty retained config each), even when
+    // the run before left one of its states undelivered in the outbox.
     let data = app.shutdown().await;
+    let url =
+        test_database(data.path()).await.unwrap_or_else(|| format!("sqlite://{}/watchpost.db", data.path().display()));
+    let db = watchpost::db::Db::connect(&url).await.unwrap();
+    let stale = watchpost::db::NewOutboxMessage {
+        channel: "mqtt".into(),
+        topic: "watchpost/field/motion".into(),
+        payload: b"ON".to_vec(),
+        retain: true,
+        stamp_id: false,
+        created_ms: chrono::Utc::now().timestamp_millis(),
+        delivery_id: None,
+    };
+    db.push_outbox(stale).await.unwrap();
+    db.close().await;
+    let motion_before = watcher.on("watchpost/field/motion").len();
     let app = TestApp::start_in(&format!("{detector}{}", mqtt_toml(broker.port)), data).await;
     let field_topics: BTreeSet<String> =
         configs.iter().map(|(t, _)| t.clone()).filter(|t| t.contains("/watchpost_field/")).collect();
@@ -190,6 +206,10 @@ async fn home_assistant_gets_every_entity_live_state_and_working_switches() {
         states.iter().all(|t| watcher.on(t).last().is_some_and(|m| m.payload.is_empty())).then_some(())
     })
     .await;
+    // Nothing is left waiting, so nothing can bring the stale state back later.
+    assert_eq!(mqtt_health(&app).await["pending"], 0);
+    let since = watcher.on("watchpost/field/motion")[motion_before..].to_vec();
+    assert!(since.iter().all(|m| m.payload.is_empty()), "the stale state was never sent: {since:?}");
     let hub = watcher.on("homeassistant/sensor/watchpost/version/config");
     assert!(hub.last().is_some_and(|m| !m.payload.is_empty()), "the hub stays");
     app.shutdown().await;

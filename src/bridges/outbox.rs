@@ -116,6 +116,17 @@ impl Outbox {
         Ok(())
     }
 
+    /// Forgets the waiting messages for `topics` (those of a camera that is gone: sent after its
+    /// retained topics were cleared, they would bring the stale state back).
+    pub async fn forget_topics(&self, topics: &[String]) -> Result<()> {
+        let forgotten = self.db.remove_outbox_topics(self.channel, topics).await?;
+        if forgotten > 0 {
+            tracing::debug!(forgotten, "waiting messages of removed entities forgotten");
+            self.health.update(|h| h.pending = h.pending.saturating_sub(forgotten));
+        }
+        Ok(())
+    }
+
     /// Resolves when something was pushed since the last call.
     pub async fn notified(&self) {
         self.notify.notified().await

@@ -51,6 +51,19 @@ impl Db {
         Ok(())
     }
 
+    /// Deletes `channel`'s waiting messages for `topics`; returns how many went.
+    pub async fn remove_outbox_topics(&self, channel: &str, topics: &[String]) -> Result<u64> {
+        if topics.is_empty() {
+            return Ok(0);
+        }
+        let deleted = outbox_message::Entity::delete_many()
+            .filter(outbox_message::Column::Channel.eq(channel))
+            .filter(outbox_message::Column::Topic.is_in(topics.iter().map(String::as_str)))
+            .exec(&self.conn)
+            .await?;
+        Ok(deleted.rows_affected)
+    }
+
     pub async fn outbox_len(&self, channel: &str) -> Result<u64> {
         Ok(outbox_message::Entity::find().filter(outbox_message::Column::Channel.eq(channel)).count(&self.conn).await?)
     }

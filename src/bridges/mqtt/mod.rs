@@ -350,14 +350,25 @@ impl Core {
             Ok(Some(text)) => serde_json::from_str(&text).unwrap_or_default(),
             _ => BTreeSet::new(),
         };
-        for gone in before.difference(&now) {
-            self.publish_direct(gone.clone(), Vec::new(), true);
-            // Its retained state goes too, so nothing stale is left on the broker.
-            if let Some((camera, object)) = discovery::parse_config_topic(&self.topics, gone) {
-                for leaf in discovery::retained_leaves(object) {
-                    self.publish_direct(self.topics.camera(camera, &leaf), Vec::new(), true);
-                }
-            }
+        // The retained state of what is gone goes too, so nothing stale is left on the broker; its
+        // messages still waiting in the outbox (from before a restart) are forgotten first, or
+        // they would bring that state back after the clearing.
+        let gone: Vec<&String> = before.difference(&now).collect();
+        let cleared: Vec<String> = gone
+            .iter()
+            .filter_map(|topic| discovery::parse_config_topic(&self.topics, topic))
+            .flat_map(|(camera, object)| {
+                discovery::retained_leaves(object).into_iter().map(|leaf| self.topics.camera(camera, &leaf))
+            })
+            .collect();
+        if let Err(err) = self.outbox.forget_topics(&cleared).await {
+            tracing::warn!(error = %err, "cannot forget the waiting messages of removed entities");
+        }
+        for topic in gone {
+            self.publish_direct(topic.clone(), Vec::new(), true);
+        }
+        for topic in cleared {
+            self.publish_direct(topic, Vec::new(), true);
         }
         for announcement in announcements {
             let payload = serde_json::to_vec(&announcement.payload).unwrap_or_default();
