@@ -878,13 +878,10 @@ async fn a_door_sensor_linked_to_a_camera_alerts_on_it() {
 async fn an_alert_nobody_could_deliver_for_a_day_is_given_up_and_shown() {
     let telegram = FakeTelegram::start(TOKEN);
     let app = TestApp::start(&format!("{}{}", telegram_toml(&telegram.api_url()), camera())).await;
-    let state = &app.running().state;
     // An alert made 25 hours ago and never delivered (the machine was off since, say).
     let start_ms = chrono::Utc::now().timestamp_millis() - 25 * 3_600_000;
-    let id = state.db.insert_event(&common::motion_event("front", start_ms)).await.unwrap();
     let chat = watchpost::db::Recipient { channel: "telegram", recipient: CHAT.to_string() };
-    assert!(state.db.mark_alerted(id, watchpost::config::Severity::High, start_ms, &[chat]).await.unwrap());
-    state.bus.publish(BusMessage::Alert { event_id: id });
+    let id = common::undelivered_alert(&app, "front", start_ms, watchpost::config::Severity::High, chat).await;
     let deliveries = settled_deliveries(&app, id, 1, Duration::from_secs(20)).await;
     assert_eq!(deliveries[0]["status"], "failed");
     assert!(deliveries[0]["last_error"].as_str().unwrap().starts_with("gave up after 24 h"), "{deliveries:?}");
@@ -945,16 +942,12 @@ async fn give_up_hours_sets_how_long_an_alert_is_tried() {
     let telegram = FakeTelegram::start(TOKEN);
     let config = telegram_toml(&telegram.api_url()).replace("chat_ids", "give_up_hours = 2\nchat_ids");
     let app = TestApp::start(&format!("{config}{}", camera())).await;
-    let state = &app.running().state;
     let now = chrono::Utc::now().timestamp_millis();
     let mut ids = Vec::new();
     for hours_ago in [3, 1] {
-        let start_ms = now - hours_ago * 3_600_000;
-        let id = state.db.insert_event(&common::motion_event("front", start_ms)).await.unwrap();
         let chat = watchpost::db::Recipient { channel: "telegram", recipient: CHAT.to_string() };
-        assert!(state.db.mark_alerted(id, watchpost::config::Severity::High, start_ms, &[chat]).await.unwrap());
-        state.bus.publish(BusMessage::Alert { event_id: id });
-        ids.push(id);
+        let at = now - hours_ago * 3_600_000;
+        ids.push(common::undelivered_alert(&app, "front", at, watchpost::config::Severity::High, chat).await);
     }
     let old = settled_deliveries(&app, ids[0], 1, Duration::from_secs(20)).await;
     assert_eq!(old[0]["status"], "failed");

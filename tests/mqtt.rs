@@ -620,17 +620,13 @@ async fn home_assistant_alerts_older_than_outbox_max_age_hours_are_given_up() {
     let camera =
         "[[cameras]]\nid = \"yard\"\nurl = \"/nonexistent.mp4\"\nenabled = false\nalerts = { cooldown_secs = 0 }\n";
     let app = TestApp::start(&format!("{}outbox_max_age_hours = 2\n{camera}", mqtt_toml(broker.port))).await;
-    let state = &app.running().state;
     let now = chrono::Utc::now().timestamp_millis();
     let mut ids = Vec::new();
     // Alerts made 3 hours and 1 hour ago that never reached Home Assistant (its bridge was off).
     for hours_ago in [3, 1] {
-        let at = now - hours_ago * 3_600_000;
-        let id = state.db.insert_event(&common::motion_event("yard", at)).await.unwrap();
         let home_assistant = watchpost::db::Recipient { channel: "mqtt", recipient: "home-assistant".into() };
-        assert!(state.db.mark_alerted(id, watchpost::config::Severity::Medium, at, &[home_assistant]).await.unwrap());
-        state.bus.publish(BusMessage::Alert { event_id: id });
-        ids.push(id);
+        let at = now - hours_ago * 3_600_000;
+        ids.push(undelivered_alert(&app, "yard", at, watchpost::config::Severity::Medium, home_assistant).await);
     }
     let running = &app;
     let delivery = |id: i64| async move {

@@ -336,6 +336,22 @@ pub async fn person_event_on(app: &TestApp, camera: &str, zones: &[&str]) -> i64
     id
 }
 
+/// A motion event on `camera` that alerted at `at_ms` (in the past, say) to one recipient and was
+/// never delivered, announced as the alerts task announces an alert; its id.
+pub async fn undelivered_alert(
+    app: &TestApp,
+    camera: &str,
+    at_ms: i64,
+    severity: watchpost::config::Severity,
+    recipient: watchpost::db::Recipient,
+) -> i64 {
+    let state = &app.running().state;
+    let id = state.db.insert_event(&motion_event(camera, at_ms)).await.unwrap();
+    assert!(state.db.mark_alerted(id, severity, at_ms, &[recipient]).await.unwrap());
+    state.bus.publish(watchpost::events::BusMessage::Alert { event_id: id });
+    id
+}
+
 /// Starts Watchpost with `config` and no account at all (the first-run state), on a free port.
 pub async fn start_without_accounts(mut config: Config, data: &Path) -> RunningApp {
     config.server.bind = "127.0.0.1:0".into();
