@@ -517,11 +517,7 @@ impl Auth {
     /// Makes a new signing key current; tokens signed with the old one work for the grace period.
     /// Keys another process added to the file meanwhile are kept.
     pub fn rotate_signing_key(&self) -> Result<()> {
-        let mut ring = self.inner.keyring.write().unwrap_or_else(|e| e.into_inner());
-        if ring.is_stale() {
-            ring.reload()?;
-        }
-        ring.rotate(now_ms(), self.grace_ms())
+        self.inner.keyring.write().unwrap_or_else(|e| e.into_inner()).rotate(now_ms(), self.grace_ms())
     }
 
     pub fn signing_keys(&self) -> Vec<KeyInfo> {

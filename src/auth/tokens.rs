@@ -124,8 +124,12 @@ impl Keyring {
     }
 
     /// Retires the current key, makes a new one current, and forgets keys retired longer than
-    /// `grace_ms` ago.
+    /// `grace_ms` ago. Reads the file first when another process changed it, so its keys are
+    /// kept, not written over.
     pub fn rotate(&mut self, now_ms: i64, grace_ms: i64) -> Result<()> {
+        if self.is_stale() {
+            self.reload()?;
+        }
         for key in &mut self.file.keys {
             key.retired_ms.get_or_insert(now_ms);
         }
@@ -234,5 +238,11 @@ mod tests {
         assert!(!server.is_stale());
         assert!(server.verify(&cli.sign(&claims(60)).unwrap(), now, 60_000).is_ok(), "the CLI's new key is known");
         assert_eq!(server.keys(), cli.keys());
+        // The CLI rotates again; the server's own rotation then keeps the CLI's key.
+        cli.rotate(now + 1, 60_000).unwrap();
+        let cli_key = cli.keys().last().unwrap().kid.clone();
+        server.rotate(now + 2, 60_000).unwrap();
+        assert!(server.keys().iter().any(|k| k.kid == cli_key), "not written over from memory");
+        assert_eq!(Keyring::open(&path, now).unwrap().keys(), server.keys());
     }
 }
