@@ -725,6 +725,15 @@ async fn a_number_that_last_wrote_a_day_ago_gets_the_approved_template() {
     })
     .await;
     assert_eq!(db.whatsapp_number(late).await.unwrap().unwrap().status, "pending", "an expired code");
+    // The confirmation goes out while the person's window is open, before it is moved back below.
+    wait_for("the confirmation", Duration::from_secs(10), || async {
+        whatsapp
+            .messages()
+            .iter()
+            .any(|m| m["text"]["body"].as_str().is_some_and(|t| t.contains("gets alerts now")))
+            .then_some(())
+    })
+    .await;
 
     // The person last wrote 25 hours ago: free-form messages would be refused (131047).
     let day_ago = now_ms - 25 * 3_600_000;
