@@ -11,7 +11,7 @@ use ort::session::Session;
 use ort::value::TensorRef;
 use std::process::Command;
 use std::time::{Duration, Instant};
-use watchpost::config::DetectorConfig;
+use watchpost::detect::DetectorConfig;
 use watchpost::detect::onnx::{OnnxDetector, library_path, prepare_input, runtime};
 use watchpost::detect::{Detector, Region};
 use watchpost::media::Frame;

@@ -9,7 +9,7 @@
 use std::hint::black_box;
 use std::process::Command;
 use std::time::Instant;
-use watchpost::config::MotionConfig;
+use watchpost::detect::motion::MotionConfig;
 use watchpost::detect::motion::MotionDetector;
 
 const W: usize = 640;

@@ -13,7 +13,7 @@ use rumqttc::{AsyncClient, Event, MqttOptions, Outgoing, Packet, QoS};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use watchpost::app::{ServeOptions, start};
-use watchpost::events::{BusMessage, EventSummary};
+use watchpost::bus::{BusMessage, EventSummary};
 
 fn broker(port: u16) -> anyhow::Result<Child> {
     let child = Command::new("mosquitto").args(["-p", &port.to_string()]).stderr(Stdio::null()).spawn()?;

@@ -6,12 +6,12 @@
 
 use crate::auth::{Auth, Vault};
 use crate::bridges::{BridgeContext, Bridges};
+use crate::bus::EventBus;
 use crate::camera::{CameraManager, CameraSource, Controls, PipelineContext};
 use crate::config::{CameraConfig, Config};
 use crate::db::Db;
 use crate::detect::worker::DetectorWorker;
 use crate::error::{Error, Result};
-use crate::events::EventBus;
 use crate::media::MediaStore;
 use crate::supervise::{CancellationToken, TaskTracker};
 use crate::web::{self, AppState};
@@ -157,7 +157,7 @@ pub async fn start(options: ServeOptions) -> Result<RunningApp> {
         state.cameras.put(camera, CameraSource::Ui).await;
     }
     tasks.spawn(describer.run(cancel.clone()));
-    let sensors = crate::events::sensors::SensorEvents::new(
+    let sensors = crate::sensors::SensorEvents::new(
         state.db.clone(),
         state.bus.clone(),
         state.cameras.clone(),
@@ -213,7 +213,7 @@ async fn bridge_config(config: &Config, db: &Db, vault: &Vault) -> Config {
 
 /// Loads the object detector and starts its worker; on failure cameras run with motion only and
 /// the reason is kept for the UI and `/metrics`.
-async fn start_detector(config: &crate::config::DetectorConfig) -> web::DetectorState {
+async fn start_detector(config: &crate::detect::DetectorConfig) -> web::DetectorState {
     if !config.enabled {
         tracing::info!("object detection is off ([detector] enabled = false)");
         return web::DetectorState {

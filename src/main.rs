@@ -264,7 +264,7 @@ async fn user_command(action: UserAction, auth: &watchpost::auth::Auth, db: &wat
                 println!("No accounts yet. Create one with `watchpost user add NAME --role admin`.");
             }
             for user in users {
-                let cameras = watchpost::auth::CameraScope::parse(&user.cameras).describe();
+                let cameras = watchpost::model::CameraScope::parse(&user.cameras).describe();
                 println!(
                     "{:<24} {:<7} cameras: {:<20} {}",
                     user.name,

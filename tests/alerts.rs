@@ -13,7 +13,7 @@ use common::vlm::{FakeModel, Reply};
 use common::whatsapp::{FakeWhatsApp, PHONE_NUMBER_ID, sign};
 use common::{TestApp, wait_for};
 use std::time::Duration;
-use watchpost::events::{BusMessage, EventSummary};
+use watchpost::bus::{BusMessage, EventSummary};
 
 const TOKEN: &str = "123456:TEST-token_abc";
 const CHAT: i64 = 1111;
@@ -814,7 +814,7 @@ async fn a_door_sensor_linked_to_a_camera_alerts_on_it() {
     let state = &app.running().state;
     // An ESPHome node as discovery records it (tests/nodes.rs covers finding it and following its
     // event stream); linked to the camera on the Nodes page.
-    let node = watchpost::discovery::mdns::Node {
+    let node = watchpost::model::Node {
         kind: "esphome",
         name: "back-door".into(),
         host: "back-door.local".into(),
@@ -890,7 +890,7 @@ async fn an_alert_nobody_could_deliver_for_a_day_is_given_up_and_shown() {
     // An alert made 25 hours ago and never delivered (the machine was off since, say).
     let start_ms = chrono::Utc::now().timestamp_millis() - 25 * 3_600_000;
     let chat = watchpost::db::Recipient { channel: "telegram", recipient: CHAT.to_string() };
-    let id = common::undelivered_alert(&app, "front", start_ms, watchpost::config::Severity::High, chat).await;
+    let id = common::undelivered_alert(&app, "front", start_ms, watchpost::model::Severity::High, chat).await;
     let deliveries = settled_deliveries(&app, id, 1, Duration::from_secs(20)).await;
     assert_eq!(deliveries[0]["status"], "failed");
     assert!(deliveries[0]["last_error"].as_str().unwrap().starts_with("gave up after 24 h"), "{deliveries:?}");
@@ -956,7 +956,7 @@ async fn give_up_hours_sets_how_long_an_alert_is_tried() {
     for hours_ago in [3, 1] {
         let chat = watchpost::db::Recipient { channel: "telegram", recipient: CHAT.to_string() };
         let at = now - hours_ago * 3_600_000;
-        ids.push(common::undelivered_alert(&app, "front", at, watchpost::config::Severity::High, chat).await);
+        ids.push(common::undelivered_alert(&app, "front", at, watchpost::model::Severity::High, chat).await);
     }
     let old = settled_deliveries(&app, ids[0], 1, Duration::from_secs(20)).await;
     assert_eq!(old[0]["status"], "failed");

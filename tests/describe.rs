@@ -11,7 +11,7 @@ use common::mqtt::{Mosquitto, Watcher};
 use common::vlm::{FakeModel, Reply};
 use common::{TestApp, person_event_on, wait_for};
 use std::time::Duration;
-use watchpost::events::BusMessage;
+use watchpost::bus::BusMessage;
 
 fn photo() -> &'static [u8] {
     watchpost::demo::PHOTO
@@ -403,7 +403,7 @@ async fn a_crop_is_sent_the_event_is_described_again_at_its_end_and_severity_fol
 
         // describe_at_end: the event's end asks the model again.
         let stored = app.running().state.db.get_event(id).await.unwrap().unwrap();
-        let summary = watchpost::events::EventSummary {
+        let summary = watchpost::bus::EventSummary {
             id,
             camera: "front".into(),
             kind: "object".into(),

@@ -78,7 +78,7 @@ fn boxes_found_in_a_region_are_in_frame_coordinates() {
 #[test]
 fn a_missing_model_or_library_is_explained() {
     let Some(config) = detector_config() else { return };
-    let missing_model = watchpost::config::DetectorConfig { model: "/nonexistent/model.onnx".into(), ..config };
+    let missing_model = watchpost::detect::DetectorConfig { model: "/nonexistent/model.onnx".into(), ..config };
     let err = OnnxDetector::load(&missing_model).err().expect("a missing model is an error");
     assert!(err.message.contains("/nonexistent/model.onnx") && err.message.contains("scripts/setup.sh"), "{err}");
 }
@@ -87,7 +87,7 @@ fn a_missing_model_or_library_is_explained() {
 fn a_provider_the_library_lacks_falls_back_to_the_cpu() {
     let Some(config) = detector_config() else { return };
     // The PyPI wheel is the CPU build: CUDA and TensorRT are skipped with a warning, CPU remains.
-    let config = watchpost::config::DetectorConfig { providers: vec!["cuda".into(), "tensorrt".into()], ..config };
+    let config = watchpost::detect::DetectorConfig { providers: vec!["cuda".into(), "tensorrt".into()], ..config };
     let detector = OnnxDetector::load(&config).expect("the detector loads without a GPU");
     assert_eq!(detector.providers, vec!["cpu".to_string()]);
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -103,7 +103,7 @@ fn labels_come_from_a_file_when_one_is_given() {
     let mut labels: Vec<String> = watchpost::detect::onnx::COCO_LABELS.iter().map(|l| l.to_string()).collect();
     labels[0] = "human".into();
     std::fs::write(&file, labels.join("\n")).unwrap();
-    let detector = OnnxDetector::load(&watchpost::config::DetectorConfig { labels: Some(file), ..config }).unwrap();
+    let detector = OnnxDetector::load(&watchpost::detect::DetectorConfig { labels: Some(file), ..config }).unwrap();
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let frame = frame_from_photo(&root.join("assets/demo/person.jpg"), 640);
     let detections = detector.detect(&frame, Region::whole(&frame), 0.5).unwrap();

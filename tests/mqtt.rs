@@ -8,7 +8,7 @@ use common::mqtt::{Mosquitto, Received, Watcher};
 use common::*;
 use std::collections::{BTreeSet, HashSet};
 use std::time::Duration;
-use watchpost::events::{BusMessage, EventSummary};
+use watchpost::bus::{BusMessage, EventSummary};
 
 fn mqtt_toml(port: u16) -> String {
     format!("[mqtt]\nhost = \"127.0.0.1\"\nport = {port}\npicture_interval_secs = 2\n")
@@ -626,7 +626,7 @@ async fn home_assistant_alerts_older_than_outbox_max_age_hours_are_given_up() {
     for hours_ago in [3, 1] {
         let home_assistant = watchpost::db::Recipient { channel: "mqtt", recipient: "home-assistant".into() };
         let at = now - hours_ago * 3_600_000;
-        ids.push(undelivered_alert(&app, "yard", at, watchpost::config::Severity::Medium, home_assistant).await);
+        ids.push(undelivered_alert(&app, "yard", at, watchpost::model::Severity::Medium, home_assistant).await);
     }
     let running = &app;
     let delivery = |id: i64| async move {

@@ -9,7 +9,7 @@ use common::esp32::{FakeNode, NodeOptions};
 use common::netns::{self, NetPair};
 use common::{ADMIN, ADMIN_PASSWORD, TestApp, wait_for};
 use std::time::Duration;
-use watchpost::events::BusMessage;
+use watchpost::bus::BusMessage;
 
 /// The fake node (`examples/fake_esp32_node`'s code), started inside `namespace`.
 fn start_node(namespace: &str, options: NodeOptions) -> FakeNode {

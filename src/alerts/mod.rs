@@ -13,10 +13,11 @@
 pub mod policy;
 pub mod view;
 
+use crate::bus::{BusMessage, EventBus, EventSummary};
 use crate::camera::CameraManager;
-use crate::config::{AlertPolicy, Config, DescribeConfig, Severity};
+use crate::config::{AlertPolicy, Config, DescribeConfig};
 use crate::db::{Db, Recipient};
-use crate::events::{BusMessage, EventBus, EventSummary};
+use crate::model::Severity;
 use crate::supervise::CancellationToken;
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -5,8 +5,9 @@
 //! starts: updates never alert again. The camera's alerts switch, its mute and home/away are
 //! checked by the caller.
 
-use crate::config::{AlertPolicy, CameraConfig, Severity, WEEKDAYS, parse_clock};
-use crate::events::EventSummary;
+use crate::bus::EventSummary;
+use crate::config::{AlertPolicy, CameraConfig, WEEKDAYS, parse_clock};
+use crate::model::Severity;
 use chrono::{Datelike, Timelike};
 use std::collections::HashMap;
 

@@ -3,12 +3,12 @@
 //! with the boxes drawn in. Read from the database when a delivery is sent, so a retry hours later
 //! carries the description that arrived meanwhile.
 
+use crate::bus::EventSummary;
 use crate::camera::CameraManager;
-use crate::config::Severity;
 use crate::db::Db;
 use crate::error::Result;
-use crate::events::EventSummary;
 use crate::media::MediaStore;
+use crate::model::Severity;
 
 #[derive(Debug, Clone)]
 pub struct AlertView {

@@ -15,6 +15,7 @@ use crate::config::AuthConfig;
 use crate::db::entities::{api_token, session, user};
 use crate::db::{Db, NewAudit, NewUser};
 use crate::error::{Error, ErrorKind, Result};
+use crate::model::CameraScope;
 use limiter::LoginLimiter;
 pub use password::MIN_LENGTH as MIN_PASSWORD_LENGTH;
 pub use secrets::{constant_time_eq, now_ms, random_token};
@@ -66,41 +67,6 @@ pub struct Identity {
     pub role: Role,
     pub cameras: CameraScope,
     pub method: AuthMethod,
-}
-
-/// The cameras a user may see.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum CameraScope {
-    All,
-    /// These only; none when the stored list could not be read (fail closed).
-    Only(Vec<String>),
-}
-
-impl CameraScope {
-    /// The stored form: a JSON list, where an empty list means every camera. A list that cannot
-    /// be read gives no camera at all, never every camera.
-    pub fn parse(stored: &str) -> Self {
-        match serde_json::from_str::<Vec<String>>(stored) {
-            Ok(list) if list.is_empty() => CameraScope::All,
-            Ok(list) => CameraScope::Only(list),
-            Err(err) => {
-                tracing::error!(
-                    error = %err,
-                    "an account's camera list cannot be read; it sees no camera until an administrator saves its cameras again"
-                );
-                CameraScope::Only(Vec::new())
-            }
-        }
-    }
-
-    /// In words for lists of accounts: `all`, `none` or the camera ids.
-    pub fn describe(&self) -> String {
-        match self {
-            CameraScope::All => "all".into(),
-            CameraScope::Only(list) if list.is_empty() => "none".into(),
-            CameraScope::Only(list) => list.join(", "),
-        }
-    }
 }
 
 impl Identity {

@@ -7,7 +7,7 @@
 
 use super::{BridgeContext, HealthCell, LinkState};
 use crate::alerts::AlertView;
-use crate::events::BusMessage;
+use crate::bus::BusMessage;
 use crate::supervise::CancellationToken;
 use futures_util::future::BoxFuture;
 use std::sync::Arc;

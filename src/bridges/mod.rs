@@ -15,10 +15,10 @@ pub mod telegram;
 pub mod whatsapp;
 
 use crate::auth::Vault;
+use crate::bus::EventBus;
 use crate::camera::CameraManager;
 use crate::config::{Config, ServerConfig};
 use crate::db::Db;
-use crate::events::EventBus;
 use crate::media::MediaStore;
 use crate::supervise::CancellationToken;
 use futures_util::future::BoxFuture;

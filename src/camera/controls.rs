@@ -4,38 +4,12 @@
 //! commands), take effect at the next frame, survive restarts (stored as settings), and every
 //! change is told to the bus so the other side shows it at once.
 
+use crate::bus::{BusMessage, CameraControls, EventBus};
 use crate::db::Db;
 use crate::error::{Error, Result};
-use crate::events::{BusMessage, EventBus};
-use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
-
-/// One camera's switches; the default is everything on and nothing muted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct CameraControls {
-    /// Run the object detector on this camera.
-    pub detect: bool,
-    /// Send alerts about this camera's events.
-    pub alerts: bool,
-    /// No alerts before this time (milliseconds since the epoch).
-    pub mute_until_ms: Option<i64>,
-}
-
-impl Default for CameraControls {
-    fn default() -> Self {
-        Self { detect: true, alerts: true, mute_until_ms: None }
-    }
-}
-
-impl CameraControls {
-    /// Whether an event at `now_ms` may alert: alerts on and not muted.
-    pub fn alerts_active(&self, now_ms: i64) -> bool {
-        self.alerts && self.mute_until_ms.is_none_or(|until| now_ms >= until)
-    }
-}
 
 /// Every camera's switches, read on the hot path without touching the database.
 #[derive(Clone)]

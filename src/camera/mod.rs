@@ -6,14 +6,16 @@ mod controls;
 pub mod ffmpeg;
 mod pipeline;
 
-pub use controls::{CameraControls, Controls};
+pub use controls::Controls;
 
 use crate::auth::Vault;
+use crate::bus::CameraControls;
+use crate::bus::EventBus;
 use crate::config::{CameraConfig, FfmpegConfig};
 use crate::db::Db;
 use crate::error::Result;
-use crate::events::EventBus;
 use crate::media::{Frame, MediaStore};
+use crate::model::CameraState;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::sync::atomic::AtomicU64;
@@ -36,28 +38,6 @@ impl CameraSource {
         match self {
             CameraSource::Config => "config",
             CameraSource::Ui => "ui",
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum CameraState {
-    Disabled,
-    Starting,
-    Online,
-    Offline,
-    Error,
-}
-
-impl CameraState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CameraState::Disabled => "disabled",
-            CameraState::Starting => "starting",
-            CameraState::Online => "online",
-            CameraState::Offline => "offline",
-            CameraState::Error => "error",
         }
     }
 }
@@ -217,7 +197,7 @@ impl CameraManager {
         });
         let id = runtime.config.id.clone();
         self.cameras.write().expect("cameras lock").insert(id, CameraEntry { runtime, cancel, task });
-        self.context.bus.publish(crate::events::BusMessage::CamerasChanged);
+        self.context.bus.publish(crate::bus::BusMessage::CamerasChanged);
     }
 
     /// Stops and forgets a deleted camera, its switches included.
@@ -225,7 +205,7 @@ impl CameraManager {
         let _one_change = self.changes.lock().await;
         self.stop(id).await;
         self.context.controls.forget(id).await?;
-        self.context.bus.publish(crate::events::BusMessage::CamerasChanged);
+        self.context.bus.publish(crate::bus::BusMessage::CamerasChanged);
         Ok(())
     }
 

@@ -7,12 +7,14 @@
 //! confirmed still there, or found gone).
 
 use super::ffmpeg::FfmpegRun;
-use super::{CameraRuntime, CameraState, LiveObject, PipelineContext};
+use super::{CameraRuntime, LiveObject, PipelineContext};
+use crate::bus::BusMessage;
 use crate::detect::motion::MotionDetector;
 use crate::detect::tracker::Tracker;
 use crate::detect::worker::DetectorWorker;
 use crate::detect::{Detection, Region, RelBox, nms, regions, to_relative};
-use crate::events::{BusMessage, MotionEventRecorder, ObjectEventRecorder};
+use crate::events::{MotionEventRecorder, ObjectEventRecorder};
+use crate::model::CameraState;
 use crate::supervise::{Backoff, sleep_or_cancel};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -276,7 +278,7 @@ async fn set_state(camera: &CameraRuntime, ctx: &PipelineContext, state: CameraS
     {
         tracing::warn!(error = %err, "cannot record camera status");
     }
-    ctx.bus.publish(BusMessage::CameraStatus { camera: camera.id().to_string(), state: state.as_str().into(), error });
+    ctx.bus.publish(BusMessage::CameraStatus { camera: camera.id().to_string(), state, error });
 }
 
 /// Whether the camera wants a detection: a tracked label, above that label's score and within its
@@ -299,7 +301,7 @@ fn wanted(
     let foot = [(x1 + x2) / 2.0 / w, y2 / h];
     detection.score >= objects.min_score_for(label)
         && objects.area_allowed(label, area)
-        && !objects.mask.iter().any(|polygon| crate::detect::motion::point_in_polygon(foot, polygon))
+        && !objects.mask.iter().any(|polygon| crate::geometry::point_in_polygon(foot, polygon))
 }
 
 /// The confirmed tracks as the live view shows them.

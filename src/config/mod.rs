@@ -10,6 +10,10 @@ mod secret;
 pub use load::{DEFAULT_CONFIG_PATHS, Environment, load, parse};
 pub use secret::{Secret, join_credentials, redact_text, redact_url, split_credentials, with_credentials};
 
+use crate::detect::motion::MotionConfig;
+use crate::detect::{DetectorConfig, PROVIDERS};
+use crate::geometry::{Polygon, check_polygon, point_in_polygon};
+use crate::model::Severity;
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -84,42 +88,6 @@ fn cidr_contains(net: std::net::IpAddr, len: u8, ip: std::net::IpAddr) -> bool {
             u128::from(n) & mask == u128::from(i) & mask
         }
         _ => false,
-    }
-}
-
-/// The object detector: an ONNX model run by ONNX Runtime.
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
-#[serde(deny_unknown_fields, default)]
-pub struct DetectorConfig {
-    /// Off: cameras report motion only.
-    pub enabled: bool,
-    /// The model file; a relative path is taken from the working directory.
-    pub model: PathBuf,
-    /// How to read the model's output.
-    #[serde(rename = "type")]
-    pub kind: ModelKind,
-    /// A file with one label per line, in the model's class order; empty = the 80 COCO labels.
-    pub labels: Option<PathBuf>,
-    /// The ONNX Runtime library; empty = `ORT_DYLIB_PATH`, then the copy `scripts/setup.sh` puts in
-    /// `.tools/onnxruntime/`, then `libonnxruntime.so` on the system library path.
-    pub onnxruntime: Option<PathBuf>,
-    /// Threads one inference may use.
-    pub threads: u32,
-    /// Execution providers to try in order: `cpu`, `cuda`, `tensorrt`, `openvino`.
-    pub providers: Vec<String>,
-}
-
-impl Default for DetectorConfig {
-    fn default() -> Self {
-        Self {
-            enabled: true,
-            model: PathBuf::from("models/yolox_nano.onnx"),
-            kind: ModelKind::Yolox,
-            labels: None,
-            onnxruntime: None,
-            threads: 2,
-            providers: vec!["cpu".into()],
-        }
     }
 }
 
@@ -672,22 +640,6 @@ impl EmailConfig {
     }
 }
 
-/// Output layouts the detector understands.
-#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
-pub enum ModelKind {
-    /// YOLOX: `[1, N, 5 + classes]` per grid cell (cx, cy, w, h grid-relative, objectness, scores);
-    /// BGR input with raw 0–255 values.
-    #[default]
-    Yolox,
-    /// Current YOLO exporters: `[1, 4 + classes, N]` (cx, cy, w, h in input pixels, class scores, no
-    /// objectness); RGB input scaled to 0–1.
-    Yolo,
-}
-
-/// Execution providers Watchpost can ask ONNX Runtime for.
-pub const PROVIDERS: [&str; 4] = ["cpu", "cuda", "tensorrt", "openvino"];
-
 /// Sign-in sessions and API tokens.
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
@@ -816,36 +768,6 @@ pub struct CameraConfig {
     pub alerts: AlertPolicy,
 }
 
-/// How bad an alert is.
-#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, PartialOrd, Ord, Default)]
-#[serde(rename_all = "lowercase")]
-pub enum Severity {
-    Low,
-    #[default]
-    Medium,
-    High,
-}
-
-impl Severity {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Severity::Low => "low",
-            Severity::Medium => "medium",
-            Severity::High => "high",
-        }
-    }
-
-    /// The stored word back (`info`/`warning`/`critical` from before 0.2 read as low/medium/high).
-    pub fn parse(text: &str) -> Option<Self> {
-        match text {
-            "low" | "info" => Some(Severity::Low),
-            "medium" | "warning" => Some(Severity::Medium),
-            "high" | "critical" => Some(Severity::High),
-            _ => None,
-        }
-    }
-}
-
 /// Which of a camera's events alert (besides its alerts switch, its mute and home/away).
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
@@ -964,7 +886,7 @@ pub struct ZoneConfig {
 impl ZoneConfig {
     /// Whether a relative point (an object's bottom centre) is inside.
     pub fn contains(&self, point: [f32; 2]) -> bool {
-        crate::detect::motion::point_in_polygon(point, &self.polygon)
+        point_in_polygon(point, &self.polygon)
     }
 }
 
@@ -1007,48 +929,6 @@ pub struct DetectConfig {
 impl Default for DetectConfig {
     fn default() -> Self {
         Self { width: 640, height: 360, fps: 5 }
-    }
-}
-
-/// A polygon in relative coordinates: each point is `[x, y]` with 0,0 top-left and 1,1 bottom-right.
-pub type Polygon = Vec<[f32; 2]>;
-
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
-#[serde(deny_unknown_fields, default)]
-pub struct MotionConfig {
-    /// Luma difference (1–255) from the background for a pixel to count as changed.
-    pub threshold: u8,
-    /// Smallest changed blob, in pixels of the downscaled motion image, that counts as motion.
-    pub contour_area: u32,
-    /// Height in pixels of the downscaled image motion is computed on.
-    pub frame_height: u32,
-    /// How fast the background follows the picture (0–1 per frame).
-    pub frame_alpha: f32,
-    /// Fraction of changed pixels (0–1) treated as a global change (lights): recalibrate instead.
-    pub lightning_threshold: f32,
-    /// Consecutive frames with motion before an event starts.
-    pub start_frames: u32,
-    /// Seconds without motion after which an event ends.
-    pub quiet_secs: u32,
-    /// Areas never looked at (trees, a busy road), as polygons.
-    pub mask: Vec<Polygon>,
-    /// Record motion-only events. Unset: only while no object detector is running.
-    pub events: Option<bool>,
-}
-
-impl Default for MotionConfig {
-    fn default() -> Self {
-        Self {
-            threshold: 25,
-            contour_area: 15,
-            frame_height: 100,
-            frame_alpha: 0.02,
-            lightning_threshold: 0.8,
-            start_frames: 3,
-            quiet_secs: 10,
-            mask: Vec::new(),
-            events: None,
-        }
     }
 }
 
@@ -1540,43 +1420,6 @@ impl CameraConfig {
         }
         issues
     }
-}
-
-/// A polygon in relative picture coordinates: at least 3 points, all inside the picture, edges that
-/// do not cross each other.
-pub fn check_polygon(polygon: &[[f32; 2]]) -> Result<(), String> {
-    if polygon.len() < 3 {
-        return Err(format!("has {} points; a polygon needs at least 3", polygon.len()));
-    }
-    if polygon.iter().flatten().any(|v| !(0.0..=1.0).contains(v)) {
-        return Err("has a point outside the picture; use relative coordinates from 0 to 1 ([x, y])".into());
-    }
-    let n = polygon.len();
-    let edge = |i: usize| (polygon[i], polygon[(i + 1) % n]);
-    for i in 0..n {
-        for j in i + 1..n {
-            // Neighbouring edges share a point; that is not a crossing.
-            if j == i + 1 || (i == 0 && j == n - 1) {
-                continue;
-            }
-            let ((a, b), (c, d)) = (edge(i), edge(j));
-            if segments_cross(a, b, c, d) {
-                return Err(format!(
-                    "crosses itself (edges {} and {}); order the points around the outline",
-                    i + 1,
-                    j + 1
-                ));
-            }
-        }
-    }
-    Ok(())
-}
-
-fn segments_cross(a: [f32; 2], b: [f32; 2], c: [f32; 2], d: [f32; 2]) -> bool {
-    let orient = |p: [f32; 2], q: [f32; 2], r: [f32; 2]| (q[0] - p[0]) * (r[1] - p[1]) - (q[1] - p[1]) * (r[0] - p[0]);
-    let (d1, d2) = (orient(c, d, a), orient(c, d, b));
-    let (d3, d4) = (orient(a, b, c), orient(a, b, d));
-    (d1 > 0.0) != (d2 > 0.0) && (d3 > 0.0) != (d4 > 0.0) && d1 != 0.0 && d2 != 0.0 && d3 != 0.0 && d4 != 0.0
 }
 
 /// Accepts the inputs ingest can read: RTSP(S), HTTP(S) MJPEG, or a local file path.

@@ -23,7 +23,7 @@ impl Db {
     pub async fn mark_alerted(
         &self,
         id: i64,
-        severity: crate::config::Severity,
+        severity: crate::model::Severity,
         now_ms: i64,
         recipients: &[Recipient],
     ) -> Result<bool> {
@@ -40,7 +40,7 @@ impl Db {
             return Ok(false);
         }
         let Some(stored) = event::Entity::find_by_id(id).one(&txn).await? else { return Ok(false) };
-        let severity = crate::config::Severity::parse(&stored.severity).map_or(severity, |s| s.max(severity));
+        let severity = crate::model::Severity::parse(&stored.severity).map_or(severity, |s| Ord::max(s, severity));
         event::Entity::update_many()
             .col_expr(event::Column::Severity, Expr::value(severity.as_str()))
             .filter(event::Column::Id.eq(id))

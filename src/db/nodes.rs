@@ -2,8 +2,8 @@
 
 use super::Db;
 use super::entities::{node, node_event};
-use crate::discovery::mdns::Node;
 use crate::error::Result;
+use crate::model::Node;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
 

@@ -58,8 +58,8 @@ impl Db {
     }
 
     /// Raises an event's severity to `severity`; never lowers it.
-    pub async fn raise_event_severity(&self, id: i64, severity: crate::config::Severity) -> Result<()> {
-        use crate::config::Severity;
+    pub async fn raise_event_severity(&self, id: i64, severity: crate::model::Severity) -> Result<()> {
+        use crate::model::Severity;
         let lower: &[&str] = match severity {
             Severity::High => &["low", "medium"],
             Severity::Medium => &["low"],

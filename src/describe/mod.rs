@@ -10,10 +10,10 @@
 pub mod providers;
 pub mod text;
 
+use crate::bus::{BusMessage, EventBus, EventSummary};
 use crate::camera::CameraManager;
 use crate::config::{CameraConfig, DescribeConfig, DescribeImage};
 use crate::db::{Db, Description};
-use crate::events::{BusMessage, EventBus, EventSummary};
 use crate::media::MediaStore;
 use crate::supervise::{Backoff, CancellationToken, sleep_or_cancel};
 use providers::{CallError, VisionModel};
@@ -323,8 +323,8 @@ impl Job {
             return;
         }
         let raised = match description.threat_level {
-            Some(2) => Some(crate::config::Severity::High),
-            Some(1) => Some(crate::config::Severity::Medium),
+            Some(2) => Some(crate::model::Severity::High),
+            Some(1) => Some(crate::model::Severity::Medium),
             _ => None,
         };
         if let Some(severity) = raised.filter(|_| self.config.raise_severity)

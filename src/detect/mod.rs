@@ -11,6 +11,60 @@ pub mod worker;
 
 use crate::error::Result;
 use crate::media::Frame;
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+/// The object detector: an ONNX model run by ONNX Runtime.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct DetectorConfig {
+    /// Off: cameras report motion only.
+    pub enabled: bool,
+    /// The model file; a relative path is taken from the working directory.
+    pub model: PathBuf,
+    /// How to read the model's output.
+    #[serde(rename = "type")]
+    pub kind: ModelKind,
+    /// A file with one label per line, in the model's class order; empty = the 80 COCO labels.
+    pub labels: Option<PathBuf>,
+    /// The ONNX Runtime library; empty = `ORT_DYLIB_PATH`, then the copy `scripts/setup.sh` puts in
+    /// `.tools/onnxruntime/`, then `libonnxruntime.so` on the system library path.
+    pub onnxruntime: Option<PathBuf>,
+    /// Threads one inference may use.
+    pub threads: u32,
+    /// Execution providers to try in order: `cpu`, `cuda`, `tensorrt`, `openvino`.
+    pub providers: Vec<String>,
+}
+
+impl Default for DetectorConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            model: PathBuf::from("models/yolox_nano.onnx"),
+            kind: ModelKind::Yolox,
+            labels: None,
+            onnxruntime: None,
+            threads: 2,
+            providers: vec!["cpu".into()],
+        }
+    }
+}
+
+/// Output layouts the detector understands.
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum ModelKind {
+    /// YOLOX: `[1, N, 5 + classes]` per grid cell (cx, cy, w, h grid-relative, objectness, scores);
+    /// BGR input with raw 0–255 values.
+    #[default]
+    Yolox,
+    /// Current YOLO exporters: `[1, 4 + classes, N]` (cx, cy, w, h in input pixels, class scores, no
+    /// objectness); RGB input scaled to 0–1.
+    Yolo,
+}
+
+/// Execution providers Watchpost can ask ONNX Runtime for.
+pub const PROVIDERS: [&str; 4] = ["cpu", "cuda", "tensorrt", "openvino"];
 
 /// A box in relative frame coordinates: `[x, y, width, height]`, each 0–1.
 pub type RelBox = [f32; 4];

@@ -7,7 +7,47 @@
 //! All buffers are allocated once per camera; a frame costs no allocation.
 
 use super::RelBox;
-use crate::config::{MotionConfig, Polygon};
+use crate::geometry::{Polygon, point_in_polygon};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct MotionConfig {
+    /// Luma difference (1–255) from the background for a pixel to count as changed.
+    pub threshold: u8,
+    /// Smallest changed blob, in pixels of the downscaled motion image, that counts as motion.
+    pub contour_area: u32,
+    /// Height in pixels of the downscaled image motion is computed on.
+    pub frame_height: u32,
+    /// How fast the background follows the picture (0–1 per frame).
+    pub frame_alpha: f32,
+    /// Fraction of changed pixels (0–1) treated as a global change (lights): recalibrate instead.
+    pub lightning_threshold: f32,
+    /// Consecutive frames with motion before an event starts.
+    pub start_frames: u32,
+    /// Seconds without motion after which an event ends.
+    pub quiet_secs: u32,
+    /// Areas never looked at (trees, a busy road), as polygons.
+    pub mask: Vec<Polygon>,
+    /// Record motion-only events. Unset: only while no object detector is running.
+    pub events: Option<bool>,
+}
+
+impl Default for MotionConfig {
+    fn default() -> Self {
+        Self {
+            threshold: 25,
+            contour_area: 15,
+            frame_height: 100,
+            frame_alpha: 0.02,
+            lightning_threshold: 0.8,
+            start_frames: 3,
+            quiet_secs: 10,
+            mask: Vec::new(),
+            events: None,
+        }
+    }
+}
 
 /// How much faster than `frame_alpha` a pixel that stopped changing joins the background: a parked
 /// car or the spot a person just left stops counting as motion after about 4 s at 5 fps, instead of
@@ -225,22 +265,6 @@ fn rasterize_mask(polygons: &[Polygon], width: usize, height: usize) -> Vec<u8> 
     watched
 }
 
-/// Even-odd rule point-in-polygon test.
-pub fn point_in_polygon(point: [f32; 2], polygon: &[[f32; 2]]) -> bool {
-    let mut inside = false;
-    let mut j = polygon.len().wrapping_sub(1);
-    for i in 0..polygon.len() {
-        let (pi, pj) = (polygon[i], polygon[j]);
-        if (pi[1] > point[1]) != (pj[1] > point[1])
-            && point[0] < (pj[0] - pi[0]) * (point[1] - pi[1]) / (pj[1] - pi[1]) + pi[0]
-        {
-            inside = !inside;
-        }
-        j = i;
-    }
-    inside
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -324,12 +348,5 @@ mod tests {
         let parked = with_square(scene(), 320, 180, 80, 250);
         let frames_with_motion = (0..400).take_while(|_| !detector.process(&parked).boxes.is_empty()).count();
         assert!(frames_with_motion > 3 && frames_with_motion < 400, "motion lasted {frames_with_motion} frames");
-    }
-
-    #[test]
-    fn point_in_polygon_handles_concave_shapes() {
-        let l_shape = [[0.0, 0.0], [1.0, 0.0], [1.0, 0.2], [0.2, 0.2], [0.2, 1.0], [0.0, 1.0]];
-        assert!(point_in_polygon([0.1, 0.5], &l_shape));
-        assert!(!point_in_polygon([0.5, 0.5], &l_shape));
     }
 }

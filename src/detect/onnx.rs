@@ -2,8 +2,7 @@
 //! installs): letterboxes a region of a YUV frame straight into the model's input tensor, runs the
 //! model, decodes YOLOX or YOLO output, maps boxes back to frame pixels and applies per-class NMS.
 
-use super::{Detection, Detector, NMS_IOU, Region, nms};
-use crate::config::{DetectorConfig, ModelKind};
+use super::{Detection, Detector, DetectorConfig, ModelKind, NMS_IOU, Region, nms};
 use crate::error::{Error, Result};
 use crate::media::Frame;
 use ort::session::Session;

@@ -5,8 +5,8 @@
 //! (a MAC must be 12 hex digits, text is cut to a sane length), and a record that names nothing
 //! usable makes no node.
 
+use crate::model::Node;
 use mdns_sd::{IfKind, ResolvedService, ServiceDaemon, ServiceEvent};
-use serde::Serialize;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
@@ -17,37 +17,6 @@ pub const HTTP: &str = "_http._tcp.local.";
 
 /// Longest text kept from a TXT value.
 const MAX_TEXT: usize = 64;
-
-/// An ESP32-class device found on the LAN.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Node {
-    /// `esphome`, `watchpost-node` or `esp32` (a board with only a web server).
-    pub kind: &'static str,
-    pub name: String,
-    pub host: String,
-    pub address: Option<IpAddr>,
-    pub port: u16,
-    /// 12 lowercase hex digits, when the node gave a valid one.
-    pub mac: Option<String>,
-    pub firmware: Option<String>,
-    pub platform: Option<String>,
-    pub board: Option<String>,
-    /// For Watchpost nodes: `camera` or `sensor`.
-    pub role: Option<String>,
-    /// For Watchpost camera nodes: the MJPEG stream and snapshot paths.
-    pub stream: Option<String>,
-    pub snapshot: Option<String>,
-    /// The port of the node's web server (ESPHome's `web_server`, with its `/events` stream),
-    /// when the node announces one.
-    pub web_port: Option<u16>,
-}
-
-impl Node {
-    /// The registry's key: the MAC address, else the host name.
-    pub fn key(&self) -> String {
-        self.mac.clone().unwrap_or_else(|| self.host.clone())
-    }
-}
 
 /// `aa:bb:cc:dd:ee:ff`, `AABBCCDDEEFF` → `aabbccddeeff`; anything else is no MAC.
 pub fn normalise_mac(raw: &str) -> Option<String> {

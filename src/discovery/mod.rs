@@ -105,7 +105,7 @@ impl OnvifDevice {
 /// What one scan of both kinds found.
 pub struct Found {
     pub cameras: Result<Vec<OnvifDevice>>,
-    pub nodes: Result<Vec<mdns::Node>>,
+    pub nodes: Result<Vec<crate::model::Node>>,
 }
 
 /// One scan of both kinds at once: ONVIF cameras (WS-Discovery) and ESP32/ESPHome nodes (mDNS),

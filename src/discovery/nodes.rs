@@ -6,11 +6,12 @@
 //! also counts as seeing the node, and turns binary-sensor changes (PIR, door, window) into node
 //! events: stored, and published on the bus for alerts and the UI.
 
-use super::mdns::{Node, browse_nodes};
+use super::mdns::browse_nodes;
+use crate::bus::{BusMessage, EventBus};
 use crate::config::DiscoveryConfig;
 use crate::db::Db;
 use crate::db::entities::node_event;
-use crate::events::{BusMessage, EventBus};
+use crate::model::Node;
 use crate::supervise::{Backoff, CancellationToken, sleep_or_cancel};
 use std::collections::HashMap;
 use std::time::{Duration, Instant};

@@ -5,8 +5,8 @@
 //! snapshot and the row gets the end, the top score, the box, the zones and the stationary flag.
 
 use super::recorder::{close_event, save_snapshot};
-use super::{BusMessage, EventBus, EventSummary};
 use crate::annotate::annotate;
+use crate::bus::{BusMessage, EventBus, EventSummary};
 use crate::config::{CameraConfig, ZoneConfig};
 use crate::db::{Db, EventUpdate, NewEvent};
 use crate::detect::tracker::{Track, TrackUpdate, Tracker};

@@ -3,9 +3,9 @@
 //! frame that started it; the snapshot is replaced by the frame with the most motion when the event
 //! ends. Database and disk failures are logged and retried; they never stop the camera.
 
-use super::{BusMessage, EventBus, EventSummary};
-use crate::config::MotionConfig;
+use crate::bus::{BusMessage, EventBus, EventSummary};
 use crate::db::{Db, EventUpdate, NewEvent};
+use crate::detect::motion::MotionConfig;
 use crate::detect::{RelBox, union_box};
 use crate::media::{Frame, MediaStore};
 use std::time::Duration;

@@ -500,7 +500,7 @@ impl UserView {
             id: user.id,
             name: user.name.clone(),
             role: user.role.clone(),
-            cameras: crate::auth::CameraScope::parse(&user.cameras).describe(),
+            cameras: crate::model::CameraScope::parse(&user.cameras).describe(),
             disabled: user.disabled,
             created: format_time(user.created_ms),
             last_login: user.last_login_ms.map(format_ago).unwrap_or_else(|| "never".into()),

@@ -2,9 +2,12 @@
 //! per-field messages shown next to the inputs when it does not.
 
 use crate::config::{
-    AlertPolicy, CameraConfig, DetectConfig, MotionConfig, ObjectsConfig, Polygon, QuietTime, Severity, SeverityRule,
-    ZoneConfig, join_credentials, split_credentials, with_credentials,
+    AlertPolicy, CameraConfig, DetectConfig, ObjectsConfig, QuietTime, SeverityRule, ZoneConfig, join_credentials,
+    split_credentials, with_credentials,
 };
+use crate::detect::motion::MotionConfig;
+use crate::geometry::Polygon;
+use crate::model::Severity;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 

@@ -19,11 +19,11 @@ mod view;
 mod whatsapp;
 
 use crate::auth::Auth;
+use crate::bus::EventBus;
 use crate::camera::CameraManager;
 use crate::config::Config;
 use crate::db::Db;
 use crate::error::{Error, ErrorKind};
-use crate::events::EventBus;
 use crate::media::MediaStore;
 use actix_web::http::{Method, StatusCode};
 use actix_web::{HttpResponse, Route, web};

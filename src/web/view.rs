@@ -62,7 +62,7 @@ pub struct CameraView {
     pub motion_events: u64,
     pub object_events: u64,
     /// Detection, alerts and mute switches.
-    pub controls: crate::camera::CameraControls,
+    pub controls: crate::bus::CameraControls,
     /// The camera's time zone for alerts (`alerts.timezone`); empty = the server's.
     pub timezone: String,
 }

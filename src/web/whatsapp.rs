@@ -114,7 +114,7 @@ async fn answer(state: &AppState, text: &str) -> String {
         }
         "status" => {
             let cameras = state.cameras.list();
-            let online = cameras.iter().filter(|c| c.status().state == crate::camera::CameraState::Online).count();
+            let online = cameras.iter().filter(|c| c.status().state == crate::model::CameraState::Online).count();
             format!("{}\nCameras online: {online} of {}", crate::alerts::armed_text(controls.armed()), cameras.len())
         }
         _ => HELP.into(),

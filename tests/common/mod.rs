@@ -235,7 +235,7 @@ pub async fn test_database(data: &Path) -> Option<String> {
 /// The detector settings pointing at the model and ONNX Runtime that `scripts/setup.sh` installs,
 /// or `None` (with the reason printed) when they are missing outside CI. With `CI` set, missing
 /// parts fail the test instead.
-pub fn detector_config() -> Option<watchpost::config::DetectorConfig> {
+pub fn detector_config() -> Option<watchpost::detect::DetectorConfig> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let model = root.join("models/yolox_nano.onnx");
     let library = std::env::var_os("ORT_DYLIB_PATH")
@@ -249,7 +249,7 @@ pub fn detector_config() -> Option<watchpost::config::DetectorConfig> {
         eprintln!("SKIPPED: {message}");
         return None;
     }
-    Some(watchpost::config::DetectorConfig { model, onnxruntime: Some(library), ..Default::default() })
+    Some(watchpost::detect::DetectorConfig { model, onnxruntime: Some(library), ..Default::default() })
 }
 
 /// A `[detector]` section for [`TestApp::start`] with the installed model and library (see
@@ -320,7 +320,7 @@ pub async fn person_event_on(app: &TestApp, camera: &str, zones: &[&str]) -> i64
         })
         .await
         .unwrap();
-    state.bus.publish(watchpost::events::BusMessage::EventStarted(watchpost::events::EventSummary {
+    state.bus.publish(watchpost::bus::BusMessage::EventStarted(watchpost::bus::EventSummary {
         id,
         camera: camera.into(),
         kind: "object".into(),
@@ -342,13 +342,13 @@ pub async fn undelivered_alert(
     app: &TestApp,
     camera: &str,
     at_ms: i64,
-    severity: watchpost::config::Severity,
+    severity: watchpost::model::Severity,
     recipient: watchpost::db::Recipient,
 ) -> i64 {
     let state = &app.running().state;
     let id = state.db.insert_event(&motion_event(camera, at_ms)).await.unwrap();
     assert!(state.db.mark_alerted(id, severity, at_ms, &[recipient]).await.unwrap());
-    state.bus.publish(watchpost::events::BusMessage::Alert { event_id: id });
+    state.bus.publish(watchpost::bus::BusMessage::Alert { event_id: id });
     id
 }
 

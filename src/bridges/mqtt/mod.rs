@@ -18,10 +18,11 @@ pub use connect::{target, test_connection};
 
 use super::outbox::{Outbox, stamped_payload};
 use super::{Bridge, BridgeContext, BridgeHealth, HealthCell, LinkState};
-use crate::camera::{CameraControls, CameraState};
+use crate::bus::CameraControls;
+use crate::bus::{BusMessage, EventSummary};
 use crate::config::{Config, MqttConfig};
 use crate::db::entities::outbox_message::Model as OutboxRow;
-use crate::events::{BusMessage, EventSummary};
+use crate::model::CameraState;
 use crate::supervise::{Backoff, CancellationToken, sleep_or_cancel};
 use discovery::{CameraInfo, slug};
 use futures_util::future::BoxFuture;
@@ -559,7 +560,7 @@ impl Core {
     async fn on_bus(&mut self, message: BusMessage) {
         match message {
             BusMessage::CameraStatus { camera, state, .. } => {
-                self.publish_kept(self.topics.camera(&camera, "status"), state, true, false).await;
+                self.publish_kept(self.topics.camera(&camera, "status"), state.as_str(), true, false).await;
             }
             BusMessage::Motion { camera, active } => {
                 self.live.entry(camera.clone()).or_default().motion = active;
@@ -715,7 +716,7 @@ impl Core {
                 }
             };
             let summary = EventSummary::from_model(&event);
-            let severity = crate::config::Severity::parse(&event.severity).unwrap_or_default().as_str();
+            let severity = crate::model::Severity::parse(&event.severity).unwrap_or_default().as_str();
             let alert = json!({
                 "event_type": severity,
                 "severity": severity,

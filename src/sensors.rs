@@ -4,9 +4,9 @@
 //! when the sensor turns off. Like any event it can alert, under the camera's switches and quiet
 //! times (see `alerts::policy`).
 
+use crate::bus::{BusMessage, EventBus, EventSummary};
 use crate::camera::CameraManager;
 use crate::db::{Db, EventUpdate, NewEvent};
-use crate::events::{BusMessage, EventBus, EventSummary};
 use crate::media::MediaStore;
 use crate::supervise::CancellationToken;
 use std::collections::HashMap;

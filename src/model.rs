@@ -1,0 +1,263 @@
+//! The domain's vocabulary: the small closed sets of words that events, alerts, cameras and
+//! accounts are described with, as types. Stored as the same lowercase strings as always (the
+//! database enums below are sea-orm string enums, so no schema changes), parsed strictly where
+//! they come from input, and named once here instead of spelled as strings across the crate.
+//! A leaf: it names nothing else in the crate.
+
+use sea_orm::entity::prelude::*;
+use serde::{Deserialize, Serialize};
+use std::net::IpAddr;
+
+/// How bad an alert is.
+#[derive(
+    Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, PartialOrd, Ord, Default, EnumIter, DeriveActiveEnum,
+)]
+#[serde(rename_all = "lowercase")]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::None)", rename_all = "lowercase")]
+pub enum Severity {
+    Low,
+    #[default]
+    Medium,
+    High,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+        }
+    }
+
+    /// The stored word back (`info`/`warning`/`critical` from before 0.2 read as low/medium/high).
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "low" | "info" => Some(Severity::Low),
+            "medium" | "warning" => Some(Severity::Medium),
+            "high" | "critical" => Some(Severity::High),
+            _ => None,
+        }
+    }
+}
+
+/// What made an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, EnumIter, DeriveActiveEnum)]
+#[serde(rename_all = "lowercase")]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::None)", rename_all = "lowercase")]
+pub enum EventKind {
+    /// Motion alone (no object detector, or motion events asked for).
+    Motion,
+    /// A tracked object (`label` says which).
+    Object,
+    /// A node's binary sensor (PIR, door, window); `label` is the sensor.
+    Sensor,
+}
+
+/// Where a user stands with an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, EnumIter, DeriveActiveEnum)]
+#[serde(rename_all = "lowercase")]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::None)", rename_all = "lowercase")]
+pub enum EventStatus {
+    New,
+    Viewed,
+    Resolved,
+}
+
+impl EventStatus {
+    /// A status from input (form, query, API); `None` for anything else.
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "new" => Some(Self::New),
+            "viewed" => Some(Self::Viewed),
+            "resolved" => Some(Self::Resolved),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::New => "new",
+            Self::Viewed => "viewed",
+            Self::Resolved => "resolved",
+        }
+    }
+}
+
+/// The channels an alert is delivered on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, EnumIter, DeriveActiveEnum)]
+#[serde(rename_all = "lowercase")]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::None)", rename_all = "lowercase")]
+pub enum Channel {
+    /// Home Assistant, through the MQTT broker.
+    Mqtt,
+    Telegram,
+    Whatsapp,
+    Email,
+}
+
+impl Channel {
+    /// The name used in config sections, the database, metrics and logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Mqtt => "mqtt",
+            Self::Telegram => "telegram",
+            Self::Whatsapp => "whatsapp",
+            Self::Email => "email",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        [Self::Mqtt, Self::Telegram, Self::Whatsapp, Self::Email].into_iter().find(|c| c.as_str() == text)
+    }
+}
+
+impl std::fmt::Display for Channel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How far one alert delivery got.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, EnumIter, DeriveActiveEnum)]
+#[serde(rename_all = "lowercase")]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::None)", rename_all = "lowercase")]
+pub enum DeliveryStatus {
+    /// Waiting for its channel (first try or a retry).
+    Pending,
+    /// Handed to the MQTT outbox, which delivers it when the broker is up.
+    Queued,
+    Sent,
+    /// Given up on.
+    Failed,
+}
+
+impl DeliveryStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Queued => "queued",
+            Self::Sent => "sent",
+            Self::Failed => "failed",
+        }
+    }
+}
+
+/// Who wrote an event's title and description.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DescribedBy {
+    /// Written from the detections (no model, or the model failed).
+    Rules,
+    /// A vision-language model: `<provider>:<model>`.
+    Model(String),
+}
+
+impl DescribedBy {
+    const RULES: &'static str = "rules";
+
+    /// The stored word: `rules` or `<provider>:<model>`.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Rules => Self::RULES,
+            Self::Model(name) => name,
+        }
+    }
+
+    pub fn from_stored(text: &str) -> Self {
+        if text == Self::RULES { Self::Rules } else { Self::Model(text.to_string()) }
+    }
+
+    pub fn is_rules(&self) -> bool {
+        matches!(self, Self::Rules)
+    }
+}
+
+/// Where a camera's stream stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CameraState {
+    Disabled,
+    Starting,
+    Online,
+    Offline,
+    Error,
+}
+
+impl CameraState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CameraState::Disabled => "disabled",
+            CameraState::Starting => "starting",
+            CameraState::Online => "online",
+            CameraState::Offline => "offline",
+            CameraState::Error => "error",
+        }
+    }
+}
+
+/// The cameras a user may see.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CameraScope {
+    All,
+    /// These only; none when the stored list could not be read (fail closed).
+    Only(Vec<String>),
+}
+
+impl CameraScope {
+    /// The stored form: a JSON list, where an empty list means every camera. A list that cannot
+    /// be read gives no camera at all, never every camera.
+    pub fn parse(stored: &str) -> Self {
+        match serde_json::from_str::<Vec<String>>(stored) {
+            Ok(list) if list.is_empty() => CameraScope::All,
+            Ok(list) => CameraScope::Only(list),
+            Err(err) => {
+                tracing::error!(
+                    error = %err,
+                    "an account's camera list cannot be read; it sees no camera until an administrator saves its cameras again"
+                );
+                CameraScope::Only(Vec::new())
+            }
+        }
+    }
+
+    /// In words for lists of accounts: `all`, `none` or the camera ids.
+    pub fn describe(&self) -> String {
+        match self {
+            CameraScope::All => "all".into(),
+            CameraScope::Only(list) if list.is_empty() => "none".into(),
+            CameraScope::Only(list) => list.join(", "),
+        }
+    }
+}
+
+/// An ESP32 or ESPHome node as it announces itself over mDNS.
+//-class device found on the LAN.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Node {
+    /// `esphome`, `watchpost-node` or `esp32` (a board with only a web server).
+    pub kind: &'static str,
+    pub name: String,
+    pub host: String,
+    pub address: Option<IpAddr>,
+    pub port: u16,
+    /// 12 lowercase hex digits, when the node gave a valid one.
+    pub mac: Option<String>,
+    pub firmware: Option<String>,
+    pub platform: Option<String>,
+    pub board: Option<String>,
+    /// For Watchpost nodes: `camera` or `sensor`.
+    pub role: Option<String>,
+    /// For Watchpost camera nodes: the MJPEG stream and snapshot paths.
+    pub stream: Option<String>,
+    pub snapshot: Option<String>,
+    /// The port of the node's web server (ESPHome's `web_server`, with its `/events` stream),
+    /// when the node announces one.
+    pub web_port: Option<u16>,
+}
+
+impl Node {
+    /// The registry's key: the MAC address, else the host name.
+    pub fn key(&self) -> String {
+        self.mac.clone().unwrap_or_else(|| self.host.clone())
+    }
+}
