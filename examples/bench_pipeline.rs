@@ -123,11 +123,7 @@ fn main() -> anyhow::Result<()> {
         let frames: u64 =
             app.state.cameras.list().iter().map(|c| c.counters.frames.load(std::sync::atomic::Ordering::Relaxed)).sum();
         let events = app.state.db.count_events(None).await?;
-        let detector = app.state.detector.worker.as_ref().map(|worker| {
-            let stats = worker.stats();
-            let load = |counter: &std::sync::atomic::AtomicU64| counter.load(std::sync::atomic::Ordering::Relaxed);
-            (load(&stats.inferences), load(&stats.detections), load(&stats.dropped), load(&stats.busy_us))
-        });
+        let detector = app.state.cameras.detector_figures();
         anyhow::ensure!(!detect || detector.is_some(), "the detector did not start: {:?}", app.state.detector.error);
         app.shutdown().await;
         anyhow::Ok((frames, events, detector))
@@ -147,12 +143,15 @@ fn main() -> anyhow::Result<()> {
         per_camera_second(ffmpeg_cpu, wall),
         per_camera_second(pipeline_cpu, wall)
     );
-    if let Some((runs, found, dropped, busy_us)) = detector {
+    if let Some(figures) = detector {
         println!(
-            "  detector          {runs} runs ({:.1}/s), {:.1} ms per run, {found} objects ({:.1}/s), {dropped} requests dropped",
-            runs as f64 / wall,
-            busy_us as f64 / 1000.0 / runs.max(1) as f64,
-            found as f64 / wall
+            "  detector          {} runs ({:.1}/s), {:.1} ms per run, {} objects ({:.1}/s), {} requests dropped",
+            figures.runs,
+            figures.runs as f64 / wall,
+            figures.ms_per_run().unwrap_or(0.0),
+            figures.detections,
+            figures.detections as f64 / wall,
+            figures.dropped
         );
         println!("  ratio             {:.3} (detection included)", with_pipeline / alone);
     } else {

@@ -5,7 +5,7 @@
 //! times (see `alerts::policy`).
 
 use crate::bus::{BusMessage, EventBus, EventSummary};
-use crate::camera::CameraManager;
+use crate::camera::Cameras;
 use crate::db::{Db, EventUpdate, NewEvent};
 use crate::media::MediaStore;
 use crate::supervise::CancellationToken;
@@ -20,14 +20,14 @@ struct Open {
 pub struct SensorEvents {
     db: Db,
     bus: EventBus,
-    cameras: CameraManager,
+    cameras: Cameras,
     media: MediaStore,
     /// By node id and sensor id.
     open: HashMap<(String, String), Open>,
 }
 
 impl SensorEvents {
-    pub fn new(db: Db, bus: EventBus, cameras: CameraManager, media: MediaStore) -> Self {
+    pub fn new(db: Db, bus: EventBus, cameras: Cameras, media: MediaStore) -> Self {
         Self { db, bus, cameras, media, open: HashMap::new() }
     }
 

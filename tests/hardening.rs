@@ -249,18 +249,28 @@ fn ffmpeg_reading(clip: &std::path::Path) -> usize {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_saves_of_one_camera_at_once_leave_one_ffmpeg() {
+async fn two_adoptions_or_saves_of_one_camera_at_once_leave_one_ffmpeg() {
     let dir = tempfile::tempdir().unwrap();
     let clip = dir.path().join("only-this-test.mp4");
     std::fs::copy(test_clip(), &clip).unwrap();
     let app = TestApp::start("").await;
-    let cameras = &app.running().state.cameras;
+    let cameras = &app.running().state.camera_manager;
     let camera = || {
         toml::from_str::<watchpost::config::CameraConfig>(&format!("id = \"twice\"\nurl = \"{}\"", clip.display()))
             .unwrap()
     };
-    let source = watchpost::camera::CameraSource::Ui;
-    tokio::join!(cameras.put(camera(), source), cameras.put(camera(), source), cameras.put(camera(), source));
+    // Two adoptions of one id at once: one camera, and the other told the id is taken.
+    let (first, second) = tokio::join!(cameras.create(camera()), cameras.create(camera()));
+    let refused = [&first, &second].into_iter().filter(|r| r.is_err()).collect::<Vec<_>>();
+    assert_eq!(refused.len(), 1, "{first:?} {second:?}");
+    assert_eq!(refused[0].as_ref().unwrap_err().kind, watchpost::ErrorKind::Conflict);
+    // Three saves of its settings at once.
+    let (a, b, c) = tokio::join!(
+        cameras.update("twice", camera()),
+        cameras.update("twice", camera()),
+        cameras.update("twice", camera())
+    );
+    assert!(a.is_ok() && b.is_ok() && c.is_ok(), "{a:?} {b:?} {c:?}");
     // Twenty frames in, every pipeline the saves started has long had its ffmpeg.
     wait_for("the camera to run", Duration::from_secs(30), || async {
         (app.get_json("/api/cameras/twice").await["frames"].as_u64() >= Some(20)).then_some(())

@@ -14,7 +14,7 @@ pub mod policy;
 pub mod view;
 
 use crate::bus::{BusMessage, EventBus, EventSummary};
-use crate::camera::CameraManager;
+use crate::camera::Cameras;
 use crate::config::{AlertPolicy, Config, DescribeConfig};
 use crate::db::{Db, Recipient};
 use crate::model::Severity;
@@ -65,7 +65,7 @@ async fn recipients(config: &Config, db: &Db) -> Vec<Recipient> {
 pub struct Alerter {
     db: Db,
     bus: EventBus,
-    cameras: CameraManager,
+    cameras: Cameras,
     describe: DescribeConfig,
     /// The settings now in force (MQTT can be changed from the UI), for the recipients.
     config: Arc<dyn Fn() -> Arc<Config> + Send + Sync>,
@@ -78,7 +78,7 @@ impl Alerter {
     pub fn new(
         db: Db,
         bus: EventBus,
-        cameras: CameraManager,
+        cameras: Cameras,
         describe: DescribeConfig,
         config: Arc<dyn Fn() -> Arc<Config> + Send + Sync>,
     ) -> Self {

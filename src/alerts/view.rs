@@ -4,7 +4,7 @@
 //! carries the description that arrived meanwhile.
 
 use crate::bus::EventSummary;
-use crate::camera::CameraManager;
+use crate::camera::Cameras;
 use crate::db::Db;
 use crate::error::Result;
 use crate::media::MediaStore;
@@ -32,7 +32,7 @@ impl AlertView {
     /// Event `event_id` as an alert; `None` when it is gone.
     pub async fn load(
         db: &Db,
-        cameras: &CameraManager,
+        cameras: &Cameras,
         media: &MediaStore,
         ui_url: &str,
         event_id: i64,

@@ -16,7 +16,7 @@ pub mod whatsapp;
 
 use crate::auth::Vault;
 use crate::bus::EventBus;
-use crate::camera::CameraManager;
+use crate::camera::Cameras;
 use crate::config::{Config, ServerConfig};
 use crate::db::Db;
 use crate::media::MediaStore;
@@ -149,10 +149,9 @@ pub trait Bridge: Send + Sync {
 pub struct BridgeContext {
     pub db: Db,
     pub bus: EventBus,
-    pub cameras: CameraManager,
+    pub cameras: Cameras,
     pub media: MediaStore,
     pub vault: Arc<Vault>,
-    pub detector: Option<crate::detect::worker::DetectorWorker>,
     /// The web UI's address as other systems should link to it.
     pub ui_url: String,
     /// How alerts wait for descriptions (`[describe] alert_wait_secs`).

@@ -1,6 +1,7 @@
 //! Cameras at run time: each enabled camera has a supervised pipeline task (ffmpeg → motion →
-//! events) and a [`CameraRuntime`] holding its live status, counters and latest frame for the UI.
-//! [`CameraManager`] starts, replaces and stops them.
+//! events) and a [`CameraRuntime`] holding its live status, counters and latest frame. Two doors
+//! lead in: [`Cameras`] (read, for everything that looks at cameras) and [`CameraManager`] (add,
+//! change, delete, start and stop); the pipeline and ffmpeg behind them are this module's own.
 
 mod controls;
 pub mod ffmpeg;
@@ -13,7 +14,8 @@ use crate::bus::CameraControls;
 use crate::bus::EventBus;
 use crate::config::{CameraConfig, FfmpegConfig};
 use crate::db::Db;
-use crate::error::Result;
+use crate::detect::worker::{DetectorFigures, DetectorWorker};
+use crate::error::{Error, Result};
 use crate::media::{Frame, MediaStore};
 use crate::model::CameraState;
 use serde::Serialize;
@@ -156,7 +158,7 @@ pub struct PipelineContext {
     pub ffmpeg: FfmpegConfig,
     pub tasks: TaskTracker,
     /// The shared object detector; `None` when detection is off or could not start.
-    pub detector: Option<crate::detect::worker::DetectorWorker>,
+    pub detector: Option<DetectorWorker>,
     pub controls: Controls,
 }
 
@@ -166,25 +168,157 @@ struct CameraEntry {
     task: Option<tokio::task::JoinHandle<()>>,
 }
 
-/// Starts, replaces and stops camera pipelines; the UI reads cameras through it.
+type Registry = Arc<RwLock<BTreeMap<String, CameraEntry>>>;
+
+/// The read-only door into the cameras: the one way bridges, alerts, the describer, sensor events
+/// and pages see cameras (their settings, live status, latest picture), flip their run-time
+/// switches, and read the shared detector's figures. It cannot add, change or stop a camera;
+/// that is [`CameraManager`]'s.
+#[derive(Clone)]
+pub struct Cameras {
+    registry: Registry,
+    controls: Controls,
+    detector: Option<DetectorWorker>,
+}
+
+impl Cameras {
+    pub fn get(&self, id: &str) -> Option<Arc<CameraRuntime>> {
+        self.registry.read().expect("cameras lock").get(id).map(|e| e.runtime.clone())
+    }
+
+    /// Every camera, by id.
+    pub fn list(&self) -> Vec<Arc<CameraRuntime>> {
+        self.registry.read().expect("cameras lock").values().map(|e| e.runtime.clone()).collect()
+    }
+
+    /// How many cameras send pictures now.
+    pub fn online_count(&self) -> usize {
+        self.registry
+            .read()
+            .expect("cameras lock")
+            .values()
+            .filter(|e| e.runtime.status().state == CameraState::Online)
+            .count()
+    }
+
+    /// A camera's latest picture as JPEG; `None` when there is no such camera or no picture yet.
+    pub async fn latest_jpeg(&self, id: &str) -> Result<Option<Arc<Vec<u8>>>> {
+        match self.get(id) {
+            Some(camera) => camera.latest_jpeg().await,
+            None => Ok(None),
+        }
+    }
+
+    /// The run-time switches (detection, alerts, mute, armed).
+    pub fn controls(&self) -> &Controls {
+        &self.controls
+    }
+
+    /// Whether the object detector runs (cameras then report objects, not only motion).
+    pub fn detecting(&self) -> bool {
+        self.detector.is_some()
+    }
+
+    /// The shared detector's figures since start; `None` while no detector runs.
+    pub fn detector_figures(&self) -> Option<DetectorFigures> {
+        self.detector.as_ref().map(DetectorWorker::figures)
+    }
+}
+
+/// The write door: adds, changes, deletes and adopts cameras, one change at a time. Each change
+/// checks the id, seals the URL's credentials, stores the settings and (re)starts the pipeline,
+/// so the pages that add cameras by hand, by ONVIF adoption and from an ESP32 node share one path.
 #[derive(Clone)]
 pub struct CameraManager {
-    cameras: Arc<RwLock<BTreeMap<String, CameraEntry>>>,
+    cameras: Cameras,
     /// One change (add, replace, delete) at a time: two saves of one camera at once must not
-    /// both start a pipeline and lose track of one.
+    /// both start a pipeline and lose track of one, nor two adoptions take one id.
     changes: Arc<tokio::sync::Mutex<()>>,
     context: PipelineContext,
+    vault: Arc<Vault>,
     shutdown: CancellationToken,
 }
 
 impl CameraManager {
-    pub fn new(context: PipelineContext, shutdown: CancellationToken) -> Self {
-        Self { cameras: Arc::default(), changes: Arc::default(), context, shutdown }
+    pub fn new(context: PipelineContext, vault: Arc<Vault>, shutdown: CancellationToken) -> Self {
+        let cameras = Cameras {
+            registry: Arc::default(),
+            controls: context.controls.clone(),
+            detector: context.detector.clone(),
+        };
+        Self { cameras, changes: Arc::default(), context, vault, shutdown }
     }
 
-    /// Adds (or replaces) a camera and starts its pipeline if it is enabled.
+    /// The read-only door to the same cameras.
+    pub fn cameras(&self) -> Cameras {
+        self.cameras.clone()
+    }
+
+    /// Starts (or restarts) a camera whose settings are already stored or come from the config
+    /// file, without storing anything.
     pub async fn put(&self, config: CameraConfig, source: CameraSource) {
         let _one_change = self.changes.lock().await;
+        self.start(config, source).await;
+    }
+
+    /// Adds a camera from the UI or API (by hand or adopted): refused when its id is taken or its
+    /// settings are not valid; otherwise stored (credentials sealed) and started.
+    pub async fn create(&self, camera: CameraConfig) -> Result<()> {
+        let _one_change = self.changes.lock().await;
+        if self.cameras.get(&camera.id).is_some() {
+            return Err(Error::conflict(format!(
+                "{:?} is already used by another camera; choose another id",
+                camera.id
+            )));
+        }
+        self.store_and_start(camera).await
+    }
+
+    /// Replaces the settings of a camera added in the UI (config-file cameras are read-only).
+    pub async fn update(&self, id: &str, camera: CameraConfig) -> Result<()> {
+        let _one_change = self.changes.lock().await;
+        self.editable(id)?;
+        if camera.id != id {
+            return Err(Error::invalid(format!("a camera's id cannot change (from {id:?} to {:?})", camera.id)));
+        }
+        self.store_and_start(camera).await
+    }
+
+    /// Stops and deletes a camera added in the UI, its switches included; its events are kept.
+    pub async fn delete(&self, id: &str) -> Result<()> {
+        let _one_change = self.changes.lock().await;
+        self.editable(id)?;
+        self.context.db.delete_camera(id).await?;
+        self.stop(id).await;
+        self.context.controls.forget(id).await?;
+        self.context.bus.publish(crate::bus::BusMessage::CamerasChanged);
+        Ok(())
+    }
+
+    /// The camera if it exists and may be changed from the UI.
+    pub fn editable(&self, id: &str) -> Result<Arc<CameraRuntime>> {
+        let runtime = self.cameras.get(id).ok_or_else(|| Error::not_found(format!("There is no camera {id:?}.")))?;
+        if runtime.source != CameraSource::Ui {
+            return Err(Error::conflict(format!(
+                "Camera {id:?} is defined in the config file; change it there and restart Watchpost."
+            )));
+        }
+        Ok(runtime)
+    }
+
+    async fn store_and_start(&self, camera: CameraConfig) -> Result<()> {
+        let issues = camera.validate();
+        if !issues.is_empty() {
+            let problems: Vec<String> = issues.iter().map(ToString::to_string).collect();
+            return Err(Error::invalid(problems.join(" ")));
+        }
+        store_camera(&self.context.db, &self.vault, &camera, CameraSource::Ui).await?;
+        self.start(camera, CameraSource::Ui).await;
+        Ok(())
+    }
+
+    /// Replaces a camera's pipeline with one for `config`; the caller holds `changes`.
+    async fn start(&self, config: CameraConfig, source: CameraSource) {
         self.stop(&config.id).await;
         let runtime = Arc::new(CameraRuntime::new(config, source, self.context.controls.clone()));
         let cancel = self.shutdown.child_token();
@@ -196,27 +330,14 @@ impl CameraManager {
             ))
         });
         let id = runtime.config.id.clone();
-        self.cameras.write().expect("cameras lock").insert(id, CameraEntry { runtime, cancel, task });
+        self.cameras.registry.write().expect("cameras lock").insert(id, CameraEntry { runtime, cancel, task });
         self.context.bus.publish(crate::bus::BusMessage::CamerasChanged);
-    }
-
-    /// Stops and forgets a deleted camera, its switches included.
-    pub async fn delete(&self, id: &str) -> Result<()> {
-        let _one_change = self.changes.lock().await;
-        self.stop(id).await;
-        self.context.controls.forget(id).await?;
-        self.context.bus.publish(crate::bus::BusMessage::CamerasChanged);
-        Ok(())
-    }
-
-    pub fn controls(&self) -> &Controls {
-        &self.context.controls
     }
 
     /// Stops a camera's pipeline (its ffmpeg is gone when this returns) and forgets it; the
     /// caller holds `changes`.
     async fn stop(&self, id: &str) -> bool {
-        let entry = self.cameras.write().expect("cameras lock").remove(id);
+        let entry = self.cameras.registry.write().expect("cameras lock").remove(id);
         let Some(mut entry) = entry else { return false };
         entry.cancel.cancel();
         if let Some(task) = entry.task.take() {
@@ -225,20 +346,12 @@ impl CameraManager {
         true
     }
 
-    pub fn get(&self, id: &str) -> Option<Arc<CameraRuntime>> {
-        self.cameras.read().expect("cameras lock").get(id).map(|e| e.runtime.clone())
-    }
-
-    pub fn list(&self) -> Vec<Arc<CameraRuntime>> {
-        self.cameras.read().expect("cameras lock").values().map(|e| e.runtime.clone()).collect()
-    }
-
     /// Stops every camera and waits for all of them.
     pub async fn stop_all(&self) {
         let _one_change = self.changes.lock().await;
         // Cancel all first so the cameras stop in parallel, then wait for each.
         let ids: Vec<String> = {
-            let cameras = self.cameras.read().expect("cameras lock");
+            let cameras = self.cameras.registry.read().expect("cameras lock");
             cameras.values().for_each(|entry| entry.cancel.cancel());
             cameras.keys().cloned().collect()
         };

@@ -11,7 +11,7 @@ pub mod providers;
 pub mod text;
 
 use crate::bus::{BusMessage, EventBus, EventSummary};
-use crate::camera::CameraManager;
+use crate::camera::Cameras;
 use crate::config::{CameraConfig, DescribeConfig, DescribeImage};
 use crate::db::{Db, Description};
 use crate::media::MediaStore;
@@ -70,7 +70,7 @@ pub struct Describer {
     db: Db,
     media: MediaStore,
     bus: EventBus,
-    cameras: CameraManager,
+    cameras: Cameras,
     config: DescribeConfig,
     ffmpeg: String,
     client: reqwest::Client,
@@ -90,7 +90,7 @@ impl Describer {
         ffmpeg: String,
         site_context: String,
         (db, media, bus): (Db, MediaStore, EventBus),
-        cameras: CameraManager,
+        cameras: Cameras,
         tasks: TaskTracker,
     ) -> Self {
         Self {

@@ -19,15 +19,37 @@ struct Request {
     reply: oneshot::Sender<Vec<Detection>>,
 }
 
-/// Counters for `/metrics` and the system page.
+/// The counters the worker thread keeps; read as [`DetectorFigures`].
 #[derive(Debug, Default)]
-pub struct DetectorStats {
+struct DetectorStats {
     pub inferences: AtomicU64,
     pub detections: AtomicU64,
     pub dropped: AtomicU64,
     pub failures: AtomicU64,
     /// Total time spent in `detect`, microseconds.
     pub busy_us: AtomicU64,
+}
+
+/// What the detector did since start, read once.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct DetectorFigures {
+    /// Model runs.
+    pub runs: u64,
+    /// Objects the model found.
+    pub detections: u64,
+    /// Requests dropped because the detector fell behind.
+    pub dropped: u64,
+    /// Model runs that failed.
+    pub failures: u64,
+    /// Time spent running the model.
+    pub busy_secs: f64,
+}
+
+impl DetectorFigures {
+    /// The average time of one model run, in milliseconds; `None` before the first.
+    pub fn ms_per_run(&self) -> Option<f64> {
+        (self.runs > 0).then(|| self.busy_secs * 1000.0 / self.runs as f64)
+    }
 }
 
 struct Shared {
@@ -69,8 +91,16 @@ impl DetectorWorker {
         self.input_size
     }
 
-    pub fn stats(&self) -> &DetectorStats {
-        &self.shared.stats
+    /// The counters as plain figures, for `/metrics`, the system page and Home Assistant.
+    pub fn figures(&self) -> DetectorFigures {
+        let stats = &self.shared.stats;
+        DetectorFigures {
+            runs: stats.inferences.load(Ordering::Relaxed),
+            detections: stats.detections.load(Ordering::Relaxed),
+            dropped: stats.dropped.load(Ordering::Relaxed),
+            failures: stats.failures.load(Ordering::Relaxed),
+            busy_secs: stats.busy_us.load(Ordering::Relaxed) as f64 / 1e6,
+        }
     }
 
     /// Detections in `region` of `frame`; `None` when the request was dropped or failed.
@@ -177,10 +207,10 @@ mod tests {
                 answered += 1;
             }
         }
-        let dropped = worker.stats().dropped.load(Ordering::Relaxed);
+        let dropped = worker.figures().dropped;
         assert!(dropped >= 3, "dropped {dropped}");
         assert_eq!(answered as u64 + dropped, QUEUE_CAPACITY as u64 + 4);
-        assert_eq!(worker.stats().inferences.load(Ordering::Relaxed), answered as u64);
+        assert_eq!(worker.figures().runs, answered as u64);
         worker.stop();
         assert!(worker.detect(frame, region, 0.5).await.is_none(), "a stopped worker answers nothing");
     }

@@ -2,10 +2,12 @@
 //! (password, sessions, API tokens), and the administrator's settings (users, all tokens and the
 //! signing key, the audit log).
 
-use super::AppState;
-use super::guard::{FORM_COOKIE, SESSION_COOKIE, audit, cookie, origin_of, removal};
-use super::pages::{PageResult, html, ok, redirect, same_site_path};
+use super::access::{audit, cookie, origin_of, removal};
+use super::forms::{field, form_fields};
+use super::guard::{FORM_COOKIE, SESSION_COOKIE};
+use super::respond::{PageResult, html, ok, redirect, same_site_path};
 use super::view::{Me, format_ago, format_time};
+use crate::app::state::AppState;
 use crate::auth::{Identity, IssuedToken, MIN_PASSWORD_LENGTH, Role, parse_duration_ms, random_token};
 use crate::db::entities::{api_token, user};
 use crate::error::{Error, ErrorKind};
@@ -96,7 +98,7 @@ pub(super) async fn login(state: web::Data<AppState>, req: HttpRequest, form: we
         Err(err)
             if matches!(err.kind, ErrorKind::Unauthenticated | ErrorKind::Forbidden | ErrorKind::TooManyRequests) =>
         {
-            let status = super::status_for(err.kind);
+            let status = super::respond::status_for(err.kind);
             Ok(anonymous_page(&req, &state, status, |me| {
                 LoginPage {
                     nav: "",
@@ -550,19 +552,6 @@ async fn users_page_for(
 
 pub(super) async fn users_page(state: web::Data<AppState>, me: Identity, query: web::Query<NoticeQuery>) -> PageResult {
     users_page_for(&state, &me, StatusCode::OK, notice_text(&query.done), String::new(), String::new()).await
-}
-
-/// The fields of a form body, repeated keys (checkbox lists) kept.
-pub(super) fn form_fields(body: &[u8]) -> HashMap<String, Vec<String>> {
-    let mut fields: HashMap<String, Vec<String>> = HashMap::new();
-    for (key, value) in url::form_urlencoded::parse(body).into_owned() {
-        fields.entry(key).or_default().push(value);
-    }
-    fields
-}
-
-pub(super) fn field<'a>(fields: &'a HashMap<String, Vec<String>>, key: &str) -> &'a str {
-    fields.get(key).and_then(|v| v.first()).map(String::as_str).unwrap_or("")
 }
 
 pub(super) async fn create_user(

@@ -1,44 +1,18 @@
 //! The JSON API, snapshots and latest frames as JPEG, health, and Prometheus `/metrics`.
 
-use super::pages::{visible_camera, visible_cameras, visible_event};
+use super::access::{visible_camera, visible_cameras, visible_event};
+use super::forms::EventsQuery;
+use super::respond::ApiResult;
 use super::view::{CameraView, EventView};
-use super::{AppState, status_for, user_message};
+use crate::app::state::AppState;
 use crate::auth::Identity;
 use crate::bridges::{BridgeHealth, LinkState};
 use crate::db::EventFilter;
 use crate::error::Error;
-use actix_web::{HttpMessage, HttpRequest, HttpResponse, ResponseError, web};
+use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use std::fmt::Write;
 use std::sync::atomic::Ordering;
-
-/// An error answered as `{"error": "..."}` with the kind's status.
-#[derive(Debug)]
-pub struct ApiError(pub Error);
-
-impl std::fmt::Display for ApiError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.0.fmt(f)
-    }
-}
-
-impl ResponseError for ApiError {
-    fn status_code(&self) -> actix_web::http::StatusCode {
-        status_for(self.0.kind)
-    }
-
-    fn error_response(&self) -> HttpResponse {
-        HttpResponse::build(self.status_code()).json(serde_json::json!({ "error": user_message(&self.0) }))
-    }
-}
-
-impl From<Error> for ApiError {
-    fn from(err: Error) -> Self {
-        Self(err)
-    }
-}
-
-type ApiResult = Result<HttpResponse, ApiError>;
 
 pub(super) async fn health(state: web::Data<AppState>) -> HttpResponse {
     match state.db.ping().await {
@@ -69,29 +43,6 @@ pub(super) async fn latest_jpeg(state: web::Data<AppState>, me: Identity, id: we
         .content_type("image/jpeg")
         .insert_header(("Cache-Control", "private, no-store"))
         .body(jpeg.as_ref().clone()))
-}
-
-/// Filters shared by `/api/events` and the events page.
-#[derive(Debug, Clone, Default, Deserialize)]
-pub struct EventsQuery {
-    pub camera: Option<String>,
-    pub kind: Option<String>,
-    pub label: Option<String>,
-    pub zone: Option<String>,
-    /// A day, `YYYY-MM-DD`, in the server's time zone.
-    pub date: Option<String>,
-    pub before: Option<i64>,
-    pub limit: Option<u64>,
-    /// Words to search for (titles, descriptions, labels, camera and zone names).
-    pub q: Option<String>,
-    /// `low`, `medium` or `high`.
-    pub severity: Option<String>,
-    /// `new`, `viewed` or `resolved`.
-    pub status: Option<String>,
-    /// `1`/`true`/`on`: only events that alerted.
-    pub alerts: Option<String>,
-    /// Events carrying this tag.
-    pub tag: Option<String>,
 }
 
 /// Where `day` begins and the next day begins on `zone`'s clock, in ms: 23 or 25 hours apart on
@@ -256,30 +207,17 @@ pub(super) async fn metrics(state: web::Data<AppState>, req: HttpRequest) -> Htt
 
 /// The counters that are not per camera: the detector, the descriptions and the bridges.
 async fn global_metrics(state: &AppState, out: &mut String) {
-    if let Some(worker) = &state.detector.worker {
-        let stats = worker.stats();
+    if let Some(figures) = state.cameras.detector_figures() {
         for (name, help, value) in [
-            ("watchpost_detector_inferences_total", "Model runs.", stats.inferences.load(Ordering::Relaxed) as f64),
-            (
-                "watchpost_detector_detections_total",
-                "Objects found by the model.",
-                stats.detections.load(Ordering::Relaxed) as f64,
-            ),
+            ("watchpost_detector_inferences_total", "Model runs.", figures.runs as f64),
+            ("watchpost_detector_detections_total", "Objects found by the model.", figures.detections as f64),
             (
                 "watchpost_detector_dropped_total",
                 "Requests dropped because the detector fell behind.",
-                stats.dropped.load(Ordering::Relaxed) as f64,
+                figures.dropped as f64,
             ),
-            (
-                "watchpost_detector_failures_total",
-                "Model runs that failed.",
-                stats.failures.load(Ordering::Relaxed) as f64,
-            ),
-            (
-                "watchpost_detector_busy_seconds_total",
-                "Time spent running the model.",
-                stats.busy_us.load(Ordering::Relaxed) as f64 / 1e6,
-            ),
+            ("watchpost_detector_failures_total", "Model runs that failed.", figures.failures as f64),
+            ("watchpost_detector_busy_seconds_total", "Time spent running the model.", figures.busy_secs),
         ] {
             let kind = "counter";
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}");
@@ -288,7 +226,7 @@ async fn global_metrics(state: &AppState, out: &mut String) {
     let _ = writeln!(
         out,
         "# HELP watchpost_detector_up 1 while the object detector runs.\n# TYPE watchpost_detector_up gauge\nwatchpost_detector_up {}",
-        u8::from(state.detector.worker.is_some())
+        u8::from(state.cameras.detecting())
     );
     let describe = &state.describer.stats;
     let _ = writeln!(

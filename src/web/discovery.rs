@@ -2,13 +2,12 @@
 //! camera (credentials → its streams → a running camera with the chosen stream for detection).
 //! Nodes found by the same scans are on the Nodes page (`nodes.rs`).
 
-use super::AppState;
-use super::account::{field, form_fields};
-use super::guard::audit;
-use super::pages::{PageResult, html, ok, redirect};
+use super::access::audit;
+use super::forms::{field, form_fields};
+use super::respond::{PageResult, html, ok, redirect};
 use super::view::{Me, format_ago};
+use crate::app::state::AppState;
 use crate::auth::Identity;
-use crate::camera::CameraSource;
 use crate::config::{CameraConfig, Secret, redact_url, with_credentials};
 use crate::db::entities::discovered_device;
 use crate::discovery::inbox::PendingAdoption;
@@ -96,7 +95,7 @@ pub(super) async fn scan_now(state: web::Data<AppState>) -> HttpResponse {
     redirect("/discovery")
 }
 
-pub(super) async fn discovery_api(state: web::Data<AppState>) -> Result<HttpResponse, super::api::ApiError> {
+pub(super) async fn discovery_api(state: web::Data<AppState>) -> Result<HttpResponse, super::respond::ApiError> {
     let devices: Vec<serde_json::Value> = state
         .db
         .list_discovered()
@@ -352,12 +351,11 @@ pub(super) async fn start_adopted_camera(
     camera: CameraConfig,
     from: &str,
 ) -> Result<HttpResponse, Error> {
-    crate::camera::store_camera(&state.db, &state.auth.vault(), &camera, CameraSource::Ui).await?;
-    audit(state, me, req, "camera.adopt", Some(&camera.id), &redact_url(&camera.url)).await;
-    tracing::info!(camera = %camera.id, url = %redact_url(&camera.url), from, "camera adopted");
-    let location = format!("/cameras/{}", camera.id);
-    state.cameras.put(camera, CameraSource::Ui).await;
-    Ok(redirect(&location))
+    let (id, url) = (camera.id.clone(), redact_url(&camera.url));
+    state.camera_manager.create(camera).await?;
+    audit(state, me, req, "camera.adopt", Some(&id), &url).await;
+    tracing::info!(camera = %id, %url, from, "camera adopted");
+    Ok(redirect(&format!("/cameras/{id}")))
 }
 
 #[cfg(test)]

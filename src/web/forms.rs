@@ -9,7 +9,7 @@ use crate::detect::motion::MotionConfig;
 use crate::geometry::Polygon;
 use crate::model::Severity;
 use serde::Deserialize;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct CameraForm {
@@ -417,6 +417,42 @@ fn parse_mask(text: &str) -> Result<Vec<Polygon>, String> {
         polygons.push(polygon);
     }
     Ok(polygons)
+}
+
+/// The fields of a form body, repeated keys (checkbox lists) kept.
+pub fn form_fields(body: &[u8]) -> HashMap<String, Vec<String>> {
+    let mut fields: HashMap<String, Vec<String>> = HashMap::new();
+    for (key, value) in url::form_urlencoded::parse(body).into_owned() {
+        fields.entry(key).or_default().push(value);
+    }
+    fields
+}
+
+pub fn field<'a>(fields: &'a HashMap<String, Vec<String>>, key: &str) -> &'a str {
+    fields.get(key).and_then(|v| v.first()).map(String::as_str).unwrap_or("")
+}
+
+/// Filters shared by `/api/events` and the events page.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct EventsQuery {
+    pub camera: Option<String>,
+    pub kind: Option<String>,
+    pub label: Option<String>,
+    pub zone: Option<String>,
+    /// A day, `YYYY-MM-DD`, in the server's time zone.
+    pub date: Option<String>,
+    pub before: Option<i64>,
+    pub limit: Option<u64>,
+    /// Words to search for (titles, descriptions, labels, camera and zone names).
+    pub q: Option<String>,
+    /// `low`, `medium` or `high`.
+    pub severity: Option<String>,
+    /// `new`, `viewed` or `resolved`.
+    pub status: Option<String>,
+    /// `1`/`true`/`on`: only events that alerted.
+    pub alerts: Option<String>,
+    /// Events carrying this tag.
+    pub tag: Option<String>,
 }
 
 #[cfg(test)]

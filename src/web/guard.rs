@@ -2,13 +2,13 @@
 //! enforces the access level that [`super::routes`] gives the route, checks the CSRF token of
 //! state-changing browser requests, and adds the security headers to every answer.
 
-use super::pages::{ShownError, render_error};
+use super::respond::{ShownError, error_page, render_error, status_for, user_message};
 use super::view::Me;
-use super::{Access, AppState, routes, status_for, user_message};
-use crate::auth::{Identity, Origin, constant_time_eq};
+use super::{Access, routes};
+use crate::app::state::AppState;
+use crate::auth::{Identity, constant_time_eq};
 use crate::error::Error;
 use actix_web::body::{BoxBody, MessageBody};
-use actix_web::cookie::{Cookie, SameSite};
 use actix_web::dev::{Payload, ResourceDef, ServiceRequest, ServiceResponse};
 use actix_web::http::{Method, header};
 use actix_web::middleware::{DefaultHeaders, Next};
@@ -198,7 +198,7 @@ fn refuse(req: ServiceRequest, err: Error) -> ServiceResponse<BoxBody> {
         }
         response.json(serde_json::json!({ "error": user_message(&err) }))
     } else {
-        super::pages::error_page(&err)
+        error_page(&err)
     };
     req.into_response(response)
 }
@@ -216,67 +216,4 @@ impl FromRequest for Identity {
                 .ok_or_else(|| actix_web::error::ErrorUnauthorized("sign in first")),
         )
     }
-}
-
-/// Where the request came from: the peer address, or the client a trusted proxy names.
-pub fn origin_of(req: &HttpRequest, state: &AppState) -> Origin {
-    let peer = req.peer_addr().map(|a| a.ip());
-    let mut ip = peer;
-    if let Some(peer) = peer
-        && state.config.server.is_trusted_proxy(peer)
-        && let Some(forwarded) = req.headers().get("x-forwarded-for").and_then(|v| v.to_str().ok())
-    {
-        ip = forwarded
-            .split(',')
-            .rev()
-            .filter_map(|part| part.trim().parse::<std::net::IpAddr>().ok())
-            .find(|candidate| !state.config.server.is_trusted_proxy(*candidate))
-            .or(Some(peer));
-    }
-    Origin {
-        ip: ip.map(|ip| ip.to_string()),
-        user_agent: req.headers().get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_string),
-    }
-}
-
-/// Records in the audit log that the signed-in user did `action`, from where the request came.
-pub async fn audit(
-    state: &AppState,
-    me: &Identity,
-    req: &HttpRequest,
-    action: &str,
-    target: Option<&str>,
-    detail: &str,
-) {
-    let origin = origin_of(req, state);
-    state.auth.audit(state.auth.entry(me, &origin, action, target, detail)).await;
-}
-
-/// True when the browser reached us over HTTPS: only a trusted proxy's `X-Forwarded-Proto` can
-/// say so, since Watchpost itself serves plain HTTP.
-pub fn is_https(req: &HttpRequest, state: &AppState) -> bool {
-    req.peer_addr().is_some_and(|a| state.config.server.is_trusted_proxy(a.ip()))
-        && req
-            .headers()
-            .get("x-forwarded-proto")
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|p| p.eq_ignore_ascii_case("https"))
-}
-
-/// A cookie with the flags every Watchpost cookie has.
-pub fn cookie<'a>(
-    req: &HttpRequest,
-    state: &AppState,
-    name: &'a str,
-    value: String,
-    same_site: SameSite,
-) -> Cookie<'a> {
-    Cookie::build(name, value).path("/").http_only(true).same_site(same_site).secure(is_https(req, state)).finish()
-}
-
-/// The same cookie, expired, to delete it.
-pub fn removal(req: &HttpRequest, state: &AppState, name: &'static str) -> Cookie<'static> {
-    let mut cookie = cookie(req, state, name, String::new(), SameSite::Lax);
-    cookie.make_removal();
-    cookie
 }

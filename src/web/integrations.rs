@@ -3,11 +3,12 @@
 //! describes events and the site context they are given), its JSON twin `/api/integrations`, and
 //! the camera switches form.
 
-use super::AppState;
-use super::account::{field, form_fields};
-use super::guard::audit;
-use super::pages::{PageResult, html, ok, redirect, visible_camera};
+use super::access::audit;
+use super::access::visible_camera;
+use super::forms::{field, form_fields};
+use super::respond::{PageResult, html, ok, redirect};
 use super::view::{Me, format_ago, format_time};
+use crate::app::state::AppState;
 use crate::auth::Identity;
 use crate::bridges::mqtt::{saved, target, test_connection};
 use crate::bridges::{BridgeHealth, LinkState};

@@ -7,6 +7,7 @@
 //! [`status_for`] and nowhere else. Static assets are compiled into the binary, so the UI needs no
 //! CDN and no files beside the executable.
 
+mod access;
 mod account;
 mod api;
 mod discovery;
@@ -15,51 +16,15 @@ mod guard;
 mod integrations;
 mod nodes;
 mod pages;
+mod respond;
 mod view;
 mod whatsapp;
 
-use crate::auth::Auth;
-use crate::bus::EventBus;
-use crate::camera::CameraManager;
-use crate::config::Config;
-use crate::db::Db;
-use crate::error::{Error, ErrorKind};
-use crate::media::MediaStore;
-use actix_web::http::{Method, StatusCode};
+use crate::app::state::AppState;
+use actix_web::http::Method;
 use actix_web::{HttpResponse, Route, web};
-use std::sync::Arc;
-use std::time::Instant;
 
 pub use guard::{SESSION_COOKIE, guard, security_headers};
-
-/// The object detector as the UI and `/metrics` see it.
-#[derive(Clone, Default)]
-pub struct DetectorState {
-    pub worker: Option<crate::detect::worker::DetectorWorker>,
-    /// What runs: model, input size, providers, threads.
-    pub summary: String,
-    /// Why detection is off, in words.
-    pub error: Option<String>,
-}
-
-/// What every handler can reach.
-#[derive(Clone)]
-pub struct AppState {
-    pub db: Db,
-    pub auth: Auth,
-    pub detector: DetectorState,
-    pub cameras: CameraManager,
-    pub bridges: crate::bridges::Bridges,
-    /// Devices found on the LAN and adoptions in progress.
-    pub inbox: crate::discovery::inbox::Inbox,
-    pub describer: crate::describe::DescriberInfo,
-    pub media: MediaStore,
-    pub bus: EventBus,
-    pub config: Arc<Config>,
-    pub started: Instant,
-    /// WhatsApp webhook messages already acted on.
-    pub whatsapp_replays: Arc<crate::bridges::whatsapp::ReplayGuard>,
-}
 
 /// Who may use a route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -175,31 +140,6 @@ pub fn routes() -> Vec<RouteSpec> {
     ]
 }
 
-/// The one mapping from error kinds to HTTP statuses.
-pub fn status_for(kind: ErrorKind) -> StatusCode {
-    match kind {
-        ErrorKind::Invalid => StatusCode::BAD_REQUEST,
-        ErrorKind::NotFound => StatusCode::NOT_FOUND,
-        ErrorKind::Conflict => StatusCode::CONFLICT,
-        ErrorKind::Unauthenticated => StatusCode::UNAUTHORIZED,
-        ErrorKind::Forbidden => StatusCode::FORBIDDEN,
-        ErrorKind::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
-        ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
-        ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
-    }
-}
-
-/// Logs the full error (with its cause) and returns the message a user may see.
-fn user_message(err: &Error) -> String {
-    if err.kind == ErrorKind::Internal || err.source.is_some() {
-        tracing::error!(error = %err, "request failed");
-    }
-    match err.kind {
-        ErrorKind::Internal => "Something went wrong on the server; the log has the details.".into(),
-        _ => err.message.clone(),
-    }
-}
-
 /// Registers every route of [`routes`] on an actix `App`.
 pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
     move |cfg: &mut web::ServiceConfig| {
@@ -216,7 +156,7 @@ pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
         for spec in routes() {
             cfg.route(spec.path, (spec.handler)().method(spec.method));
         }
-        cfg.default_service(web::to(pages::not_found));
+        cfg.default_service(web::to(respond::not_found));
     }
 }
 

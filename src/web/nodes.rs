@@ -1,11 +1,11 @@
 //! The Nodes page: ESP32/ESPHome nodes by MAC address (firmware, address, board, last seen,
 //! online), their sensors' recent changes, and adopting a camera node's MJPEG stream as a camera.
 
-use super::AppState;
-use super::account::{field, form_fields};
 use super::discovery::{start_adopted_camera, validation_problems};
-use super::pages::{PageResult, html, ok};
+use super::forms::{field, form_fields};
+use super::respond::{PageResult, html, ok};
 use super::view::{Me, format_ago, format_time};
+use crate::app::state::AppState;
 use crate::auth::Identity;
 use crate::config::CameraConfig;
 use crate::db::entities::{node, node_event};
@@ -144,7 +144,7 @@ pub(super) async fn nodes_page(state: web::Data<AppState>, me: Identity) -> Page
     .render())
 }
 
-pub(super) async fn nodes_api(state: web::Data<AppState>) -> Result<HttpResponse, super::api::ApiError> {
+pub(super) async fn nodes_api(state: web::Data<AppState>) -> Result<HttpResponse, super::respond::ApiError> {
     let now = chrono::Utc::now().timestamp_millis();
     let config = &state.config.discovery;
     let nodes: Vec<serde_json::Value> = state
@@ -201,8 +201,8 @@ pub(super) async fn link(
     }
     let camera = (!camera.is_empty()).then_some(camera);
     state.db.set_node_camera(&row.id, camera).await?;
-    super::guard::audit(&state, &me, &req, "node.link", Some(&row.id), camera.unwrap_or("unlinked")).await;
-    Ok(super::pages::redirect("/nodes"))
+    super::access::audit(&state, &me, &req, "node.link", Some(&row.id), camera.unwrap_or("unlinked")).await;
+    Ok(super::respond::redirect("/nodes"))
 }
 
 pub(super) async fn adopt_form(state: web::Data<AppState>, me: Identity, id: web::Path<String>) -> PageResult {

@@ -1,120 +1,16 @@
 //! Server-rendered pages: dashboard, camera pages and forms, events list and event detail.
 
-use super::api::EventsQuery;
-use super::forms::{CameraForm, FieldErrors};
-use super::guard::audit;
+use super::access::{audit, visible_camera, visible_cameras, visible_event};
+use super::forms::{CameraForm, EventsQuery, FieldErrors};
+use super::respond::{PageResult, html, ok, redirect, same_site_path};
 use super::view::{CameraView, DrawnZone, EventView, Me};
-use super::{AppState, status_for, user_message};
+use crate::app::state::AppState;
 use crate::auth::Identity;
-use crate::camera::{CameraRuntime, CameraSource};
 use crate::db::EventFilter;
-use crate::db::entities::event;
-use crate::error::Error;
-use actix_web::http::header;
-use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
+use crate::error::{Error, ErrorKind};
+use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
-use std::sync::Arc;
-
-/// An error shown as a page, with the kind's status.
-#[derive(Debug)]
-pub struct PageError(pub Error);
-
-impl std::fmt::Display for PageError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.0.fmt(f)
-    }
-}
-
-impl From<Error> for PageError {
-    fn from(err: Error) -> Self {
-        Self(err)
-    }
-}
-
-#[derive(Template)]
-#[template(path = "error.html")]
-struct ErrorPage {
-    nav: &'static str,
-    me: Me,
-    title: String,
-    message: String,
-}
-
-/// What an error page said, kept on the response so [`super::guard`] can render it again with the
-/// signed-in user's navigation (the handler that failed does not know who asked).
-#[derive(Debug, Clone)]
-pub struct ShownError {
-    pub status: actix_web::http::StatusCode,
-    pub message: String,
-}
-
-/// An error as a page, without navigation until the guard adds it.
-pub fn error_page(err: &Error) -> HttpResponse {
-    let shown = ShownError { status: status_for(err.kind), message: user_message(err) };
-    let mut response = render_error(&shown, Me::default());
-    response.extensions_mut().insert(shown);
-    response
-}
-
-/// The error page for `me`.
-pub fn render_error(shown: &ShownError, me: Me) -> HttpResponse {
-    let page = ErrorPage {
-        nav: "",
-        me,
-        title: shown.status.canonical_reason().unwrap_or("Error").to_string(),
-        message: shown.message.clone(),
-    };
-    html(shown.status, page.render())
-}
-
-impl ResponseError for PageError {
-    fn status_code(&self) -> actix_web::http::StatusCode {
-        status_for(self.0.kind)
-    }
-
-    fn error_response(&self) -> HttpResponse {
-        error_page(&self.0)
-    }
-}
-
-pub(super) type PageResult = Result<HttpResponse, PageError>;
-
-pub(super) fn html(status: actix_web::http::StatusCode, rendered: Result<String, askama::Error>) -> HttpResponse {
-    match rendered {
-        Ok(body) => HttpResponse::build(status).content_type("text/html; charset=utf-8").body(body),
-        Err(err) => {
-            tracing::error!(error = %err, "template failed");
-            HttpResponse::InternalServerError().content_type("text/plain").body("template error")
-        }
-    }
-}
-
-pub(super) fn ok(rendered: Result<String, askama::Error>) -> PageResult {
-    Ok(html(actix_web::http::StatusCode::OK, rendered))
-}
-
-pub(super) fn redirect(to: &str) -> HttpResponse {
-    HttpResponse::SeeOther().insert_header((header::LOCATION, to)).finish()
-}
-
-/// `target` as a path on this site (`/events?day=…`), to go back to after a sign-in or a form;
-/// `None` for anything a browser could take to another site (`//host`, `/\host`, or a tab or
-/// newline inside, which browsers drop: `/\t/host`) or that is not a path. The answer is resolved
-/// against a base URL and must keep its origin; it is plain ASCII, so it is always a valid
-/// `Location`.
-pub(super) fn same_site_path(target: &str) -> Option<String> {
-    if !target.starts_with('/') || target.chars().any(|c| c.is_control() || c == '\\') {
-        return None;
-    }
-    let base = url::Url::parse("http://watchpost.invalid/").ok()?;
-    let resolved = base.join(target).ok()?;
-    (resolved.origin() == base.origin()).then(|| resolved[url::Position::BeforePath..].to_string())
-}
-
-pub async fn not_found() -> HttpResponse {
-    PageError(Error::not_found("There is no page at this address.")).error_response()
-}
 
 #[derive(Template)]
 #[template(path = "dashboard.html")]
@@ -139,32 +35,6 @@ pub(super) async fn dashboard(state: web::Data<AppState>, me: Identity) -> PageR
         armed: state.cameras.controls().armed(),
     }
     .render())
-}
-
-/// The cameras this user may see, by id.
-pub(super) fn visible_cameras(state: &AppState, me: &Identity) -> Vec<Arc<CameraRuntime>> {
-    let mut cameras: Vec<_> = state.cameras.list().into_iter().filter(|c| me.can_see(c.id())).collect();
-    cameras.sort_by(|a, b| a.id().cmp(b.id()));
-    cameras
-}
-
-/// A camera this user may see; others are "not found", not "forbidden", so ids do not leak.
-pub(super) fn visible_camera(state: &AppState, me: &Identity, id: &str) -> Result<Arc<CameraRuntime>, Error> {
-    state
-        .cameras
-        .get(id)
-        .filter(|c| me.can_see(c.id()))
-        .ok_or_else(|| Error::not_found(format!("There is no camera {id:?}.")))
-}
-
-/// An event this user may see.
-pub(super) async fn visible_event(state: &AppState, me: &Identity, id: i64) -> Result<event::Model, Error> {
-    state
-        .db
-        .get_event(id)
-        .await?
-        .filter(|e| me.can_see(&e.camera_id))
-        .ok_or_else(|| Error::not_found(format!("There is no event {id}.")))
 }
 
 #[derive(Template)]
@@ -244,42 +114,40 @@ pub(super) async fn create_camera(
     form: web::Form<CameraForm>,
 ) -> PageResult {
     let form = form.into_inner();
-    let mut camera = form.to_config(None);
-    if let Ok(c) = &camera
-        && state.cameras.get(&c.id).is_some()
-    {
-        let message = format!("{:?} is already used by another camera; choose another id", c.id);
-        camera = Err(FieldErrors::from([("id".to_string(), message)]));
-    }
-    match camera {
-        Err(errors) => Ok(html(
-            actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
-            CameraFormPage { nav: "new", me: Me::of(&me), editing: false, has_credentials: false, form, errors }
-                .render(),
-        )),
-        Ok(camera) => {
-            crate::camera::store_camera(&state.db, &state.auth.vault(), &camera, CameraSource::Ui).await?;
-            audit(&state, &me, &req, "camera.create", Some(&camera.id), "").await;
-            let location = format!("/cameras/{}", camera.id);
-            state.cameras.put(camera, CameraSource::Ui).await;
-            Ok(redirect(&location))
+    let camera = match form.to_config(None) {
+        Ok(camera) => camera,
+        Err(errors) => return Ok(camera_form_again(&me, false, false, form, errors)),
+    };
+    let id = camera.id.clone();
+    match state.camera_manager.create(camera).await {
+        Ok(()) => {
+            audit(&state, &me, &req, "camera.create", Some(&id), "").await;
+            Ok(redirect(&format!("/cameras/{id}")))
         }
+        Err(err) if err.kind == ErrorKind::Conflict => {
+            Ok(camera_form_again(&me, false, false, form, FieldErrors::from([("id".to_string(), err.message)])))
+        }
+        Err(err) => Err(err.into()),
     }
 }
 
-/// The camera if it exists and may be changed from the UI.
-fn editable_camera(state: &AppState, id: &str) -> Result<std::sync::Arc<crate::camera::CameraRuntime>, Error> {
-    let runtime = state.cameras.get(id).ok_or_else(|| Error::not_found(format!("There is no camera {id:?}.")))?;
-    if runtime.source != CameraSource::Ui {
-        return Err(Error::conflict(format!(
-            "Camera {id:?} is defined in the config file; change it there and restart Watchpost."
-        )));
-    }
-    Ok(runtime)
+/// The camera form again, with what was wrong.
+fn camera_form_again(
+    me: &Identity,
+    editing: bool,
+    has_credentials: bool,
+    form: CameraForm,
+    errors: FieldErrors,
+) -> HttpResponse {
+    let nav = if editing { "dashboard" } else { "new" };
+    html(
+        actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
+        CameraFormPage { nav, me: Me::of(me), editing, has_credentials, form, errors }.render(),
+    )
 }
 
 pub(super) async fn edit_camera(state: web::Data<AppState>, me: Identity, id: web::Path<String>) -> PageResult {
-    let runtime = editable_camera(&state, &id)?;
+    let runtime = state.camera_manager.editable(&id)?;
     ok(CameraFormPage {
         nav: "dashboard",
         me: Me::of(&me),
@@ -298,29 +166,17 @@ pub(super) async fn update_camera(
     id: web::Path<String>,
     form: web::Form<CameraForm>,
 ) -> PageResult {
-    let runtime = editable_camera(&state, &id)?;
+    let runtime = state.camera_manager.editable(&id)?;
     let mut form = form.into_inner();
     form.id = id.to_string();
-    match form.to_config(Some(&runtime.config)) {
-        Err(errors) => Ok(html(
-            actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
-            CameraFormPage {
-                nav: "dashboard",
-                me: Me::of(&me),
-                editing: true,
-                has_credentials: crate::config::split_credentials(&runtime.config.url).1.is_some(),
-                form,
-                errors,
-            }
-            .render(),
-        )),
-        Ok(camera) => {
-            crate::camera::store_camera(&state.db, &state.auth.vault(), &camera, CameraSource::Ui).await?;
-            audit(&state, &me, &req, "camera.update", Some(&camera.id), "").await;
-            state.cameras.put(camera, CameraSource::Ui).await;
-            Ok(redirect(&format!("/cameras/{id}")))
-        }
-    }
+    let has_credentials = crate::config::split_credentials(&runtime.config.url).1.is_some();
+    let camera = match form.to_config(Some(&runtime.config)) {
+        Ok(camera) => camera,
+        Err(errors) => return Ok(camera_form_again(&me, true, has_credentials, form, errors)),
+    };
+    state.camera_manager.update(&id, camera).await?;
+    audit(&state, &me, &req, "camera.update", Some(&id), "").await;
+    Ok(redirect(&format!("/cameras/{id}")))
 }
 
 #[derive(Template)]
@@ -333,7 +189,7 @@ struct DeletePage {
 }
 
 pub(super) async fn confirm_delete(state: web::Data<AppState>, me: Identity, id: web::Path<String>) -> PageResult {
-    let runtime = editable_camera(&state, &id)?;
+    let runtime = state.camera_manager.editable(&id)?;
     let event_count = state.db.count_events(Some(&id)).await?;
     ok(DeletePage { nav: "dashboard", me: Me::of(&me), camera: CameraView::of(&runtime), event_count }.render())
 }
@@ -344,9 +200,7 @@ pub(super) async fn delete_camera(
     req: HttpRequest,
     id: web::Path<String>,
 ) -> PageResult {
-    editable_camera(&state, &id)?;
-    state.db.delete_camera(&id).await?;
-    state.cameras.delete(&id).await?;
+    state.camera_manager.delete(&id).await?;
     audit(&state, &me, &req, "camera.delete", Some(&id), "events kept").await;
     tracing::info!(camera = %id, "camera deleted from the UI; its events are kept");
     Ok(redirect("/"))
@@ -655,26 +509,19 @@ pub(super) async fn system_page(state: web::Data<AppState>, me: Identity) -> Pag
     use std::sync::atomic::Ordering::Relaxed;
     let uptime = state.started.elapsed();
     let mut detector_rows = Vec::new();
-    if let Some(worker) = &state.detector.worker {
-        let stats = worker.stats();
-        let runs = stats.inferences.load(Relaxed);
-        let busy_s = stats.busy_us.load(Relaxed) as f64 / 1e6;
-        let per_run = if runs > 0 { format!("{:.1} ms", busy_s * 1000.0 / runs as f64) } else { "—".into() };
+    if let Some(figures) = state.cameras.detector_figures() {
+        let per_run = figures.ms_per_run().map_or_else(|| "—".into(), |ms| format!("{ms:.1} ms"));
         let uptime_s = uptime.as_secs_f64().max(1.0);
         detector_rows = vec![
-            ("Model runs", runs.to_string()),
+            ("Model runs", figures.runs.to_string()),
             ("Time per run (average)", per_run),
-            ("Busy", format!("{:.1} % of the time", 100.0 * busy_s / uptime_s)),
+            ("Busy", format!("{:.1} % of the time", 100.0 * figures.busy_secs / uptime_s)),
             (
                 "Objects found",
-                format!(
-                    "{} ({:.2} per second)",
-                    stats.detections.load(Relaxed),
-                    stats.detections.load(Relaxed) as f64 / uptime_s
-                ),
+                format!("{} ({:.2} per second)", figures.detections, figures.detections as f64 / uptime_s),
             ),
-            ("Requests dropped (detector behind)", stats.dropped.load(Relaxed).to_string()),
-            ("Failed runs", stats.failures.load(Relaxed).to_string()),
+            ("Requests dropped (detector behind)", figures.dropped.to_string()),
+            ("Failed runs", figures.failures.to_string()),
         ];
     }
     let describe = &state.describer.stats;
@@ -701,7 +548,7 @@ pub(super) async fn system_page(state: web::Data<AppState>, me: Identity) -> Pag
         version: crate::VERSION,
         uptime: super::view::format_duration(uptime.as_millis() as i64),
         database: state.db.backend_name(),
-        detector_on: state.detector.worker.is_some(),
+        detector_on: state.cameras.detecting(),
         detector_summary: state.detector.summary.clone(),
         detector_error: state.detector.error.clone().unwrap_or_default(),
         detector_rows,

@@ -3,10 +3,10 @@
 //! the person's code from their number, which verifies it, and tells when they last wrote. A
 //! verified number may write `status`, `arm` or `disarm`, and is answered.
 
-use super::AppState;
-use super::account::{field, form_fields};
-use super::guard::audit;
-use super::pages::{PageResult, redirect};
+use super::access::audit;
+use super::forms::{field, form_fields};
+use super::respond::{PageResult, redirect};
+use crate::app::state::AppState;
 use crate::auth::Identity;
 use crate::bridges::whatsapp::{CODE_VALID_MS, inbound_texts, new_code, normalize_number, verify_signature};
 use crate::error::Error;
@@ -113,9 +113,8 @@ async fn answer(state: &AppState, text: &str) -> String {
             }
         }
         "status" => {
-            let cameras = state.cameras.list();
-            let online = cameras.iter().filter(|c| c.status().state == crate::model::CameraState::Online).count();
-            format!("{}\nCameras online: {online} of {}", crate::alerts::armed_text(controls.armed()), cameras.len())
+            let (online, all) = (state.cameras.online_count(), state.cameras.list().len());
+            format!("{}\nCameras online: {online} of {all}", crate::alerts::armed_text(controls.armed()))
         }
         _ => HELP.into(),
     }

@@ -385,7 +385,7 @@ impl Core {
     }
 
     fn camera_infos(&self) -> Vec<CameraInfo> {
-        let detecting = self.context.detector.is_some();
+        let detecting = self.context.cameras.detecting();
         self.context
             .cameras
             .list()
@@ -423,7 +423,7 @@ impl Core {
                 counts: runtime.config.objects.track.iter().map(|l| (l.clone(), 0)).collect(),
             });
             self.publish_direct(self.topics.camera(&id, "motion"), on_off(live.motion), true);
-            if self.context.detector.is_some() {
+            if self.context.cameras.detecting() {
                 for label in &runtime.config.objects.track {
                     let count = live.counts.get(label).copied().unwrap_or(0);
                     self.publish_direct(self.topics.camera(&id, &slug(label)), count.to_string(), true);
@@ -532,17 +532,10 @@ impl Core {
     }
 
     fn publish_hub(&self) {
-        let cameras = self.context.cameras.list();
-        let online = cameras.iter().filter(|c| c.status().state == CameraState::Online).count();
+        let online = self.context.cameras.online_count();
         self.publish_direct(self.topics.hub("cameras_online"), online.to_string(), true);
-        if let Some(worker) = &self.context.detector {
-            let stats = worker.stats();
-            let runs = stats.inferences.load(std::sync::atomic::Ordering::Relaxed);
-            let busy_us = stats.busy_us.load(std::sync::atomic::Ordering::Relaxed);
-            if runs > 0 {
-                let ms = busy_us as f64 / runs as f64 / 1000.0;
-                self.publish_direct(self.topics.hub("inference_ms"), format!("{ms:.1}"), true);
-            }
+        if let Some(ms) = self.context.cameras.detector_figures().and_then(|f| f.ms_per_run()) {
+            self.publish_direct(self.topics.hub("inference_ms"), format!("{ms:.1}"), true);
         }
     }
 

@@ -161,13 +161,12 @@ fn clock(ms: i64) -> String {
 
 async fn status(context: &BridgeContext) -> String {
     let armed = context.cameras.controls().armed();
-    let cameras = context.cameras.list();
-    let online = cameras.iter().filter(|c| c.status().state == crate::model::CameraState::Online).count();
+    let (online, all) = (context.cameras.online_count(), context.cameras.list().len());
     let waiting = context.db.count_deliveries("telegram", "pending").await.unwrap_or(0);
     format!(
         "{}\nCameras online: {online} of {}\nAlerts waiting to be sent here: {waiting}",
         crate::alerts::armed_text(armed),
-        cameras.len()
+        all
     )
 }
 

@@ -4,6 +4,8 @@
 //! killed), then the bridges (which still queue what the cameras said while stopping), then pending
 //! writes, then the database.
 
+pub mod state;
+
 use crate::auth::{Auth, Vault};
 use crate::bridges::{BridgeContext, Bridges};
 use crate::bus::EventBus;
@@ -14,7 +16,8 @@ use crate::detect::worker::DetectorWorker;
 use crate::error::{Error, Result};
 use crate::media::MediaStore;
 use crate::supervise::{CancellationToken, TaskTracker};
-use crate::web::{self, AppState};
+use crate::web;
+pub use state::{AppState, DetectorState};
 use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -38,6 +41,8 @@ pub struct RunningApp {
     server_task: tokio::task::JoinHandle<std::io::Result<()>>,
     cancel: CancellationToken,
     tasks: TaskTracker,
+    /// The shared detector's thread, stopped after the cameras.
+    detector: Option<DetectorWorker>,
 }
 
 /// Starts everything and returns once the web server listens.
@@ -74,7 +79,7 @@ pub async fn start(options: ServeOptions) -> Result<RunningApp> {
     }
     let ui_cameras = sync_cameras(&db, &auth.vault(), &file_cameras).await?;
 
-    let detector = start_detector(&config.detector).await;
+    let (detector_worker, detector) = start_detector(&config.detector).await;
     let cancel = CancellationToken::new();
     let tasks = TaskTracker::new();
     let bus = EventBus::default();
@@ -85,10 +90,11 @@ pub async fn start(options: ServeOptions) -> Result<RunningApp> {
         bus: bus.clone(),
         ffmpeg: config.ffmpeg.clone(),
         tasks: tasks.clone(),
-        detector: detector.worker.clone(),
+        detector: detector_worker.clone(),
         controls,
     };
-    let cameras = CameraManager::new(context, cancel.clone());
+    let camera_manager = CameraManager::new(context, auth.vault(), cancel.clone());
+    let cameras = camera_manager.cameras();
 
     let bridge_context = BridgeContext {
         db: db.clone(),
@@ -96,7 +102,6 @@ pub async fn start(options: ServeOptions) -> Result<RunningApp> {
         cameras: cameras.clone(),
         media: media.clone(),
         vault: auth.vault(),
-        detector: detector.worker.clone(),
         ui_url: String::new(),
         describe: config.describe.clone(),
     };
@@ -120,6 +125,7 @@ pub async fn start(options: ServeOptions) -> Result<RunningApp> {
         auth,
         detector,
         cameras,
+        camera_manager,
         bridges,
         media,
         bus,
@@ -151,10 +157,10 @@ pub async fn start(options: ServeOptions) -> Result<RunningApp> {
     // Bridges before cameras, so they hear the cameras' first events.
     state.bridges.start_all(crate::bridges::ui_url(&config.server, addr)).await;
     for camera in file_cameras {
-        state.cameras.put(camera, CameraSource::Config).await;
+        state.camera_manager.put(camera, CameraSource::Config).await;
     }
     for camera in ui_cameras {
-        state.cameras.put(camera, CameraSource::Ui).await;
+        state.camera_manager.put(camera, CameraSource::Ui).await;
     }
     tasks.spawn(describer.run(cancel.clone()));
     let sensors = crate::sensors::SensorEvents::new(
@@ -173,7 +179,7 @@ pub async fn start(options: ServeOptions) -> Result<RunningApp> {
             "no account exists yet: open http://{addr}/setup to create the administrator, or run `watchpost user add NAME --role admin`"
         );
     }
-    Ok(RunningApp { addr, state, server: handle, server_task, cancel, tasks })
+    Ok(RunningApp { addr, state, server: handle, server_task, cancel, tasks, detector: detector_worker })
 }
 
 impl RunningApp {
@@ -183,9 +189,9 @@ impl RunningApp {
         self.server.stop(true).await;
         let _ = self.server_task.await;
         self.cancel.cancel();
-        self.state.cameras.stop_all().await;
+        self.state.camera_manager.stop_all().await;
         self.state.bridges.stop_all().await;
-        if let Some(worker) = self.state.detector.worker.clone() {
+        if let Some(worker) = self.detector.clone() {
             let _ = tokio::task::spawn_blocking(move || worker.stop()).await;
         }
         self.tasks.close();
@@ -213,14 +219,11 @@ async fn bridge_config(config: &Config, db: &Db, vault: &Vault) -> Config {
 
 /// Loads the object detector and starts its worker; on failure cameras run with motion only and
 /// the reason is kept for the UI and `/metrics`.
-async fn start_detector(config: &crate::detect::DetectorConfig) -> web::DetectorState {
+async fn start_detector(config: &crate::detect::DetectorConfig) -> (Option<DetectorWorker>, DetectorState) {
+    let off = |error: String| (None, DetectorState { summary: String::new(), error: Some(error) });
     if !config.enabled {
         tracing::info!("object detection is off ([detector] enabled = false)");
-        return web::DetectorState {
-            worker: None,
-            summary: String::new(),
-            error: Some("Object detection is turned off ([detector] enabled = false).".into()),
-        };
+        return off("Object detection is turned off ([detector] enabled = false).".into());
     }
     let settings = config.clone();
     let loaded = tokio::task::spawn_blocking(move || crate::detect::onnx::OnnxDetector::load(&settings)).await;
@@ -239,19 +242,15 @@ async fn start_detector(config: &crate::detect::DetectorConfig) -> web::Detector
                 config.threads,
                 detector.providers.join(", ")
             );
-            web::DetectorState { worker: Some(DetectorWorker::start(Arc::new(detector))), summary, error: None }
+            (Some(DetectorWorker::start(Arc::new(detector))), DetectorState { summary, error: None })
         }
         Ok(Err(err)) => {
             tracing::error!("object detection is off: {}", err.message);
-            web::DetectorState { worker: None, summary: String::new(), error: Some(err.message) }
+            off(err.message)
         }
         Err(join) => {
             tracing::error!(error = %join, "the detector failed to load");
-            web::DetectorState {
-                worker: None,
-                summary: String::new(),
-                error: Some("The detector failed to load; see the log.".into()),
-            }
+            off("The detector failed to load; see the log.".into())
         }
     }
 }

@@ -1,0 +1,43 @@
+//! What every request handler can reach: the services the composition root ([`super::App`])
+//! builds at start. Kept in its own leaf of `app` so that the web layer can name it without
+//! naming the code that starts everything.
+
+use crate::auth::Auth;
+use crate::bus::EventBus;
+use crate::camera::{CameraManager, Cameras};
+use crate::config::Config;
+use crate::db::Db;
+use crate::media::MediaStore;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// The object detector as the UI and `/metrics` see it.
+#[derive(Clone, Default)]
+pub struct DetectorState {
+    /// What runs: model, input size, providers, threads.
+    pub summary: String,
+    /// Why detection is off, in words.
+    pub error: Option<String>,
+}
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub db: Db,
+    pub auth: Auth,
+    pub detector: DetectorState,
+    /// The cameras as everything but their settings pages sees them.
+    pub cameras: Cameras,
+    /// Adds, changes and deletes cameras.
+    pub camera_manager: CameraManager,
+    pub bridges: crate::bridges::Bridges,
+    /// Devices found on the LAN and adoptions in progress.
+    pub inbox: crate::discovery::inbox::Inbox,
+    pub describer: crate::describe::DescriberInfo,
+    pub media: MediaStore,
+    pub bus: EventBus,
+    pub config: Arc<Config>,
+    pub started: Instant,
+    /// WhatsApp webhook messages already acted on.
+    pub whatsapp_replays: Arc<crate::bridges::whatsapp::ReplayGuard>,
+}
