@@ -70,14 +70,14 @@ async fn main() -> anyhow::Result<()> {
         let start_ms = chrono::Utc::now().timestamp_millis();
         let new = watchpost::db::NewEvent {
             camera_id: "yard".into(),
-            kind: "object".into(),
+            kind: watchpost::model::EventKind::Object,
             label: Some("person".into()),
             score: 0.9,
             bbox: [0.4, 0.3, 0.2, 0.5],
             boxes: vec![[0.4, 0.3, 0.2, 0.5]],
             start_ms,
             snapshot: None,
-            severity: "low".into(),
+            severity: watchpost::model::Severity::Low,
             zones: vec!["path".into()],
             frame: (640, 360),
         };
@@ -85,7 +85,7 @@ async fn main() -> anyhow::Result<()> {
         app.state.bus.publish(BusMessage::EventStarted(EventSummary {
             id,
             camera: "yard".into(),
-            kind: "object".into(),
+            kind: watchpost::model::EventKind::Object,
             label: Some("person".into()),
             score: 0.9,
             start_ms,

@@ -50,14 +50,14 @@ fn main() -> anyhow::Result<()> {
             let id = db
                 .insert_event(&NewEvent {
                     camera_id: format!("cam{}", i % 8),
-                    kind: "object".into(),
+                    kind: watchpost::model::EventKind::Object,
                     label: Some("person".into()),
                     score: 0.9,
                     bbox: [0.1, 0.1, 0.2, 0.4],
                     boxes: vec![],
                     start_ms: 1_790_000_000_000 + i as i64 * 60_000,
                     snapshot: None,
-                    severity: "info".into(),
+                    severity: watchpost::model::Severity::Low,
                     zones: vec![],
                     frame: (640, 360),
                 })

@@ -4,7 +4,7 @@
 //! plain data travels on it, so it sits below both the producers and the consumers.
 
 use crate::db::entities::{event, node_event};
-use crate::model::CameraState;
+use crate::model::{CameraState, EventKind};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use tokio::sync::broadcast;
@@ -59,7 +59,7 @@ pub enum BusMessage {
 pub struct EventSummary {
     pub id: i64,
     pub camera: String,
-    pub kind: String,
+    pub kind: EventKind,
     pub label: Option<String>,
     pub score: f64,
     pub start_ms: i64,
@@ -78,13 +78,13 @@ impl EventSummary {
         Self {
             id: model.id,
             camera: model.camera_id.clone(),
-            kind: model.kind.clone(),
+            kind: model.kind,
             label: model.label.clone(),
             score: model.score,
             start_ms: model.start_ms,
             end_ms: model.end_ms,
             snapshot: model.snapshot.clone(),
-            zones: serde_json::from_str(&model.zones).unwrap_or_default(),
+            zones: crate::db::stored_json_or_logged(&model.zones, format_args!("event {}'s zones", model.id)),
             description: model.description.clone(),
             title: model.title.clone(),
         }

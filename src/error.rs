@@ -3,7 +3,7 @@
 //! Every fallible operation returns [`Error`]: a [`ErrorKind`] that says what went wrong in terms a
 //! caller can act on, a message meant for the user (no secrets, no internals), and an optional
 //! source kept for the log. The web layer maps the kind to an HTTP status in exactly one place
-//! (`web::error_response`).
+//! (`web::respond::status_for`).
 
 use std::fmt;
 

@@ -30,12 +30,13 @@ impl Severity {
         }
     }
 
-    /// The stored word back (`info`/`warning`/`critical` from before 0.2 read as low/medium/high).
+    /// A severity from input (config, form, query). Stored rows are read by the database enum;
+    /// the words before 0.2 (`info`/`warning`/`critical`) were rewritten by migration 10.
     pub fn parse(text: &str) -> Option<Self> {
         match text {
-            "low" | "info" => Some(Severity::Low),
-            "medium" | "warning" => Some(Severity::Medium),
-            "high" | "critical" => Some(Severity::High),
+            "low" => Some(Severity::Low),
+            "medium" => Some(Severity::Medium),
+            "high" => Some(Severity::High),
             _ => None,
         }
     }
@@ -62,6 +63,21 @@ pub enum EventStatus {
     New,
     Viewed,
     Resolved,
+}
+
+impl EventKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Motion => "motion",
+            Self::Object => "object",
+            Self::Sensor => "sensor",
+        }
+    }
+
+    /// A kind from input (a filter); `None` for anything else.
+    pub fn parse(text: &str) -> Option<Self> {
+        [Self::Motion, Self::Object, Self::Sensor].into_iter().find(|k| k.as_str() == text)
+    }
 }
 
 impl EventStatus {
@@ -109,6 +125,16 @@ impl Channel {
 
     pub fn parse(text: &str) -> Option<Self> {
         [Self::Mqtt, Self::Telegram, Self::Whatsapp, Self::Email].into_iter().find(|c| c.as_str() == text)
+    }
+
+    /// The name people know it by.
+    pub fn title(self) -> &'static str {
+        match self {
+            Self::Mqtt => "Home Assistant",
+            Self::Telegram => "Telegram",
+            Self::Whatsapp => "WhatsApp",
+            Self::Email => "E-mail",
+        }
     }
 }
 

@@ -78,14 +78,14 @@ impl SensorEvents {
         let snapshot = self.snapshot(&camera, change.at_ms).await;
         let new = NewEvent {
             camera_id: camera.clone(),
-            kind: "sensor".into(),
+            kind: crate::model::EventKind::Sensor,
             label: Some(change.name.clone()),
             score: 1.0,
             bbox: [0.0; 4],
             boxes: Vec::new(),
             start_ms: change.at_ms,
             snapshot: snapshot.clone(),
-            severity: "low".into(),
+            severity: crate::model::Severity::Low,
             zones: Vec::new(),
             frame: (0, 0),
         };
@@ -100,7 +100,7 @@ impl SensorEvents {
         let summary = EventSummary {
             id,
             camera,
-            kind: "sensor".into(),
+            kind: crate::model::EventKind::Sensor,
             label: Some(change.name),
             score: 1.0,
             start_ms: change.at_ms,

@@ -1,5 +1,5 @@
 //! Supervised tasks: one cancellation token and task tracker for the whole program, and the
-//! exponential back-off used by everything that retries (cameras now, bridges later).
+//! exponential back-off used by everything that retries (cameras, bridges, deliveries).
 
 use std::time::Duration;
 pub use tokio_util::sync::CancellationToken;

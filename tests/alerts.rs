@@ -140,7 +140,7 @@ async fn a_person_event_reaches_every_channel_exactly_once() {
     let mut summary: EventSummary = EventSummary {
         id,
         camera: "front".into(),
-        kind: "object".into(),
+        kind: watchpost::model::EventKind::Object,
         label: Some("person".into()),
         score: 0.95,
         start_ms: again["start_ms"].as_i64().unwrap(),
@@ -737,7 +737,8 @@ async fn a_number_that_last_wrote_a_day_ago_gets_the_approved_template() {
 
     // The person last wrote 25 hours ago: free-form messages would be refused (131047).
     let day_ago = now_ms - 25 * 3_600_000;
-    db.whatsapp_set_last_inbound(number, Some(day_ago)).await.unwrap();
+    app.execute_sql(&format!("UPDATE whatsapp_numbers SET last_inbound_ms = {day_ago} WHERE number = '{number}'"))
+        .await;
     whatsapp.user_wrote(number, day_ago);
     let before = whatsapp.messages().len();
     let id = person_event(&app).await;
@@ -889,7 +890,7 @@ async fn an_alert_nobody_could_deliver_for_a_day_is_given_up_and_shown() {
     let app = TestApp::start(&format!("{}{}", telegram_toml(&telegram.api_url()), camera())).await;
     // An alert made 25 hours ago and never delivered (the machine was off since, say).
     let start_ms = chrono::Utc::now().timestamp_millis() - 25 * 3_600_000;
-    let chat = watchpost::db::Recipient { channel: "telegram", recipient: CHAT.to_string() };
+    let chat = watchpost::db::Recipient { channel: watchpost::model::Channel::Telegram, recipient: CHAT.to_string() };
     let id = common::undelivered_alert(&app, "front", start_ms, watchpost::model::Severity::High, chat).await;
     let deliveries = settled_deliveries(&app, id, 1, Duration::from_secs(20)).await;
     assert_eq!(deliveries[0]["status"], "failed");
@@ -954,7 +955,8 @@ async fn give_up_hours_sets_how_long_an_alert_is_tried() {
     let now = chrono::Utc::now().timestamp_millis();
     let mut ids = Vec::new();
     for hours_ago in [3, 1] {
-        let chat = watchpost::db::Recipient { channel: "telegram", recipient: CHAT.to_string() };
+        let chat =
+            watchpost::db::Recipient { channel: watchpost::model::Channel::Telegram, recipient: CHAT.to_string() };
         let at = now - hours_ago * 3_600_000;
         ids.push(common::undelivered_alert(&app, "front", at, watchpost::model::Severity::High, chat).await);
     }

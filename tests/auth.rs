@@ -185,10 +185,16 @@ async fn forms_need_the_csrf_token_and_sign_out_ends_the_session() {
     assert!(missing.text().await.unwrap().contains("Reload the page"));
     let wrong = browser.post(&path).form(&[("csrf", "forged"), ("status", "resolved")]).send().await.unwrap();
     assert_eq!(wrong.status(), 403);
-    assert_eq!(app.running().state.db.get_event(event).await.unwrap().unwrap().status, "new");
+    assert_eq!(
+        app.running().state.db.get_event(event).await.unwrap().unwrap().status,
+        watchpost::model::EventStatus::New
+    );
     let right = browser.post(&path).form(&[("csrf", csrf.as_str()), ("status", "resolved")]).send().await.unwrap();
     assert_eq!(right.status(), 303);
-    assert_eq!(app.running().state.db.get_event(event).await.unwrap().unwrap().status, "resolved");
+    assert_eq!(
+        app.running().state.db.get_event(event).await.unwrap().unwrap().status,
+        watchpost::model::EventStatus::Resolved
+    );
     // Scripts may send the token as a header instead.
     let header = browser.post(&path).header("x-csrf-token", &csrf).form(&[("status", "new")]).send().await.unwrap();
     assert_eq!(header.status(), 303);
@@ -679,7 +685,10 @@ async fn a_viewer_limited_to_one_camera_reaches_nothing_of_another_on_any_route(
     let resolved = viewer.post(app.url("/events/resolve")).form(&form).send().await.unwrap();
     assert_eq!(resolved.status(), 303);
     let status = |id: i64| async move { state.db.get_event(id).await.unwrap().unwrap().status };
-    assert_eq!((status(yard).await, status(porch).await), ("new".to_string(), "resolved".to_string()));
+    assert_eq!(
+        (status(yard).await, status(porch).await),
+        (watchpost::model::EventStatus::New, watchpost::model::EventStatus::Resolved)
+    );
     let yard_event = state.db.get_event(yard).await.unwrap().unwrap();
     assert_eq!(yard_event.tags, "[]", "the other camera's event kept its tags");
     assert!(state.auth.get_token(&admins_token.record.id).await.unwrap().unwrap().revoked_ms.is_none());

@@ -406,7 +406,7 @@ async fn a_crop_is_sent_the_event_is_described_again_at_its_end_and_severity_fol
         let summary = watchpost::bus::EventSummary {
             id,
             camera: "front".into(),
-            kind: "object".into(),
+            kind: watchpost::model::EventKind::Object,
             label: Some("person".into()),
             score: 0.9,
             start_ms: stored.start_ms,

@@ -219,7 +219,7 @@ fn person(id: i64) -> BusMessage {
     BusMessage::EventStarted(EventSummary {
         id,
         camera: "yard".into(),
-        kind: "object".into(),
+        kind: watchpost::model::EventKind::Object,
         label: Some("person".into()),
         score: 0.9,
         start_ms: chrono::Utc::now().timestamp_millis(),
@@ -236,7 +236,7 @@ fn person(id: i64) -> BusMessage {
 async fn stored_event(app: &TestApp, label: Option<&str>, score: f64) -> BusMessage {
     let mut new = motion_event("yard", chrono::Utc::now().timestamp_millis());
     if let Some(label) = label {
-        new.kind = "object".into();
+        new.kind = watchpost::model::EventKind::Object;
         new.label = Some(label.into());
         new.zones = vec!["path".into()];
     }
@@ -624,7 +624,8 @@ async fn home_assistant_alerts_older_than_outbox_max_age_hours_are_given_up() {
     let mut ids = Vec::new();
     // Alerts made 3 hours and 1 hour ago that never reached Home Assistant (its bridge was off).
     for hours_ago in [3, 1] {
-        let home_assistant = watchpost::db::Recipient { channel: "mqtt", recipient: "home-assistant".into() };
+        let home_assistant =
+            watchpost::db::Recipient { channel: watchpost::model::Channel::Mqtt, recipient: "home-assistant".into() };
         let at = now - hours_ago * 3_600_000;
         ids.push(undelivered_alert(&app, "yard", at, watchpost::model::Severity::Medium, home_assistant).await);
     }

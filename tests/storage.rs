@@ -35,14 +35,14 @@ async fn round_trip(db: &Db, camera_id: &str) {
         let id = db
             .insert_event(&NewEvent {
                 camera_id: camera_id.into(),
-                kind: "motion".into(),
+                kind: watchpost::model::EventKind::Motion,
                 label: None,
                 score: 0.25,
                 bbox: [0.1, 0.2, 0.3, 0.4],
                 boxes: vec![[0.1, 0.2, 0.3, 0.4]],
                 start_ms: base + i * 60_000,
                 snapshot: None,
-                severity: "low".into(),
+                severity: watchpost::model::Severity::Low,
                 zones: vec![],
                 frame: (640, 360),
             })
@@ -76,10 +76,10 @@ async fn round_trip(db: &Db, camera_id: &str) {
     let in_zone = EventFilter { zone: Some("drive".into()), limit: 10, ..Default::default() };
     let found: Vec<i64> = db.list_events(&in_zone).await.unwrap().iter().map(|e| e.id).collect();
     assert!(found.contains(&ids[0]) && !found.contains(&ids[1]), "{found:?}");
-    assert_eq!(first.status, "new");
+    assert_eq!(first.status, watchpost::model::EventStatus::New);
 
-    assert!(db.set_event_status(ids[1], "resolved").await.unwrap());
-    assert_eq!(db.get_event(ids[1]).await.unwrap().unwrap().status, "resolved");
+    assert!(db.set_event_status(ids[1], watchpost::model::EventStatus::Resolved).await.unwrap());
+    assert_eq!(db.get_event(ids[1]).await.unwrap().unwrap().status, watchpost::model::EventStatus::Resolved);
 
     // Newest first, paged with `before`, filtered by camera.
     let filter = EventFilter { camera: Some(camera_id.into()), limit: 2, ..Default::default() };
@@ -115,7 +115,8 @@ async fn round_trip(db: &Db, camera_id: &str) {
     assert_eq!(search("drive").await, vec![ids[0]], "zones are searched");
     assert_eq!(search("porch").await.len(), 2, "the camera's name is searched (the limit of 2 holds)");
     assert_eq!(search("\"); DROP TABLE events; --").await, Vec::<i64>::new());
-    let with_label = EventFilter { query: Some("man".into()), kind: Some("object".into()), ..filter.clone() };
+    let with_label =
+        EventFilter { query: Some("man".into()), kind: Some(watchpost::model::EventKind::Object), ..filter.clone() };
     assert!(db.list_events(&with_label).await.unwrap().is_empty(), "search combines with the other filters");
     let no_camera = EventFilter { allowed_cameras: Some(Vec::new()), ..filter.clone() };
     assert!(

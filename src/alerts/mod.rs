@@ -17,6 +17,7 @@ use crate::bus::{BusMessage, EventBus, EventSummary};
 use crate::camera::Cameras;
 use crate::config::{AlertPolicy, Config, DescribeConfig};
 use crate::db::{Db, Recipient};
+use crate::model::Channel;
 use crate::model::Severity;
 use crate::supervise::CancellationToken;
 use std::collections::HashMap;
@@ -37,11 +38,11 @@ pub fn armed_text(armed: bool) -> &'static str {
 async fn recipients(config: &Config, db: &Db) -> Vec<Recipient> {
     let mut all = Vec::new();
     if config.mqtt.enabled() {
-        all.push(Recipient { channel: "mqtt", recipient: "home-assistant".into() });
+        all.push(Recipient { channel: Channel::Mqtt, recipient: "home-assistant".into() });
     }
     if config.telegram.enabled() {
         for chat in &config.telegram.chat_ids {
-            all.push(Recipient { channel: "telegram", recipient: chat.to_string() });
+            all.push(Recipient { channel: Channel::Telegram, recipient: chat.to_string() });
         }
     }
     if config.whatsapp.enabled() {
@@ -50,13 +51,13 @@ async fn recipients(config: &Config, db: &Db) -> Vec<Recipient> {
                 numbers
                     .into_iter()
                     .filter(|n| n.status == "verified")
-                    .map(|n| Recipient { channel: "whatsapp", recipient: n.number }),
+                    .map(|n| Recipient { channel: Channel::Whatsapp, recipient: n.number }),
             ),
             Err(err) => tracing::warn!(error = %err, "cannot read the WhatsApp numbers; this alert skips WhatsApp"),
         }
     }
     if config.email.enabled() {
-        all.push(Recipient { channel: "email", recipient: config.email.to.join(", ") });
+        all.push(Recipient { channel: Channel::Email, recipient: config.email.to.join(", ") });
     }
     all
 }
@@ -141,7 +142,7 @@ impl Alerter {
             return;
         }
         let wait = match &camera {
-            Some(camera) if event.kind == "object" => self.describe.alert_wait(&camera.describe),
+            Some(camera) if event.kind == crate::model::EventKind::Object => self.describe.alert_wait(&camera.describe),
             _ => Duration::ZERO,
         };
         if wait.is_zero() {

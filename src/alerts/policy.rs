@@ -76,7 +76,7 @@ pub fn quiet_at(policy: &AlertPolicy, utc_ms: i64) -> bool {
 pub fn decide(event: &EventSummary, camera: Option<&CameraConfig>) -> Option<Severity> {
     let default = AlertPolicy::default();
     let policy = camera.map(|c| &c.alerts).unwrap_or(&default);
-    if event.kind == "sensor" {
+    if event.kind == crate::model::EventKind::Sensor {
         // A node's PIR or door sensor linked to the camera: no labels, scores or zones to judge.
         return (!quiet_at(policy, event.start_ms)).then_some(policy.severity);
     }
@@ -87,7 +87,7 @@ pub fn decide(event: &EventSummary, camera: Option<&CameraConfig>) -> Option<Sev
     if quiet_at(policy, event.start_ms) {
         return None;
     }
-    let Some(label) = event.label.as_deref().filter(|_| event.kind == "object") else {
+    let Some(label) = event.label.as_deref().filter(|_| event.kind == crate::model::EventKind::Object) else {
         return Some(Severity::Low);
     };
     if !policy.labels.is_empty() && !policy.labels.iter().any(|l| l == label) {
@@ -144,7 +144,7 @@ mod tests {
         EventSummary {
             id: 1,
             camera: "garden".into(),
-            kind: if label.is_some() { "object" } else { "motion" }.into(),
+            kind: if label.is_some() { crate::model::EventKind::Object } else { crate::model::EventKind::Motion },
             label: label.map(str::to_string),
             score,
             start_ms: start.timestamp_millis(),
@@ -180,7 +180,8 @@ mod tests {
             ..Default::default()
         };
         let camera = camera(policy);
-        let sensor = |local| EventSummary { kind: "sensor".into(), ..event(Some("Back door"), 1.0, &[], local) };
+        let sensor =
+            |local| EventSummary { kind: crate::model::EventKind::Sensor, ..event(Some("Back door"), 1.0, &[], local) };
         assert_eq!(decide(&sensor((20, 0)), Some(&camera)), Some(Severity::High), "labels and zones are for objects");
         assert_eq!(decide(&sensor((9, 0)), Some(&camera)), None, "quiet time");
     }

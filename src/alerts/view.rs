@@ -8,6 +8,7 @@ use crate::camera::Cameras;
 use crate::db::Db;
 use crate::error::Result;
 use crate::media::MediaStore;
+use crate::model::DescribedBy;
 use crate::model::Severity;
 
 #[derive(Debug, Clone)]
@@ -69,11 +70,11 @@ impl AlertView {
         };
         Ok(Some(Self {
             camera_name,
-            severity: Severity::parse(&model.severity).unwrap_or_default(),
+            severity: model.severity,
             local_time: super::policy::format_local(&timezone, event.start_ms),
             title: model.title.clone().filter(|t| !t.is_empty()),
             description,
-            described_by: model.described_by.clone().unwrap_or_else(|| "rules".into()),
+            described_by: model.described_by.clone().unwrap_or_else(|| DescribedBy::Rules.as_str().into()),
             url: format!("{}/events/{}", ui_url.trim_end_matches('/'), event.id),
             snapshot,
             event,
@@ -87,7 +88,7 @@ impl AlertView {
             event: EventSummary {
                 id: 0,
                 camera: "test".into(),
-                kind: "object".into(),
+                kind: crate::model::EventKind::Object,
                 label: Some("person".into()),
                 score: 0.9,
                 start_ms: now_ms,
@@ -103,7 +104,7 @@ impl AlertView {
             title: Some("Test alert".into()),
             description: "This is a test alert from Watchpost: real alerts look like this, with the event's snapshot."
                 .into(),
-            described_by: "rules".into(),
+            described_by: DescribedBy::Rules.as_str().into(),
             url: format!("{}/events", ui_url.trim_end_matches('/')),
             snapshot: Some(crate::demo::PHOTO.to_vec()),
         }
@@ -163,7 +164,7 @@ mod tests {
             event: EventSummary {
                 id: 7,
                 camera: "drive".into(),
-                kind: "object".into(),
+                kind: crate::model::EventKind::Object,
                 label: Some("person".into()),
                 score: 0.9,
                 start_ms: 0,

@@ -8,6 +8,7 @@
 use super::{BridgeContext, HealthCell, LinkState};
 use crate::alerts::AlertView;
 use crate::bus::BusMessage;
+use crate::model::{Channel, DeliveryStatus};
 use crate::supervise::CancellationToken;
 use futures_util::future::BoxFuture;
 use std::sync::Arc;
@@ -43,8 +44,8 @@ impl SendFailure {
 
 /// A channel that sends one alert to one recipient.
 pub trait AlertSender: Send + Sync + 'static {
-    /// The channel's name in `alert_deliveries` (`telegram`).
-    fn channel(&self) -> &'static str;
+    /// The channel whose `alert_deliveries` it sends.
+    fn channel(&self) -> Channel;
     /// Sends `alert` to `recipient`; what the far side calls the message, if anything.
     fn send<'a>(
         &'a self,
@@ -137,7 +138,7 @@ pub async fn run(
                 }
                 Err(err) => tracing::warn!(error = %err, "cannot read the alerts waiting to be sent"),
             }
-            if let Ok(pending) = context.db.count_deliveries(channel, "pending").await {
+            if let Ok(pending) = context.db.count_deliveries(channel, DeliveryStatus::Pending).await {
                 health.update(|h| h.pending = pending);
             }
         }

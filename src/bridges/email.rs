@@ -36,7 +36,7 @@ impl EmailBridge {
             (true, false) => "smtps",
         };
         let health = HealthCell::new(BridgeHealth::new(
-            "email",
+            crate::model::Channel::Email,
             format!("{scheme}://{}:{}", config.smtp_host, config.smtp_port),
         ));
         Some(Arc::new(Self { config, context: context.clone(), health }))
@@ -44,8 +44,8 @@ impl EmailBridge {
 }
 
 impl Bridge for EmailBridge {
-    fn name(&self) -> &'static str {
-        "email"
+    fn channel(&self) -> crate::model::Channel {
+        crate::model::Channel::Email
     }
 
     fn health(&self) -> BridgeHealth {
@@ -165,8 +165,8 @@ impl Mailer {
 }
 
 impl AlertSender for Mailer {
-    fn channel(&self) -> &'static str {
-        "email"
+    fn channel(&self) -> crate::model::Channel {
+        crate::model::Channel::Email
     }
 
     fn send<'a>(

@@ -20,6 +20,7 @@ use crate::camera::Cameras;
 use crate::config::{Config, ServerConfig};
 use crate::db::Db;
 use crate::media::MediaStore;
+use crate::model::Channel;
 use crate::supervise::CancellationToken;
 use futures_util::future::BoxFuture;
 use serde::Serialize;
@@ -68,9 +69,9 @@ pub struct BridgeHealth {
 }
 
 impl BridgeHealth {
-    pub fn new(name: &'static str, target: String) -> Self {
+    pub fn new(channel: Channel, target: String) -> Self {
         Self {
-            name,
+            name: channel.as_str(),
             target,
             state: LinkState::Connecting,
             last_error: None,
@@ -131,7 +132,7 @@ impl HealthCell {
 
 /// One bridge: it runs until `cancel` fires, reconnecting as needed, and reports its health.
 pub trait Bridge: Send + Sync {
-    fn name(&self) -> &'static str;
+    fn channel(&self) -> Channel;
     fn health(&self) -> BridgeHealth;
     /// The bridge's task. It subscribes to the bus before returning, so it hears everything said
     /// after `run` is called, even before the task is first polled.
@@ -162,15 +163,15 @@ pub struct BridgeContext {
 type Constructor = fn(&Config, &BridgeContext) -> Option<Arc<dyn Bridge>>;
 
 /// Every bridge, in start order.
-pub const REGISTRY: [(&str, Constructor); 4] = [
-    ("mqtt", mqtt::MqttBridge::from_config),
-    ("telegram", telegram::TelegramBridge::from_config),
-    ("whatsapp", whatsapp::WhatsAppBridge::from_config),
-    ("email", email::EmailBridge::from_config),
+pub const REGISTRY: [(Channel, Constructor); 4] = [
+    (Channel::Mqtt, mqtt::MqttBridge::from_config),
+    (Channel::Telegram, telegram::TelegramBridge::from_config),
+    (Channel::Whatsapp, whatsapp::WhatsAppBridge::from_config),
+    (Channel::Email, email::EmailBridge::from_config),
 ];
 
 struct Running {
-    name: &'static str,
+    channel: Channel,
     bridge: Arc<dyn Bridge>,
     cancel: CancellationToken,
     task: tokio::task::JoinHandle<()>,
@@ -227,35 +228,35 @@ impl Bridges {
         self.context.read().expect("bridge context lock").clone()
     }
 
-    /// Starts `bridge`, replacing (after stopping) one running under its name.
+    /// Starts `bridge`, replacing (after stopping) the one running on its channel.
     async fn launch(&self, bridge: Arc<dyn Bridge>) {
-        let name = bridge.name();
+        let channel = bridge.channel();
         let mut running = self.running.lock().await;
-        if let Some(index) = running.iter().position(|r| r.name == name) {
+        if let Some(index) = running.iter().position(|r| r.channel == channel) {
             stop(running.remove(index)).await;
         }
         let cancel = self.shutdown.child_token();
-        let span = tracing::info_span!("bridge", name);
+        let span = tracing::info_span!("bridge", name = channel.as_str());
         let task = tokio::spawn(tracing::Instrument::instrument(bridge.clone().run(cancel.clone()), span));
-        tracing::info!(bridge = name, target = %bridge.health().target, "bridge started");
-        let order = |n: &str| REGISTRY.iter().position(|(r, _)| *r == n).unwrap_or(usize::MAX);
-        let at = running.iter().position(|r| order(r.name) > order(name)).unwrap_or(running.len());
-        running.insert(at, Running { name, bridge, cancel, task });
+        tracing::info!(bridge = %channel, target = %bridge.health().target, "bridge started");
+        let order = |c: Channel| REGISTRY.iter().position(|(r, _)| *r == c).unwrap_or(usize::MAX);
+        let at = running.iter().position(|r| order(r.channel) > order(channel)).unwrap_or(running.len());
+        running.insert(at, Running { channel, bridge, cancel, task });
     }
 
-    /// Runs bridge `name` with new settings (saved from the UI): restarted, or stopped when the
-    /// new settings turn it off.
-    pub async fn reconfigure(&self, name: &str, config: Config) {
+    /// Runs the bridge of `channel` with new settings (saved from the UI): restarted, or stopped
+    /// when the new settings turn it off.
+    pub async fn reconfigure(&self, channel: Channel, config: Config) {
         let config = Arc::new(config);
         *self.config.write().expect("bridge config lock") = config.clone();
-        let Some((name, construct)) = REGISTRY.into_iter().find(|(n, _)| *n == name) else { return };
+        let Some((channel, construct)) = REGISTRY.into_iter().find(|(c, _)| *c == channel) else { return };
         match construct(&config, &self.context()) {
             Some(bridge) => self.launch(bridge).await,
             None => {
                 let mut running = self.running.lock().await;
-                if let Some(index) = running.iter().position(|r| r.name == name) {
+                if let Some(index) = running.iter().position(|r| r.channel == channel) {
                     stop(running.remove(index)).await;
-                    tracing::info!(bridge = name, "bridge turned off");
+                    tracing::info!(bridge = %channel, "bridge turned off");
                 }
             }
         }
@@ -266,12 +267,13 @@ impl Bridges {
         self.config.read().expect("bridge config lock").clone()
     }
 
-    /// "Send test alert" on bridge `name`: what happened, or why it did not work.
-    pub async fn send_test(&self, name: &str) -> Result<String, String> {
+    /// "Send test alert" on `channel`: what happened, or why it did not work.
+    pub async fn send_test(&self, channel: Channel) -> Result<String, String> {
         let bridge = {
             let running = self.running.lock().await;
-            running.iter().find(|r| r.name == name).map(|r| r.bridge.clone())
+            running.iter().find(|r| r.channel == channel).map(|r| r.bridge.clone())
         };
+        let name = channel.as_str();
         let Some(bridge) = bridge else { return Err(format!("{name} is not set up.")) };
         let alert = crate::alerts::AlertView::test(&self.context().ui_url);
         match bridge.send_test(alert) {
@@ -301,7 +303,7 @@ impl Bridges {
 async fn stop(entry: Running) {
     entry.cancel.cancel();
     if tokio::time::timeout(std::time::Duration::from_secs(10), entry.task).await.is_err() {
-        tracing::warn!(bridge = entry.name, "bridge did not stop within 10 s");
+        tracing::warn!(bridge = %entry.channel, "bridge did not stop within 10 s");
     }
 }
 

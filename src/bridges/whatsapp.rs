@@ -44,7 +44,7 @@ impl WhatsAppBridge {
             return None;
         }
         let target = format!("{}/{}", config.api_url.trim_end_matches('/'), config.api_version);
-        let health = HealthCell::new(BridgeHealth::new("whatsapp", target));
+        let health = HealthCell::new(BridgeHealth::new(crate::model::Channel::Whatsapp, target));
         Some(Arc::new(Self { config, context: context.clone(), health }))
     }
 
@@ -54,8 +54,8 @@ impl WhatsAppBridge {
 }
 
 impl Bridge for WhatsAppBridge {
-    fn name(&self) -> &'static str {
-        "whatsapp"
+    fn channel(&self) -> crate::model::Channel {
+        crate::model::Channel::Whatsapp
     }
 
     fn health(&self) -> BridgeHealth {
@@ -176,8 +176,8 @@ impl CloudApi {
 }
 
 impl AlertSender for CloudApi {
-    fn channel(&self) -> &'static str {
-        "whatsapp"
+    fn channel(&self) -> crate::model::Channel {
+        crate::model::Channel::Whatsapp
     }
 
     fn send<'a>(

@@ -722,8 +722,6 @@ pub enum HwAccel {
 }
 
 impl HwAccel {
-    pub const ALL: [HwAccel; 5] = [HwAccel::None, HwAccel::Vaapi, HwAccel::Qsv, HwAccel::Cuda, HwAccel::V4l2m2m];
-
     pub fn name(self) -> &'static str {
         match self {
             HwAccel::None => "none",

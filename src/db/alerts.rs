@@ -4,6 +4,7 @@
 use super::Db;
 use super::entities::{alert_delivery, event};
 use crate::error::Result;
+use crate::model::{Channel, DeliveryStatus};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
@@ -13,7 +14,7 @@ use sea_orm::{
 /// Where an alert goes: a channel and one recipient on it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Recipient {
-    pub channel: &'static str,
+    pub channel: Channel,
     pub recipient: String,
 }
 
@@ -40,18 +41,18 @@ impl Db {
             return Ok(false);
         }
         let Some(stored) = event::Entity::find_by_id(id).one(&txn).await? else { return Ok(false) };
-        let severity = crate::model::Severity::parse(&stored.severity).map_or(severity, |s| Ord::max(s, severity));
+        let severity = Ord::max(stored.severity, severity);
         event::Entity::update_many()
-            .col_expr(event::Column::Severity, Expr::value(severity.as_str()))
+            .col_expr(event::Column::Severity, Expr::value(severity))
             .filter(event::Column::Id.eq(id))
             .exec(&txn)
             .await?;
         for to in recipients {
             alert_delivery::ActiveModel {
                 event_id: Set(id),
-                channel: Set(to.channel.to_string()),
+                channel: Set(to.channel),
                 recipient: Set(to.recipient.clone()),
-                status: Set("pending".into()),
+                status: Set(DeliveryStatus::Pending),
                 attempts: Set(0),
                 next_try_ms: Set(now_ms),
                 last_error: Set(None),
@@ -68,10 +69,15 @@ impl Db {
     }
 
     /// `channel`'s pending deliveries due by `now_ms`, oldest first.
-    pub async fn due_deliveries(&self, channel: &str, now_ms: i64, limit: u64) -> Result<Vec<alert_delivery::Model>> {
+    pub async fn due_deliveries(
+        &self,
+        channel: Channel,
+        now_ms: i64,
+        limit: u64,
+    ) -> Result<Vec<alert_delivery::Model>> {
         Ok(alert_delivery::Entity::find()
             .filter(alert_delivery::Column::Channel.eq(channel))
-            .filter(alert_delivery::Column::Status.eq("pending"))
+            .filter(alert_delivery::Column::Status.eq(DeliveryStatus::Pending))
             .filter(alert_delivery::Column::NextTryMs.lte(now_ms))
             .order_by_asc(alert_delivery::Column::Id)
             .limit(limit)
@@ -80,12 +86,12 @@ impl Db {
     }
 
     /// When `channel`'s next pending delivery is due.
-    pub async fn next_delivery_ms(&self, channel: &str) -> Result<Option<i64>> {
+    pub async fn next_delivery_ms(&self, channel: Channel) -> Result<Option<i64>> {
         Ok(alert_delivery::Entity::find()
             .select_only()
             .column_as(alert_delivery::Column::NextTryMs.min(), "next")
             .filter(alert_delivery::Column::Channel.eq(channel))
-            .filter(alert_delivery::Column::Status.eq("pending"))
+            .filter(alert_delivery::Column::Status.eq(DeliveryStatus::Pending))
             .into_tuple::<Option<i64>>()
             .one(&self.conn)
             .await?
@@ -93,16 +99,12 @@ impl Db {
     }
 
     /// How many of `channel`'s deliveries are in `status`.
-    pub async fn count_deliveries(&self, channel: &str, status: &str) -> Result<u64> {
+    pub async fn count_deliveries(&self, channel: Channel, status: DeliveryStatus) -> Result<u64> {
         Ok(alert_delivery::Entity::find()
             .filter(alert_delivery::Column::Channel.eq(channel))
             .filter(alert_delivery::Column::Status.eq(status))
             .count(&self.conn)
             .await?)
-    }
-
-    pub async fn get_delivery(&self, id: i64) -> Result<Option<alert_delivery::Model>> {
-        Ok(alert_delivery::Entity::find_by_id(id).one(&self.conn).await?)
     }
 
     /// Every delivery of event `id`'s alert, in the order they were made.
@@ -116,7 +118,7 @@ impl Db {
 
     /// The far side has it; `remote_ref` names it there.
     pub async fn delivery_sent(&self, id: i64, now_ms: i64, remote_ref: Option<String>) -> Result<()> {
-        self.set_delivery(id, "sent", |q| {
+        self.set_delivery(id, DeliveryStatus::Sent, |q| {
             q.col_expr(alert_delivery::Column::SentMs, Expr::value(now_ms))
                 .col_expr(alert_delivery::Column::RemoteRef, Expr::value(remote_ref))
                 .col_expr(alert_delivery::Column::Attempts, Expr::col(alert_delivery::Column::Attempts).add(1))
@@ -126,13 +128,13 @@ impl Db {
 
     /// Handed to a queue that delivers it (the MQTT outbox).
     pub async fn delivery_queued(&self, id: i64) -> Result<()> {
-        self.set_delivery(id, "queued", |q| q).await
+        self.set_delivery(id, DeliveryStatus::Queued, |q| q).await
     }
 
     /// A failed try; the next one at `next_try_ms`.
     pub async fn delivery_retry(&self, id: i64, next_try_ms: i64, error: &str) -> Result<()> {
         let error = error.to_string();
-        self.set_delivery(id, "pending", |q| {
+        self.set_delivery(id, DeliveryStatus::Pending, |q| {
             q.col_expr(alert_delivery::Column::NextTryMs, Expr::value(next_try_ms))
                 .col_expr(alert_delivery::Column::LastError, Expr::value(error))
                 .col_expr(alert_delivery::Column::Attempts, Expr::col(alert_delivery::Column::Attempts).add(1))
@@ -143,13 +145,16 @@ impl Db {
     /// Given up: it stays in the log with why.
     pub async fn delivery_failed(&self, id: i64, error: &str) -> Result<()> {
         let error = error.to_string();
-        self.set_delivery(id, "failed", |q| q.col_expr(alert_delivery::Column::LastError, Expr::value(error))).await
+        self.set_delivery(id, DeliveryStatus::Failed, |q| {
+            q.col_expr(alert_delivery::Column::LastError, Expr::value(error))
+        })
+        .await
     }
 
     async fn set_delivery(
         &self,
         id: i64,
-        status: &str,
+        status: DeliveryStatus,
         more: impl FnOnce(sea_orm::UpdateMany<alert_delivery::Entity>) -> sea_orm::UpdateMany<alert_delivery::Entity>,
     ) -> Result<()> {
         let query = alert_delivery::Entity::update_many()
@@ -173,7 +178,7 @@ impl Db {
     pub async fn set_events_status(
         &self,
         ids: &[i64],
-        status: &str,
+        status: crate::model::EventStatus,
         allowed_cameras: Option<&[String]>,
     ) -> Result<u64> {
         let mut query = event::Entity::update_many()

@@ -1,4 +1,8 @@
 //! Schema migrations, embedded in the binary and applied at start-up.
+//!
+//! Frozen: each migration holds every table name, column and SQL text it ran, and names nothing
+//! outside this file, so changing today's code never changes what an old migration does to a
+//! database that has not run it yet. A change to the schema or to stored data is a new migration.
 
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::*;
@@ -458,7 +462,7 @@ impl MigrationTrait for ScoreHistory {
     }
 }
 
-/// Messages to bridges (MQTT now, the alert channels later) kept until the far side has them.
+/// Messages to bridges (MQTT) kept until the far side has them.
 struct Outbox;
 
 impl MigrationName for Outbox {
@@ -666,8 +670,9 @@ enum EventText {
     SearchText,
 }
 
-/// The text search reads, from an event's own columns and its camera's name.
-pub(super) const SEARCH_TEXT_SQL: &str = "coalesce(title, '') || ' ' || coalesce(description, '') || ' ' || \
+/// The search text as this migration computed it for the events before it. Frozen: a change to
+/// what search reads goes into `db::search::SEARCH_TEXT_SQL` and, for old rows, a new migration.
+const SEARCH_TEXT_SQL_V9: &str = "coalesce(title, '') || ' ' || coalesce(description, '') || ' ' || \
 coalesce(label, '') || ' ' || camera_id || ' ' || \
 coalesce((SELECT name FROM cameras WHERE cameras.id = events.camera_id), '') || ' ' || zones";
 
@@ -709,7 +714,7 @@ impl MigrationTrait for EventDescriptions {
             }
         }
         // Events from before are searchable by label, camera and zones.
-        db.execute_unprepared(&format!("UPDATE events SET search_text = {SEARCH_TEXT_SQL}")).await?;
+        db.execute_unprepared(&format!("UPDATE events SET search_text = {SEARCH_TEXT_SQL_V9}")).await?;
         Ok(())
     }
 

@@ -13,6 +13,7 @@ mod search;
 mod whatsapp;
 
 use crate::error::{Error, Result};
+use crate::model::{EventKind, EventStatus, Severity};
 use entities::{camera, event};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
@@ -28,6 +29,21 @@ pub use migration::Migrator;
 pub use outbox::NewOutboxMessage;
 pub use search::{Description, search_words};
 
+/// A JSON value kept in a TEXT column or a setting, read back. Data that cannot be decoded is an
+/// error that names what it was (`event 12's zones`), never an empty value taken in silence.
+pub fn stored_json<T: serde::de::DeserializeOwned>(text: &str, what: impl std::fmt::Display) -> Result<T> {
+    serde_json::from_str(text).map_err(|e| Error::internal(format!("{what} cannot be read")).with_source(e))
+}
+
+/// [`stored_json`] for readers that show what they can (an event card, a bus message): a value
+/// that cannot be decoded is logged as an error, naming it, and the reader goes on without it.
+pub fn stored_json_or_logged<T: serde::de::DeserializeOwned + Default>(text: &str, what: impl std::fmt::Display) -> T {
+    stored_json(text, &what).unwrap_or_else(|err| {
+        tracing::error!(error = %err, "{what}: the stored value is damaged; going on without it");
+        T::default()
+    })
+}
+
 /// How long a SQLite writer waits for a lock before giving up.
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -42,7 +58,7 @@ pub struct EventFilter {
     pub camera: Option<String>,
     /// Only these cameras (the signed-in user's limit); `None` = every camera.
     pub allowed_cameras: Option<Vec<String>>,
-    pub kind: Option<String>,
+    pub kind: Option<EventKind>,
     pub label: Option<String>,
     /// Events whose object entered this zone.
     pub zone: Option<String>,
@@ -53,10 +69,8 @@ pub struct EventFilter {
     /// Words to search for in titles, descriptions, labels, camera and zone names; results come
     /// best match first instead of newest first.
     pub query: Option<String>,
-    /// `low`, `medium` or `high`.
-    pub severity: Option<String>,
-    /// `new`, `viewed` or `resolved`.
-    pub status: Option<String>,
+    pub severity: Option<Severity>,
+    pub status: Option<EventStatus>,
     /// Only events that alerted.
     pub alerts_only: bool,
     /// Events carrying this tag.
@@ -67,14 +81,14 @@ pub struct EventFilter {
 #[derive(Debug, Clone)]
 pub struct NewEvent {
     pub camera_id: String,
-    pub kind: String,
+    pub kind: EventKind,
     pub label: Option<String>,
     pub score: f64,
     pub bbox: [f32; 4],
     pub boxes: Vec<[f32; 4]>,
     pub start_ms: i64,
     pub snapshot: Option<String>,
-    pub severity: String,
+    pub severity: Severity,
     /// Zones the object is in when the event starts.
     pub zones: Vec<String>,
     /// The analysed frame's `(width, height)`, which the relative boxes are fractions of.
@@ -188,7 +202,7 @@ impl Db {
     pub async fn insert_event(&self, new: &NewEvent) -> Result<i64> {
         let model = event::ActiveModel {
             camera_id: Set(new.camera_id.clone()),
-            kind: Set(new.kind.clone()),
+            kind: Set(new.kind),
             label: Set(new.label.clone()),
             score: Set(new.score),
             bbox: Set(json(&new.bbox)),
@@ -197,8 +211,8 @@ impl Db {
             start_ms: Set(new.start_ms),
             end_ms: Set(None),
             snapshot: Set(new.snapshot.clone()),
-            severity: Set(new.severity.clone()),
-            status: Set("new".into()),
+            severity: Set(new.severity),
+            status: Set(EventStatus::New),
             tags: Set("[]".into()),
             description: Set(None),
             stationary: Set(false),
@@ -249,7 +263,7 @@ impl Db {
         Ok(event::Entity::find_by_id(id).one(&self.conn).await?)
     }
 
-    pub async fn set_event_status(&self, id: i64, status: &str) -> Result<bool> {
+    pub async fn set_event_status(&self, id: i64, status: EventStatus) -> Result<bool> {
         let result = event::Entity::update_many()
             .col_expr(event::Column::Status, Expr::value(status))
             .filter(event::Column::Id.eq(id))
@@ -268,7 +282,7 @@ impl Db {
             query = query.filter(event::Column::CameraId.is_in(allowed.iter().map(String::as_str)));
         }
         if let Some(kind) = &filter.kind {
-            query = query.filter(event::Column::Kind.eq(kind.as_str()));
+            query = query.filter(event::Column::Kind.eq(*kind));
         }
         if let Some(label) = &filter.label {
             query = query.filter(event::Column::Label.eq(label.as_str()));
@@ -284,10 +298,10 @@ impl Db {
             query = query.filter(event::Column::StartMs.lt(until));
         }
         if let Some(severity) = &filter.severity {
-            query = query.filter(event::Column::Severity.eq(severity.as_str()));
+            query = query.filter(event::Column::Severity.eq(*severity));
         }
         if let Some(status) = &filter.status {
-            query = query.filter(event::Column::Status.eq(status.as_str()));
+            query = query.filter(event::Column::Status.eq(*status));
         }
         if let Some(tag) = &filter.tag {
             // Tags are a JSON list of words: match the quoted tag.

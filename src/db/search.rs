@@ -5,11 +5,17 @@
 
 use super::Db;
 use super::entities::event;
-use super::migration::SEARCH_TEXT_SQL;
 use crate::error::Result;
+use crate::model::DescribedBy;
 use sea_orm::sea_query::Expr;
 use sea_orm::sea_query::SimpleExpr;
 use sea_orm::{ColumnTrait, DatabaseBackend, EntityTrait, QueryFilter};
+
+/// The text search reads, from an event's own columns and its camera's name. Events keep what
+/// was computed when they last changed; changing this needs a migration that recomputes old rows.
+const SEARCH_TEXT_SQL: &str = "coalesce(title, '') || ' ' || coalesce(description, '') || ' ' || \
+coalesce(label, '') || ' ' || camera_id || ' ' || \
+coalesce((SELECT name FROM cameras WHERE cameras.id = events.camera_id), '') || ' ' || zones";
 
 /// What the describer wrote about an event.
 #[derive(Debug, Clone, PartialEq)]
@@ -80,7 +86,7 @@ impl Db {
         let result = event::Entity::update_many()
             .col_expr(event::Column::Description, Expr::value(text))
             .filter(event::Column::Id.eq(id))
-            .filter(event::Column::DescribedBy.eq("rules"))
+            .filter(event::Column::DescribedBy.eq(DescribedBy::Rules.as_str()))
             .exec(&self.conn)
             .await?;
         if result.rows_affected > 0 {
@@ -148,7 +154,7 @@ mod tests {
         let event = |search: &str, description: Option<&str>| event::Model {
             id: 1,
             camera_id: "c".into(),
-            kind: "object".into(),
+            kind: crate::model::EventKind::Object,
             label: None,
             score: 0.0,
             bbox: "[]".into(),
@@ -157,8 +163,8 @@ mod tests {
             start_ms: 0,
             end_ms: None,
             snapshot: None,
-            severity: "low".into(),
-            status: "new".into(),
+            severity: crate::model::Severity::Low,
+            status: crate::model::EventStatus::New,
             tags: "[]".into(),
             description: description.map(str::to_string),
             stationary: false,

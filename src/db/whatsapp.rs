@@ -69,16 +69,6 @@ impl Db {
         Ok(verified.rows_affected > 0)
     }
 
-    /// Sets when `number` last wrote (tests and imports).
-    pub async fn whatsapp_set_last_inbound(&self, number: &str, at_ms: Option<i64>) -> Result<()> {
-        whatsapp_number::Entity::update_many()
-            .col_expr(whatsapp_number::Column::LastInboundMs, Expr::value(at_ms))
-            .filter(whatsapp_number::Column::Number.eq(number))
-            .exec(&self.conn)
-            .await?;
-        Ok(())
-    }
-
     pub async fn whatsapp_remove(&self, number: &str) -> Result<bool> {
         let result = whatsapp_number::Entity::delete_by_id(number.to_string()).exec(&self.conn).await?;
         Ok(result.rows_affected > 0)

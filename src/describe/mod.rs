@@ -15,6 +15,7 @@ use crate::camera::Cameras;
 use crate::config::{CameraConfig, DescribeConfig, DescribeImage};
 use crate::db::{Db, Description};
 use crate::media::MediaStore;
+use crate::model::DescribedBy;
 use crate::supervise::{Backoff, CancellationToken, sleep_or_cancel};
 use providers::{CallError, VisionModel};
 use std::collections::{HashMap, VecDeque};
@@ -51,7 +52,7 @@ pub async fn load_site_context(config: &DescribeConfig, db: &Db) -> String {
         return config.site_context.clone();
     }
     match db.setting(SITE_CONTEXT_SETTING).await {
-        Ok(Some(saved)) => serde_json::from_str(&saved).unwrap_or_default(),
+        Ok(Some(saved)) => crate::db::stored_json_or_logged(&saved, "the site context saved in the UI"),
         _ => String::new(),
     }
 }
@@ -113,7 +114,7 @@ impl Describer {
     pub fn info(&self) -> DescriberInfo {
         let by = match providers::from_config(&self.config) {
             Some(provider) => format!("{}:{}", provider.kind(), self.config.model),
-            None => "rules".into(),
+            None => DescribedBy::Rules.as_str().into(),
         };
         DescriberInfo {
             by,
@@ -130,8 +131,12 @@ impl Describer {
                 _ = cancel.cancelled() => break,
             };
             match message {
-                Ok(BusMessage::EventStarted(event)) if event.kind == "object" => self.started(event, &cancel).await,
-                Ok(BusMessage::EventEnded(event)) if event.kind == "object" => self.ended(event, &cancel).await,
+                Ok(BusMessage::EventStarted(event)) if event.kind == crate::model::EventKind::Object => {
+                    self.started(event, &cancel).await
+                }
+                Ok(BusMessage::EventEnded(event)) if event.kind == crate::model::EventKind::Object => {
+                    self.ended(event, &cancel).await
+                }
                 Ok(_) => {}
                 Err(broadcast::error::RecvError::Lagged(missed)) => {
                     tracing::warn!(missed, "the describer fell behind; some events keep no description")
@@ -156,7 +161,7 @@ impl Describer {
             title: None,
             text: self.rules(&event, camera.as_ref()),
             threat_level: None,
-            by: "rules".into(),
+            by: DescribedBy::Rules.as_str().into(),
             took_ms: None,
         };
         if let Err(err) = self.db.set_event_description(event.id, &written).await {

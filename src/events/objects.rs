@@ -133,14 +133,14 @@ impl ObjectEventRecorder {
         let snapshot = self.save_both(&path, frame, bbox, &label, score).await.then_some(path);
         let new = NewEvent {
             camera_id: self.camera.clone(),
-            kind: "object".into(),
+            kind: crate::model::EventKind::Object,
             label: Some(label.clone()),
             score: f64::from(track.top_score),
             bbox,
             boxes: vec![bbox],
             start_ms: frame.time_ms,
             snapshot: snapshot.clone(),
-            severity: "low".into(),
+            severity: crate::model::Severity::Low,
             zones: zones.iter().cloned().collect(),
             frame: (frame.width, frame.height),
         };
@@ -222,7 +222,7 @@ impl ObjectEventRecorder {
         EventSummary {
             id: active.id,
             camera: self.camera.clone(),
-            kind: "object".into(),
+            kind: crate::model::EventKind::Object,
             label: Some(active.label.clone()),
             score: f64::from(score),
             start_ms: active.start_ms,

@@ -153,14 +153,14 @@ impl MotionEventRecorder {
         let snapshot = self.write_snapshot(&path, frame).await.then_some(path);
         let new = NewEvent {
             camera_id: self.camera.clone(),
-            kind: "motion".into(),
+            kind: crate::model::EventKind::Motion,
             label: None,
             score: f64::from(changed_fraction),
             bbox: union_box(boxes).unwrap_or_default(),
             boxes: boxes.to_vec(),
             start_ms,
             snapshot: snapshot.clone(),
-            severity: "low".into(),
+            severity: crate::model::Severity::Low,
             zones: Vec::new(),
             frame: (frame.width, frame.height),
         };
@@ -248,7 +248,7 @@ impl MotionEventRecorder {
         EventSummary {
             id,
             camera: self.camera.clone(),
-            kind: "motion".into(),
+            kind: crate::model::EventKind::Motion,
             label: None,
             score,
             start_ms,

@@ -617,7 +617,10 @@ async fn user_page_for(
             nav: "settings",
             me: Me::of(me),
             user: UserView::of(user),
-            limited_to: serde_json::from_str(&user.cameras).unwrap_or_default(),
+            limited_to: crate::db::stored_json(
+                &user.cameras,
+                format_args!("the camera list of account {:?}", user.name),
+            )?,
             camera_ids,
             error,
             min_length: MIN_PASSWORD_LENGTH,

@@ -9,6 +9,7 @@ use crate::auth::Identity;
 use crate::bridges::{BridgeHealth, LinkState};
 use crate::db::EventFilter;
 use crate::error::Error;
+use crate::model::{EventKind, EventStatus, Severity};
 use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use std::fmt::Write;
@@ -78,14 +79,24 @@ impl EventsQuery {
         if !(1..=500).contains(&limit) {
             return Err(Error::invalid(format!("limit {limit} is out of range; use 1–500")));
         }
-        let severity = non_empty(&self.severity);
-        if let Some(severity) = severity.as_deref().filter(|s| !matches!(*s, "low" | "medium" | "high")) {
-            return Err(Error::invalid(format!("severity {severity:?} is not one of low, medium, high")));
-        }
-        let status = non_empty(&self.status);
-        if let Some(status) = status.as_deref().filter(|s| !matches!(*s, "new" | "viewed" | "resolved")) {
-            return Err(Error::invalid(format!("status {status:?} is not one of new, viewed, resolved")));
-        }
+        let severity = non_empty(&self.severity)
+            .map(|s| {
+                Severity::parse(&s)
+                    .ok_or_else(|| Error::invalid(format!("severity {s:?} is not one of low, medium, high")))
+            })
+            .transpose()?;
+        let status = non_empty(&self.status)
+            .map(|s| {
+                EventStatus::parse(&s)
+                    .ok_or_else(|| Error::invalid(format!("status {s:?} is not one of new, viewed, resolved")))
+            })
+            .transpose()?;
+        let kind = non_empty(&self.kind)
+            .map(|k| {
+                EventKind::parse(&k)
+                    .ok_or_else(|| Error::invalid(format!("kind {k:?} is not one of motion, object, sensor")))
+            })
+            .transpose()?;
         let alerts_only = match non_empty(&self.alerts).as_deref() {
             None | Some("0" | "false" | "off") => false,
             Some("1" | "true" | "on") => true,
@@ -98,7 +109,7 @@ impl EventsQuery {
             alerts_only,
             camera: non_empty(&self.camera),
             allowed_cameras: None,
-            kind: non_empty(&self.kind),
+            kind,
             label: non_empty(&self.label),
             zone: non_empty(&self.zone),
             since_ms,

@@ -104,7 +104,7 @@ pub(super) async fn discovery_api(state: web::Data<AppState>) -> Result<HttpResp
         .map(|d| {
             serde_json::json!({
                 "id": d.id, "kind": d.kind, "name": d.name, "manufacturer": d.manufacturer, "model": d.model,
-                "address": d.address, "xaddrs": serde_json::from_str::<serde_json::Value>(&d.xaddrs).unwrap_or_default(),
+                "address": d.address, "xaddrs": crate::db::stored_json_or_logged::<serde_json::Value>(&d.xaddrs, format_args!("device {}'s addresses", d.id)),
                 "status": d.status, "camera": d.camera_id, "first_seen_ms": d.first_seen_ms, "last_seen_ms": d.last_seen_ms,
             })
         })
@@ -172,7 +172,7 @@ pub(super) async fn adopt_connect(
         };
         Ok(html(StatusCode::UNPROCESSABLE_ENTITY, page.render()))
     };
-    let xaddrs: Vec<String> = serde_json::from_str(&device.xaddrs).unwrap_or_default();
+    let xaddrs: Vec<String> = crate::db::stored_json(&device.xaddrs, format_args!("device {}'s addresses", device.id))?;
     let Some(device_url) = xaddrs.first() else { return refuse("The camera gave no address to reach it at.".into()) };
     let result = async {
         let mut client = OnvifClient::connect(device_url, &username, &password).await?;

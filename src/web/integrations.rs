@@ -14,6 +14,7 @@ use crate::bridges::mqtt::{saved, target, test_connection};
 use crate::bridges::{BridgeHealth, LinkState};
 use crate::config::{MqttConfig, Secret};
 use crate::error::Error;
+use crate::model::{Channel, DeliveryStatus};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
@@ -94,18 +95,18 @@ impl HealthView {
         let retry_text = match health.retry_at_ms {
             Some(at) if health.state != LinkState::Connected => {
                 let wait = (at - chrono::Utc::now().timestamp_millis()).max(0) / 1000;
-                let most = if health.name == "mqtt" { "30 s" } else { "10 minutes" };
+                let most = if health.name == Channel::Mqtt.as_str() { "30 s" } else { "10 minutes" };
                 format!("Next attempt in {wait} s; attempts back off up to {most} apart.")
             }
             _ => String::new(),
         };
-        let give_up_hours = match health.name {
-            "telegram" => config.telegram.give_up_hours,
-            "whatsapp" => config.whatsapp.give_up_hours,
+        let give_up_hours = match Channel::parse(health.name) {
+            Some(Channel::Telegram) => config.telegram.give_up_hours,
+            Some(Channel::Whatsapp) => config.whatsapp.give_up_hours,
             _ => config.email.give_up_hours,
         };
         let drop_warning = match health.last_drop_ms {
-            Some(at) if health.dropped > 0 && health.name != "mqtt" => format!(
+            Some(at) if health.dropped > 0 && health.name != Channel::Mqtt.as_str() => format!(
                 "{} alert(s) were given up after {give_up_hours} h without delivery (last at {}); each event's page says why.",
                 health.dropped,
                 format_time(at),
@@ -159,19 +160,17 @@ pub(super) async fn render(
     let from_file = state.config.mqtt.enabled();
     let mqtt = form.unwrap_or_else(|| running.mqtt.clone());
     let all_health = state.bridges.health().await;
-    let health = all_health.iter().find(|h| h.name == "mqtt").cloned();
+    let health = all_health.iter().find(|h| h.name == Channel::Mqtt.as_str()).cloned();
     let numbers = state.db.whatsapp_numbers().await?;
     let mut channels = Vec::new();
-    for (name, title, recipients, how_to) in [
+    for (channel, recipients, how_to) in [
         (
-            "telegram",
-            "Telegram",
+            Channel::Telegram,
             running.telegram.chat_ids.iter().map(i64::to_string).collect::<Vec<_>>().join(", "),
             "Create a bot with @BotFather and set [telegram] bot_token and chat_ids in the config file (integrations/telegram/).",
         ),
         (
-            "whatsapp",
-            "WhatsApp",
+            Channel::Whatsapp,
             numbers
                 .iter()
                 .filter(|n| n.status == "verified")
@@ -181,14 +180,14 @@ pub(super) async fn render(
             "Set [whatsapp] phone_number_id, token, app_secret and verify_token in the config file (integrations/whatsapp/ walks through Meta's set-up).",
         ),
         (
-            "email",
-            "E-mail",
+            Channel::Email,
             running.email.to.join(", "),
             "Set [email] smtp_host, from and to in the config file (integrations/email/).",
         ),
     ] {
+        let (name, title) = (channel.as_str(), channel.title());
         let health = all_health.iter().find(|h| h.name == name).map(|h| HealthView::of(h, &running));
-        let failed = state.db.count_deliveries(name, "failed").await.unwrap_or(0);
+        let failed = state.db.count_deliveries(channel, DeliveryStatus::Failed).await.unwrap_or(0);
         channels.push(ChannelView { name, title, recipients, health, failed, how_to });
     }
     let now_ms = chrono::Utc::now().timestamp_millis();
@@ -306,7 +305,7 @@ pub(super) async fn save_mqtt(
     let enabled = settings.enabled();
     let mut config = (*running).clone();
     config.mqtt = settings;
-    state.bridges.reconfigure("mqtt", config).await;
+    state.bridges.reconfigure(Channel::Mqtt, config).await;
     Ok(redirect(if enabled { "/settings/integrations?done=saved" } else { "/settings/integrations?done=off" }))
 }
 
@@ -345,13 +344,13 @@ pub(super) async fn send_test_alert(
     body: web::Bytes,
 ) -> PageResult {
     let fields = form_fields(&body);
-    let channel = field(&fields, "channel");
-    if !matches!(channel, "telegram" | "whatsapp" | "email") {
-        return Err(Error::invalid(format!("channel {channel:?} is not telegram, whatsapp or email")).into());
-    }
+    let name = field(&fields, "channel");
+    let channel = Channel::parse(name)
+        .filter(|c| *c != Channel::Mqtt)
+        .ok_or_else(|| Error::invalid(format!("channel {name:?} is not telegram, whatsapp or email")))?;
     let result = state.bridges.send_test(channel).await;
-    audit(&state, &me, &req, "integrations.test_alert", Some(channel), if result.is_ok() { "sent" } else { "failed" })
-        .await;
+    let outcome = if result.is_ok() { "sent" } else { "failed" };
+    audit(&state, &me, &req, "integrations.test_alert", Some(channel.as_str()), outcome).await;
     match result {
         Ok(line) => render(&state, &me, StatusCode::OK, None, line, String::new()).await,
         Err(reason) => render(&state, &me, StatusCode::OK, None, String::new(), reason).await,

@@ -18,7 +18,9 @@ use std::time::Duration;
 
 /// What mDNS said about a node beyond the registry's columns.
 fn info(row: &node::Model) -> serde_json::Value {
-    row.info.as_deref().and_then(|i| serde_json::from_str(i).ok()).unwrap_or_default()
+    row.info.as_deref().map_or(serde_json::Value::Null, |i| {
+        crate::db::stored_json_or_logged(i, format_args!("node {}'s details", row.id))
+    })
 }
 
 fn text(info: &serde_json::Value, key: &str) -> String {

@@ -8,6 +8,7 @@ use crate::app::state::AppState;
 use crate::auth::Identity;
 use crate::db::EventFilter;
 use crate::error::{Error, ErrorKind};
+use crate::model::{DescribedBy, EventStatus};
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
@@ -376,7 +377,7 @@ pub(super) async fn resolve_events(state: web::Data<AppState>, me: Identity, bod
         return Err(Error::invalid("At most 500 events can be resolved at once.").into());
     }
     let allowed = me.allowed_cameras();
-    let resolved = state.db.set_events_status(&ids, "resolved", allowed.as_deref()).await?;
+    let resolved = state.db.set_events_status(&ids, EventStatus::Resolved, allowed.as_deref()).await?;
     tracing::info!(user = %me.name, resolved, "events resolved");
     Ok(redirect(&back))
 }
@@ -402,9 +403,9 @@ impl EventPage {
 
 pub(super) async fn event_page(state: web::Data<AppState>, me: Identity, id: web::Path<i64>) -> PageResult {
     let mut event = visible_event(&state, &me, *id).await?;
-    if event.status == "new" {
-        state.db.set_event_status(event.id, "viewed").await?;
-        event.status = "viewed".into();
+    if event.status == EventStatus::New {
+        state.db.set_event_status(event.id, EventStatus::Viewed).await?;
+        event.status = EventStatus::Viewed;
     }
     let camera = state.cameras.get(&event.camera_id);
     let camera_name =
@@ -438,10 +439,8 @@ pub(super) async fn set_event_status(
     form: web::Form<StatusForm>,
 ) -> PageResult {
     visible_event(&state, &me, *id).await?;
-    let status = form.status.as_str();
-    if !matches!(status, "new" | "viewed" | "resolved") {
-        return Err(Error::invalid(format!("status {status:?} is not one of new, viewed, resolved")).into());
-    }
+    let status = EventStatus::parse(&form.status)
+        .ok_or_else(|| Error::invalid(format!("status {:?} is not one of new, viewed, resolved", form.status)))?;
     if !state.db.set_event_status(*id, status).await? {
         return Err(Error::not_found(format!("There is no event {id}.")).into());
     }
@@ -529,9 +528,9 @@ pub(super) async fn system_page(state: web::Data<AppState>, me: Identity) -> Pag
         0 => "no limit".to_string(),
         n => format!("{n} per hour"),
     };
-    let describe_rows = match state.describer.by.as_str() {
-        "rules" => Vec::new(),
-        _ => vec![
+    let describe_rows = match DescribedBy::from_stored(&state.describer.by) {
+        DescribedBy::Rules => Vec::new(),
+        DescribedBy::Model(_) => vec![
             ("Events sent", describe.requests.load(Relaxed).to_string()),
             ("Described", describe.described.load(Relaxed).to_string()),
             ("Failed after retries", describe.failed.load(Relaxed).to_string()),

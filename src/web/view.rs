@@ -4,7 +4,10 @@
 use crate::camera::CameraRuntime;
 use crate::config::redact_url;
 use crate::db::entities::event;
+use crate::db::stored_json_or_logged;
 use crate::detect::RelBox;
+use crate::model::DescribedBy;
+use crate::model::{Channel, DeliveryStatus, EventKind, EventStatus};
 use serde::Serialize;
 use std::sync::atomic::Ordering;
 
@@ -188,22 +191,22 @@ pub struct DeliveryView {
 
 impl AlertInfo {
     pub fn of(event: &event::Model, deliveries: &[crate::db::entities::alert_delivery::Model]) -> Self {
-        let delivered = deliveries.iter().any(|d| d.status == "sent");
-        let status = match event.status.as_str() {
-            "viewed" | "resolved" => event.status.clone(),
-            _ if delivered => "delivered".into(),
-            _ => "new".into(),
+        let delivered = deliveries.iter().any(|d| d.status == DeliveryStatus::Sent);
+        let status = match event.status {
+            EventStatus::Viewed | EventStatus::Resolved => event.status.as_str().into(),
+            EventStatus::New if delivered => "delivered".into(),
+            EventStatus::New => "new".into(),
         };
         let deliveries = deliveries
             .iter()
             .map(|d| DeliveryView {
-                channel: d.channel.clone(),
+                channel: d.channel.as_str().into(),
                 recipient: d.recipient.clone(),
-                status: d.status.clone(),
+                status: d.status.as_str().into(),
                 attempts: d.attempts,
                 last_error: d.last_error.clone(),
                 sent: d.sent_ms.map(rfc3339),
-                next_try: (d.status == "pending").then(|| rfc3339(d.next_try_ms)),
+                next_try: (d.status == DeliveryStatus::Pending).then(|| rfc3339(d.next_try_ms)),
             })
             .collect();
         Self { status, deliveries }
@@ -212,12 +215,9 @@ impl AlertInfo {
 
 impl DeliveryView {
     pub fn channel_name(&self) -> &str {
-        match self.channel.as_str() {
-            "mqtt" => "Home Assistant",
-            "telegram" => "Telegram",
-            "whatsapp" => "WhatsApp",
-            "email" => "E-mail",
-            other => other,
+        match Channel::parse(&self.channel) {
+            Some(channel) => channel.title(),
+            None => &self.channel,
         }
     }
 
@@ -231,13 +231,14 @@ impl DeliveryView {
 
 impl EventView {
     pub fn of(model: &event::Model) -> Self {
-        let boxes: Vec<RelBox> = serde_json::from_str(&model.boxes).unwrap_or_default();
+        let id = model.id;
+        let boxes: Vec<RelBox> = stored_json_or_logged(&model.boxes, format_args!("event {id}'s boxes"));
         let bbox: Option<RelBox> = serde_json::from_str(&model.bbox).ok().filter(|b: &RelBox| b[2] > 0.0 && b[3] > 0.0);
         let frame = model.frame_width.zip(model.frame_height).map(|(w, h)| [w.max(0) as u32, h.max(0) as u32]);
         Self {
             id: model.id,
             camera: model.camera_id.clone(),
-            kind: model.kind.clone(),
+            kind: model.kind.as_str().into(),
             label: model.label.clone(),
             score: model.score,
             box_pixels: bbox.zip(frame).map(|(b, [w, h])| {
@@ -252,17 +253,17 @@ impl EventView {
             bbox,
             frame,
             boxes,
-            zones: serde_json::from_str(&model.zones).unwrap_or_default(),
+            zones: stored_json_or_logged(&model.zones, format_args!("event {id}'s zones")),
             start: rfc3339(model.start_ms),
             end: model.end_ms.map(rfc3339),
             start_ms: model.start_ms,
             end_ms: model.end_ms,
             snapshot_url: model.snapshot.as_ref().map(|_| format!("/api/events/{}/snapshot.jpg", model.id)),
-            snapshot_boxes_url: (model.kind == "object" && model.snapshot.is_some())
+            snapshot_boxes_url: (model.kind == EventKind::Object && model.snapshot.is_some())
                 .then(|| format!("/api/events/{}/snapshot.jpg?boxes=1", model.id)),
-            severity: model.severity.clone(),
-            status: model.status.clone(),
-            tags: serde_json::from_str(&model.tags).unwrap_or_default(),
+            severity: model.severity.as_str().into(),
+            status: model.status.as_str().into(),
+            tags: stored_json_or_logged(&model.tags, format_args!("event {id}'s tags")),
             description: model.description.clone(),
             ai_title: model.title.clone(),
             threat_level: model.threat_level,
@@ -272,8 +273,7 @@ impl EventView {
             score_history: model
                 .score_history
                 .as_deref()
-                .and_then(|h| serde_json::from_str(h).ok())
-                .unwrap_or_default(),
+                .map_or_else(Vec::new, |h| stored_json_or_logged(h, format_args!("event {id}'s score history"))),
             alerted: model.alerted_ms.map(rfc3339),
             alert: None,
         }
@@ -290,7 +290,7 @@ impl EventView {
 
     /// Whether the description was written without AI (from the detections).
     pub fn described_without_ai(&self) -> bool {
-        self.described_by.as_deref() == Some("rules")
+        self.described_by.as_deref().is_some_and(|by| DescribedBy::from_stored(by).is_rules())
     }
 
     pub fn threat_text(&self) -> &'static str {

@@ -127,6 +127,16 @@ impl TestApp {
         Self { app: Some(app), base, data, client, anonymous }
     }
 
+    /// Runs `sql` on the running Watchpost's database through a connection of the test's own,
+    /// for a test that must put the data in a state the product never writes (a past time).
+    pub async fn execute_sql(&self, sql: &str) {
+        use sea_orm::ConnectionTrait;
+        let url = self.running().state.config.storage.database_url(self.data.path());
+        let connection = sea_orm::Database::connect(&url).await.unwrap();
+        connection.execute_unprepared(sql).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
+        connection.close().await.unwrap();
+    }
+
     /// Signs in through the login form like a browser; returns the client (holding the session
     /// cookie) and the session's CSRF token read from the page.
     pub async fn browser_session(&self, name: &str, password: &str) -> (reqwest::Client, String) {
@@ -280,14 +290,14 @@ pub fn frame_from_photo(path: &Path, width: u32) -> watchpost::media::Frame {
 pub fn motion_event(camera: &str, start_ms: i64) -> watchpost::db::NewEvent {
     watchpost::db::NewEvent {
         camera_id: camera.into(),
-        kind: "motion".into(),
+        kind: watchpost::model::EventKind::Motion,
         label: None,
         score: 0.1,
         bbox: [0.0, 0.0, 0.1, 0.1],
         boxes: vec![],
         start_ms,
         snapshot: None,
-        severity: "low".into(),
+        severity: watchpost::model::Severity::Low,
         zones: vec![],
         frame: (640, 360),
     }
@@ -307,14 +317,14 @@ pub async fn person_event_on(app: &TestApp, camera: &str, zones: &[&str]) -> i64
         .db
         .insert_event(&watchpost::db::NewEvent {
             camera_id: camera.into(),
-            kind: "object".into(),
+            kind: watchpost::model::EventKind::Object,
             label: Some("person".into()),
             score: 0.9,
             bbox: [0.4, 0.3, 0.2, 0.5],
             boxes: vec![[0.4, 0.3, 0.2, 0.5]],
             start_ms,
             snapshot: Some(snapshot.clone()),
-            severity: "low".into(),
+            severity: watchpost::model::Severity::Low,
             zones: zones.clone(),
             frame: (640, 360),
         })
@@ -323,7 +333,7 @@ pub async fn person_event_on(app: &TestApp, camera: &str, zones: &[&str]) -> i64
     state.bus.publish(watchpost::bus::BusMessage::EventStarted(watchpost::bus::EventSummary {
         id,
         camera: camera.into(),
-        kind: "object".into(),
+        kind: watchpost::model::EventKind::Object,
         label: Some("person".into()),
         score: 0.9,
         start_ms,

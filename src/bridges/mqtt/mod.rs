@@ -23,6 +23,7 @@ use crate::bus::{BusMessage, EventSummary};
 use crate::config::{Config, MqttConfig};
 use crate::db::entities::outbox_message::Model as OutboxRow;
 use crate::model::CameraState;
+use crate::model::DescribedBy;
 use crate::supervise::{Backoff, CancellationToken, sleep_or_cancel};
 use discovery::{CameraInfo, slug};
 use futures_util::future::BoxFuture;
@@ -36,6 +37,8 @@ use topics::Topics;
 
 /// The outbox channel name of this bridge.
 const CHANNEL: &str = "mqtt";
+/// This bridge's channel in `alert_deliveries`.
+const ALERT_CHANNEL: crate::model::Channel = crate::model::Channel::Mqtt;
 /// Where the config topics announced last are kept, to clear those no longer wanted.
 const ANNOUNCED_KEY: &str = "mqtt-announced";
 /// An outbox message not acknowledged within this is sent again.
@@ -58,14 +61,14 @@ impl MqttBridge {
         if !config.enabled() {
             return None;
         }
-        let health = HealthCell::new(BridgeHealth::new("mqtt", target(&config)));
+        let health = HealthCell::new(BridgeHealth::new(crate::model::Channel::Mqtt, target(&config)));
         Some(Arc::new(Self { config, context: context.clone(), health }))
     }
 }
 
 impl Bridge for MqttBridge {
-    fn name(&self) -> &'static str {
-        "mqtt"
+    fn channel(&self) -> crate::model::Channel {
+        crate::model::Channel::Mqtt
     }
 
     fn health(&self) -> BridgeHealth {
@@ -111,11 +114,8 @@ impl MqttBridge {
         {
             Ok(outbox) => outbox,
             Err(err) => {
-                tracing::error!(error = %err, "cannot open the MQTT outbox");
-                self.health
-                    .set_state(LinkState::Disconnected, Some("The outbox cannot be opened; see the log.".into()));
-                cancel.cancelled().await;
-                return;
+                let reason = format!("The MQTT outbox cannot be opened: {}", err.message);
+                return self.health.fail_until_cancelled(reason, &cancel).await;
             }
         };
         let (client, mut eventloop) = AsyncClient::new(options, 512);
@@ -348,7 +348,9 @@ impl Core {
         let announcements = discovery::announcements(&self.topics, &self.context.ui_url, &cameras);
         let now: BTreeSet<String> = announcements.iter().map(|a| a.topic.clone()).collect();
         let before: BTreeSet<String> = match self.context.db.setting(ANNOUNCED_KEY).await {
-            Ok(Some(text)) => serde_json::from_str(&text).unwrap_or_default(),
+            Ok(Some(text)) => {
+                crate::db::stored_json_or_logged(&text, "the list of entities announced to Home Assistant")
+            }
             _ => BTreeSet::new(),
         };
         // The retained state of what is gone goes too, so nothing stale is left on the broker; its
@@ -640,7 +642,7 @@ impl Core {
                 "title": fallback["title"],
                 "description": fallback["description"],
                 "threat_level": null,
-                "described_by": "rules",
+                "described_by": DescribedBy::Rules.as_str(),
                 "url": fallback["url"],
             }),
         };
@@ -682,7 +684,7 @@ impl Core {
     /// Puts the alerts waiting for Home Assistant into the outbox: on `<camera>/alert` and on
     /// `alerts`, the second carrying the delivery, which is marked sent when the broker has it.
     async fn queue_alerts(&mut self) {
-        let rows = match self.context.db.due_deliveries(CHANNEL, i64::MAX, BATCH).await {
+        let rows = match self.context.db.due_deliveries(ALERT_CHANNEL, i64::MAX, BATCH).await {
             Ok(rows) => rows,
             Err(err) => {
                 tracing::warn!(error = %err, "cannot read the alerts waiting for Home Assistant");
@@ -709,7 +711,7 @@ impl Core {
                 }
             };
             let summary = EventSummary::from_model(&event);
-            let severity = crate::model::Severity::parse(&event.severity).unwrap_or_default().as_str();
+            let severity = event.severity.as_str();
             let alert = json!({
                 "event_type": severity,
                 "severity": severity,

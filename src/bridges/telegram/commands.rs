@@ -110,7 +110,7 @@ pub async fn press(context: &BridgeContext, data: &str) -> String {
             Err(_) => "That button is broken.".into(),
         },
         Some(("resolve", id)) => match id.parse::<i64>() {
-            Ok(id) => match context.db.set_events_status(&[id], "resolved", None).await {
+            Ok(id) => match context.db.set_events_status(&[id], crate::model::EventStatus::Resolved, None).await {
                 Ok(1) => {
                     tracing::info!(event = id, "resolved from Telegram");
                     format!("Event {id} resolved.")
@@ -162,7 +162,11 @@ fn clock(ms: i64) -> String {
 async fn status(context: &BridgeContext) -> String {
     let armed = context.cameras.controls().armed();
     let (online, all) = (context.cameras.online_count(), context.cameras.list().len());
-    let waiting = context.db.count_deliveries("telegram", "pending").await.unwrap_or(0);
+    let waiting = context
+        .db
+        .count_deliveries(crate::model::Channel::Telegram, crate::model::DeliveryStatus::Pending)
+        .await
+        .unwrap_or(0);
     format!(
         "{}\nCameras online: {online} of {}\nAlerts waiting to be sent here: {waiting}",
         crate::alerts::armed_text(armed),
@@ -217,8 +221,17 @@ async fn events(context: &BridgeContext) -> String {
     let lines: Vec<String> = events
         .iter()
         .map(|e| {
-            let what = e.title.clone().unwrap_or_else(|| e.label.clone().unwrap_or_else(|| e.kind.clone()));
-            format!("#{} {} — {}, {} ({}, {})", e.id, what, e.camera_id, clock(e.start_ms), e.severity, e.status)
+            let what =
+                e.title.clone().unwrap_or_else(|| e.label.clone().unwrap_or_else(|| e.kind.as_str().to_string()));
+            format!(
+                "#{} {} — {}, {} ({}, {})",
+                e.id,
+                what,
+                e.camera_id,
+                clock(e.start_ms),
+                e.severity.as_str(),
+                e.status.as_str()
+            )
         })
         .collect();
     format!("{}\n{}/events", lines.join("\n"), context.ui_url)

@@ -48,7 +48,10 @@ impl TelegramBridge {
         let token = config.bot_token.as_ref().filter(|_| config.enabled())?.expose().trim().to_string();
         let api_url = reqwest_url(&config.api_url)?;
         let bot = Bot::new(token).set_api_url(api_url);
-        let health = HealthCell::new(BridgeHealth::new("telegram", config.api_url.trim_end_matches('/').to_string()));
+        let health = HealthCell::new(BridgeHealth::new(
+            crate::model::Channel::Telegram,
+            config.api_url.trim_end_matches('/').to_string(),
+        ));
         Some(Arc::new(Self { config, context: context.clone(), health, bot }))
     }
 }
@@ -58,8 +61,8 @@ fn reqwest_url(text: &str) -> Option<url::Url> {
 }
 
 impl Bridge for TelegramBridge {
-    fn name(&self) -> &'static str {
-        "telegram"
+    fn channel(&self) -> crate::model::Channel {
+        crate::model::Channel::Telegram
     }
 
     fn health(&self) -> BridgeHealth {
@@ -119,7 +122,10 @@ impl TelegramBridge {
     /// Alerts already sent for event `id` get the description that has just arrived.
     async fn edit_captions(self: Arc<Self>, id: i64) {
         let Ok(deliveries) = self.context.db.deliveries_of(id).await else { return };
-        let sent: Vec<_> = deliveries.into_iter().filter(|d| d.channel == "telegram" && d.status == "sent").collect();
+        let sent: Vec<_> = deliveries
+            .into_iter()
+            .filter(|d| d.channel == crate::model::Channel::Telegram && d.status == crate::model::DeliveryStatus::Sent)
+            .collect();
         if sent.is_empty() {
             return;
         }
@@ -272,8 +278,8 @@ struct TelegramSender {
 }
 
 impl AlertSender for TelegramSender {
-    fn channel(&self) -> &'static str {
-        "telegram"
+    fn channel(&self) -> crate::model::Channel {
+        crate::model::Channel::Telegram
     }
 
     fn send<'a>(

@@ -1,5 +1,6 @@
 //! One channel's delivery of one alert to one recipient, and the outbox row it is sent from.
 
+use crate::model::{Channel, DeliveryStatus};
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
@@ -9,12 +10,10 @@ pub struct Model {
     pub id: i64,
     /// The event that alerted.
     pub event_id: i64,
-    /// `mqtt`, `telegram` or `email`.
-    pub channel: String,
+    pub channel: Channel,
     /// A Telegram chat id, the e-mail addresses, or `home-assistant`.
     pub recipient: String,
-    /// `pending`, `queued` (handed to the MQTT outbox), `sent` or `failed` (given up).
-    pub status: String,
+    pub status: DeliveryStatus,
     pub attempts: i32,
     /// When to try next, while pending.
     pub next_try_ms: i64,

@@ -1,5 +1,6 @@
 //! An event: something seen on a camera over a span of time, with its best snapshot.
 
+use crate::model::{EventKind, EventStatus, Severity};
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
@@ -8,8 +9,8 @@ pub struct Model {
     #[sea_orm(primary_key)]
     pub id: i64,
     pub camera_id: String,
-    /// `motion` now; object events (`object`) come with the detector.
-    pub kind: String,
+    /// Motion, a tracked object, or a node's sensor.
+    pub kind: EventKind,
     pub label: Option<String>,
     pub score: f64,
     /// JSON `[x, y, w, h]`, relative to the frame (0–1).
@@ -22,10 +23,9 @@ pub struct Model {
     pub end_ms: Option<i64>,
     /// Path of the snapshot JPEG, relative to the media directory.
     pub snapshot: Option<String>,
-    /// `low`, `medium` or `high`: the alert's severity once it alerted, raised by a model's threat level.
-    pub severity: String,
-    /// `new`, `viewed` or `resolved`.
-    pub status: String,
+    /// The alert's severity once it alerted, raised by a model's threat level.
+    pub severity: Severity,
+    pub status: EventStatus,
     /// JSON list of tags.
     pub tags: String,
     pub description: Option<String>,
