@@ -15,7 +15,8 @@ use std::io::Read;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 use watchpost::app::ServeOptions;
-use watchpost::config::{CameraConfig, Config};
+use watchpost::camera::settings::CameraConfig;
+use watchpost::config::Config;
 use watchpost::demo::ClipPlan;
 
 const STILL_720P: ClipPlan = ClipPlan {
@@ -66,7 +67,7 @@ fn main() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let (plan, scene) = if detect { (PERSON_720P, "a person walking by") } else { (STILL_720P, "still, noisy") };
     let clip = watchpost::demo::ensure_clip("ffmpeg", &dir.path().join("clip720p.mp4"), &plan)?;
-    let ffmpeg_config = watchpost::config::FfmpegConfig::default();
+    let ffmpeg_config = watchpost::camera::settings::FfmpegConfig::default();
 
     // 1. ffmpeg alone, N processes, the camera's own arguments.
     let before = cpu_seconds(libc::RUSAGE_CHILDREN);

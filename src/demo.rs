@@ -3,7 +3,7 @@
 //! person walking in, standing, and walking out again. `serve --demo` adds it as camera `demo`;
 //! tests serve the same kind of clip over RTSP.
 
-use crate::config::CameraConfig;
+use crate::camera::settings::CameraConfig;
 use crate::error::{Error, Result};
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -412,7 +412,7 @@ fn prompt_hidden(prompt: &str) -> anyhow::Result<String> {
     Ok(line.trim_end_matches(['\r', '\n']).to_string())
 }
 
-fn print_issues(issues: &[config::ConfigIssue]) {
+fn print_issues(issues: &[watchpost::checks::ConfigIssue]) {
     for issue in issues {
         eprintln!("  {issue}");
     }
@@ -439,7 +439,7 @@ fn check_config(file: &std::path::Path) -> ExitCode {
                     "    {} ({}): {} at {}x{} {} fps, {state}",
                     camera.id,
                     camera.display_name(),
-                    config::redact_url(&camera.url),
+                    watchpost::secret::redact_url(&camera.url),
                     camera.detect.width,
                     camera.detect.height,
                     camera.detect.fps

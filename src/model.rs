@@ -198,6 +198,20 @@ impl DescribedBy {
     }
 }
 
+/// Which vision-language model writes event descriptions.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum DescribeProvider {
+    /// No model: a description written from the detections, marked as such.
+    #[default]
+    None,
+    /// OpenAI-compatible chat completions with image parts: OpenAI, Ollama, llama.cpp server,
+    /// LM Studio, vLLM, DeepSeek.
+    Openai,
+    /// Google Gemini `generateContent` with inline image data.
+    Gemini,
+}
+
 /// Where a camera's stream stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]

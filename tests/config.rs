@@ -4,7 +4,8 @@
 
 use std::path::PathBuf;
 use std::process::Command;
-use watchpost::config::{Config, ConfigIssue, Environment, parse};
+use watchpost::checks::ConfigIssue;
+use watchpost::config::{Config, Environment, parse};
 
 fn env(vars: &[(&str, &str)]) -> Environment {
     Environment {
@@ -287,7 +288,7 @@ fn describe_mistakes_name_the_key_and_a_camera_can_use_another_model() {
     .expect("valid");
     let camera = config.describe.for_camera(&config.cameras[0].describe);
     assert_eq!((camera.base_url(), camera.model.as_str()), ("http://10.0.0.5:11434/v1".to_string(), "llava"));
-    assert_eq!(config.describe.provider, watchpost::config::DescribeProvider::None);
+    assert_eq!(config.describe.provider, watchpost::model::DescribeProvider::None);
 }
 
 #[test]

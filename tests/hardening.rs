@@ -256,8 +256,11 @@ async fn two_adoptions_or_saves_of_one_camera_at_once_leave_one_ffmpeg() {
     let app = TestApp::start("").await;
     let cameras = &app.running().state.camera_manager;
     let camera = || {
-        toml::from_str::<watchpost::config::CameraConfig>(&format!("id = \"twice\"\nurl = \"{}\"", clip.display()))
-            .unwrap()
+        toml::from_str::<watchpost::camera::settings::CameraConfig>(&format!(
+            "id = \"twice\"\nurl = \"{}\"",
+            clip.display()
+        ))
+        .unwrap()
     };
     // Two adoptions of one id at once: one camera, and the other told the id is taken.
     let (first, second) = tokio::join!(cameras.create(camera()), cameras.create(camera()));

@@ -15,8 +15,10 @@ pub mod view;
 
 use crate::bus::{BusMessage, EventBus, EventSummary};
 use crate::camera::Cameras;
-use crate::config::{AlertPolicy, Config, DescribeConfig};
+use crate::camera::settings::AlertPolicy;
+use crate::config::Config;
 use crate::db::{Db, Recipient};
+use crate::describe::settings::DescribeConfig;
 use crate::model::Channel;
 use crate::model::Severity;
 use crate::supervise::CancellationToken;

@@ -6,7 +6,7 @@
 //! checked by the caller.
 
 use crate::bus::EventSummary;
-use crate::config::{AlertPolicy, CameraConfig, WEEKDAYS, parse_clock};
+use crate::camera::settings::{AlertPolicy, CameraConfig, WEEKDAYS, parse_clock};
 use crate::model::Severity;
 use chrono::{Datelike, Timelike};
 use std::collections::HashMap;
@@ -134,7 +134,7 @@ impl Cooldowns {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::SeverityRule;
+    use crate::camera::settings::SeverityRule;
 
     fn event(label: Option<&str>, score: f64, zones: &[&str], local: (u32, u32)) -> EventSummary {
         let today = chrono::Local::now().date_naive();
@@ -170,7 +170,7 @@ mod tests {
 
     #[test]
     fn a_linked_sensor_alerts_at_the_policy_severity_outside_quiet_times() {
-        let quiet = crate::config::QuietTime { days: vec![], from: "08:00".into(), to: "17:00".into() };
+        let quiet = crate::camera::settings::QuietTime { days: vec![], from: "08:00".into(), to: "17:00".into() };
         let policy = AlertPolicy {
             labels: vec!["car".into()],
             zones: vec!["drive".into()],
@@ -246,7 +246,7 @@ mod tests {
     fn quiet(timezone: &str, days: &[&str], from: &str, to: &str) -> AlertPolicy {
         AlertPolicy {
             timezone: timezone.into(),
-            quiet: vec![crate::config::QuietTime {
+            quiet: vec![crate::camera::settings::QuietTime {
                 days: days.iter().map(|d| d.to_string()).collect(),
                 from: from.into(),
                 to: to.into(),

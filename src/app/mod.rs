@@ -9,8 +9,9 @@ pub mod state;
 use crate::auth::{Auth, Vault};
 use crate::bridges::{BridgeContext, Bridges};
 use crate::bus::EventBus;
+use crate::camera::settings::CameraConfig;
 use crate::camera::{CameraManager, CameraSource, Controls, PipelineContext};
-use crate::config::{CameraConfig, Config};
+use crate::config::Config;
 use crate::db::Db;
 use crate::detect::worker::DetectorWorker;
 use crate::error::{Error, Result};
@@ -346,7 +347,7 @@ async fn sync_cameras(db: &Db, vault: &Vault, file_cameras: &[CameraConfig]) -> 
         }
         match crate::camera::load_camera(&row, vault) {
             Ok(camera) if camera.validate().is_empty() => {
-                if row.credentials.is_none() && crate::config::split_credentials(&camera.url).1.is_some() {
+                if row.credentials.is_none() && crate::secret::split_credentials(&camera.url).1.is_some() {
                     // Saved by a version that kept credentials in clear text: seal them now.
                     crate::camera::store_camera(db, vault, &camera, CameraSource::Ui).await?;
                     tracing::info!(camera = %row.id, "sealed the camera's saved credentials");

@@ -11,7 +11,7 @@ mod secrets;
 mod tokens;
 pub mod vault;
 
-use crate::config::AuthConfig;
+use crate::checks::{Checks, ConfigIssue};
 use crate::db::entities::{api_token, session, user};
 use crate::db::{Db, NewAudit, NewUser};
 use crate::error::{Error, ErrorKind, Result};
@@ -19,12 +19,57 @@ use crate::model::CameraScope;
 use limiter::LoginLimiter;
 pub use password::MIN_LENGTH as MIN_PASSWORD_LENGTH;
 pub use secrets::{constant_time_eq, now_ms, random_token};
+use serde::{Deserialize, Serialize};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 pub use tokens::KeyInfo;
 use tokens::{Claims, Keyring};
 pub use vault::Vault;
+
+/// Sign-in sessions and API tokens.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthConfig {
+    /// A browser session ends after this many hours without a request.
+    pub session_idle_hours: u32,
+    /// A browser session ends this many days after sign-in, however active.
+    pub session_max_days: u32,
+    /// Lifetime of a new API token unless its creator picks another.
+    pub token_ttl_days: u32,
+    /// How long a re-issued token's predecessor, and tokens signed with a rotated-out key, keep working.
+    pub token_grace_hours: u32,
+    /// Serve `/metrics` without a token (for a Prometheus on a trusted network).
+    pub metrics_public: bool,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self {
+            session_idle_hours: 168,
+            session_max_days: 30,
+            token_ttl_days: 90,
+            token_grace_hours: 24,
+            metrics_public: false,
+        }
+    }
+}
+
+impl AuthConfig {
+    /// Problems with these settings; keys are relative to the section.
+    pub fn validate(&self) -> Vec<ConfigIssue> {
+        let mut checks = Checks::default();
+        checks.range("session_idle_hours", self.session_idle_hours, 1..=8760, "");
+        checks.range("session_max_days", self.session_max_days, 1..=365, "");
+        checks.range("token_ttl_days", self.token_ttl_days, 1..=3650, "");
+        checks.range("token_grace_hours", self.token_grace_hours, 0..=720, "");
+        if u64::from(self.session_idle_hours) > u64::from(self.session_max_days) * 24 {
+            checks
+                .push("session_idle_hours", "is longer than auth.session_max_days; lower it or raise session_max_days");
+        }
+        checks.into_issues()
+    }
+}
 
 /// What an account may do. Viewers watch and mark events; admins also change settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -156,7 +156,7 @@ pub struct BridgeContext {
     /// The web UI's address as other systems should link to it.
     pub ui_url: String,
     /// How alerts wait for descriptions (`[describe] alert_wait_secs`).
-    pub describe: crate::config::DescribeConfig,
+    pub describe: crate::describe::settings::DescribeConfig,
 }
 
 /// Builds a bridge from its own config section; `None` when it is not configured.

@@ -8,7 +8,7 @@
 //! ffmpeg is started with PR_SET_PDEATHSIG, so it dies with Watchpost even on a crash; a normal stop
 //! kills it through [`FfmpegRun::kill`] and waits for it.
 
-use crate::config::{CameraConfig, FfmpegConfig, HwAccel};
+use crate::camera::settings::{CameraConfig, FfmpegConfig, HwAccel};
 use crate::media::Frame;
 use ffmpeg_sidecar::command::FfmpegCommand;
 use ffmpeg_sidecar::event::{FfmpegEvent, LogLevel};
@@ -291,7 +291,7 @@ fn log_stderr(stderr: std::process::ChildStderr, last_error: &Mutex<Option<Camer
         match parser.parse_next_event() {
             Ok(FfmpegEvent::LogEOF) | Err(_) => return,
             Ok(FfmpegEvent::Log(LogLevel::Error | LogLevel::Fatal, line)) | Ok(FfmpegEvent::Error(line)) => {
-                let line = crate::config::redact_text(&line);
+                let line = crate::secret::redact_text(&line);
                 tracing::warn!(target: "watchpost::ffmpeg", "{line}");
                 if let Ok(mut last) = last_error.lock() {
                     *last =
@@ -299,7 +299,7 @@ fn log_stderr(stderr: std::process::ChildStderr, last_error: &Mutex<Option<Camer
                 }
             }
             Ok(FfmpegEvent::Log(_, line)) => {
-                tracing::debug!(target: "watchpost::ffmpeg", "{}", crate::config::redact_text(&line))
+                tracing::debug!(target: "watchpost::ffmpeg", "{}", crate::secret::redact_text(&line))
             }
             Ok(_) => {}
         }

@@ -5,14 +5,17 @@
 
 mod controls;
 pub mod ffmpeg;
+mod motion_events;
+mod object_events;
 mod pipeline;
+pub mod settings;
 
 pub use controls::Controls;
 
 use crate::auth::Vault;
 use crate::bus::CameraControls;
 use crate::bus::EventBus;
-use crate::config::{CameraConfig, FfmpegConfig};
+use crate::camera::settings::{CameraConfig, FfmpegConfig};
 use crate::db::Db;
 use crate::detect::worker::{DetectorFigures, DetectorWorker};
 use crate::error::{Error, Result};
@@ -365,7 +368,7 @@ impl CameraManager {
 /// its last known status. The URL's user name and password are sealed by `vault` and stored apart
 /// from the settings, so the database never holds them in clear text.
 pub async fn store_camera(db: &Db, vault: &Vault, camera: &CameraConfig, source: CameraSource) -> Result<()> {
-    let (clean_url, userinfo) = crate::config::split_credentials(&camera.url);
+    let (clean_url, userinfo) = crate::secret::split_credentials(&camera.url);
     let credentials = userinfo.map(|u| vault.seal(&u)).transpose()?;
     let stored = CameraConfig { url: clean_url, ..camera.clone() };
     let settings = serde_json::to_string(&stored)
@@ -388,7 +391,7 @@ pub async fn store_camera(db: &Db, vault: &Vault, camera: &CameraConfig, source:
 pub fn load_camera(row: &crate::db::entities::camera::Model, vault: &Vault) -> Result<CameraConfig> {
     let mut camera: CameraConfig = serde_json::from_str(&row.settings)
         .map_err(|e| crate::Error::invalid(format!("stored camera {:?} cannot be read", row.id)).with_source(e))?;
-    let (clean_url, legacy_userinfo) = crate::config::split_credentials(&camera.url);
+    let (clean_url, legacy_userinfo) = crate::secret::split_credentials(&camera.url);
     let userinfo = match &row.credentials {
         Some(sealed) => match vault.open_sealed(sealed) {
             Ok(userinfo) => Some(userinfo),
@@ -401,6 +404,6 @@ pub fn load_camera(row: &crate::db::entities::camera::Model, vault: &Vault) -> R
         },
         None => legacy_userinfo,
     };
-    camera.url = crate::config::join_credentials(&clean_url, userinfo.as_deref());
+    camera.url = crate::secret::join_credentials(&clean_url, userinfo.as_deref());
     Ok(camera)
 }

@@ -9,11 +9,12 @@
 use super::ffmpeg::FfmpegRun;
 use super::{CameraRuntime, LiveObject, PipelineContext};
 use crate::bus::BusMessage;
+use crate::camera::motion_events::MotionEventRecorder;
+use crate::camera::object_events::ObjectEventRecorder;
 use crate::detect::motion::MotionDetector;
 use crate::detect::tracker::Tracker;
 use crate::detect::worker::DetectorWorker;
 use crate::detect::{Detection, Region, RelBox, nms, regions, to_relative};
-use crate::events::{MotionEventRecorder, ObjectEventRecorder};
 use crate::model::CameraState;
 use crate::supervise::{Backoff, sleep_or_cancel};
 use std::collections::BTreeMap;
@@ -67,7 +68,7 @@ pub async fn run(camera: Arc<CameraRuntime>, ctx: PipelineContext, cancel: Cance
     let mut next_seq = 0u64;
     let mut reported = Reported::default();
     tracing::info!(
-        url = %crate::config::redact_url(&config.url),
+        url = %crate::secret::redact_url(&config.url),
         objects = %if detector.is_some() { config.objects.track.join(",") } else { "off".into() },
         "camera starting"
     );
@@ -286,7 +287,7 @@ async fn set_state(camera: &CameraRuntime, ctx: &PipelineContext, state: CameraS
 fn wanted(
     detection: &Detection,
     frame: &crate::media::Frame,
-    config: &crate::config::CameraConfig,
+    config: &crate::camera::settings::CameraConfig,
     tracked_classes: &[usize],
     labels: &[String],
 ) -> bool {

@@ -5,7 +5,8 @@
 //! the contents of the file `/run/secrets/VAR` (Docker and compose secrets) when no such variable is
 //! set. Array items are addressed by index: `WATCHPOST__CAMERAS__0__URL`.
 
-use super::{Config, ConfigIssue};
+use super::Config;
+use crate::checks::ConfigIssue;
 use std::path::{Path, PathBuf};
 use toml::Value;
 

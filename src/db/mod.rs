@@ -124,7 +124,7 @@ impl Db {
             });
         }
         let conn = Database::connect(options).await.map_err(|err| {
-            Error::unavailable(format!("cannot open the database {}", crate::config::redact_url(url))).with_source(err)
+            Error::unavailable(format!("cannot open the database {}", crate::secret::redact_url(url))).with_source(err)
         })?;
         Migrator::up(&conn, None)
             .await

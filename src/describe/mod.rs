@@ -8,12 +8,14 @@
 //! (events over it keep the sentence from the detections and are counted).
 
 pub mod providers;
+pub mod settings;
 pub mod text;
 
 use crate::bus::{BusMessage, EventBus, EventSummary};
 use crate::camera::Cameras;
-use crate::config::{CameraConfig, DescribeConfig, DescribeImage};
+use crate::camera::settings::CameraConfig;
 use crate::db::{Db, Description};
+use crate::describe::settings::{DescribeConfig, DescribeImage};
 use crate::media::MediaStore;
 use crate::model::DescribedBy;
 use crate::supervise::{Backoff, CancellationToken, sleep_or_cancel};

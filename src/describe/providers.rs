@@ -3,7 +3,9 @@
 //! `generateContent` with inline image data. A provider knows its wire format; sending, time-outs
 //! and telling a retryable failure from a final one are shared.
 
-use crate::config::{DescribeConfig, DescribeProvider, Secret};
+use crate::describe::settings::DescribeConfig;
+use crate::model::DescribeProvider;
+use crate::secret::Secret;
 use base64::Engine;
 use serde_json::{Value, json};
 use std::time::Duration;

@@ -9,6 +9,7 @@ pub mod regions;
 pub mod tracker;
 pub mod worker;
 
+use crate::checks::{Checks, ConfigIssue};
 use crate::error::Result;
 use crate::media::Frame;
 use serde::{Deserialize, Serialize};
@@ -47,6 +48,26 @@ impl Default for DetectorConfig {
             threads: 2,
             providers: vec!["cpu".into()],
         }
+    }
+}
+
+impl DetectorConfig {
+    /// Problems with these settings; keys are relative to the section.
+    pub fn validate(&self) -> Vec<ConfigIssue> {
+        let mut checks = Checks::default();
+        checks.range("threads", self.threads, 1..=64, "");
+        for (index, provider) in self.providers.iter().enumerate() {
+            if !PROVIDERS.contains(&provider.as_str()) {
+                checks.push(
+                    format!("providers[{index}]"),
+                    format!("{provider:?} is not known; use one of {}", PROVIDERS.join(", ")),
+                );
+            }
+        }
+        if self.model.as_os_str().is_empty() {
+            checks.push("model", "is empty; use e.g. \"models/yolox_nano.onnx\"");
+        }
+        checks.into_issues()
     }
 }
 

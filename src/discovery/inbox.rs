@@ -4,9 +4,10 @@
 //! credentials" and "make this stream a camera".
 
 use super::onvif::Profile;
-use crate::config::{DiscoveryConfig, Secret};
 use crate::db::Db;
 use crate::db::entities::discovered_device;
+use crate::discovery::DiscoveryConfig;
+use crate::secret::Secret;
 use crate::supervise::CancellationToken;
 use serde::Serialize;
 use std::collections::HashMap;

@@ -12,11 +12,58 @@ pub mod nodes;
 pub mod onvif;
 pub mod wsd;
 
+use crate::checks::{Checks, ConfigIssue};
 use crate::error::{Error, Result};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
+
+/// Finding cameras on the LAN.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct DiscoveryConfig {
+    /// Interfaces to probe from, by name (`eth0`) or IPv4 address; empty = every interface that is
+    /// up, not loopback, and can send multicast.
+    pub interfaces: Vec<String>,
+    /// Seconds a scan waits for answers.
+    pub probe_secs: u32,
+    /// Minutes between background scans; 0 = only when asked ("Scan now", `watchpost discover`).
+    pub interval_minutes: u32,
+    /// Seconds between mDNS looks for ESP32/ESPHome nodes, which keep the nodes' last-seen times
+    /// current; 0 = nodes are looked for only by "Scan now" and `watchpost discover`.
+    pub node_scan_secs: u32,
+    /// A node unseen for this long (no mDNS answer, no message on its event stream) is offline.
+    pub node_offline_secs: u32,
+}
+
+impl Default for DiscoveryConfig {
+    fn default() -> Self {
+        Self { interfaces: Vec::new(), probe_secs: 3, interval_minutes: 5, node_scan_secs: 60, node_offline_secs: 180 }
+    }
+}
+
+impl DiscoveryConfig {
+    /// Problems with these settings; keys are relative to the section.
+    pub fn validate(&self) -> Vec<ConfigIssue> {
+        let mut checks = Checks::default();
+        checks.range("probe_secs", self.probe_secs, 1..=60, " seconds");
+        checks.range("interval_minutes", self.interval_minutes, 0..=10_080, " (0 = off; 10080 is a week)");
+        if self.node_scan_secs > 3600 {
+            checks.range("node_scan_secs", self.node_scan_secs, 0..=3600, " seconds (0 = off)");
+        } else if self.node_scan_secs > 0 && self.node_offline_secs <= self.node_scan_secs + self.probe_secs {
+            checks.push(
+                "node_offline_secs",
+                format!(
+                    "{} is too short: a node would look offline between two looks; use more than node_scan_secs + probe_secs ({} s)",
+                    self.node_offline_secs,
+                    self.node_scan_secs + self.probe_secs
+                ),
+            );
+        }
+        checks.into_issues()
+    }
+}
 
 /// An IPv4 interface that can send multicast.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -110,7 +157,7 @@ pub struct Found {
 
 /// One scan of both kinds at once: ONVIF cameras (WS-Discovery) and ESP32/ESPHome nodes (mDNS),
 /// each waiting `wait` for answers, on the configured interfaces.
-pub fn scan(config: &crate::config::DiscoveryConfig, wait: Duration) -> Found {
+pub fn scan(config: &crate::discovery::DiscoveryConfig, wait: Duration) -> Found {
     let interfaces = config.interfaces.clone();
     let nodes = std::thread::spawn(move || mdns::browse_nodes(&interfaces, wait));
     let cameras = scan_onvif(&config.interfaces, wait);

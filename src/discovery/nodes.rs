@@ -8,9 +8,9 @@
 
 use super::mdns::browse_nodes;
 use crate::bus::{BusMessage, EventBus};
-use crate::config::DiscoveryConfig;
 use crate::db::Db;
 use crate::db::entities::node_event;
+use crate::discovery::DiscoveryConfig;
 use crate::model::Node;
 use crate::supervise::{Backoff, CancellationToken, sleep_or_cancel};
 use std::collections::HashMap;

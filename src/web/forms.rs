@@ -1,13 +1,13 @@
 //! The add/edit camera form: what the browser posts, how it becomes a [`CameraConfig`], and the
 //! per-field messages shown next to the inputs when it does not.
 
-use crate::config::{
-    AlertPolicy, CameraConfig, DetectConfig, ObjectsConfig, QuietTime, SeverityRule, ZoneConfig, join_credentials,
-    split_credentials, with_credentials,
+use crate::camera::settings::{
+    AlertPolicy, CameraConfig, DetectConfig, ObjectsConfig, QuietTime, SeverityRule, ZoneConfig,
 };
 use crate::detect::motion::MotionConfig;
 use crate::geometry::Polygon;
 use crate::model::Severity;
+use crate::secret::{join_credentials, split_credentials, with_credentials};
 use serde::Deserialize;
 use std::collections::{BTreeMap, HashMap};
 

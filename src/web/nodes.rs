@@ -7,7 +7,7 @@ use super::respond::{PageResult, html, ok};
 use super::view::{Me, format_ago, format_time};
 use crate::app::state::AppState;
 use crate::auth::Identity;
-use crate::config::CameraConfig;
+use crate::camera::settings::CameraConfig;
 use crate::db::entities::{node, node_event};
 use crate::discovery::nodes::is_online;
 use crate::error::Error;

@@ -55,10 +55,10 @@ pub(super) async fn camera_page(state: web::Data<AppState>, me: Identity, id: we
     let c = &runtime.config;
     let m = &c.motion;
     let settings = vec![
-        ("Source", crate::config::split_credentials(&c.url).0),
+        ("Source", crate::secret::split_credentials(&c.url).0),
         (
             "Credentials",
-            if crate::config::split_credentials(&c.url).1.is_some() { "saved, encrypted" } else { "none" }.into(),
+            if crate::secret::split_credentials(&c.url).1.is_some() { "saved, encrypted" } else { "none" }.into(),
         ),
         ("Detect size", format!("{} × {} at {} fps", c.detect.width, c.detect.height, c.detect.fps)),
         ("Hardware decoding", c.hwaccel.unwrap_or(state.config.ffmpeg.hwaccel).name().to_string()),
@@ -153,7 +153,7 @@ pub(super) async fn edit_camera(state: web::Data<AppState>, me: Identity, id: we
         nav: "dashboard",
         me: Me::of(&me),
         editing: true,
-        has_credentials: crate::config::split_credentials(&runtime.config.url).1.is_some(),
+        has_credentials: crate::secret::split_credentials(&runtime.config.url).1.is_some(),
         form: CameraForm::from_config(&runtime.config),
         errors: FieldErrors::new(),
     }
@@ -170,7 +170,7 @@ pub(super) async fn update_camera(
     let runtime = state.camera_manager.editable(&id)?;
     let mut form = form.into_inner();
     form.id = id.to_string();
-    let has_credentials = crate::config::split_credentials(&runtime.config.url).1.is_some();
+    let has_credentials = crate::secret::split_credentials(&runtime.config.url).1.is_some();
     let camera = match form.to_config(Some(&runtime.config)) {
         Ok(camera) => camera,
         Err(errors) => return Ok(camera_form_again(&me, true, has_credentials, form, errors)),

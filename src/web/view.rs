@@ -2,12 +2,12 @@
 //! formatted, URLs without passwords, boxes parsed from their JSON columns).
 
 use crate::camera::CameraRuntime;
-use crate::config::redact_url;
 use crate::db::entities::event;
 use crate::db::stored_json_or_logged;
 use crate::detect::RelBox;
 use crate::model::DescribedBy;
 use crate::model::{Channel, DeliveryStatus, EventKind, EventStatus};
+use crate::secret::redact_url;
 use serde::Serialize;
 use std::sync::atomic::Ordering;
 
@@ -370,7 +370,7 @@ pub struct DrawnZone {
 }
 
 impl DrawnZone {
-    pub fn of(zone: &crate::config::ZoneConfig, width: u32, height: u32) -> Self {
+    pub fn of(zone: &crate::camera::settings::ZoneConfig, width: u32, height: u32) -> Self {
         let (w, h) = (width as f32, height as f32);
         let points =
             zone.polygon.iter().map(|[x, y]| format!("{:.1},{:.1}", x * w, y * h)).collect::<Vec<_>>().join(" ");

@@ -96,7 +96,7 @@ impl TestApp {
     pub async fn start_in(config_toml: &str, data: tempfile::TempDir) -> Self {
         let mut config = parse_config(config_toml);
         if let Some(url) = test_database(data.path()).await {
-            config.storage.database_url = Some(watchpost::config::Secret::new(url));
+            config.storage.database_url = Some(watchpost::secret::Secret::new(url));
         }
         config.server.bind = "127.0.0.1:0".into();
         // Object detection only where a test asks for it: it is slow, and these tests are about

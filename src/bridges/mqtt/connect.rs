@@ -2,7 +2,7 @@
 //! rustls), failures put in words a user can act on, and the one-off "test connection".
 
 use super::topics::Topics;
-use crate::config::MqttConfig;
+use crate::bridges::mqtt::settings::MqttConfig;
 use rumqttc::{AsyncClient, ConnectReturnCode, ConnectionError, Event, LastWill, MqttOptions, Packet, QoS, Transport};
 use std::sync::Arc;
 use std::time::Duration;

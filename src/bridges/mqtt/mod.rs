@@ -12,15 +12,17 @@
 mod connect;
 pub mod discovery;
 pub mod saved;
+pub mod settings;
 pub mod topics;
 
 pub use connect::{target, test_connection};
 
 use super::outbox::{Outbox, stamped_payload};
 use super::{Bridge, BridgeContext, BridgeHealth, HealthCell, LinkState};
+use crate::bridges::mqtt::settings::MqttConfig;
 use crate::bus::CameraControls;
 use crate::bus::{BusMessage, EventSummary};
-use crate::config::{Config, MqttConfig};
+use crate::config::Config;
 use crate::db::entities::outbox_message::Model as OutboxRow;
 use crate::model::CameraState;
 use crate::model::DescribedBy;

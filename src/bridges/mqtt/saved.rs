@@ -2,9 +2,10 @@
 //! with the credentials key). The config file's `[mqtt]` wins when it sets a host.
 
 use crate::auth::Vault;
-use crate::config::{MqttConfig, Secret};
+use crate::bridges::mqtt::settings::MqttConfig;
 use crate::db::Db;
 use crate::error::{Error, Result};
+use crate::secret::Secret;
 use serde::{Deserialize, Serialize};
 
 const KEY: &str = "mqtt-settings";

@@ -27,7 +27,7 @@ impl Topics {
 
     /// Watchpost's own device; no camera may take its id.
     pub fn hub(&self, leaf: &str) -> String {
-        format!("{}/{}/{leaf}", self.base, crate::config::RESERVED_CAMERA_ID)
+        format!("{}/{}/{leaf}", self.base, crate::camera::settings::RESERVED_CAMERA_ID)
     }
 
     /// Every event as it starts, changes and ends.

@@ -9,12 +9,14 @@
 //! request's path, so reqwest's errors are stripped of their URL).
 
 pub mod commands;
+pub mod settings;
 
 use super::delivery::{self, AlertSender, SendFailure};
 use super::{Bridge, BridgeContext, BridgeHealth, HealthCell, LinkState};
 use crate::alerts::AlertView;
+use crate::bridges::telegram::settings::TelegramConfig;
 use crate::bus::BusMessage;
-use crate::config::{Config, TelegramConfig};
+use crate::config::Config;
 use crate::supervise::{Backoff, CancellationToken, sleep_or_cancel};
 use commands::Reply;
 use futures_util::future::BoxFuture;

@@ -2,10 +2,12 @@
 //! HTML with the snapshot inline (and a plain-text part), sent from the alerts outbox
 //! ([`super::delivery`]) so a mail server that is down gets the alert later, once.
 
+pub mod settings;
+
 use super::delivery::{self, AlertSender, SendFailure};
 use super::{Bridge, BridgeContext, BridgeHealth, HealthCell};
 use crate::alerts::AlertView;
-use crate::config::{Config, EmailConfig};
+use crate::config::Config;
 use crate::supervise::CancellationToken;
 use askama::Template;
 use futures_util::future::BoxFuture;
@@ -14,6 +16,7 @@ use lettre::message::{Attachment, Mailbox, Mailboxes, MultiPart, SinglePart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Certificate, CertificateStore, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use settings::EmailConfig;
 use std::sync::Arc;
 use std::time::Duration;
 

@@ -4,10 +4,10 @@
 //! scored best and the zones its bottom centre entered; when it is lost, the best frame replaces the
 //! snapshot and the row gets the end, the top score, the box, the zones and the stationary flag.
 
-use super::recorder::{close_event, save_snapshot};
+use super::motion_events::{close_event, save_snapshot};
 use crate::annotate::annotate;
 use crate::bus::{BusMessage, EventBus, EventSummary};
-use crate::config::{CameraConfig, ZoneConfig};
+use crate::camera::settings::{CameraConfig, ZoneConfig};
 use crate::db::{Db, EventUpdate, NewEvent};
 use crate::detect::tracker::{Track, TrackUpdate, Tracker};
 use crate::detect::{RelBox, to_relative};

@@ -9,15 +9,18 @@
 //! approved template otherwise (free-form messages are refused outside it). A verified number may
 //! also write `status`, `arm` or `disarm`; the webhook answers.
 
+pub mod settings;
+
 use super::delivery::{self, AlertSender, SendFailure};
 use super::{Bridge, BridgeContext, BridgeHealth, HealthCell};
 use crate::alerts::AlertView;
-use crate::config::{Config, WhatsAppConfig};
+use crate::config::Config;
 use crate::db::Db;
 use crate::supervise::CancellationToken;
 use futures_util::future::BoxFuture;
 use hmac::{Hmac, Mac};
 use serde_json::{Value, json};
+use settings::WhatsAppConfig;
 use std::sync::Arc;
 use std::time::Duration;
 
