@@ -1,6 +1,6 @@
 //! Checking settings: every problem is a [`ConfigIssue`] that names its key and says what is
 //! allowed, and [`Checks`] is the one way a settings section collects them (the range check every
-//! number needs included). Each section checks itself beside the code that owns it; the config
+//! number needs included), with [`Parsed`] for settings read from text once. Each section checks itself beside the code that owns it; the config
 //! loader only puts the sections' keys under their prefixes. A leaf: it names nothing else.
 
 use std::fmt::Display;
@@ -51,9 +51,87 @@ impl Checks {
     }
 }
 
+/// A setting written as text and read into `T` once, when the settings are read: the value for
+/// the code that uses it, and, when the text is not one, the reason for [`Checks`] to report with
+/// every other problem (a parse error would stop at the first). It is written back as its text.
+#[derive(Debug, Clone)]
+pub struct Parsed<T> {
+    text: String,
+    value: Result<T, String>,
+}
+
+impl<T: std::str::FromStr<Err = String>> Parsed<T> {
+    pub fn new(text: &str) -> Self {
+        Self { text: text.to_string(), value: text.parse() }
+    }
+
+    /// The value; `None` when the text is not one (the settings then do not pass their checks).
+    pub fn get(&self) -> Option<&T> {
+        self.value.as_ref().ok()
+    }
+
+    /// Why the text is not a value.
+    pub fn problem(&self) -> Option<&str> {
+        self.value.as_ref().err().map(String::as_str)
+    }
+
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+}
+
+impl<T: std::str::FromStr<Err = String>> Default for Parsed<T> {
+    fn default() -> Self {
+        Self::new("")
+    }
+}
+
+impl<T> PartialEq for Parsed<T> {
+    fn eq(&self, other: &Self) -> bool {
+        self.text == other.text
+    }
+}
+
+impl<T> Display for Parsed<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+impl<T> serde::Serialize for Parsed<T> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.text)
+    }
+}
+
+impl<'de, T: std::str::FromStr<Err = String>> serde::Deserialize<'de> for Parsed<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Ok(Self::new(&String::deserialize(deserializer)?))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_parsed_setting_keeps_its_text_and_its_problem() {
+        let number = Parsed::<Small>::new("7");
+        assert_eq!((number.get(), number.problem(), number.text()), (Some(&Small(7)), None, "7"));
+        let word = Parsed::<Small>::new("seven");
+        assert_eq!((word.get(), word.problem()), (None, Some("\"seven\" is not a small number")));
+        assert_eq!(serde_json::to_string(&word).unwrap(), "\"seven\"");
+    }
+
+    #[derive(Debug, PartialEq)]
+    struct Small(u8);
+
+    impl std::str::FromStr for Small {
+        type Err = String;
+        fn from_str(text: &str) -> Result<Self, String> {
+            text.parse().map(Small).map_err(|_| format!("{text:?} is not a small number"))
+        }
+    }
 
     #[test]
     fn range_names_the_key_the_value_and_what_is_allowed() {

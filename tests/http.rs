@@ -257,7 +257,7 @@ async fn cameras_are_added_edited_and_deleted_from_the_ui() {
     assert_eq!(post_form(&app, "/cameras/garage", &alerts).await.status(), 303);
     let policy = app.running().state.cameras.get("garage").unwrap().config.alerts.clone();
     assert_eq!(
-        (policy.labels, policy.severity.as_str(), policy.timezone.as_str()),
+        (policy.labels, policy.severity.as_str(), policy.timezone.text()),
         (vec!["person".to_string()], "high", "Europe/Berlin")
     );
     assert_eq!((policy.quiet.len(), policy.rules.len()), (1, 1));

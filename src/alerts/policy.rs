@@ -6,7 +6,8 @@
 //! checked by the caller.
 
 use crate::bus::EventSummary;
-use crate::camera::settings::{AlertPolicy, CameraConfig, WEEKDAYS, parse_clock};
+use crate::camera::settings::{AlertPolicy, CameraConfig, TimeZone, Weekday};
+use crate::checks::Parsed;
 use crate::model::Severity;
 use chrono::{Datelike, Timelike};
 use std::collections::HashMap;
@@ -15,12 +16,12 @@ use std::collections::HashMap;
 /// weekday (0 = Monday) and the minute after midnight.
 fn local_time(policy: &AlertPolicy, utc_ms: i64) -> (usize, u32) {
     let utc = chrono::DateTime::from_timestamp_millis(utc_ms).unwrap_or_default();
-    let (weekday, hour, minute) = match policy.timezone.parse::<chrono_tz::Tz>() {
-        Ok(zone) => {
+    let (weekday, hour, minute) = match policy.zone().0 {
+        Some(zone) => {
             let local = utc.with_timezone(&zone);
             (local.weekday(), local.hour(), local.minute())
         }
-        Err(_) => {
+        None => {
             let local = utc.with_timezone(&chrono::Local);
             (local.weekday(), local.hour(), local.minute())
         }
@@ -29,26 +30,26 @@ fn local_time(policy: &AlertPolicy, utc_ms: i64) -> (usize, u32) {
 }
 
 /// `utc_ms` as the time zone's wall-clock date and time (`2026-11-22 22:14:03 CET`); the server's
-/// zone when `timezone` is empty or unknown.
-pub fn format_local(timezone: &str, utc_ms: i64) -> String {
+/// zone when none is set.
+pub fn format_local(timezone: TimeZone, utc_ms: i64) -> String {
     let utc = chrono::DateTime::from_timestamp_millis(utc_ms).unwrap_or_default();
-    match timezone.parse::<chrono_tz::Tz>() {
-        Ok(zone) => utc.with_timezone(&zone).format("%Y-%m-%d %H:%M:%S %Z").to_string(),
-        Err(_) => utc.with_timezone(&chrono::Local).format("%Y-%m-%d %H:%M:%S").to_string(),
+    match timezone.0 {
+        Some(zone) => utc.with_timezone(&zone).format("%Y-%m-%d %H:%M:%S %Z").to_string(),
+        None => utc.with_timezone(&chrono::Local).format("%Y-%m-%d %H:%M:%S").to_string(),
     }
 }
 
 /// A wall-clock `YYYY-MM-DDTHH:MM` (what a browser's date-and-time field sends) in the time zone
-/// (the server's when empty or unknown) as milliseconds since the epoch; a time the clocks skip
-/// is taken an hour later, a repeated one the first time.
-pub fn parse_local(timezone: &str, text: &str) -> Option<i64> {
+/// (the server's when none is set) as milliseconds since the epoch; a time the clocks skip is
+/// taken an hour later, a repeated one the first time.
+pub fn parse_local(timezone: TimeZone, text: &str) -> Option<i64> {
     let naive = chrono::NaiveDateTime::parse_from_str(text.trim(), "%Y-%m-%dT%H:%M")
         .or_else(|_| chrono::NaiveDateTime::parse_from_str(text.trim(), "%Y-%m-%dT%H:%M:%S"))
         .ok()?;
     let pick = |naive: chrono::NaiveDateTime| -> Option<i64> {
-        match timezone.parse::<chrono_tz::Tz>() {
-            Ok(zone) => naive.and_local_timezone(zone).earliest().map(|t| t.timestamp_millis()),
-            Err(_) => naive.and_local_timezone(chrono::Local).earliest().map(|t| t.timestamp_millis()),
+        match timezone.0 {
+            Some(zone) => naive.and_local_timezone(zone).earliest().map(|t| t.timestamp_millis()),
+            None => naive.and_local_timezone(chrono::Local).earliest().map(|t| t.timestamp_millis()),
         }
     };
     pick(naive).or_else(|| pick(naive + chrono::Duration::hours(1)))
@@ -59,8 +60,9 @@ pub fn quiet_at(policy: &AlertPolicy, utc_ms: i64) -> bool {
     let (day, minute) = local_time(policy, utc_ms);
     let yesterday = (day + 6) % 7;
     policy.quiet.iter().any(|quiet| {
-        let on = |d: usize| quiet.days.is_empty() || quiet.days.iter().any(|q| q == WEEKDAYS[d]);
-        let (Some(from), Some(to)) = (parse_clock(&quiet.from), parse_clock(&quiet.to)) else { return false };
+        let on = |d: usize| quiet.days.is_empty() || quiet.days.iter().any(|q| q.get() == Some(&Weekday::ALL[d]));
+        let (Some(from), Some(to)) = (quiet.from.get(), quiet.to.get()) else { return false };
+        let (from, to) = (from.minutes(), to.minutes());
         if from <= to {
             on(day) && (from..to).contains(&minute)
         } else {
@@ -100,8 +102,8 @@ pub fn decide(event: &EventSummary, camera: Option<&CameraConfig>) -> Option<Sev
     let matching = policy.rules.iter().find(|rule| {
         rule.label.as_deref().is_none_or(|l| l == label)
             && rule.zone.as_ref().is_none_or(in_zone)
-            && match (rule.from.as_deref().and_then(parse_clock), rule.to.as_deref().and_then(parse_clock)) {
-                (Some(from), Some(to)) => within(minute, from, to),
+            && match (rule.from.as_ref().and_then(Parsed::get), rule.to.as_ref().and_then(Parsed::get)) {
+                (Some(from), Some(to)) => within(minute, from.minutes(), to.minutes()),
                 _ => true,
             }
     });
@@ -134,6 +136,13 @@ impl Cooldowns {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::camera::settings::ClockTime;
+
+    fn clock(text: &str) -> Parsed<ClockTime> {
+        let clock = Parsed::new(text);
+        assert!(clock.get().is_some(), "{text}");
+        clock
+    }
     use crate::camera::settings::SeverityRule;
 
     fn event(label: Option<&str>, score: f64, zones: &[&str], local: (u32, u32)) -> EventSummary {
@@ -158,8 +167,9 @@ mod tests {
 
     #[test]
     fn a_date_and_time_from_the_browser_is_read_on_the_camera_s_clock() {
-        let at = |zone, text| {
-            parse_local(zone, text).map(|ms| chrono::DateTime::from_timestamp_millis(ms).unwrap().to_rfc3339())
+        let at = |zone: &str, text| {
+            parse_local(zone.parse().unwrap(), text)
+                .map(|ms| chrono::DateTime::from_timestamp_millis(ms).unwrap().to_rfc3339())
         };
         assert_eq!(at("Europe/Berlin", "2026-11-30T07:00").as_deref(), Some("2026-11-30T06:00:00+00:00"));
         assert_eq!(at("America/New_York", "2026-07-01T07:00").as_deref(), Some("2026-07-01T11:00:00+00:00"));
@@ -170,7 +180,7 @@ mod tests {
 
     #[test]
     fn a_linked_sensor_alerts_at_the_policy_severity_outside_quiet_times() {
-        let quiet = crate::camera::settings::QuietTime { days: vec![], from: "08:00".into(), to: "17:00".into() };
+        let quiet = crate::camera::settings::QuietTime { days: vec![], from: clock("08:00"), to: clock("17:00") };
         let policy = AlertPolicy {
             labels: vec!["car".into()],
             zones: vec!["drive".into()],
@@ -197,8 +207,8 @@ mod tests {
         let night = SeverityRule {
             label: Some("person".into()),
             zone: None,
-            from: Some("22:00".into()),
-            to: Some("06:00".into()),
+            from: Some(clock("22:00")),
+            to: Some(clock("06:00")),
             severity: Severity::High,
         };
         let lawn =
@@ -245,11 +255,11 @@ mod tests {
 
     fn quiet(timezone: &str, days: &[&str], from: &str, to: &str) -> AlertPolicy {
         AlertPolicy {
-            timezone: timezone.into(),
+            timezone: Parsed::new(timezone),
             quiet: vec![crate::camera::settings::QuietTime {
-                days: days.iter().map(|d| d.to_string()).collect(),
-                from: from.into(),
-                to: to.into(),
+                days: days.iter().map(|d| Parsed::new(d)).collect(),
+                from: clock(from),
+                to: clock(to),
             }],
             ..Default::default()
         }
@@ -298,8 +308,8 @@ mod tests {
         policy.rules = vec![SeverityRule {
             label: None,
             zone: None,
-            from: Some("21:00".into()),
-            to: Some("22:00".into()),
+            from: Some(clock("21:00")),
+            to: Some(clock("22:00")),
             severity: Severity::High,
         }];
         let camera = camera(policy);

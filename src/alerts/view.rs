@@ -42,7 +42,7 @@ impl AlertView {
         let event = EventSummary::from_model(&model);
         let camera = cameras.get(&event.camera);
         let camera_name = camera.as_ref().map_or(event.camera.clone(), |c| c.config.display_name().to_string());
-        let timezone = camera.as_ref().map(|c| c.config.alerts.timezone.clone()).unwrap_or_default();
+        let timezone = camera.as_ref().map(|c| c.config.alerts.zone()).unwrap_or_default();
         let description = match &model.description {
             Some(text) if !text.is_empty() => text.clone(),
             _ => crate::describe::text::from_detections(
@@ -71,7 +71,7 @@ impl AlertView {
         Ok(Some(Self {
             camera_name,
             severity: model.severity,
-            local_time: super::policy::format_local(&timezone, event.start_ms),
+            local_time: super::policy::format_local(timezone, event.start_ms),
             title: model.title.clone().filter(|t| !t.is_empty()),
             description,
             described_by: model.described_by.clone().unwrap_or_else(|| DescribedBy::Rules.as_str().into()),
@@ -100,7 +100,7 @@ impl AlertView {
             },
             camera_name: "Test camera".into(),
             severity: Severity::Medium,
-            local_time: super::policy::format_local("", now_ms),
+            local_time: super::policy::format_local(Default::default(), now_ms),
             title: Some("Test alert".into()),
             description: "This is a test alert from Watchpost: real alerts look like this, with the event's snapshot."
                 .into(),

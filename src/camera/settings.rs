@@ -3,7 +3,7 @@
 //! how (`alerts`), and its own `describe` overrides; and the `[ffmpeg]` section all cameras share. One camera checks itself ([`CameraConfig::validate`]);
 //! the pages, the config loader and adoption all use that.
 
-use crate::checks::{Checks, ConfigIssue};
+use crate::checks::{Checks, ConfigIssue, Parsed};
 use crate::detect::motion::MotionConfig;
 use crate::geometry::{Polygon, check_polygon, point_in_polygon};
 use crate::model::{DescribeProvider, Severity};
@@ -62,9 +62,16 @@ pub struct AlertPolicy {
     pub cooldown_secs: u32,
     /// The camera's IANA time zone (`Europe/Berlin`) for rules and quiet times; empty = the
     /// server's.
-    pub timezone: String,
+    pub timezone: Parsed<TimeZone>,
     /// Weekly quiet times: no alerts from this camera then.
     pub quiet: Vec<QuietTime>,
+}
+
+impl AlertPolicy {
+    /// The time zone its times are in (the server's when none is set, or the set one is unknown).
+    pub fn zone(&self) -> TimeZone {
+        self.timezone.get().copied().unwrap_or_default()
+    }
 }
 
 impl Default for AlertPolicy {
@@ -76,7 +83,7 @@ impl Default for AlertPolicy {
             severity: Severity::Medium,
             rules: Vec::new(),
             cooldown_secs: 60,
-            timezone: String::new(),
+            timezone: Parsed::default(),
             quiet: Vec::new(),
         }
     }
@@ -87,15 +94,12 @@ impl Default for AlertPolicy {
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct QuietTime {
-    /// `mon` … `sun`; empty = every day.
+    /// Empty = every day.
     #[serde(default)]
-    pub days: Vec<String>,
-    pub from: String,
-    pub to: String,
+    pub days: Vec<Parsed<Weekday>>,
+    pub from: Parsed<ClockTime>,
+    pub to: Parsed<ClockTime>,
 }
-
-/// The weekday names quiet times use, Monday first.
-pub const WEEKDAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
 
 /// `{ label = "person", zone = "garden", from = "22:00", to = "06:00", severity = "high" }`: every
 /// key but `severity` optional; a time range may cross midnight (server's local time).
@@ -107,17 +111,90 @@ pub struct SeverityRule {
     #[serde(default)]
     pub zone: Option<String>,
     #[serde(default)]
-    pub from: Option<String>,
+    pub from: Option<Parsed<ClockTime>>,
     #[serde(default)]
-    pub to: Option<String>,
+    pub to: Option<Parsed<ClockTime>>,
     pub severity: Severity,
 }
 
-/// `"HH:MM"` as minutes after midnight.
-pub fn parse_clock(text: &str) -> Option<u32> {
-    let (hours, minutes) = text.trim().split_once(':')?;
-    let (hours, minutes): (u32, u32) = (hours.parse().ok()?, minutes.parse().ok()?);
-    (hours < 24 && minutes < 60 && text.trim().len() == 5).then_some(hours * 60 + minutes)
+/// A time of day, written `"HH:MM"` in settings, as minutes after midnight.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ClockTime(u32);
+
+impl std::str::FromStr for ClockTime {
+    type Err = String;
+
+    /// `"HH:MM"` (exactly five characters, 00:00–23:59).
+    fn from_str(text: &str) -> Result<Self, String> {
+        let parsed = text.trim().split_once(':').and_then(|(hours, minutes)| {
+            let (hours, minutes): (u32, u32) = (hours.parse().ok()?, minutes.parse().ok()?);
+            (hours < 24 && minutes < 60 && text.trim().len() == 5).then_some(hours * 60 + minutes)
+        });
+        parsed.map(Self).ok_or_else(|| format!("{text:?} is not a time; write it as \"22:30\""))
+    }
+}
+
+impl ClockTime {
+    pub fn minutes(self) -> u32 {
+        self.0
+    }
+}
+
+impl std::fmt::Display for ClockTime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:02}:{:02}", self.0 / 60, self.0 % 60)
+    }
+}
+
+/// A day of the week, `mon` … `sun` in settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Weekday {
+    Mon,
+    Tue,
+    Wed,
+    Thu,
+    Fri,
+    Sat,
+    Sun,
+}
+
+impl Weekday {
+    /// Monday first, as [`chrono::Weekday::num_days_from_monday`] counts.
+    pub const ALL: [Weekday; 7] =
+        [Weekday::Mon, Weekday::Tue, Weekday::Wed, Weekday::Thu, Weekday::Fri, Weekday::Sat, Weekday::Sun];
+
+    pub fn as_str(self) -> &'static str {
+        ["mon", "tue", "wed", "thu", "fri", "sat", "sun"][self as usize]
+    }
+}
+
+impl std::str::FromStr for Weekday {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        Self::ALL
+            .into_iter()
+            .find(|day| day.as_str() == text)
+            .ok_or_else(|| format!("{text:?} is not a day; use mon, tue, wed, thu, fri, sat, sun"))
+    }
+}
+
+/// A camera's IANA time zone (`Europe/Berlin`) for its alert times; empty in settings (`None`
+/// here) means the server's zone.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TimeZone(pub Option<chrono_tz::Tz>);
+
+impl std::str::FromStr for TimeZone {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        match text.trim() {
+            "" => Ok(Self(None)),
+            name => name.parse::<chrono_tz::Tz>().map(|zone| Self(Some(zone))).map_err(|_| {
+                format!("{text:?} is not an IANA time zone; use a name like \"Europe/Berlin\" or \"America/New_York\"")
+            }),
+        }
+    }
 }
 
 /// A camera's overrides of `[describe]`.
@@ -472,45 +549,28 @@ impl CameraConfig {
                     .push(format!("alerts.rules[{index}].zone"), format!("{zone:?} is not one of this camera's zones"));
             }
             for (key, clock) in [("from", &rule.from), ("to", &rule.to)] {
-                if let Some(clock) = clock.as_deref().filter(|c| parse_clock(c).is_none()) {
-                    checks.push(
-                        format!("alerts.rules[{index}].{key}"),
-                        format!("{clock:?} is not a time; write it as \"22:30\""),
-                    );
+                if let Some(problem) = clock.as_ref().and_then(Parsed::problem) {
+                    checks.push(format!("alerts.rules[{index}].{key}"), problem);
                 }
             }
             if rule.from.is_some() != rule.to.is_some() {
                 checks.push(format!("alerts.rules[{index}]"), "needs both from and to, or neither");
             }
         }
-        if !a.timezone.is_empty() && a.timezone.parse::<chrono_tz::Tz>().is_err() {
-            checks.push(
-                "alerts.timezone",
-                format!(
-                    "{:?} is not an IANA time zone; use a name like \"Europe/Berlin\" or \"America/New_York\"",
-                    a.timezone
-                ),
-            );
+        if let Some(problem) = a.timezone.problem() {
+            checks.push("alerts.timezone", problem);
         }
         for (index, quiet) in a.quiet.iter().enumerate() {
             for (key, clock) in [("from", &quiet.from), ("to", &quiet.to)] {
-                if parse_clock(clock).is_none() {
-                    checks.push(
-                        format!("alerts.quiet[{index}].{key}"),
-                        format!("{clock:?} is not a time; write it as \"22:30\""),
-                    );
+                if let Some(problem) = clock.problem() {
+                    checks.push(format!("alerts.quiet[{index}].{key}"), problem);
                 }
             }
-            for day in quiet.days.iter().filter(|d| !WEEKDAYS.contains(&d.as_str())) {
-                checks.push(
-                    format!("alerts.quiet[{index}].days"),
-                    format!("{day:?} is not a day; use mon, tue, wed, thu, fri, sat, sun"),
-                );
+            for problem in quiet.days.iter().filter_map(Parsed::problem) {
+                checks.push(format!("alerts.quiet[{index}].days"), problem);
             }
         }
-        if a.cooldown_secs > 86_400 {
-            checks.push("alerts.cooldown_secs", format!("{} is out of range; use 0–86400 seconds", a.cooldown_secs));
-        }
+        checks.range("alerts.cooldown_secs", a.cooldown_secs, 0..=86_400, " seconds");
         for (index, required) in o.require_zones.iter().enumerate() {
             if !self.zones.iter().any(|z| &z.name == required) {
                 checks.push(

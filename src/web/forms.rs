@@ -2,8 +2,9 @@
 //! per-field messages shown next to the inputs when it does not.
 
 use crate::camera::settings::{
-    AlertPolicy, CameraConfig, DetectConfig, ObjectsConfig, QuietTime, SeverityRule, ZoneConfig,
+    AlertPolicy, CameraConfig, ClockTime, DetectConfig, ObjectsConfig, QuietTime, SeverityRule, Weekday, ZoneConfig,
 };
+use crate::checks::Parsed;
 use crate::detect::motion::MotionConfig;
 use crate::geometry::Polygon;
 use crate::model::Severity;
@@ -130,7 +131,7 @@ impl CameraForm {
             alert_zones: camera.alerts.zones.join(", "),
             alert_severity: camera.alerts.severity.as_str().into(),
             alert_cooldown: camera.alerts.cooldown_secs.to_string(),
-            alert_timezone: camera.alerts.timezone.clone(),
+            alert_timezone: camera.alerts.timezone.text().to_string(),
             alert_quiet: camera.alerts.quiet.iter().map(format_quiet).collect::<Vec<_>>().join("\n"),
             alert_rules: camera.alerts.rules.iter().map(format_rule).collect::<Vec<_>>().join("\n"),
         }
@@ -214,6 +215,7 @@ impl CameraForm {
             errors.insert("alert_rules".into(), message);
             Vec::new()
         });
+        let timezone = Parsed::new(self.alert_timezone.trim());
         let alerts = AlertPolicy {
             labels: split_names(&self.alert_labels),
             min_score,
@@ -221,7 +223,7 @@ impl CameraForm {
             severity,
             rules,
             cooldown_secs,
-            timezone: self.alert_timezone.trim().to_string(),
+            timezone,
             quiet,
         };
         let url = self.url_with_credentials(previous.map(|p| p.url.as_str()));
@@ -327,10 +329,14 @@ fn parse_lines<T>(text: &str, parse: fn(&str) -> Result<T, String>) -> Result<Ve
 }
 
 /// `HH:MM-HH:MM` as its two ends.
-fn parse_range(text: &str) -> Result<(String, String), String> {
+fn parse_range(text: &str) -> Result<(Parsed<ClockTime>, Parsed<ClockTime>), String> {
     let (from, to) =
         text.split_once('-').ok_or_else(|| format!("{text:?} is not a time range; write it like 22:00-06:00"))?;
-    Ok((from.trim().to_string(), to.trim().to_string()))
+    let (from, to) = (Parsed::new(from.trim()), Parsed::new(to.trim()));
+    match from.problem().or(to.problem()) {
+        Some(problem) => Err(problem.to_string()),
+        None => Ok((from, to)),
+    }
 }
 
 /// `mon,tue,wed 08:00-17:00`, or `08:00-17:00` for every day.
@@ -340,12 +346,20 @@ fn parse_quiet(line: &str) -> Result<QuietTime, String> {
         None => ("", line),
     };
     let (from, to) = parse_range(range)?;
-    Ok(QuietTime { days: split_names(days), from, to })
+    let days: Vec<Parsed<Weekday>> = split_names(days).iter().map(|day| Parsed::new(day)).collect();
+    if let Some(problem) = days.iter().find_map(Parsed::problem) {
+        return Err(problem.to_string());
+    }
+    Ok(QuietTime { days, from, to })
 }
 
 fn format_quiet(quiet: &QuietTime) -> String {
     let range = format!("{}-{}", quiet.from, quiet.to);
-    if quiet.days.is_empty() { range } else { format!("{} {range}", quiet.days.join(",")) }
+    if quiet.days.is_empty() {
+        range
+    } else {
+        format!("{} {range}", quiet.days.iter().map(Parsed::text).collect::<Vec<_>>().join(","))
+    }
 }
 
 /// `high label=person zone=garden time=22:00-06:00`: the severity, then any of the conditions.
@@ -494,8 +508,9 @@ mod tests {
             (alerts.labels.clone(), alerts.min_score, alerts.severity),
             (vec!["person".to_string()], 0.7, Severity::Low)
         );
-        assert_eq!(alerts.quiet[0].days, ["mon", "tue", "wed", "thu", "fri"]);
-        assert_eq!((alerts.quiet[1].days.len(), alerts.quiet[1].from.as_str()), (0, "12:00"));
+        let days: Vec<_> = alerts.quiet[0].days.iter().map(|d| *d.get().unwrap()).collect();
+        assert_eq!(days, Weekday::ALL[..5]);
+        assert_eq!((alerts.quiet[1].days.len(), alerts.quiet[1].from.to_string()), (0, "12:00".to_string()));
         assert_eq!(alerts.rules[0].zone.as_deref(), Some("lawn"));
         assert_eq!(alerts.rules[1].from, None);
         let again = CameraForm::from_config(&camera);

@@ -377,7 +377,7 @@ pub(super) async fn set_controls(
     let mute_until = match mute.as_str() {
         _ if !until_text.is_empty() => {
             let until =
-                crate::alerts::policy::parse_local(&camera.config.alerts.timezone, until_text).ok_or_else(|| {
+                crate::alerts::policy::parse_local(camera.config.alerts.zone(), until_text).ok_or_else(|| {
                     Error::invalid(format!("{until_text:?} is not a date and time, like 2026-11-30T07:00"))
                 })?;
             if until <= chrono::Utc::now().timestamp_millis() {

@@ -94,7 +94,7 @@ impl CameraView {
             motion_events: camera.motion_events.load(Ordering::Relaxed),
             object_events: camera.object_events.load(Ordering::Relaxed),
             controls: camera.controls(),
-            timezone: camera.config.alerts.timezone.clone(),
+            timezone: camera.config.alerts.timezone.text().to_string(),
         }
     }
 
