@@ -62,7 +62,13 @@ async fn main() -> anyhow::Result<()> {
     );
     let env = watchpost::config::Environment { vars: Vec::new(), secrets_dir: "/nonexistent".into() };
     let config = watchpost::config::parse(&text, &env).map_err(|e| anyhow::anyhow!("{e:?}"))?;
-    let app = start(ServeOptions { config, data_dir: dir.path().to_path_buf(), demo: false }).await?;
+    let app = start(ServeOptions {
+        config,
+        data_dir: dir.path().to_path_buf(),
+        demo: false,
+        clock: watchpost::clock::system(),
+    })
+    .await?;
 
     eprintln!("started; queueing {events} events while no broker listens");
     // The backlog: events while no broker listens.

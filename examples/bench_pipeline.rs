@@ -118,8 +118,13 @@ fn main() -> anyhow::Result<()> {
     let self_before = cpu_seconds(libc::RUSAGE_SELF);
     let started = Instant::now();
     let (frames, events, detector) = runtime.block_on(async {
-        let app =
-            watchpost::app::start(ServeOptions { config, data_dir: data.path().to_path_buf(), demo: false }).await?;
+        let app = watchpost::app::start(ServeOptions {
+            config,
+            data_dir: data.path().to_path_buf(),
+            demo: false,
+            clock: watchpost::clock::system(),
+        })
+        .await?;
         tokio::time::sleep(Duration::from_secs(seconds)).await;
         let frames: u64 =
             app.state.cameras.list().iter().map(|c| c.counters.frames.load(std::sync::atomic::Ordering::Relaxed)).sum();

@@ -11,6 +11,7 @@ pub mod bridges;
 pub mod bus;
 pub mod camera;
 pub mod checks;
+pub mod clock;
 pub mod config;
 pub mod db;
 pub mod demo;

@@ -311,7 +311,7 @@ async fn token_command(
         }
         TokenAction::List => {
             let users = db.list_users().await?;
-            let now = watchpost::auth::now_ms();
+            let now = chrono::Utc::now().timestamp_millis();
             for token in db.list_tokens(None).await? {
                 let owner = users.iter().find(|u| u.id == token.user_id).map_or("(deleted)", |u| u.name.as_str());
                 let state = if token.revoked_ms.is_some() {
@@ -481,6 +481,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         config,
         data_dir: args.data_dir,
         demo: args.demo,
+        clock: watchpost::clock::system(),
     }))?;
     Ok(())
 }

@@ -728,6 +728,31 @@ async fn sessions_end_after_their_idle_time_and_their_whole_lifetime() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_and_tokens_expire_by_the_clock_watchpost_is_given() {
+    let clock = watchpost::clock::ManualClock::starting_at(chrono::Utc::now().timestamp_millis());
+    let data = tempfile::tempdir().unwrap();
+    let app = TestApp::start_with("[auth]\nsession_idle_hours = 1\n", data, std::sync::Arc::new(clock.clone())).await;
+    let auth = &app.running().state.auth;
+    let admin = app.running().state.db.user_by_name(ADMIN).await.unwrap().unwrap().id;
+    let short = auth.create_token(admin, "ten minutes", Some(10 * 60_000)).await.unwrap().jwt;
+    let (browser, _) = app.browser_session(ADMIN, ADMIN_PASSWORD).await;
+    let cameras = app.url("/api/cameras");
+    assert_eq!(browser.get(app.url("/account")).send().await.unwrap().status(), 200);
+    assert_eq!(app.anonymous.get(&cameras).bearer_auth(&short).send().await.unwrap().status(), 200);
+
+    // An hour and a minute later by Watchpost's clock, though the test waited no time at all.
+    clock.advance(std::time::Duration::from_secs(61 * 60));
+    let response = browser.get(app.url("/account")).send().await.unwrap();
+    assert!(is_login_redirect(&response), "the idle session ended: {}", response.status());
+    let refused = app.anonymous.get(&cameras).bearer_auth(&short).send().await.unwrap();
+    assert_eq!(refused.status(), 401);
+    assert!(refused.text().await.unwrap().contains("expired"));
+    // The test's own token lives for days: the clock moved only an hour.
+    assert_eq!(app.client.get(&cameras).send().await.unwrap().status(), 200);
+    app.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn only_proxies_in_the_trusted_ranges_are_believed() {
     for (ranges, believed) in [("[\"127.0.0.0/8\"]", true), ("[\"10.0.0.0/8\", \"::1/128\"]", false)] {
         let app = TestApp::start(&format!("[server]\ntrusted_proxies = {ranges}\n")).await;

@@ -89,11 +89,17 @@ async fn an_unusable_media_directory_stops_start_up_with_a_clear_message() {
     config.detector.enabled = false;
     config.server.bind = "127.0.0.1:0".into();
     config.storage.media_dir = Some(blocker.join("media"));
-    let err =
-        match watchpost::app::start(ServeOptions { config, data_dir: dir.path().to_path_buf(), demo: false }).await {
-            Ok(_) => panic!("start-up must fail"),
-            Err(err) => err,
-        };
+    let err = match watchpost::app::start(ServeOptions {
+        config,
+        data_dir: dir.path().to_path_buf(),
+        demo: false,
+        clock: watchpost::clock::system(),
+    })
+    .await
+    {
+        Ok(_) => panic!("start-up must fail"),
+        Err(err) => err,
+    };
     assert!(err.message.contains("media directory") && err.message.contains("media_dir"), "{}", err.message);
 }
 

@@ -16,6 +16,7 @@ pub mod view;
 use crate::bus::{BusMessage, EventBus, EventSummary};
 use crate::camera::Cameras;
 use crate::camera::settings::AlertPolicy;
+use crate::clock::SharedClock;
 use crate::config::Config;
 use crate::db::{Db, Recipient};
 use crate::describe::settings::DescribeConfig;
@@ -75,6 +76,8 @@ pub struct Alerter {
     /// Alerts waiting for their event's description, by event id, with when to stop waiting.
     waiting: HashMap<i64, (EventSummary, Severity, Instant)>,
     cooldowns: Cooldowns,
+    /// Decides mutes and cool-downs.
+    clock: SharedClock,
 }
 
 impl Alerter {
@@ -84,8 +87,9 @@ impl Alerter {
         cameras: Cameras,
         describe: DescribeConfig,
         config: Arc<dyn Fn() -> Arc<Config> + Send + Sync>,
+        clock: SharedClock,
     ) -> Self {
-        Self { db, bus, cameras, describe, config, waiting: HashMap::new(), cooldowns: Cooldowns::default() }
+        Self { db, bus, cameras, describe, config, waiting: HashMap::new(), cooldowns: Cooldowns::default(), clock }
     }
 
     /// Runs until `cancel`; then alerts still waiting for a description are made without it.
@@ -127,7 +131,7 @@ impl Alerter {
     /// Whether `event` alerts (see [`policy::decide`]); held for its description or made now.
     async fn consider(&mut self, event: EventSummary) {
         let controls = self.cameras.controls();
-        let now_ms = chrono::Utc::now().timestamp_millis();
+        let now_ms = self.clock.now_ms();
         if !controls.armed() {
             tracing::debug!(event = event.id, "no alert: alerts are disarmed (home)");
             return;
@@ -174,7 +178,7 @@ impl Alerter {
 
     /// Stores the alert with its deliveries and tells the channels.
     async fn make(&self, event_id: i64, severity: Severity) {
-        let now_ms = chrono::Utc::now().timestamp_millis();
+        let now_ms = self.clock.now_ms();
         let to = recipients(&(self.config)(), &self.db).await;
         match self.db.mark_alerted(event_id, severity, now_ms, &to).await {
             Ok(true) => {

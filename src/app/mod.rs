@@ -11,6 +11,7 @@ use crate::bridges::{BridgeContext, Bridges};
 use crate::bus::EventBus;
 use crate::camera::settings::CameraConfig;
 use crate::camera::{CameraManager, CameraSource, Controls, PipelineContext};
+use crate::clock::SharedClock;
 use crate::config::Config;
 use crate::db::Db;
 use crate::detect::worker::DetectorWorker;
@@ -26,12 +27,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// What `watchpost serve` was asked to do.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ServeOptions {
     pub config: Config,
     pub data_dir: PathBuf,
     /// Add the `demo` camera fed by a clip built from the bundled photograph.
     pub demo: bool,
+    /// The clock sessions, tokens and alert decisions go by ([`crate::clock::system`] but in tests).
+    pub clock: SharedClock,
 }
 
 /// A started Watchpost; [`RunningApp::shutdown`] stops it in order.
@@ -48,7 +51,7 @@ pub struct RunningApp {
 
 /// Starts everything and returns once the web server listens.
 pub async fn start(options: ServeOptions) -> Result<RunningApp> {
-    let ServeOptions { config, data_dir, demo } = options;
+    let ServeOptions { config, data_dir, demo, clock } = options;
     make_private(&data_dir).map_err(|e| {
         Error::unavailable(format!(
             "cannot create the data directory {}: {e}; choose another with --data-dir",
@@ -58,7 +61,7 @@ pub async fn start(options: ServeOptions) -> Result<RunningApp> {
     let data_dir = data_dir.canonicalize().unwrap_or(data_dir);
     let media = MediaStore::open(&config.storage.media_dir(&data_dir))?;
     let db = Db::connect(&config.storage.database_url(&data_dir)).await?;
-    let auth = Auth::open(db.clone(), &data_dir, config.auth.clone()).await?;
+    let auth = Auth::open(db.clone(), &data_dir, config.auth.clone(), clock.clone()).await?;
     let closed = db.close_open_events(chrono::Utc::now().timestamp_millis()).await?;
     if closed > 0 {
         tracing::info!(events = closed, "closed events left open by the previous run");
@@ -103,6 +106,7 @@ pub async fn start(options: ServeOptions) -> Result<RunningApp> {
         cameras: cameras.clone(),
         media: media.clone(),
         vault: auth.vault(),
+        clock: clock.clone(),
         ui_url: String::new(),
         describe: config.describe.clone(),
     };
@@ -262,7 +266,7 @@ pub async fn open_accounts(config: &Config, data_dir: &std::path::Path) -> Resul
     make_private(data_dir)
         .map_err(|e| Error::unavailable(format!("cannot create the data directory {}: {e}", data_dir.display())))?;
     let db = Db::connect(&config.storage.database_url(data_dir)).await?;
-    let auth = Auth::open(db.clone(), data_dir, config.auth.clone()).await?;
+    let auth = Auth::open(db.clone(), data_dir, config.auth.clone(), crate::clock::system()).await?;
     Ok((db, auth))
 }
 

@@ -12,13 +12,14 @@ mod tokens;
 pub mod vault;
 
 use crate::checks::{Checks, ConfigIssue};
+use crate::clock::SharedClock;
 use crate::db::entities::{api_token, session, user};
 use crate::db::{Db, NewAudit, NewUser};
 use crate::error::{Error, ErrorKind, Result};
 use crate::model::CameraScope;
 use limiter::LoginLimiter;
 pub use password::MIN_LENGTH as MIN_PASSWORD_LENGTH;
-pub use secrets::{constant_time_eq, now_ms, random_token};
+pub use secrets::{constant_time_eq, random_token};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -192,14 +193,17 @@ struct Inner {
     /// Serialises changes of roles and of disabling, so that two administrators demoting each
     /// other at once cannot leave no active administrator.
     access_changes: tokio::sync::Mutex<()>,
+    /// When sessions and tokens expire is decided by this clock.
+    clock: SharedClock,
 }
 
 impl Auth {
-    /// Opens (or creates) the key files under `<data_dir>/keys/`.
-    pub async fn open(db: Db, data_dir: &Path, config: AuthConfig) -> Result<Self> {
+    /// Opens (or creates) the key files under `<data_dir>/keys/`; `clock` decides when sessions
+    /// and tokens expire.
+    pub async fn open(db: Db, data_dir: &Path, config: AuthConfig, clock: SharedClock) -> Result<Self> {
         let keys = data_dir.join("keys");
         let vault = Arc::new(Vault::open(&keys.join("credentials.key"))?);
-        let keyring = Keyring::open(&keys.join("api-signing.json"), now_ms())?;
+        let keyring = Keyring::open(&keys.join("api-signing.json"), clock.now_ms())?;
         let has_users = db.count_users().await? > 0;
         Ok(Self {
             inner: Arc::new(Inner {
@@ -211,8 +215,14 @@ impl Auth {
                 has_users: AtomicBool::new(has_users),
                 setup: tokio::sync::Mutex::new(()),
                 access_changes: tokio::sync::Mutex::new(()),
+                clock,
             }),
         })
+    }
+
+    /// Now, by the clock that decides when sessions and tokens expire.
+    pub fn now_ms(&self) -> i64 {
+        self.inner.clock.now_ms()
     }
 
     /// Held while an account's role or disabled flag is checked and changed.
@@ -243,7 +253,7 @@ impl Auth {
     }
 
     pub async fn audit(&self, entry: NewAudit) {
-        if let Err(err) = self.db().insert_audit(&entry, now_ms()).await {
+        if let Err(err) = self.db().insert_audit(&entry, self.now_ms()).await {
             tracing::error!(error = %err, action = %entry.action, "cannot write the audit log");
         }
     }
@@ -256,7 +266,7 @@ impl Auth {
         let hash = password::hash(password).await?;
         let new =
             NewUser { name: name.into(), role: role.as_str().into(), password_hash: hash, cameras: cameras.to_vec() };
-        let id = self.db().insert_user(&new, now_ms()).await?;
+        let id = self.db().insert_user(&new, self.now_ms()).await?;
         self.inner.has_users.store(true, Ordering::Relaxed);
         Ok(id)
     }
@@ -321,7 +331,7 @@ impl Auth {
             }
         };
         self.inner.limiter.release(attempt, &user_key);
-        let now = now_ms();
+        let now = self.now_ms();
         let (idle_cutoff, created_cutoff) = self.session_cutoffs(now);
         self.db().delete_expired_sessions(idle_cutoff, created_cutoff).await?;
         let token = random_token();
@@ -351,7 +361,7 @@ impl Auth {
     pub async fn session(&self, token: &str) -> Result<Option<Identity>> {
         let id = secrets::sha256_hex(token);
         let Some(session) = self.db().get_session(&id).await? else { return Ok(None) };
-        let now = now_ms();
+        let now = self.now_ms();
         let (idle_cutoff, created_cutoff) = self.session_cutoffs(now);
         if session.last_seen_ms < idle_cutoff || session.created_ms < created_cutoff {
             self.db().delete_session(&id).await?;
@@ -415,7 +425,7 @@ impl Auth {
             .await?
             .ok_or_else(|| Error::not_found(format!("there is no user {name:?}")))?;
         let hash = password::hash(new).await?;
-        self.db().set_user_password(user.id, &hash, now_ms()).await
+        self.db().set_user_password(user.id, &hash, self.now_ms()).await
     }
 
     /// An audit entry for something `identity` did.
@@ -451,7 +461,7 @@ impl Auth {
     }
 
     async fn issue(&self, user_id: i64, name: &str, ttl_ms: i64, replaces: Option<String>) -> Result<IssuedToken> {
-        let now = now_ms();
+        let now = self.now_ms();
         let record = api_token::Model {
             id: secrets::random_id(),
             user_id,
@@ -474,7 +484,7 @@ impl Auth {
     /// `[auth] token_grace_hours` more, then stops.
     pub async fn reissue_token(&self, id: &str) -> Result<IssuedToken> {
         let old = self.db().get_token(id).await?.ok_or_else(|| Error::not_found(format!("there is no token {id}")))?;
-        let now = now_ms();
+        let now = self.now_ms();
         if old.revoked_ms.is_some() || old.grace_until_ms.is_some() || old.expires_ms <= now {
             return Err(Error::conflict("Only a token that is still valid can be re-issued; create a new one."));
         }
@@ -484,7 +494,7 @@ impl Auth {
     }
 
     pub async fn revoke_token(&self, id: &str) -> Result<bool> {
-        self.db().revoke_token(id, now_ms()).await
+        self.db().revoke_token(id, self.now_ms()).await
     }
 
     pub async fn get_token(&self, id: &str) -> Result<Option<api_token::Model>> {
@@ -497,7 +507,7 @@ impl Auth {
 
     /// The identity behind an `Authorization: Bearer` token.
     pub async fn verify_token(&self, jwt: &str) -> Result<Identity> {
-        let now = now_ms();
+        let now = self.now_ms();
         let claims = self.keyring().verify(jwt, now, self.grace_ms())?;
         let refused = |why: &str| Error::unauthenticated(format!("API token refused: {why}"));
         let record = self.db().get_token(&claims.jti).await?.ok_or_else(|| refused("it is not known here"))?;
@@ -528,7 +538,7 @@ impl Auth {
     /// Makes a new signing key current; tokens signed with the old one work for the grace period.
     /// Keys another process added to the file meanwhile are kept.
     pub fn rotate_signing_key(&self) -> Result<()> {
-        self.inner.keyring.write().unwrap_or_else(|e| e.into_inner()).rotate(now_ms(), self.grace_ms())
+        self.inner.keyring.write().unwrap_or_else(|e| e.into_inner()).rotate(self.now_ms(), self.grace_ms())
     }
 
     pub fn signing_keys(&self) -> Vec<KeyInfo> {

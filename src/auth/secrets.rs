@@ -34,7 +34,3 @@ pub fn sha256_hex(text: &str) -> String {
 pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
-
-pub fn now_ms() -> i64 {
-    chrono::Utc::now().timestamp_millis()
-}

@@ -171,6 +171,8 @@ impl Keyring {
         let secret = STANDARD.decode(&key.secret).map_err(|_| Error::internal("signing key is not base64"))?;
         let mut validation = Validation::new(Algorithm::HS256);
         validation.leeway = 0;
+        // Expiry is checked below against `now_ms` (the caller's clock), not the system's.
+        validation.validate_exp = false;
         validation.set_required_spec_claims(&["exp", "sub", "jti"]);
         let data = jsonwebtoken::decode::<Claims>(token, &DecodingKey::from_secret(&secret), &validation).map_err(
             |e| match e.kind() {
@@ -178,6 +180,9 @@ impl Keyring {
                 _ => refused("its signature is not valid"),
             },
         )?;
+        if data.claims.exp * 1000 <= now_ms {
+            return Err(refused("it has expired"));
+        }
         Ok(data.claims)
     }
 }

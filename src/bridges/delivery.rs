@@ -120,7 +120,7 @@ pub async fn run(
     let give_up_ms = i64::from(give_up_hours) * 3_600_000;
     let mut paused_until_ms = 0;
     loop {
-        let now_ms = chrono::Utc::now().timestamp_millis();
+        let now_ms = context.clock.now_ms();
         let mut full_batch = false;
         if now_ms >= paused_until_ms {
             match context.db.due_deliveries(channel, now_ms, BATCH).await {
@@ -131,7 +131,7 @@ pub async fn run(
                             break;
                         }
                         if let Some(pause) = deliver(&*sender, &context, &health, &row, give_up_ms).await {
-                            paused_until_ms = chrono::Utc::now().timestamp_millis() + pause.as_millis() as i64;
+                            paused_until_ms = context.clock.now_ms() + pause.as_millis() as i64;
                             break;
                         }
                     }
@@ -142,7 +142,7 @@ pub async fn run(
                 health.update(|h| h.pending = pending);
             }
         }
-        let now_ms = chrono::Utc::now().timestamp_millis();
+        let now_ms = context.clock.now_ms();
         let next_ms = match context.db.next_delivery_ms(channel).await {
             Ok(Some(next)) => next.max(paused_until_ms),
             _ => now_ms + IDLE_LOOK.as_millis() as i64,
@@ -174,7 +174,7 @@ async fn deliver(
     give_up_ms: i64,
 ) -> Option<Duration> {
     let db = &context.db;
-    let now_ms = chrono::Utc::now().timestamp_millis();
+    let now_ms = context.clock.now_ms();
     let log_error = |err: crate::error::Error| tracing::warn!(error = %err, "cannot record an alert's delivery");
     if now_ms - row.created_ms > give_up_ms {
         let last = row.last_error.as_deref().unwrap_or("no try got through");
@@ -201,7 +201,7 @@ async fn deliver(
     match sender.send(&alert, &row.recipient).await {
         Ok(remote_ref) => {
             tracing::info!(event = row.event_id, channel = %row.channel, attempts = row.attempts + 1, "alert delivered");
-            db.delivery_sent(row.id, chrono::Utc::now().timestamp_millis(), remote_ref).await.unwrap_or_else(log_error);
+            db.delivery_sent(row.id, context.clock.now_ms(), remote_ref).await.unwrap_or_else(log_error);
             health.update(|h| h.delivered += 1);
             health.set_state(LinkState::Connected, None);
             None
@@ -214,7 +214,7 @@ async fn deliver(
         }
         Err(failure) => {
             let delay = failure.retry_after.unwrap_or_default().max(retry_delay(row.attempts));
-            let next_ms = chrono::Utc::now().timestamp_millis() + delay.as_millis() as i64;
+            let next_ms = context.clock.now_ms() + delay.as_millis() as i64;
             tracing::warn!(
                 event = row.event_id,
                 channel = %row.channel,

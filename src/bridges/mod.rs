@@ -153,6 +153,8 @@ pub struct BridgeContext {
     pub cameras: Cameras,
     pub media: MediaStore,
     pub vault: Arc<Vault>,
+    /// Decides mutes, cool-downs, retries and giving up.
+    pub clock: crate::clock::SharedClock,
     /// The web UI's address as other systems should link to it.
     pub ui_url: String,
     /// How alerts wait for descriptions (`[describe] alert_wait_secs`).
@@ -213,6 +215,7 @@ impl Bridges {
             context.cameras.clone(),
             context.describe.clone(),
             Arc::new(move || settings.read().expect("bridge config lock").clone()),
+            context.clock.clone(),
         );
         let cancel = self.shutdown.child_token();
         let task = tokio::spawn(alerter.run(cancel.clone()));

@@ -200,8 +200,8 @@ pub(super) struct TokenView {
 }
 
 impl TokenView {
-    fn of(token: &api_token::Model, owner: &str) -> Self {
-        let now = crate::auth::now_ms();
+    /// The token as it stands at `now` (the clock its expiry is judged by).
+    fn of(token: &api_token::Model, owner: &str, now: i64) -> Self {
         let (state, state_text) = if let Some(at) = token.revoked_ms {
             ("revoked", format!("revoked {}", format_ago(at)))
         } else if let Some(until) = token.grace_until_ms {
@@ -316,7 +316,13 @@ async fn account_page_for(
             browser: describe_browser(s.user_agent.as_deref().unwrap_or("")),
         })
         .collect();
-    let tokens = state.db.list_tokens(Some(me.user_id)).await?.iter().map(|t| TokenView::of(t, &me.name)).collect();
+    let tokens = state
+        .db
+        .list_tokens(Some(me.user_id))
+        .await?
+        .iter()
+        .map(|t| TokenView::of(t, &me.name, state.auth.now_ms()))
+        .collect();
     Ok(html(
         status,
         AccountPage {
@@ -662,7 +668,7 @@ pub(super) async fn update_user(
     }
     state.db.update_user_access(user.id, role.as_str(), &cameras, disabled).await?;
     if disabled && !user.disabled {
-        let now = crate::auth::now_ms();
+        let now = state.auth.now_ms();
         state.db.delete_user_sessions(user.id, None).await?;
         state.db.revoke_user_tokens(user.id, now).await?;
     }
@@ -729,7 +735,9 @@ pub(super) async fn tokens_page(
         .list_tokens(None)
         .await?
         .iter()
-        .map(|t| TokenView::of(t, users.get(&t.user_id).map(String::as_str).unwrap_or("(deleted)")))
+        .map(|t| {
+            TokenView::of(t, users.get(&t.user_id).map(String::as_str).unwrap_or("(deleted)"), state.auth.now_ms())
+        })
         .collect();
     let grace_hours = state.auth.config().token_grace_hours;
     let keys = state

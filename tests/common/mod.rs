@@ -94,6 +94,12 @@ impl TestApp {
     }
 
     pub async fn start_in(config_toml: &str, data: tempfile::TempDir) -> Self {
+        Self::start_with(config_toml, data, watchpost::clock::system()).await
+    }
+
+    /// Starts Watchpost going by `clock` (a [`watchpost::clock::ManualClock`] lets a test move
+    /// time forward).
+    pub async fn start_with(config_toml: &str, data: tempfile::TempDir, clock: watchpost::clock::SharedClock) -> Self {
         let mut config = parse_config(config_toml);
         if let Some(url) = test_database(data.path()).await {
             config.storage.database_url = Some(watchpost::secret::Secret::new(url));
@@ -109,9 +115,10 @@ impl TestApp {
         if !config_toml.contains("node_scan_secs") {
             config.discovery.node_scan_secs = 0;
         }
-        let app = watchpost::app::start(ServeOptions { config, data_dir: data.path().to_path_buf(), demo: false })
-            .await
-            .expect("watchpost starts");
+        let app =
+            watchpost::app::start(ServeOptions { config, data_dir: data.path().to_path_buf(), demo: false, clock })
+                .await
+                .expect("watchpost starts");
         let base = format!("http://{}", app.addr);
         let auth = &app.state.auth;
         let admin = match app.state.db.user_by_name(ADMIN).await.unwrap() {
@@ -368,9 +375,14 @@ pub async fn start_without_accounts(mut config: Config, data: &Path) -> RunningA
     // Never multicast on the machine's own network.
     config.discovery.interval_minutes = 0;
     config.discovery.node_scan_secs = 0;
-    watchpost::app::start(ServeOptions { config, data_dir: data.to_path_buf(), demo: false })
-        .await
-        .expect("watchpost starts")
+    watchpost::app::start(ServeOptions {
+        config,
+        data_dir: data.to_path_buf(),
+        demo: false,
+        clock: watchpost::clock::system(),
+    })
+    .await
+    .expect("watchpost starts")
 }
 
 /// The value of the first hidden `csrf` field on a page.
