@@ -205,8 +205,11 @@ fn read_key_file(path: &Path) -> Result<Option<KeyFile>> {
 mod tests {
     use super::*;
 
+    /// The clock the tests' keyrings go by, in milliseconds, and claims expiring relative to it.
+    const NOW_MS: i64 = 1_000_000;
+
     fn claims(exp_in_s: i64) -> Claims {
-        let now = chrono::Utc::now().timestamp();
+        let now = NOW_MS / 1000;
         Claims { sub: "1".into(), jti: "abc".into(), iat: now, exp: now + exp_in_s }
     }
 
@@ -214,7 +217,7 @@ mod tests {
     fn signs_verifies_and_honours_rotation_grace() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("keys/api-signing.json");
-        let now = 1_000_000;
+        let now = NOW_MS;
         let mut ring = Keyring::open(&path, now).unwrap();
         let token = ring.sign(&claims(3600)).unwrap();
         assert_eq!(ring.verify(&token, now, 0).unwrap().jti, "abc");
@@ -233,7 +236,7 @@ mod tests {
     fn a_rotation_by_another_process_is_noticed() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("api-signing.json");
-        let now = 1_000_000;
+        let now = NOW_MS;
         let mut server = Keyring::open(&path, now).unwrap();
         assert!(!server.is_stale());
         let mut cli = Keyring::open(&path, now).unwrap();
