@@ -16,9 +16,10 @@ the normal shape of a Rust module tree and is not counted; every other edge is. 
    names `checks` and `secret`); any module may use it, since nothing can lead back through it. `app` is the one
    composition root: it may name anything, and only its `app::state` may be named back.
 2. Layers: `detect` names only itself, `model`, `geometry` and the leaves `media` (the frame),
-   `checks` (settings checks) and `error`; `bridges`, `web`,
-   `alerts`, `describe` and `events::sensors` reach the cameras only through `camera` (the
-   door: `camera/mod.rs`), never `camera::pipeline`, `camera::ffmpeg` or `detect::worker`.
+   `checks` (settings checks) and `error`; `bridges`, `web`, `alerts`, `describe`, `sensors` and
+   `discovery` reach the cameras only through the doors in `camera/mod.rs` (and their settings in
+   `camera::settings`), never the pipeline's insides (`camera::pipeline`, `camera::ffmpeg`, the
+   event recorders, `detect::worker`, `detect::onnx`).
 
 Run: `python3 scripts/check-layers.py` (exit 1 and the offending paths when a rule is broken);
 `--graph` prints the top-level dependency graph.
@@ -30,14 +31,18 @@ from pathlib import Path
 
 SRC = Path(__file__).resolve().parent.parent / "src"
 
-# Layer rule 2: what a module (prefix) may never name.
-FORBIDDEN = {
-    "bridges": ["camera::pipeline", "camera::ffmpeg", "camera::controls", "detect::worker", "detect::onnx"],
-    "web": ["camera::pipeline", "camera::ffmpeg", "camera::controls", "detect::worker", "detect::onnx"],
-    "alerts": ["camera::pipeline", "camera::ffmpeg", "detect::worker"],
-    "describe": ["camera::pipeline", "camera::ffmpeg", "detect::worker"],
-    "events::sensors": ["camera::pipeline", "camera::ffmpeg", "detect::worker"],
-}
+# Layer rule 2: the pipeline's insides, which only the camera module itself (and `app`, which
+# starts the detector) may name; everyone else goes through the doors in camera/mod.rs.
+PIPELINE = [
+    "camera::pipeline",
+    "camera::ffmpeg",
+    "camera::controls",
+    "camera::motion_events",
+    "camera::object_events",
+    "detect::worker",
+    "detect::onnx",
+]
+FORBIDDEN = {prefix: PIPELINE for prefix in ["bridges", "web", "alerts", "describe", "sensors", "discovery"]}
 # Layer rule 2: the only modules `detect` may name besides itself.
 DETECT_MAY_NAME = {"model", "geometry", "media", "checks", "error"}
 # The composition root, and the leaf of it that the rest may name.

@@ -149,6 +149,9 @@ async fn api_routes_answer_json_and_images() {
     assert_eq!(app.get_json("/api/events?kind=object").await["events"].as_array().unwrap().len(), 0);
     assert_eq!(get(&app, "/api/events?limit=0").await.0, 400);
     assert_eq!(get(&app, "/api/events?before=abc").await.0, 400);
+    let (status, _, body) = get(&app, "/api/events?kind=animal").await;
+    assert_eq!(status, 400, "an unknown kind is refused, not answered with nothing");
+    assert!(body.contains("motion, object, sensor"), "{body}");
 
     let detail = app.get_json(&format!("/api/events/{without}")).await;
     assert_eq!(detail["box_relative"], serde_json::json!([0.25, 0.25, 0.5, 0.5]));
