@@ -7,9 +7,7 @@ use super::view::{CameraView, EventView};
 use crate::app::state::AppState;
 use crate::auth::Identity;
 use crate::bridges::{BridgeHealth, LinkState};
-use crate::db::EventFilter;
 use crate::error::Error;
-use crate::model::{EventKind, EventStatus, Severity};
 use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use std::fmt::Write;
@@ -44,81 +42,6 @@ pub(super) async fn latest_jpeg(state: web::Data<AppState>, me: Identity, id: we
         .content_type("image/jpeg")
         .insert_header(("Cache-Control", "private, no-store"))
         .body(jpeg.as_ref().clone()))
-}
-
-/// Where `day` begins and the next day begins on `zone`'s clock, in ms: 23 or 25 hours apart on
-/// the days daylight saving time starts or ends. Where midnight does not exist (a zone that
-/// springs forward at 00:00), the day begins at its first minute that does.
-fn day_bounds_ms<Tz: chrono::TimeZone>(day: chrono::NaiveDate, zone: &Tz) -> Option<(i64, i64)> {
-    let start_of = |day: chrono::NaiveDate| {
-        let midnight = day.and_hms_opt(0, 0, 0)?;
-        (0..=24 * 60)
-            .step_by(15)
-            .find_map(|minutes| {
-                (midnight + chrono::Duration::minutes(minutes)).and_local_timezone(zone.clone()).earliest()
-            })
-            .map(|t| t.timestamp_millis())
-    };
-    Some((start_of(day)?, start_of(day.succ_opt()?)?))
-}
-
-impl EventsQuery {
-    pub fn to_filter(&self, default_limit: u64) -> Result<EventFilter, Error> {
-        let non_empty = |v: &Option<String>| v.as_ref().map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
-        let (since_ms, until_ms) = match non_empty(&self.date) {
-            Some(date) => {
-                let day = chrono::NaiveDate::parse_from_str(&date, "%Y-%m-%d")
-                    .map_err(|_| Error::invalid(format!("date {date:?} is not a day; use YYYY-MM-DD")))?;
-                let (start_ms, end_ms) = day_bounds_ms(day, &chrono::Local)
-                    .ok_or_else(|| Error::invalid(format!("date {date:?} is out of range")))?;
-                (Some(start_ms), Some(end_ms))
-            }
-            None => (None, None),
-        };
-        let limit = self.limit.unwrap_or(default_limit);
-        if !(1..=500).contains(&limit) {
-            return Err(Error::invalid(format!("limit {limit} is out of range; use 1–500")));
-        }
-        let severity = non_empty(&self.severity)
-            .map(|s| {
-                Severity::parse(&s)
-                    .ok_or_else(|| Error::invalid(format!("severity {s:?} is not one of low, medium, high")))
-            })
-            .transpose()?;
-        let status = non_empty(&self.status)
-            .map(|s| {
-                EventStatus::parse(&s)
-                    .ok_or_else(|| Error::invalid(format!("status {s:?} is not one of new, viewed, resolved")))
-            })
-            .transpose()?;
-        let kind = non_empty(&self.kind)
-            .map(|k| {
-                EventKind::parse(&k)
-                    .ok_or_else(|| Error::invalid(format!("kind {k:?} is not one of motion, object, sensor")))
-            })
-            .transpose()?;
-        let alerts_only = match non_empty(&self.alerts).as_deref() {
-            None | Some("0" | "false" | "off") => false,
-            Some("1" | "true" | "on") => true,
-            Some(other) => return Err(Error::invalid(format!("alerts {other:?} is not a yes or no; use 1 or 0"))),
-        };
-        Ok(EventFilter {
-            tag: non_empty(&self.tag).map(|t| t.to_lowercase()),
-            severity,
-            status,
-            alerts_only,
-            camera: non_empty(&self.camera),
-            allowed_cameras: None,
-            kind,
-            label: non_empty(&self.label),
-            zone: non_empty(&self.zone),
-            since_ms,
-            until_ms,
-            before: self.before,
-            limit,
-            query: non_empty(&self.q),
-        })
-    }
 }
 
 pub(super) async fn list_events(state: web::Data<AppState>, me: Identity, query: web::Query<EventsQuery>) -> ApiResult {
@@ -271,25 +194,5 @@ async fn global_metrics(state: &AppState, out: &mut String) {
         for health in &bridges {
             let _ = writeln!(out, "{name}{{bridge=\"{}\"}} {}", health.name, value(health));
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_day_is_the_local_day_even_when_the_clocks_change() {
-        let hours = |date: &str, zone: chrono_tz::Tz| {
-            let day = chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d").unwrap();
-            let (start, end) = day_bounds_ms(day, &zone).unwrap();
-            let start_local = chrono::DateTime::from_timestamp_millis(start).unwrap().with_timezone(&zone);
-            ((end - start) / 3_600_000, start_local.format("%H:%M").to_string())
-        };
-        assert_eq!(hours("2026-03-29", chrono_tz::Europe::Berlin), (23, "00:00".into()), "spring forward");
-        assert_eq!(hours("2026-10-25", chrono_tz::Europe::Berlin), (25, "00:00".into()), "fall back");
-        assert_eq!(hours("2026-06-01", chrono_tz::Europe::Berlin), (24, "00:00".into()));
-        // Chile springs forward at midnight: 2026-09-06 begins at 01:00.
-        assert_eq!(hours("2026-09-06", chrono_tz::America::Santiago), (23, "01:00".into()), "no midnight");
     }
 }
