@@ -116,7 +116,7 @@ impl SensorEvents {
 
     /// The camera's latest picture saved as the event's snapshot, when it has one.
     async fn snapshot(&self, camera: &str, at_ms: i64) -> Option<String> {
-        let jpeg = self.cameras.get(camera)?.latest_jpeg().await.ok()??;
+        let jpeg = self.cameras.latest_jpeg(camera).await.ok()??;
         let path = MediaStore::snapshot_path(camera, at_ms).replace(".jpg", "-sensor.jpg");
         let (media, relative) = (self.media.clone(), path.clone());
         let written = tokio::task::spawn_blocking(move || media.write_atomic(&relative, &jpeg)).await;

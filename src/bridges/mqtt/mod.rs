@@ -546,8 +546,7 @@ impl Core {
     /// The camera's latest picture, for Home Assistant's camera entity.
     async fn send_picture(&mut self, camera: &str) {
         self.last_picture.insert(camera.to_string(), Instant::now());
-        let Some(runtime) = self.context.cameras.get(camera) else { return };
-        match runtime.latest_jpeg().await {
+        match self.context.cameras.latest_jpeg(camera).await {
             Ok(Some(jpeg)) => self.publish_direct(self.topics.camera(camera, "picture"), jpeg.as_slice(), true),
             Ok(None) => {}
             Err(err) => tracing::debug!(error = %err, "no picture to send"),
