@@ -140,12 +140,6 @@ impl ClockTime {
     }
 }
 
-impl std::fmt::Display for ClockTime {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{:02}:{:02}", self.0 / 60, self.0 % 60)
-    }
-}
-
 /// A day of the week, `mon` … `sun` in settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Weekday {
