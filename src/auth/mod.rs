@@ -225,9 +225,12 @@ impl Auth {
         self.inner.clock.now_ms()
     }
 
-    /// Held while an account's role or disabled flag is checked and changed.
-    pub async fn access_change(&self) -> tokio::sync::MutexGuard<'_, ()> {
-        self.inner.access_changes.lock().await
+    /// Changes an account's role, camera limit and disabled flag. One change at a time, each in
+    /// one transaction with the rule that an active administrator remains (two administrators
+    /// demoting each other at once leave one); disabling ends the account's sessions and tokens.
+    pub async fn change_access(&self, user_id: i64, role: Role, cameras: &[String], disabled: bool) -> Result<()> {
+        let _one_change = self.inner.access_changes.lock().await;
+        self.db().change_user_access(user_id, role.as_str(), cameras, disabled, self.now_ms()).await
     }
 
     pub fn vault(&self) -> Arc<Vault> {

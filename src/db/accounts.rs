@@ -4,7 +4,10 @@ use super::Db;
 use super::entities::{api_token, audit_entry, session, user};
 use crate::error::{Error, Result};
 use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+    TransactionTrait,
+};
 
 /// A user about to be created; the password is already hashed.
 #[derive(Debug, Clone)]
@@ -71,15 +74,54 @@ impl Db {
         Ok(())
     }
 
-    /// Changes what an admin can change about a user: role, camera limits, disabled.
-    pub async fn update_user_access(&self, id: i64, role: &str, cameras: &[String], disabled: bool) -> Result<()> {
+    /// Changes what an admin can change about a user (role, camera limits, disabled) in one
+    /// transaction with the rule that one active administrator must remain: refused (conflict)
+    /// when the change would leave none. Disabling also ends the user's sessions and revokes its
+    /// API tokens at `now_ms`.
+    pub async fn change_user_access(
+        &self,
+        id: i64,
+        role: &str,
+        cameras: &[String],
+        disabled: bool,
+        now_ms: i64,
+    ) -> Result<()> {
+        let txn = self.conn.begin().await?;
+        let before = user::Entity::find_by_id(id)
+            .one(&txn)
+            .await?
+            .ok_or_else(|| Error::not_found(format!("There is no user {id}.")))?;
+        let active_admin = |u: &user::Model| u.role == "admin" && !u.disabled;
+        if active_admin(&before) && (role != "admin" || disabled) {
+            let others = user::Entity::find()
+                .filter(user::Column::Role.eq("admin"))
+                .filter(user::Column::Disabled.eq(false))
+                .filter(user::Column::Id.ne(id))
+                .count(&txn)
+                .await?;
+            if others == 0 {
+                return Err(Error::conflict(
+                    "This is the only active administrator; make someone else an administrator first.",
+                ));
+            }
+        }
         user::Entity::update_many()
             .col_expr(user::Column::Role, Expr::value(role))
             .col_expr(user::Column::Cameras, Expr::value(super::json(&cameras)))
             .col_expr(user::Column::Disabled, Expr::value(disabled))
             .filter(user::Column::Id.eq(id))
-            .exec(&self.conn)
+            .exec(&txn)
             .await?;
+        if disabled && !before.disabled {
+            session::Entity::delete_many().filter(session::Column::UserId.eq(id)).exec(&txn).await?;
+            api_token::Entity::update_many()
+                .col_expr(api_token::Column::RevokedMs, Expr::value(now_ms))
+                .filter(api_token::Column::UserId.eq(id))
+                .filter(api_token::Column::RevokedMs.is_null())
+                .exec(&txn)
+                .await?;
+        }
+        txn.commit().await?;
         Ok(())
     }
 
@@ -169,17 +211,6 @@ impl Db {
             .exec(&self.conn)
             .await?;
         Ok(result.rows_affected > 0)
-    }
-
-    /// Revokes every token of a user (the user was disabled).
-    pub async fn revoke_user_tokens(&self, user_id: i64, now_ms: i64) -> Result<u64> {
-        let result = api_token::Entity::update_many()
-            .col_expr(api_token::Column::RevokedMs, Expr::value(now_ms))
-            .filter(api_token::Column::UserId.eq(user_id))
-            .filter(api_token::Column::RevokedMs.is_null())
-            .exec(&self.conn)
-            .await?;
-        Ok(result.rows_affected)
     }
 
     /// Marks a token as replaced: it works until `until_ms`.

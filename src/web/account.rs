@@ -647,8 +647,6 @@ pub(super) async fn update_user(
     id: web::Path<i64>,
     body: web::Bytes,
 ) -> PageResult {
-    // The last-administrator check and the change are one step.
-    let _one_change = state.auth.access_change().await;
     let user = find_user(&state, *id).await?;
     let fields = form_fields(&body);
     let role = match Role::parse(field(&fields, "role")) {
@@ -657,20 +655,12 @@ pub(super) async fn update_user(
     };
     let disabled = fields.contains_key("disabled");
     let cameras = if role == Role::Admin { Vec::new() } else { fields.get("cameras").cloned().unwrap_or_default() };
-    let loses_admin = user.role == "admin" && !user.disabled && (role != Role::Admin || disabled);
-    if loses_admin {
-        let other_admins =
-            state.db.list_users().await?.iter().filter(|u| u.role == "admin" && !u.disabled && u.id != user.id).count();
-        if other_admins == 0 {
-            let message = "This is the only active administrator; make someone else an administrator first.";
-            return user_page_for(&state, &me, &user, StatusCode::CONFLICT, message.into()).await;
+    match state.auth.change_access(user.id, role, &cameras, disabled).await {
+        Ok(()) => {}
+        Err(err) if err.kind == ErrorKind::Conflict => {
+            return user_page_for(&state, &me, &user, StatusCode::CONFLICT, err.message).await;
         }
-    }
-    state.db.update_user_access(user.id, role.as_str(), &cameras, disabled).await?;
-    if disabled && !user.disabled {
-        let now = state.auth.now_ms();
-        state.db.delete_user_sessions(user.id, None).await?;
-        state.db.revoke_user_tokens(user.id, now).await?;
+        Err(err) => return Err(err.into()),
     }
     let detail = format!(
         "role {}, cameras {}, {}",
