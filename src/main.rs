@@ -241,11 +241,10 @@ fn accounts(
 }
 
 async fn user_command(action: UserAction, auth: &watchpost::auth::Auth, db: &watchpost::db::Db) -> anyhow::Result<()> {
-    use watchpost::auth::Role;
     match action {
         UserAction::Add { name, role, cameras } => {
             let password = read_password()?;
-            auth.create_user(&name, Role::parse(&role)?, &password, &cameras).await?;
+            auth.create_user(&name, watchpost::auth::parse_role(&role)?, &password, &cameras).await?;
             auth.audit(system_audit("user.create", &name, &format!("role {role}, from the command line"))).await;
             println!("Created {role} {name:?}.");
         }
@@ -268,7 +267,7 @@ async fn user_command(action: UserAction, auth: &watchpost::auth::Auth, db: &wat
                 println!(
                     "{:<24} {:<7} cameras: {:<20} {}",
                     user.name,
-                    user.role,
+                    user.role.as_str(),
                     cameras,
                     if user.disabled { "disabled" } else { "" }
                 );
@@ -288,8 +287,12 @@ async fn token_command(
             let owner = match user {
                 Some(user) => db.user_by_name(&user).await?.with_context(|| format!("there is no user {user:?}"))?,
                 None => {
-                    let admins: Vec<_> =
-                        db.list_users().await?.into_iter().filter(|u| u.role == "admin" && !u.disabled).collect();
+                    let admins: Vec<_> = db
+                        .list_users()
+                        .await?
+                        .into_iter()
+                        .filter(|u| u.role == watchpost::model::Role::Admin && !u.disabled)
+                        .collect();
                     match <[_; 1]>::try_from(admins) {
                         Ok([admin]) => admin,
                         Err(admins) if admins.is_empty() => {

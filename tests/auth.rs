@@ -151,7 +151,7 @@ async fn every_route_but_login_health_and_assets_needs_a_signed_in_user() {
     assert_eq!(response.status(), 401);
 
     // A viewer gets 403 on every administrator route.
-    app.running().state.auth.create_user("vera", watchpost::auth::Role::Viewer, "viewer password", &[]).await.unwrap();
+    app.running().state.auth.create_user("vera", watchpost::model::Role::Viewer, "viewer password", &[]).await.unwrap();
     let (viewer, csrf) = app.browser_session("vera", "viewer password").await;
     for route in table.iter().filter(|r| r.access == Access::Admin) {
         let path = concrete(route.path);
@@ -342,7 +342,7 @@ async fn viewers_see_only_their_cameras() {
     );
     let app = TestApp::start(&config).await;
     let state = &app.running().state;
-    state.auth.create_user("kid", watchpost::auth::Role::Viewer, "viewer password", &["porch".into()]).await.unwrap();
+    state.auth.create_user("kid", watchpost::model::Role::Viewer, "viewer password", &["porch".into()]).await.unwrap();
     let event = |camera: &str| motion_event(camera, chrono::Utc::now().timestamp_millis());
     let yard_event = state.db.insert_event(&event("yard")).await.unwrap();
     let porch_event = state.db.insert_event(&event("porch")).await.unwrap();
@@ -610,7 +610,7 @@ async fn a_viewer_limited_to_one_camera_reaches_nothing_of_another_on_any_route(
     );
     let app = TestApp::start(&config).await;
     let state = &app.running().state;
-    state.auth.create_user("kid", watchpost::auth::Role::Viewer, "viewer password", &["porch".into()]).await.unwrap();
+    state.auth.create_user("kid", watchpost::model::Role::Viewer, "viewer password", &["porch".into()]).await.unwrap();
     wait_for("the viewer's camera to have a picture", std::time::Duration::from_secs(30), || async {
         (app.camera_state("porch").await.0 == "online").then_some(())
     })

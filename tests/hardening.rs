@@ -209,7 +209,7 @@ async fn a_damaged_camera_list_shows_no_camera_and_limited_viewers_get_no_global
     let state = &app.running().state;
     state.db.insert_event(&motion_event("yard", chrono::Utc::now().timestamp_millis())).await.unwrap();
     for (name, cameras) in [("limited", vec!["yard".to_string()]), ("damaged", vec!["yard".to_string()])] {
-        state.auth.create_user(name, watchpost::auth::Role::Viewer, "viewer password", &cameras).await.unwrap();
+        state.auth.create_user(name, watchpost::model::Role::Viewer, "viewer password", &cameras).await.unwrap();
     }
     let url = app.running().state.config.storage.database_url(app.data.path());
     let other = Database::connect(&url).await.unwrap();
@@ -289,7 +289,7 @@ async fn two_adoptions_or_saves_of_one_camera_at_once_leave_one_ffmpeg() {
 async fn two_administrators_demoting_each_other_at_once_leave_one() {
     let app = TestApp::start("").await;
     let state = &app.running().state;
-    state.auth.create_user("bea", watchpost::auth::Role::Admin, "admin password", &[]).await.unwrap();
+    state.auth.create_user("bea", watchpost::model::Role::Admin, "admin password", &[]).await.unwrap();
     let (ann, ann_csrf) = app.browser_session(ADMIN, ADMIN_PASSWORD).await;
     let (bea, bea_csrf) = app.browser_session("bea", "admin password").await;
     let id_of = |name: &'static str| async move { state.db.user_by_name(name).await.unwrap().unwrap().id };
@@ -305,7 +305,8 @@ async fn two_administrators_demoting_each_other_at_once_leave_one() {
     // The second is refused by the last-administrator check (409), or, once the first went
     // through, because its sender is no longer an administrator (403).
     assert!(statuses[0] == 303 && matches!(statuses[1], 403 | 409), "{statuses:?}");
-    let admins = state.db.list_users().await.unwrap().into_iter().filter(|u| u.role == "admin").count();
+    let admins =
+        state.db.list_users().await.unwrap().into_iter().filter(|u| u.role == watchpost::model::Role::Admin).count();
     assert_eq!(admins, 1);
     app.shutdown().await;
 }

@@ -17,6 +17,7 @@ use crate::db::entities::{api_token, session, user};
 use crate::db::{Db, NewAudit, NewUser};
 use crate::error::{Error, ErrorKind, Result};
 use crate::model::CameraScope;
+use crate::model::Role;
 use limiter::LoginLimiter;
 pub use password::MIN_LENGTH as MIN_PASSWORD_LENGTH;
 pub use secrets::{constant_time_eq, random_token};
@@ -72,28 +73,9 @@ impl AuthConfig {
     }
 }
 
-/// What an account may do. Viewers watch and mark events; admins also change settings.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Role {
-    Admin,
-    Viewer,
-}
-
-impl Role {
-    pub fn parse(text: &str) -> Result<Self> {
-        match text {
-            "admin" => Ok(Role::Admin),
-            "viewer" => Ok(Role::Viewer),
-            other => Err(Error::invalid(format!("role {other:?} is not admin or viewer"))),
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Admin => "admin",
-            Role::Viewer => "viewer",
-        }
-    }
+/// A role from input, or an error that says which roles there are.
+pub fn parse_role(text: &str) -> Result<Role> {
+    Role::parse(text).ok_or_else(|| Error::invalid(format!("role {text:?} is not admin or viewer")))
 }
 
 /// How a request proved who it is.
@@ -147,7 +129,7 @@ impl Identity {
         Ok(Self {
             user_id: user.id,
             name: user.name.clone(),
-            role: Role::parse(&user.role)?,
+            role: user.role,
             cameras: CameraScope::parse(&user.cameras),
             method,
         })
@@ -230,7 +212,7 @@ impl Auth {
     /// demoting each other at once leave one); disabling ends the account's sessions and tokens.
     pub async fn change_access(&self, user_id: i64, role: Role, cameras: &[String], disabled: bool) -> Result<()> {
         let _one_change = self.inner.access_changes.lock().await;
-        self.db().change_user_access(user_id, role.as_str(), cameras, disabled, self.now_ms()).await
+        self.db().change_user_access(user_id, role, cameras, disabled, self.now_ms()).await
     }
 
     pub fn vault(&self) -> Arc<Vault> {
@@ -267,8 +249,7 @@ impl Auth {
         check_user_name(name)?;
         password::check_rules(password)?;
         let hash = password::hash(password).await?;
-        let new =
-            NewUser { name: name.into(), role: role.as_str().into(), password_hash: hash, cameras: cameras.to_vec() };
+        let new = NewUser { name: name.into(), role, password_hash: hash, cameras: cameras.to_vec() };
         let id = self.db().insert_user(&new, self.now_ms()).await?;
         self.inner.has_users.store(true, Ordering::Relaxed);
         Ok(id)

@@ -3,6 +3,7 @@
 use super::Db;
 use super::entities::{api_token, audit_entry, session, user};
 use crate::error::{Error, Result};
+use crate::model::Role;
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
@@ -13,7 +14,7 @@ use sea_orm::{
 #[derive(Debug, Clone)]
 pub struct NewUser {
     pub name: String,
-    pub role: String,
+    pub role: Role,
     pub password_hash: String,
     pub cameras: Vec<String>,
 }
@@ -40,7 +41,7 @@ impl Db {
         }
         let model = user::ActiveModel {
             name: Set(new.name.clone()),
-            role: Set(new.role.clone()),
+            role: Set(new.role),
             password_hash: Set(new.password_hash.clone()),
             cameras: Set(super::json(&new.cameras)),
             disabled: Set(false),
@@ -81,7 +82,7 @@ impl Db {
     pub async fn change_user_access(
         &self,
         id: i64,
-        role: &str,
+        role: Role,
         cameras: &[String],
         disabled: bool,
         now_ms: i64,
@@ -91,10 +92,10 @@ impl Db {
             .one(&txn)
             .await?
             .ok_or_else(|| Error::not_found(format!("There is no user {id}.")))?;
-        let active_admin = |u: &user::Model| u.role == "admin" && !u.disabled;
-        if active_admin(&before) && (role != "admin" || disabled) {
+        let active_admin = |u: &user::Model| u.role == Role::Admin && !u.disabled;
+        if active_admin(&before) && (role != Role::Admin || disabled) {
             let others = user::Entity::find()
-                .filter(user::Column::Role.eq("admin"))
+                .filter(user::Column::Role.eq(Role::Admin))
                 .filter(user::Column::Disabled.eq(false))
                 .filter(user::Column::Id.ne(id))
                 .count(&txn)

@@ -8,9 +8,10 @@ use super::guard::{FORM_COOKIE, SESSION_COOKIE};
 use super::respond::{PageResult, html, ok, redirect, same_site_path};
 use super::view::{Me, format_ago, format_time};
 use crate::app::state::AppState;
-use crate::auth::{Identity, IssuedToken, MIN_PASSWORD_LENGTH, Role, parse_duration_ms, random_token};
+use crate::auth::{Identity, IssuedToken, MIN_PASSWORD_LENGTH, parse_duration_ms, random_token};
 use crate::db::entities::{api_token, user};
 use crate::error::{Error, ErrorKind};
+use crate::model::Role;
 use actix_web::cookie::SameSite;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -507,7 +508,7 @@ impl UserView {
         Self {
             id: user.id,
             name: user.name.clone(),
-            role: user.role.clone(),
+            role: user.role.as_str().into(),
             cameras: crate::model::CameraScope::parse(&user.cameras).describe(),
             disabled: user.disabled,
             created: format_time(user.created_ms),
@@ -569,7 +570,7 @@ pub(super) async fn create_user(
     let fields = form_fields(&body);
     let name = field(&fields, "name").trim().to_string();
     let cameras = fields.get("cameras").cloned().unwrap_or_default();
-    let result = match Role::parse(field(&fields, "role")) {
+    let result = match crate::auth::parse_role(field(&fields, "role")) {
         Ok(role) => state.auth.create_user(&name, role, field(&fields, "password"), &cameras).await,
         Err(err) => Err(err),
     };
@@ -649,7 +650,7 @@ pub(super) async fn update_user(
 ) -> PageResult {
     let user = find_user(&state, *id).await?;
     let fields = form_fields(&body);
-    let role = match Role::parse(field(&fields, "role")) {
+    let role = match crate::auth::parse_role(field(&fields, "role")) {
         Ok(role) => role,
         Err(err) => return user_page_for(&state, &me, &user, StatusCode::UNPROCESSABLE_ENTITY, err.message).await,
     };

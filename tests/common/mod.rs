@@ -123,7 +123,7 @@ impl TestApp {
         let auth = &app.state.auth;
         let admin = match app.state.db.user_by_name(ADMIN).await.unwrap() {
             Some(user) => user.id,
-            None => auth.create_user(ADMIN, watchpost::auth::Role::Admin, ADMIN_PASSWORD, &[]).await.unwrap(),
+            None => auth.create_user(ADMIN, watchpost::model::Role::Admin, ADMIN_PASSWORD, &[]).await.unwrap(),
         };
         let token = auth.create_token(admin, "tests", None).await.unwrap().jwt;
         let mut headers = reqwest::header::HeaderMap::new();

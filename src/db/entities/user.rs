@@ -1,5 +1,6 @@
 //! A person who signs in to the web UI: name, role, argon2id password hash, camera limits.
 
+use crate::model::Role;
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
@@ -10,7 +11,7 @@ pub struct Model {
     #[sea_orm(unique)]
     pub name: String,
     /// `admin` or `viewer`.
-    pub role: String,
+    pub role: Role,
     /// PHC string (`$argon2id$v=19$…`).
     pub password_hash: String,
     /// JSON list of camera ids this user may see; `[]` means every camera.
