@@ -126,8 +126,7 @@ fn main() -> anyhow::Result<()> {
         })
         .await?;
         tokio::time::sleep(Duration::from_secs(seconds)).await;
-        let frames: u64 =
-            app.state.cameras.list().iter().map(|c| c.counters.frames.load(std::sync::atomic::Ordering::Relaxed)).sum();
+        let frames: u64 = app.state.cameras.list().iter().map(|c| c.figures().frames).sum();
         let events = app.state.db.count_events(None).await?;
         let detector = app.state.cameras.detector_figures();
         anyhow::ensure!(!detect || detector.is_some(), "the detector did not start: {:?}", app.state.detector.error);

@@ -23,7 +23,7 @@ use crate::media::{Frame, MediaStore};
 use crate::model::CameraState;
 use serde::Serialize;
 use std::collections::BTreeMap;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -70,6 +70,19 @@ pub struct LiveObject {
     pub stationary: bool,
 }
 
+/// A camera's counters, read once: for the UI, the API and `/metrics`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CameraFigures {
+    /// Frames decoded by ffmpeg.
+    pub frames: u64,
+    /// Frames dropped because processing fell behind.
+    pub frames_dropped: u64,
+    /// ffmpeg restarts after a failure or stall.
+    pub restarts: u64,
+    pub motion_events: u64,
+    pub object_events: u64,
+}
+
 /// Everything the UI needs to know about one running (or stopped) camera.
 pub struct CameraRuntime {
     pub config: CameraConfig,
@@ -77,10 +90,10 @@ pub struct CameraRuntime {
     status: Mutex<CameraStatus>,
     latest: Mutex<Option<Arc<Frame>>>,
     jpeg_cache: Mutex<Option<(u64, Arc<Vec<u8>>)>>,
-    pub counters: Arc<ffmpeg::FrameCounters>,
-    pub restarts: AtomicU64,
-    pub motion_events: AtomicU64,
-    pub object_events: AtomicU64,
+    counters: Arc<ffmpeg::FrameCounters>,
+    restarts: AtomicU64,
+    motion_events: AtomicU64,
+    object_events: AtomicU64,
     switches: Controls,
 }
 
@@ -105,6 +118,18 @@ impl CameraRuntime {
             motion_events: AtomicU64::new(0),
             object_events: AtomicU64::new(0),
             switches,
+        }
+    }
+
+    /// What the camera's pipeline counted since this runtime started.
+    pub fn figures(&self) -> CameraFigures {
+        let load = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
+        CameraFigures {
+            frames: load(&self.counters.frames),
+            frames_dropped: load(&self.counters.dropped),
+            restarts: load(&self.restarts),
+            motion_events: load(&self.motion_events),
+            object_events: load(&self.object_events),
         }
     }
 

@@ -9,7 +9,6 @@ use crate::model::DescribedBy;
 use crate::model::{Channel, DeliveryStatus, EventKind, EventStatus};
 use crate::secret::redact_url;
 use serde::Serialize;
-use std::sync::atomic::Ordering;
 
 /// `2026-11-22 14:03:07` in the server's local time zone.
 pub fn format_time(ms: i64) -> String {
@@ -72,7 +71,7 @@ pub struct CameraView {
 
 impl CameraView {
     pub fn of(camera: &CameraRuntime) -> Self {
-        let status = camera.status();
+        let (status, figures) = (camera.status(), camera.figures());
         Self {
             id: camera.config.id.clone(),
             name: camera.config.display_name().to_string(),
@@ -88,11 +87,11 @@ impl CameraView {
             last_frame_ms: status.last_frame_ms,
             motion: status.motion,
             objects: status.objects,
-            restarts: camera.restarts.load(Ordering::Relaxed),
-            frames: camera.counters.frames.load(Ordering::Relaxed),
-            frames_dropped: camera.counters.dropped.load(Ordering::Relaxed),
-            motion_events: camera.motion_events.load(Ordering::Relaxed),
-            object_events: camera.object_events.load(Ordering::Relaxed),
+            restarts: figures.restarts,
+            frames: figures.frames,
+            frames_dropped: figures.frames_dropped,
+            motion_events: figures.motion_events,
+            object_events: figures.object_events,
             controls: camera.controls(),
             timezone: camera.config.alerts.timezone.text().to_string(),
         }
