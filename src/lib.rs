@@ -1,6 +1,6 @@
 //! Watchpost: a self-hosted AI guard for CCTV.
 //!
-//! The library holds everything; `main.rs` only parses arguments and starts [`app::App`].
+//! The library holds everything; `main.rs` only parses arguments and starts it with [`app::serve`].
 //! See `docs/design.md` for how the modules fit together.
 
 pub mod alerts;

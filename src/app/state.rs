@@ -1,4 +1,4 @@
-//! What every request handler can reach: the services the composition root ([`super::App`])
+//! What every request handler can reach: the services the composition root ([`super::start`])
 //! builds at start. Kept in its own leaf of `app` so that the web layer can name it without
 //! naming the code that starts everything.
 
