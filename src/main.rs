@@ -127,7 +127,12 @@ fn main() -> ExitCode {
         Some(Command::User { .. } | Command::Token { .. } | Command::Discover { .. }) => "warn",
         _ => "info,actix_server=warn,watchpost::http=warn,sea_orm_migration=warn",
     };
+    // Colour only for a person at a terminal: a log file, a pipe or `docker logs` gets plain text,
+    // and NO_COLOR (https://no-color.org) turns it off everywhere.
+    let colour = std::io::IsTerminal::is_terminal(&std::io::stderr())
+        && std::env::var_os("NO_COLOR").is_none_or(|value| value.is_empty());
     tracing_subscriber::fmt()
+        .with_ansi(colour)
         .with_writer(std::io::stderr)
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("WATCHPOST_LOG").unwrap_or_else(|_| default_filter.into()),

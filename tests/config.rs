@@ -165,6 +165,24 @@ fn check_config_summarises_a_good_file_without_passwords() {
 }
 
 #[test]
+fn logs_written_to_a_pipe_carry_no_colour_codes() {
+    // A port that is taken, so `serve` logs its start and then stops with an error.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let output = watchpost()
+        .args(["serve", "--bind", &taken.local_addr().unwrap().to_string(), "--data-dir"])
+        .arg(data.path())
+        .env_remove("NO_COLOR")
+        .env("WATCHPOST_LOG", "info")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "the bind must fail: {stderr}");
+    assert!(stderr.contains("INFO") && stderr.contains("cannot listen on"), "{stderr}");
+    assert!(!stderr.contains('\u{1b}'), "no escape codes in a pipe: {stderr:?}");
+}
+
+#[test]
 fn version_is_printed() {
     let output = watchpost().arg("--version").output().unwrap();
     assert!(output.status.success());
