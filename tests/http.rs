@@ -383,3 +383,31 @@ async fn the_config_file_wins_over_a_ui_camera_with_the_same_id() {
     assert_eq!(again.status(), 422);
     app.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_camera_that_drops_while_seeing_motion_does_not_keep_showing_motion() {
+    // Here rather than in tests/rtsp.rs, whose test counts this process's ffmpeg children.
+    let clip = test_clip();
+    let server = RtspServer::start_new(&clip);
+    // Motion is held for a minute after the last change, far longer than it takes to notice the
+    // stream is gone: whatever the camera reports while offline, it is not left from before.
+    let config = format!(
+        "[ffmpeg]\nmax_retry_delay_secs = 30\n[[cameras]]\nid = \"gate\"\nurl = \"{}\"\nmotion = {{ quiet_secs = 60 }}\n",
+        server.url()
+    );
+    let app = TestApp::start(&config).await;
+    wait_for("motion while the person walks in", Duration::from_secs(40), || async {
+        (app.get_json("/api/cameras/gate").await["motion"] == true).then_some(())
+    })
+    .await;
+    server.stop();
+    let camera = wait_for("the camera to go offline", Duration::from_secs(40), || async {
+        let camera = app.get_json("/api/cameras/gate").await;
+        (camera["state"] == "offline").then_some(camera)
+    })
+    .await;
+    assert_eq!(camera["motion"], false, "no MOTION badge on a camera that sends nothing: {camera}");
+    assert_eq!(camera["fps"], 0.0, "{camera}");
+    assert_eq!(camera["objects"].as_array().map(Vec::len), Some(0), "{camera}");
+    app.shutdown().await;
+}

@@ -203,7 +203,12 @@ pub async fn run(camera: Arc<CameraRuntime>, ctx: PipelineContext, cancel: Cance
         let now = chrono::Utc::now().timestamp_millis();
         recorder.finish(now).await;
         objects.finish_all(&mut tracker, now).await;
-        camera.update_status(|s| s.objects.clear());
+        // Nothing is seen while the stream is down: no motion, no objects, no frame rate.
+        camera.update_status(|s| {
+            s.objects.clear();
+            s.motion = false;
+            s.fps = 0.0;
+        });
         reported.motion(&ctx, &config.id, false);
         reported.objects(&ctx, &config.id, &config.objects.track, &[]);
         if cancel.is_cancelled() {
@@ -219,7 +224,6 @@ pub async fn run(camera: Arc<CameraRuntime>, ctx: PipelineContext, cancel: Cance
         let delay = backoff.next_delay();
         tracing::warn!(reason = %message, retry_in_s = delay.as_secs(), "camera {}", state.as_str());
         set_state(&camera, &ctx, state, Some(message)).await;
-        camera.update_status(|s| s.fps = 0.0);
         if !sleep_or_cancel(delay, &cancel).await {
             break;
         }
