@@ -335,10 +335,8 @@ impl CameraManager {
     }
 
     async fn store_and_start(&self, camera: CameraConfig) -> Result<()> {
-        let issues = camera.validate();
-        if !issues.is_empty() {
-            let problems: Vec<String> = issues.iter().map(ToString::to_string).collect();
-            return Err(Error::invalid(problems.join(" ")));
+        if let Some(problems) = camera.problems_in_words() {
+            return Err(Error::invalid(problems));
         }
         store_camera(&self.context.db, &self.vault, &camera, CameraSource::Ui).await?;
         self.start(camera, CameraSource::Ui).await;

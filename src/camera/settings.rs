@@ -351,6 +351,12 @@ impl Default for ObjectsConfig {
 pub const RESERVED_CAMERA_ID: &str = "hub";
 
 impl CameraConfig {
+    /// [`CameraConfig::validate`]'s problems in one sentence (`key: why` each), if there are any.
+    pub fn problems_in_words(&self) -> Option<String> {
+        let issues = self.validate();
+        (!issues.is_empty()).then(|| issues.iter().map(ToString::to_string).collect::<Vec<_>>().join(" "))
+    }
+
     /// Checks one camera; keys in the result are relative to the camera (`detect.fps`).
     pub fn validate(&self) -> Vec<ConfigIssue> {
         let mut checks = Checks::default();

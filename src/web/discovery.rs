@@ -326,7 +326,7 @@ pub(super) async fn adopt_create(
     if let Some(fps) = profile.fps {
         camera.detect.fps = camera.detect.fps.min(fps.max(1));
     }
-    if let Some(problems) = validation_problems(&camera) {
+    if let Some(problems) = camera.problems_in_words() {
         return again(problems);
     }
     let camera_id = camera.id.clone();
@@ -334,13 +334,6 @@ pub(super) async fn adopt_create(
     state.db.set_discovered_status(&adoption.device_id, "adopted", Some(&camera_id)).await?;
     state.inbox.finish(&key);
     Ok(started)
-}
-
-/// The camera's settings problems in one sentence, if it has any.
-pub(super) fn validation_problems(camera: &CameraConfig) -> Option<String> {
-    let issues = camera.validate();
-    (!issues.is_empty())
-        .then(|| issues.iter().map(|i| format!("{}: {}", i.key, i.message)).collect::<Vec<_>>().join(" "))
 }
 
 /// Stores an adopted camera like one added by hand (credentials sealed), records it in the audit

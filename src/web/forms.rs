@@ -205,7 +205,7 @@ impl CameraForm {
         };
         let severity = match self.alert_severity.trim() {
             "" => defaults.severity,
-            word => Severity::parse(word).filter(|_| matches!(word, "low" | "medium" | "high")).unwrap_or_else(|| {
+            word => Severity::parse(word).unwrap_or_else(|| {
                 errors.insert("alert_severity".into(), "choose low, medium or high".into());
                 defaults.severity
             }),
@@ -370,7 +370,6 @@ fn parse_rule(line: &str) -> Result<SeverityRule, String> {
     let mut words = line.split_whitespace();
     let first = words.next().unwrap_or_default();
     let severity = Severity::parse(first)
-        .filter(|_| matches!(first, "low" | "medium" | "high"))
         .ok_or_else(|| format!("start with the severity (low, medium or high), not {first:?}"))?;
     let mut rule = SeverityRule { label: None, zone: None, from: None, to: None, severity };
     for word in words {

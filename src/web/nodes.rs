@@ -1,7 +1,7 @@
 //! The Nodes page: ESP32/ESPHome nodes by MAC address (firmware, address, board, last seen,
 //! online), their sensors' recent changes, and adopting a camera node's MJPEG stream as a camera.
 
-use super::discovery::{start_adopted_camera, validation_problems};
+use super::discovery::start_adopted_camera;
 use super::forms::{field, form_fields};
 use super::respond::{PageResult, html, ok};
 use super::view::{Me, format_ago, format_time};
@@ -285,7 +285,7 @@ pub(super) async fn adopt(
         return again(format!("{camera_id:?} is already used by another camera; choose another id."));
     }
     let camera = CameraConfig::new(camera_id.clone(), name.clone(), url.clone());
-    if let Some(problems) = validation_problems(&camera) {
+    if let Some(problems) = camera.problems_in_words() {
         return again(problems);
     }
     if let Err(problem) = check_stream(&url).await {
