@@ -74,8 +74,10 @@ fn main() -> anyhow::Result<()> {
     let started = Instant::now();
     let mut children = Vec::new();
     for id in 0..cameras {
+        let camera = camera(id, &clip);
+        let frames_only = watchpost::camera::ffmpeg::Outputs { frames: true, record_fd: None };
         let mut child = Command::new("ffmpeg")
-            .args(watchpost::camera::ffmpeg::build_args(&camera(id, &clip), &ffmpeg_config).args)
+            .args(watchpost::camera::ffmpeg::build_args(&camera, &ffmpeg_config, &camera.url, frames_only).args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())

@@ -23,6 +23,7 @@ pub mod geometry;
 pub mod http;
 pub mod media;
 pub mod model;
+pub mod recording;
 pub mod secret;
 pub mod sensors;
 pub mod supervise;

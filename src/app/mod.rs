@@ -17,6 +17,8 @@ use crate::db::Db;
 use crate::detect::worker::DetectorWorker;
 use crate::error::{Error, Result};
 use crate::media::MediaStore;
+use crate::recording::retention::Sweeper;
+use crate::recording::{Recordings, SpaceLimits};
 use crate::supervise::{CancellationToken, TaskTracker};
 use crate::web;
 pub use state::{AppState, DetectorState};
@@ -88,7 +90,13 @@ pub async fn start(options: ServeOptions) -> Result<RunningApp> {
     let tasks = TaskTracker::new();
     let bus = EventBus::default();
     let controls = Controls::load(db.clone(), bus.clone()).await?;
+    let recordings = Recordings::new(
+        config.storage.recordings_dir(&data_dir),
+        db.clone(),
+        SpaceLimits::from_gb(config.storage.max_size_gb, config.storage.min_free_gb),
+    );
     let context = PipelineContext {
+        recordings: recordings.clone(),
         db: db.clone(),
         media: media.clone(),
         bus: bus.clone(),
@@ -124,6 +132,7 @@ pub async fn start(options: ServeOptions) -> Result<RunningApp> {
         tasks.clone(),
     );
     let state = AppState {
+        recordings: recordings.clone(),
         inbox,
         describer: describer.info(),
         db,
@@ -161,6 +170,18 @@ pub async fn start(options: ServeOptions) -> Result<RunningApp> {
     tracing::info!("web UI at http://{addr}");
     // Bridges before cameras, so they hear the cameras' first events.
     state.bridges.start_all(crate::bridges::ui_url(&config.server, addr)).await;
+    // Files and index agree before anything records.
+    match crate::recording::recovery::run(&recordings).await {
+        Ok(report) if report == Default::default() => {}
+        Ok(report) => tracing::info!(
+            indexed = report.indexed,
+            salvaged = report.salvaged,
+            dropped = report.dropped,
+            rows_removed = report.rows_removed,
+            "recordings recovered after an unclean stop"
+        ),
+        Err(err) => tracing::error!(error = %err, "the recordings' recovery pass failed; going on"),
+    }
     for camera in file_cameras {
         state.camera_manager.put(camera, CameraSource::Config).await;
     }
@@ -168,6 +189,7 @@ pub async fn start(options: ServeOptions) -> Result<RunningApp> {
         state.camera_manager.put(camera, CameraSource::Ui).await;
     }
     tasks.spawn(describer.run(cancel.clone()));
+    tasks.spawn(sweep_recordings(Sweeper::new(recordings.clone()), state.cameras.clone(), cancel.clone()));
     let sensors = crate::sensors::SensorEvents::new(
         state.db.clone(),
         state.bus.clone(),
@@ -210,6 +232,24 @@ impl RunningApp {
 
 /// The settings the bridges start with: the config file's, with MQTT settings saved on the
 /// Integrations page filling in when the file has no `[mqtt] host`.
+/// How often the retention sweep runs.
+const SWEEP_EVERY: Duration = Duration::from_secs(60);
+
+/// The retention sweep, under the cameras' current rules, until shutdown.
+async fn sweep_recordings(mut sweeper: Sweeper, cameras: crate::camera::Cameras, cancel: CancellationToken) {
+    let mut ticker = tokio::time::interval(SWEEP_EVERY);
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = ticker.tick() => {}
+        }
+        let rules = cameras.list().iter().map(|c| (c.id().to_string(), c.config.record.clone())).collect();
+        if let Err(err) = sweeper.sweep(chrono::Utc::now().timestamp_millis(), rules).await {
+            tracing::warn!(error = %err, "the recordings' retention sweep failed; it runs again in a minute");
+        }
+    }
+}
+
 async fn bridge_config(config: &Config, db: &Db, vault: &Vault) -> Config {
     let mut config = config.clone();
     if !config.mqtt.enabled() {

@@ -1,19 +1,24 @@
-//! The ffmpeg sidecar: builds the command for a camera (input options per source type, the
-//! hardware-decode preset table, output as raw YUV 4:2:0 at the detect size and rate; a network
-//! camera's URL, password and all, goes to ffmpeg's stdin as an ffconcat script, never into its
-//! arguments), runs it on a dedicated thread that reads whole frames from its stdout into recycled
-//! buffers, sends its stderr to the log in the camera's span, and turns its last error into words a
-//! user can act on.
+//! The ffmpeg sidecar: builds the command for one camera stream (input options per source type,
+//! the hardware-decode preset table; a network camera's URL, password and all, goes to ffmpeg's
+//! stdin as an ffconcat script, never into its arguments) with up to two outputs from the one
+//! connection: raw YUV 4:2:0 at the detect size and rate for detection, and the camera's own
+//! H.264/H.265 copied into fragmented MP4 for the recorder. It runs ffmpeg with a dedicated
+//! thread per output (whole frames into recycled buffers; MP4 split into init segment and
+//! fragments), sends its stderr to the log in the camera's span, and turns its last error into
+//! words a user can act on.
 //!
 //! ffmpeg is started with PR_SET_PDEATHSIG, so it dies with Watchpost even on a crash; a normal stop
 //! kills it through [`FfmpegRun::kill`] and waits for it.
 
 use crate::camera::settings::{CameraConfig, FfmpegConfig, HwAccel};
 use crate::media::Frame;
+use crate::recording::StreamFragment;
+use crate::recording::mp4::{Chunk, ChunkReader};
 use ffmpeg_sidecar::command::FfmpegCommand;
 use ffmpeg_sidecar::event::{FfmpegEvent, LogLevel};
 use ffmpeg_sidecar::log_parser::FfmpegLogParser;
 use std::io::Read;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::process::Stdio;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -46,11 +51,21 @@ pub struct FfmpegInvocation {
 /// read from a pipe holds none of them).
 const NETWORK_PROTOCOLS: &str = "pipe,rtsp,rtsps,rtp,srtp,udp,tcp,tls,http,https,httpproxy,crypto,data";
 
-/// The ffmpeg command for a camera.
-pub fn build_args(camera: &CameraConfig, ffmpeg: &FfmpegConfig) -> FfmpegInvocation {
+/// What one ffmpeg run delivers from a camera stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Outputs {
+    /// Raw frames at the detect size and rate, on standard output.
+    pub frames: bool,
+    /// The video copied as fragmented MP4 to this (inherited) file descriptor.
+    pub record_fd: Option<i32>,
+}
+
+/// The ffmpeg command reading `url` for `camera`.
+pub fn build_args(camera: &CameraConfig, ffmpeg: &FfmpegConfig, url: &str, outputs: Outputs) -> FfmpegInvocation {
     let mut args: Vec<String> = ["-hide_banner", "-nostdin", "-nostats"].map(String::from).to_vec();
-    args.extend(hwaccel_args(camera.hwaccel.unwrap_or(ffmpeg.hwaccel)).iter().map(|s| s.to_string()));
-    let url = camera.url.as_str();
+    if outputs.frames {
+        args.extend(hwaccel_args(camera.hwaccel.unwrap_or(ffmpeg.hwaccel)).iter().map(|s| s.to_string()));
+    }
     // Input options of the camera's own URL: TCP for reliability over Wi-Fi; a socket time-out
     // (µs) makes a dead camera fail instead of hanging.
     let network_options: &[(&str, &str)] = if url.starts_with("rtsp://") || url.starts_with("rtsps://") {
@@ -76,17 +91,29 @@ pub fn build_args(camera: &CameraConfig, ffmpeg: &FfmpegConfig) -> FfmpegInvocat
         }
         Some(script)
     };
-    args.extend(["-an", "-sn", "-dn"].map(String::from));
-    let d = camera.detect;
-    args.extend([
-        "-vf".into(),
-        format!("fps={},scale={}:{}", d.fps, d.width, d.height),
-        "-pix_fmt".into(),
-        "yuv420p".into(),
-        "-f".into(),
-        "rawvideo".into(),
-        "pipe:1".into(),
-    ]);
+    if outputs.frames {
+        let d = camera.detect;
+        args.extend([
+            "-map".into(),
+            "0:v:0".into(),
+            "-vf".into(),
+            format!("fps={},scale={}:{}", d.fps, d.width, d.height),
+            "-pix_fmt".into(),
+            "yuv420p".into(),
+            "-f".into(),
+            "rawvideo".into(),
+            "pipe:1".into(),
+        ]);
+    }
+    if let Some(fd) = outputs.record_fd {
+        // One fragment per group of pictures, each starting at a key frame, with no index to
+        // rewrite at the end: what a pipe can carry and a recorder can cut anywhere.
+        args.extend(
+            ["-map", "0:v:0", "-c:v", "copy", "-f", "mp4", "-movflags", "empty_moov+default_base_moof+frag_keyframe"]
+                .map(String::from),
+        );
+        args.push(format!("pipe:{fd}"));
+    }
     FfmpegInvocation { args, stdin }
 }
 
@@ -158,7 +185,7 @@ pub struct ExitReport {
     pub last_error: Option<CameraFault>,
 }
 
-/// A running ffmpeg: frames arrive on the channel given to [`FfmpegRun::spawn`].
+/// A running ffmpeg: frames and recorded video arrive on the sinks given to [`FfmpegRun::spawn`].
 pub struct FfmpegRun {
     child: Arc<Mutex<std::process::Child>>,
     done: oneshot::Receiver<ExitReport>,
@@ -172,24 +199,53 @@ pub struct FrameCounters {
     pub dropped: AtomicU64,
 }
 
+/// Where decoded frames go: full queue = drop and count; buffers sent back on `recycle` are reused.
+pub struct FrameSink {
+    pub frames: mpsc::Sender<Frame>,
+    pub recycle: std::sync::mpsc::Receiver<Vec<u8>>,
+    pub counters: Arc<FrameCounters>,
+    /// The sequence number of the first frame of this run.
+    pub first_seq: u64,
+}
+
+/// Where the copied video goes, fragment by fragment; a full queue (a disk that cannot keep up)
+/// drops and counts, so ffmpeg, and detection with it, never waits for the recorder.
+#[derive(Clone)]
+pub struct RecordSink {
+    pub fragments: mpsc::Sender<StreamFragment>,
+    pub counters: Arc<RecordCounters>,
+}
+
+/// What the record output delivered, for the stall check of a record-only stream and the figures.
+#[derive(Debug, Default)]
+pub struct RecordCounters {
+    pub fragments: AtomicU64,
+    pub dropped: AtomicU64,
+}
+
 impl FfmpegRun {
-    /// Starts ffmpeg for `camera`; frames go to `frames` (dropped and counted when it is full), and
-    /// buffers sent back on `recycle` are reused.
+    /// Starts ffmpeg reading `url` (the camera's, or its record stream's) into the given sinks.
     pub fn spawn(
         camera: &CameraConfig,
         ffmpeg: &FfmpegConfig,
-        frames: mpsc::Sender<Frame>,
-        recycle: std::sync::mpsc::Receiver<Vec<u8>>,
-        counters: Arc<FrameCounters>,
-        first_seq: u64,
+        url: &str,
+        frames: Option<FrameSink>,
+        record: Option<RecordSink>,
     ) -> Result<Self, String> {
-        let invocation = build_args(camera, ffmpeg);
+        let record_pipe = record.as_ref().map(|_| inheritable_pipe()).transpose()?;
+        let outputs =
+            Outputs { frames: frames.is_some(), record_fd: record_pipe.as_ref().map(|(_, write)| write.as_raw_fd()) };
+        let invocation = build_args(camera, ffmpeg, url, outputs);
         let mut command = FfmpegCommand::new_with_path(&ffmpeg.path);
         command.args(&invocation.args);
         let inner = command.as_inner_mut();
         let stdin = if invocation.stdin.is_some() { Stdio::piped() } else { Stdio::null() };
-        inner.stdin(stdin).stdout(Stdio::piped()).stderr(Stdio::piped());
+        let stdout = if frames.is_some() { Stdio::piped() } else { Stdio::null() };
+        inner.stdin(stdin).stdout(stdout).stderr(Stdio::piped());
         set_parent_death_signal(inner);
+        if let Some((_, write)) = &record_pipe {
+            keep_open_in_child(inner, write.as_raw_fd());
+        }
         let mut process = inner.spawn().map_err(|err| {
             if err.kind() == std::io::ErrorKind::NotFound {
                 format!(
@@ -200,6 +256,11 @@ impl FfmpegRun {
                 format!("ffmpeg could not be started: {err}")
             }
         })?;
+        // Only ffmpeg writes to the pipe now: its end of file is ffmpeg's exit.
+        let record_read = record_pipe.map(|(read, write)| {
+            drop(write);
+            std::fs::File::from(read)
+        });
         if let (Some(script), Some(mut stdin)) = (invocation.stdin, process.stdin.take()) {
             // A few hundred bytes, far below a pipe's buffer: this never blocks. Dropping `stdin`
             // closes it, which ends the script for ffmpeg.
@@ -209,7 +270,7 @@ impl FfmpegRun {
                 return Err(format!("cannot hand ffmpeg the camera's address: {err}"));
             }
         }
-        let stdout = process.stdout.take().ok_or("ffmpeg has no stdout")?;
+        let stdout = process.stdout.take();
         let stderr = process.stderr.take().ok_or("ffmpeg has no stderr")?;
         let pid = process.id();
         let child = Arc::new(Mutex::new(process));
@@ -224,6 +285,21 @@ impl FfmpegRun {
                 .spawn(move || log_stderr(stderr, &last_error, &span))
                 .map_err(|e| e.to_string())?
         };
+        let record_thread = match (record_read, record) {
+            (Some(pipe), Some(sink)) => {
+                let span = span.clone();
+                Some(
+                    std::thread::Builder::new()
+                        .name(format!("ffmpeg-mp4-{}", camera.id))
+                        .spawn(move || {
+                            let _entered = span.enter();
+                            read_fragments(pipe, &sink);
+                        })
+                        .map_err(|e| e.to_string())?,
+                )
+            }
+            _ => None,
+        };
 
         let (done_tx, done) = oneshot::channel();
         let (width, height) = (camera.detect.width, camera.detect.height);
@@ -232,8 +308,12 @@ impl FfmpegRun {
             .name(format!("ffmpeg-{}", camera.id))
             .spawn(move || {
                 let _entered = span.enter();
-                read_frames(stdout, width, height, &frames, &recycle, &counters, first_seq);
-                drop(frames);
+                if let (Some(stdout), Some(sink)) = (stdout, frames) {
+                    read_frames(stdout, width, height, &sink);
+                }
+                if let Some(thread) = record_thread {
+                    let _ = thread.join();
+                }
                 let status = reader_child.lock().map(|mut c| c.wait().ok()).unwrap_or(None);
                 let _ = stderr_thread.join();
                 let last_error = last_error.lock().ok().and_then(|mut e| e.take());
@@ -243,11 +323,14 @@ impl FfmpegRun {
         Ok(Self { child, done, pid })
     }
 
-    /// Stops ffmpeg now (SIGKILL); the reader then sees end of stream.
+    /// Stops ffmpeg now (SIGKILL); the readers then see end of stream.
     pub fn kill(&self) {
-        if let Ok(mut child) = self.child.lock() {
-            let _ = child.kill();
-        }
+        self.killer().kill();
+    }
+
+    /// A handle that stops this ffmpeg, for use while [`FfmpegRun::finished`] is awaited.
+    pub fn killer(&self) -> FfmpegKiller {
+        FfmpegKiller(self.child.clone())
     }
 
     /// Waits until ffmpeg has exited and been reaped.
@@ -256,15 +339,84 @@ impl FfmpegRun {
     }
 }
 
-fn read_frames(
-    mut stdout: std::process::ChildStdout,
-    width: u32,
-    height: u32,
-    frames: &mpsc::Sender<Frame>,
-    recycle: &std::sync::mpsc::Receiver<Vec<u8>>,
-    counters: &FrameCounters,
-    mut seq: u64,
-) {
+/// Stops one ffmpeg run (SIGKILL).
+#[derive(Clone)]
+pub struct FfmpegKiller(Arc<Mutex<std::process::Child>>);
+
+impl FfmpegKiller {
+    pub fn kill(&self) {
+        if let Ok(mut child) = self.0.lock() {
+            let _ = child.kill();
+        }
+    }
+}
+
+/// A pipe whose ends close on exec; the write end is made inheritable in the child only.
+fn inheritable_pipe() -> Result<(OwnedFd, OwnedFd), String> {
+    let mut fds = [0i32; 2];
+    // SAFETY: `fds` has room for the two descriptors pipe2 writes; each is owned once below.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return Err(format!("cannot make a pipe for the recording: {}", std::io::Error::last_os_error()));
+    }
+    // SAFETY: both descriptors were just opened by pipe2 and belong to nothing else.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
+
+/// Lets the child keep `fd` open across exec (it is close-on-exec in Watchpost).
+fn keep_open_in_child(command: &mut std::process::Command, fd: i32) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: fcntl is async-signal-safe and changes only the child's own descriptor table.
+    unsafe {
+        command.pre_exec(move || {
+            if libc::fcntl(fd, libc::F_SETFD, 0) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
+
+/// Splits ffmpeg's MP4 into fragments for the recorder, each with the init segment it belongs to.
+/// After a broken stream it keeps reading to the end, so ffmpeg never blocks on a full pipe.
+fn read_fragments(pipe: std::fs::File, sink: &RecordSink) {
+    let mut reader = ChunkReader::new(std::io::BufReader::with_capacity(1 << 16, pipe));
+    let mut init = None;
+    loop {
+        match reader.next_chunk() {
+            Ok(Some(Chunk::Init(segment))) => {
+                if !segment.track.is_h264_or_h265() {
+                    tracing::warn!(
+                        codec = %segment.track.codec,
+                        "the record stream is not H.264 or H.265: browsers may not play what is recorded"
+                    );
+                }
+                init = Some(Arc::new(segment));
+            }
+            Ok(Some(Chunk::Fragment(fragment))) => {
+                let Some(init) = init.clone() else { continue };
+                let arrived_ms = chrono::Utc::now().timestamp_millis();
+                sink.counters.fragments.fetch_add(1, Ordering::Relaxed);
+                match sink.fragments.try_send(StreamFragment { init, fragment, arrived_ms }) {
+                    Ok(()) => {}
+                    Err(mpsc::error::TrySendError::Full(_)) => {
+                        sink.counters.dropped.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Err(mpsc::error::TrySendError::Closed(_)) => break,
+                }
+            }
+            Ok(None) => return,
+            Err(why) => {
+                tracing::warn!(target: "watchpost::ffmpeg", "the recorded stream cannot be read: {why}");
+                break;
+            }
+        }
+    }
+    let _ = std::io::copy(&mut reader.into_inner(), &mut std::io::sink());
+}
+
+fn read_frames(mut stdout: std::process::ChildStdout, width: u32, height: u32, sink: &FrameSink) {
+    let FrameSink { frames, recycle, counters, first_seq } = sink;
+    let mut seq = *first_seq;
     let size = Frame::byte_len(width, height);
     loop {
         let mut data = recycle.try_recv().ok().filter(|b| b.len() == size).unwrap_or_else(|| vec![0; size]);
@@ -327,17 +479,45 @@ fn set_parent_death_signal(_command: &mut std::process::Command) {}
 mod tests {
     use super::*;
 
+    const DETECT: Outputs = Outputs { frames: true, record_fd: None };
+
+    #[test]
+    fn one_connection_gives_frames_and_a_copy_of_the_video_and_a_record_stream_is_not_decoded() {
+        let cam = camera("rtsp://cam/main");
+        let both = build_args(&cam, &FfmpegConfig::default(), &cam.url, Outputs { frames: true, record_fd: Some(7) });
+        let args = both.args.join(" ");
+        assert_eq!(args.matches(" -i ").count(), 1, "{args}");
+        assert!(
+            args.ends_with(
+                "-f rawvideo pipe:1 -map 0:v:0 -c:v copy -f mp4 \
+                 -movflags empty_moov+default_base_moof+frag_keyframe pipe:7"
+            ),
+            "{args}"
+        );
+        let mut vaapi = cam.clone();
+        vaapi.hwaccel = Some(HwAccel::Vaapi);
+        let record_only = build_args(
+            &vaapi,
+            &FfmpegConfig::default(),
+            "rtsp://cam/main",
+            Outputs { frames: false, record_fd: Some(7) },
+        );
+        let args = record_only.args.join(" ");
+        assert!(!args.contains("rawvideo") && !args.contains("hwaccel"), "copying needs no decoder: {args}");
+    }
+
     fn camera(url: &str) -> CameraConfig {
         toml::from_str(&format!("id = \"cam\"\nurl = \"{url}\"")).unwrap()
     }
 
     #[test]
     fn rtsp_uses_tcp_and_a_socket_timeout_and_its_url_never_reaches_the_arguments() {
-        let invocation = build_args(&camera("rtsp://admin:s3cret@10.0.0.2/s"), &FfmpegConfig::default());
+        let cam = camera("rtsp://admin:s3cret@10.0.0.2/s");
+        let invocation = build_args(&cam, &FfmpegConfig::default(), &cam.url, DETECT);
         let args = invocation.args.join(" ");
         assert!(!args.contains("s3cret") && !args.contains("10.0.0.2"), "{args}");
         assert!(args.contains("-f concat -safe 0 -i pipe:0"), "{args}");
-        assert!(args.contains("-vf fps=5,scale=640:360 -pix_fmt yuv420p -f rawvideo pipe:1"), "{args}");
+        assert!(args.contains("-map 0:v:0 -vf fps=5,scale=640:360 -pix_fmt yuv420p -f rawvideo pipe:1"), "{args}");
         assert_eq!(
             invocation.stdin.as_deref(),
             Some(
@@ -345,7 +525,7 @@ mod tests {
                  option timeout 10000000\noption fflags nobuffer\n"
             )
         );
-        let http = build_args(&camera("http://u:p@10.0.0.3/stream"), &FfmpegConfig::default());
+        let http = build_args(&camera("x"), &FfmpegConfig::default(), "http://u:p@10.0.0.3/stream", DETECT);
         assert!(http.stdin.unwrap().contains("option rw_timeout 10000000"));
     }
 
@@ -359,7 +539,7 @@ mod tests {
     fn files_loop_in_real_time_and_presets_go_before_the_input() {
         let mut cam = camera("/clips/demo.mp4");
         cam.hwaccel = Some(HwAccel::Vaapi);
-        let invocation = build_args(&cam, &FfmpegConfig::default());
+        let invocation = build_args(&cam, &FfmpegConfig::default(), &cam.url, DETECT);
         assert_eq!(invocation.stdin, None);
         let args = invocation.args.join(" ");
         assert!(

@@ -8,6 +8,7 @@ pub mod ffmpeg;
 mod motion_events;
 mod object_events;
 mod pipeline;
+mod record_stream;
 pub mod settings;
 
 pub use controls::Controls;
@@ -21,6 +22,7 @@ use crate::detect::worker::{DetectorFigures, DetectorWorker};
 use crate::error::{Error, Result};
 use crate::media::{Frame, MediaStore};
 use crate::model::CameraState;
+use crate::recording::Recordings;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -77,6 +79,10 @@ pub struct CameraFigures {
     pub frames: u64,
     /// Frames dropped because processing fell behind.
     pub frames_dropped: u64,
+    /// Fragments (groups of pictures) of copied video received for recording.
+    pub record_fragments: u64,
+    /// Fragments dropped because the disk could not keep up.
+    pub record_dropped: u64,
     /// ffmpeg restarts after a failure or stall.
     pub restarts: u64,
     pub motion_events: u64,
@@ -91,6 +97,8 @@ pub struct CameraRuntime {
     latest: Mutex<Option<Arc<Frame>>>,
     jpeg_cache: Mutex<Option<(u64, Arc<Vec<u8>>)>>,
     counters: Arc<ffmpeg::FrameCounters>,
+    /// Where the copied video goes while the camera records.
+    record_sink: Option<ffmpeg::RecordSink>,
     restarts: AtomicU64,
     motion_events: AtomicU64,
     object_events: AtomicU64,
@@ -98,7 +106,12 @@ pub struct CameraRuntime {
 }
 
 impl CameraRuntime {
-    fn new(config: CameraConfig, source: CameraSource, switches: Controls) -> Self {
+    fn new(
+        config: CameraConfig,
+        source: CameraSource,
+        switches: Controls,
+        record_sink: Option<ffmpeg::RecordSink>,
+    ) -> Self {
         let state = if config.enabled { CameraState::Starting } else { CameraState::Disabled };
         Self {
             config,
@@ -114,6 +127,7 @@ impl CameraRuntime {
             latest: Mutex::new(None),
             jpeg_cache: Mutex::new(None),
             counters: Arc::default(),
+            record_sink,
             restarts: AtomicU64::new(0),
             motion_events: AtomicU64::new(0),
             object_events: AtomicU64::new(0),
@@ -127,6 +141,8 @@ impl CameraRuntime {
         CameraFigures {
             frames: load(&self.counters.frames),
             frames_dropped: load(&self.counters.dropped),
+            record_fragments: self.record_sink.as_ref().map_or(0, |sink| load(&sink.counters.fragments)),
+            record_dropped: self.record_sink.as_ref().map_or(0, |sink| load(&sink.counters.dropped)),
             restarts: load(&self.restarts),
             motion_events: load(&self.motion_events),
             object_events: load(&self.object_events),
@@ -188,12 +204,19 @@ pub struct PipelineContext {
     /// The shared object detector; `None` when detection is off or could not start.
     pub detector: Option<DetectorWorker>,
     pub controls: Controls,
+    /// Where recorded video goes.
+    pub recordings: Recordings,
 }
+
+/// Fragments waiting for the recorder (a group of pictures each, 1–2 MB at 1080p); beyond this the
+/// reader drops them, so a slow disk never holds up ffmpeg.
+const RECORD_QUEUE: usize = 16;
 
 struct CameraEntry {
     runtime: Arc<CameraRuntime>,
     cancel: CancellationToken,
-    task: Option<tokio::task::JoinHandle<()>>,
+    /// The pipeline and, while it records, the recorder and the record stream.
+    tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
 type Registry = Arc<RwLock<BTreeMap<String, CameraEntry>>>;
@@ -343,20 +366,39 @@ impl CameraManager {
         Ok(())
     }
 
-    /// Replaces a camera's pipeline with one for `config`; the caller holds `changes`.
+    /// Replaces a camera's pipeline (and recorder) with one for `config`; the caller holds
+    /// `changes`.
     async fn start(&self, config: CameraConfig, source: CameraSource) {
         self.stop(&config.id).await;
-        let runtime = Arc::new(CameraRuntime::new(config, source, self.context.controls.clone()));
         let cancel = self.shutdown.child_token();
-        let task = runtime.config.enabled.then(|| {
-            let span = tracing::info_span!("camera", id = %runtime.config.id);
-            self.context.tasks.spawn(tracing::Instrument::instrument(
-                pipeline::run(runtime.clone(), self.context.clone(), cancel.clone()),
-                span,
-            ))
-        });
+        let span = tracing::info_span!("camera", id = %config.id);
+        let mut tasks = Vec::new();
+        let record_sink = if config.enabled && config.record.enabled() {
+            let (sender, receiver) = tokio::sync::mpsc::channel(RECORD_QUEUE);
+            let recorder = crate::recording::writer::run(
+                config.id.clone(),
+                config.record.clone(),
+                self.context.recordings.clone(),
+                receiver,
+                cancel.clone(),
+            );
+            tasks.push(self.context.tasks.spawn(tracing::Instrument::instrument(recorder, span.clone())));
+            Some(ffmpeg::RecordSink { fragments: sender, counters: Arc::default() })
+        } else {
+            None
+        };
+        let runtime = Arc::new(CameraRuntime::new(config, source, self.context.controls.clone(), record_sink.clone()));
+        if runtime.config.enabled {
+            let pipeline = pipeline::run(runtime.clone(), self.context.clone(), cancel.clone());
+            tasks.push(self.context.tasks.spawn(tracing::Instrument::instrument(pipeline, span.clone())));
+            let config = &runtime.config;
+            if let Some(sink) = record_sink.filter(|_| config.record.stream_url(&config.url) != config.url) {
+                let stream = record_stream::run(runtime.clone(), sink, self.context.ffmpeg.clone(), cancel.clone());
+                tasks.push(self.context.tasks.spawn(tracing::Instrument::instrument(stream, span)));
+            }
+        }
         let id = runtime.config.id.clone();
-        self.cameras.registry.write().expect("cameras lock").insert(id, CameraEntry { runtime, cancel, task });
+        self.cameras.registry.write().expect("cameras lock").insert(id, CameraEntry { runtime, cancel, tasks });
         self.context.bus.publish(crate::bus::BusMessage::CamerasChanged);
     }
 
@@ -366,7 +408,7 @@ impl CameraManager {
         let entry = self.cameras.registry.write().expect("cameras lock").remove(id);
         let Some(mut entry) = entry else { return false };
         entry.cancel.cancel();
-        if let Some(task) = entry.task.take() {
+        for task in entry.tasks.drain(..) {
             let _ = task.await;
         }
         true

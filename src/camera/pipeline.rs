@@ -6,7 +6,7 @@
 //! whole frame when it is small), and at the whole frame every [`RECHECK`] (so parked objects are
 //! confirmed still there, or found gone).
 
-use super::ffmpeg::FfmpegRun;
+use super::ffmpeg::{FfmpegRun, FrameSink};
 use super::{CameraRuntime, LiveObject, PipelineContext};
 use crate::bus::BusMessage;
 use crate::camera::motion_events::MotionEventRecorder;
@@ -77,7 +77,11 @@ pub async fn run(camera: Arc<CameraRuntime>, ctx: PipelineContext, cancel: Cance
         set_state(&camera, &ctx, CameraState::Starting, None).await;
         let (frame_tx, mut frame_rx) = mpsc::channel(FRAME_QUEUE);
         let (recycle_tx, recycle_rx) = std::sync::mpsc::channel();
-        let run = match FfmpegRun::spawn(config, &ctx.ffmpeg, frame_tx, recycle_rx, camera.counters.clone(), next_seq) {
+        let frames =
+            FrameSink { frames: frame_tx, recycle: recycle_rx, counters: camera.counters.clone(), first_seq: next_seq };
+        // Detection and recording of one URL share the connection.
+        let record = camera.record_sink.clone().filter(|_| config.record.stream_url(&config.url) == config.url);
+        let run = match FfmpegRun::spawn(config, &ctx.ffmpeg, &config.url, Some(frames), record) {
             Ok(run) => run,
             Err(message) => {
                 tracing::error!("{message}");

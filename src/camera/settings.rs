@@ -7,6 +7,7 @@ use crate::checks::{Checks, ConfigIssue, Parsed};
 use crate::detect::motion::MotionConfig;
 use crate::geometry::{Polygon, check_polygon, point_in_polygon};
 use crate::model::{DescribeProvider, Severity};
+use crate::recording::settings::RecordConfig;
 use crate::secret::{Secret, redact_url};
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
@@ -42,6 +43,9 @@ pub struct CameraConfig {
     /// Which of this camera's events alert, and how severely.
     #[serde(default)]
     pub alerts: AlertPolicy,
+    /// What is recorded, from which stream, and how long it is kept.
+    #[serde(default)]
+    pub record: RecordConfig,
 }
 
 /// Which of a camera's events alert (besides its alerts switch, its mute and home/away).
@@ -256,6 +260,7 @@ impl CameraConfig {
             zones: Vec::new(),
             describe: CameraDescribe::default(),
             alerts: AlertPolicy::default(),
+            record: RecordConfig::default(),
         }
     }
 
@@ -386,6 +391,12 @@ impl CameraConfig {
         if let Err(why) = check_source_url(&self.url) {
             checks.push("url", why);
         }
+        if let Some(url) = self.record.url.as_deref().filter(|url| !url.trim().is_empty())
+            && let Err(why) = check_source_url(url)
+        {
+            checks.push("record.url", why);
+        }
+        checks.nested("record", self.record.validate());
         let d = self.detect;
         if !(16..=3840).contains(&d.width) || !d.width.is_multiple_of(2) {
             checks.push(

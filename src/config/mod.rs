@@ -101,13 +101,26 @@ fn cidr_contains(net: std::net::IpAddr, len: u8, ip: std::net::IpAddr) -> bool {
     }
 }
 
-#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct StorageConfig {
     /// `sqlite://FILE` or `postgres://USER:PASS@HOST/DB`; empty = `sqlite://<data-dir>/watchpost.db`.
     pub database_url: Option<Secret>,
     /// Where snapshots are written; empty = `<data-dir>/media`.
     pub media_dir: Option<PathBuf>,
+    /// Where recordings are written; empty = `<data-dir>/recordings`.
+    pub recordings_dir: Option<PathBuf>,
+    /// The most recordings may take, in GB (10⁹ bytes); the oldest go first beyond it. 0 = no cap.
+    pub max_size_gb: f64,
+    /// Space always left free on the recordings' disk, in GB: the oldest recordings go first to
+    /// keep it.
+    pub min_free_gb: f64,
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        Self { database_url: None, media_dir: None, recordings_dir: None, max_size_gb: 0.0, min_free_gb: 1.0 }
+    }
 }
 
 impl StorageConfig {
@@ -120,6 +133,10 @@ impl StorageConfig {
 
     pub fn media_dir(&self, data_dir: &Path) -> PathBuf {
         self.media_dir.clone().unwrap_or_else(|| data_dir.join("media"))
+    }
+
+    pub fn recordings_dir(&self, data_dir: &Path) -> PathBuf {
+        self.recordings_dir.clone().unwrap_or_else(|| data_dir.join("recordings"))
     }
 }
 
@@ -167,6 +184,8 @@ impl Config {
                 );
             }
         }
+        checks.range("storage.max_size_gb", self.storage.max_size_gb, 0.0..=1_000_000.0, " GB (0 = no cap)");
+        checks.range("storage.min_free_gb", self.storage.min_free_gb, 0.0..=100_000.0, " GB");
         checks.nested("detector", self.detector.validate());
         checks.nested("auth", self.auth.validate());
         checks.nested("ffmpeg", self.ffmpeg.validate());

@@ -24,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(EventDescriptions),
             Box::new(Alerts),
             Box::new(WhatsAppNumbers),
+            Box::new(Recordings),
         ]
     }
 }
@@ -917,5 +918,77 @@ impl MigrationTrait for WhatsAppNumbers {
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         manager.drop_table(Table::drop().table(WhatsappNumbers::Table).to_owned()).await
+    }
+}
+
+/// Recorded video: one row per segment file (stream copy of a camera's H.264/H.265), by camera
+/// and wall-clock span.
+struct Recordings;
+
+impl MigrationName for Recordings {
+    fn name(&self) -> &str {
+        "m20261202_000012_recordings"
+    }
+}
+
+#[derive(DeriveIden)]
+enum RecordingSegments {
+    Table,
+    Id,
+    CameraId,
+    StartMs,
+    EndMs,
+    Bytes,
+    Path,
+    Codec,
+    Width,
+    Height,
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for Recordings {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .create_table(
+                Table::create()
+                    .table(RecordingSegments::Table)
+                    .if_not_exists()
+                    .col(big_pk_auto(RecordingSegments::Id))
+                    .col(string(RecordingSegments::CameraId))
+                    .col(big_integer(RecordingSegments::StartMs))
+                    .col(big_integer(RecordingSegments::EndMs))
+                    .col(big_integer(RecordingSegments::Bytes))
+                    .col(string_uniq(RecordingSegments::Path))
+                    .col(string(RecordingSegments::Codec))
+                    .col(integer(RecordingSegments::Width))
+                    .col(integer(RecordingSegments::Height))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("idx_recording_segments_camera_start")
+                    .table(RecordingSegments::Table)
+                    .col(RecordingSegments::CameraId)
+                    .col(RecordingSegments::StartMs)
+                    .if_not_exists()
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("idx_recording_segments_start")
+                    .table(RecordingSegments::Table)
+                    .col(RecordingSegments::StartMs)
+                    .if_not_exists()
+                    .to_owned(),
+            )
+            .await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager.drop_table(Table::drop().table(RecordingSegments::Table).to_owned()).await
     }
 }

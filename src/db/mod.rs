@@ -9,6 +9,7 @@ pub mod entities;
 mod migration;
 mod nodes;
 mod outbox;
+mod recordings;
 mod search;
 mod whatsapp;
 
@@ -27,6 +28,7 @@ pub use accounts::{NewAudit, NewUser};
 pub use alerts::Recipient;
 pub use migration::Migrator;
 pub use outbox::NewOutboxMessage;
+pub use recordings::{NewSegment, RecordingUsage};
 pub use search::{Description, search_words};
 
 /// A JSON value kept in a TEXT column or a setting, read back. Data that cannot be decoded is an

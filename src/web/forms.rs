@@ -255,6 +255,7 @@ impl CameraForm {
             // Kept from the previous settings: the form does not edit it.
             describe: previous.map(|p| p.describe.clone()).unwrap_or_default(),
             alerts,
+            record: previous.map(|p| p.record.clone()).unwrap_or_default(),
         };
         if threshold > 255 {
             errors.insert("threshold".into(), format!("{threshold} is too high; use 1–255"));

@@ -10,6 +10,7 @@ pub mod event;
 pub mod node;
 pub mod node_event;
 pub mod outbox_message;
+pub mod recording_segment;
 pub mod session;
 pub mod setting;
 pub mod user;

@@ -1,0 +1,152 @@
+//! Queries for recorded video: segments by camera and time, what the recovery pass and the
+//! retention sweep need, and the figures of the Storage page.
+
+use super::Db;
+use super::entities::{event, recording_segment};
+use crate::error::Result;
+use sea_orm::sea_query::{Expr, ExprTrait, Func, OnConflict, SimpleExpr};
+use sea_orm::{ColumnTrait, EntityTrait, FromQueryResult, QueryFilter, QueryOrder, QuerySelect, Set};
+
+/// A segment file just closed (or found on disk by the recovery pass).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewSegment {
+    pub camera_id: String,
+    pub start_ms: i64,
+    pub end_ms: i64,
+    pub bytes: i64,
+    pub path: String,
+    pub codec: String,
+    pub width: i32,
+    pub height: i32,
+}
+
+/// One camera's recordings in total.
+#[derive(Debug, Clone, PartialEq, Eq, FromQueryResult)]
+pub struct RecordingUsage {
+    pub camera_id: String,
+    pub segments: i64,
+    pub bytes: i64,
+    pub oldest_ms: i64,
+    pub newest_ms: i64,
+}
+
+impl Db {
+    /// Indexes a segment; a path already indexed is updated (the recovery pass may meet a file
+    /// the recorder indexed a moment before).
+    pub async fn add_segment(&self, segment: &NewSegment) -> Result<()> {
+        let model = recording_segment::ActiveModel {
+            id: Default::default(),
+            camera_id: Set(segment.camera_id.clone()),
+            start_ms: Set(segment.start_ms),
+            end_ms: Set(segment.end_ms),
+            bytes: Set(segment.bytes),
+            path: Set(segment.path.clone()),
+            codec: Set(segment.codec.clone()),
+            width: Set(segment.width),
+            height: Set(segment.height),
+        };
+        recording_segment::Entity::insert(model)
+            .on_conflict(
+                OnConflict::column(recording_segment::Column::Path)
+                    .update_columns([
+                        recording_segment::Column::StartMs,
+                        recording_segment::Column::EndMs,
+                        recording_segment::Column::Bytes,
+                    ])
+                    .to_owned(),
+            )
+            .exec_without_returning(&self.conn)
+            .await?;
+        Ok(())
+    }
+
+    /// A camera's segments that overlap `[from_ms, to_ms)`, oldest first.
+    pub async fn segments_between(
+        &self,
+        camera: &str,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Result<Vec<recording_segment::Model>> {
+        Ok(recording_segment::Entity::find()
+            .filter(recording_segment::Column::CameraId.eq(camera))
+            .filter(recording_segment::Column::StartMs.lt(to_ms))
+            .filter(recording_segment::Column::EndMs.gt(from_ms))
+            .order_by_asc(recording_segment::Column::StartMs)
+            .all(&self.conn)
+            .await?)
+    }
+
+    /// Every indexed path with its id, for the recovery pass.
+    pub async fn segment_paths(&self) -> Result<Vec<(i64, String)>> {
+        Ok(recording_segment::Entity::find()
+            .select_only()
+            .column(recording_segment::Column::Id)
+            .column(recording_segment::Column::Path)
+            .into_tuple()
+            .all(&self.conn)
+            .await?)
+    }
+
+    /// The oldest segments (of every camera), `limit` at most, starting before `before_ms`.
+    pub async fn oldest_segments(&self, before_ms: i64, limit: u64) -> Result<Vec<recording_segment::Model>> {
+        Ok(recording_segment::Entity::find()
+            .filter(recording_segment::Column::StartMs.lt(before_ms))
+            .order_by_asc(recording_segment::Column::StartMs)
+            .limit(limit)
+            .all(&self.conn)
+            .await?)
+    }
+
+    pub async fn delete_segments(&self, ids: &[i64]) -> Result<u64> {
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        let result = recording_segment::Entity::delete_many()
+            .filter(recording_segment::Column::Id.is_in(ids.iter().copied()))
+            .exec(&self.conn)
+            .await?;
+        Ok(result.rows_affected)
+    }
+
+    /// Segment count, bytes and span per camera.
+    pub async fn recording_usage(&self) -> Result<Vec<RecordingUsage>> {
+        Ok(recording_segment::Entity::find()
+            .select_only()
+            .column(recording_segment::Column::CameraId)
+            .column_as(SimpleExpr::from(Func::count(Expr::col(recording_segment::Column::Id))), "segments")
+            .column_as(
+                SimpleExpr::from(Func::sum(Expr::col(recording_segment::Column::Bytes))).cast_as("BIGINT"),
+                "bytes",
+            )
+            .column_as(SimpleExpr::from(Func::min(Expr::col(recording_segment::Column::StartMs))), "oldest_ms")
+            .column_as(SimpleExpr::from(Func::max(Expr::col(recording_segment::Column::EndMs))), "newest_ms")
+            .group_by(recording_segment::Column::CameraId)
+            .order_by_asc(recording_segment::Column::CameraId)
+            .into_model::<RecordingUsage>()
+            .all(&self.conn)
+            .await?)
+    }
+
+    /// The spans `(start_ms, end_ms)` of a camera's events that overlap `[from_ms, to_ms)`; an
+    /// event still open ends at `open_end_ms`.
+    pub async fn event_spans(
+        &self,
+        camera: &str,
+        from_ms: i64,
+        to_ms: i64,
+        open_end_ms: i64,
+    ) -> Result<Vec<(i64, i64)>> {
+        let rows: Vec<(i64, Option<i64>)> = event::Entity::find()
+            .select_only()
+            .column(event::Column::StartMs)
+            .column(event::Column::EndMs)
+            .filter(event::Column::CameraId.eq(camera))
+            .filter(event::Column::StartMs.lt(to_ms))
+            .filter(event::Column::EndMs.is_null().or(event::Column::EndMs.gt(from_ms)))
+            .order_by_asc(event::Column::StartMs)
+            .into_tuple()
+            .all(&self.conn)
+            .await?;
+        Ok(rows.into_iter().map(|(start, end)| (start, end.unwrap_or(open_end_ms))).collect())
+    }
+}
