@@ -16,6 +16,8 @@ mod guard;
 mod integrations;
 mod nodes;
 mod pages;
+mod ranges;
+mod recordings;
 mod respond;
 mod view;
 mod whatsapp;
@@ -73,15 +75,22 @@ pub fn routes() -> Vec<RouteSpec> {
         RouteSpec::new(GET, "/api/cameras", Viewer, || web::route().to(api::list_cameras)),
         RouteSpec::new(GET, "/api/cameras/{id}", Viewer, || web::route().to(api::get_camera)),
         RouteSpec::new(GET, "/api/cameras/{id}/latest.jpg", Viewer, || web::route().to(api::latest_jpeg)),
+        RouteSpec::new(GET, "/api/cameras/{id}/recordings", Viewer, || {
+            web::route().to(recordings::camera_recordings)
+        }),
+        RouteSpec::new(GET, "/api/cameras/{id}/export.mp4", Viewer, || web::route().to(recordings::export)),
+        RouteSpec::new(GET, "/api/storage", Viewer, || web::route().to(recordings::storage)),
         RouteSpec::new(GET, "/api/events", Viewer, || web::route().to(api::list_events)),
         RouteSpec::new(GET, "/api/events/{id}", Viewer, || web::route().to(api::get_event)),
         RouteSpec::new(GET, "/api/events/{id}/snapshot.jpg", Viewer, || web::route().to(api::event_snapshot)),
+        RouteSpec::new(GET, "/api/events/{id}/clip.mp4", Viewer, || web::route().to(recordings::event_clip)),
         RouteSpec::new(GET, "/", Viewer, || web::route().to(pages::dashboard)),
         RouteSpec::new(GET, "/cameras/new", Admin, || web::route().to(pages::new_camera)),
         RouteSpec::new(POST, "/cameras", Admin, || web::route().to(pages::create_camera)),
         RouteSpec::new(GET, "/cameras/{id}", Viewer, || web::route().to(pages::camera_page)),
         RouteSpec::new(POST, "/cameras/{id}", Admin, || web::route().to(pages::update_camera)),
         RouteSpec::new(GET, "/cameras/{id}/edit", Admin, || web::route().to(pages::edit_camera)),
+        RouteSpec::new(GET, "/cameras/{id}/timeline", Viewer, || web::route().to(pages::timeline_page)),
         RouteSpec::new(GET, "/cameras/{id}/delete", Admin, || web::route().to(pages::confirm_delete)),
         RouteSpec::new(POST, "/cameras/{id}/delete", Admin, || web::route().to(pages::delete_camera)),
         RouteSpec::new(GET, "/events", Viewer, || web::route().to(pages::events_page)),
@@ -163,6 +172,7 @@ pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
 const STYLE_CSS: &str = include_str!("../../web/static/style.css");
 const APP_JS: &str = include_str!("../../web/static/app.js");
 const POLYGONS_JS: &str = include_str!("../../web/static/polygons.js");
+const TIMELINE_JS: &str = include_str!("../../web/static/timeline.js");
 const FAVICON_SVG: &str = include_str!("../../web/static/favicon.svg");
 
 async fn static_file(path: web::Path<String>) -> HttpResponse {
@@ -170,6 +180,7 @@ async fn static_file(path: web::Path<String>) -> HttpResponse {
         "style.css" => (STYLE_CSS, "text/css; charset=utf-8"),
         "app.js" => (APP_JS, "text/javascript; charset=utf-8"),
         "polygons.js" => (POLYGONS_JS, "text/javascript; charset=utf-8"),
+        "timeline.js" => (TIMELINE_JS, "text/javascript; charset=utf-8"),
         "favicon.svg" => (FAVICON_SVG, "image/svg+xml"),
         _ => return HttpResponse::NotFound().content_type("text/plain").body("not found"),
     };

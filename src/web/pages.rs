@@ -67,6 +67,7 @@ pub(super) async fn camera_page(state: web::Data<AppState>, me: Identity, id: we
         ("Event starts after", format!("{} frames with motion", m.start_frames)),
         ("Event ends after", format!("{} s without motion", m.quiet_secs)),
         ("Motion masks", format!("{} polygon(s)", m.mask.len())),
+        ("Recording", recording_summary(&c.record)),
     ];
     ok(CameraPage {
         nav: "dashboard",
@@ -74,6 +75,99 @@ pub(super) async fn camera_page(state: web::Data<AppState>, me: Identity, id: we
         camera: CameraView::of(&runtime),
         settings,
         events: events.iter().map(EventView::of).collect(),
+    }
+    .render())
+}
+
+/// A camera's recording settings in words.
+fn recording_summary(record: &crate::recording::settings::RecordConfig) -> String {
+    use crate::recording::settings::RecordMode;
+    let stream = if record.url.as_deref().is_some_and(|u| !u.trim().is_empty()) { "its record stream" } else { "its stream" };
+    match record.mode {
+        RecordMode::Off => "off".into(),
+        RecordMode::Events => format!(
+            "events, from {stream}: {} s before to {} s after each, kept {} days",
+            record.pre_roll_secs, record.post_roll_secs, record.event_days
+        ),
+        RecordMode::Continuous => format!(
+            "continuous, from {stream}: kept {} days, {} days with events",
+            record.continuous_days, record.event_days
+        ),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "timeline.html")]
+struct TimelinePage {
+    nav: &'static str,
+    me: Me,
+    camera: CameraView,
+    day: String,
+    previous_day: String,
+    next_day: String,
+    /// The day's first millisecond (local time) and its length (23–25 hours).
+    day_start_ms: i64,
+    day_ms: i64,
+    spans: Vec<super::recordings::Span>,
+    events: Vec<EventView>,
+    /// Where to start playing (an event's start), if asked.
+    at_ms: Option<i64>,
+    recording: String,
+}
+
+#[derive(Deserialize)]
+pub(super) struct TimelineQuery {
+    day: Option<String>,
+    at: Option<i64>,
+}
+
+/// A camera's day: recorded spans and events on one bar, a player that plays from any point.
+pub(super) async fn timeline_page(
+    state: web::Data<AppState>,
+    me: Identity,
+    id: web::Path<String>,
+    query: web::Query<TimelineQuery>,
+) -> PageResult {
+    use chrono::TimeZone;
+    let runtime = visible_camera(&state, &me, &id)?;
+    let today = chrono::Local::now().date_naive();
+    let day = match query.day.as_deref() {
+        Some(text) => chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
+            .map_err(|_| Error::invalid(format!("day={text:?} is not a date; use YYYY-MM-DD")))?,
+        None => today,
+    };
+    let start_of = |date: chrono::NaiveDate| {
+        chrono::Local
+            .from_local_datetime(&date.and_hms_opt(0, 0, 0).unwrap_or_default())
+            .earliest()
+            .map_or(0, |t| t.timestamp_millis())
+    };
+    let next = day.succ_opt().unwrap_or(day);
+    let (day_start_ms, day_end_ms) = (start_of(day), start_of(next));
+    let segments = state.recordings.segments(runtime.id(), day_start_ms, day_end_ms).await?;
+    let spans = super::recordings::spans(&segments.iter().map(|s| (s.start_ms, s.end_ms)).collect::<Vec<_>>());
+    let filter = EventFilter {
+        camera: Some(runtime.id().to_string()),
+        since_ms: Some(day_start_ms),
+        until_ms: Some(day_end_ms),
+        limit: 500,
+        ..Default::default()
+    };
+    let mut events = state.db.list_events(&filter).await?;
+    events.sort_by_key(|e| e.start_ms);
+    ok(TimelinePage {
+        nav: "dashboard",
+        me: Me::of(&me),
+        recording: recording_summary(&runtime.config.record),
+        camera: CameraView::of(&runtime),
+        day: day.format("%Y-%m-%d").to_string(),
+        previous_day: day.pred_opt().unwrap_or(day).format("%Y-%m-%d").to_string(),
+        next_day: next.format("%Y-%m-%d").to_string(),
+        day_start_ms,
+        day_ms: (day_end_ms - day_start_ms).max(1),
+        spans,
+        events: events.iter().map(EventView::of).collect(),
+        at_ms: query.at,
     }
     .render())
 }
@@ -393,6 +487,18 @@ struct EventPage {
     width: u32,
     height: u32,
     zones: Vec<DrawnZone>,
+    /// What was recorded around the event.
+    video: EventVideo,
+}
+
+/// Whether the event page can play a clip, and if not, why.
+enum EventVideo {
+    /// Recorded: the clip's address and its span for the timeline link.
+    Clip { url: String, timeline_url: String },
+    /// The camera records, but nothing was kept around this event (it was off, or it is gone).
+    NotRecorded,
+    /// The camera does not record video.
+    Off,
 }
 
 impl EventPage {
@@ -424,7 +530,22 @@ pub(super) async fn event_page(state: web::Data<AppState>, me: Identity, id: web
                 .collect()
         })
         .unwrap_or_default();
-    ok(EventPage { nav: "events", me: Me::of(&me), event: view, camera_name, width, height, zones }.render())
+    let rules = super::recordings::rules_of(&state, &event.camera_id);
+    let now_ms = chrono::Utc::now().timestamp_millis();
+    let (from_ms, to_ms) = super::recordings::clip_span(event.start_ms, event.end_ms, &rules, now_ms);
+    let recorded = !state.recordings.segments(&event.camera_id, from_ms, to_ms).await?.is_empty();
+    let video = if recorded {
+        let day = chrono::DateTime::from_timestamp_millis(event.start_ms).unwrap_or_default().format("%Y-%m-%d");
+        EventVideo::Clip {
+            url: format!("/api/events/{}/clip.mp4", event.id),
+            timeline_url: format!("/cameras/{}/timeline?day={day}&at={}", event.camera_id, event.start_ms),
+        }
+    } else if rules.enabled() {
+        EventVideo::NotRecorded
+    } else {
+        EventVideo::Off
+    };
+    ok(EventPage { nav: "events", me: Me::of(&me), event: view, camera_name, width, height, zones, video }.render())
 }
 
 #[derive(Deserialize)]

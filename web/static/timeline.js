@@ -1,0 +1,74 @@
+// The timeline page: click the day's bar (or an event) to play the recording from that moment;
+// step between events; the player shows the wall-clock time it is at. Video comes from the
+// export route, ten minutes at a time, and the next ten minutes follow when one ends.
+(function () {
+  const root = document.getElementById('timeline');
+  if (!root) return;
+  const camera = root.dataset.camera;
+  const dayStart = Number(root.dataset.dayStart);
+  const dayMs = Number(root.dataset.dayMs);
+  const video = document.getElementById('timeline-video');
+  const bar = root.querySelector('.timeline-bar');
+  const cursor = document.getElementById('timeline-cursor');
+  const playing = document.getElementById('timeline-playing');
+  const download = document.getElementById('timeline-download');
+  const CHUNK_MS = 10 * 60 * 1000;
+  const spans = [...root.querySelectorAll('.timeline-span')].map((r) => [Number(r.dataset.start), Number(r.dataset.end)]);
+  const events = [...document.querySelectorAll('[data-play-at]')].map((b) => Number(b.dataset.playAt));
+  let chunkStart = null;
+
+  const iso = (ms) => new Date(ms).toISOString();
+  const clock = (ms) => new Date(ms).toLocaleTimeString();
+
+  // The recorded moment at or after `ms` (the start of the next span when `ms` falls in a gap).
+  function recordedFrom(ms) {
+    for (const [start, end] of spans) {
+      if (ms < end) return { at: Math.max(ms, start), end };
+    }
+    return null;
+  }
+
+  function play(ms) {
+    const found = recordedFrom(ms);
+    if (!found) {
+      playing.textContent = 'Nothing was recorded after ' + clock(ms) + ' on this day.';
+      return;
+    }
+    chunkStart = found.at;
+    const to = Math.min(found.end, found.at + CHUNK_MS);
+    const query = '?from=' + encodeURIComponent(iso(found.at)) + '&to=' + encodeURIComponent(iso(to));
+    video.src = '/api/cameras/' + encodeURIComponent(camera) + '/export.mp4' + query;
+    download.href = video.src + '&download=1';
+    download.hidden = false;
+    video.play().catch(() => {});
+    show(found.at);
+  }
+
+  function show(ms) {
+    cursor.setAttribute('x', String(ms - dayStart));
+    playing.textContent = 'Playing ' + clock(ms);
+  }
+
+  bar.addEventListener('click', (e) => {
+    const box = bar.getBoundingClientRect();
+    play(dayStart + ((e.clientX - box.left) / box.width) * dayMs);
+  });
+  video.addEventListener('timeupdate', () => {
+    if (chunkStart !== null) show(chunkStart + video.currentTime * 1000);
+  });
+  video.addEventListener('ended', () => {
+    if (chunkStart !== null) play(chunkStart + video.duration * 1000 + 1);
+  });
+  const now = () => (chunkStart === null ? dayStart : chunkStart + video.currentTime * 1000);
+  document.getElementById('timeline-next').addEventListener('click', () => {
+    const next = events.find((t) => t > now() + 1000);
+    if (next !== undefined) play(next - 5000);
+  });
+  document.getElementById('timeline-previous').addEventListener('click', () => {
+    const earlier = events.filter((t) => t < now() - 6000);
+    if (earlier.length) play(earlier[earlier.length - 1] - 5000);
+  });
+  document.querySelectorAll('[data-play-at]').forEach((b) =>
+    b.addEventListener('click', () => play(Number(b.dataset.playAt) - 5000)));
+  if (root.dataset.at) play(Number(root.dataset.at) - 5000);
+})();
