@@ -53,7 +53,9 @@ fn concat_script(files: &[(PathBuf, i64, i64)], from_ms: i64, to_ms: i64) -> Str
     let mut script = String::from("ffconcat version 1.0\n");
     for (index, (path, start_ms, end_ms)) in files.iter().enumerate() {
         let quoted = path.to_string_lossy().replace('\'', r"'\''");
-        script.push_str(&format!("file '{quoted}'\n"));
+        // With a scheme: the script comes from a pipe, and a bare path would be taken relative to
+        // "pipe:".
+        script.push_str(&format!("file 'file:{quoted}'\n"));
         if index == 0 && from_ms > *start_ms {
             script.push_str(&format!("inpoint {:.3}\n", (from_ms - start_ms) as f64 / 1000.0));
         }
@@ -116,8 +118,8 @@ mod tests {
         ];
         assert_eq!(
             concat_script(&files, 3500, 15_250),
-            "ffconcat version 1.0\nfile '/r/cam/d/1000.mp4'\ninpoint 2.500\nfile '/r/cam/d/it'\\''s.mp4'\noutpoint 4.250\n"
+            "ffconcat version 1.0\nfile 'file:/r/cam/d/1000.mp4'\ninpoint 2.500\nfile 'file:/r/cam/d/it'\\''s.mp4'\noutpoint 4.250\n"
         );
-        assert_eq!(concat_script(&files[..1], 0, 20_000), "ffconcat version 1.0\nfile '/r/cam/d/1000.mp4'\n");
+        assert_eq!(concat_script(&files[..1], 0, 20_000), "ffconcat version 1.0\nfile 'file:/r/cam/d/1000.mp4'\n");
     }
 }

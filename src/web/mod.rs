@@ -75,9 +75,7 @@ pub fn routes() -> Vec<RouteSpec> {
         RouteSpec::new(GET, "/api/cameras", Viewer, || web::route().to(api::list_cameras)),
         RouteSpec::new(GET, "/api/cameras/{id}", Viewer, || web::route().to(api::get_camera)),
         RouteSpec::new(GET, "/api/cameras/{id}/latest.jpg", Viewer, || web::route().to(api::latest_jpeg)),
-        RouteSpec::new(GET, "/api/cameras/{id}/recordings", Viewer, || {
-            web::route().to(recordings::camera_recordings)
-        }),
+        RouteSpec::new(GET, "/api/cameras/{id}/recordings", Viewer, || web::route().to(recordings::camera_recordings)),
         RouteSpec::new(GET, "/api/cameras/{id}/export.mp4", Viewer, || web::route().to(recordings::export)),
         RouteSpec::new(GET, "/api/storage", Viewer, || web::route().to(recordings::storage)),
         RouteSpec::new(GET, "/api/events", Viewer, || web::route().to(api::list_events)),

@@ -82,7 +82,8 @@ pub(super) async fn camera_page(state: web::Data<AppState>, me: Identity, id: we
 /// A camera's recording settings in words.
 fn recording_summary(record: &crate::recording::settings::RecordConfig) -> String {
     use crate::recording::settings::RecordMode;
-    let stream = if record.url.as_deref().is_some_and(|u| !u.trim().is_empty()) { "its record stream" } else { "its stream" };
+    let stream =
+        if record.url.as_deref().is_some_and(|u| !u.trim().is_empty()) { "its record stream" } else { "its stream" };
     match record.mode {
         RecordMode::Off => "off".into(),
         RecordMode::Events => format!(

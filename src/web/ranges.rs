@@ -20,7 +20,9 @@ pub fn requested_range(header: Option<&str>, len: u64) -> Result<Option<(u64, u6
     let (first, last) = (first.trim(), last.trim());
     let range = match (first.parse::<u64>(), last.parse::<u64>()) {
         // `bytes=-500`: the last 500 bytes.
-        (Err(_), Ok(suffix)) if first.is_empty() && suffix > 0 => (len.saturating_sub(suffix), len.checked_sub(1).ok_or(())?),
+        (Err(_), Ok(suffix)) if first.is_empty() && suffix > 0 => {
+            (len.saturating_sub(suffix), len.checked_sub(1).ok_or(())?)
+        }
         (Ok(start), Err(_)) if last.is_empty() => (start, len.checked_sub(1).ok_or(())?),
         (Ok(start), Ok(end)) if start <= end => (start, end.min(len.saturating_sub(1))),
         _ => return Ok(None),

@@ -17,7 +17,8 @@ pub mod whatsapp;
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 use watchpost::app::{RunningApp, ServeOptions};
 use watchpost::config::{Config, Environment};
@@ -416,6 +417,8 @@ pub fn free_port() -> u16 {
 pub struct RtspServer {
     child: Child,
     pub port: u16,
+    /// Client connections the server has had.
+    clients: Arc<AtomicUsize>,
 }
 
 impl RtspServer {
@@ -452,14 +455,29 @@ impl RtspServer {
             .stderr(Stdio::inherit())
             .spawn()
             .expect("start the RTSP server (needs python3-gi and gir1.2-gst-rtsp-server-1.0)");
+        let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
         let mut line = String::new();
-        let _ = std::io::BufRead::read_line(&mut std::io::BufReader::new(child.stdout.take().unwrap()), &mut line);
+        let _ = std::io::BufRead::read_line(&mut stdout, &mut line);
         if line.trim() != "ready" {
             let _ = child.kill();
             let _ = child.wait();
             return None;
         }
-        Some(Self { child, port })
+        let clients = Arc::new(AtomicUsize::new(0));
+        let counted = clients.clone();
+        std::thread::spawn(move || {
+            for line in std::io::BufRead::lines(stdout).map_while(Result::ok) {
+                if line.trim() == "client" {
+                    counted.fetch_add(1, Ordering::SeqCst);
+                }
+            }
+        });
+        Some(Self { child, port, clients })
+    }
+
+    /// How many client connections the server has had so far.
+    pub fn clients(&self) -> usize {
+        self.clients.load(Ordering::SeqCst)
     }
 
     pub fn url(&self) -> String {

@@ -3,7 +3,8 @@
 
 Serves an H.264 MP4 file at rtsp://127.0.0.1:PORT/stream without re-encoding. Every client gets
 its own pipeline that starts at the beginning of the file, in real time; when the file ends the
-stream ends. Prints "ready" once it listens. With USER and PASSWORD, the stream asks for them by
+stream ends. Prints "ready" once it listens, then "client" for every client connection (so a test
+can count the connections a camera would see). With USER and PASSWORD, the stream asks for them by
 HTTP Digest authentication, as cameras do.
 
 Usage: rtsp_server.py PORT FILE [USER PASSWORD]
@@ -43,6 +44,7 @@ def main():
             )[0]
         )
     server.get_mount_points().add_factory("/stream", factory)
+    server.connect("client-connected", lambda _server, _client: print("client", flush=True))
     if server.attach(None) == 0:
         sys.exit(f"cannot listen on 127.0.0.1:{port}")
     print("ready", flush=True)
