@@ -230,3 +230,185 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
     found.sort();
     found
 }
+
+/// The real binary, killed with SIGKILL while it writes a file, then started again: the torn file
+/// keeps its whole fragments, a file with nothing playable goes, an index row whose file is gone
+/// goes, and afterwards every file on disk has its row and every row its file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_sigkill_mid_file_the_restart_makes_files_and_index_agree() {
+    let server = RtspServer::start_new(&hd_clip());
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let config = dir.path().join("watchpost.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+            [server]
+            bind = "127.0.0.1:{}"
+            [detector]
+            enabled = false
+            [discovery]
+            interval_minutes = 0
+            node_scan_secs = 0
+            [[cameras]]
+            id = "gate"
+            url = "{}"
+            record = {{ mode = "continuous", segment_secs = 8 }}
+            "#,
+            free_port(),
+            server.url()
+        ),
+    )
+    .unwrap();
+    let start = |log: &str| {
+        let log = std::fs::File::create(dir.path().join(log)).unwrap();
+        Command::new(env!("CARGO_BIN_EXE_watchpost"))
+            .args(["serve", "--config"])
+            .arg(&config)
+            .arg("--data-dir")
+            .arg(&data)
+            .stdout(Stdio::from(log.try_clone().unwrap()))
+            .stderr(Stdio::from(log))
+            .spawn()
+            .expect("start watchpost")
+    };
+    let recordings = data.join("recordings/gate");
+    let mut first = start("first.log");
+    // A whole file, and the next one half written (at least one fragment past its init segment).
+    let day = wait_for("a whole file and a half-written one", Duration::from_secs(60), || async {
+        let files = walk(&recordings);
+        let whole = files.iter().any(|p| p.extension().is_some_and(|e| e == "mp4"));
+        let part = files.iter().find(|p| p.to_string_lossy().ends_with(".part"))?;
+        (whole && std::fs::metadata(part).ok()?.len() > 300_000).then(|| part.parent().unwrap().to_path_buf())
+    })
+    .await;
+    first.kill().unwrap();
+    first.wait().unwrap();
+    let torn = walk(&recordings).into_iter().find(|p| p.to_string_lossy().ends_with(".part")).expect("a torn file");
+    // What a power cut may leave too: a file with nothing playable, and a row whose file is gone.
+    std::fs::write(day.join("1796000000000.mp4"), b"not a video").unwrap();
+    {
+        use sea_orm::ConnectionTrait;
+        let db = sea_orm::Database::connect(format!("sqlite://{}/watchpost.db", data.display())).await.unwrap();
+        db.execute_unprepared(
+            "INSERT INTO recording_segments (camera_id, start_ms, end_ms, bytes, path, codec, width, height) \
+             VALUES ('gate', 1, 2, 3, 'gate/1970-01-01/1.mp4', 'avc1', 1280, 720)",
+        )
+        .await
+        .unwrap();
+        db.close().await.unwrap();
+    }
+
+    let mut second = start("second.log");
+    let recovered = wait_for("the recovery pass", Duration::from_secs(30), || async {
+        let log = std::fs::read_to_string(dir.path().join("second.log")).ok()?;
+        log.lines().find(|l| l.contains("recordings recovered")).map(str::to_string)
+    })
+    .await;
+    // SIGTERM: a clean stop closes the file being written.
+    // SAFETY: kill(2) on our own child's pid only sends it a signal.
+    unsafe { libc::kill(second.id() as i32, libc::SIGTERM) };
+    second.wait().unwrap();
+    for fact in ["salvaged=1", "dropped=1", "rows_removed=1"] {
+        assert!(recovered.contains(fact), "{fact} in {recovered}");
+    }
+    let salvaged = torn.with_extension("");
+    let (codec, _, _, seconds) = probe(&salvaged);
+    assert!(codec == "h264" && seconds > 1.0, "the torn file plays: {codec} {seconds} s");
+
+    let files: Vec<String> = walk(&recordings)
+        .iter()
+        .map(|p| p.strip_prefix(data.join("recordings")).unwrap().to_string_lossy().to_string())
+        .collect();
+    assert!(files.iter().all(|f| f.ends_with(".mp4")), "no .part after a clean stop: {files:?}");
+    let db = watchpost::db::Db::connect(&format!("sqlite://{}/watchpost.db", data.display())).await.unwrap();
+    let mut rows: Vec<String> = db.segment_paths().await.unwrap().into_iter().map(|(_, path)| path).collect();
+    rows.sort();
+    assert_eq!(rows, files, "every file has its row and every row its file");
+}
+
+/// The retention sweep on real files and a real SQLite index: footage without events goes after
+/// `continuous_days`, all of it after `event_days`; in `events` mode what no event needs goes once
+/// judged; over the size cap the oldest footage without events goes before older event clips.
+#[tokio::test]
+async fn the_sweep_deletes_by_age_by_event_and_for_space_oldest_plain_footage_first() {
+    use watchpost::recording::settings::{RecordConfig, RecordMode};
+    use watchpost::recording::{Recordings, SpaceLimits, retention::Sweeper};
+    const MIN: i64 = 60_000;
+    const DAY: i64 = 1_440 * MIN;
+    let dir = tempfile::tempdir().unwrap();
+    let db = watchpost::db::Db::connect(&format!("sqlite://{}/w.db?mode=rwc", dir.path().display())).await.unwrap();
+    let now = 1_796_220_000_000;
+    // 1 MB files: (camera, start, whether an event is in it).
+    let plan: [(&str, i64, bool); 8] = [
+        ("home", now - 5 * DAY, true),             // past event_days: goes by age
+        ("home", now - 2 * DAY, true),             // an event clip within event_days: kept
+        ("home", now - 2 * DAY + 10 * MIN, false), // plain footage past continuous_days: goes by age
+        ("home", now - 60 * MIN, false),           // plain and young, but the oldest plain one left: goes for space
+        ("home", now - 30 * MIN, false),           // kept
+        ("shop", now - 10 * MIN, false),           // events mode, no event: goes
+        ("shop", now - 20 * MIN, true),            // events mode, an event: kept
+        ("shop", now - 30 * 1000, false),          // events mode, too young to judge: kept
+    ];
+    let recordings =
+        Recordings::new(dir.path().join("rec"), db.clone(), SpaceLimits { max_bytes: 4_500_000, min_free_bytes: 0 });
+    let mut files = Vec::new();
+    for (index, (camera, start, with_event)) in plan.iter().enumerate() {
+        let path = format!("{camera}/day/{start}.mp4");
+        let file = dir.path().join("rec").join(&path);
+        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+        std::fs::write(&file, vec![index as u8; 1_000_000]).unwrap();
+        files.push(file);
+        db.add_segment(&watchpost::db::NewSegment {
+            camera_id: camera.to_string(),
+            start_ms: *start,
+            end_ms: start + 10_000,
+            bytes: 1_000_000,
+            path,
+            codec: "avc1.64001f".into(),
+            width: 1280,
+            height: 720,
+        })
+        .await
+        .unwrap();
+        if *with_event {
+            let id = db.insert_event(&motion_event(camera, start + 2_000)).await.unwrap();
+            let ended = watchpost::db::EventUpdate {
+                score: 0.1,
+                bbox: [0.0, 0.0, 0.1, 0.1],
+                boxes: vec![],
+                end_ms: Some(start + 6_000),
+                snapshot: None,
+                stationary: false,
+                zones: None,
+                score_history: None,
+            };
+            db.update_event(id, &ended).await.unwrap();
+        }
+    }
+    let rules = std::collections::HashMap::from([
+        (
+            "home".to_string(),
+            RecordConfig { mode: RecordMode::Continuous, continuous_days: 1, event_days: 3, ..Default::default() },
+        ),
+        ("shop".to_string(), RecordConfig { mode: RecordMode::Events, ..Default::default() }),
+    ]);
+    let mut sweeper = Sweeper::new(recordings.clone());
+    let report = sweeper.sweep(now, rules).await.unwrap();
+    assert_eq!((report.by_age, report.without_event, report.for_space), (2, 1, 1), "{report:?}");
+    let kept: Vec<bool> = files.iter().map(|f| f.exists()).collect();
+    assert_eq!(kept, [false, true, false, false, true, false, true, true]);
+    let mut rows: Vec<String> = db.segment_paths().await.unwrap().into_iter().map(|(_, p)| p).collect();
+    rows.sort();
+    let mut expected: Vec<String> = plan
+        .iter()
+        .zip(&kept)
+        .filter(|(_, kept)| **kept)
+        .map(|((camera, start, _), _)| format!("{camera}/day/{start}.mp4"))
+        .collect();
+    expected.sort();
+    assert_eq!(rows, expected, "rows go with their files");
+    let deleted = recordings.figures.deleted_by_age.load(std::sync::atomic::Ordering::Relaxed);
+    assert_eq!(deleted, 2, "counted for /metrics");
+}
