@@ -412,3 +412,84 @@ async fn the_sweep_deletes_by_age_by_event_and_for_space_oldest_plain_footage_fi
     let deleted = recordings.figures.deleted_by_age.load(std::sync::atomic::Ordering::Relaxed);
     assert_eq!(deleted, 2, "counted for /metrics");
 }
+
+/// A tmpfs mounted for one test, unmounted when dropped.
+struct SmallDisk {
+    path: PathBuf,
+}
+
+impl SmallDisk {
+    /// `None` (said) where this user may not mount; under CI that is a failure.
+    fn mount(path: PathBuf, size: &str) -> Option<Self> {
+        std::fs::create_dir_all(&path).unwrap();
+        let mounted = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(&path)
+            .output()
+            .map(|o| o.status.success())
+            .unwrap_or(false);
+        match mounted {
+            true => Some(Self { path }),
+            false if std::env::var_os("CI").is_some() => panic!("CI must run the full-disk test: cannot mount a tmpfs"),
+            false => {
+                eprintln!("skipped: mounting a small tmpfs needs root");
+                None
+            }
+        }
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.path).status();
+    }
+}
+
+/// A full disk stops only the recording: the camera stays online, motion still makes its event,
+/// the storage figures say why nothing is written, and recording resumes once there is room.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_disk_stops_recording_but_not_detection_and_recording_resumes_when_there_is_room() {
+    let data = tempfile::tempdir().unwrap();
+    let Some(disk) = SmallDisk::mount(data.path().join("small"), "4m") else { return };
+    // All but ~100 kB taken: the first file that grows past it fails.
+    let filler = disk.path.join("filler");
+    let free = watchpost::recording::free_bytes(&disk.path).unwrap();
+    std::fs::write(&filler, vec![0u8; (free - 100_000) as usize]).unwrap();
+    let server = RtspServer::start_new(&hd_clip());
+    let config = format!(
+        r#"
+        [storage]
+        recordings_dir = "{}"
+        min_free_gb = 0
+        [[cameras]]
+        id = "gate"
+        url = "{}"
+        motion = {{ quiet_secs = 2 }}
+        record = {{ mode = "continuous", segment_secs = 4 }}
+        "#,
+        disk.path.display(),
+        server.url()
+    );
+    let app = TestApp::start_in(&config, data).await;
+    let error = wait_for("the storage figures to say the disk is full", Duration::from_secs(30), || async {
+        app.get_json("/api/storage").await["write_error"].as_str().map(str::to_string)
+    })
+    .await;
+    assert!(error.contains("No space left"), "{error}");
+    let event = wait_for("a motion event while the disk is full", Duration::from_secs(40), || async {
+        app.events("camera=gate").await.into_iter().next()
+    })
+    .await;
+    assert_eq!(event["kind"], "motion");
+    assert_eq!(app.camera_state("gate").await.0, "online");
+    assert_eq!(app.get_json("/api/storage").await["cameras"], serde_json::json!([]), "nothing could be indexed");
+
+    std::fs::remove_file(&filler).unwrap();
+    wait_for("recording to resume", Duration::from_secs(30), || async {
+        let storage = app.get_json("/api/storage").await;
+        (storage["cameras"][0]["segments"].as_i64() >= Some(1) && storage["write_error"].is_null()).then_some(())
+    })
+    .await;
+    app.shutdown().await;
+    drop(disk);
+}
