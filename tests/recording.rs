@@ -200,6 +200,11 @@ async fn an_rtsp_camera_records_on_its_detect_connection_and_plays_an_events_cli
     let storage = app.get_json("/api/storage").await;
     assert_eq!(storage["cameras"][0]["camera"], "gate");
     assert!(storage["total_bytes"].as_i64().unwrap() > 1_000_000, "{storage}");
+    let storage_page = app.client.get(app.url("/settings/storage")).send().await.unwrap().text().await.unwrap();
+    assert!(storage_page.contains("<td>gate</td>") && storage_page.contains("at this rate"), "{storage_page}");
+    let metrics = app.client.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("watchpost_recordings_bytes{camera=\"gate\"}"), "{metrics}");
+    assert!(!metrics.contains("watchpost_camera_record_fragments_total{camera=\"gate\"} 0"), "{metrics}");
 
     // The same access rules as snapshots.
     let auth = &app.running().state.auth;
@@ -476,6 +481,10 @@ async fn a_full_disk_stops_recording_but_not_detection_and_recording_resumes_whe
     })
     .await;
     assert!(error.contains("No space left"), "{error}");
+    let metrics = app.client.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    assert!(!metrics.contains("watchpost_recordings_write_errors_total 0"), "counted: {metrics}");
+    let page = app.client.get(app.url("/settings/storage")).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("Recording is paused"), "{page}");
     let event = wait_for("a motion event while the disk is full", Duration::from_secs(40), || async {
         app.events("camera=gate").await.into_iter().next()
     })

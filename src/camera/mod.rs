@@ -392,7 +392,7 @@ impl CameraManager {
             let pipeline = pipeline::run(runtime.clone(), self.context.clone(), cancel.clone());
             tasks.push(self.context.tasks.spawn(tracing::Instrument::instrument(pipeline, span.clone())));
             let config = &runtime.config;
-            if let Some(sink) = record_sink.filter(|_| config.record.stream_url(&config.url) != config.url) {
+            if let Some(sink) = record_sink.filter(|_| !config.records_detect_stream()) {
                 let stream = record_stream::run(runtime.clone(), sink, self.context.ffmpeg.clone(), cancel.clone());
                 tasks.push(self.context.tasks.spawn(tracing::Instrument::instrument(stream, span)));
             }
@@ -435,7 +435,9 @@ impl CameraManager {
 pub async fn store_camera(db: &Db, vault: &Vault, camera: &CameraConfig, source: CameraSource) -> Result<()> {
     let (clean_url, userinfo) = crate::secret::split_credentials(&camera.url);
     let credentials = userinfo.map(|u| vault.seal(&u)).transpose()?;
-    let stored = CameraConfig { url: clean_url, ..camera.clone() };
+    // A record stream uses the camera's user name and password; none of them is stored in clear.
+    let mut stored = CameraConfig { url: clean_url, ..camera.clone() };
+    stored.record.url = camera.record.own_url().map(|url| crate::secret::split_credentials(url).0);
     let settings = serde_json::to_string(&stored)
         .map_err(|e| crate::Error::internal("cannot encode camera settings").with_source(e))?;
     db.upsert_camera(crate::db::entities::camera::Model {

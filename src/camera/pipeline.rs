@@ -80,7 +80,7 @@ pub async fn run(camera: Arc<CameraRuntime>, ctx: PipelineContext, cancel: Cance
         let frames =
             FrameSink { frames: frame_tx, recycle: recycle_rx, counters: camera.counters.clone(), first_seq: next_seq };
         // Detection and recording of one URL share the connection.
-        let record = camera.record_sink.clone().filter(|_| config.record.stream_url(&config.url) == config.url);
+        let record = camera.record_sink.clone().filter(|_| config.records_detect_stream());
         let run = match FfmpegRun::spawn(config, &ctx.ffmpeg, &config.url, Some(frames), record) {
             Ok(run) => run,
             Err(message) => {

@@ -17,7 +17,7 @@ const LEAST_STALL: Duration = Duration::from_secs(30);
 
 pub async fn run(camera: Arc<CameraRuntime>, sink: RecordSink, ffmpeg: FfmpegConfig, cancel: CancellationToken) {
     let config = &camera.config;
-    let url = config.record.stream_url(&config.url).to_string();
+    let url = config.record_url();
     let stall = Duration::from_secs(ffmpeg.stall_timeout_secs).max(LEAST_STALL);
     let mut backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(ffmpeg.max_retry_delay_secs));
     tracing::info!(url = %crate::secret::redact_url(&url), "record stream starting");

@@ -356,6 +356,21 @@ impl Default for ObjectsConfig {
 pub const RESERVED_CAMERA_ID: &str = "hub";
 
 impl CameraConfig {
+    /// The URL recorded: the record stream's own (with the camera's user name and password when
+    /// it gives none), or the camera's.
+    pub fn record_url(&self) -> String {
+        match self.record.own_url() {
+            None => self.url.clone(),
+            Some(own) if crate::secret::split_credentials(own).1.is_some() => own.to_string(),
+            Some(own) => crate::secret::join_credentials(own, crate::secret::split_credentials(&self.url).1.as_deref()),
+        }
+    }
+
+    /// Whether recording reads the stream detection reads (then one connection serves both).
+    pub fn records_detect_stream(&self) -> bool {
+        self.record_url() == self.url
+    }
+
     /// [`CameraConfig::validate`]'s problems in one sentence (`key: why` each), if there are any.
     pub fn problems_in_words(&self) -> Option<String> {
         let issues = self.validate();
@@ -675,5 +690,24 @@ impl FfmpegConfig {
         checks.range("stall_timeout_secs", self.stall_timeout_secs, 2..=600, " seconds");
         checks.range("max_retry_delay_secs", self.max_retry_delay_secs, 1..=3600, " seconds");
         checks.into_issues()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_record_stream_borrows_the_cameras_credentials_unless_it_has_its_own() {
+        let mut camera = CameraConfig::new("gate", "", "rtsp://admin:pw@10.0.0.2/sub");
+        assert_eq!(camera.record_url(), camera.url);
+        assert!(camera.records_detect_stream());
+        camera.record.url = Some("rtsp://10.0.0.2/main".into());
+        assert_eq!(camera.record_url(), "rtsp://admin:pw@10.0.0.2/main");
+        assert!(!camera.records_detect_stream());
+        camera.record.url = Some("rtsp://rec:other@10.0.0.2/main".into());
+        assert_eq!(camera.record_url(), "rtsp://rec:other@10.0.0.2/main");
+        camera.record.url = Some("rtsp://10.0.0.2/sub".into());
+        assert!(camera.records_detect_stream(), "the detect stream, named again, is one connection");
     }
 }

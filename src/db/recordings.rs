@@ -127,6 +127,17 @@ impl Db {
             .await?)
     }
 
+    /// Per camera, the bytes of footage with an event in it (the rest is plain footage).
+    pub async fn event_footage_bytes(&self) -> Result<Vec<(String, i64)>> {
+        use sea_orm::{ConnectionTrait, Statement};
+        let sql = "SELECT s.camera_id, CAST(SUM(s.bytes) AS BIGINT) FROM recording_segments s \
+                   WHERE EXISTS (SELECT 1 FROM events e WHERE e.camera_id = s.camera_id \
+                   AND e.start_ms < s.end_ms AND COALESCE(e.end_ms, s.end_ms) > s.start_ms) \
+                   GROUP BY s.camera_id";
+        let rows = self.conn.query_all_raw(Statement::from_string(self.conn.get_database_backend(), sql)).await?;
+        rows.iter().map(|row| Ok((row.try_get_by_index(0)?, row.try_get_by_index(1)?))).collect()
+    }
+
     /// The spans `(start_ms, end_ms)` of a camera's events that overlap `[from_ms, to_ms)`; an
     /// event still open ends at `open_end_ms`.
     pub async fn event_spans(

@@ -65,9 +65,9 @@ impl RecordConfig {
         self.mode != RecordMode::Off
     }
 
-    /// The URL recorded: its own, or the camera's.
-    pub fn stream_url<'a>(&'a self, camera_url: &'a str) -> &'a str {
-        self.url.as_deref().filter(|url| !url.trim().is_empty()).unwrap_or(camera_url)
+    /// The record stream's own URL, when it has one.
+    pub fn own_url(&self) -> Option<&str> {
+        self.url.as_deref().filter(|url| !url.trim().is_empty())
     }
 
     /// Checks the numbers; keys are relative to the section (`pre_roll_secs`). The URL is the
@@ -91,10 +91,10 @@ mod tests {
     fn defaults_record_nothing_and_numbers_out_of_range_name_their_key() {
         let config = RecordConfig::default();
         assert!(!config.enabled() && config.validate().is_empty());
-        assert_eq!(config.stream_url("rtsp://cam/sub"), "rtsp://cam/sub");
+        assert_eq!(config.own_url(), None);
         let bad = RecordConfig { segment_secs: 1, event_days: 0, url: Some("rtsp://cam/main".into()), ..config };
         let keys: Vec<String> = bad.validate().into_iter().map(|i| i.key).collect();
         assert_eq!(keys, ["event_days", "segment_secs"]);
-        assert_eq!(bad.stream_url("rtsp://cam/sub"), "rtsp://cam/main");
+        assert_eq!(bad.own_url(), Some("rtsp://cam/main"));
     }
 }

@@ -128,6 +128,18 @@ pub(super) async fn metrics(state: web::Data<AppState>, req: HttpRequest) -> Htt
     family("watchpost_camera_object_events_total", "counter", "Object events started since start-up.", &|c| {
         c.object_events.to_string()
     });
+    family(
+        "watchpost_camera_record_fragments_total",
+        "counter",
+        "Groups of pictures of copied video received for recording.",
+        &|c| c.record_fragments.to_string(),
+    );
+    family(
+        "watchpost_camera_record_dropped_total",
+        "counter",
+        "Groups of pictures not recorded because the disk could not keep up.",
+        &|c| c.record_dropped.to_string(),
+    );
     if sees_every_camera {
         global_metrics(&state, &mut out).await;
     }
@@ -139,8 +151,10 @@ pub(super) async fn metrics(state: web::Data<AppState>, req: HttpRequest) -> Htt
     HttpResponse::Ok().content_type("text/plain; version=0.0.4; charset=utf-8").body(out)
 }
 
-/// The counters that are not per camera: the detector, the descriptions and the bridges.
+/// The counters that are not per camera: the detector, the descriptions, the bridges and the
+/// recordings' disk.
 async fn global_metrics(state: &AppState, out: &mut String) {
+    recording_metrics(state, out).await;
     if let Some(figures) = state.cameras.detector_figures() {
         for (name, help, value) in [
             ("watchpost_detector_inferences_total", "Model runs.", figures.runs as f64),
@@ -194,5 +208,51 @@ async fn global_metrics(state: &AppState, out: &mut String) {
         for health in &bridges {
             let _ = writeln!(out, "{name}{{bridge=\"{}\"}} {}", health.name, value(health));
         }
+    }
+}
+
+/// What recordings take, the space left, and what the sweep deleted, by reason.
+async fn recording_metrics(state: &AppState, out: &mut String) {
+    let recordings = &state.recordings;
+    let _ = writeln!(
+        out,
+        "# HELP watchpost_recordings_bytes Bytes of recorded video kept, by camera.\n# TYPE watchpost_recordings_bytes gauge"
+    );
+    match recordings.db().recording_usage().await {
+        Ok(usage) => {
+            for camera in usage {
+                let _ = writeln!(out, "watchpost_recordings_bytes{{camera=\"{}\"}} {}", camera.camera_id, camera.bytes);
+            }
+        }
+        Err(err) => tracing::warn!(error = %err, "metrics: cannot read the recordings' usage"),
+    }
+    if let Some(free) = recordings.free_bytes() {
+        let _ = writeln!(
+            out,
+            "# HELP watchpost_recordings_free_bytes Space left on the recordings' disk.\n# TYPE watchpost_recordings_free_bytes gauge\nwatchpost_recordings_free_bytes {free}"
+        );
+    }
+    let figures = &recordings.figures;
+    let load = |counter: &std::sync::atomic::AtomicU64| counter.load(Ordering::Relaxed);
+    let _ = writeln!(
+        out,
+        "# HELP watchpost_recordings_segments_written_total Recording files written and indexed.\n# TYPE watchpost_recordings_segments_written_total counter\nwatchpost_recordings_segments_written_total {}",
+        load(&figures.segments_written)
+    );
+    let _ = writeln!(
+        out,
+        "# HELP watchpost_recordings_write_errors_total Times a recording could not be written (a full or missing disk).\n# TYPE watchpost_recordings_write_errors_total counter\nwatchpost_recordings_write_errors_total {}",
+        load(&figures.write_errors)
+    );
+    let _ = writeln!(
+        out,
+        "# HELP watchpost_recordings_deleted_total Recording files deleted by the retention sweep, by reason.\n# TYPE watchpost_recordings_deleted_total counter"
+    );
+    for (reason, counter) in [
+        ("age", &figures.deleted_by_age),
+        ("space", &figures.deleted_for_space),
+        ("no_event", &figures.deleted_without_event),
+    ] {
+        let _ = writeln!(out, "watchpost_recordings_deleted_total{{reason=\"{reason}\"}} {}", load(counter));
     }
 }

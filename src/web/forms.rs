@@ -11,6 +11,7 @@ use crate::error::Error;
 use crate::geometry::Polygon;
 use crate::model::Severity;
 use crate::model::{EventKind, EventStatus};
+use crate::recording::settings::{RecordConfig, RecordMode};
 use crate::secret::{join_credentials, split_credentials, with_credentials};
 use serde::Deserialize;
 use std::collections::{BTreeMap, HashMap};
@@ -82,6 +83,20 @@ pub struct CameraForm {
     /// One rule per line: `high label=person zone=garden time=22:00-06:00`.
     #[serde(default)]
     pub alert_rules: String,
+    /// `[cameras.record]`: `off`, `events` or `continuous`.
+    #[serde(default)]
+    pub record_mode: String,
+    /// The record stream without user name and password (the camera's are used); empty = `url`.
+    #[serde(default)]
+    pub record_url: String,
+    #[serde(default)]
+    pub record_pre_roll: String,
+    #[serde(default)]
+    pub record_post_roll: String,
+    #[serde(default)]
+    pub record_continuous_days: String,
+    #[serde(default)]
+    pub record_event_days: String,
 }
 
 fn format_polygons(polygons: &[Polygon]) -> String {
@@ -137,6 +152,12 @@ impl CameraForm {
             alert_timezone: camera.alerts.timezone.text().to_string(),
             alert_quiet: camera.alerts.quiet.iter().map(format_quiet).collect::<Vec<_>>().join("\n"),
             alert_rules: camera.alerts.rules.iter().map(format_rule).collect::<Vec<_>>().join("\n"),
+            record_mode: camera.record.mode.as_str().into(),
+            record_url: camera.record.own_url().map(|u| split_credentials(u).0).unwrap_or_default(),
+            record_pre_roll: camera.record.pre_roll_secs.to_string(),
+            record_post_roll: camera.record.post_roll_secs.to_string(),
+            record_continuous_days: camera.record.continuous_days.to_string(),
+            record_event_days: camera.record.event_days.to_string(),
         }
     }
 
@@ -171,6 +192,40 @@ impl CameraForm {
             "" => defaults.cooldown_secs,
             raw => number("alert_cooldown", raw),
         };
+        // Empty recording fields keep the previous (or default) values.
+        let kept_record = previous.map(|p| p.record.clone()).unwrap_or_default();
+        let mut record_number = |field: &str, raw: &str, kept: u32| match raw.trim() {
+            "" => kept,
+            raw => number(field, raw),
+        };
+        let record = RecordConfig {
+            pre_roll_secs: record_number("record_pre_roll", &self.record_pre_roll, kept_record.pre_roll_secs),
+            post_roll_secs: record_number("record_post_roll", &self.record_post_roll, kept_record.post_roll_secs),
+            continuous_days: record_number(
+                "record_continuous_days",
+                &self.record_continuous_days,
+                kept_record.continuous_days,
+            ),
+            event_days: record_number("record_event_days", &self.record_event_days, kept_record.event_days),
+            mode: match self.record_mode.trim() {
+                "" => kept_record.mode,
+                "off" => RecordMode::Off,
+                "events" => RecordMode::Events,
+                "continuous" => RecordMode::Continuous,
+                other => {
+                    errors.insert("record_mode".into(), format!("{other:?} is not off, events or continuous"));
+                    kept_record.mode
+                }
+            },
+            url: Some(self.record_url.trim().to_string()).filter(|u| !u.is_empty()),
+            ..kept_record
+        };
+        if record.url.as_deref().is_some_and(|u| split_credentials(u).1.is_some()) {
+            errors.insert(
+                "record_url".into(),
+                "leave the user name and password out: the record stream uses the camera's".into(),
+            );
+        }
         let mask = match parse_mask(&self.mask) {
             Ok(mask) => mask,
             Err(message) => {
@@ -255,7 +310,7 @@ impl CameraForm {
             // Kept from the previous settings: the form does not edit it.
             describe: previous.map(|p| p.describe.clone()).unwrap_or_default(),
             alerts,
-            record: previous.map(|p| p.record.clone()).unwrap_or_default(),
+            record,
         };
         if threshold > 255 {
             errors.insert("threshold".into(), format!("{threshold} is too high; use 1–255"));
@@ -280,6 +335,11 @@ impl CameraForm {
                 key if key.starts_with("alerts.timezone") => "alert_timezone",
                 key if key.starts_with("alerts.quiet") => "alert_quiet",
                 key if key.starts_with("alerts.rules") => "alert_rules",
+                "record.url" => "record_url",
+                "record.pre_roll_secs" => "record_pre_roll",
+                "record.post_roll_secs" => "record_post_roll",
+                "record.continuous_days" => "record_continuous_days",
+                "record.event_days" => "record_event_days",
                 key if key.starts_with("motion.") => "contour_area",
                 key => key,
             };
@@ -562,6 +622,33 @@ mod tests {
         let camera = form.to_config(None).unwrap();
         assert_eq!(camera.id, "porch");
         assert_eq!(camera.motion.mask, vec![vec![[0.0, 0.0], [0.5, 0.0], [0.5, 0.5]]]);
+    }
+
+    #[test]
+    fn recording_is_edited_in_the_form_and_a_record_stream_takes_no_password() {
+        let form = CameraForm {
+            id: "gate".into(),
+            url: "rtsp://10.0.0.9/sub".into(),
+            username: "admin".into(),
+            password: "pw".into(),
+            record_mode: "events".into(),
+            record_url: "rtsp://10.0.0.9/main".into(),
+            record_pre_roll: "8".into(),
+            ..CameraForm::blank()
+        };
+        let camera = form.to_config(None).unwrap();
+        assert_eq!(
+            (camera.record.mode, camera.record.pre_roll_secs, camera.record.post_roll_secs),
+            (RecordMode::Events, 8, 5)
+        );
+        assert_eq!(camera.record_url(), "rtsp://admin:pw@10.0.0.9/main");
+        let again = CameraForm::from_config(&camera);
+        assert_eq!((again.record_mode.as_str(), again.record_url.as_str()), ("events", "rtsp://10.0.0.9/main"));
+        let leaky = CameraForm { record_url: "rtsp://u:secret@10.0.0.9/main".into(), ..form.clone() };
+        assert!(leaky.to_config(None).unwrap_err()["record_url"].contains("camera's"));
+        let wrong = CameraForm { record_mode: "always".into(), record_event_days: "0".into(), ..form };
+        let errors = wrong.to_config(None).unwrap_err();
+        assert!(errors.contains_key("record_mode") && errors.contains_key("record_event_days"), "{errors:?}");
     }
 
     #[test]

@@ -206,6 +206,105 @@ pub(super) async fn storage(state: web::Data<AppState>, me: Identity) -> ApiResu
     })))
 }
 
+/// One camera's line on the Storage page.
+pub(super) struct StorageRow {
+    pub camera: String,
+    pub files: i64,
+    pub size: String,
+    pub with_events: String,
+    pub oldest: String,
+    pub per_day: String,
+}
+
+#[derive(askama::Template)]
+#[template(path = "storage.html")]
+struct StoragePage {
+    nav: &'static str,
+    me: super::view::Me,
+    directory: String,
+    used: String,
+    free: String,
+    limit: String,
+    rate: String,
+    days_left: String,
+    write_error: Option<String>,
+    deleted: String,
+    rows: Vec<StorageRow>,
+}
+
+/// Bytes in words: "1.4 GB", "820 MB".
+pub(super) fn size_text(bytes: i64) -> String {
+    let bytes = bytes.max(0) as f64;
+    match bytes {
+        b if b >= 1e9 => format!("{:.1} GB", b / 1e9),
+        b if b >= 1e6 => format!("{:.0} MB", b / 1e6),
+        b => format!("{:.0} kB", b / 1e3),
+    }
+}
+
+/// How much recordings take and how long the disk lasts at the current rate.
+pub(super) async fn storage_page(state: web::Data<AppState>, me: Identity) -> super::respond::PageResult {
+    use askama::Template;
+    let usage = state.recordings.db().recording_usage().await?;
+    let with_events: std::collections::HashMap<String, i64> =
+        state.recordings.db().event_footage_bytes().await?.into_iter().collect();
+    let limits = state.recordings.limits();
+    let free = state.recordings.free_bytes();
+    let used: i64 = usage.iter().map(|u| u.bytes).sum();
+    let mut per_day_total = 0.0;
+    let rows = usage
+        .iter()
+        .map(|u| {
+            let days = ((u.newest_ms - u.oldest_ms) as f64 / 86_400_000.0).max(1.0 / 24.0);
+            let per_day = u.bytes as f64 / days;
+            per_day_total += per_day;
+            StorageRow {
+                camera: u.camera_id.clone(),
+                files: u.segments,
+                size: size_text(u.bytes),
+                with_events: size_text(with_events.get(&u.camera_id).copied().unwrap_or(0)),
+                oldest: super::view::format_time(u.oldest_ms),
+                per_day: size_text(per_day as i64),
+            }
+        })
+        .collect();
+    // What recordings may fill: the cap, or what the disk has beyond the space kept free.
+    let room = free.map(|f| used as u64 + f.saturating_sub(limits.min_free_bytes));
+    let usable = match (limits.max_bytes, room) {
+        (0, room) => room,
+        (cap, Some(room)) => Some(cap.min(room)),
+        (cap, None) => Some(cap),
+    };
+    let days_left = match usable {
+        Some(bytes) if per_day_total > 0.0 => format!("about {:.0} days", bytes as f64 / per_day_total),
+        _ => "not known yet".into(),
+    };
+    let figures = &state.recordings.figures;
+    let load = |c: &std::sync::atomic::AtomicU64| c.load(std::sync::atomic::Ordering::Relaxed);
+    let page = StoragePage {
+        nav: "settings",
+        me: super::view::Me::of(&me),
+        directory: state.recordings.dir().display().to_string(),
+        used: size_text(used),
+        free: free.map_or("unknown".into(), |f| size_text(f as i64)),
+        limit: match limits.max_bytes {
+            0 => format!("no cap; {} always left free", size_text(limits.min_free_bytes as i64)),
+            cap => format!("{}; {} always left free", size_text(cap as i64), size_text(limits.min_free_bytes as i64)),
+        },
+        rate: size_text(per_day_total as i64),
+        days_left,
+        write_error: state.recordings.last_write_error(),
+        deleted: format!(
+            "{} by age, {} without an event, {} for space",
+            load(&figures.deleted_by_age),
+            load(&figures.deleted_without_event),
+            load(&figures.deleted_for_space)
+        ),
+        rows,
+    };
+    super::respond::ok(page.render())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -67,6 +67,12 @@ pub struct CameraView {
     pub controls: crate::bus::CameraControls,
     /// The camera's time zone for alerts (`alerts.timezone`); empty = the server's.
     pub timezone: String,
+    /// `off`, `events` or `continuous`.
+    pub recording: &'static str,
+    /// Fragments (groups of pictures) of copied video received for recording, and those dropped
+    /// because the disk could not keep up.
+    pub record_fragments: u64,
+    pub record_dropped: u64,
 }
 
 impl CameraView {
@@ -94,6 +100,9 @@ impl CameraView {
             object_events: figures.object_events,
             controls: camera.controls(),
             timezone: camera.config.alerts.timezone.text().to_string(),
+            recording: camera.config.record.mode.as_str(),
+            record_fragments: figures.record_fragments,
+            record_dropped: figures.record_dropped,
         }
     }
 
