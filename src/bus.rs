@@ -125,13 +125,15 @@ pub struct CameraControls {
     pub detect: bool,
     /// Send alerts about this camera's events.
     pub alerts: bool,
+    /// Keep recording (when the camera's settings record at all).
+    pub record: bool,
     /// No alerts before this time (milliseconds since the epoch).
     pub mute_until_ms: Option<i64>,
 }
 
 impl Default for CameraControls {
     fn default() -> Self {
-        Self { detect: true, alerts: true, mute_until_ms: None }
+        Self { detect: true, alerts: true, record: true, mute_until_ms: None }
     }
 }
 

@@ -34,7 +34,7 @@ async fn home_assistant_gets_every_entity_live_state_and_working_switches() {
     let watcher = Watcher::start(broker.port, &["homeassistant/#", "watchpost/#"]).await;
     // Motion ends 3 s after the last movement (the looping clip would never be quiet for 10 s).
     let camera = format!(
-        "[[cameras]]\nid = \"field\"\nname = \"Field\"\nurl = \"{}\"\nmotion.quiet_secs = 3\n",
+        "[[cameras]]\nid = \"field\"\nname = \"Field\"\nurl = \"{}\"\nmotion.quiet_secs = 3\nrecord.mode = \"events\"\n",
         test_clip().display()
     );
     let config = format!("{detector}{}{camera}", mqtt_toml(broker.port));
@@ -60,6 +60,8 @@ async fn home_assistant_gets_every_entity_live_state_and_working_switches() {
     let alert = watcher.on("watchpost/field/alert").first().map(Received::json).expect("an alert for the person");
     assert_eq!(alert["event_type"], "medium");
     assert_eq!(alert["event"]["id"], event["id"]);
+    let clip = alert["event"]["clip_url"].as_str().expect("a recording camera's event names its clip");
+    assert!(clip.ends_with(&format!("/api/events/{}/clip.mp4", event["id"])), "{clip}");
     assert!(watcher.on("watchpost/field/person/snapshot").iter().any(is_jpeg), "the event snapshot as JPEG");
     assert!(watcher.on("watchpost/field/picture").iter().any(is_jpeg), "the camera picture as JPEG");
 
@@ -78,6 +80,7 @@ async fn home_assistant_gets_every_entity_live_state_and_working_switches() {
         "picture",
         "detect",
         "alerts",
+        "record",
         "mute_until",
         "alert",
         "last_event",
@@ -145,6 +148,7 @@ async fn home_assistant_gets_every_entity_live_state_and_working_switches() {
     let camera = app.get_json("/api/cameras/field").await;
     assert_eq!(camera["controls"]["detect"], false, "{camera}");
     assert_eq!(camera["controls"]["alerts"], false, "{camera}");
+    assert_eq!(camera["controls"]["record"], false, "{camera}");
     // Detection really stops: no model run over 60 more frames (12 s of stream at 5 fps), longer
     // than the 10 s full-frame re-check; counted in frames, so a busy machine waits longer.
     let before = metrics_inferences().await;

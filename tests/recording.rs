@@ -219,6 +219,16 @@ async fn an_rtsp_camera_records_on_its_detect_connection_and_plays_an_events_cli
         neighbour.get(app.url("/api/storage")).send().await.unwrap().json::<serde_json::Value>().await.unwrap();
     assert_eq!(storage["cameras"], serde_json::json!([]), "a viewer sees only their cameras' usage");
     assert_eq!(app.anonymous.get(app.url(&clip_url)).send().await.unwrap().status(), 401);
+
+    // The recording switch (the camera page's, Home Assistant's): off, and no file is added.
+    let controls = app.running().state.cameras.controls().clone();
+    controls.change("gate", |c| c.record = false).await.unwrap();
+    let count = || async { app.get_json("/api/storage").await["cameras"][0]["segments"].as_i64().unwrap() };
+    // The file being written closes with the next group of pictures (2 s).
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let files_when_off = count().await;
+    tokio::time::sleep(Duration::from_secs(9)).await;
+    assert_eq!(count().await, files_when_off, "nothing recorded while switched off");
     app.shutdown().await;
 }
 

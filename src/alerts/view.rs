@@ -25,6 +25,8 @@ pub struct AlertView {
     pub described_by: String,
     /// The event's page in the UI.
     pub url: String,
+    /// The event's clip on its page, when the camera records video.
+    pub clip_url: Option<String>,
     /// The snapshot JPEG, with the boxes drawn in when that copy exists.
     pub snapshot: Option<Vec<u8>>,
 }
@@ -76,6 +78,10 @@ impl AlertView {
             description,
             described_by: model.described_by.clone().unwrap_or_else(|| DescribedBy::Rules.as_str().into()),
             url: format!("{}/events/{}", ui_url.trim_end_matches('/'), event.id),
+            clip_url: camera
+                .as_ref()
+                .filter(|c| c.config.record.enabled())
+                .map(|_| format!("{}/events/{}#clip", ui_url.trim_end_matches('/'), event.id)),
             snapshot,
             event,
         }))
@@ -106,6 +112,7 @@ impl AlertView {
                 .into(),
             described_by: DescribedBy::Rules.as_str().into(),
             url: format!("{}/events", ui_url.trim_end_matches('/')),
+            clip_url: None,
             snapshot: Some(crate::demo::PHOTO.to_vec()),
         }
     }
@@ -121,11 +128,14 @@ impl AlertView {
         format!("{what}{zones} — {}", self.camera_name)
     }
 
-    /// The plain-text message: severity and headline, time, the title and description, the link;
-    /// at most `limit` characters (the description is cut, never the link).
+    /// The plain-text message: severity and headline, time, the title and description, the
+    /// links; at most `limit` characters (the description is cut, never a link).
     pub fn text(&self, limit: usize) -> String {
         let head = format!("{} {}\n{}\n", self.severity_mark(), self.headline(), self.local_time);
-        let tail = format!("\n{}", self.url);
+        let tail = match &self.clip_url {
+            Some(clip) => format!("\n{}\nClip: {clip}", self.url),
+            None => format!("\n{}", self.url),
+        };
         let mut body = match &self.title {
             Some(title) => format!("{title}\n{}\n", self.description),
             None => format!("{}\n", self.description),
@@ -181,6 +191,7 @@ mod tests {
             description: description.into(),
             described_by: "openai:m".into(),
             url: "http://nas:8080/events/7".into(),
+            clip_url: None,
             snapshot: None,
         }
     }
@@ -196,5 +207,9 @@ mod tests {
         let long = view(&"word ".repeat(400)).text(200);
         assert!(long.chars().count() <= 200, "{}", long.chars().count());
         assert!(long.ends_with("http://nas:8080/events/7") && long.contains('…'));
+        let recorded =
+            AlertView { clip_url: Some("http://nas:8080/events/7#clip".into()), ..view(&"word ".repeat(400)) };
+        let text = recorded.text(200);
+        assert!(text.chars().count() <= 200 && text.ends_with("\nClip: http://nas:8080/events/7#clip"), "{text}");
     }
 }

@@ -1,5 +1,5 @@
-//! Switches a user flips at run time, per camera: object detection on/off, alerts on/off, and
-//! alerts muted until a time; and one for the whole place: armed (away: alerts go out) or
+//! Switches a user flips at run time, per camera: object detection on/off, alerts on/off,
+//! recording on/off, and alerts muted until a time; and one for the whole place: armed (away: alerts go out) or
 //! disarmed (home: they do not). They are changed from the UI and from Home Assistant (MQTT
 //! commands), take effect at the next frame, survive restarts (stored as settings), and every
 //! change is told to the bus so the other side shows it at once.
@@ -76,7 +76,7 @@ impl Controls {
                 .map_err(|e| Error::internal("cannot encode camera switches").with_source(e))?;
             self.db.put_setting(&format!("{KEY_PREFIX}{camera}"), &text).await?;
             self.cameras.write().expect("controls lock").insert(camera.to_string(), after);
-            tracing::info!(%camera, detect = after.detect, alerts = after.alerts, mute_until_ms = ?after.mute_until_ms, "camera switches changed");
+            tracing::info!(%camera, detect = after.detect, alerts = after.alerts, record = after.record, mute_until_ms = ?after.mute_until_ms, "camera switches changed");
         }
         // Told even when unchanged: whoever asked gets its echo.
         self.bus.publish(BusMessage::Controls { camera: camera.to_string(), controls: after });

@@ -375,11 +375,13 @@ impl CameraManager {
         let mut tasks = Vec::new();
         let record_sink = if config.enabled && config.record.enabled() {
             let (sender, receiver) = tokio::sync::mpsc::channel(RECORD_QUEUE);
+            let (controls, id) = (self.context.controls.clone(), config.id.clone());
             let recorder = crate::recording::writer::run(
                 config.id.clone(),
                 config.record.clone(),
                 self.context.recordings.clone(),
                 receiver,
+                move || controls.get(&id).record,
                 cancel.clone(),
             );
             tasks.push(self.context.tasks.spawn(tracing::Instrument::instrument(recorder, span.clone())));

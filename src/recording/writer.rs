@@ -30,12 +30,14 @@ const RESYNC_MS: i64 = 5_000;
 const GAP_MS: i64 = 1_000;
 
 /// Records `camera`'s fragments until the camera stops (`cancel`), then writes what is still
-/// queued and closes the file being written.
+/// queued and closes the file being written. While `switched_on` says no (the user's recording
+/// switch), fragments are let go and the file being written is closed.
 pub async fn run(
     camera: String,
     config: RecordConfig,
     store: Recordings,
     mut fragments: mpsc::Receiver<StreamFragment>,
+    switched_on: impl Fn() -> bool + Send,
     cancel: CancellationToken,
 ) {
     let segment_ms = i64::from(config.segment_secs) * 1000;
@@ -46,7 +48,8 @@ pub async fn run(
             _ = cancel.cancelled() => fragments.try_recv().ok(),
         };
         match piece {
-            Some(piece) => recorder.on_fragment(piece).await,
+            Some(piece) if switched_on() => recorder.on_fragment(piece).await,
+            Some(_) => recorder.close().await,
             None => break,
         }
     }

@@ -395,18 +395,26 @@ pub(super) async fn set_controls(
     };
     let detect = field(&fields, "detect") == "on";
     let alerts = field(&fields, "alerts") == "on";
+    // The recording switch is on the form only for a camera that records.
+    let record = (field(&fields, "record_switch") == "1").then(|| field(&fields, "record") == "on");
     let after = state
         .cameras
         .controls()
         .change(camera.id(), |c| {
             c.detect = detect;
             c.alerts = alerts;
+            if let Some(record) = record {
+                c.record = record;
+            }
             if let Some(until) = mute_until {
                 c.mute_until_ms = until;
             }
         })
         .await?;
-    let detail = format!("detect {}, alerts {}, muted until {:?}", after.detect, after.alerts, after.mute_until_ms);
+    let detail = format!(
+        "detect {}, alerts {}, record {}, muted until {:?}",
+        after.detect, after.alerts, after.record, after.mute_until_ms
+    );
     audit(&state, &me, &req, "camera.controls", Some(camera.id()), &detail).await;
     Ok(redirect(&format!("/cameras/{}", camera.id())))
 }

@@ -23,6 +23,8 @@ pub struct CameraInfo {
     pub labels: Vec<String>,
     /// Where the camera comes from (`RTSP camera`, `MJPEG camera`, `Video file`).
     pub model: String,
+    /// Whether its settings record video (it then gets a recording switch).
+    pub records: bool,
 }
 
 /// Severity levels an alert event can carry.
@@ -232,6 +234,18 @@ fn camera_entities(topics: &Topics, ui_url: &str, camera: &CameraInfo) -> Vec<An
             }),
         ),
     ];
+    if camera.records {
+        all.push(entity(
+            "switch",
+            "record".into(),
+            "Recording".into(),
+            json!({
+                "state_topic": topics.camera(id, "record/state"),
+                "command_topic": topics.camera(id, "record/set"),
+                "icon": "mdi:record-rec",
+            }),
+        ));
+    }
     for label in &camera.labels {
         let key = slug(label);
         let title = capitalised(label);
@@ -266,7 +280,7 @@ fn camera_entities(topics: &Topics, ui_url: &str, camera: &CameraInfo) -> Vec<An
 pub fn retained_leaves(object: &str) -> Vec<String> {
     match object {
         "motion" | "status" | "picture" | "last_event" | "description" => vec![object.to_string()],
-        "detect" | "alerts" | "mute_until" => vec![format!("{object}/state")],
+        "detect" | "alerts" | "record" | "mute_until" => vec![format!("{object}/state")],
         _ => {
             if let Some(label) = object.strip_suffix("_count") {
                 vec![label.to_string()]
@@ -305,8 +319,15 @@ mod tests {
                 name: "Driveway".into(),
                 labels: vec!["person".into(), "traffic light".into()],
                 model: "RTSP camera".into(),
+                records: true,
             },
-            CameraInfo { id: "yard".into(), name: "Yard".into(), labels: vec![], model: "Video file".into() },
+            CameraInfo {
+                id: "yard".into(),
+                name: "Yard".into(),
+                labels: vec![],
+                model: "Video file".into(),
+                records: false,
+            },
         ]
     }
 

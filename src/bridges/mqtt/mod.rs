@@ -409,6 +409,7 @@ impl Core {
                     name: config.display_name().to_string(),
                     labels: if detecting { config.objects.track.clone() } else { Vec::new() },
                     model: model.into(),
+                    records: config.record.enabled(),
                 }
             })
             .collect()
@@ -439,7 +440,7 @@ impl Core {
         }
     }
 
-    fn control_states(&self, camera: &str, controls: &CameraControls) -> [(String, String); 3] {
+    fn control_states(&self, camera: &str, controls: &CameraControls) -> [(String, String); 4] {
         let mute = controls
             .mute_until_ms
             .and_then(chrono::DateTime::from_timestamp_millis)
@@ -448,6 +449,7 @@ impl Core {
         [
             (self.topics.camera(camera, "detect/state"), on_off(controls.detect).into()),
             (self.topics.camera(camera, "alerts/state"), on_off(controls.alerts).into()),
+            (self.topics.camera(camera, "record/state"), on_off(controls.record).into()),
             (self.topics.camera(camera, "mute_until/state"), mute),
         ]
     }
@@ -656,10 +658,9 @@ impl Core {
             chrono::DateTime::from_timestamp_millis(ms).map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
         };
         let ui = &self.context.ui_url;
-        let camera_name = match self.context.cameras.get(&event.camera) {
-            Some(camera) => camera.config.display_name().to_string(),
-            None => event.camera.clone(),
-        };
+        let camera = self.context.cameras.get(&event.camera);
+        let camera_name = camera.as_ref().map_or(event.camera.clone(), |c| c.config.display_name().to_string());
+        let records = camera.is_some_and(|c| c.config.record.enabled());
         json!({
             "id": event.id,
             "camera": event.camera,
@@ -671,6 +672,7 @@ impl Core {
             "end": event.end_ms.and_then(time),
             "url": format!("{ui}/events/{}", event.id),
             "snapshot_url": event.snapshot.as_ref().map(|_| format!("{ui}/api/events/{}/snapshot.jpg", event.id)),
+            "clip_url": records.then(|| format!("{ui}/api/events/{}/clip.mp4", event.id)),
             "title": event.title,
             "description": event.description.clone().unwrap_or_else(|| crate::describe::text::from_detections(
                 event.label.as_deref(),
@@ -766,6 +768,7 @@ impl Core {
         let change: Box<dyn FnOnce(&mut CameraControls) + Send> = match (command, parse_switch(&text)) {
             ("detect", Some(on)) => Box::new(move |c| c.detect = on),
             ("alerts", Some(on)) => Box::new(move |c| c.alerts = on),
+            ("record", Some(on)) => Box::new(move |c| c.record = on),
             ("mute_until", _) => match parse_mute_until(&text, now) {
                 Ok(until) => Box::new(move |c| c.mute_until_ms = until),
                 Err(message) => {

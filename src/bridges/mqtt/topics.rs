@@ -9,7 +9,7 @@ pub struct Topics {
 }
 
 /// Commands a camera accepts on `<base>/<camera>/<command>/set`.
-pub const COMMANDS: [&str; 4] = ["detect", "alerts", "mute_until", "armed"];
+pub const COMMANDS: [&str; 5] = ["detect", "alerts", "record", "mute_until", "armed"];
 
 impl Topics {
     pub fn new(base: &str, prefix: &str) -> Self {
