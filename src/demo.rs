@@ -116,7 +116,10 @@ pub fn ensure_clip(ffmpeg: &str, target: &Path, plan: &ClipPlan) -> Result<PathB
     Ok(target.to_path_buf())
 }
 
-/// The `demo` camera reading `clip` at the default detect size and rate.
+/// The `demo` camera reading `clip` at the default detect size and rate, keeping clips around its
+/// events (so the event page has video to play).
 pub fn demo_camera(clip: &Path) -> CameraConfig {
-    CameraConfig::new("demo", "Demo: field", clip.display().to_string())
+    let mut camera = CameraConfig::new("demo", "Demo: field", clip.display().to_string());
+    camera.record.mode = crate::recording::settings::RecordMode::Events;
+    camera
 }

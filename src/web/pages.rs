@@ -111,6 +111,9 @@ struct TimelinePage {
     day_ms: i64,
     spans: Vec<super::recordings::Span>,
     events: Vec<EventView>,
+    /// The spans and events drawn on the day's bar (`0..1000` across the day).
+    drawn_spans: Vec<(f64, f64)>,
+    drawn_events: Vec<f64>,
     /// Where to start playing (an event's start), if asked.
     at_ms: Option<i64>,
     recording: String,
@@ -156,6 +159,12 @@ pub(super) async fn timeline_page(
     };
     let mut events = state.db.list_events(&filter).await?;
     events.sort_by_key(|e| e.start_ms);
+    // On a bar 1000 units across the day; a short span stays visible (0.8 units, about a minute).
+    let day_ms = (day_end_ms - day_start_ms).max(1);
+    let across = |ms: i64| ((ms - day_start_ms) as f64 * 1000.0 / day_ms as f64 * 100.0).round() / 100.0;
+    let drawn_spans =
+        spans.iter().map(|s| (across(s.start_ms), (across(s.end_ms) - across(s.start_ms)).max(0.8))).collect();
+    let drawn_events = events.iter().map(|e| across(e.start_ms)).collect();
     ok(TimelinePage {
         nav: "dashboard",
         me: Me::of(&me),
@@ -165,8 +174,10 @@ pub(super) async fn timeline_page(
         previous_day: day.pred_opt().unwrap_or(day).format("%Y-%m-%d").to_string(),
         next_day: next.format("%Y-%m-%d").to_string(),
         day_start_ms,
-        day_ms: (day_end_ms - day_start_ms).max(1),
+        day_ms,
         spans,
+        drawn_spans,
+        drawn_events,
         events: events.iter().map(EventView::of).collect(),
         at_ms: query.at,
     }

@@ -77,6 +77,7 @@ try {
   await page.fill("input[name=id]", "yard");
   await page.fill("input[name=name]", "Back yard");
   await page.fill("input[name=url]", clip);
+  await page.selectOption("select[name=record_mode]", "events");
   await shot(page, "camera-form");
   await Promise.all([page.waitForNavigation(), page.click("main button[type=submit]")]);
   check(page.url().endsWith("/cameras/yard"), `expected the camera page, got ${page.url()}`);
@@ -216,6 +217,33 @@ try {
   check(await page.isVisible("text=The token was revoked"), "revoking is confirmed");
   const revoked = await page.request.get(`${base}/api/cameras`, { headers: { Authorization: `Bearer ${jwt}` } });
   check(revoked.status() === 401, `a revoked token is refused (${revoked.status()})`);
+
+  // The event's clip plays on its page, and the timeline plays the day from a clicked moment.
+  const eventUrl = (await page.request.get(`${base}/api/events?camera=yard`).then((r) => r.json())).events.at(-1);
+  let clipShown = false;
+  for (let i = 0; i < 40 && !clipShown; i++) {
+    await page.goto(`${base}/events/${eventUrl.id}`);
+    clipShown = (await page.locator("video#event-clip").count()) > 0;
+    if (!clipShown) await page.waitForTimeout(1000);
+  }
+  check(clipShown, "the event page offers the clip once it is recorded");
+  const advanced = async (selector) => page.waitForFunction((s) => {
+    const video = document.querySelector(s);
+    return video && video.readyState >= 2 && video.currentTime > 1;
+  }, selector, { timeout: 30000 });
+  await page.evaluate(() => { const v = document.querySelector("video#event-clip"); v.muted = true; return v.play(); });
+  await advanced("video#event-clip");
+  await shot(page, "event-clip");
+  await page.click("text=Open in the timeline");
+  await page.waitForLoadState();
+  check(await page.locator(".timeline-span").count() >= 1, "the timeline shows the recorded span");
+  await advanced("#timeline-video");
+  check((await page.textContent("#timeline-playing")).startsWith("Playing "), "the timeline says what time it plays");
+  check(await page.locator("#timeline-hour .timeline-span").count() >= 1, "the hour bar shows the recorded span");
+  await shot(page, "timeline");
+  await page.goto(`${base}/settings/storage`);
+  check(await page.isVisible("td >> text=yard"), "the storage page lists the camera's recordings");
+  await shot(page, "settings-storage");
 
   // Sign out.
   await Promise.all([page.waitForNavigation(), page.click("text=Sign out")]);

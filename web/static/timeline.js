@@ -1,5 +1,6 @@
 // The timeline page: click the day's bar (or an event) to play the recording from that moment;
-// step between events; the player shows the wall-clock time it is at. Video comes from the
+// step between events; the player shows the wall-clock time it is at, and a second bar shows
+// the hour being played, minute by minute. Video comes from the
 // export route, ten minutes at a time, and the next ten minutes follow when one ends.
 (function () {
   const root = document.getElementById('timeline');
@@ -13,9 +14,16 @@
   const playing = document.getElementById('timeline-playing');
   const download = document.getElementById('timeline-download');
   const CHUNK_MS = 10 * 60 * 1000;
-  const spans = [...root.querySelectorAll('.timeline-span')].map((r) => [Number(r.dataset.start), Number(r.dataset.end)]);
+  const spans = [...root.querySelectorAll('.recorded-span')].map((r) => [Number(r.dataset.start), Number(r.dataset.end)]);
   const events = [...document.querySelectorAll('[data-play-at]')].map((b) => Number(b.dataset.playAt));
+  const hourBar = document.getElementById('timeline-hour');
+  const hourMarks = document.getElementById('timeline-hour-marks');
+  const hourCursor = document.getElementById('timeline-hour-cursor');
+  const hourLabel = document.getElementById('timeline-hour-label');
+  const HOUR_MS = 3600 * 1000;
+  const SVG = 'http://www.w3.org/2000/svg';
   let chunkStart = null;
+  let hourStart = null;
 
   const iso = (ms) => new Date(ms).toISOString();
   const clock = (ms) => new Date(ms).toLocaleTimeString();
@@ -45,13 +53,44 @@
   }
 
   function show(ms) {
-    cursor.setAttribute('x', String(ms - dayStart));
+    cursor.setAttribute('x', String(((ms - dayStart) / dayMs) * 1000));
     playing.textContent = 'Playing ' + clock(ms);
+    drawHour(ms);
+    hourCursor.setAttribute('x', String((ms - hourStart) / 1000));
+  }
+
+  // The hour around `ms`: its recorded spans and events, in seconds across 3600.
+  function drawHour(ms) {
+    const start = ms - ((ms - dayStart) % HOUR_MS);
+    if (start === hourStart) return;
+    hourStart = start;
+    hourMarks.replaceChildren();
+    const mark = (cls, from, to, y, height) => {
+      const rect = document.createElementNS(SVG, 'rect');
+      rect.setAttribute('class', cls);
+      rect.setAttribute('x', String((from - start) / 1000));
+      rect.setAttribute('width', String(Math.max((to - from) / 1000, 4)));
+      rect.setAttribute('y', String(y));
+      rect.setAttribute('height', String(height));
+      hourMarks.appendChild(rect);
+    };
+    for (const [from, to] of spans) {
+      if (to > start && from < start + HOUR_MS) mark('timeline-span', Math.max(from, start), Math.min(to, start + HOUR_MS), 20, 60);
+    }
+    for (const at of events) {
+      if (at >= start && at < start + HOUR_MS) mark('timeline-event', at, at, 0, 100);
+    }
+    hourLabel.textContent = clock(start) + ' to ' + clock(start + HOUR_MS);
   }
 
   bar.addEventListener('click', (e) => {
     const box = bar.getBoundingClientRect();
     play(dayStart + ((e.clientX - box.left) / box.width) * dayMs);
+  });
+  hourBar.addEventListener('click', (e) => {
+    if (hourStart === null) return;
+    const box = hourBar.getBoundingClientRect();
+    play(hourStart + ((e.clientX - box.left) / box.width) * HOUR_MS);
   });
   video.addEventListener('timeupdate', () => {
     if (chunkStart !== null) show(chunkStart + video.currentTime * 1000);
