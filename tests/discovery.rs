@@ -258,12 +258,29 @@ async fn adopt_from_the_discovery_page(pair: NetPair) {
     assert!(!streams.contains("JPEG"), "the JPEG stream is not offered");
     assert!(!streams.contains("cam-pass-123"), "the password is not shown back");
     let suggested = checked_value(&streams, "stream");
-    let created = post(choose, vec![("stream", suggested), ("id", "porch".into()), ("name", "Porch".into())]).await;
+    let for_recording = streams.split("name=\"record_stream\"").nth(1).expect("a recording choice");
+    assert!(for_recording.contains("value=\"none\""), "recording can be refused: {for_recording}");
+    let record_stream = checked_value(&streams[streams.find("value=\"none\"").unwrap()..], "record_stream");
+    let created = post(
+        choose,
+        vec![
+            ("stream", suggested),
+            ("record_stream", record_stream),
+            ("record_mode", "events".into()),
+            ("id", "porch".into()),
+            ("name", "Porch".into()),
+        ],
+    )
+    .await;
     assert_eq!(created.status(), 303);
     assert_eq!(created.headers()["location"], "/cameras/porch");
 
     let camera = app.get_json("/api/cameras/porch").await;
     assert_eq!(camera["url"], format!("rtsp://***@127.0.0.1:{}/stream?profile=sub&channel=1", rtsp.port));
+    // Recording from the suggested main stream; this simulator gives every profile the same URI,
+    // so both read one stream (one connection), with the camera's credentials.
+    assert_eq!(camera["recording"], "events");
+    assert_eq!(camera["record_url"], camera["url"]);
     common::wait_for("the adopted camera is online", Duration::from_secs(30), || async {
         (app.camera_state("porch").await.0 == "online").then_some(())
     })

@@ -13,6 +13,7 @@ use crate::db::entities::discovered_device;
 use crate::discovery::inbox::PendingAdoption;
 use crate::discovery::onvif::{OnvifClient, OnvifErrorKind};
 use crate::error::Error;
+use crate::recording::settings::RecordMode;
 use crate::secret::{Secret, redact_url, with_credentials};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -218,6 +219,8 @@ struct StreamView {
     channel: String,
     text: String,
     suggested: bool,
+    /// Suggested for recording: the largest stream of the suggested channel.
+    suggested_for_recording: bool,
 }
 
 #[derive(Template)]
@@ -241,8 +244,17 @@ fn streams_page(
     name: String,
     error: String,
 ) -> StreamsPage {
-    // Suggested for detection: the smallest stream of the first channel (a sub-stream).
+    // Suggested for detection: the smallest stream of the first channel (a sub-stream); for
+    // recording, the largest of the same channel (its main stream).
     let smallest = adoption.streams.iter().enumerate().min_by_key(|(_, (p, _))| p.width * p.height).map(|(i, _)| i);
+    let channel = smallest.map(|i| adoption.streams[i].0.source.clone());
+    let largest = adoption
+        .streams
+        .iter()
+        .enumerate()
+        .filter(|(_, (p, _))| Some(&p.source) == channel.as_ref())
+        .max_by_key(|(_, (p, _))| p.width * p.height)
+        .map(|(i, _)| i);
     let streams = adoption
         .streams
         .iter()
@@ -259,6 +271,7 @@ fn streams_page(
                 profile.fps.map(|f| format!(" at {f} fps")).unwrap_or_default()
             ),
             suggested: Some(index) == smallest,
+            suggested_for_recording: Some(index) == largest,
         })
         .collect();
     StreamsPage {
@@ -325,6 +338,15 @@ pub(super) async fn adopt_create(
     let mut camera = CameraConfig::new(id.clone(), name.clone(), url);
     if let Some(fps) = profile.fps {
         camera.detect.fps = camera.detect.fps.min(fps.max(1));
+    }
+    // The record stream is stored without credentials: the camera's are used for it.
+    let record_stream = field(&fields, "record_stream").parse::<usize>().ok().and_then(|i| adoption.streams.get(i));
+    if let Some((_, record_uri)) = record_stream {
+        camera.record.mode = match field(&fields, "record_mode") {
+            "continuous" => RecordMode::Continuous,
+            _ => RecordMode::Events,
+        };
+        camera.record.url = (record_uri != uri).then(|| record_uri.clone());
     }
     if let Some(problems) = camera.problems_in_words() {
         return again(problems);

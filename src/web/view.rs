@@ -69,6 +69,8 @@ pub struct CameraView {
     pub timezone: String,
     /// `off`, `events` or `continuous`.
     pub recording: &'static str,
+    /// The stream recorded, with any user name and password replaced by `***`.
+    pub record_url: Option<String>,
     /// Fragments (groups of pictures) of copied video received for recording, and those dropped
     /// because the disk could not keep up.
     pub record_fragments: u64,
@@ -101,6 +103,7 @@ impl CameraView {
             controls: camera.controls(),
             timezone: camera.config.alerts.timezone.text().to_string(),
             recording: camera.config.record.mode.as_str(),
+            record_url: camera.config.record.enabled().then(|| redact_url(&camera.config.record_url())),
             record_fragments: figures.record_fragments,
             record_dropped: figures.record_dropped,
         }
