@@ -358,6 +358,10 @@ fn inheritable_pipe() -> Result<(OwnedFd, OwnedFd), String> {
     if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
         return Err(format!("cannot make a pipe for the recording: {}", std::io::Error::last_os_error()));
     }
+    // A 1 MiB pipe (Linux's default is 64 KiB): ffmpeg writes a group of pictures with fewer
+    // waits for the reader. Where the system refuses, the default pipe works too.
+    // SAFETY: fcntl on a descriptor just opened by pipe2.
+    unsafe { libc::fcntl(fds[0], libc::F_SETPIPE_SZ, 1 << 20) };
     // SAFETY: both descriptors were just opened by pipe2 and belong to nothing else.
     Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
 }
@@ -379,7 +383,9 @@ fn keep_open_in_child(command: &mut std::process::Command, fd: i32) {
 /// Splits ffmpeg's MP4 into fragments for the recorder, each with the init segment it belongs to.
 /// After a broken stream it keeps reading to the end, so ffmpeg never blocks on a full pipe.
 fn read_fragments(pipe: std::fs::File, sink: &RecordSink) {
-    let mut reader = ChunkReader::new(std::io::BufReader::with_capacity(1 << 16, pipe));
+    // Unbuffered: box headers are small reads, and the boxes themselves go straight into their
+    // own buffer (a BufReader would copy every byte once more).
+    let mut reader = ChunkReader::new(pipe);
     let mut init = None;
     loop {
         match reader.next_chunk() {

@@ -7,6 +7,11 @@ use crate::error::Result;
 use sea_orm::sea_query::{Expr, ExprTrait, Func, OnConflict, SimpleExpr};
 use sea_orm::{ColumnTrait, EntityTrait, FromQueryResult, QueryFilter, QueryOrder, QuerySelect, Set};
 
+/// No file is longer than this (`segment_secs` is at most 60 s, plus a group of pictures): a lower
+/// bound on the start of the files that overlap a span, so a query reads only the index range
+/// near it instead of every older row of the camera.
+pub const LONGEST_SEGMENT_MS: i64 = 10 * 60 * 1000;
+
 /// A segment file just closed (or found on disk by the recovery pass).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewSegment {
@@ -69,9 +74,26 @@ impl Db {
     ) -> Result<Vec<recording_segment::Model>> {
         Ok(recording_segment::Entity::find()
             .filter(recording_segment::Column::CameraId.eq(camera))
+            .filter(recording_segment::Column::StartMs.gte(from_ms.saturating_sub(LONGEST_SEGMENT_MS)))
             .filter(recording_segment::Column::StartMs.lt(to_ms))
             .filter(recording_segment::Column::EndMs.gt(from_ms))
             .order_by_asc(recording_segment::Column::StartMs)
+            .all(&self.conn)
+            .await?)
+    }
+
+    /// Only the `(start_ms, end_ms)` of [`Db::segments_between`]: what a timeline draws.
+    pub async fn segment_times(&self, camera: &str, from_ms: i64, to_ms: i64) -> Result<Vec<(i64, i64)>> {
+        Ok(recording_segment::Entity::find()
+            .select_only()
+            .column(recording_segment::Column::StartMs)
+            .column(recording_segment::Column::EndMs)
+            .filter(recording_segment::Column::CameraId.eq(camera))
+            .filter(recording_segment::Column::StartMs.gte(from_ms.saturating_sub(LONGEST_SEGMENT_MS)))
+            .filter(recording_segment::Column::StartMs.lt(to_ms))
+            .filter(recording_segment::Column::EndMs.gt(from_ms))
+            .order_by_asc(recording_segment::Column::StartMs)
+            .into_tuple()
             .all(&self.conn)
             .await?)
     }

@@ -1,7 +1,9 @@
 //! One MP4 from recorded files: an event's clip (pre-roll, the event, post-roll) or any span of a
 //! camera, joined by ffmpeg's concat demuxer with stream copy (no decoding), cut at the key frame
-//! at or before the start, with the index at the front so a browser can seek at once. Made once
-//! and kept a while in `<recordings>/.clips/`, so a player's many range requests read one file.
+//! at or before the start. Spans a player plays (up to [`FASTSTART_UP_TO_MS`]) get the index at the
+//! front so a browser can start at once; longer exports are downloads and skip that second pass
+//! over the whole file. Made once and kept a while in `<recordings>/.clips/`, so a player's many
+//! range requests read one file.
 
 use super::Recordings;
 use crate::error::{Error, Result};
@@ -10,6 +12,8 @@ use std::process::Stdio;
 use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 
+/// Spans up to this long are written with the index in front (`+faststart`).
+const FASTSTART_UP_TO_MS: i64 = 15 * 60 * 1000;
 /// Made clips are deleted this long after they were made.
 const KEEP_CLIPS: Duration = Duration::from_secs(3600);
 
@@ -42,7 +46,7 @@ pub async fn assemble(
     }
     let script = concat_script(&files, from_ms, to_ms);
     let partial = target.with_extension(format!("{}.part", std::process::id()));
-    join(ffmpeg, &script, &partial).await?;
+    join(ffmpeg, &script, &partial, to_ms - from_ms <= FASTSTART_UP_TO_MS).await?;
     tokio::fs::rename(&partial, &target).await.map_err(|e| Error::unavailable(format!("cannot keep the clip: {e}")))?;
     Ok(Some(target))
 }
@@ -66,10 +70,11 @@ fn concat_script(files: &[(PathBuf, i64, i64)], from_ms: i64, to_ms: i64) -> Str
     script
 }
 
-async fn join(ffmpeg: &str, script: &str, output: &Path) -> Result<()> {
+async fn join(ffmpeg: &str, script: &str, output: &Path, faststart: bool) -> Result<()> {
     let mut child = tokio::process::Command::new(ffmpeg)
         .args(["-hide_banner", "-loglevel", "error", "-y", "-f", "concat", "-safe", "0"])
-        .args(["-protocol_whitelist", "file,pipe", "-i", "pipe:0", "-c", "copy", "-movflags", "+faststart"])
+        .args(["-protocol_whitelist", "file,pipe", "-i", "pipe:0", "-c", "copy"])
+        .args(if faststart { &["-movflags", "+faststart"][..] } else { &[] })
         .args(["-f", "mp4"])
         .arg(output)
         .stdin(Stdio::piped())

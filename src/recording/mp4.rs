@@ -45,18 +45,17 @@ pub struct Fragment {
 }
 
 impl Fragment {
-    /// Writes the fragment's decode time as `start - base`: a file's first fragment at 0, so each
+    /// Rewrites the decode time in `bytes` as `start - base`: a file's first fragment at 0, so each
     /// file's own timeline starts at zero (players and ffmpeg's concat points count from there).
-    pub fn rebased(&self, base: u64) -> Vec<u8> {
-        let mut bytes = self.bytes.clone();
+    /// `start` keeps the stream's time.
+    pub fn rebase(&mut self, base: u64) {
         let time = self.start.saturating_sub(base);
         let at = self.decode_time_at;
         if self.decode_time_wide {
-            bytes[at..at + 8].copy_from_slice(&time.to_be_bytes());
+            self.bytes[at..at + 8].copy_from_slice(&time.to_be_bytes());
         } else {
-            bytes[at..at + 4].copy_from_slice(&(time.min(u64::from(u32::MAX)) as u32).to_be_bytes());
+            self.bytes[at..at + 4].copy_from_slice(&(time.min(u64::from(u32::MAX)) as u32).to_be_bytes());
         }
-        bytes
     }
 }
 
@@ -78,12 +77,14 @@ pub enum Chunk {
 pub struct ChunkReader<R> {
     input: R,
     init: Vec<u8>,
+    /// A `moof` waiting for its `mdat`, and the length of its header.
     pending_moof: Option<Vec<u8>>,
+    moof_header: usize,
 }
 
 impl<R: Read> ChunkReader<R> {
     pub fn new(input: R) -> Self {
-        Self { input, init: Vec::new(), pending_moof: None }
+        Self { input, init: Vec::new(), pending_moof: None, moof_header: 8 }
     }
 
     /// The input, to read what is left of it.
@@ -92,44 +93,55 @@ impl<R: Read> ChunkReader<R> {
     }
 
     /// The next chunk; `Ok(None)` at a clean end of the stream, an error for a broken one.
+    /// A fragment's `mdat` is read straight behind its `moof`, so its bytes are copied once.
     pub fn next_chunk(&mut self) -> Result<Option<Chunk>, String> {
         loop {
-            let Some(whole_box) = read_box(&mut self.input)? else { return Ok(None) };
-            match &whole_box[4..8] {
-                b"ftyp" => {
-                    self.init = whole_box;
-                    self.pending_moof = None;
-                }
-                b"moov" => {
-                    let track = track_info(&whole_box[8..])?;
-                    let mut bytes = std::mem::take(&mut self.init);
-                    bytes.extend_from_slice(&whole_box);
-                    return Ok(Some(Chunk::Init(InitSegment { bytes, track })));
-                }
-                b"moof" => self.pending_moof = Some(whole_box),
-                b"mdat" => {
-                    let Some(mut bytes) = self.pending_moof.take() else { continue };
-                    let times = fragment_times(&bytes[8..])?;
-                    let decode_time_at = 8 + times.decode_time_at;
-                    bytes.extend_from_slice(&whole_box);
+            let mut buffer = self.pending_moof.take().unwrap_or_default();
+            let box_start = buffer.len();
+            let Some((kind, header_len)) = read_box_into(&mut self.input, &mut buffer)? else { return Ok(None) };
+            match &kind {
+                b"mdat" if box_start > 0 => {
+                    let moof_header = self.moof_header;
+                    let times = fragment_times(&buffer[moof_header..box_start])?;
                     return Ok(Some(Chunk::Fragment(Fragment {
-                        bytes,
+                        bytes: buffer,
                         start: times.start,
                         duration: times.duration,
                         starts_with_key_frame: times.starts_with_key_frame,
-                        decode_time_at,
+                        decode_time_at: moof_header + times.decode_time_at,
                         decode_time_wide: times.decode_time_wide,
                     })));
                 }
-                // `styp`, `sidx`, `free`, `mfra`: nothing a recorder needs.
-                _ => {}
+                b"moof" => {
+                    // A `moof` without its `mdat` before it is dropped.
+                    buffer.drain(..box_start);
+                    self.moof_header = header_len;
+                    self.pending_moof = Some(buffer);
+                }
+                b"ftyp" => self.init = buffer.split_off(box_start),
+                b"moov" => {
+                    let moov = buffer.split_off(box_start);
+                    let track = track_info(&moov[header_len..])?;
+                    let mut bytes = std::mem::take(&mut self.init);
+                    bytes.extend_from_slice(&moov);
+                    return Ok(Some(Chunk::Init(InitSegment { bytes, track })));
+                }
+                // `styp`, `sidx`, `free`, `mfra`, an `mdat` without a `moof`: nothing a recorder
+                // needs; a `moof` read before stays pending.
+                _ => {
+                    buffer.truncate(box_start);
+                    if box_start > 0 {
+                        self.pending_moof = Some(buffer);
+                    }
+                }
             }
         }
     }
 }
 
-/// Reads one box (header included); `None` at the end of the input before a header starts.
-fn read_box(input: &mut impl Read) -> Result<Option<Vec<u8>>, String> {
+/// Appends one box (header included) to `out`; its type and header length, or `None` at the end
+/// of the input before a header starts.
+fn read_box_into(input: &mut impl Read, out: &mut Vec<u8>) -> Result<Option<([u8; 4], usize)>, String> {
     let mut header = [0u8; 8];
     let mut filled = 0;
     while filled < 8 {
@@ -141,25 +153,31 @@ fn read_box(input: &mut impl Read) -> Result<Option<Vec<u8>>, String> {
             Err(err) => return Err(err.to_string()),
         }
     }
-    let size = u64::from(u32::from_be_bytes([header[0], header[1], header[2], header[3]]));
-    let mut whole = header.to_vec();
-    let size = match size {
+    let kind = [header[4], header[5], header[6], header[7]];
+    let start = out.len();
+    out.extend_from_slice(&header);
+    let size = match u64::from(u32::from_be_bytes([header[0], header[1], header[2], header[3]])) {
         1 => {
             let mut large = [0u8; 8];
             input.read_exact(&mut large).map_err(|e| e.to_string())?;
-            whole.extend_from_slice(&large);
+            out.extend_from_slice(&large);
             u64::from_be_bytes(large)
         }
         0 => return Err("a box that runs to the end of the stream cannot be streamed".into()),
         size => size,
     };
-    if size < whole.len() as u64 || size > MAX_BOX {
-        return Err(format!("a {:?} box of {size} bytes is not plausible", String::from_utf8_lossy(&header[4..8])));
+    let header_len = out.len() - start;
+    if size < header_len as u64 || size > MAX_BOX {
+        return Err(format!("a {:?} box of {size} bytes is not plausible", String::from_utf8_lossy(&kind)));
     }
-    let header_len = whole.len();
-    whole.resize(size as usize, 0);
-    input.read_exact(&mut whole[header_len..]).map_err(|e| format!("the stream ends inside a box: {e}"))?;
-    Ok(Some(whole))
+    // Read into spare capacity: no zero-filling of megabytes that are overwritten at once.
+    let rest = size - header_len as u64;
+    out.reserve_exact(rest as usize);
+    input.take(rest).read_to_end(out).map_err(|e| format!("the stream breaks inside a box: {e}"))?;
+    if (out.len() - start) as u64 != size {
+        return Err("the stream ends inside a box".into());
+    }
+    Ok(Some((kind, header_len)))
 }
 
 /// The boxes directly inside `data` (a box's payload), as (type, payload).
@@ -424,8 +442,9 @@ pub(crate) mod tests {
         assert_eq!((second.start, second.duration, second.starts_with_key_frame), (90_000, 60_000, false));
         assert_eq!(reader.next_chunk().unwrap(), None);
         // Rebased, the second fragment starts its file's timeline at 0.
-        let rebased = second.rebased(90_000);
-        let Some(Chunk::Fragment(read_back)) = ChunkReader::new(rebased.as_slice()).next_chunk().unwrap() else {
+        let mut rebased = second.clone();
+        rebased.rebase(90_000);
+        let Some(Chunk::Fragment(read_back)) = ChunkReader::new(rebased.bytes.as_slice()).next_chunk().unwrap() else {
             panic!("a fragment")
         };
         assert_eq!((read_back.start, read_back.duration), (0, 60_000));

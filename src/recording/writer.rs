@@ -91,7 +91,7 @@ struct OpenFile {
 
 impl Recorder {
     async fn on_fragment(&mut self, piece: StreamFragment) {
-        let StreamFragment { init, fragment, arrived_ms } = piece;
+        let StreamFragment { init, mut fragment, arrived_ms } = piece;
         let timescale = f64::from(init.track.timescale);
         let end_media = fragment.start + fragment.duration;
         // When media time 0 was, judged by this fragment's arrival.
@@ -135,7 +135,8 @@ impl Recorder {
             self.open = self.create(&init, start_ms, fragment.start).await;
         }
         let Some(open) = &mut self.open else { return };
-        if let Err(err) = open.file.write_all(&fragment.rebased(open.media_base)).await {
+        fragment.rebase(open.media_base);
+        if let Err(err) = open.file.write_all(&fragment.bytes).await {
             let why = format!("cannot write {}: {err}", open.part.display());
             self.fail(why).await;
             return;

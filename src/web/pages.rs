@@ -148,8 +148,8 @@ pub(super) async fn timeline_page(
     };
     let next = day.succ_opt().unwrap_or(day);
     let (day_start_ms, day_end_ms) = (start_of(day), start_of(next));
-    let segments = state.recordings.segments(runtime.id(), day_start_ms, day_end_ms).await?;
-    let spans = super::recordings::spans(&segments.iter().map(|s| (s.start_ms, s.end_ms)).collect::<Vec<_>>());
+    let times = state.recordings.db().segment_times(runtime.id(), day_start_ms, day_end_ms).await?;
+    let spans = super::recordings::spans(&times);
     let filter = EventFilter {
         camera: Some(runtime.id().to_string()),
         since_ms: Some(day_start_ms),
