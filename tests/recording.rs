@@ -165,6 +165,22 @@ async fn an_rtsp_camera_records_on_its_detect_connection_and_plays_an_events_cli
         .unwrap();
     assert_eq!(export.status(), 200);
     assert!(export.headers()["content-disposition"].to_str().unwrap().starts_with("attachment; filename=\"gate-"));
+    // A long export (over 15 minutes, a download) joins the files' fragments byte for byte.
+    let span = format!("from={}&to={}", rfc3339(start_ms - 600_000), rfc3339(start_ms + 600_000));
+    let listing = app.get_json(&format!("/api/cameras/gate/recordings?{span}")).await;
+    let recorded: f64 = listing["segments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["end_ms"].as_i64().unwrap() - s["start_ms"].as_i64().unwrap()) as f64 / 1000.0)
+        .sum();
+    let long = app.client.get(app.url(&format!("/api/cameras/gate/export.mp4?{span}"))).send().await.unwrap();
+    assert_eq!(long.status(), 200);
+    let long_file = app.data.path().join("long.mp4");
+    std::fs::write(&long_file, long.bytes().await.unwrap()).unwrap();
+    let (codec, width, _, seconds) = probe(&long_file);
+    assert_eq!((codec.as_str(), width), ("h264", 1280));
+    assert!((seconds - recorded).abs() < 1.0, "{seconds} s exported of {recorded} s recorded");
     let bad_span =
         app.client.get(app.url("/api/cameras/gate/export.mp4?from=yesterday&to=today")).send().await.unwrap();
     assert_eq!(bad_span.status(), 400);

@@ -49,7 +49,12 @@ impl Fragment {
     /// file's own timeline starts at zero (players and ffmpeg's concat points count from there).
     /// `start` keeps the stream's time.
     pub fn rebase(&mut self, base: u64) {
-        let time = self.start.saturating_sub(base);
+        self.set_decode_time(self.start.saturating_sub(base));
+    }
+
+    /// Writes `time` as the fragment's decode time in `bytes` (`start` keeps the time it was read
+    /// with).
+    pub fn set_decode_time(&mut self, time: u64) {
         let at = self.decode_time_at;
         if self.decode_time_wide {
             self.bytes[at..at + 8].copy_from_slice(&time.to_be_bytes());
