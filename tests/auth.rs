@@ -605,7 +605,8 @@ async fn behind_a_trusted_proxy_cookies_are_secure_and_the_client_address_is_bel
 async fn a_viewer_limited_to_one_camera_reaches_nothing_of_another_on_any_route() {
     let clip = test_clip();
     let config = format!(
-        "[[cameras]]\nid = \"yard\"\nurl = \"{0}\"\nenabled = false\n[[cameras]]\nid = \"porch\"\nurl = \"{0}\"\n",
+        "[[cameras]]\nid = \"yard\"\nurl = \"{0}\"\nenabled = false\n[[cameras]]\nid = \"porch\"\nurl = \"{0}\"\n\
+         record = {{ mode = \"continuous\", segment_secs = 2 }}\n",
         clip.display()
     );
     let app = TestApp::start(&config).await;
@@ -617,6 +618,17 @@ async fn a_viewer_limited_to_one_camera_reaches_nothing_of_another_on_any_route(
     .await;
     let yard = person_event_on(&app, "yard", &[]).await;
     let porch = person_event_on(&app, "porch", &[]).await;
+    // The viewer's camera records: its clip and export routes have something to give.
+    let since = chrono::Utc::now().timestamp_millis() - 3_600_000;
+    wait_for("a recorded file on porch after its event", std::time::Duration::from_secs(30), || async {
+        let segments = state.recordings.segments("porch", since, i64::MAX).await.unwrap();
+        segments.iter().any(|s| s.end_ms > chrono::Utc::now().timestamp_millis() - 4_000).then_some(())
+    })
+    .await;
+    let hour = {
+        let time = |ms: i64| chrono::DateTime::from_timestamp_millis(ms).unwrap().to_rfc3339();
+        format!("?from={}&to={}", time(since).replace('+', "%2B"), time(since + 3_600_000).replace('+', "%2B"))
+    };
     let description = watchpost::db::Description {
         title: Some("Ladder at the shed".into()),
         text: "A man carries a ladder.".into(),
@@ -651,7 +663,8 @@ async fn a_viewer_limited_to_one_camera_reaches_nothing_of_another_on_any_route(
         let [own, other] =
             ids_for(route.path).unwrap_or_else(|| panic!("{} {}: say which ids it takes", route.method, route.path));
         for (id, mine) in [(own, true), (other, false)] {
-            let path = route.path.replace("{id}", &id);
+            let query = if route.path.ends_with("export.mp4") { hour.as_str() } else { "" };
+            let path = format!("{}{query}", route.path.replace("{id}", &id));
             let response = if route.method.as_str() == "GET" {
                 viewer.get(app.url(&path)).send().await.unwrap()
             } else {

@@ -47,7 +47,10 @@ pub async fn assemble(
     if target.exists() {
         return Ok(Some(target));
     }
-    let partial = target.with_extension(format!("{}.part", std::process::id()));
+    // Two requests for one clip at once each write their own file; the second rename wins.
+    static MADE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let attempt = MADE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let partial = target.with_extension(format!("{}-{attempt}.part", std::process::id()));
     let joined_by_bytes = if to_ms - from_ms > FASTSTART_UP_TO_MS {
         let (files, partial) = (files.clone(), partial.clone());
         tokio::task::spawn_blocking(move || join_fragments(&files, from_ms, to_ms, &partial))

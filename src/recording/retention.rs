@@ -1,8 +1,9 @@
 //! The retention sweep, every minute: deletes recordings by the cameras' rules and keeps the disk
 //! from filling.
 //!
-//! 1. `events` mode (and cameras no longer recording): footage that is older than the pre-roll
-//!    buffer and overlaps no event (widened by pre- and post-roll) goes.
+//! 1. `events` mode: footage that is older than the pre-roll buffer and overlaps no event (widened
+//!    by pre- and post-roll) goes. Only the last [`FIRST_LOOK_BACK_MS`] are judged after a start,
+//!    so switching a camera from continuous to events keeps its older footage for the age rules.
 //! 2. By age: footage with no event in it after `continuous_days`, all of it after `event_days`.
 //! 3. For space: while recordings take more than `max_size_gb`, or the disk has less than
 //!    `min_free_gb` free, the oldest go, footage without events before event clips.
@@ -21,6 +22,8 @@ const DAY_MS: i64 = 86_400_000;
 /// Footage of `events` mode waits this long past its end before it is judged: an event may still
 /// start within the pre-roll, and one that just ended still needs its post-roll.
 const JUDGE_AFTER_MS: i64 = 60_000;
+/// How far back `events` mode judges footage the first time after a start.
+const FIRST_LOOK_BACK_MS: i64 = 3_600_000;
 /// Segments looked at per round of the space rule.
 const SPACE_BATCH: u64 = 200;
 
@@ -58,7 +61,7 @@ impl Sweeper {
         let cameras: Vec<String> = self.store.db().recording_usage().await?.into_iter().map(|u| u.camera_id).collect();
         for camera in cameras {
             let rules = self.rules_of(&camera);
-            if rules.mode != RecordMode::Continuous {
+            if rules.mode == RecordMode::Events {
                 self.judge_event_footage(&camera, &rules, now_ms, &mut report).await?;
             }
             self.by_age(&camera, &rules, now_ms, &mut report).await?;
@@ -84,7 +87,7 @@ impl Sweeper {
         now_ms: i64,
         report: &mut SweepReport,
     ) -> Result<()> {
-        let from = self.judged_until_ms.get(camera).copied().unwrap_or(i64::MIN / 2);
+        let from = self.judged_until_ms.get(camera).copied().unwrap_or(now_ms - FIRST_LOOK_BACK_MS);
         let until = now_ms - JUDGE_AFTER_MS - i64::from(rules.pre_roll_secs) * 1000;
         if until <= from {
             return Ok(());

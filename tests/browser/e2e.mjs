@@ -240,6 +240,11 @@ try {
   await advanced("#timeline-video");
   check((await page.textContent("#timeline-playing")).startsWith("Playing "), "the timeline says what time it plays");
   check(await page.locator("#timeline-hour .timeline-span").count() >= 1, "the hour bar shows the recorded span");
+  // Export the day's recording so far: the page says it works, then the MP4 downloads.
+  const [download] = await Promise.all([page.waitForEvent("download"), page.click("#timeline-export button")]);
+  check((await page.textContent("#timeline-export-state")).startsWith("Ready"), "the export says it is ready");
+  check(download.suggestedFilename().startsWith("yard-") && download.suggestedFilename().endsWith(".mp4"),
+        `the export downloads as an MP4: ${download.suggestedFilename()}`);
   await shot(page, "timeline");
   await page.goto(`${base}/settings/storage`);
   check(await page.isVisible("td >> text=yard"), "the storage page lists the camera's recordings");

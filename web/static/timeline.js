@@ -109,5 +109,38 @@
   });
   document.querySelectorAll('[data-play-at]').forEach((b) =>
     b.addEventListener('click', () => play(Number(b.dataset.playAt) - 5000)));
+  // Export any span of the day: the file is joined on the server, then downloaded. Joining an
+  // hour takes seconds, so the page says it is working until the download starts.
+  const exportForm = document.getElementById('timeline-export');
+  const exportState = document.getElementById('timeline-export-state');
+  const atTime = (value) => {
+    const [h, m, s] = value.split(':').map(Number);
+    return dayStart + ((h * 60 + m) * 60 + (s || 0)) * 1000;
+  };
+  exportForm.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const from = atTime(exportForm.elements.from.value);
+    let to = atTime(exportForm.elements.to.value);
+    if (to <= from) to += 24 * HOUR_MS;
+    const url = '/api/cameras/' + encodeURIComponent(camera) + '/export.mp4?from=' +
+      encodeURIComponent(iso(from)) + '&to=' + encodeURIComponent(iso(to)) + '&download=1';
+    exportState.textContent = 'Joining the recording…';
+    // A HEAD-less check: ask for the first byte, so errors are shown here and not as a broken file.
+    const answer = await fetch(url, { headers: { Range: 'bytes=0-0' } });
+    if (!answer.ok) {
+      const body = await answer.json().catch(() => ({}));
+      exportState.textContent = body.error || ('The export failed (' + answer.status + ').');
+      return;
+    }
+    exportState.textContent = 'Ready: the download starts.';
+    window.location.href = url;
+  });
+  if (spans.length) {
+    const first = new Date(spans[0][0]);
+    const pad = (n) => String(n).padStart(2, '0');
+    exportForm.elements.from.value = pad(first.getHours()) + ':' + pad(first.getMinutes()) + ':00';
+    const end = new Date(Math.min(spans[0][0] + HOUR_MS, spans[spans.length - 1][1]) + 60000);
+    exportForm.elements.to.value = pad(end.getHours()) + ':' + pad(end.getMinutes()) + ':00';
+  }
   if (root.dataset.at) play(Number(root.dataset.at) - 5000);
 })();
