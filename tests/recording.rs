@@ -360,8 +360,9 @@ async fn after_sigkill_mid_file_the_restart_makes_files_and_index_agree() {
 }
 
 /// The retention sweep on real files and a real SQLite index: footage without events goes after
-/// `continuous_days`, all of it after `event_days`; in `events` mode what no event needs goes once
-/// judged; over the size cap the oldest footage without events goes before older event clips.
+/// `continuous_days`, all of it (and the events, with their snapshots) after `event_days`; in
+/// `events` mode what no event needs goes once judged; over the size cap the oldest footage
+/// without events goes before older event clips.
 #[tokio::test]
 async fn the_sweep_deletes_by_age_by_event_and_for_space_oldest_plain_footage_first() {
     use watchpost::recording::settings::{RecordConfig, RecordMode};
@@ -385,6 +386,7 @@ async fn the_sweep_deletes_by_age_by_event_and_for_space_oldest_plain_footage_fi
     let recordings =
         Recordings::new(dir.path().join("rec"), db.clone(), SpaceLimits { max_bytes: 4_500_000, min_free_bytes: 0 });
     let mut files = Vec::new();
+    let mut events = Vec::new();
     for (index, (camera, start, with_event)) in plan.iter().enumerate() {
         let path = format!("{camera}/day/{start}.mp4");
         let file = dir.path().join("rec").join(&path);
@@ -404,7 +406,15 @@ async fn the_sweep_deletes_by_age_by_event_and_for_space_oldest_plain_footage_fi
         .await
         .unwrap();
         if *with_event {
-            let id = db.insert_event(&motion_event(camera, start + 2_000)).await.unwrap();
+            // Each event has a snapshot (and the copy with boxes drawn) in the media directory.
+            let snapshot = format!("snapshots/{camera}/{start}.jpg");
+            for file in [snapshot.clone(), watchpost::media::MediaStore::annotated_path(&snapshot)] {
+                std::fs::create_dir_all(dir.path().join("media").join(&file).parent().unwrap()).unwrap();
+                std::fs::write(dir.path().join("media").join(&file), b"jpeg").unwrap();
+            }
+            let new = watchpost::db::NewEvent { snapshot: Some(snapshot), ..motion_event(camera, start + 2_000) };
+            let id = db.insert_event(&new).await.unwrap();
+            events.push(id);
             let ended = watchpost::db::EventUpdate {
                 score: 0.1,
                 bbox: [0.0, 0.0, 0.1, 0.1],
@@ -425,9 +435,18 @@ async fn the_sweep_deletes_by_age_by_event_and_for_space_oldest_plain_footage_fi
         ),
         ("shop".to_string(), RecordConfig { mode: RecordMode::Events, ..Default::default() }),
     ]);
-    let mut sweeper = Sweeper::new(recordings.clone());
+    let media = watchpost::media::MediaStore::open(&dir.path().join("media")).unwrap();
+    let mut sweeper = Sweeper::new(recordings.clone(), media);
     let report = sweeper.sweep(now, rules).await.unwrap();
     assert_eq!((report.by_age, report.without_event, report.for_space), (2, 1, 1), "{report:?}");
+    // The recording camera's event past `event_days` goes with its snapshots; the others stay.
+    assert_eq!(report.events, 1, "{report:?}");
+    assert!(db.get_event(events[0]).await.unwrap().is_none());
+    let old_snapshot = dir.path().join(format!("media/snapshots/home/{}.jpg", plan[0].1));
+    assert!(!old_snapshot.exists() && !old_snapshot.with_file_name(format!("{}-boxes.jpg", plan[0].1)).exists());
+    for id in &events[1..] {
+        assert!(db.get_event(*id).await.unwrap().is_some(), "event {id} is kept");
+    }
     let kept: Vec<bool> = files.iter().map(|f| f.exists()).collect();
     assert_eq!(kept, [false, true, false, false, true, false, true, true]);
     let mut rows: Vec<String> = db.segment_paths().await.unwrap().into_iter().map(|(_, p)| p).collect();

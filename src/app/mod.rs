@@ -189,7 +189,8 @@ pub async fn start(options: ServeOptions) -> Result<RunningApp> {
         state.camera_manager.put(camera, CameraSource::Ui).await;
     }
     tasks.spawn(describer.run(cancel.clone()));
-    tasks.spawn(sweep_recordings(Sweeper::new(recordings.clone()), state.cameras.clone(), cancel.clone()));
+    let sweeper = Sweeper::new(recordings.clone(), state.media.clone());
+    tasks.spawn(sweep_recordings(sweeper, state.cameras.clone(), cancel.clone()));
     let sensors = crate::sensors::SensorEvents::new(
         state.db.clone(),
         state.bus.clone(),

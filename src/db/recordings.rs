@@ -2,10 +2,10 @@
 //! retention sweep need, and the figures of the Storage page.
 
 use super::Db;
-use super::entities::{event, recording_segment};
+use super::entities::{alert_delivery, event, recording_segment};
 use crate::error::Result;
 use sea_orm::sea_query::{Expr, ExprTrait, Func, OnConflict, SimpleExpr};
-use sea_orm::{ColumnTrait, EntityTrait, FromQueryResult, QueryFilter, QueryOrder, QuerySelect, Set};
+use sea_orm::{ColumnTrait, EntityTrait, FromQueryResult, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait};
 
 /// No file is longer than this (`segment_secs` is at most 60 s, plus a group of pictures): a lower
 /// bound on the start of the files that overlap a span, so a query reads only the index range
@@ -158,6 +158,43 @@ impl Db {
                    GROUP BY s.camera_id";
         let rows = self.conn.query_all_raw(Statement::from_string(self.conn.get_database_backend(), sql)).await?;
         rows.iter().map(|row| Ok((row.try_get_by_index(0)?, row.try_get_by_index(1)?))).collect()
+    }
+
+    /// A camera's events that ended before `before_ms`, oldest first, `limit` at most: their ids and
+    /// snapshots. Open events are never among them.
+    pub async fn ended_events_before(
+        &self,
+        camera: &str,
+        before_ms: i64,
+        limit: u64,
+    ) -> Result<Vec<(i64, Option<String>)>> {
+        Ok(event::Entity::find()
+            .select_only()
+            .column(event::Column::Id)
+            .column(event::Column::Snapshot)
+            .filter(event::Column::CameraId.eq(camera))
+            .filter(event::Column::EndMs.lt(before_ms))
+            .order_by_asc(event::Column::StartMs)
+            .limit(limit)
+            .into_tuple()
+            .all(&self.conn)
+            .await?)
+    }
+
+    /// Deletes events with their alert deliveries, in one transaction.
+    pub async fn delete_events(&self, ids: &[i64]) -> Result<u64> {
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        let txn = self.conn.begin().await?;
+        alert_delivery::Entity::delete_many()
+            .filter(alert_delivery::Column::EventId.is_in(ids.iter().copied()))
+            .exec(&txn)
+            .await?;
+        let deleted =
+            event::Entity::delete_many().filter(event::Column::Id.is_in(ids.iter().copied())).exec(&txn).await?;
+        txn.commit().await?;
+        Ok(deleted.rows_affected)
     }
 
     /// The spans `(start_ms, end_ms)` of a camera's events that overlap `[from_ms, to_ms)`; an

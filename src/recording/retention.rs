@@ -4,7 +4,9 @@
 //! 1. `events` mode: footage that is older than the pre-roll buffer and overlaps no event (widened
 //!    by pre- and post-roll) goes. Only the last [`FIRST_LOOK_BACK_MS`] are judged after a start,
 //!    so switching a camera from continuous to events keeps its older footage for the age rules.
-//! 2. By age: footage with no event in it after `continuous_days`, all of it after `event_days`.
+//! 2. By age: footage with no event in it after `continuous_days`, all of it after `event_days`;
+//!    for a camera that records, its events (with their snapshots) after `event_days` too. The
+//!    events of cameras that do not record are kept, as they always were.
 //! 3. For space: while recordings take more than `max_size_gb`, or the disk has less than
 //!    `min_free_gb` free, the oldest go, footage without events before event clips.
 //!
@@ -14,6 +16,7 @@
 use super::Recordings;
 use crate::db::entities::recording_segment;
 use crate::error::Result;
+use crate::media::MediaStore;
 use crate::recording::settings::{RecordConfig, RecordMode};
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
@@ -24,6 +27,8 @@ const DAY_MS: i64 = 86_400_000;
 const JUDGE_AFTER_MS: i64 = 60_000;
 /// How far back `events` mode judges footage the first time after a start.
 const FIRST_LOOK_BACK_MS: i64 = 3_600_000;
+/// Events deleted per camera per sweep (the rest go in the next minutes).
+const EVENT_BATCH: u64 = 500;
 /// Segments looked at per round of the space rule.
 const SPACE_BATCH: u64 = 200;
 
@@ -34,20 +39,24 @@ pub struct SweepReport {
     pub by_age: u64,
     pub for_space: u64,
     pub bytes: u64,
+    /// Events (with their snapshots) past `event_days`.
+    pub events: u64,
 }
 
 /// The sweep with what it remembers between rounds: how far each camera's `events`-mode footage
 /// has been judged already.
 pub struct Sweeper {
     store: Recordings,
+    /// Where the snapshots of expired events are.
+    media: MediaStore,
     /// Each camera's rules as of this sweep (cameras change in the UI between sweeps).
     rules: HashMap<String, RecordConfig>,
     judged_until_ms: HashMap<String, i64>,
 }
 
 impl Sweeper {
-    pub fn new(store: Recordings) -> Self {
-        Self { store, rules: HashMap::new(), judged_until_ms: HashMap::new() }
+    pub fn new(store: Recordings, media: MediaStore) -> Self {
+        Self { store, media, rules: HashMap::new(), judged_until_ms: HashMap::new() }
     }
 
     fn rules_of(&self, camera: &str) -> RecordConfig {
@@ -58,6 +67,11 @@ impl Sweeper {
     pub async fn sweep(&mut self, now_ms: i64, rules: HashMap<String, RecordConfig>) -> Result<SweepReport> {
         self.rules = rules;
         let mut report = SweepReport::default();
+        let recording: Vec<(String, RecordConfig)> =
+            self.rules.iter().filter(|(_, r)| r.enabled()).map(|(c, r)| (c.clone(), r.clone())).collect();
+        for (camera, rules) in recording {
+            self.expire_events(&camera, &rules, now_ms, &mut report).await?;
+        }
         let cameras: Vec<String> = self.store.db().recording_usage().await?.into_iter().map(|u| u.camera_id).collect();
         for camera in cameras {
             let rules = self.rules_of(&camera);
@@ -72,6 +86,7 @@ impl Sweeper {
                 without_event = report.without_event,
                 by_age = report.by_age,
                 for_space = report.for_space,
+                events = report.events,
                 mb = report.bytes / 1_000_000,
                 "recordings deleted"
             );
@@ -98,6 +113,32 @@ impl Sweeper {
         let unwanted: Vec<_> = judged.into_iter().filter(|s| !overlaps_any(s, &windows)).collect();
         report.without_event += self.delete(&unwanted, report).await?;
         self.judged_until_ms.insert(camera.to_string(), until);
+        Ok(())
+    }
+
+    /// Deletes a recording camera's events older than `event_days`, snapshots first.
+    async fn expire_events(
+        &self,
+        camera: &str,
+        rules: &RecordConfig,
+        now_ms: i64,
+        report: &mut SweepReport,
+    ) -> Result<()> {
+        let before = now_ms - i64::from(rules.event_days) * DAY_MS;
+        let expired = self.store.db().ended_events_before(camera, before, EVENT_BATCH).await?;
+        for snapshot in expired.iter().filter_map(|(_, snapshot)| snapshot.as_deref()) {
+            for relative in [snapshot.to_string(), MediaStore::annotated_path(snapshot)] {
+                if let Some(path) = self.media.resolve(&relative) {
+                    match tokio::fs::remove_file(&path).await {
+                        Ok(()) => {}
+                        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
+                        Err(err) => tracing::warn!(path = %relative, error = %err, "cannot delete a snapshot"),
+                    }
+                }
+            }
+        }
+        let ids: Vec<i64> = expired.iter().map(|(id, _)| *id).collect();
+        report.events += self.store.db().delete_events(&ids).await?;
         Ok(())
     }
 
