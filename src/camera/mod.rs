@@ -1,5 +1,6 @@
 //! Cameras at run time: each enabled camera has a supervised pipeline task (ffmpeg → motion →
-//! events) and a [`CameraRuntime`] holding its live status, counters and latest frame. Two doors
+//! events; for a recording camera also its recorder, and its record stream when that is another
+//! URL) and a [`CameraRuntime`] holding its live status, counters and latest frame. Two doors
 //! lead in: [`Cameras`] (read, for everything that looks at cameras) and [`CameraManager`] (add,
 //! change, delete, start and stop); the pipeline and ffmpeg behind them are this module's own.
 

@@ -103,11 +103,15 @@ pub(super) async fn camera_recordings(
     })))
 }
 
+/// The longest event clip: a car parked for a day is its arrival and the hour after, not a day.
+const LONGEST_CLIP_MS: i64 = 3_600_000;
+
 /// The span of an event's clip: pre-roll before it starts to post-roll after it ends (an event
-/// still going ends now).
+/// still going ends now), at most [`LONGEST_CLIP_MS`] after its start.
 pub(super) fn clip_span(start_ms: i64, end_ms: Option<i64>, rules: &RecordConfig, now_ms: i64) -> (i64, i64) {
-    let end = end_ms.unwrap_or(now_ms).max(start_ms);
-    (start_ms - i64::from(rules.pre_roll_secs) * 1000, end + i64::from(rules.post_roll_secs) * 1000)
+    let end = (end_ms.unwrap_or(now_ms).max(start_ms) + i64::from(rules.post_roll_secs) * 1000)
+        .min(start_ms + LONGEST_CLIP_MS);
+    (start_ms - i64::from(rules.pre_roll_secs) * 1000, end)
 }
 
 /// The recording rules of a camera (the defaults for one no longer configured).
@@ -316,5 +320,6 @@ mod tests {
         let rules = RecordConfig { pre_roll_secs: 5, post_roll_secs: 3, ..RecordConfig::default() };
         assert_eq!(clip_span(100_000, Some(120_000), &rules, 999_999), (95_000, 123_000));
         assert_eq!(clip_span(100_000, None, &rules, 130_000), (95_000, 133_000), "an open event ends now");
+        assert_eq!(clip_span(0, None, &rules, 86_400_000), (-5_000, 3_600_000), "an hour at most");
     }
 }
