@@ -151,6 +151,11 @@ async fn an_rtsp_camera_records_on_its_detect_connection_and_plays_an_events_cli
     let beyond =
         app.client.get(app.url(&clip_url)).header("Range", format!("bytes={}-", clip.len())).send().await.unwrap();
     assert_eq!(beyond.status(), 416);
+    // The event's snapshot answers ranges too: the first two bytes are JPEG's start marker.
+    let snapshot = event["snapshot_url"].as_str().expect("a snapshot");
+    let start = app.client.get(app.url(snapshot)).header("Range", "bytes=0-1").send().await.unwrap();
+    assert_eq!(start.status(), 206);
+    assert_eq!(start.bytes().await.unwrap().as_ref(), [0xFF, 0xD8]);
 
     // Export of a span, as a download.
     let export = app

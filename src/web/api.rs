@@ -71,6 +71,7 @@ pub(super) async fn event_snapshot(
     me: Identity,
     id: web::Path<i64>,
     query: web::Query<SnapshotQuery>,
+    req: HttpRequest,
 ) -> ApiResult {
     let event = visible_event(&state, &me, *id).await?;
     let clean = event.snapshot.ok_or_else(|| Error::not_found(format!("event {id} has no snapshot")))?;
@@ -80,10 +81,10 @@ pub(super) async fn event_snapshot(
         _ => clean,
     };
     let path = state.media.resolve(&relative).ok_or_else(|| Error::internal("stored snapshot path is invalid"))?;
-    let bytes = tokio::fs::read(&path).await.map_err(|err| {
-        Error::not_found(format!("the snapshot of event {id} is missing from the media directory")).with_source(err)
-    })?;
-    Ok(HttpResponse::Ok().content_type("image/jpeg").insert_header(("Cache-Control", "private, no-store")).body(bytes))
+    if !path.is_file() {
+        return Err(Error::not_found(format!("the snapshot of event {id} is missing from the media directory")).into());
+    }
+    super::ranges::serve_file(&req, &path, "image/jpeg", None).await
 }
 
 /// Every camera for a signed-in admin or an open `/metrics`; a viewer's own cameras otherwise.
