@@ -535,7 +535,7 @@ pub struct EventsQuery {
 /// Where `day` begins and the next day begins on `zone`'s clock, in ms: 23 or 25 hours apart on
 /// the days daylight saving time starts or ends. Where midnight does not exist (a zone that
 /// springs forward at 00:00), the day begins at its first minute that does.
-fn day_bounds_ms<Tz: chrono::TimeZone>(day: chrono::NaiveDate, zone: &Tz) -> Option<(i64, i64)> {
+pub(super) fn day_bounds_ms<Tz: chrono::TimeZone>(day: chrono::NaiveDate, zone: &Tz) -> Option<(i64, i64)> {
     let start_of = |day: chrono::NaiveDate| {
         let midnight = day.and_hms_opt(0, 0, 0)?;
         (0..=24 * 60)

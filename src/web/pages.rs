@@ -132,7 +132,6 @@ pub(super) async fn timeline_page(
     id: web::Path<String>,
     query: web::Query<TimelineQuery>,
 ) -> PageResult {
-    use chrono::TimeZone;
     let runtime = visible_camera(&state, &me, &id)?;
     let today = chrono::Local::now().date_naive();
     let day = match query.day.as_deref() {
@@ -140,14 +139,9 @@ pub(super) async fn timeline_page(
             .map_err(|_| Error::invalid(format!("day={text:?} is not a date; use YYYY-MM-DD")))?,
         None => today,
     };
-    let start_of = |date: chrono::NaiveDate| {
-        chrono::Local
-            .from_local_datetime(&date.and_hms_opt(0, 0, 0).unwrap_or_default())
-            .earliest()
-            .map_or(0, |t| t.timestamp_millis())
-    };
     let next = day.succ_opt().unwrap_or(day);
-    let (day_start_ms, day_end_ms) = (start_of(day), start_of(next));
+    let (day_start_ms, day_end_ms) = super::forms::day_bounds_ms(day, &chrono::Local)
+        .ok_or_else(|| Error::invalid(format!("day={day} is out of range")))?;
     let times = state.recordings.db().segment_times(runtime.id(), day_start_ms, day_end_ms).await?;
     let spans = super::recordings::spans(&times);
     let filter = EventFilter {

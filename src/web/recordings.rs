@@ -5,6 +5,7 @@
 use super::access::{visible_camera, visible_cameras, visible_event};
 use super::ranges::serve_file;
 use super::respond::ApiResult;
+use super::view::rfc3339;
 use crate::app::state::AppState;
 use crate::auth::Identity;
 use crate::error::Error;
@@ -64,10 +65,6 @@ pub(super) fn spans(segments: &[(i64, i64)]) -> Vec<Span> {
         }
     }
     spans
-}
-
-fn rfc3339(ms: i64) -> String {
-    chrono::DateTime::from_timestamp_millis(ms).unwrap_or_default().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
 pub(super) async fn camera_recordings(
