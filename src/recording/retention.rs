@@ -72,15 +72,18 @@ impl Sweeper {
         for (camera, rules) in recording {
             self.expire_events(&camera, &rules, now_ms, &mut report).await?;
         }
-        let cameras: Vec<String> = self.store.db().recording_usage().await?.into_iter().map(|u| u.camera_id).collect();
-        for camera in cameras {
+        // One pass over the index per sweep: the cameras with footage and the bytes it takes (less
+        // what the rules below delete, for the space rule).
+        let usage = self.store.db().recording_usage().await?;
+        let total: u64 = usage.iter().map(|u| u.bytes.max(0) as u64).sum();
+        for camera in usage.into_iter().map(|u| u.camera_id) {
             let rules = self.rules_of(&camera);
             if rules.mode == RecordMode::Events {
                 self.judge_event_footage(&camera, &rules, now_ms, &mut report).await?;
             }
             self.by_age(&camera, &rules, now_ms, &mut report).await?;
         }
-        self.for_space(now_ms, &mut report).await?;
+        self.for_space(total.saturating_sub(report.bytes), now_ms, &mut report).await?;
         if report != SweepReport::default() {
             tracing::info!(
                 without_event = report.without_event,
@@ -164,9 +167,9 @@ impl Sweeper {
         Ok(())
     }
 
-    async fn for_space(&self, now_ms: i64, report: &mut SweepReport) -> Result<()> {
+    /// `total` is what recordings take now, in bytes.
+    async fn for_space(&self, mut total: u64, now_ms: i64, report: &mut SweepReport) -> Result<()> {
         let limits = self.store.limits();
-        let mut total: u64 = self.store.db().recording_usage().await?.iter().map(|u| u.bytes.max(0) as u64).sum();
         let mut free = self.store.free_bytes();
         let over = |total: u64, free: Option<u64>| {
             (limits.max_bytes > 0 && total > limits.max_bytes) || free.is_some_and(|f| f < limits.min_free_bytes)
