@@ -44,16 +44,9 @@ const PERSON_720P: ClipPlan = ClipPlan {
     with_person: true,
 };
 
-fn cpu_seconds(who: i32) -> f64 {
-    // SAFETY: getrusage only writes into the struct we pass.
-    let usage = unsafe {
-        let mut usage = std::mem::zeroed::<libc::rusage>();
-        libc::getrusage(who, &mut usage);
-        usage
-    };
-    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
-    secs(usage.ru_utime) + secs(usage.ru_stime)
-}
+#[path = "support/cpu.rs"]
+mod cpu;
+use cpu::cpu_seconds;
 
 fn camera(id: usize, clip: &std::path::Path) -> CameraConfig {
     CameraConfig::new(format!("bench{id}"), "", clip.display().to_string())
