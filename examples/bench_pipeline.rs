@@ -68,7 +68,7 @@ fn main() -> anyhow::Result<()> {
     let mut children = Vec::new();
     for id in 0..cameras {
         let camera = camera(id, &clip);
-        let frames_only = watchpost::camera::ffmpeg::Outputs { frames: true, record_fd: None };
+        let frames_only = watchpost::camera::ffmpeg::Outputs { frames: true, copy_fd: None };
         let mut child = Command::new("ffmpeg")
             .args(watchpost::camera::ffmpeg::build_args(&camera, &ffmpeg_config, &camera.url, frames_only).args)
             .stdin(Stdio::null())

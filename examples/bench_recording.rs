@@ -18,7 +18,7 @@
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use watchpost::camera::ffmpeg::{FfmpegRun, RecordSink};
+use watchpost::camera::ffmpeg::{CopySink, FfmpegRun};
 use watchpost::camera::settings::{CameraConfig, FfmpegConfig};
 use watchpost::demo::ClipPlan;
 use watchpost::recording::settings::{RecordConfig, RecordMode};
@@ -104,8 +104,8 @@ async fn main() -> anyhow::Result<()> {
     let store = Recordings::new(work.join("recordings"), db.clone(), SpaceLimits::from_gb(0.0, 0.0));
     let mut camera = CameraConfig::new("bench", "", url.clone());
     camera.record = RecordConfig { mode: RecordMode::Continuous, ..RecordConfig::default() };
-    let (sender, receiver) = tokio::sync::mpsc::channel(16);
-    let sink = RecordSink { fragments: sender, counters: Arc::default() };
+    let (sender, receiver) = tokio::sync::mpsc::channel(512);
+    let sink = CopySink { feed: watchpost::live::LiveFeed::new(), recorder: Some(sender), counters: Arc::default() };
     let cancel = tokio_util::sync::CancellationToken::new();
     let writer = tokio::spawn(watchpost::recording::writer::run(
         "bench".into(),

@@ -21,6 +21,7 @@ pub mod discovery;
 pub mod error;
 pub mod geometry;
 pub mod http;
+pub mod live;
 pub mod media;
 pub mod model;
 pub mod recording;

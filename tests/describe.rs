@@ -9,7 +9,7 @@ mod common;
 use base64::Engine;
 use common::mqtt::{Mosquitto, Watcher};
 use common::vlm::{FakeModel, Reply};
-use common::{TestApp, person_event_on, wait_for};
+use common::{TestApp, jpeg_size, person_event_on, wait_for};
 use std::time::Duration;
 use watchpost::bus::BusMessage;
 
@@ -352,21 +352,6 @@ async fn an_alert_waits_for_a_quick_description_and_goes_without_a_slow_one() {
     let alerts = watcher.on("watchpost/front/alert").len();
     assert_eq!(alerts, 2, "one alert per event; the late description does not alert again");
     app.shutdown().await;
-}
-
-/// Width and height of a JPEG, from its start-of-frame marker.
-fn jpeg_size(jpeg: &[u8]) -> (u32, u32) {
-    let mut at = 2;
-    while at + 9 < jpeg.len() {
-        let (marker, length) = (jpeg[at + 1], usize::from(u16::from_be_bytes([jpeg[at + 2], jpeg[at + 3]])));
-        if (0xC0..=0xC3).contains(&marker) {
-            let height = u32::from(u16::from_be_bytes([jpeg[at + 5], jpeg[at + 6]]));
-            let width = u32::from(u16::from_be_bytes([jpeg[at + 7], jpeg[at + 8]]));
-            return (width, height);
-        }
-        at += 2 + length;
-    }
-    panic!("no start-of-frame marker")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

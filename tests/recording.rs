@@ -10,57 +10,7 @@ mod common;
 use common::*;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::OnceLock;
 use std::time::Duration;
-use watchpost::demo::ClipPlan;
-
-/// A camera's main stream: 1280×720 at 10 fps (a key frame every 2 s), the field empty for 8 s,
-/// then a person walks in and stays.
-const HD_PLAN: ClipPlan = ClipPlan {
-    empty_secs: 8,
-    walk_secs: 2,
-    stand_secs: 3,
-    tail_secs: 25,
-    width: 1280,
-    height: 720,
-    fps: 10,
-    noise: 0,
-    with_person: true,
-};
-
-fn hd_clip() -> PathBuf {
-    static CLIP: OnceLock<PathBuf> = OnceLock::new();
-    CLIP.get_or_init(|| {
-        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("hd-clip-{}", std::process::id()));
-        watchpost::demo::ensure_clip("ffmpeg", &dir.join("field.mp4"), &HD_PLAN).expect("build the HD clip")
-    })
-    .clone()
-}
-
-/// What ffprobe says about a video file: codec, width, height, duration in seconds.
-fn probe(file: &Path) -> (String, u64, u64, f64) {
-    let output = Command::new("ffprobe")
-        .args([
-            "-v",
-            "error",
-            "-select_streams",
-            "v:0",
-            "-show_entries",
-            "stream=codec_name,width,height:format=duration",
-        ])
-        .args(["-of", "json"])
-        .arg(file)
-        .output()
-        .expect("run ffprobe");
-    let json: serde_json::Value = serde_json::from_slice(&output.stdout).expect("ffprobe json");
-    let stream = &json["streams"][0];
-    (
-        stream["codec_name"].as_str().unwrap_or_default().to_string(),
-        stream["width"].as_u64().unwrap_or(0),
-        stream["height"].as_u64().unwrap_or(0),
-        json["format"]["duration"].as_str().and_then(|d| d.parse().ok()).unwrap_or(0.0),
-    )
-}
 
 fn rfc3339(ms: i64) -> String {
     chrono::DateTime::from_timestamp_millis(ms).unwrap().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)

@@ -211,9 +211,11 @@ pub async fn start(options: ServeOptions) -> Result<RunningApp> {
 }
 
 impl RunningApp {
-    /// Stops in order: web server, cameras (ending events, killing ffmpeg), pending writes, database.
+    /// Stops in order: live views, web server, cameras (ending events, killing ffmpeg), pending writes,
+    /// database.
     pub async fn shutdown(self) {
         tracing::info!("shutting down");
+        self.state.camera_manager.end_live_views();
         self.server.stop(true).await;
         let _ = self.server_task.await;
         self.cancel.cancel();

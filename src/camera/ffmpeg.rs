@@ -2,7 +2,8 @@
 //! the hardware-decode preset table; a network camera's URL, password and all, goes to ffmpeg's
 //! stdin as an ffconcat script, never into its arguments) with up to two outputs from the one
 //! connection: raw YUV 4:2:0 at the detect size and rate for detection, and the camera's own
-//! H.264/H.265 copied into fragmented MP4 for the recorder. It runs ffmpeg with a dedicated
+//! H.264/H.265 copied into fragmented MP4, one fragment per frame, for the live viewers and the
+//! recorder. It runs ffmpeg with a dedicated
 //! thread per output (whole frames into recycled buffers; MP4 split into init segment and
 //! fragments), sends its stderr to the log in the camera's span, and turns its last error into
 //! words a user can act on.
@@ -11,6 +12,7 @@
 //! kills it through [`FfmpegRun::kill`] and waits for it.
 
 use crate::camera::settings::{CameraConfig, FfmpegConfig, HwAccel};
+use crate::live::LiveFeed;
 use crate::media::Frame;
 use crate::recording::StreamFragment;
 use crate::recording::mp4::{Chunk, ChunkReader};
@@ -57,7 +59,7 @@ pub struct Outputs {
     /// Raw frames at the detect size and rate, on standard output.
     pub frames: bool,
     /// The video copied as fragmented MP4 to this (inherited) file descriptor.
-    pub record_fd: Option<i32>,
+    pub copy_fd: Option<i32>,
 }
 
 /// The ffmpeg command reading `url` for `camera`.
@@ -67,11 +69,13 @@ pub fn build_args(camera: &CameraConfig, ffmpeg: &FfmpegConfig, url: &str, outpu
         args.extend(hwaccel_args(camera.hwaccel.unwrap_or(ffmpeg.hwaccel)).iter().map(|s| s.to_string()));
     }
     // Input options of the camera's own URL: TCP for reliability over Wi-Fi; a socket time-out
-    // (µs) makes a dead camera fail instead of hanging.
+    // (µs) makes a dead camera fail instead of hanging. An MJPEG stream over HTTP has no times of
+    // its own (ffmpeg would assume 25 fps and keep one picture in five at 5 fps): each picture is
+    // timed by its arrival.
     let network_options: &[(&str, &str)] = if url.starts_with("rtsp://") || url.starts_with("rtsps://") {
         &[("rtsp_transport", "tcp"), ("timeout", "10000000"), ("fflags", "nobuffer")]
     } else if url.starts_with("http://") || url.starts_with("https://") {
-        &[("rw_timeout", "10000000"), ("fflags", "nobuffer")]
+        &[("rw_timeout", "10000000"), ("fflags", "nobuffer"), ("use_wallclock_as_timestamps", "1")]
     } else {
         &[]
     };
@@ -105,12 +109,21 @@ pub fn build_args(camera: &CameraConfig, ffmpeg: &FfmpegConfig, url: &str, outpu
             "pipe:1".into(),
         ]);
     }
-    if let Some(fd) = outputs.record_fd {
-        // One fragment per group of pictures, each starting at a key frame, with no index to
-        // rewrite at the end: what a pipe can carry and a recorder can cut anywhere.
+    if let Some(fd) = outputs.copy_fd {
+        // One fragment per frame, with no index to rewrite at the end: what a pipe can carry, a
+        // live viewer gets a frame as soon as ffmpeg has it, and a recorder cuts at a key frame.
         args.extend(
-            ["-map", "0:v:0", "-c:v", "copy", "-f", "mp4", "-movflags", "empty_moov+default_base_moof+frag_keyframe"]
-                .map(String::from),
+            [
+                "-map",
+                "0:v:0",
+                "-c:v",
+                "copy",
+                "-f",
+                "mp4",
+                "-movflags",
+                "empty_moov+default_base_moof+frag_every_frame",
+            ]
+            .map(String::from),
         );
         args.push(format!("pipe:{fd}"));
     }
@@ -208,17 +221,19 @@ pub struct FrameSink {
     pub first_seq: u64,
 }
 
-/// Where the copied video goes, fragment by fragment; a full queue (a disk that cannot keep up)
-/// drops and counts, so ffmpeg, and detection with it, never waits for the recorder.
+/// Where a stream's copied video goes, fragment by fragment: to its live viewers, and to the
+/// recorder while the camera records. A full recorder queue (a disk that cannot keep up) drops and
+/// counts, so ffmpeg, and detection with it, never waits for the recorder.
 #[derive(Clone)]
-pub struct RecordSink {
-    pub fragments: mpsc::Sender<StreamFragment>,
-    pub counters: Arc<RecordCounters>,
+pub struct CopySink {
+    pub feed: Arc<LiveFeed>,
+    pub recorder: Option<mpsc::Sender<StreamFragment>>,
+    pub counters: Arc<CopyCounters>,
 }
 
-/// What the record output delivered, for the stall check of a record-only stream and the figures.
+/// What the copy output delivered, for the stall check of a stream without frames and the figures.
 #[derive(Debug, Default)]
-pub struct RecordCounters {
+pub struct CopyCounters {
     pub fragments: AtomicU64,
     pub dropped: AtomicU64,
 }
@@ -230,11 +245,11 @@ impl FfmpegRun {
         ffmpeg: &FfmpegConfig,
         url: &str,
         frames: Option<FrameSink>,
-        record: Option<RecordSink>,
+        copy: Option<CopySink>,
     ) -> Result<Self, String> {
-        let record_pipe = record.as_ref().map(|_| inheritable_pipe()).transpose()?;
+        let copy_pipe = copy.as_ref().map(|_| inheritable_pipe()).transpose()?;
         let outputs =
-            Outputs { frames: frames.is_some(), record_fd: record_pipe.as_ref().map(|(_, write)| write.as_raw_fd()) };
+            Outputs { frames: frames.is_some(), copy_fd: copy_pipe.as_ref().map(|(_, write)| write.as_raw_fd()) };
         let invocation = build_args(camera, ffmpeg, url, outputs);
         let mut command = FfmpegCommand::new_with_path(&ffmpeg.path);
         command.args(&invocation.args);
@@ -243,7 +258,7 @@ impl FfmpegRun {
         let stdout = if frames.is_some() { Stdio::piped() } else { Stdio::null() };
         inner.stdin(stdin).stdout(stdout).stderr(Stdio::piped());
         set_parent_death_signal(inner);
-        if let Some((_, write)) = &record_pipe {
+        if let Some((_, write)) = &copy_pipe {
             keep_open_in_child(inner, write.as_raw_fd());
         }
         let mut process = inner.spawn().map_err(|err| {
@@ -257,7 +272,7 @@ impl FfmpegRun {
             }
         })?;
         // Only ffmpeg writes to the pipe now: its end of file is ffmpeg's exit.
-        let record_read = record_pipe.map(|(read, write)| {
+        let copy_read = copy_pipe.map(|(read, write)| {
             drop(write);
             std::fs::File::from(read)
         });
@@ -285,7 +300,7 @@ impl FfmpegRun {
                 .spawn(move || log_stderr(stderr, &last_error, &span))
                 .map_err(|e| e.to_string())?
         };
-        let record_thread = match (record_read, record) {
+        let copy_thread = match (copy_read, copy) {
             (Some(pipe), Some(sink)) => {
                 let span = span.clone();
                 Some(
@@ -311,7 +326,7 @@ impl FfmpegRun {
                 if let (Some(stdout), Some(sink)) = (stdout, frames) {
                     read_frames(stdout, width, height, &sink);
                 }
-                if let Some(thread) = record_thread {
+                if let Some(thread) = copy_thread {
                     let _ = thread.join();
                 }
                 let status = reader_child.lock().map(|mut c| c.wait().ok()).unwrap_or(None);
@@ -380,9 +395,10 @@ fn keep_open_in_child(command: &mut std::process::Command, fd: i32) {
     }
 }
 
-/// Splits ffmpeg's MP4 into fragments for the recorder, each with the init segment it belongs to.
-/// After a broken stream it keeps reading to the end, so ffmpeg never blocks on a full pipe.
-fn read_fragments(pipe: std::fs::File, sink: &RecordSink) {
+/// Splits ffmpeg's MP4 into fragments for the viewers and the recorder, each with the init
+/// segment it belongs to. After a broken stream it keeps reading to the end, so ffmpeg never
+/// blocks on a full pipe; at the end the viewers learn that this run is over.
+fn read_fragments(pipe: std::fs::File, sink: &CopySink) {
     // Unbuffered: box headers are small reads, and the boxes themselves go straight into their
     // own buffer (a BufReader would copy every byte once more).
     let mut reader = ChunkReader::new(pipe);
@@ -393,7 +409,7 @@ fn read_fragments(pipe: std::fs::File, sink: &RecordSink) {
                 if !segment.track.is_h264_or_h265() {
                     tracing::warn!(
                         codec = %segment.track.codec,
-                        "the record stream is not H.264 or H.265: browsers may not play what is recorded"
+                        "the copied stream is not H.264 or H.265: browsers cannot play it live or recorded"
                     );
                 }
                 init = Some(Arc::new(segment));
@@ -402,21 +418,22 @@ fn read_fragments(pipe: std::fs::File, sink: &RecordSink) {
                 let Some(init) = init.clone() else { continue };
                 let arrived_ms = chrono::Utc::now().timestamp_millis();
                 sink.counters.fragments.fetch_add(1, Ordering::Relaxed);
-                match sink.fragments.try_send(StreamFragment { init, fragment, arrived_ms }) {
-                    Ok(()) => {}
-                    Err(mpsc::error::TrySendError::Full(_)) => {
-                        sink.counters.dropped.fetch_add(1, Ordering::Relaxed);
-                    }
-                    Err(mpsc::error::TrySendError::Closed(_)) => break,
+                let piece = StreamFragment { init, fragment: Arc::new(fragment), arrived_ms };
+                sink.feed.publish(&piece);
+                if let Some(recorder) = &sink.recorder
+                    && let Err(mpsc::error::TrySendError::Full(_)) = recorder.try_send(piece)
+                {
+                    sink.counters.dropped.fetch_add(1, Ordering::Relaxed);
                 }
             }
-            Ok(None) => return,
+            Ok(None) => break,
             Err(why) => {
-                tracing::warn!(target: "watchpost::ffmpeg", "the recorded stream cannot be read: {why}");
+                tracing::warn!(target: "watchpost::ffmpeg", "the copied stream cannot be read: {why}");
                 break;
             }
         }
     }
+    sink.feed.end_run();
     let _ = std::io::copy(&mut reader.into_inner(), &mut std::io::sink());
 }
 
@@ -485,18 +502,18 @@ fn set_parent_death_signal(_command: &mut std::process::Command) {}
 mod tests {
     use super::*;
 
-    const DETECT: Outputs = Outputs { frames: true, record_fd: None };
+    const DETECT: Outputs = Outputs { frames: true, copy_fd: None };
 
     #[test]
     fn one_connection_gives_frames_and_a_copy_of_the_video_and_a_record_stream_is_not_decoded() {
         let cam = camera("rtsp://cam/main");
-        let both = build_args(&cam, &FfmpegConfig::default(), &cam.url, Outputs { frames: true, record_fd: Some(7) });
+        let both = build_args(&cam, &FfmpegConfig::default(), &cam.url, Outputs { frames: true, copy_fd: Some(7) });
         let args = both.args.join(" ");
         assert_eq!(args.matches(" -i ").count(), 1, "{args}");
         assert!(
             args.ends_with(
                 "-f rawvideo pipe:1 -map 0:v:0 -c:v copy -f mp4 \
-                 -movflags empty_moov+default_base_moof+frag_keyframe pipe:7"
+                 -movflags empty_moov+default_base_moof+frag_every_frame pipe:7"
             ),
             "{args}"
         );
@@ -506,7 +523,7 @@ mod tests {
             &vaapi,
             &FfmpegConfig::default(),
             "rtsp://cam/main",
-            Outputs { frames: false, record_fd: Some(7) },
+            Outputs { frames: false, copy_fd: Some(7) },
         );
         let args = record_only.args.join(" ");
         assert!(!args.contains("rawvideo") && !args.contains("hwaccel"), "copying needs no decoder: {args}");
@@ -532,7 +549,10 @@ mod tests {
             )
         );
         let http = build_args(&camera("x"), &FfmpegConfig::default(), "http://u:p@10.0.0.3/stream", DETECT);
-        assert!(http.stdin.unwrap().contains("option rw_timeout 10000000"));
+        let script = http.stdin.unwrap();
+        assert!(
+            script.contains("option rw_timeout 10000000") && script.contains("option use_wallclock_as_timestamps 1")
+        );
     }
 
     #[test]

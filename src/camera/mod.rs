@@ -1,6 +1,7 @@
 //! Cameras at run time: each enabled camera has a supervised pipeline task (ffmpeg → motion →
-//! events; for a recording camera also its recorder, and its record stream when that is another
-//! URL) and a [`CameraRuntime`] holding its live status, counters and latest frame. Two doors
+//! events, and its video copied for live viewers; for a recording camera also its recorder), its
+//! record stream when that is another URL (run while it records or someone watches it live), and
+//! a [`CameraRuntime`] holding its live status, counters, latest frame and live feeds. Two doors
 //! lead in: [`Cameras`] (read, for everything that looks at cameras) and [`CameraManager`] (add,
 //! change, delete, start and stop); the pipeline and ffmpeg behind them are this module's own.
 
@@ -21,6 +22,7 @@ use crate::camera::settings::{CameraConfig, FfmpegConfig};
 use crate::db::Db;
 use crate::detect::worker::{DetectorFigures, DetectorWorker};
 use crate::error::{Error, Result};
+use crate::live::{LiveFeed, LiveStream};
 use crate::media::{Frame, MediaStore};
 use crate::model::CameraState;
 use crate::recording::Recordings;
@@ -80,7 +82,7 @@ pub struct CameraFigures {
     pub frames: u64,
     /// Frames dropped because processing fell behind.
     pub frames_dropped: u64,
-    /// Fragments (groups of pictures) of copied video received for recording.
+    /// Fragments (frames) of copied video received for recording.
     pub record_fragments: u64,
     /// Fragments dropped because the disk could not keep up.
     pub record_dropped: u64,
@@ -98,8 +100,12 @@ pub struct CameraRuntime {
     latest: Mutex<Option<Arc<Frame>>>,
     jpeg_cache: Mutex<Option<(u64, Arc<Vec<u8>>)>>,
     counters: Arc<ffmpeg::FrameCounters>,
-    /// Where the copied video goes while the camera records.
-    record_sink: Option<ffmpeg::RecordSink>,
+    /// The sequence number of the latest frame, for live MJPEG viewers waiting for the next one.
+    latest_seq: tokio::sync::watch::Sender<u64>,
+    /// Where each stream's copied video goes.
+    copies: StreamCopies,
+    /// Cancelled when the camera stops or Watchpost shuts down: live responses end.
+    live_over: CancellationToken,
     restarts: AtomicU64,
     motion_events: AtomicU64,
     object_events: AtomicU64,
@@ -107,12 +113,7 @@ pub struct CameraRuntime {
 }
 
 impl CameraRuntime {
-    fn new(
-        config: CameraConfig,
-        source: CameraSource,
-        switches: Controls,
-        record_sink: Option<ffmpeg::RecordSink>,
-    ) -> Self {
+    fn new(config: CameraConfig, source: CameraSource, switches: Controls, copies: StreamCopies) -> Self {
         let state = if config.enabled { CameraState::Starting } else { CameraState::Disabled };
         Self {
             config,
@@ -128,7 +129,9 @@ impl CameraRuntime {
             latest: Mutex::new(None),
             jpeg_cache: Mutex::new(None),
             counters: Arc::default(),
-            record_sink,
+            latest_seq: tokio::sync::watch::Sender::new(0),
+            copies,
+            live_over: CancellationToken::new(),
             restarts: AtomicU64::new(0),
             motion_events: AtomicU64::new(0),
             object_events: AtomicU64::new(0),
@@ -139,11 +142,12 @@ impl CameraRuntime {
     /// What the camera's pipeline counted since this runtime started.
     pub fn figures(&self) -> CameraFigures {
         let load = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
+        let recorded = self.copies.recorded();
         CameraFigures {
             frames: load(&self.counters.frames),
             frames_dropped: load(&self.counters.dropped),
-            record_fragments: self.record_sink.as_ref().map_or(0, |sink| load(&sink.counters.fragments)),
-            record_dropped: self.record_sink.as_ref().map_or(0, |sink| load(&sink.counters.dropped)),
+            record_fragments: recorded.map_or(0, |sink| load(&sink.counters.fragments)),
+            record_dropped: recorded.map_or(0, |sink| load(&sink.counters.dropped)),
             restarts: load(&self.restarts),
             motion_events: load(&self.motion_events),
             object_events: load(&self.object_events),
@@ -169,7 +173,36 @@ impl CameraRuntime {
 
     /// Stores `frame` as the latest picture and hands back the one it replaces, for reuse.
     fn set_latest(&self, frame: Arc<Frame>) -> Option<Arc<Frame>> {
-        self.latest.lock().expect("latest lock").replace(frame)
+        let seq = frame.seq;
+        let old = self.latest.lock().expect("latest lock").replace(frame);
+        self.latest_seq.send_replace(seq);
+        old
+    }
+
+    /// Changes whenever a new latest frame is stored.
+    pub fn latest_changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.latest_seq.subscribe()
+    }
+
+    /// Cancelled when the camera stops or Watchpost shuts down: a live response ends then.
+    pub fn live_over(&self) -> CancellationToken {
+        self.live_over.clone()
+    }
+
+    /// Ends every live response of this camera (its feeds take no new viewer after this).
+    fn end_live(&self) {
+        self.copies.close();
+        self.live_over.cancel();
+    }
+
+    /// A stream's live feed: `None` when the browser cannot be given it (an MJPEG camera whose
+    /// stream is not copied; it is watched as MJPEG instead).
+    pub fn live(&self, stream: LiveStream) -> Option<Arc<LiveFeed>> {
+        let sink = match stream {
+            LiveStream::Main => self.copies.main.as_ref(),
+            LiveStream::Sub => self.copies.sub.as_ref(),
+        };
+        sink.map(|sink| sink.feed.clone())
     }
 
     pub fn latest_frame(&self) -> Option<Arc<Frame>> {
@@ -209,9 +242,46 @@ pub struct PipelineContext {
     pub recordings: Recordings,
 }
 
-/// Fragments waiting for the recorder (a group of pictures each, 1–2 MB at 1080p); beyond this the
-/// reader drops them, so a slow disk never holds up ffmpeg.
-const RECORD_QUEUE: usize = 16;
+/// Fragments waiting for the recorder (a frame each: about 20 s at 25 fps, some 10 MB at 4 Mbit/s);
+/// beyond this the reader drops them, so a slow disk never holds up ffmpeg.
+const RECORD_QUEUE: usize = 512;
+
+/// Where a camera's streams are copied: the detect stream (`sub`) and the record stream (`main`),
+/// one and the same when both read one URL (one connection).
+struct StreamCopies {
+    sub: Option<ffmpeg::CopySink>,
+    main: Option<ffmpeg::CopySink>,
+}
+
+impl StreamCopies {
+    /// `recorder` takes the record stream's fragments while the camera records. The detect stream
+    /// is copied unless it is plain HTTP (an MJPEG camera: nothing a browser could play as video)
+    /// and not recorded.
+    fn new(
+        config: &CameraConfig,
+        recorder: Option<tokio::sync::mpsc::Sender<crate::recording::StreamFragment>>,
+    ) -> Self {
+        let sink = |recorder| ffmpeg::CopySink { feed: LiveFeed::new(), recorder, counters: Arc::default() };
+        let detect_is_http = config.url.starts_with("http://") || config.url.starts_with("https://");
+        if config.records_detect_stream() {
+            let copied = recorder.is_some() || !detect_is_http;
+            let shared = copied.then(|| sink(recorder));
+            Self { sub: shared.clone(), main: shared }
+        } else {
+            Self { sub: (!detect_is_http).then(|| sink(None)), main: Some(sink(recorder)) }
+        }
+    }
+
+    /// The copy the recorder takes, when the camera records.
+    fn recorded(&self) -> Option<&ffmpeg::CopySink> {
+        [&self.main, &self.sub].into_iter().flatten().find(|sink| sink.recorder.is_some())
+    }
+
+    /// The camera stopped: its live viewers' responses end.
+    fn close(&self) {
+        [&self.main, &self.sub].into_iter().flatten().for_each(|sink| sink.feed.close());
+    }
+}
 
 struct CameraEntry {
     runtime: Arc<CameraRuntime>,
@@ -374,7 +444,7 @@ impl CameraManager {
         let cancel = self.shutdown.child_token();
         let span = tracing::info_span!("camera", id = %config.id);
         let mut tasks = Vec::new();
-        let record_sink = if config.enabled && config.record.enabled() {
+        let recorder = if config.enabled && config.record.enabled() {
             let (sender, receiver) = tokio::sync::mpsc::channel(RECORD_QUEUE);
             let (controls, id) = (self.context.controls.clone(), config.id.clone());
             let recorder = crate::recording::writer::run(
@@ -386,16 +456,17 @@ impl CameraManager {
                 cancel.clone(),
             );
             tasks.push(self.context.tasks.spawn(tracing::Instrument::instrument(recorder, span.clone())));
-            Some(ffmpeg::RecordSink { fragments: sender, counters: Arc::default() })
+            Some(sender)
         } else {
             None
         };
-        let runtime = Arc::new(CameraRuntime::new(config, source, self.context.controls.clone(), record_sink.clone()));
+        let copies = StreamCopies::new(&config, recorder);
+        let runtime = Arc::new(CameraRuntime::new(config, source, self.context.controls.clone(), copies));
         if runtime.config.enabled {
             let pipeline = pipeline::run(runtime.clone(), self.context.clone(), cancel.clone());
             tasks.push(self.context.tasks.spawn(tracing::Instrument::instrument(pipeline, span.clone())));
             let config = &runtime.config;
-            if let Some(sink) = record_sink.filter(|_| !config.records_detect_stream()) {
+            if let Some(sink) = runtime.copies.main.clone().filter(|_| !config.records_detect_stream()) {
                 let stream = record_stream::run(runtime.clone(), sink, self.context.ffmpeg.clone(), cancel.clone());
                 tasks.push(self.context.tasks.spawn(tracing::Instrument::instrument(stream, span)));
             }
@@ -414,7 +485,14 @@ impl CameraManager {
         for task in entry.tasks.drain(..) {
             let _ = task.await;
         }
+        entry.runtime.end_live();
         true
+    }
+
+    /// Ends every camera's live responses (before the web server stops, which waits for the
+    /// responses it is still sending); the cameras go on until [`CameraManager::stop_all`].
+    pub fn end_live_views(&self) {
+        self.cameras.list().iter().for_each(|camera| camera.end_live());
     }
 
     /// Stops every camera and waits for all of them.

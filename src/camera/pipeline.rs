@@ -79,9 +79,9 @@ pub async fn run(camera: Arc<CameraRuntime>, ctx: PipelineContext, cancel: Cance
         let (recycle_tx, recycle_rx) = std::sync::mpsc::channel();
         let frames =
             FrameSink { frames: frame_tx, recycle: recycle_rx, counters: camera.counters.clone(), first_seq: next_seq };
-        // Detection and recording of one URL share the connection.
-        let record = camera.record_sink.clone().filter(|_| config.records_detect_stream());
-        let run = match FfmpegRun::spawn(config, &ctx.ffmpeg, &config.url, Some(frames), record) {
+        // Detection, live viewers and (recording one URL) the recorder share the connection.
+        let copy = camera.copies.sub.clone();
+        let run = match FfmpegRun::spawn(config, &ctx.ffmpeg, &config.url, Some(frames), copy) {
             Ok(run) => run,
             Err(message) => {
                 tracing::error!("{message}");

@@ -21,11 +21,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// One fragment of a camera's copied stream, with the init segment it belongs to (a new one after
-/// every reconnect) and the wall-clock time it arrived.
+/// every reconnect) and the wall-clock time it arrived. Shared, not copied, between the recorder
+/// and the live viewers.
 #[derive(Debug, Clone)]
 pub struct StreamFragment {
     pub init: Arc<InitSegment>,
-    pub fragment: Fragment,
+    pub fragment: Arc<Fragment>,
     pub arrived_ms: i64,
 }
 

@@ -5,8 +5,8 @@
 //! after a crash the recovery pass keeps the whole fragments of a `.part`.
 //!
 //! Times: the camera's media time is mapped to the wall clock once per connection, from the
-//! earliest arrival seen (a fragment arrives when the next key frame does, so arrival minus its
-//! length is when it began; ffmpeg's probing delays only the first ones). A jump of more than
+//! earliest arrival seen (a fragment, one frame, arrives when ffmpeg has read it, so arrival minus
+//! its length is when it began; ffmpeg's probing delays only the first ones). A jump of more than
 //! [`RESYNC_MS`] between media time and arrival (a stall, a camera whose clock was reset) starts
 //! a new mapping and a new file.
 //!
@@ -91,7 +91,9 @@ struct OpenFile {
 
 impl Recorder {
     async fn on_fragment(&mut self, piece: StreamFragment) {
-        let StreamFragment { init, mut fragment, arrived_ms } = piece;
+        let StreamFragment { init, fragment, arrived_ms } = piece;
+        // The live viewers may share these bytes; the file gets its own decode times.
+        let mut fragment = Arc::unwrap_or_clone(fragment);
         let timescale = f64::from(init.track.timescale);
         let end_media = fragment.start + fragment.duration;
         // When media time 0 was, judged by this fragment's arrival.

@@ -14,6 +14,7 @@ mod discovery;
 mod forms;
 mod guard;
 mod integrations;
+mod live;
 mod nodes;
 mod pages;
 mod ranges;
@@ -75,6 +76,8 @@ pub fn routes() -> Vec<RouteSpec> {
         RouteSpec::new(GET, "/api/cameras", Viewer, || web::route().to(api::list_cameras)),
         RouteSpec::new(GET, "/api/cameras/{id}", Viewer, || web::route().to(api::get_camera)),
         RouteSpec::new(GET, "/api/cameras/{id}/latest.jpg", Viewer, || web::route().to(api::latest_jpeg)),
+        RouteSpec::new(GET, "/api/cameras/{id}/live.mp4", Viewer, || web::route().to(live::live_mp4)),
+        RouteSpec::new(GET, "/api/cameras/{id}/live.mjpeg", Viewer, || web::route().to(live::live_mjpeg)),
         RouteSpec::new(GET, "/api/cameras/{id}/recordings", Viewer, || web::route().to(recordings::camera_recordings)),
         RouteSpec::new(GET, "/api/cameras/{id}/export.mp4", Viewer, || web::route().to(recordings::export)),
         RouteSpec::new(GET, "/api/storage", Viewer, || web::route().to(recordings::storage)),

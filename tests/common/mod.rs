@@ -15,6 +15,7 @@ pub mod vlm;
 pub mod whatsapp;
 
 use std::future::Future;
+use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -57,6 +58,54 @@ pub fn test_clip() -> PathBuf {
             .expect("build the test clip with ffmpeg")
     })
     .clone()
+}
+
+/// A camera's main stream: 1280×720 at 10 fps (a key frame every 2 s), the field empty for 8 s,
+/// then a person walks in and stays.
+pub const HD_PLAN: ClipPlan = ClipPlan {
+    empty_secs: 8,
+    walk_secs: 2,
+    stand_secs: 3,
+    tail_secs: 25,
+    width: 1280,
+    height: 720,
+    fps: 10,
+    noise: 0,
+    with_person: true,
+};
+
+pub fn hd_clip() -> PathBuf {
+    static CLIP: OnceLock<PathBuf> = OnceLock::new();
+    CLIP.get_or_init(|| {
+        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("hd-clip-{}", std::process::id()));
+        watchpost::demo::ensure_clip("ffmpeg", &dir.join("field.mp4"), &HD_PLAN).expect("build the HD clip")
+    })
+    .clone()
+}
+
+/// What ffprobe says about a video file: codec, width, height, duration in seconds.
+pub fn probe(file: &Path) -> (String, u64, u64, f64) {
+    let output = Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-select_streams",
+            "v:0",
+            "-show_entries",
+            "stream=codec_name,width,height:format=duration",
+        ])
+        .args(["-of", "json"])
+        .arg(file)
+        .output()
+        .expect("run ffprobe");
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).expect("ffprobe json");
+    let stream = &json["streams"][0];
+    (
+        stream["codec_name"].as_str().unwrap_or_default().to_string(),
+        stream["width"].as_u64().unwrap_or(0),
+        stream["height"].as_u64().unwrap_or(0),
+        json["format"]["duration"].as_str().and_then(|d| d.parse().ok()).unwrap_or(0.0),
+    )
 }
 
 pub fn parse_config(text: &str) -> Config {
@@ -407,6 +456,75 @@ where
         assert!(start.elapsed() < timeout, "timed out after {timeout:?} waiting for {what}");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+}
+
+/// The demo photograph as a small JPEG (VGA width), as an ESP32-CAM sends them.
+pub fn small_photo_jpeg() -> Vec<u8> {
+    let dir = tempfile::tempdir().unwrap();
+    let photo = dir.path().join("photo.jpg");
+    std::fs::write(&photo, watchpost::demo::PHOTO).unwrap();
+    let small = Command::new("ffmpeg")
+        .args(["-loglevel", "error", "-i"])
+        .arg(&photo)
+        .args(["-vf", "scale=640:-2", "-q:v", "5", "-f", "mjpeg", "-"])
+        .output()
+        .unwrap();
+    assert!(small.status.success());
+    small.stdout
+}
+
+/// Serves the photograph as an endless MJPEG stream (5 fps) to each client until the test ends.
+pub fn serve_mjpeg(jpeg: Vec<u8>) -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let jpeg = jpeg.clone();
+            std::thread::spawn(move || {
+                let mut reader = std::io::BufReader::new(stream.try_clone().unwrap());
+                let mut line = String::new();
+                // Read the request head.
+                while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+                    line.clear();
+                }
+                let mut stream = stream;
+                let head = "HTTP/1.1 200 OK\r\nContent-Type: multipart/x-mixed-replace; boundary=123456789000000000000987654321\r\nConnection: close\r\n\r\n";
+                if stream.write_all(head.as_bytes()).is_err() {
+                    return;
+                }
+                loop {
+                    let part = format!(
+                        "--123456789000000000000987654321\r\nContent-Type: image/jpeg\r\nContent-Length: {}\r\n\r\n",
+                        jpeg.len()
+                    );
+                    let sent = stream
+                        .write_all(part.as_bytes())
+                        .and_then(|_| stream.write_all(&jpeg))
+                        .and_then(|_| stream.write_all(b"\r\n"));
+                    if sent.is_err() {
+                        return;
+                    }
+                    std::thread::sleep(Duration::from_millis(200));
+                }
+            });
+        }
+    });
+    port
+}
+
+/// Width and height of a JPEG, from its start-of-frame marker.
+pub fn jpeg_size(jpeg: &[u8]) -> (u32, u32) {
+    let mut at = 2;
+    while at + 9 < jpeg.len() {
+        let (marker, length) = (jpeg[at + 1], usize::from(u16::from_be_bytes([jpeg[at + 2], jpeg[at + 3]])));
+        if (0xC0..=0xC3).contains(&marker) {
+            let height = u32::from(u16::from_be_bytes([jpeg[at + 5], jpeg[at + 6]]));
+            let width = u32::from(u16::from_be_bytes([jpeg[at + 7], jpeg[at + 8]]));
+            return (width, height);
+        }
+        at += 2 + length;
+    }
+    panic!("no start-of-frame marker")
 }
 
 pub fn free_port() -> u16 {
