@@ -95,7 +95,9 @@ pub fn ensure_clip(ffmpeg: &str, target: &Path, plan: &ClipPlan) -> Result<PathB
         .arg(&photo)
         .args(["-filter_complex", &plan.filter(), "-map", "[out]", "-t"])
         .arg(plan.total_secs().to_string())
-        .args(["-c:v", "libx264", "-preset", "veryfast", "-crf", "26", "-g"])
+        // Like a camera: no B-frames (frames in display order, which live viewers in Chromium
+        // need; see docs/design.md, Live view) and a key frame every 2 s.
+        .args(["-c:v", "libx264", "-preset", "veryfast", "-crf", "26", "-bf", "0", "-g"])
         .arg((plan.fps * 2).to_string())
         .args(["-f", "mp4"])
         .arg(&partial)

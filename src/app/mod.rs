@@ -71,7 +71,8 @@ pub async fn start(options: ServeOptions) -> Result<RunningApp> {
 
     let mut file_cameras = config.cameras.clone();
     if demo {
-        let clip = data_dir.join("demo").join("demo.mp4");
+        // Named after the way it is built: a clip built by an older version is left alone.
+        let clip = data_dir.join("demo").join("demo-camera.mp4");
         let ffmpeg = config.ffmpeg.path.clone();
         let plan = crate::demo::ClipPlan::DEMO;
         let clip = tokio::task::spawn_blocking(move || crate::demo::ensure_clip(&ffmpeg, &clip, &plan))

@@ -86,6 +86,7 @@ pub fn routes() -> Vec<RouteSpec> {
         RouteSpec::new(GET, "/api/events/{id}/snapshot.jpg", Viewer, || web::route().to(api::event_snapshot)),
         RouteSpec::new(GET, "/api/events/{id}/clip.mp4", Viewer, || web::route().to(recordings::event_clip)),
         RouteSpec::new(GET, "/", Viewer, || web::route().to(pages::dashboard)),
+        RouteSpec::new(GET, "/live", Viewer, || web::route().to(pages::live_grid)),
         RouteSpec::new(GET, "/cameras/new", Admin, || web::route().to(pages::new_camera)),
         RouteSpec::new(POST, "/cameras", Admin, || web::route().to(pages::create_camera)),
         RouteSpec::new(GET, "/cameras/{id}", Viewer, || web::route().to(pages::camera_page)),
@@ -175,6 +176,7 @@ const STYLE_CSS: &str = include_str!("../../web/static/style.css");
 const APP_JS: &str = include_str!("../../web/static/app.js");
 const POLYGONS_JS: &str = include_str!("../../web/static/polygons.js");
 const TIMELINE_JS: &str = include_str!("../../web/static/timeline.js");
+const LIVE_JS: &str = include_str!("../../web/static/live.js");
 const FAVICON_SVG: &str = include_str!("../../web/static/favicon.svg");
 
 async fn static_file(path: web::Path<String>) -> HttpResponse {
@@ -183,6 +185,7 @@ async fn static_file(path: web::Path<String>) -> HttpResponse {
         "app.js" => (APP_JS, "text/javascript; charset=utf-8"),
         "polygons.js" => (POLYGONS_JS, "text/javascript; charset=utf-8"),
         "timeline.js" => (TIMELINE_JS, "text/javascript; charset=utf-8"),
+        "live.js" => (LIVE_JS, "text/javascript; charset=utf-8"),
         "favicon.svg" => (FAVICON_SVG, "image/svg+xml"),
         _ => return HttpResponse::NotFound().content_type("text/plain").body("not found"),
     };

@@ -39,6 +39,20 @@ pub(super) async fn dashboard(state: web::Data<AppState>, me: Identity) -> PageR
 }
 
 #[derive(Template)]
+#[template(path = "live.html")]
+struct LiveGridPage {
+    nav: &'static str,
+    me: Me,
+    cameras: Vec<CameraView>,
+}
+
+/// Every camera the user may see, live, each from its sub (detect) stream.
+pub(super) async fn live_grid(state: web::Data<AppState>, me: Identity) -> PageResult {
+    let cameras = visible_cameras(&state, &me).iter().filter(|c| c.config.enabled).map(|c| CameraView::of(c)).collect();
+    ok(LiveGridPage { nav: "live", me: Me::of(&me), cameras }.render())
+}
+
+#[derive(Template)]
 #[template(path = "camera.html")]
 struct CameraPage {
     nav: &'static str,

@@ -71,10 +71,13 @@ pub struct CameraView {
     pub recording: &'static str,
     /// The stream recorded, with any user name and password replaced by `***`.
     pub record_url: Option<String>,
-    /// Fragments (groups of pictures) of copied video received for recording, and those dropped
-    /// because the disk could not keep up.
+    /// Fragments (frames) of copied video received for recording, and those dropped because the
+    /// disk could not keep up.
     pub record_fragments: u64,
     pub record_dropped: u64,
+    /// Whether the camera has a main stream apart from the detect stream (the live view offers
+    /// both).
+    pub main_stream: bool,
 }
 
 impl CameraView {
@@ -104,6 +107,7 @@ impl CameraView {
             timezone: camera.config.alerts.timezone.text().to_string(),
             recording: camera.config.record.mode.as_str(),
             record_url: camera.config.record.enabled().then(|| redact_url(&camera.config.record_url())),
+            main_stream: !camera.config.records_detect_stream(),
             record_fragments: figures.record_fragments,
             record_dropped: figures.record_dropped,
         }

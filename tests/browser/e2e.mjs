@@ -42,6 +42,27 @@ async function newPage(viewport, label) {
   return page;
 }
 
+// The live video plays (Media Source Extensions, not the MJPEG fallback), moves on, and stays
+// within a couple of seconds of the live edge.
+async function watchLive(page, where) {
+  await page.waitForFunction(() => {
+    const video = document.querySelector("[data-live] video");
+    return video && !video.hidden && video.readyState >= 2 && !video.paused;
+  }, null, { timeout: 30000 });
+  const at = () => page.evaluate(() => document.querySelector("[data-live] video").currentTime);
+  const first = await at();
+  await page.waitForTimeout(3000);
+  const moved = (await at()) - first;
+  const state = await page.evaluate(() => {
+    const video = document.querySelector("[data-live] video");
+    const ranges = Array.from({ length: video.buffered.length }, (_, i) => `${video.buffered.start(i)}-${video.buffered.end(i)}`);
+    return `readyState ${video.readyState}, buffered ${ranges.join(" ")}, currentTime ${video.currentTime}`;
+  });
+  check(moved > 1.5, `${where}: the live video advanced ${moved.toFixed(2)} s in 3 s (${state})`);
+  const behind = Number(await page.getAttribute("[data-live]", "data-live-behind"));
+  check(behind < 2, `${where}: the live video is ${behind} s behind`);
+}
+
 let step = 0;
 async function shot(page, name) {
   step += 1;
@@ -81,11 +102,13 @@ try {
   await shot(page, "camera-form");
   await Promise.all([page.waitForNavigation(), page.click("main button[type=submit]")]);
   check(page.url().endsWith("/cameras/yard"), `expected the camera page, got ${page.url()}`);
-  await page.waitForFunction(() => {
-    const img = document.querySelector("img[data-refresh]");
-    return img && img.complete && img.naturalWidth > 0 && !img.classList.contains("missing");
-  }, null, { timeout: 30000 });
+  await watchLive(page, "the camera page");
   await shot(page, "camera-live");
+  // Every camera at once, from its sub stream.
+  await page.click("nav >> text=Live");
+  await watchLive(page, "the live grid");
+  await shot(page, "live-grid");
+  await page.goto(`${base}/cameras/yard`);
 
   // Draw a zone on the picture: four clicks, a name, Finish, Save.
   await page.goto(`${base}/cameras/yard/edit`);
