@@ -132,13 +132,13 @@ pub(super) async fn metrics(state: web::Data<AppState>, req: HttpRequest) -> Htt
     family(
         "watchpost_camera_record_fragments_total",
         "counter",
-        "Groups of pictures of copied video received for recording.",
+        "Frames of copied video received for recording.",
         &|c| c.record_fragments.to_string(),
     );
     family(
         "watchpost_camera_record_dropped_total",
         "counter",
-        "Groups of pictures not recorded because the disk could not keep up.",
+        "Frames of copied video not recorded because the disk could not keep up.",
         &|c| c.record_dropped.to_string(),
     );
     if sees_every_camera {

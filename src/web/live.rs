@@ -46,6 +46,9 @@ pub(super) async fn live_mp4(
             camera.id()
         ))
     };
+    if !camera.config.enabled {
+        return Err(Error::unavailable(format!("Camera {:?} is switched off.", camera.id())).into());
+    }
     let feed = camera.live(stream).ok_or_else(mjpeg_instead)?;
     let over = camera.live_over();
     let viewer = tokio::select! {
