@@ -54,6 +54,9 @@ pub async fn run(camera: Arc<CameraRuntime>, sink: CopySink, ffmpeg: FfmpegConfi
         let killer = run.killer();
         let finished = run.finished();
         tokio::pin!(finished);
+        // One idle watch for the whole run: the stall ticker must not restart its count.
+        let idle_watch = left_alone(&mut viewers);
+        tokio::pin!(idle_watch);
         let report = loop {
             tokio::select! {
                 report = &mut finished => break report,
@@ -61,7 +64,7 @@ pub async fn run(camera: Arc<CameraRuntime>, sink: CopySink, ffmpeg: FfmpegConfi
                     killer.kill();
                     break finished.await;
                 }
-                _ = left_alone(&mut viewers), if on_demand => {
+                _ = &mut idle_watch, if on_demand => {
                     idle = true;
                     killer.kill();
                     break finished.await;

@@ -26,7 +26,7 @@ use tokio_util::sync::CancellationToken;
 
 /// Media time and arrival further apart than this start a new mapping (and a new file).
 const RESYNC_MS: i64 = 5_000;
-/// A gap between fragments longer than this (a fragment dropped) starts a new file.
+/// A gap in wall-clock time between fragments longer than this starts a new file.
 const GAP_MS: i64 = 1_000;
 
 /// Records `camera`'s fragments until the camera stops (`cancel`), then writes what is still
@@ -84,6 +84,8 @@ struct OpenFile {
     init: Arc<InitSegment>,
     /// The media time of the first fragment: the file's own timeline starts there at zero.
     media_base: u64,
+    /// Where the next fragment starts in media time when none was lost.
+    next_media: u64,
     start_ms: i64,
     end_ms: i64,
     bytes: u64,
@@ -125,8 +127,11 @@ impl Recorder {
         let end_ms = sync.wall_ms(end_media).round() as i64;
         if let Some(open) = &self.open {
             let gap = start_ms - open.end_ms > GAP_MS;
+            // A frame lost (dropped while the disk was slow): the frames after it up to the next
+            // key frame refer to it, so the file ends here and the next one starts at a key frame.
+            let lost = fragment.start > open.next_media + (fragment.duration / 2).max(1);
             let long_enough = open.end_ms - open.start_ms >= self.segment_ms && fragment.starts_with_key_frame;
-            if gap || long_enough {
+            if gap || lost || long_enough {
                 self.close().await;
             }
         }
@@ -144,6 +149,7 @@ impl Recorder {
             return;
         }
         open.end_ms = end_ms;
+        open.next_media = end_media;
         open.bytes += fragment.bytes.len() as u64;
     }
 
@@ -168,6 +174,7 @@ impl Recorder {
                 relative,
                 init: init.clone(),
                 media_base,
+                next_media: media_base,
                 start_ms,
                 end_ms: start_ms,
                 bytes: init.bytes.len() as u64,
@@ -235,5 +242,53 @@ impl Recorder {
             tracing::warn!("recording: {why}; detection and alerts go on, recording resumes when it can write");
         }
         self.store.set_write_error(Some(why));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::recording::SpaceLimits;
+    use crate::recording::mp4::{Chunk, ChunkReader, tests as mp4};
+
+    fn parse(bytes: &[u8]) -> Chunk {
+        ChunkReader::new(bytes).next_chunk().expect("readable").expect("a chunk")
+    }
+
+    #[tokio::test]
+    async fn a_lost_frame_ends_the_file_and_the_next_starts_at_a_key_frame() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = crate::db::Db::connect(&format!("sqlite://{}/w.db?mode=rwc", dir.path().display())).await.unwrap();
+        let store = Recordings::new(dir.path().join("recordings"), db.clone(), SpaceLimits::from_gb(0.0, 0.0));
+        let Chunk::Init(init) = parse(&mp4::init_segment()) else { panic!("not an init segment") };
+        let init = Arc::new(init);
+        // 90 kHz: frames of 9000 ticks are 100 ms. The frame at 300 ms is lost, the one at 400 ms
+        // needs it, the one at 500 ms is a key frame.
+        let (sender, receiver) = mpsc::channel(64);
+        let cancel = CancellationToken::new();
+        let config = RecordConfig { segment_secs: 60, ..RecordConfig::default() };
+        let recorder = tokio::spawn(run("cam".into(), config, store, receiver, || true, cancel.clone()));
+        let zero_ms = 1_800_000_000_000;
+        for (frame, key) in [(0, true), (1, false), (2, false), (4, false), (5, true), (6, false)] {
+            let Chunk::Fragment(fragment) = parse(&mp4::fragment(frame * 9000, &[9000], key)) else {
+                panic!("not a fragment")
+            };
+            let arrived_ms = zero_ms + (frame as i64 + 1) * 100;
+            sender.send(StreamFragment { init: init.clone(), fragment: Arc::new(fragment), arrived_ms }).await.unwrap();
+        }
+        drop(sender);
+        recorder.await.unwrap();
+        let files: Vec<(i64, i64)> = db
+            .segments_between("cam", 0, i64::MAX)
+            .await
+            .unwrap()
+            .iter()
+            .map(|s| (s.start_ms - zero_ms, s.end_ms - zero_ms))
+            .collect();
+        assert_eq!(
+            files,
+            [(0, 300), (500, 700)],
+            "the lost frame's file ends before it, the next starts at a key frame"
+        );
     }
 }
