@@ -272,7 +272,18 @@
 
   document.addEventListener("DOMContentLoaded", function () {
     var players = Array.prototype.map.call(document.querySelectorAll("[data-live]"), setUp);
-    // Leaving the page ends the responses at once (the server stops a stream nobody watches).
+    // Leaving the page ends the responses at once (the server stops a stream nobody watches); a
+    // hidden tab stops too and starts again, at the live edge, when it is shown.
     window.addEventListener("pagehide", function () { players.forEach(function (p) { p.stop(); }); });
+    document.addEventListener("visibilitychange", function () {
+      players.forEach(function (p) {
+        if (document.hidden) {
+          p.stop();
+          p.mjpegImage.removeAttribute("src");
+        } else {
+          p.start();
+        }
+      });
+    });
   });
 })();
