@@ -111,6 +111,9 @@
     this.objectUrl = URL.createObjectURL(source);
     video.src = this.objectUrl;
     var live = { end: 0, at: 0, lastData: performance.now(), started: false };
+    // From here on: no video for STALL_MS (the media source never opened, the data stopped) is a
+    // dead connection.
+    this.timer = setInterval(function () { self.keepLive(live, session); }, 500);
     return new Promise(function (resolve) {
       source.addEventListener("sourceopen", resolve, { once: true });
     }).then(function () {
@@ -154,7 +157,6 @@
         }
         pump();
       });
-      self.timer = setInterval(function () { self.keepLive(live, session); }, 500);
       var reader = response.body.getReader();
       function read() {
         return reader.read().then(function (chunk) {
