@@ -54,8 +54,9 @@ pub struct LiveFeed {
     state: Mutex<FeedState>,
     /// How many viewers watch or wait, for a stream that runs only while someone does.
     viewers: watch::Sender<usize>,
-    /// Bumped when a new run's init segment arrives, for viewers waiting for the stream to start.
-    started: watch::Sender<u64>,
+    /// Bumped when a key frame begins a group a new viewer can start at (and when the feed
+    /// closes), for viewers waiting for the stream to start.
+    startable: watch::Sender<u64>,
     /// Times a viewer fell behind and skipped to the next key frame.
     skips: AtomicU64,
 }
@@ -70,6 +71,13 @@ struct FeedState {
     since_key_bytes: usize,
 }
 
+impl FeedState {
+    fn forget_backlog(&mut self) {
+        self.since_key.clear();
+        self.since_key_bytes = 0;
+    }
+}
+
 impl LiveFeed {
     pub fn new() -> Arc<Self> {
         let (sender, _) = broadcast::channel(VIEWER_QUEUE);
@@ -81,7 +89,7 @@ impl LiveFeed {
                 since_key_bytes: 0,
             }),
             viewers: watch::Sender::new(0),
-            started: watch::Sender::new(0),
+            startable: watch::Sender::new(0),
             skips: AtomicU64::new(0),
         })
     }
@@ -93,24 +101,20 @@ impl LiveFeed {
     /// Hands a fragment to the viewers (called by ffmpeg's reader, for every fragment).
     pub fn publish(&self, piece: &StreamFragment) {
         let mut state = self.lock();
+        let key = piece.fragment.starts_with_key_frame;
         let new_run = !state.init.as_ref().is_some_and(|init| Arc::ptr_eq(init, &piece.init));
         if new_run {
             state.init = Some(piece.init.clone());
-            state.since_key.clear();
-            state.since_key_bytes = 0;
+        }
+        if new_run || key {
+            state.forget_backlog();
         }
         let size = piece.fragment.bytes.len();
-        if piece.fragment.starts_with_key_frame {
-            state.since_key.clear();
-            state.since_key_bytes = 0;
-        }
-        let keeps_from_key = !state.since_key.is_empty() || piece.fragment.starts_with_key_frame;
-        if keeps_from_key && state.since_key_bytes + size <= BACKLOG_LIMIT_BYTES {
+        if (key || !state.since_key.is_empty()) && state.since_key_bytes + size <= BACKLOG_LIMIT_BYTES {
             state.since_key.push(piece.clone());
             state.since_key_bytes += size;
         } else {
-            state.since_key.clear();
-            state.since_key_bytes = 0;
+            state.forget_backlog();
         }
         if let Some(sender) = &state.sender
             && sender.receiver_count() > 0
@@ -118,8 +122,8 @@ impl LiveFeed {
             let _ = sender.send(FeedItem::Fragment(piece.clone()));
         }
         drop(state);
-        if new_run {
-            self.started.send_modify(|generation| *generation += 1);
+        if key {
+            self.startable.send_modify(|generation| *generation += 1);
         }
     }
 
@@ -127,8 +131,7 @@ impl LiveFeed {
     pub fn end_run(&self) {
         let mut state = self.lock();
         state.init = None;
-        state.since_key.clear();
-        state.since_key_bytes = 0;
+        state.forget_backlog();
         if let Some(sender) = &state.sender {
             let _ = sender.send(FeedItem::End);
         }
@@ -139,7 +142,7 @@ impl LiveFeed {
         self.end_run();
         self.lock().sender = None;
         // Wakes viewers still waiting for a start; they find the feed closed.
-        self.started.send_modify(|generation| *generation += 1);
+        self.startable.send_modify(|generation| *generation += 1);
     }
 
     /// The stream's codec and size while it runs.
@@ -162,9 +165,11 @@ impl LiveFeed {
     /// stopped. The viewer counts (and keeps an on-demand stream running) from this call on.
     pub async fn watch(self: &Arc<Self>, wait: Duration) -> Option<LiveViewer> {
         let presence = Presence::new(self.clone());
-        let mut started = self.started.subscribe();
+        let mut startable = self.startable.subscribe();
         let deadline = tokio::time::Instant::now() + wait;
         loop {
+            // Marked seen before looking, so a key frame published after the look wakes us.
+            startable.borrow_and_update();
             {
                 let state = self.lock();
                 let sender = state.sender.as_ref()?;
@@ -180,14 +185,9 @@ impl LiveFeed {
                     });
                 }
             }
-            // An init segment without a key frame yet: the first one comes within a group of
-            // pictures; a stream not running yet announces its start.
-            let _ = started.borrow_and_update();
-            let poll = Duration::from_millis(100);
-            match tokio::time::timeout_at(deadline.min(tokio::time::Instant::now() + poll), started.changed()).await {
-                Ok(Err(_)) => return None,
-                _ if tokio::time::Instant::now() >= deadline => return None,
-                _ => {}
+            // Not running yet, or no key frame since its start: wait for one.
+            if !matches!(tokio::time::timeout_at(deadline, startable.changed()).await, Ok(Ok(()))) {
+                return None;
             }
         }
     }
