@@ -74,7 +74,7 @@ pub fn build_args(camera: &CameraConfig, ffmpeg: &FfmpegConfig, url: &str, outpu
     // timed by its arrival.
     let network_options: &[(&str, &str)] = if url.starts_with("rtsp://") || url.starts_with("rtsps://") {
         &[("rtsp_transport", "tcp"), ("timeout", "10000000"), ("fflags", "nobuffer")]
-    } else if url.starts_with("http://") || url.starts_with("https://") {
+    } else if is_http(url) {
         &[("rw_timeout", "10000000"), ("fflags", "nobuffer"), ("use_wallclock_as_timestamps", "1")]
     } else {
         &[]
@@ -128,6 +128,11 @@ pub fn build_args(camera: &CameraConfig, ffmpeg: &FfmpegConfig, url: &str, outpu
         args.push(format!("pipe:{fd}"));
     }
     FfmpegInvocation { args, stdin }
+}
+
+/// Whether `url` is read over HTTP (MJPEG cameras and ESP32 nodes).
+pub fn is_http(url: &str) -> bool {
+    url.starts_with("http://") || url.starts_with("https://")
 }
 
 /// A URL as one ffconcat token: in single quotes, each `'` written as `'\''`, and no line break

@@ -262,7 +262,7 @@ impl StreamCopies {
         recorder: Option<tokio::sync::mpsc::Sender<crate::recording::StreamFragment>>,
     ) -> Self {
         let sink = |recorder| ffmpeg::CopySink { feed: LiveFeed::new(), recorder, counters: Arc::default() };
-        let detect_is_http = config.url.starts_with("http://") || config.url.starts_with("https://");
+        let detect_is_http = ffmpeg::is_http(&config.url);
         if config.records_detect_stream() {
             let copied = recorder.is_some() || !detect_is_http;
             let shared = copied.then(|| sink(recorder));
