@@ -15,14 +15,17 @@
 //!    not ffmpeg's, which is the same with or without viewers) for SECONDS with no viewer, then
 //!    with 10 viewers of `live.mp4` (curl processes, whose own CPU is not counted).
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 use watchpost::app::{ServeOptions, start};
 use watchpost::demo::ClipPlan;
 
 #[path = "support/cpu.rs"]
 mod cpu;
+#[path = "support/processes.rs"]
+mod processes;
 use cpu::cpu_seconds;
+use processes::{Process, rtsp_server};
 
 const CLIP_1080P: ClipPlan = ClipPlan {
     empty_secs: 3,
@@ -37,16 +40,6 @@ const CLIP_1080P: ClipPlan = ClipPlan {
 };
 
 const PASSWORD: &str = "benchmark password";
-
-/// Killed when dropped.
-struct Process(Child);
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 fn free_port() -> anyhow::Result<u16> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
@@ -74,16 +67,6 @@ fn clock_camera(fifo: &std::path::Path) -> anyhow::Result<Process> {
         .arg(fifo)
         .stdin(Stdio::null())
         .spawn()?;
-    Ok(Process(child))
-}
-
-fn rtsp_server(clip: &std::path::Path, port: u16) -> anyhow::Result<Process> {
-    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/rtsp_server.py");
-    let mut child =
-        Command::new("/usr/bin/python3").arg(script).arg(port.to_string()).arg(clip).stdout(Stdio::piped()).spawn()?;
-    let mut line = String::new();
-    std::io::BufRead::read_line(&mut std::io::BufReader::new(child.stdout.take().expect("piped")), &mut line)?;
-    anyhow::ensure!(line.trim() == "ready", "the RTSP server did not start (needs python3-gi and gst-rtsp-server)");
     Ok(Process(child))
 }
 

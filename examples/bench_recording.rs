@@ -38,26 +38,10 @@ const CLIP_720P: ClipPlan = ClipPlan {
 
 #[path = "support/cpu.rs"]
 mod cpu;
+#[path = "support/processes.rs"]
+mod processes;
 use cpu::cpu_seconds;
-
-struct Server(std::process::Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn rtsp_server(clip: &std::path::Path, port: u16) -> anyhow::Result<Server> {
-    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/rtsp_server.py");
-    let mut child =
-        Command::new("/usr/bin/python3").arg(script).arg(port.to_string()).arg(clip).stdout(Stdio::piped()).spawn()?;
-    let mut line = String::new();
-    std::io::BufRead::read_line(&mut std::io::BufReader::new(child.stdout.take().expect("piped")), &mut line)?;
-    anyhow::ensure!(line.trim() == "ready", "the RTSP server did not start (needs python3-gi and gst-rtsp-server)");
-    Ok(Server(child))
-}
+use processes::rtsp_server;
 
 fn directory_bytes(dir: &std::path::Path) -> u64 {
     let mut total = 0;
