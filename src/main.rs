@@ -53,6 +53,16 @@ enum Command {
         #[arg(long, short = 'c', env = "WATCHPOST_CONFIG")]
         config: Option<PathBuf>,
     },
+    /// Ask a running `watchpost serve` whether it is healthy (`GET /api/health` on [server] bind);
+    /// exit status 0 when it is. The container's HEALTHCHECK.
+    Healthcheck {
+        /// Config file, for [server] bind.
+        #[arg(long, short = 'c', env = "WATCHPOST_CONFIG")]
+        config: Option<PathBuf>,
+        /// The address to ask instead of [server] bind, e.g. 127.0.0.1:8080.
+        #[arg(long)]
+        bind: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -124,7 +134,9 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     // Logs go to standard error: standard output carries what commands print (a new token).
     let default_filter = match cli.command {
-        Some(Command::User { .. } | Command::Token { .. } | Command::Discover { .. }) => "warn",
+        Some(Command::User { .. } | Command::Token { .. } | Command::Discover { .. } | Command::Healthcheck { .. }) => {
+            "warn"
+        }
         _ => "info,actix_server=warn,watchpost::http=warn,sea_orm_migration=warn",
     };
     // Colour only for a person at a terminal: a log file, a pipe or `docker logs` gets plain text,
@@ -144,6 +156,7 @@ fn main() -> ExitCode {
         Some(Command::User { action, store }) => accounts(store, |auth, db| Box::pin(user_command(action, auth, db))),
         Some(Command::Token { action, store }) => accounts(store, |auth, db| Box::pin(token_command(action, auth, db))),
         Some(Command::Discover { timeout, json, config }) => discover(config, timeout, json),
+        Some(Command::Healthcheck { config, bind }) => healthcheck(config, bind),
         None => serve(cli.serve),
     };
     match result {
@@ -153,6 +166,47 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `watchpost healthcheck`: one `GET /api/health` over plain HTTP/1.0 (so a container needs no curl)
+/// to the configured address; an unspecified address such as 0.0.0.0 is asked on loopback.
+fn healthcheck(config: Option<PathBuf>, bind: Option<String>) -> anyhow::Result<()> {
+    use std::io::{Read, Write};
+    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpStream};
+    let bind = match bind {
+        Some(bind) => bind,
+        None => match config::load(config.as_deref()) {
+            Ok((config, _)) => config.server.bind,
+            Err(issues) => {
+                print_issues(&issues);
+                anyhow::bail!("the configuration has problems");
+            }
+        },
+    };
+    let mut address: SocketAddr =
+        bind.parse().with_context(|| format!("{bind:?} is not an address such as 127.0.0.1:8080"))?;
+    if address.ip().is_unspecified() {
+        address.set_ip(match address.ip() {
+            IpAddr::V4(_) => Ipv4Addr::LOCALHOST.into(),
+            IpAddr::V6(_) => Ipv6Addr::LOCALHOST.into(),
+        });
+    }
+    let wait = std::time::Duration::from_secs(5);
+    let mut stream =
+        TcpStream::connect_timeout(&address, wait).with_context(|| format!("nothing answers at {address}"))?;
+    stream.set_read_timeout(Some(wait))?;
+    stream.set_write_timeout(Some(wait))?;
+    write!(stream, "GET /api/health HTTP/1.0\r\nHost: {address}\r\nConnection: close\r\n\r\n")?;
+    let mut answer = Vec::new();
+    stream.take(64 * 1024).read_to_end(&mut answer).with_context(|| format!("no answer from {address}"))?;
+    let answer = String::from_utf8_lossy(&answer);
+    let status = answer.lines().next().unwrap_or_default();
+    let body = answer.split_once("\r\n\r\n").map_or("", |(_, body)| body.trim());
+    if status.split_whitespace().nth(1) != Some("200") {
+        anyhow::bail!("{address} answered {status:?}: {body}");
+    }
+    println!("{body}");
+    Ok(())
 }
 
 /// `watchpost discover`: one scan, printed.

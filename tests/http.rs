@@ -349,11 +349,32 @@ async fn events_are_marked_viewed_resolved_and_new_again() {
     app.shutdown().await;
 }
 
+/// `watchpost healthcheck --bind ADDR` (the container's HEALTHCHECK): its exit status and what it says.
+fn healthcheck(address: &str) -> (bool, String) {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_watchpost"))
+        .args(["healthcheck", "--bind", address])
+        .env_remove("WATCHPOST_CONFIG")
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let said = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    (output.status.success(), said)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn health_answers_503_when_the_database_is_gone() {
     let app = TestApp::start("").await;
     let health = app.anonymous.get(app.url("/api/health")).send().await.unwrap();
     assert_eq!(health.status(), 200);
+    let address = app.base.trim_start_matches("http://").to_string();
+    let (healthy, said) = tokio::task::spawn_blocking({
+        let address = address.clone();
+        move || healthcheck(&address)
+    })
+    .await
+    .unwrap();
+    assert!(healthy, "the health check command fails on a healthy server: {said}");
+    assert!(said.contains(r#""status":"ok""#), "{said}");
     // The database's connections are closed under the running server (as when its disk or
     // server goes away).
     app.running().state.db.clone().close().await;
@@ -361,7 +382,14 @@ async fn health_answers_503_when_the_database_is_gone() {
     assert_eq!(health.status(), 503, "a container orchestrator sees the outage");
     let body: serde_json::Value = health.json().await.unwrap();
     assert_eq!(body["status"], "unavailable");
+    let (healthy, said) = tokio::task::spawn_blocking(move || healthcheck(&address)).await.unwrap();
+    assert!(!healthy, "the health check command passes a server without its database: {said}");
+    assert!(said.contains("503"), "it says what the server answered: {said}");
     app.shutdown().await;
+    // Nothing listening: a clear failure, not a hang.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().to_string();
+    let (healthy, said) = tokio::task::spawn_blocking(move || healthcheck(&closed)).await.unwrap();
+    assert!(!healthy && said.contains("nothing answers at"), "{said}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
