@@ -1,5 +1,6 @@
 //! Every page and API route over real HTTP: status, content type and the content that matters,
-//! plus the add / edit / delete camera flow with inline validation errors and event status changes.
+//! plus the add / edit / delete camera flow with inline validation errors and event status changes,
+//! and what the camera status and the dashboard tell a new user.
 
 mod common;
 
@@ -438,4 +439,56 @@ async fn a_camera_that_drops_while_seeing_motion_does_not_keep_showing_motion() 
     assert_eq!(camera["fps"], 0.0, "{camera}");
     assert_eq!(camera["objects"].as_array().map(Vec::len), Some(0), "{camera}");
     app.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboard_says_what_makes_an_event_and_that_no_alert_channel_is_set_up() {
+    let app = TestApp::start("[[cameras]]\nid = \"yard\"\nurl = \"/nonexistent.mp4\"\nenabled = false\n").await;
+    let (status, _, dashboard) = get(&app, "/").await;
+    assert_eq!(status, 200);
+    // No detector in this app: motion makes events. No bridge: alerts go nowhere but the list.
+    assert!(dashboard.contains("No events yet. Motion on a camera creates one."), "{dashboard}");
+    assert!(dashboard.contains("no alert channel is set up yet"), "{dashboard}");
+    assert!(dashboard.contains("href=\"/settings/integrations\""), "the admin gets a link: {dashboard}");
+    assert!(!dashboard.contains("go to Home Assistant"), "{dashboard}");
+    app.shutdown().await;
+}
+
+/// The clip ends after 17 s and the server closes the session, as a camera that reboots does:
+/// the camera is offline with "the stream ended", never an error that asks to fix the settings,
+/// whatever ffmpeg said about the cut-off stream.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_that_ends_after_pictures_is_offline_not_a_settings_error() {
+    let server = RtspServer::start_new(&test_clip());
+    let config =
+        format!("[ffmpeg]\nmax_retry_delay_secs = 2\n[[cameras]]\nid = \"field\"\nurl = \"{}\"\n", server.url());
+    let app = TestApp::start(&config).await;
+    let mut bus = app.running().state.bus.subscribe();
+    let mut story = Vec::new();
+    let ended = tokio::time::timeout(Duration::from_secs(90), async {
+        loop {
+            let message = serde_json::to_value(bus.recv().await.unwrap()).unwrap();
+            if message["type"] != "camera_status" {
+                continue;
+            }
+            story.push(message.clone());
+            let online_before = story.iter().any(|m| m["state"] == "online");
+            if online_before && (message["state"] == "offline" || message["state"] == "error") {
+                return message;
+            }
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("the stream never ended: {story:?}"));
+    assert_eq!(ended["state"], "offline", "{story:?}");
+    let reason = ended["error"].as_str().unwrap_or_default();
+    assert!(reason.starts_with("The stream ended"), "{reason:?}");
+    assert!(story.iter().all(|m| m["state"] != "error"), "never a settings error: {story:?}");
+    // And it comes back by itself when the server plays the clip again.
+    wait_for("the camera online again", Duration::from_secs(40), || async {
+        (app.camera_state("field").await.0 == "online").then_some(())
+    })
+    .await;
+    app.shutdown().await;
+    server.stop();
 }

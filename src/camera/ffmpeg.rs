@@ -311,9 +311,12 @@ impl FfmpegRun {
                 Some(
                     std::thread::Builder::new()
                         .name(format!("ffmpeg-mp4-{}", camera.id))
-                        .spawn(move || {
-                            let _entered = span.enter();
-                            read_fragments(pipe, &sink);
+                        .spawn({
+                            let last_error = last_error.clone();
+                            move || {
+                                let _entered = span.enter();
+                                read_fragments(pipe, &sink, &last_error);
+                            }
                         })
                         .map_err(|e| e.to_string())?,
                 )
@@ -324,12 +327,13 @@ impl FfmpegRun {
         let (done_tx, done) = oneshot::channel();
         let (width, height) = (camera.detect.width, camera.detect.height);
         let reader_child = child.clone();
+        let error_slot = last_error.clone();
         std::thread::Builder::new()
             .name(format!("ffmpeg-{}", camera.id))
             .spawn(move || {
                 let _entered = span.enter();
                 if let (Some(stdout), Some(sink)) = (stdout, frames) {
-                    read_frames(stdout, width, height, &sink);
+                    read_frames(stdout, width, height, &sink, &error_slot);
                 }
                 if let Some(thread) = copy_thread {
                     let _ = thread.join();
@@ -403,7 +407,7 @@ fn keep_open_in_child(command: &mut std::process::Command, fd: i32) {
 /// Splits ffmpeg's MP4 into fragments for the viewers and the recorder, each with the init
 /// segment it belongs to. After a broken stream it keeps reading to the end, so ffmpeg never
 /// blocks on a full pipe; at the end the viewers learn that this run is over.
-fn read_fragments(pipe: std::fs::File, sink: &CopySink) {
+fn read_fragments(pipe: std::fs::File, sink: &CopySink, last_error: &Mutex<Option<CameraFault>>) {
     // Unbuffered: box headers are small reads, and the boxes themselves go straight into their
     // own buffer (a BufReader would copy every byte once more).
     let mut reader = ChunkReader::new(pipe);
@@ -423,6 +427,7 @@ fn read_fragments(pipe: std::fs::File, sink: &CopySink) {
                 let Some(init) = init.clone() else { continue };
                 let arrived_ms = chrono::Utc::now().timestamp_millis();
                 sink.counters.fragments.fetch_add(1, Ordering::Relaxed);
+                forget(last_error);
                 let piece = StreamFragment { init, fragment: Arc::new(fragment), arrived_ms };
                 sink.feed.publish(&piece);
                 if let Some(recorder) = &sink.recorder
@@ -442,7 +447,13 @@ fn read_fragments(pipe: std::fs::File, sink: &CopySink) {
     let _ = std::io::copy(&mut reader.into_inner(), &mut std::io::sink());
 }
 
-fn read_frames(mut stdout: std::process::ChildStdout, width: u32, height: u32, sink: &FrameSink) {
+fn read_frames(
+    mut stdout: std::process::ChildStdout,
+    width: u32,
+    height: u32,
+    sink: &FrameSink,
+    last_error: &Mutex<Option<CameraFault>>,
+) {
     let FrameSink { frames, recycle, counters, first_seq } = sink;
     let mut seq = *first_seq;
     let size = Frame::byte_len(width, height);
@@ -453,6 +464,7 @@ fn read_frames(mut stdout: std::process::ChildStdout, width: u32, height: u32, s
         }
         let time_ms = chrono::Utc::now().timestamp_millis();
         counters.frames.fetch_add(1, Ordering::Relaxed);
+        forget(last_error);
         match frames.try_send(Frame { width, height, data, time_ms, seq }) {
             Ok(()) => {}
             Err(mpsc::error::TrySendError::Full(_)) => {
@@ -461,6 +473,14 @@ fn read_frames(mut stdout: std::process::ChildStdout, width: u32, height: u32, s
             Err(mpsc::error::TrySendError::Closed(_)) => return,
         }
         seq += 1;
+    }
+}
+
+/// Video arrived after ffmpeg's last error line, so that line (a damaged picture, a lost packet)
+/// is not why the run will end.
+fn forget(last_error: &Mutex<Option<CameraFault>>) {
+    if let Ok(mut error) = last_error.lock() {
+        error.take();
     }
 }
 

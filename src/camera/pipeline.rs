@@ -6,7 +6,7 @@
 //! whole frame when it is small), and at the whole frame every [`RECHECK`] (so parked objects are
 //! confirmed still there, or found gone).
 
-use super::ffmpeg::{FfmpegRun, FrameSink};
+use super::ffmpeg::{ExitReport, FfmpegRun, FrameSink};
 use super::{CameraRuntime, LiveObject, PipelineContext};
 use crate::bus::BusMessage;
 use crate::camera::motion_events::MotionEventRecorder;
@@ -219,12 +219,7 @@ pub async fn run(camera: Arc<CameraRuntime>, ctx: PipelineContext, cancel: Cance
             break;
         }
         camera.restarts.fetch_add(1, Ordering::Relaxed);
-        let (message, needs_new_settings) = match (stalled, report.last_error) {
-            (true, _) => (format!("No picture for {} s; restarting ffmpeg.", stall.as_secs()), false),
-            (false, Some(fault)) => (fault.message, fault.needs_new_settings),
-            (false, None) => (format!("The stream ended (ffmpeg exit code {:?}).", report.exit_code), false),
-        };
-        let state = if needs_new_settings { CameraState::Error } else { CameraState::Offline };
+        let (state, message) = why_the_run_ended(stalled.then_some(stall), online, report);
         let delay = backoff.next_delay();
         tracing::warn!(reason = %message, retry_in_s = delay.as_secs(), "camera {}", state.as_str());
         set_state(&camera, &ctx, state, Some(message)).await;
@@ -238,6 +233,23 @@ pub async fn run(camera: Arc<CameraRuntime>, ctx: PipelineContext, cancel: Cance
         s.fps = 0.0;
     });
     tracing::info!("camera stopped");
+}
+
+/// The camera's state and its reason after an ffmpeg run ended: `stalled` (after that long without
+/// a picture), `online` (whether pictures came in this run), and how ffmpeg ended.
+fn why_the_run_ended(stalled: Option<Duration>, online: bool, report: ExitReport) -> (CameraState, String) {
+    let (message, needs_new_settings) = match (stalled, report.last_error) {
+        (Some(stall), _) => (format!("No picture for {} s; restarting ffmpeg.", stall.as_secs()), false),
+        // Pictures came, so the settings are right: only a failure before the first picture is
+        // one to fix in the settings. What ffmpeg said at the end is kept when it helps.
+        (None, Some(fault)) if online && !fault.needs_new_settings => {
+            (format!("The stream ended: {} Retrying.", fault.message), false)
+        }
+        (None, _) if online => ("The stream ended; retrying.".to_string(), false),
+        (None, Some(fault)) => (fault.message, fault.needs_new_settings),
+        (None, None) => (format!("The stream ended (ffmpeg exit code {:?}).", report.exit_code), false),
+    };
+    (if needs_new_settings { CameraState::Error } else { CameraState::Offline }, message)
 }
 
 /// What the bus was last told about motion and object counts, so it hears only of changes.
@@ -281,6 +293,12 @@ async fn set_state(camera: &CameraRuntime, ctx: &PipelineContext, state: CameraS
     camera.update_status(|s| {
         s.state = state;
         s.last_error = error.clone();
+        // Only a camera that sends pictures shows motion, objects and a frame rate.
+        if state != CameraState::Online {
+            s.motion = false;
+            s.objects.clear();
+            s.fps = 0.0;
+        }
     });
     if let Err(err) =
         ctx.db.set_camera_status(camera.id(), state.as_str(), error.as_deref(), previous.last_frame_ms).await
@@ -345,4 +363,37 @@ async fn detect_regions(
         found.extend(worker.detect(frame.clone(), *region, min_score).await?);
     }
     Some(if regions.len() > 1 { nms(found, crate::detect::NMS_IOU) } else { found })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::camera::ffmpeg::explain_error;
+
+    fn ended(line: Option<&str>) -> ExitReport {
+        ExitReport { exit_code: Some(1), last_error: line.and_then(explain_error) }
+    }
+
+    #[test]
+    fn only_a_failure_before_the_first_picture_asks_to_fix_the_settings() {
+        // h264's "error while decoding MB …" on joining a stream, then the stream simply ends.
+        let garbled = Some("[h264 @ 0x1] error while decoding MB 12 3, bytestream -5");
+        let (state, message) = why_the_run_ended(None, false, ended(garbled));
+        assert_eq!(state, CameraState::Error);
+        assert_eq!(message, "The camera sent data that is not a video stream ffmpeg can decode.");
+        let (state, message) = why_the_run_ended(None, true, ended(garbled));
+        assert_eq!((state, message.as_str()), (CameraState::Offline, "The stream ended; retrying."));
+
+        let closed = Some("rtsp://cam/stream: Connection reset by peer");
+        let (state, message) = why_the_run_ended(None, true, ended(closed));
+        assert_eq!(state, CameraState::Offline);
+        assert_eq!(message, "The stream ended: The camera closed the connection. Retrying.");
+        let wrong_password = Some("method DESCRIBE failed: 401 Unauthorized");
+        assert_eq!(why_the_run_ended(None, false, ended(wrong_password)).0, CameraState::Error);
+
+        let (state, message) = why_the_run_ended(Some(Duration::from_secs(10)), true, ended(garbled));
+        assert_eq!((state, message.as_str()), (CameraState::Offline, "No picture for 10 s; restarting ffmpeg."));
+        let (state, message) = why_the_run_ended(None, false, ended(None));
+        assert_eq!((state, message.as_str()), (CameraState::Offline, "The stream ended (ffmpeg exit code Some(1))."));
+    }
 }
