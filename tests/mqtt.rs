@@ -556,6 +556,11 @@ async fn at_home_alerts_stay_quiet_and_arming_from_the_dashboard_brings_them_bac
         browser.post(app.url("/alerts/armed")).form(&[("csrf", csrf.as_str()), ("armed", "on")]).send().await.unwrap();
     assert_eq!(armed.status(), 303);
     watcher.wait_for("watchpost/hub/armed/state", "ON", Duration::from_secs(10)).await;
+    let dashboard = browser.get(app.url("/")).send().await.unwrap().text().await.unwrap();
+    assert!(
+        dashboard.contains("Alerts are on: events on cameras whose alerts are on go to Home Assistant."),
+        "{dashboard}"
+    );
     let away = stored_event(&app, Some("person"), 0.9).await;
     let away_id = event_id(&away);
     app.running().state.bus.publish(away);

@@ -22,6 +22,12 @@ struct DashboardPage {
     recent: Vec<EventView>,
     /// Away (alerts go out) or home.
     armed: bool,
+    /// Where alerts go: the channels set up, by the names people know ("Home Assistant and
+    /// Telegram"); empty when none is.
+    alert_channels: String,
+    /// Whether the object detector runs: then people, vehicles and animals make events, and
+    /// motion alone does not.
+    objects_detected: bool,
 }
 
 pub(super) async fn dashboard(state: web::Data<AppState>, me: Identity) -> PageResult {
@@ -34,8 +40,26 @@ pub(super) async fn dashboard(state: web::Data<AppState>, me: Identity) -> PageR
         cameras,
         recent: recent.iter().map(EventView::of).collect(),
         armed: state.cameras.controls().armed(),
+        alert_channels: alert_channels(&state).await,
+        objects_detected: state.detector.error.is_none(),
     }
     .render())
+}
+
+/// The alert channels set up, in the registry's order, joined for a sentence.
+async fn alert_channels(state: &AppState) -> String {
+    let names: Vec<&str> = state
+        .bridges
+        .health()
+        .await
+        .iter()
+        .filter_map(|health| crate::model::Channel::parse(health.name).map(|channel| channel.title()))
+        .collect();
+    match names.split_last() {
+        None => String::new(),
+        Some((last, [])) => last.to_string(),
+        Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
+    }
 }
 
 #[derive(Template)]
