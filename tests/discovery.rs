@@ -164,6 +164,13 @@ fn a_scan_over_real_multicast_finds_the_camera_in_the_other_namespace() {
 }
 
 /// The value of the checked radio button `name` in `page`.
+/// The value of the text input `name` on a page.
+fn input_value(page: &str, name: &str) -> String {
+    let at = page.find(&format!("name=\"{name}\" value=\"")).unwrap_or_else(|| panic!("no input {name}: {page}"));
+    let value = &page[at + name.len() + 15..];
+    value[..value.find('"').unwrap()].to_string()
+}
+
 fn checked_value(page: &str, name: &str) -> String {
     let at = page.find("checked").expect("a checked choice");
     let input_start = page[..at].rfind("<input").unwrap();
@@ -197,8 +204,11 @@ async fn adopt_from_the_discovery_page(pair: NetPair) {
             html: false,
         },
     );
+    // The announcement names the camera but not its model, as many do: the model comes from the
+    // camera itself once signed in.
     let reply = fixture("hikvision_probe_match.xml")
-        .replace("http://192.168.1.64/", &format!("http://{}:{}/", pair.camera_ip, soap.port));
+        .replace("http://192.168.1.64/", &format!("http://{}:{}/", pair.camera_ip, soap.port))
+        .replace("onvif://www.onvif.org/hardware/DS-2CD2143G0-I", "");
     let _camera = FakeCamera::start_in(&pair.camera_ns, pair.camera_ip, &reply);
     let config = "[discovery]\nprobe_secs = 2\ninterval_minutes = 0\nnode_scan_secs = 0\n";
     let app = common::TestApp::start(config).await;
@@ -225,7 +235,7 @@ async fn adopt_from_the_discovery_page(pair: NetPair) {
     })
     .await;
     assert_eq!(device["status"], "new");
-    assert_eq!(device["model"], "DS-2CD2143G0-I");
+    assert_eq!((&device["manufacturer"], &device["model"]), (&serde_json::Value::Null, &serde_json::Value::Null));
     assert_eq!(device["address"], pair.camera_ip.to_string());
     let listed = page("/discovery".into()).await;
     assert!(listed.contains("HIKVISION DS-2CD2143G0-I") && listed.contains("Adopt"), "{listed}");
@@ -236,6 +246,9 @@ async fn adopt_from_the_discovery_page(pair: NetPair) {
     assert_eq!(app.get_json("/api/discovery").await["devices"][0]["status"], "ignored");
     post(format!("/discovery/{key}/ignore"), vec![]).await;
     assert_eq!(app.get_json("/api/discovery").await["devices"][0]["status"], "new");
+
+    let credentials = page(format!("/discovery/{key}/adopt")).await;
+    assert!(credentials.contains(&format!("<p>An ONVIF camera at {}.", pair.camera_ip)), "{credentials}");
 
     // The wrong password: said so, nothing created.
     let refused =
@@ -252,9 +265,18 @@ async fn adopt_from_the_discovery_page(pair: NetPair) {
     )
     .await;
     assert_eq!(accepted.status(), 303);
+    let device = &app.get_json("/api/discovery").await["devices"][0];
+    assert_eq!(
+        (device["manufacturer"].as_str(), device["model"].as_str()),
+        (Some("HIKVISION"), Some("DS-2CD2143G0-I"))
+    );
     let choose = accepted.headers()["location"].to_str().unwrap().to_string();
     let streams = page(choose.clone()).await;
-    assert!(streams.contains("mainStream · H264 2560×1440 at 20 fps"), "{streams}");
+    assert!(streams.contains("Main stream · H.264 2560×1440 at 20 fps"), "{streams}");
+    assert!(streams.contains("Sub stream · H.264 640×360"), "{streams}");
+    assert!(!streams.contains("Channel "), "one channel, no channel numbers: {streams}");
+    let id = input_value(&streams, "id");
+    assert_eq!(id, "hikvision-ds-2cd2143g0-i", "the id suggested from the camera's name");
     assert!(!streams.contains("JPEG"), "the JPEG stream is not offered");
     assert!(!streams.contains("cam-pass-123"), "the password is not shown back");
     let suggested = checked_value(&streams, "stream");
@@ -267,28 +289,51 @@ async fn adopt_from_the_discovery_page(pair: NetPair) {
             ("stream", suggested),
             ("record_stream", record_stream),
             ("record_mode", "events".into()),
-            ("id", "porch".into()),
+            ("id", id.clone()),
             ("name", "Porch".into()),
         ],
     )
     .await;
     assert_eq!(created.status(), 303);
-    assert_eq!(created.headers()["location"], "/cameras/porch");
+    assert_eq!(created.headers()["location"], format!("/cameras/{id}"));
 
-    let camera = app.get_json("/api/cameras/porch").await;
+    let camera = app.get_json(&format!("/api/cameras/{id}")).await;
     assert_eq!(camera["url"], format!("rtsp://***@127.0.0.1:{}/stream?profile=sub&channel=1", rtsp.port));
     // Recording from the suggested main stream; this simulator gives every profile the same URI,
     // so both read one stream (one connection), with the camera's credentials.
     assert_eq!(camera["recording"], "events");
     assert_eq!(camera["record_url"], camera["url"]);
     common::wait_for("the adopted camera is online", Duration::from_secs(30), || async {
-        (app.camera_state("porch").await.0 == "online").then_some(())
+        (app.camera_state(&id).await.0 == "online").then_some(())
     })
     .await;
-    let device = &app.get_json("/api/discovery").await["devices"][0];
-    assert_eq!((device["status"].as_str(), device["camera"].as_str()), (Some("adopted"), Some("porch")));
+    let device = app.get_json("/api/discovery").await["devices"][0].clone();
+    assert_eq!((device["status"].as_str(), device["camera"].as_str()), (Some("adopted"), Some(id.as_str())));
     let listed = page("/discovery".into()).await;
-    assert!(listed.contains("adopted as porch") && listed.contains("Adopt another channel"), "{listed}");
+    assert!(listed.contains(&format!("adopted as {id}")) && listed.contains("Adopt another channel"), "{listed}");
+    assert!(listed.contains("HIKVISION DS-2CD2143G0-I"), "the make and model read from the camera: {listed}");
+
+    // Another channel (or the same camera again): an id that is not taken is suggested.
+    let again = post(
+        format!("/discovery/{key}/adopt"),
+        vec![("username", "admin".into()), ("password", "cam-pass-123".into())],
+    )
+    .await;
+    let again = page(again.headers()["location"].to_str().unwrap().to_string()).await;
+    assert_eq!(input_value(&again, "id"), format!("{id}-2"));
+
+    // A later scan, whose announcement still has no model, keeps the one read from the camera.
+    let seen = device["last_seen_ms"].as_i64().unwrap();
+    assert_eq!(post("/discovery/scan".into(), vec![]).await.status(), 303);
+    let device = common::wait_for("the camera seen again", Duration::from_secs(15), || async {
+        let device = app.get_json("/api/discovery").await["devices"][0].clone();
+        (device["last_seen_ms"].as_i64().unwrap() > seen).then_some(device)
+    })
+    .await;
+    assert_eq!(
+        (device["manufacturer"].as_str(), device["model"].as_str()),
+        (Some("HIKVISION"), Some("DS-2CD2143G0-I"))
+    );
     for file in ["watchpost.db", "watchpost.db-wal"] {
         let stored = std::fs::read(app.data.path().join(file)).unwrap_or_default();
         assert!(!stored.windows(12).any(|w| w == b"cam-pass-123"), "the password is in clear in {file}");

@@ -8,7 +8,8 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 
 impl Db {
     /// Records a sighting: a new device starts as `new`; a known one gets its facts and last-seen
-    /// time refreshed and keeps its status.
+    /// time refreshed and keeps its status, and the make and model read from it at adoption when
+    /// its announcement has none.
     pub async fn record_discovered(&self, device: discovered_device::Model) -> Result<()> {
         let model = discovered_device::ActiveModel {
             id: Set(device.id),
@@ -28,11 +29,19 @@ impl Db {
                 OnConflict::column(discovered_device::Column::Id)
                     .update_columns([
                         discovered_device::Column::Name,
-                        discovered_device::Column::Manufacturer,
-                        discovered_device::Column::Model,
                         discovered_device::Column::Address,
                         discovered_device::Column::Xaddrs,
                         discovered_device::Column::LastSeenMs,
+                    ])
+                    .values([
+                        (
+                            discovered_device::Column::Manufacturer,
+                            Expr::cust("COALESCE(excluded.manufacturer, discovered_devices.manufacturer)"),
+                        ),
+                        (
+                            discovered_device::Column::Model,
+                            Expr::cust("COALESCE(excluded.model, discovered_devices.model)"),
+                        ),
                     ])
                     .to_owned(),
             )
@@ -52,6 +61,23 @@ impl Db {
 
     pub async fn get_discovered(&self, id: &str) -> Result<Option<discovered_device::Model>> {
         Ok(discovered_device::Entity::find_by_id(id.to_string()).one(&self.conn).await?)
+    }
+
+    /// The make and model the device told about itself (ONVIF GetDeviceInformation) once signed
+    /// in to; empty ones leave what is stored.
+    pub async fn set_discovered_make(&self, id: &str, manufacturer: &str, model: &str) -> Result<()> {
+        let mut update = discovered_device::Entity::update_many().filter(discovered_device::Column::Id.eq(id));
+        for (column, value) in
+            [(discovered_device::Column::Manufacturer, manufacturer), (discovered_device::Column::Model, model)]
+        {
+            if !value.is_empty() {
+                update = update.col_expr(column, Expr::value(value));
+            }
+        }
+        if !manufacturer.is_empty() || !model.is_empty() {
+            update.exec(&self.conn).await?;
+        }
+        Ok(())
     }
 
     pub async fn set_discovered_status(&self, id: &str, status: &str, camera_id: Option<&str>) -> Result<bool> {

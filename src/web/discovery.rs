@@ -11,7 +11,7 @@ use crate::auth::Identity;
 use crate::camera::settings::CameraConfig;
 use crate::db::entities::discovered_device;
 use crate::discovery::inbox::PendingAdoption;
-use crate::discovery::onvif::{OnvifClient, OnvifErrorKind};
+use crate::discovery::onvif::{OnvifClient, OnvifErrorKind, Profile};
 use crate::error::Error;
 use crate::recording::settings::RecordMode;
 use crate::secret::{Secret, redact_url, with_credentials};
@@ -193,6 +193,8 @@ pub(super) async fn adopt_connect(
             "The camera has no H.264 or H.265 stream; switch one of its profiles to H.264 in its own settings.".into(),
         ),
         Ok((info, streams)) => {
+            // What the camera says it is, for the list (its announcement may not have said).
+            state.db.set_discovered_make(&device.id, &info.manufacturer, &info.model).await?;
             let adoption = PendingAdoption::new(
                 device.id.clone(),
                 username,
@@ -216,8 +218,12 @@ pub(super) async fn adopt_connect(
 /// One stream offered for detection.
 struct StreamView {
     index: usize,
+    /// "Channel 2: " when the device has more than one (an NVR), else empty.
     channel: String,
+    /// "Main stream · H.264 2560×1440 at 20 fps".
     text: String,
+    /// The profile's own name (`mainStream`, `VS_1`), for those who know it.
+    profile: String,
     suggested: bool,
     /// Suggested for recording: the largest stream of the suggested channel.
     suggested_for_recording: bool,
@@ -255,35 +261,91 @@ fn streams_page(
         .filter(|(_, (p, _))| Some(&p.source) == channel.as_ref())
         .max_by_key(|(_, (p, _))| p.width * p.height)
         .map(|(i, _)| i);
-    let streams = adoption
-        .streams
-        .iter()
-        .enumerate()
-        .map(|(index, (profile, _))| StreamView {
-            index,
-            channel: profile.source.clone(),
-            text: format!(
-                "{} · {} {}×{}{}",
-                profile.name,
-                profile.encoding,
-                profile.width,
-                profile.height,
-                profile.fps.map(|f| format!(" at {f} fps")).unwrap_or_default()
-            ),
-            suggested: Some(index) == smallest,
-            suggested_for_recording: Some(index) == largest,
-        })
-        .collect();
+    let streams = stream_views(&adoption.streams, smallest, largest);
     StreamsPage {
         nav: "discovery",
         me: Me::of(me),
         key: key.to_string(),
-        title: format!("{} {}", adoption.manufacturer, adoption.model).trim().to_string(),
+        title: Some(format!("{} {}", adoption.manufacturer, adoption.model).trim().to_string())
+            .filter(|title| !title.is_empty())
+            .unwrap_or_else(|| "The camera".into()),
         streams,
         id,
         name,
         error,
     }
+}
+
+/// The streams as the page offers them; `suggested` and `for_recording` are indexes into `streams`.
+fn stream_views(
+    streams: &[(Profile, String)],
+    suggested: Option<usize>,
+    for_recording: Option<usize>,
+) -> Vec<StreamView> {
+    // Channels numbered in the order the device lists them; within one, streams by size.
+    let mut sources: Vec<&str> = Vec::new();
+    for (profile, _) in streams {
+        if !sources.contains(&profile.source.as_str()) {
+            sources.push(&profile.source);
+        }
+    }
+    streams
+        .iter()
+        .enumerate()
+        .map(|(index, (profile, _))| {
+            let rank = streams
+                .iter()
+                .filter(|(other, _)| {
+                    other.source == profile.source && other.width * other.height > profile.width * profile.height
+                })
+                .count();
+            let channel = sources.iter().position(|s| *s == profile.source).unwrap_or_default() + 1;
+            StreamView {
+                index,
+                channel: if sources.len() > 1 { format!("Channel {channel}: ") } else { String::new() },
+                text: format!(
+                    "{} · {} {}×{}{}",
+                    stream_rank_name(rank),
+                    codec_name(&profile.encoding),
+                    profile.width,
+                    profile.height,
+                    profile.fps.map(|f| format!(" at {f} fps")).unwrap_or_default()
+                ),
+                profile: profile.name.clone(),
+                suggested: Some(index) == suggested,
+                suggested_for_recording: Some(index) == for_recording,
+            }
+        })
+        .collect()
+}
+
+/// A channel's streams by size, as cameras' own pages name them.
+fn stream_rank_name(rank: usize) -> String {
+    match rank {
+        0 => "Main stream".into(),
+        1 => "Sub stream".into(),
+        2 => "Third stream".into(),
+        n => format!("Stream {}", n + 1),
+    }
+}
+
+/// ONVIF's encoding names (`H264`, `H265`) as people write them.
+fn codec_name(encoding: &str) -> String {
+    match encoding.to_ascii_uppercase().as_str() {
+        "H264" => "H.264".into(),
+        "H265" | "HEVC" => "H.265".into(),
+        _ => encoding.to_string(),
+    }
+}
+
+/// An id for a new camera from its name, with "-2", "-3", … when a camera has it already (the
+/// next channel of an NVR, a second camera of one model).
+fn unused_id(state: &AppState, name: &str) -> String {
+    let base = suggested_id(name);
+    (1..)
+        .map(|n| if n == 1 { base.clone() } else { format!("{base}-{n}") })
+        .find(|id| state.cameras.get(id).is_none())
+        .unwrap_or(base)
 }
 
 pub(super) fn suggested_id(name: &str) -> String {
@@ -306,7 +368,7 @@ pub(super) async fn adopt_streams(state: web::Data<AppState>, me: Identity, key:
     })?;
     let device = find_device(&state, &adoption.device_id).await?;
     let name = device.name.clone().unwrap_or_else(|| adoption.model.clone());
-    ok(streams_page(&me, &key, &adoption, suggested_id(&name), name, String::new()).render())
+    ok(streams_page(&me, &key, &adoption, unused_id(&state, &name), name, String::new()).render())
 }
 
 /// Creates the camera from the chosen stream, with the credentials sealed like any camera's.
@@ -398,5 +460,45 @@ mod tests {
         assert_eq!((view.name.as_str(), view.what.as_str()), ("(no name)", "Axis"));
         assert_eq!(suggested_id("HIKVISION DS-2CD2143G0-I"), "hikvision-ds-2cd2143g0-i");
         assert_eq!(suggested_id("***"), "camera");
+    }
+
+    #[test]
+    fn an_nvr_s_streams_are_named_by_channel_and_size_not_by_token() {
+        let profile = |token: &str, source: &str, encoding: &str, width: u32, fps: Option<u32>| {
+            let height = width * 9 / 16;
+            let profile = Profile {
+                token: token.into(),
+                name: token.into(),
+                encoding: encoding.into(),
+                width,
+                height,
+                fps,
+                source: source.into(),
+            };
+            (profile, format!("rtsp://nvr/{token}"))
+        };
+        let streams = [
+            profile("VS_1_main", "VS_1", "H265", 2560, Some(20)),
+            profile("VS_1_sub", "VS_1", "H264", 640, Some(10)),
+            profile("VS_2_sub", "VS_2", "H264", 704, None),
+            profile("VS_2_main", "VS_2", "H264", 1920, Some(25)),
+            profile("VS_2_third", "VS_2", "H264", 1280, Some(25)),
+        ];
+        let views = stream_views(&streams, Some(1), Some(0));
+        let shown: Vec<String> = views.iter().map(|v| format!("{}{}", v.channel, v.text)).collect();
+        assert_eq!(
+            shown,
+            [
+                "Channel 1: Main stream · H.265 2560×1440 at 20 fps",
+                "Channel 1: Sub stream · H.264 640×360 at 10 fps",
+                "Channel 2: Third stream · H.264 704×396",
+                "Channel 2: Main stream · H.264 1920×1080 at 25 fps",
+                "Channel 2: Sub stream · H.264 1280×720 at 25 fps",
+            ]
+        );
+        assert!(views.iter().all(|v| !v.text.contains("VS_")), "no ONVIF tokens in the words");
+        assert_eq!(views[0].profile, "VS_1_main", "the profile's own name is kept for a tooltip");
+        assert!(views[1].suggested && views[0].suggested_for_recording);
+        assert_eq!(views.iter().filter(|v| v.suggested || v.suggested_for_recording).count(), 2);
     }
 }
