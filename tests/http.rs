@@ -492,3 +492,143 @@ async fn a_stream_that_ends_after_pictures_is_offline_not_a_settings_error() {
     app.shutdown().await;
     server.stop();
 }
+
+/// A JSON request with the administrator's token (or another client's).
+async fn send_json(
+    client: &reqwest::Client,
+    method: reqwest::Method,
+    url: String,
+    body: serde_json::Value,
+) -> (u16, serde_json::Value) {
+    let response = client.request(method, url).json(&body).send().await.unwrap();
+    let status = response.status().as_u16();
+    let text = response.text().await.unwrap();
+    (status, serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cameras_are_added_changed_switched_and_deleted_over_the_json_api() {
+    let app = TestApp::start("[[cameras]]\nid = \"yard\"\nurl = \"/nonexistent.mp4\"\nenabled = false\n").await;
+    let (post, patch, delete) = (reqwest::Method::POST, reqwest::Method::PATCH, reqwest::Method::DELETE);
+    let new_camera = serde_json::json!({
+        "id": "gate", "name": "Gate", "url": "rtsp://127.0.0.1:9/stream", "username": "cam", "password": "s3cret-pw",
+        "fps": 2, "track": ["person", "car"], "zones": ["drive: 0,0 0.5,0 0.5,1"], "enabled": true, "alerts": false,
+    });
+    let (status, created) = send_json(&app.client, post.clone(), app.url("/api/cameras"), new_camera.clone()).await;
+    assert_eq!(status, 201, "{created}");
+    assert_eq!((created["id"].as_str(), created["source"].as_str()), (Some("gate"), Some("ui")), "{created}");
+    assert_eq!(created["url"], "rtsp://***@127.0.0.1:9/stream", "credentials are never shown back");
+    assert_eq!(created["fps_setting"], 2);
+    assert_eq!(created["controls"]["alerts"], false, "a switch given at creation: {created}");
+    let shown = app.get_json("/api/cameras/gate").await;
+    assert_eq!(shown["name"], "Gate");
+
+    // The form's checks, each naming its field; nothing is created.
+    let (status, refused) = send_json(
+        &app.client,
+        post.clone(),
+        app.url("/api/cameras"),
+        serde_json::json!({ "id": "bad id!", "url": "ftp://nowhere", "fps": 0, "colour": "red", "enabled": "yes" }),
+    )
+    .await;
+    assert_eq!(status, 422, "{refused}");
+    assert!(refused["fields"]["colour"].as_str().unwrap().contains("not a camera field"), "{refused}");
+    assert!(refused["fields"]["enabled"].as_str().unwrap().contains("true or false"), "{refused}");
+    let (status, refused) = send_json(
+        &app.client,
+        post.clone(),
+        app.url("/api/cameras"),
+        serde_json::json!({ "id": "bad id!", "url": "ftp://nowhere", "fps": 0 }),
+    )
+    .await;
+    assert_eq!(status, 422, "{refused}");
+    for field in ["id", "url", "fps"] {
+        assert!(refused["fields"][field].is_string(), "{field} is named: {refused}");
+    }
+    assert!(refused["error"].as_str().unwrap().contains("fps: "), "{refused}");
+    let (status, taken) = send_json(&app.client, post.clone(), app.url("/api/cameras"), new_camera).await;
+    assert_eq!(status, 409, "{taken}");
+    assert!(taken["fields"]["id"].as_str().unwrap().contains("already used"), "{taken}");
+    assert_eq!(app.get_json("/api/cameras").await.as_array().unwrap().len(), 2);
+
+    // A change keeps what it does not name (the credentials too); switches change on their own.
+    let (status, changed) = send_json(
+        &app.client,
+        patch.clone(),
+        app.url("/api/cameras/gate"),
+        serde_json::json!({ "name": "Front gate", "fps": 3 }),
+    )
+    .await;
+    assert_eq!(status, 200, "{changed}");
+    assert_eq!((changed["name"].as_str(), changed["fps_setting"].as_u64()), (Some("Front gate"), Some(3)));
+    assert_eq!(changed["url"], "rtsp://***@127.0.0.1:9/stream", "the saved credentials stay");
+    let (status, switched) = send_json(
+        &app.client,
+        patch.clone(),
+        app.url("/api/cameras/gate"),
+        serde_json::json!({ "detect": false, "alerts": true, "mute_until": "2099-01-01T07:00" }),
+    )
+    .await;
+    assert_eq!(status, 200, "{switched}");
+    assert_eq!(
+        (switched["controls"]["detect"].as_bool(), switched["controls"]["alerts"].as_bool()),
+        (Some(false), Some(true))
+    );
+    assert!(switched["controls"]["mute_until_ms"].as_i64().unwrap() > 4_000_000_000_000, "{switched}");
+    let (status, refused) = send_json(
+        &app.client,
+        patch.clone(),
+        app.url("/api/cameras/gate"),
+        serde_json::json!({ "mute_until": "soon" }),
+    )
+    .await;
+    assert_eq!(status, 422);
+    assert!(refused["fields"]["mute_until"].as_str().unwrap().contains("not a date and time"), "{refused}");
+    let (status, refused) =
+        send_json(&app.client, patch.clone(), app.url("/api/cameras/gate"), serde_json::json!({ "id": "other" })).await;
+    assert_eq!(status, 422);
+    assert!(refused["fields"]["id"].as_str().unwrap().contains("cannot change"), "{refused}");
+
+    // A config-file camera: its settings are the file's; its switches are not.
+    let (status, refused) =
+        send_json(&app.client, patch.clone(), app.url("/api/cameras/yard"), serde_json::json!({ "name": "New" })).await;
+    assert_eq!(status, 409);
+    assert!(refused["error"].as_str().unwrap().contains("config file"), "{refused}");
+    let (status, switched) =
+        send_json(&app.client, patch.clone(), app.url("/api/cameras/yard"), serde_json::json!({ "alerts": false }))
+            .await;
+    assert_eq!((status, switched["controls"]["alerts"].as_bool()), (200, Some(false)), "{switched}");
+
+    // A viewer's token changes nothing.
+    let state = &app.running().state;
+    let viewer = state.auth.create_user("vera", watchpost::model::Role::Viewer, "viewer password", &[]).await.unwrap();
+    let token = state.auth.create_token(viewer, "vera's script", None).await.unwrap().jwt;
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(reqwest::header::AUTHORIZATION, format!("Bearer {token}").parse().unwrap());
+    let as_viewer = reqwest::Client::builder().default_headers(headers).build().unwrap();
+    for (method, path) in [(post, "/api/cameras"), (patch, "/api/cameras/gate"), (delete.clone(), "/api/cameras/gate")]
+    {
+        let (status, _) =
+            send_json(&as_viewer, method.clone(), app.url(path), serde_json::json!({ "name": "Mine" })).await;
+        assert_eq!(status, 403, "{method} {path} as a viewer");
+    }
+    assert_eq!(app.get_json("/api/cameras/gate").await["name"], "Front gate");
+
+    // Deleted: gone from the list, and an audit entry for each change.
+    let deleted = app.client.delete(app.url("/api/cameras/gate")).send().await.unwrap();
+    assert_eq!(deleted.status(), 204);
+    assert_eq!(app.client.get(app.url("/api/cameras/gate")).send().await.unwrap().status(), 404);
+    let actions: Vec<String> = state
+        .db
+        .list_audit(None, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.target.as_deref() == Some("gate"))
+        .map(|e| e.action)
+        .collect();
+    for action in ["camera.create", "camera.update", "camera.controls", "camera.delete"] {
+        assert!(actions.iter().any(|a| a == action), "{action} audited: {actions:?}");
+    }
+    app.shutdown().await;
+}

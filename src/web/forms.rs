@@ -13,10 +13,12 @@ use crate::model::Severity;
 use crate::model::{EventKind, EventStatus};
 use crate::recording::settings::{RecordConfig, RecordMode};
 use crate::secret::{join_credentials, split_credentials, with_credentials};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 
-#[derive(Debug, Clone, Default, Deserialize)]
+/// The camera form's fields, as the browser sends them; the JSON API (`camera_api`) fills the same
+/// fields, so both are checked by [`CameraForm::to_config`].
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 pub struct CameraForm {
     #[serde(default)]
     pub id: String,

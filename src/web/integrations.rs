@@ -13,6 +13,7 @@ use crate::auth::Identity;
 use crate::bridges::mqtt::settings::MqttConfig;
 use crate::bridges::mqtt::{saved, target, test_connection};
 use crate::bridges::{BridgeHealth, LinkState};
+use crate::camera::CameraRuntime;
 use crate::error::Error;
 use crate::model::{Channel, DeliveryStatus};
 use crate::secret::Secret;
@@ -375,16 +376,7 @@ pub(super) async fn set_controls(
     let mute = field(&fields, "mute_minutes").trim().to_string();
     let until_text = field(&fields, "mute_until").trim();
     let mute_until = match mute.as_str() {
-        _ if !until_text.is_empty() => {
-            let until =
-                crate::alerts::policy::parse_local(camera.config.alerts.zone(), until_text).ok_or_else(|| {
-                    Error::invalid(format!("{until_text:?} is not a date and time, like 2026-11-30T07:00"))
-                })?;
-            if until <= chrono::Utc::now().timestamp_millis() {
-                return Err(Error::invalid("That time has passed: choose one in the future.").into());
-            }
-            Some(Some(until))
-        }
+        _ if !until_text.is_empty() => Some(Some(mute_until_local(&camera, until_text)?)),
         "" | "keep" => None,
         "0" => Some(None),
         minutes => {
@@ -393,20 +385,59 @@ pub(super) async fn set_controls(
             Some(Some(chrono::Utc::now().timestamp_millis() + minutes.clamp(1, 60 * 24 * 30) * 60_000))
         }
     };
-    let detect = field(&fields, "detect") == "on";
-    let alerts = field(&fields, "alerts") == "on";
-    // The recording switch is on the form only for a camera that records.
-    let record = (field(&fields, "record_switch") == "1").then(|| field(&fields, "record") == "on");
+    let change = SwitchChange {
+        detect: Some(field(&fields, "detect") == "on"),
+        alerts: Some(field(&fields, "alerts") == "on"),
+        // The recording switch is on the form only for a camera that records.
+        record: (field(&fields, "record_switch") == "1").then(|| field(&fields, "record") == "on"),
+        mute_until,
+    };
+    change_switches(&state, &me, &req, &camera, change).await?;
+    Ok(redirect(&format!("/cameras/{}", camera.id())))
+}
+
+/// A change to a camera's switches; `None` leaves one as it is (`mute_until: Some(None)` unmutes).
+#[derive(Debug, Default)]
+pub(super) struct SwitchChange {
+    pub detect: Option<bool>,
+    pub alerts: Option<bool>,
+    pub record: Option<bool>,
+    pub mute_until: Option<Option<i64>>,
+}
+
+/// "Muted until" typed as a local date and time in the camera's time zone (`2026-11-30T07:00`),
+/// in ms since the epoch; it must lie ahead.
+pub(super) fn mute_until_local(camera: &CameraRuntime, text: &str) -> Result<i64, Error> {
+    let until = crate::alerts::policy::parse_local(camera.config.alerts.zone(), text)
+        .ok_or_else(|| Error::invalid(format!("{text:?} is not a date and time, like 2026-11-30T07:00")))?;
+    if until <= chrono::Utc::now().timestamp_millis() {
+        return Err(Error::invalid("That time has passed: choose one in the future."));
+    }
+    Ok(until)
+}
+
+/// Changes a camera's switches (the camera page's form and `PATCH /api/cameras/{id}`), audited.
+pub(super) async fn change_switches(
+    state: &AppState,
+    me: &Identity,
+    req: &HttpRequest,
+    camera: &CameraRuntime,
+    change: SwitchChange,
+) -> Result<crate::bus::CameraControls, Error> {
     let after = state
         .cameras
         .controls()
         .change(camera.id(), |c| {
-            c.detect = detect;
-            c.alerts = alerts;
-            if let Some(record) = record {
+            if let Some(detect) = change.detect {
+                c.detect = detect;
+            }
+            if let Some(alerts) = change.alerts {
+                c.alerts = alerts;
+            }
+            if let Some(record) = change.record {
                 c.record = record;
             }
-            if let Some(until) = mute_until {
+            if let Some(until) = change.mute_until {
                 c.mute_until_ms = until;
             }
         })
@@ -415,8 +446,8 @@ pub(super) async fn set_controls(
         "detect {}, alerts {}, record {}, muted until {:?}",
         after.detect, after.alerts, after.record, after.mute_until_ms
     );
-    audit(&state, &me, &req, "camera.controls", Some(camera.id()), &detail).await;
-    Ok(redirect(&format!("/cameras/{}", camera.id())))
+    audit(state, me, req, "camera.controls", Some(camera.id()), &detail).await;
+    Ok(after)
 }
 
 /// `POST /alerts/armed`: away (`armed=on`, alerts go out) or home (`armed=off`, they do not).

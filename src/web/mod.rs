@@ -10,6 +10,7 @@
 mod access;
 mod account;
 mod api;
+mod camera_api;
 mod discovery;
 mod forms;
 mod guard;
@@ -64,6 +65,8 @@ pub fn routes() -> Vec<RouteSpec> {
     use Access::*;
     const GET: Method = Method::GET;
     const POST: Method = Method::POST;
+    const PATCH: Method = Method::PATCH;
+    const DELETE: Method = Method::DELETE;
     vec![
         RouteSpec::new(GET, "/api/health", Public, || web::route().to(api::health)),
         RouteSpec::new(GET, "/static/{file}", Public, || web::route().to(static_file)),
@@ -74,7 +77,10 @@ pub fn routes() -> Vec<RouteSpec> {
         RouteSpec::new(POST, "/logout", Viewer, || web::route().to(account::logout)),
         RouteSpec::new(GET, "/metrics", Metrics, || web::route().to(api::metrics)),
         RouteSpec::new(GET, "/api/cameras", Viewer, || web::route().to(api::list_cameras)),
+        RouteSpec::new(POST, "/api/cameras", Admin, || web::route().to(camera_api::create)),
         RouteSpec::new(GET, "/api/cameras/{id}", Viewer, || web::route().to(api::get_camera)),
+        RouteSpec::new(PATCH, "/api/cameras/{id}", Admin, || web::route().to(camera_api::update)),
+        RouteSpec::new(DELETE, "/api/cameras/{id}", Admin, || web::route().to(camera_api::delete)),
         RouteSpec::new(GET, "/api/cameras/{id}/latest.jpg", Viewer, || web::route().to(api::latest_jpeg)),
         RouteSpec::new(GET, "/api/cameras/{id}/live.mp4", Viewer, || web::route().to(live::live_mp4)),
         RouteSpec::new(GET, "/api/cameras/{id}/live.mjpeg", Viewer, || web::route().to(live::live_mjpeg)),
