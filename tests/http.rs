@@ -632,3 +632,23 @@ async fn cameras_are_added_changed_switched_and_deleted_over_the_json_api() {
     }
     app.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_openapi_description_is_served_to_signed_in_callers() {
+    let app = TestApp::start("").await;
+    let document = app.get_json("/api/openapi.json").await;
+    assert_eq!(document["openapi"], "3.1.0");
+    for (path, method) in [("/api/cameras", "post"), ("/api/cameras/{id}", "patch"), ("/api/events", "get")] {
+        assert!(document["paths"][path][method]["summary"].is_string(), "{method} {path}");
+    }
+    let filters: Vec<&str> = document["paths"]["/api/events"]["get"]["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p["name"].as_str())
+        .collect();
+    assert!(filters.contains(&"camera") && filters.contains(&"q"), "{filters:?}");
+    let anonymous = app.anonymous.get(app.url("/api/openapi.json")).send().await.unwrap();
+    assert_eq!(anonymous.status(), 401);
+    app.shutdown().await;
+}

@@ -3,7 +3,8 @@
 //! Every route is listed once, with who may use it, in [`routes`]; the router is built from that
 //! table and the [`guard`] middleware enforces it (sign-in, role, CSRF) before any handler runs, so
 //! a forgotten check cannot open a route. Pages live in `pages` and `account`, the JSON API and
-//! `/metrics` in `api`, shared view helpers in `view`. Error kinds become HTTP statuses in
+//! `/metrics` in `api` (cameras changed over JSON in `camera_api`, the OpenAPI description in
+//! `openapi`), shared view helpers in `view`. Error kinds become HTTP statuses in
 //! [`status_for`] and nowhere else. Static assets are compiled into the binary, so the UI needs no
 //! CDN and no files beside the executable.
 
@@ -17,6 +18,7 @@ mod guard;
 mod integrations;
 mod live;
 mod nodes;
+mod openapi;
 mod pages;
 mod ranges;
 mod recordings;
@@ -76,6 +78,7 @@ pub fn routes() -> Vec<RouteSpec> {
         RouteSpec::new(POST, "/setup", Public, || web::route().to(account::setup)),
         RouteSpec::new(POST, "/logout", Viewer, || web::route().to(account::logout)),
         RouteSpec::new(GET, "/metrics", Metrics, || web::route().to(api::metrics)),
+        RouteSpec::new(GET, "/api/openapi.json", Viewer, || web::route().to(openapi::openapi)),
         RouteSpec::new(GET, "/api/cameras", Viewer, || web::route().to(api::list_cameras)),
         RouteSpec::new(POST, "/api/cameras", Admin, || web::route().to(camera_api::create)),
         RouteSpec::new(GET, "/api/cameras/{id}", Viewer, || web::route().to(api::get_camera)),
