@@ -783,3 +783,93 @@ async fn only_proxies_in_the_trusted_ranges_are_believed() {
         app.shutdown().await;
     }
 }
+
+/// Creates the first administrator through the set-up form; the redirect it answers with.
+async fn create_first_admin(browser: &reqwest::Client, base: &str) -> String {
+    let page = browser.get(format!("{base}/setup")).send().await.unwrap().text().await.unwrap();
+    let csrf = hidden_csrf(&page);
+    let created = browser
+        .post(format!("{base}/setup"))
+        .form(&[("csrf", csrf.as_str()), ("name", "anna"), ("password", "long enough"), ("confirm", "long enough")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 303);
+    created.headers()["location"].to_str().unwrap().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_first_run_without_cameras_goes_on_to_a_guided_setup_that_survives_a_restart() {
+    let data = tempfile::tempdir().unwrap();
+    let mut config = parse_config("");
+    config.detector.enabled = false;
+    let app = start_without_accounts(config.clone(), data.path()).await;
+    let base = format!("http://{}", app.addr);
+    let browser =
+        reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).cookie_store(true).build().unwrap();
+    assert_eq!(create_first_admin(&browser, &base).await, "/setup/guide");
+    let page = |path: String| {
+        let browser = browser.clone();
+        async move { browser.get(path).send().await.unwrap().text().await.unwrap() }
+    };
+    let cameras = page(format!("{base}/setup/guide")).await;
+    assert!(cameras.contains("Find your cameras") && cameras.contains("Scan the network"), "{cameras}");
+    assert!(cameras.contains("Add a camera by its address"), "{cameras}");
+    let csrf = hidden_csrf(&cameras);
+    let act = |base: String, step: &'static str, action: &'static str| {
+        let (browser, csrf) = (browser.clone(), csrf.clone());
+        async move {
+            let response = browser
+                .post(format!("{base}/setup/guide"))
+                .form(&[("csrf", csrf.as_str()), ("step", step), ("action", action)])
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 303, "{action} on {step}");
+            response.headers()["location"].to_str().unwrap().to_string()
+        }
+    };
+    assert_eq!(act(base.clone(), "cameras", "skip").await, "/setup/guide?step=alerts");
+    let alerts = page(format!("{base}/setup/guide")).await;
+    assert!(
+        alerts.contains("Where alerts go")
+            && alerts.contains("Home Assistant: <span class=\"badge state-disabled\">not set up"),
+        "{alerts}"
+    );
+    // Left halfway: the dashboard offers to go on.
+    assert_eq!(act(base.clone(), "alerts", "later").await, "/");
+    let dashboard = page(format!("{base}/")).await;
+    assert!(dashboard.contains("step 2 of 4") && dashboard.contains("Continue setup"), "{dashboard}");
+
+    // After a restart the draft is still there (the session too: it is in the database).
+    app.shutdown().await;
+    let app = start_without_accounts(config, data.path()).await;
+    let base = format!("http://{}", app.addr);
+    let dashboard = page(format!("{base}/")).await;
+    assert!(dashboard.contains("step 2 of 4"), "{dashboard}");
+    assert!(page(format!("{base}/setup/guide")).await.contains("Where alerts go"));
+    assert_eq!(act(base.clone(), "alerts", "next").await, "/setup/guide?step=home");
+    let home = page(format!("{base}/setup/guide")).await;
+    assert!(home.contains("Home, away and quiet hours") && home.contains("I'm home: pause alerts"), "{home}");
+    assert_eq!(act(base.clone(), "home", "next").await, "/setup/guide?step=done");
+    let done = page(format!("{base}/setup/guide")).await;
+    assert!(done.contains("Alerts go to: none yet") && done.contains("You skipped"), "{done}");
+    assert_eq!(act(base.clone(), "done", "finish").await, "/");
+    assert!(!page(format!("{base}/")).await.contains("Setup is not finished"));
+    app.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_first_run_with_cameras_from_the_config_file_goes_straight_to_the_dashboard() {
+    let data = tempfile::tempdir().unwrap();
+    let mut config = parse_config("[[cameras]]\nid = \"yard\"\nurl = \"/nonexistent.mp4\"\nenabled = false\n");
+    config.detector.enabled = false;
+    let app = start_without_accounts(config, data.path()).await;
+    let base = format!("http://{}", app.addr);
+    let browser =
+        reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).cookie_store(true).build().unwrap();
+    assert_eq!(create_first_admin(&browser, &base).await, "/");
+    let dashboard = browser.get(format!("{base}/")).send().await.unwrap().text().await.unwrap();
+    assert!(!dashboard.contains("Continue setup"), "{dashboard}");
+    app.shutdown().await;
+}

@@ -1,5 +1,6 @@
 //! The UI in a real browser: Debian's Chromium driven by npm's playwright-core
-//! (`tests/browser/e2e.mjs`) walks through first-run set-up, adding a camera and watching its
+//! (`tests/browser/e2e.mjs`) walks through first-run set-up and the guided setup (left halfway and
+//! resumed), adding a camera and watching its
 //! live video (on its page and the live grid), opening and resolving an event, playing its clip and the day's timeline, adding a
 //! viewer, connecting MQTT (to a private
 //! mosquitto), the empty Discovery and Nodes pages, flipping a camera's switches, an API token,

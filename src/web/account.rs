@@ -163,7 +163,10 @@ pub(super) async fn setup(state: web::Data<AppState>, req: HttpRequest, form: we
         state.auth.create_first_admin(&form.name, &form.password, &origin).await
     };
     match result {
-        Ok(session) => Ok(signed_in(&req, &state, session.token, "/")),
+        Ok(session) => {
+            let next = super::guide::after_first_admin(&state).await?;
+            Ok(signed_in(&req, &state, session.token, next))
+        }
         Err(err) if err.kind == ErrorKind::Invalid => {
             Ok(anonymous_page(&req, &state, StatusCode::UNPROCESSABLE_ENTITY, |me| {
                 SetupPage {

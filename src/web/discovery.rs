@@ -4,7 +4,7 @@
 
 use super::access::audit;
 use super::forms::{field, form_fields};
-use super::respond::{PageResult, html, ok, redirect};
+use super::respond::{PageResult, html, ok, redirect, same_site_path};
 use super::view::{Me, format_ago};
 use crate::app::state::AppState;
 use crate::auth::Identity;
@@ -92,9 +92,11 @@ pub(super) async fn discovery_page(state: web::Data<AppState>, me: Identity) -> 
     .render())
 }
 
-pub(super) async fn scan_now(state: web::Data<AppState>) -> HttpResponse {
+/// "Scan now", from the Discovery page or the setup guide (`back`), where the browser returns.
+pub(super) async fn scan_now(state: web::Data<AppState>, body: web::Bytes) -> HttpResponse {
     state.inbox.scan_now();
-    redirect("/discovery")
+    let fields = form_fields(&body);
+    redirect(&same_site_path(field(&fields, "back")).unwrap_or_else(|| "/discovery".into()))
 }
 
 pub(super) async fn discovery_api(state: web::Data<AppState>) -> Result<HttpResponse, super::respond::ApiError> {

@@ -6,7 +6,7 @@
 use super::access::audit;
 use super::access::visible_camera;
 use super::forms::{field, form_fields};
-use super::respond::{PageResult, html, ok, redirect};
+use super::respond::{PageResult, html, ok, redirect, same_site_path};
 use super::view::{Me, format_ago, format_time};
 use crate::app::state::AppState;
 use crate::auth::Identity;
@@ -465,7 +465,8 @@ pub(super) async fn set_armed(
     };
     state.cameras.controls().set_armed(armed).await?;
     audit(&state, &me, &req, "alerts.armed", None, if armed { "away: armed" } else { "home: disarmed" }).await;
-    Ok(redirect("/"))
+    // Back to the page the switch was on (the dashboard, or the setup guide).
+    Ok(redirect(&same_site_path(field(&fields, "back")).unwrap_or_else(|| "/".into())))
 }
 
 /// Longest site context kept: it goes with every request to the model.

@@ -15,6 +15,7 @@ mod camera_api;
 mod discovery;
 mod forms;
 mod guard;
+mod guide;
 mod integrations;
 mod live;
 mod nodes;
@@ -76,6 +77,8 @@ pub fn routes() -> Vec<RouteSpec> {
         RouteSpec::new(POST, "/login", Public, || web::route().to(account::login)),
         RouteSpec::new(GET, "/setup", Public, || web::route().to(account::setup_page)),
         RouteSpec::new(POST, "/setup", Public, || web::route().to(account::setup)),
+        RouteSpec::new(GET, "/setup/guide", Admin, || web::route().to(guide::guide_page)),
+        RouteSpec::new(POST, "/setup/guide", Admin, || web::route().to(guide::guide_action)),
         RouteSpec::new(POST, "/logout", Viewer, || web::route().to(account::logout)),
         RouteSpec::new(GET, "/metrics", Metrics, || web::route().to(api::metrics)),
         RouteSpec::new(GET, "/api/openapi.json", Viewer, || web::route().to(openapi::openapi)),

@@ -28,6 +28,8 @@ struct DashboardPage {
     /// Whether the object detector runs: then people, vehicles and animals make events, and
     /// motion alone does not.
     objects_detected: bool,
+    /// An unfinished setup guide (administrators): its step's name, number and title.
+    guide: Option<(String, usize, &'static str)>,
 }
 
 pub(super) async fn dashboard(state: web::Data<AppState>, me: Identity) -> PageResult {
@@ -42,6 +44,13 @@ pub(super) async fn dashboard(state: web::Data<AppState>, me: Identity) -> PageR
         armed: state.cameras.controls().armed(),
         alert_channels: alert_channels(&state).await,
         objects_detected: state.detector.error.is_none(),
+        guide: match me.is_admin() {
+            true => super::guide::GuideDraft::load(&state)
+                .await?
+                .filter(|draft| !draft.finished)
+                .map(|draft| (draft.step.clone(), draft.number(), draft.title())),
+            false => None,
+        },
     }
     .render())
 }
