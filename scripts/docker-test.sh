@@ -172,25 +172,36 @@ address="$($docker inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}
 base="http://$address:8080"
 say "ok: healthy at $base"
 
+# A browser's HTTP for the checks below: a cookie jar, redirects not followed.
+cat >"$work/browser.py" <<'PY'
+import http.cookiejar, urllib.error, urllib.parse, urllib.request
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args):
+        return None
+class Browser:
+    def __init__(self, base):
+        self.base = base
+        self.web = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()), NoRedirect)
+    def call(self, path, form=None):
+        """(status, body) of a GET, or of a POST of `form`."""
+        data = urllib.parse.urlencode(form).encode() if form is not None else None
+        request = urllib.request.Request(self.base + path, data=data, headers={"Origin": self.base})
+        try:
+            with self.web.open(request, timeout=10) as response:
+                return response.status, response.read()
+        except urllib.error.HTTPError as err:
+            return err.code, err.read()
+PY
+export PYTHONPATH="$work"
+
 # The administrator, the demo camera and its first person event, over HTTP as a browser and a
 # script would.
 password="docker-test-password-$RANDOM"
 python3 - "$base" "$password" "$work/first-events.json" <<'PY' || fail "the HTTP checks failed"
-import http.cookiejar, json, re, sys, time, urllib.parse, urllib.request
+import json, re, sys, time
+from browser import Browser
 base, password, record = sys.argv[1], sys.argv[2], sys.argv[3]
-class NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args):
-        return None
-jar = http.cookiejar.CookieJar()
-web = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar), NoRedirect)
-def call(path, form=None):
-    data = urllib.parse.urlencode(form).encode() if form is not None else None
-    request = urllib.request.Request(base + path, data=data, headers={"Origin": base})
-    try:
-        with web.open(request, timeout=10) as response:
-            return response.status, response.read()
-    except urllib.error.HTTPError as err:
-        return err.code, err.read()
+call = Browser(base).call
 status, page = call("/setup")
 assert status == 200, f"GET /setup: {status}"
 csrf = re.search(rb'name="csrf" value="([^"]+)"', page).group(1).decode()
@@ -243,20 +254,10 @@ $docker start "$container" >/dev/null
 wait_healthy
 python3 - "http://$($docker inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' "$container"):8080" \
   "$password" "$work/first-events.json" <<'PY' || fail "after the restart"
-import http.cookiejar, json, re, sys, urllib.parse, urllib.request
+import json, re, sys
+from browser import Browser
 base, password, record = sys.argv[1], sys.argv[2], sys.argv[3]
-class NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args):
-        return None
-web = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()), NoRedirect)
-def call(path, form=None):
-    data = urllib.parse.urlencode(form).encode() if form is not None else None
-    request = urllib.request.Request(base + path, data=data, headers={"Origin": base})
-    try:
-        with web.open(request, timeout=10) as response:
-            return response.status, response.read()
-    except urllib.error.HTTPError as err:
-        return err.code, err.read()
+call = Browser(base).call
 status, page = call("/login")
 assert status == 200, f"GET /login: {status} (a new setup page would mean the account was lost)"
 csrf = re.search(rb'name="csrf" value="([^"]+)"', page).group(1).decode()

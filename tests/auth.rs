@@ -35,13 +35,7 @@ async fn send(client: &reqwest::Client, method: &reqwest::Method, url: &str) -> 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn first_run_asks_for_the_administrator_and_then_is_gone() {
-    let data = tempfile::tempdir().unwrap();
-    let mut config = parse_config("");
-    config.detector.enabled = false;
-    let app = start_without_accounts(config, data.path()).await;
-    let base = format!("http://{}", app.addr);
-    let browser =
-        reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).cookie_store(true).build().unwrap();
+    let (app, base, browser, _data) = first_run("").await;
 
     // Before any account exists, every page leads to the set-up page and the API says why.
     for path in ["/", "/events", "/login", "/settings/users"] {
@@ -784,6 +778,19 @@ async fn only_proxies_in_the_trusted_ranges_are_believed() {
     }
 }
 
+/// Watchpost on its first run (no account yet) with `config_toml` and no detector, its address, a
+/// browser-like client (cookies kept, redirects not followed), and its data directory.
+async fn first_run(config_toml: &str) -> (watchpost::app::RunningApp, String, reqwest::Client, tempfile::TempDir) {
+    let data = tempfile::tempdir().unwrap();
+    let mut config = parse_config(config_toml);
+    config.detector.enabled = false;
+    let app = start_without_accounts(config, data.path()).await;
+    let base = format!("http://{}", app.addr);
+    let browser =
+        reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).cookie_store(true).build().unwrap();
+    (app, base, browser, data)
+}
+
 /// Creates the first administrator through the set-up form; the redirect it answers with.
 async fn create_first_admin(browser: &reqwest::Client, base: &str) -> String {
     let page = browser.get(format!("{base}/setup")).send().await.unwrap().text().await.unwrap();
@@ -800,13 +807,7 @@ async fn create_first_admin(browser: &reqwest::Client, base: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_first_run_without_cameras_goes_on_to_a_guided_setup_that_survives_a_restart() {
-    let data = tempfile::tempdir().unwrap();
-    let mut config = parse_config("");
-    config.detector.enabled = false;
-    let app = start_without_accounts(config.clone(), data.path()).await;
-    let base = format!("http://{}", app.addr);
-    let browser =
-        reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).cookie_store(true).build().unwrap();
+    let (app, base, browser, data) = first_run("").await;
     assert_eq!(create_first_admin(&browser, &base).await, "/setup/guide");
     let page = |path: String| {
         let browser = browser.clone();
@@ -843,6 +844,8 @@ async fn a_first_run_without_cameras_goes_on_to_a_guided_setup_that_survives_a_r
 
     // After a restart the draft is still there (the session too: it is in the database).
     app.shutdown().await;
+    let mut config = parse_config("");
+    config.detector.enabled = false;
     let app = start_without_accounts(config, data.path()).await;
     let base = format!("http://{}", app.addr);
     let dashboard = page(format!("{base}/")).await;
@@ -861,13 +864,8 @@ async fn a_first_run_without_cameras_goes_on_to_a_guided_setup_that_survives_a_r
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_first_run_with_cameras_from_the_config_file_goes_straight_to_the_dashboard() {
-    let data = tempfile::tempdir().unwrap();
-    let mut config = parse_config("[[cameras]]\nid = \"yard\"\nurl = \"/nonexistent.mp4\"\nenabled = false\n");
-    config.detector.enabled = false;
-    let app = start_without_accounts(config, data.path()).await;
-    let base = format!("http://{}", app.addr);
-    let browser =
-        reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).cookie_store(true).build().unwrap();
+    let (app, base, browser, _data) =
+        first_run("[[cameras]]\nid = \"yard\"\nurl = \"/nonexistent.mp4\"\nenabled = false\n").await;
     assert_eq!(create_first_admin(&browser, &base).await, "/");
     let dashboard = browser.get(format!("{base}/")).send().await.unwrap().text().await.unwrap();
     assert!(!dashboard.contains("Continue setup"), "{dashboard}");
