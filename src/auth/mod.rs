@@ -498,7 +498,7 @@ impl Auth {
         if record.revoked_ms.is_some() {
             return Err(refused("it was revoked"));
         }
-        if record.grace_until_ms.is_some_and(|until| now > until) {
+        if record.grace_until_ms.is_some_and(|until| now >= until) {
             return Err(refused("it was re-issued and its grace period is over; use the new token"));
         }
         if record.expires_ms <= now {

@@ -154,7 +154,8 @@ impl Keyring {
             .map_err(|e| Error::internal("cannot sign a token").with_source(e))
     }
 
-    /// Checks the signature and expiry; a key retired more than `grace_ms` ago no longer counts.
+    /// Checks the signature and expiry; a key retired `grace_ms` or more ago no longer counts (with no
+    /// grace period, from the moment it is retired).
     pub fn verify(&self, token: &str, now_ms: i64, grace_ms: i64) -> Result<Claims> {
         let refused = |why: &str| Error::unauthenticated(format!("API token refused: {why}"));
         let header = jsonwebtoken::decode_header(token).map_err(|_| refused("it is not a Watchpost token"))?;
@@ -165,7 +166,7 @@ impl Keyring {
             .iter()
             .find(|k| k.kid == kid)
             .ok_or_else(|| refused("its signing key was rotated out; re-issue the token"))?;
-        if key.retired_ms.is_some_and(|r| now_ms - r > grace_ms) {
+        if key.retired_ms.is_some_and(|r| now_ms - r >= grace_ms) {
             return Err(refused("its signing key was rotated out; re-issue the token"));
         }
         let secret = STANDARD.decode(&key.secret).map_err(|_| Error::internal("signing key is not base64"))?;
