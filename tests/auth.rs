@@ -871,3 +871,32 @@ async fn a_first_run_with_cameras_from_the_config_file_goes_straight_to_the_dash
     assert!(!dashboard.contains("Continue setup"), "{dashboard}");
     app.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_guide_sends_a_test_alert_through_a_channel_set_up() {
+    let smtp = common::smtp::FakeSmtp::start(None);
+    let config = format!(
+        "[email]\nsmtp_host = \"127.0.0.1\"\nsmtp_port = {}\ntls = false\nstarttls = false\n\
+         from = \"Watchpost <cameras@example.com>\"\nto = [\"me@example.com\"]\n",
+        smtp.port
+    );
+    let (app, base, browser, _data) = first_run(&config).await;
+    assert_eq!(create_first_admin(&browser, &base).await, "/setup/guide");
+    let alerts = browser.get(format!("{base}/setup/guide?step=alerts")).send().await.unwrap().text().await.unwrap();
+    assert!(alerts.contains("E-mail: <span class=\"badge state-online\">set up"), "{alerts}");
+    let form_start = alerts.find("action=\"/settings/integrations/test-alert\"").expect("a test button for e-mail");
+    let form = &alerts[form_start..alerts[form_start..].find("</form>").unwrap() + form_start];
+    assert!(form.contains("name=\"channel\" value=\"email\"") && form.contains("Send test alert"), "{form}");
+    let sent = browser
+        .post(format!("{base}/settings/integrations/test-alert"))
+        .form(&[("csrf", hidden_csrf(&alerts).as_str()), ("channel", "email")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sent.status(), 200);
+    wait_for("the test mail", std::time::Duration::from_secs(20), || async {
+        (!smtp.mails().is_empty()).then_some(())
+    })
+    .await;
+    app.shutdown().await;
+}

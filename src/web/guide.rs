@@ -93,8 +93,18 @@ struct StepView {
 
 /// An alert channel and whether it is set up.
 struct ChannelView {
+    /// The name in config and forms (`telegram`).
+    name: &'static str,
     title: &'static str,
     set_up: bool,
+}
+
+impl ChannelView {
+    /// "Send test alert" is offered for a channel set up; Home Assistant's test is the
+    /// connection test on the Integrations page.
+    fn testable(&self) -> bool {
+        self.set_up && self.name != Channel::Mqtt.as_str()
+    }
 }
 
 /// A found camera not adopted yet.
@@ -170,7 +180,7 @@ pub(super) async fn guide_page(state: web::Data<AppState>, me: Identity, query: 
     let running: Vec<&'static str> = state.bridges.health().await.iter().map(|h| h.name).collect();
     let channels = [Channel::Mqtt, Channel::Telegram, Channel::Whatsapp, Channel::Email]
         .into_iter()
-        .map(|c| ChannelView { title: c.title(), set_up: running.contains(&c.as_str()) })
+        .map(|c| ChannelView { name: c.as_str(), title: c.title(), set_up: running.contains(&c.as_str()) })
         .collect();
     let steps = STEPS
         .iter()
