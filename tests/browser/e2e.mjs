@@ -1,8 +1,11 @@
 // End-to-end walk through the UI in Debian's Chromium, driven by playwright-core.
 // Run by tests/browser.rs: node e2e.mjs BASE_URL CLIP_PATH SCREENSHOT_DIR MQTT_PORT
 // Exits non-zero with a message on the first failed step; writes a PNG of every page it visits.
+// Halfway it prints "restart watchpost" and waits for "restarted" on its standard input, while
+// the test restarts Watchpost on the same address.
 import { chromium } from "playwright-core";
 import { mkdirSync } from "node:fs";
+import { createInterface } from "node:readline";
 
 const [base, clip, shots, mqttPort] = process.argv.slice(2);
 mkdirSync(shots, { recursive: true });
@@ -63,6 +66,15 @@ async function watchLive(page, where) {
   check(behind < 2, `${where}: the live video is ${behind} s behind`);
 }
 
+// Lines from the test (tests/browser.rs), one at a time.
+const fromTest = createInterface({ input: process.stdin });
+const testLines = fromTest[Symbol.asyncIterator]();
+async function restartWatchpost() {
+  console.log("restart watchpost");
+  const { value } = await testLines.next();
+  check(value === "restarted", `the test did not restart Watchpost (${value})`);
+}
+
 let step = 0;
 async function shot(page, name) {
   step += 1;
@@ -98,6 +110,11 @@ try {
   check(await page.isVisible("text=No cameras yet"), "the empty dashboard explains what to do");
   check(await page.isVisible("text=step 1 of 4"), "the dashboard offers to continue the setup");
   await shot(page, "dashboard-empty");
+  // Watchpost restarts: the session and the unfinished setup are still there.
+  await restartWatchpost();
+  await page.goto(`${base}/`);
+  check(new URL(page.url()).pathname === "/", `signed in after the restart, got ${page.url()}`);
+  check(await page.isVisible("text=step 1 of 4"), "the unfinished setup is still offered after a restart");
 
   // Add a camera from the UI and see its picture.
   await page.click("text=Add camera >> nth=0");
@@ -347,5 +364,7 @@ try {
   console.error(`FAILED: ${err.message}`);
   process.exitCode = 1;
 } finally {
+  fromTest.close();
+  process.stdin.destroy();
   await browser.close();
 }

@@ -420,8 +420,14 @@ pub async fn undelivered_alert(
 }
 
 /// Starts Watchpost with `config` and no account at all (the first-run state), on a free port.
-pub async fn start_without_accounts(mut config: Config, data: &Path) -> RunningApp {
-    config.server.bind = "127.0.0.1:0".into();
+pub async fn start_without_accounts(config: Config, data: &Path) -> RunningApp {
+    start_without_accounts_at(config, data, "127.0.0.1:0").await
+}
+
+/// [`start_without_accounts`] on a given address, e.g. the one a browser was using before a
+/// restart.
+pub async fn start_without_accounts_at(mut config: Config, data: &Path, bind: &str) -> RunningApp {
+    config.server.bind = bind.into();
     // Never multicast on the machine's own network.
     config.discovery.interval_minutes = 0;
     config.discovery.node_scan_secs = 0;
