@@ -285,6 +285,11 @@ impl Bridges {
         }
     }
 
+    /// The alert channels set up (their bridge runs), in registry order.
+    pub async fn channels(&self) -> Vec<Channel> {
+        self.running.lock().await.iter().map(|r| r.channel).collect()
+    }
+
     pub async fn health(&self) -> Vec<BridgeHealth> {
         self.running.lock().await.iter().map(|r| r.bridge.health()).collect()
     }

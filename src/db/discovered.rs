@@ -66,6 +66,9 @@ impl Db {
     /// The make and model the device told about itself (ONVIF GetDeviceInformation) once signed
     /// in to; empty ones leave what is stored.
     pub async fn set_discovered_make(&self, id: &str, manufacturer: &str, model: &str) -> Result<()> {
+        if manufacturer.is_empty() && model.is_empty() {
+            return Ok(());
+        }
         let mut update = discovered_device::Entity::update_many().filter(discovered_device::Column::Id.eq(id));
         for (column, value) in
             [(discovered_device::Column::Manufacturer, manufacturer), (discovered_device::Column::Model, model)]
@@ -74,9 +77,7 @@ impl Db {
                 update = update.col_expr(column, Expr::value(value));
             }
         }
-        if !manufacturer.is_empty() || !model.is_empty() {
-            update.exec(&self.conn).await?;
-        }
+        update.exec(&self.conn).await?;
         Ok(())
     }
 

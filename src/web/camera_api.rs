@@ -9,7 +9,7 @@
 use super::access::{audit, visible_camera};
 use super::forms::{CameraForm, FieldErrors};
 use super::integrations::{SwitchChange, change_switches, mute_until_local};
-use super::respond::{status_for, user_message};
+use super::respond::ApiError;
 use super::view::CameraView;
 use crate::app::state::AppState;
 use crate::auth::Identity;
@@ -25,16 +25,17 @@ const CHECKBOXES: [&str; 2] = ["enabled", "forget_credentials"];
 /// strings is joined with line breaks, other lists with commas.
 const LINE_FIELDS: [&str; 5] = ["mask", "object_mask", "zones", "alert_quiet", "alert_rules"];
 
-/// Why a request was refused: fields with what is wrong with each, or another error.
+/// Why a request was refused: fields with what is wrong with each, or another error (answered
+/// as every API error is).
 #[derive(Debug)]
 pub(super) enum Refused {
     Fields(StatusCode, FieldErrors),
-    Other(Error),
+    Other(ApiError),
 }
 
 impl From<Error> for Refused {
     fn from(err: Error) -> Self {
-        Self::Other(err)
+        Self::Other(ApiError(err))
     }
 }
 
@@ -57,7 +58,7 @@ impl ResponseError for Refused {
     fn status_code(&self) -> StatusCode {
         match self {
             Self::Fields(status, _) => *status,
-            Self::Other(err) => status_for(err.kind),
+            Self::Other(err) => err.status_code(),
         }
     }
 
@@ -68,9 +69,7 @@ impl ResponseError for Refused {
             Self::Fields(status, errors) => {
                 HttpResponse::build(*status).json(serde_json::json!({ "error": summary(errors), "fields": errors }))
             }
-            Self::Other(err) => {
-                HttpResponse::build(status_for(err.kind)).json(serde_json::json!({ "error": user_message(err) }))
-            }
+            Self::Other(err) => err.error_response(),
         }
     }
 }

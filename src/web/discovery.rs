@@ -35,8 +35,7 @@ impl DeviceView {
     fn of(row: &discovered_device::Model) -> Self {
         let what = [row.manufacturer.as_deref(), row.model.as_deref()].into_iter().flatten().collect::<Vec<_>>();
         Self {
-            // Form encoding writes a space as `+`, which a path keeps literally: use %20.
-            key: url::form_urlencoded::byte_serialize(row.id.as_bytes()).collect::<String>().replace('+', "%20"),
+            key: device_key(&row.id),
             name: row.name.clone().unwrap_or_else(|| "(no name)".into()),
             what: what.join(" "),
             address: row.address.clone(),
@@ -45,6 +44,12 @@ impl DeviceView {
             seen: format_ago(row.last_seen_ms),
         }
     }
+}
+
+/// A found device's id (a URN, spaces and all), encoded for use in a URL path.
+pub(super) fn device_key(id: &str) -> String {
+    // Form encoding writes a space as `+`, which a path keeps literally: use %20.
+    url::form_urlencoded::byte_serialize(id.as_bytes()).collect::<String>().replace('+', "%20")
 }
 
 #[derive(Template)]

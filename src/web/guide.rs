@@ -127,17 +127,14 @@ struct GuidePage {
     found: Vec<FoundView>,
     scanning: bool,
     channels: Vec<ChannelView>,
+    /// The channels set up, in words, for the summary.
+    channels_set_up: String,
     armed: bool,
 }
 
 impl GuidePage {
     fn is_from_file(&self, id: &str) -> bool {
         self.from_file.iter().any(|f| f == id)
-    }
-
-    fn channels_set_up(&self) -> String {
-        let names: Vec<&str> = self.channels.iter().filter(|c| c.set_up).map(|c| c.title).collect();
-        if names.is_empty() { "none yet".into() } else { names.join(", ") }
     }
 }
 
@@ -148,14 +145,17 @@ pub(super) struct GuideQuery {
 
 /// `GET /setup/guide[?step=]`: the step asked for, else the draft's; visiting starts a draft.
 pub(super) async fn guide_page(state: web::Data<AppState>, me: Identity, query: web::Query<GuideQuery>) -> PageResult {
-    let mut draft = GuideDraft::load(&state).await?.unwrap_or_else(GuideDraft::start);
+    let saved = GuideDraft::load(&state).await?;
+    let mut draft = saved.clone().unwrap_or_else(GuideDraft::start);
     if let Some(step) = query.step.as_deref().filter(|s| step_index(s).is_some()) {
         draft.step = step.to_string();
     }
     let index = step_index(&draft.step).unwrap_or(0);
     draft.step = STEPS[index].0.into();
     draft.finished = false;
-    draft.save(&state).await?;
+    if saved.as_ref() != Some(&draft) {
+        draft.save(&state).await?;
+    }
 
     let runtimes = visible_cameras(&state, &me);
     let cameras = runtimes.iter().map(|c| CameraView::of(c)).collect();
@@ -167,7 +167,7 @@ pub(super) async fn guide_page(state: web::Data<AppState>, me: Identity, query: 
         .into_iter()
         .filter(|d| d.status == "new")
         .map(|d| FoundView {
-            key: url::form_urlencoded::byte_serialize(d.id.as_bytes()).collect::<String>().replace('+', "%20"),
+            key: super::discovery::device_key(&d.id),
             what: [d.name.as_deref(), d.manufacturer.as_deref(), d.model.as_deref()]
                 .into_iter()
                 .flatten()
@@ -177,11 +177,15 @@ pub(super) async fn guide_page(state: web::Data<AppState>, me: Identity, query: 
             address: d.address,
         })
         .collect();
-    let running: Vec<&'static str> = state.bridges.health().await.iter().map(|h| h.name).collect();
+    let running = state.bridges.channels().await;
     let channels = [Channel::Mqtt, Channel::Telegram, Channel::Whatsapp, Channel::Email]
         .into_iter()
-        .map(|c| ChannelView { name: c.as_str(), title: c.title(), set_up: running.contains(&c.as_str()) })
+        .map(|c| ChannelView { name: c.as_str(), title: c.title(), set_up: running.contains(&c) })
         .collect();
+    let channels_set_up = match super::view::channels_in_words(&running) {
+        words if words.is_empty() => "none yet".to_string(),
+        words => words,
+    };
     let steps = STEPS
         .iter()
         .enumerate()
@@ -203,6 +207,7 @@ pub(super) async fn guide_page(state: web::Data<AppState>, me: Identity, query: 
         found,
         scanning: state.inbox.state().running_since_ms.is_some(),
         channels,
+        channels_set_up,
         armed: state.cameras.controls().armed(),
     }
     .render())

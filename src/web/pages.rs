@@ -42,33 +42,18 @@ pub(super) async fn dashboard(state: web::Data<AppState>, me: Identity) -> PageR
         cameras,
         recent: recent.iter().map(EventView::of).collect(),
         armed: state.cameras.controls().armed(),
-        alert_channels: alert_channels(&state).await,
+        alert_channels: super::view::channels_in_words(&state.bridges.channels().await),
         objects_detected: state.detector.error.is_none(),
-        guide: match me.is_admin() {
-            true => super::guide::GuideDraft::load(&state)
+        guide: if me.is_admin() {
+            super::guide::GuideDraft::load(&state)
                 .await?
                 .filter(|draft| !draft.finished)
-                .map(|draft| (draft.step.clone(), draft.number(), draft.title())),
-            false => None,
+                .map(|draft| (draft.step.clone(), draft.number(), draft.title()))
+        } else {
+            None
         },
     }
     .render())
-}
-
-/// The alert channels set up, in the registry's order, joined for a sentence.
-async fn alert_channels(state: &AppState) -> String {
-    let names: Vec<&str> = state
-        .bridges
-        .health()
-        .await
-        .iter()
-        .filter_map(|health| crate::model::Channel::parse(health.name).map(|channel| channel.title()))
-        .collect();
-    match names.split_last() {
-        None => String::new(),
-        Some((last, [])) => last.to_string(),
-        Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
-    }
 }
 
 #[derive(Template)]

@@ -441,3 +441,14 @@ impl Me {
         Self { name: String::new(), admin: false, csrf }
     }
 }
+
+/// Alert channels by the names people know, joined for a sentence ("Home Assistant and
+/// Telegram"); empty for none.
+pub fn channels_in_words(channels: &[crate::model::Channel]) -> String {
+    let names: Vec<&str> = channels.iter().map(|channel| channel.title()).collect();
+    match names.split_last() {
+        None => String::new(),
+        Some((last, [])) => last.to_string(),
+        Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
+    }
+}
