@@ -141,6 +141,7 @@ impl SensorEvents {
             stationary: false,
             zones: None,
             score_history: None,
+            label: None,
         };
         if let Err(err) = self.db.update_event(summary.id, &update).await {
             tracing::warn!(error = %err, event = summary.id, "cannot end a sensor event");

@@ -269,6 +269,29 @@ fn per_label_filters_override_the_camera_settings() {
 }
 
 #[test]
+fn tracking_settings_have_defaults_and_checked_groups() {
+    let text = "[[cameras]]\nid = \"drive\"\nurl = \"rtsp://10.0.0.2/s\"\n[cameras.objects]\ntrack = [\"car\"]\n";
+    let config = load(text, &env(&[])).expect("valid");
+    let objects = &config.cameras[0].objects;
+    assert_eq!((objects.lost_secs, objects.keep_tracks_secs), (3.0, 30));
+    assert_eq!(objects.group_of("truck"), objects.group_of("car"));
+    assert!(objects.group_of("car").is_some() && objects.group_of("person").is_none());
+    assert_ne!(objects.group_of("cat"), objects.group_of("car"));
+
+    let bad = format!(
+        "{text}lost_secs = 0.1\nkeep_tracks_secs = 7200\nlabel_groups = [[\"car\", \"truck\"], [\"truck\", \"bus\"], [\"dog\"]]\n"
+    );
+    let issues = load(&bad, &env(&[])).unwrap_err();
+    let said = |key: &str, words: &str| issues.iter().any(|i| i.key == key && i.message.contains(words));
+    assert!(said("cameras[0].objects.lost_secs", "0.5–600 seconds"), "{issues:?}");
+    assert!(said("cameras[0].objects.keep_tracks_secs", "0–3600 seconds"), "{issues:?}");
+    assert!(said("cameras[0].objects.label_groups[1]", "\"truck\" is in another group"), "{issues:?}");
+    assert!(said("cameras[0].objects.label_groups[2]", "at least two labels"), "{issues:?}");
+    let off = format!("{text}label_groups = []\n");
+    assert_eq!(load(&off, &env(&[])).expect("valid").cameras[0].objects.group_of("truck"), None);
+}
+
+#[test]
 fn mqtt_mistakes_name_the_key_and_the_fix() {
     let issues = problems(
         "[mqtt]\nhost = \"mqtt://broker\"\nport = 0\nbase_topic = \"watchpost/#\"\nca_file = \"/ca.pem\"\noutbox_max_age_hours = 0\n",

@@ -379,6 +379,7 @@ async fn the_sweep_deletes_by_age_by_event_and_for_space_oldest_plain_footage_fi
                 stationary: false,
                 zones: None,
                 score_history: None,
+                label: None,
             };
             db.update_event(id, &ended).await.unwrap();
         }

@@ -61,6 +61,7 @@ async fn round_trip(db: &Db, camera_id: &str) {
             stationary: true,
             zones: Some(vec!["drive".into()]),
             score_history: Some(vec![[0.0, 0.4], [1.0, 0.5]]),
+            label: None,
         },
     )
     .await

@@ -412,6 +412,8 @@ impl CameraManager {
         self.editable(id)?;
         self.context.db.delete_camera(id).await?;
         self.stop(id).await;
+        // Nobody will look for its parked objects again: their events end at their last sighting.
+        self.context.db.release_camera_objects(id).await?;
         self.context.controls.forget(id).await?;
         self.context.bus.publish(crate::bus::BusMessage::CamerasChanged);
         Ok(())
@@ -460,6 +462,11 @@ impl CameraManager {
         } else {
             None
         };
+        if !config.enabled
+            && let Err(err) = self.context.db.release_camera_objects(&config.id).await
+        {
+            tracing::warn!(error = %err, camera = %config.id, "cannot end the events of its stationary objects");
+        }
         let copies = StreamCopies::new(&config, recorder);
         let runtime = Arc::new(CameraRuntime::new(config, source, self.context.controls.clone(), copies));
         if runtime.config.enabled {

@@ -218,6 +218,7 @@ impl MotionEventRecorder {
             stationary: false,
             zones: None,
             score_history: None,
+            label: None,
         };
         let id = active.id;
         close_event(&self.db, &self.tasks, id, update);

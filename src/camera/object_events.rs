@@ -2,15 +2,21 @@
 //! object and it is in a required zone (if the camera requires one); the snapshot of that frame is
 //! written first, then the row. While the object is tracked the recorder keeps the frame where it
 //! scored best and the zones its bottom centre entered; when it is lost, the best frame replaces the
-//! snapshot and the row gets the end, the top score, the box, the zones and the stationary flag.
+//! snapshot and the row gets the end (the last sighting), the top score, the box, the zones, the
+//! voted label and the stationary flag.
+//!
+//! An object that stands still (a parked car) is *held*: kept in the database with its open
+//! event. When the camera or Watchpost stops, held events stay open; when the camera starts again,
+//! held objects go back into the tracker, so seeing the car again continues its event (no new
+//! event, no second alert) and not finding it ends the event at its last sighting.
 
 use super::motion_events::{close_event, save_snapshot};
 use crate::annotate::annotate;
 use crate::bus::{BusMessage, EventBus, EventSummary};
 use crate::camera::settings::{CameraConfig, ZoneConfig};
-use crate::db::{Db, EventUpdate, NewEvent};
+use crate::db::{Db, EventUpdate, HeldObject, NewEvent};
 use crate::detect::tracker::{Track, TrackUpdate, Tracker};
-use crate::detect::{RelBox, to_relative};
+use crate::detect::{Detection, RelBox, to_relative};
 use crate::media::{Frame, MediaStore};
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
@@ -28,7 +34,13 @@ pub struct ObjectEventRecorder {
     active: HashMap<u64, ActiveObject>,
     /// The last snapshot write failure, for the camera's status; cleared on success.
     pub snapshot_error: Option<String>,
+    /// Whether the objects held from before have been put back into the tracker.
+    restored: bool,
 }
+
+/// A held object's row is refreshed this often while it stays, so a crash loses little of its
+/// last sighting.
+const HOLD_REFRESH_MS: i64 = 60_000;
 
 struct ActiveObject {
     id: i64,
@@ -44,6 +56,8 @@ struct ActiveObject {
     stationary: bool,
     /// `[seconds since the start, score]`, at most one point per second.
     scores: Vec<[f32; 2]>,
+    /// When the object was last written to the held objects (it stands still); `None`: not held.
+    held_at_ms: Option<i64>,
 }
 
 /// Score history points kept per event (one per second: about an hour).
@@ -61,6 +75,57 @@ impl ObjectEventRecorder {
             require_zones: camera.objects.require_zones.clone(),
             active: HashMap::new(),
             snapshot_error: None,
+            restored: false,
+        }
+    }
+
+    /// Puts the objects held from before (stationary when the camera or Watchpost stopped) back
+    /// into `tracker`, with their open events, once per recorder: on the first frame, whose size
+    /// turns their stored relative boxes back into pixels.
+    pub async fn restore(&mut self, tracker: &mut Tracker, frame: &Frame, labels: &[String]) {
+        if std::mem::replace(&mut self.restored, true) {
+            return;
+        }
+        let held = match self.db.held_objects(&self.camera).await {
+            Ok(held) => held,
+            Err(err) => {
+                tracing::warn!(error = %err, "cannot read the stationary objects kept from before");
+                return;
+            }
+        };
+        for object in held {
+            let event = self.db.get_event(object.event_id).await.ok().flatten().filter(|e| e.end_ms.is_none());
+            let (Some(event), Some(class)) = (event, labels.iter().position(|l| *l == object.label)) else {
+                // Its event was deleted or ended, or the model changed: nothing to continue.
+                let _ = self.db.release_object(object.event_id).await;
+                continue;
+            };
+            let (w, h) = (frame.width as f32, frame.height as f32);
+            let [x1, y1, x2, y2] = object.bbox;
+            let detection = Detection { class, score: object.score, bbox: [x1 * w, y1 * h, x2 * w, y2 * h] };
+            let track_id = tracker.restore(&detection, event.start_ms, object.last_seen_ms);
+            let best_box = to_relative(&detection.bbox, frame.width, frame.height);
+            tracing::info!(event = event.id, label = %object.label, "stationary object from before: its event continues if it is still there");
+            self.active.insert(
+                track_id,
+                ActiveObject {
+                    id: event.id,
+                    label: object.label.clone(),
+                    start_ms: event.start_ms,
+                    best_score: event.score as f32,
+                    best_box,
+                    best_frame: None,
+                    snapshot: event.snapshot.clone(),
+                    zones: serde_json::from_str(&event.zones).unwrap_or_default(),
+                    stationary: true,
+                    scores: event
+                        .score_history
+                        .as_deref()
+                        .and_then(|h| serde_json::from_str(h).ok())
+                        .unwrap_or_default(),
+                    held_at_ms: Some(object.last_seen_ms),
+                },
+            );
         }
     }
 
@@ -84,6 +149,9 @@ impl ObjectEventRecorder {
             if let Some(active) = self.active.get_mut(&track.id) {
                 active.zones.extend(inside);
                 active.stationary |= track.stationary;
+                if let Some(label) = labels.get(track.class) {
+                    active.label.clone_from(label);
+                }
                 let at = (frame.time_ms - active.start_ms) as f32 / 1000.0;
                 let latest = track.scores.back().copied().unwrap_or(0.0);
                 if active.scores.last().is_none_or(|p| at - p[0] >= 1.0) && active.scores.len() < MAX_SCORE_POINTS {
@@ -105,10 +173,32 @@ impl ObjectEventRecorder {
                 active.best_frame = Some(frame.clone());
             }
         }
+        self.hold_stationary(tracker, frame).await;
         for lost in update.lost {
-            self.finish(&lost, frame.time_ms).await;
+            self.finish(&lost).await;
         }
         started
+    }
+
+    /// Keeps the objects that stand still (and refreshes them now and then), and forgets those
+    /// that moved on.
+    async fn hold_stationary(&mut self, tracker: &Tracker, frame: &Frame) {
+        for (track_id, active) in self.active.iter_mut() {
+            let Some(track) = tracker.get(*track_id) else { continue };
+            let due = active.held_at_ms.is_none_or(|at| track.last_seen_ms - at >= HOLD_REFRESH_MS);
+            if track.stationary && due {
+                let object = held_object(&self.camera, active, track, frame.width, frame.height);
+                match self.db.hold_object(&object).await {
+                    Ok(()) => active.held_at_ms = Some(track.last_seen_ms),
+                    Err(err) => tracing::warn!(error = %err, event = active.id, "cannot keep a stationary object"),
+                }
+            } else if !track.stationary
+                && active.held_at_ms.take().is_some()
+                && let Err(err) = self.db.release_object(active.id).await
+            {
+                tracing::warn!(error = %err, event = active.id, "cannot forget a stationary object");
+            }
+        }
     }
 
     /// Writes the clean snapshot and, beside it, the copy with the box and label drawn.
@@ -172,6 +262,7 @@ impl ObjectEventRecorder {
                 zones,
                 stationary: track.stationary,
                 scores: vec![[0.0, score]],
+                held_at_ms: None,
             },
         );
         if let Some(active) = self.active.get(&track.id) {
@@ -180,8 +271,14 @@ impl ObjectEventRecorder {
         true
     }
 
-    async fn finish(&mut self, track: &Track, end_ms: i64) {
+    /// Ends the event of a lost track at the track's last sighting.
+    async fn finish(&mut self, track: &Track) {
         let Some(active) = self.active.remove(&track.id) else { return };
+        if active.held_at_ms.is_some()
+            && let Err(err) = self.db.release_object(active.id).await
+        {
+            tracing::warn!(error = %err, event = active.id, "cannot forget a stationary object");
+        }
         let path = active.snapshot.clone().unwrap_or_else(|| MediaStore::snapshot_path(&self.camera, active.start_ms));
         let mut snapshot = active.snapshot.clone();
         if let Some(best) = &active.best_frame
@@ -189,7 +286,7 @@ impl ObjectEventRecorder {
         {
             snapshot = Some(path);
         }
-        let end_ms = end_ms.max(active.start_ms);
+        let end_ms = track.last_seen_ms.max(active.start_ms);
         let update = EventUpdate {
             score: f64::from(track.top_score),
             bbox: active.best_box,
@@ -199,16 +296,38 @@ impl ObjectEventRecorder {
             stationary: active.stationary || track.stationary,
             zones: Some(active.zones.iter().cloned().collect()),
             score_history: Some(active.scores.clone()),
+            label: Some(active.label.clone()),
         };
         close_event(&self.db, &self.tasks, active.id, update);
         tracing::info!(event = active.id, label = %active.label, seconds = (end_ms - active.start_ms) / 1000, "object event ended");
         self.bus.publish(BusMessage::EventEnded(self.summary(&active, Some(end_ms), track.top_score, snapshot)));
     }
 
-    /// Ends every open event (the camera stopped or reconnects).
-    pub async fn finish_all(&mut self, tracker: &mut Tracker, end_ms: i64) {
+    /// Ends every open event (detection was switched off, or the stream stayed away too long),
+    /// each at its object's last sighting.
+    pub async fn finish_all(&mut self, tracker: &mut Tracker) {
         for track in tracker.clear() {
-            self.finish(&track, end_ms).await;
+            self.finish(&track).await;
+        }
+    }
+
+    /// The camera stops (Watchpost shuts down, or the camera restarts with new settings): the
+    /// events of held objects stay open, with their last sighting kept, for the next start to
+    /// continue; every other event ends.
+    pub async fn stop(&mut self, tracker: &mut Tracker, frame_size: Option<(u32, u32)>) {
+        for track in tracker.clear() {
+            let held = self.active.get(&track.id).filter(|a| a.held_at_ms.is_some() && track.stationary);
+            match (held, frame_size) {
+                (Some(active), Some((width, height))) => {
+                    let object = held_object(&self.camera, active, &track, width, height);
+                    if let Err(err) = self.db.hold_object(&object).await {
+                        tracing::warn!(error = %err, event = active.id, "cannot keep a stationary object");
+                    }
+                    tracing::info!(event = active.id, label = %active.label, "stationary object kept for the next start");
+                    self.active.remove(&track.id);
+                }
+                _ => self.finish(&track).await,
+            }
         }
     }
 
@@ -232,5 +351,19 @@ impl ObjectEventRecorder {
             description: None,
             title: None,
         }
+    }
+}
+
+/// What is kept of a stationary object: its event, label, score, relative box and last sighting.
+fn held_object(camera: &str, active: &ActiveObject, track: &Track, width: u32, height: u32) -> HeldObject {
+    let (w, h) = (width as f32, height as f32);
+    let [x1, y1, x2, y2] = track.bbox;
+    HeldObject {
+        event_id: active.id,
+        camera_id: camera.to_string(),
+        label: active.label.clone(),
+        score: track.scores.back().copied().unwrap_or(track.top_score),
+        bbox: [x1 / w, y1 / h, x2 / w, y2 / h],
+        last_seen_ms: track.last_seen_ms,
     }
 }

@@ -2,9 +2,15 @@
 //! detector and tracker, and the event recorders; keep the status live, restart a stalled or failed
 //! ffmpeg with exponential back-off, and on cancellation end open events and leave no ffmpeg behind.
 //!
-//! The object detector looks at crops around what moves and around moving tracked objects (or the
-//! whole frame when it is small), and at the whole frame every [`RECHECK`] (so parked objects are
-//! confirmed still there, or found gone).
+//! The object detector looks at crops around what moves and around where moving tracked objects
+//! should be by now (or the whole frame when it is small), at the whole frame every [`RECHECK`]
+//! (so parked objects are confirmed still there, or found gone) and on the first frame of each
+//! connection.
+//!
+//! What is being followed outlives a connection: when the stream ends or stalls, the tracker and
+//! the open events are kept for `objects.keep_tracks_secs`, and the first detections after the
+//! reconnect continue them. When the camera stops, stationary objects are kept in the database
+//! (see `object_events`).
 
 use super::ffmpeg::{ExitReport, FfmpegRun, FrameSink};
 use super::{CameraRuntime, LiveObject, PipelineContext};
@@ -12,9 +18,9 @@ use crate::bus::BusMessage;
 use crate::camera::motion_events::MotionEventRecorder;
 use crate::camera::object_events::ObjectEventRecorder;
 use crate::detect::motion::MotionDetector;
-use crate::detect::tracker::Tracker;
+use crate::detect::tracker::{Pass, Tracker, TrackerSettings};
 use crate::detect::worker::DetectorWorker;
-use crate::detect::{Detection, Region, RelBox, nms, regions, to_relative};
+use crate::detect::{Detection, NMS_IOU, Region, RelBox, nms_by, regions, to_relative};
 use crate::model::CameraState;
 use crate::supervise::{Backoff, sleep_or_cancel};
 use std::collections::BTreeMap;
@@ -30,6 +36,9 @@ const FRAME_QUEUE: usize = 4;
 const FPS_WINDOW: Duration = Duration::from_secs(5);
 /// Detection runs at least this often, even with nothing moving.
 const RECHECK: Duration = Duration::from_secs(10);
+/// Detections down to this score are asked for, below the labels' `min_score`: they only keep
+/// objects already followed (an occluded walker) alive.
+const WEAK_SCORE: f32 = 0.25;
 
 pub async fn run(camera: Arc<CameraRuntime>, ctx: PipelineContext, cancel: CancellationToken) {
     let config = &camera.config;
@@ -45,26 +54,34 @@ pub async fn run(camera: Arc<CameraRuntime>, ctx: PipelineContext, cancel: Cance
     );
     let mut objects =
         ObjectEventRecorder::new(config, ctx.db.clone(), ctx.media.clone(), ctx.bus.clone(), ctx.tasks.clone());
-    let mut tracker = Tracker::default();
     let detector = ctx.detector.clone().filter(|_| !config.objects.track.is_empty());
-    let tracked_classes: Vec<usize> = match &detector {
-        Some(worker) => config
-            .objects
-            .track
-            .iter()
-            .filter_map(|label| {
-                let class = worker.labels().iter().position(|l| l == label);
-                if class.is_none() {
-                    tracing::warn!(%label, "the model has no such label; it is not tracked");
-                }
-                class
-            })
-            .collect(),
-        None => Vec::new(),
-    };
+    let model_labels: &[String] = detector.as_ref().map_or(&[], |worker| worker.labels());
+    let tracked_classes: Vec<usize> = config
+        .objects
+        .track
+        .iter()
+        .filter_map(|label| {
+            let class = model_labels.iter().position(|l| l == label);
+            if class.is_none() && detector.is_some() {
+                tracing::warn!(%label, "the model has no such label; it is not tracked");
+            }
+            class
+        })
+        .collect();
+    let settings = tracker_settings(&config.objects, model_labels, &tracked_classes);
+    // Labels in a group with a tracked one are looked for too: they are the same objects.
+    let looked_for: Vec<usize> =
+        (0..model_labels.len()).filter(|&c| tracked_classes.iter().any(|&t| settings.same_object(c, t))).collect();
+    let mut tracker = Tracker::new(settings);
+    let keep_tracks = Duration::from_secs(u64::from(config.objects.keep_tracks_secs));
+    // Followed objects kept while the stream is away are ended at this instant, if it is not back.
+    let mut drop_tracks_at: Option<tokio::time::Instant> = None;
+    let mut frame_size: Option<(u32, u32)> = None;
     let motion_events = config.motion.events.unwrap_or(detector.is_none());
-    // Ask the model for everything any tracked label could use; each label's own bar applies after.
+    // Ask the model for everything any label could use (weak detections included); each label's
+    // own bar applies after.
     let lowest_min_score = config.objects.track.iter().map(|l| config.objects.min_score_for(l)).fold(1.0f32, f32::min);
+    let ask_score = lowest_min_score.min(WEAK_SCORE);
     let mut next_seq = 0u64;
     let mut reported = Reported::default();
     tracing::info!(
@@ -100,11 +117,18 @@ pub async fn run(camera: Arc<CameraRuntime>, ctx: PipelineContext, cancel: Cance
         let mut stalled = false;
         let mut window_start = Instant::now();
         let mut window_frames = 0u32;
+        // The first frame of a connection is looked at whole: kept and restored objects are found.
         let mut last_full_look: Option<Instant> = None;
         let mut last_motion_ms: Option<i64> = None;
         loop {
+            let far = tokio::time::Instant::now() + Duration::from_secs(86_400);
             let frame = tokio::select! {
                 _ = cancel.cancelled() => break,
+                _ = tokio::time::sleep_until(drop_tracks_at.unwrap_or(far)), if drop_tracks_at.is_some() => {
+                    drop_tracks_at = None;
+                    objects.finish_all(&mut tracker).await;
+                    continue;
+                }
                 received = tokio::time::timeout(stall, frame_rx.recv()) => match received {
                     Ok(Some(frame)) => frame,
                     Ok(None) => break,
@@ -112,8 +136,11 @@ pub async fn run(camera: Arc<CameraRuntime>, ctx: PipelineContext, cancel: Cance
                 },
             };
             next_seq = frame.seq + 1;
+            frame_size = Some((frame.width, frame.height));
             if !online {
                 online = true;
+                // Back in time: the objects kept are followed on.
+                drop_tracks_at = None;
                 backoff.reset();
                 tracing::info!("camera online");
                 set_state(&camera, &ctx, CameraState::Online, None).await;
@@ -131,35 +158,41 @@ pub async fn run(camera: Arc<CameraRuntime>, ctx: PipelineContext, cancel: Cance
             let detect_now = detector.as_ref().filter(|_| ctx.controls.get(&config.id).detect);
             if detector.is_some() && detect_now.is_none() && !tracker.tracks().is_empty() {
                 // Detection was switched off: what was being followed is no longer watched.
-                objects.finish_all(&mut tracker, frame.time_ms).await;
+                objects.finish_all(&mut tracker).await;
                 camera.update_status(|s| s.objects.clear());
                 reported.objects(&ctx, &config.id, &config.objects.track, &[]);
             }
             if let Some(worker) = detect_now {
+                let labels = worker.labels();
+                objects.restore(&mut tracker, &frame, labels).await;
                 let whole = last_full_look.is_none_or(|at| at.elapsed() >= RECHECK);
                 let mut look_at: Vec<RelBox> = result.boxes.to_vec();
-                look_at.extend(
-                    tracker
-                        .tracks()
-                        .iter()
-                        .filter(|t| !t.stationary)
-                        .map(|t| to_relative(&t.bbox, frame.width, frame.height)),
-                );
+                // Where moving objects should be now, and where they were last seen.
+                let horizon = tracker.settings().lost_ms;
+                look_at.extend(tracker.tracks().iter().filter(|t| !t.stationary).map(|t| {
+                    let (p, b) = (t.predicted_at(frame.time_ms, horizon), t.bbox);
+                    let both = [p[0].min(b[0]), p[1].min(b[1]), p[2].max(b[2]), p[3].max(b[3])];
+                    clip_relative(to_relative(&both, frame.width, frame.height))
+                }));
                 let regions = regions::plan(frame.width, frame.height, worker.input_size(), &look_at, whole);
-                if let Some(found) = detect_regions(worker, &frame, &regions, lowest_min_score).await {
+                if let Some(found) = detect_regions(worker, &frame, &regions, ask_score).await {
                     // A full look that was dropped is tried again on the next frame.
                     if whole {
                         last_full_look = Some(Instant::now());
                     }
-                    let labels = worker.labels();
-                    let wanted: Vec<Detection> =
-                        found.into_iter().filter(|d| wanted(d, &frame, config, &tracked_classes, labels)).collect();
+                    // One box per object, also across labels of a group (a van as car and truck).
+                    let found = nms_by(found, NMS_IOU, |a, b| tracker.settings().same_object(a, b));
+                    let (strong, weak): (Vec<Detection>, Vec<Detection>) = found
+                        .into_iter()
+                        .filter(|d| wanted(d, &frame, config, &looked_for, labels))
+                        .partition(|d| d.score >= config.objects.min_score_for(&labels[d.class]));
                     let thresholds = |class: usize| config.objects.threshold_for(&labels[class]);
                     let searched: Vec<[f32; 4]> = regions
                         .iter()
                         .map(|r| [r.x as f32, r.y as f32, (r.x + r.width) as f32, (r.y + r.height) as f32])
                         .collect();
-                    let update = tracker.update_in(&wanted, &thresholds, Some(&searched));
+                    let pass = Pass { time_ms: frame.time_ms, strong: &strong, weak: &weak, searched: Some(&searched) };
+                    let update = tracker.update(pass, &thresholds);
                     let started = objects.on_pass(&frame, &tracker, update, worker.labels()).await;
                     camera.object_events.fetch_add(started as u64, Ordering::Relaxed);
                     let live = live_objects(&tracker, &frame, worker.labels());
@@ -206,7 +239,14 @@ pub async fn run(camera: Arc<CameraRuntime>, ctx: PipelineContext, cancel: Cance
         let report = run.finished().await;
         let now = chrono::Utc::now().timestamp_millis();
         recorder.finish(now).await;
-        objects.finish_all(&mut tracker, now).await;
+        if !cancel.is_cancelled() && !tracker.tracks().is_empty() {
+            // Kept for the reconnect (the deadline is not moved by a failed retry).
+            if keep_tracks.is_zero() {
+                objects.finish_all(&mut tracker).await;
+            } else if drop_tracks_at.is_none() {
+                drop_tracks_at = Some(tokio::time::Instant::now() + keep_tracks);
+            }
+        }
         // Nothing is seen while the stream is down: no motion, no objects, no frame rate.
         camera.update_status(|s| {
             s.objects.clear();
@@ -223,10 +263,20 @@ pub async fn run(camera: Arc<CameraRuntime>, ctx: PipelineContext, cancel: Cance
         let delay = backoff.next_delay();
         tracing::warn!(reason = %message, retry_in_s = delay.as_secs(), "camera {}", state.as_str());
         set_state(&camera, &ctx, state, Some(message)).await;
-        if !sleep_or_cancel(delay, &cancel).await {
+        let retry_at = tokio::time::Instant::now() + delay;
+        if let Some(at) = drop_tracks_at.filter(|at| *at <= retry_at) {
+            if !sleep_or_cancel(at.saturating_duration_since(tokio::time::Instant::now()), &cancel).await {
+                break;
+            }
+            drop_tracks_at = None;
+            objects.finish_all(&mut tracker).await;
+        }
+        if !sleep_or_cancel(retry_at.saturating_duration_since(tokio::time::Instant::now()), &cancel).await {
             break;
         }
     }
+    // Stationary objects are kept for the next start; every other open event ends.
+    objects.stop(&mut tracker, frame_size).await;
     camera.update_status(|s| {
         s.state = CameraState::Offline;
         s.motion = false;
@@ -308,16 +358,31 @@ async fn set_state(camera: &CameraRuntime, ctx: &PipelineContext, state: CameraS
     ctx.bus.publish(BusMessage::CameraStatus { camera: camera.id().to_string(), state, error });
 }
 
-/// Whether the camera wants a detection: a tracked label, above that label's score and within its
-/// size limits, and not standing in an object mask (judged by the box's bottom centre).
+/// The tracker's settings for a camera: its lost time, its label groups by class index and the
+/// classes it tracks.
+fn tracker_settings(
+    objects: &crate::camera::settings::ObjectsConfig,
+    labels: &[String],
+    tracked: &[usize],
+) -> TrackerSettings {
+    TrackerSettings {
+        lost_ms: (objects.lost_secs * 1000.0) as i64,
+        groups: labels.iter().map(|label| objects.group_of(label)).collect(),
+        tracked: tracked.to_vec(),
+    }
+}
+
+/// Whether the camera wants a detection: a label it looks for, within the label's size limits, and
+/// not standing in an object mask (judged by the box's bottom centre). Scores are judged after:
+/// weak detections are wanted too.
 fn wanted(
     detection: &Detection,
     frame: &crate::media::Frame,
     config: &crate::camera::settings::CameraConfig,
-    tracked_classes: &[usize],
+    looked_for: &[usize],
     labels: &[String],
 ) -> bool {
-    if !tracked_classes.contains(&detection.class) {
+    if !looked_for.contains(&detection.class) {
         return false;
     }
     let label = &labels[detection.class];
@@ -326,9 +391,15 @@ fn wanted(
     let (w, h) = (frame.width as f32, frame.height as f32);
     let area = (x2 - x1) * (y2 - y1) / (w * h);
     let foot = [(x1 + x2) / 2.0 / w, y2 / h];
-    detection.score >= objects.min_score_for(label)
-        && objects.area_allowed(label, area)
+    objects.area_allowed(label, area)
         && !objects.mask.iter().any(|polygon| crate::geometry::point_in_polygon(foot, polygon))
+}
+
+/// A relative box cut to the frame (a predicted box may run off its edge).
+fn clip_relative(b: RelBox) -> RelBox {
+    let (x1, y1) = (b[0].clamp(0.0, 1.0), b[1].clamp(0.0, 1.0));
+    let (x2, y2) = ((b[0] + b[2]).clamp(0.0, 1.0), (b[1] + b[3]).clamp(0.0, 1.0));
+    [x1, y1, x2 - x1, y2 - y1]
 }
 
 /// The confirmed tracks as the live view shows them.
@@ -346,8 +417,8 @@ fn live_objects(tracker: &Tracker, frame: &crate::media::Frame, labels: &[String
         .collect()
 }
 
-/// Runs the model on every region and merges the finds (NMS across overlapping crops). `None` when
-/// a request was dropped: a partial look must not count as "not there". An empty plan is an empty
+/// Runs the model on every region and gathers the finds (the caller merges those of overlapping
+/// crops). `None` when a request was dropped: a partial look must not count as "not there". An empty plan is an empty
 /// find over nothing.
 async fn detect_regions(
     worker: &DetectorWorker,
@@ -362,7 +433,7 @@ async fn detect_regions(
     for region in regions {
         found.extend(worker.detect(frame.clone(), *region, min_score).await?);
     }
-    Some(if regions.len() > 1 { nms(found, crate::detect::NMS_IOU) } else { found })
+    Some(found)
 }
 
 #[cfg(test)]

@@ -300,6 +300,17 @@ pub struct ObjectsConfig {
     pub require_zones: Vec<String>,
     /// Per-label settings that override the ones above, e.g. `[cameras.objects.filters.car]`.
     pub filters: std::collections::BTreeMap<String, ObjectFilter>,
+    /// Seconds an object may go unseen (while the detector looks for it) before its event ends:
+    /// a walker hidden behind another for a moment stays one event.
+    pub lost_secs: f32,
+    /// Seconds the objects being followed are kept while the stream reconnects (or stalls, or a
+    /// file loops): the first detections after it continue them, so nothing ends or alerts again
+    /// just because frames paused. 0 ends them at once.
+    pub keep_tracks_secs: u32,
+    /// Labels the model confuses for one another, each group followed as one object (a van seen as
+    /// `car` one moment and `truck` the next is one event, labelled by the weighted vote). A label
+    /// in a group with a tracked label is looked for too. `[]` turns this off.
+    pub label_groups: Vec<Vec<String>>,
 }
 
 /// Settings for one label.
@@ -333,6 +344,12 @@ impl ObjectsConfig {
         self.filters.get(label).and_then(|f| f.threshold).unwrap_or(self.threshold)
     }
 
+    /// The labels followed as one object with `label` (itself included), for the tracker and
+    /// non-maximum suppression.
+    pub fn group_of(&self, label: &str) -> Option<usize> {
+        self.label_groups.iter().position(|group| group.iter().any(|l| l == label))
+    }
+
     /// Whether a box covering `area` (fraction of the picture) is a plausible `label`.
     pub fn area_allowed(&self, label: &str, area: f32) -> bool {
         self.filters.get(label).is_none_or(|f| (f.min_area..=f.max_area).contains(&area))
@@ -348,6 +365,12 @@ impl Default for ObjectsConfig {
             mask: Vec::new(),
             require_zones: Vec::new(),
             filters: Default::default(),
+            lost_secs: 3.0,
+            keep_tracks_secs: 30,
+            label_groups: vec![
+                vec!["car".into(), "truck".into(), "bus".into(), "motorcycle".into()],
+                vec!["dog".into(), "cat".into()],
+            ],
         }
     }
 }
@@ -526,6 +549,25 @@ impl CameraConfig {
         for (index, polygon) in o.mask.iter().enumerate() {
             if let Err(why) = check_polygon(polygon) {
                 checks.push(format!("objects.mask[{index}]"), why);
+            }
+        }
+        checks.range("objects.lost_secs", o.lost_secs, 0.5..=600.0, " seconds");
+        checks.range("objects.keep_tracks_secs", o.keep_tracks_secs, 0..=3600, " seconds");
+        let mut grouped = HashSet::new();
+        for (index, group) in o.label_groups.iter().enumerate() {
+            if group.len() < 2 {
+                checks.push(
+                    format!("objects.label_groups[{index}]"),
+                    "needs at least two labels, e.g. [\"dog\", \"cat\"]",
+                );
+            }
+            for label in group {
+                if !grouped.insert(label.as_str()) {
+                    checks.push(
+                        format!("objects.label_groups[{index}]"),
+                        format!("{label:?} is in another group too; a label can be in one group only"),
+                    );
+                }
             }
         }
         let mut zone_names = HashSet::new();

@@ -25,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(Alerts),
             Box::new(WhatsAppNumbers),
             Box::new(Recordings),
+            Box::new(StationaryObjects),
         ]
     }
 }
@@ -990,5 +991,61 @@ impl MigrationTrait for Recordings {
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         manager.drop_table(Table::drop().table(RecordingSegments::Table).to_owned()).await
+    }
+}
+
+/// Objects standing still (a parked car) whose events stay open across restarts: one row per
+/// such event, with where and as what the object was last seen.
+struct StationaryObjects;
+
+impl MigrationName for StationaryObjects {
+    fn name(&self) -> &str {
+        "m20261203_000013_stationary_objects"
+    }
+}
+
+#[derive(DeriveIden)]
+enum StationaryObjectsTable {
+    #[sea_orm(iden = "stationary_objects")]
+    Table,
+    EventId,
+    CameraId,
+    Label,
+    Score,
+    Bbox,
+    LastSeenMs,
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for StationaryObjects {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .create_table(
+                Table::create()
+                    .table(StationaryObjectsTable::Table)
+                    .if_not_exists()
+                    .col(big_integer(StationaryObjectsTable::EventId).primary_key())
+                    .col(string(StationaryObjectsTable::CameraId))
+                    .col(string(StationaryObjectsTable::Label))
+                    .col(double(StationaryObjectsTable::Score))
+                    .col(text(StationaryObjectsTable::Bbox))
+                    .col(big_integer(StationaryObjectsTable::LastSeenMs))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("idx_stationary_objects_camera")
+                    .table(StationaryObjectsTable::Table)
+                    .col(StationaryObjectsTable::CameraId)
+                    .if_not_exists()
+                    .to_owned(),
+            )
+            .await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager.drop_table(Table::drop().table(StationaryObjectsTable::Table).to_owned()).await
     }
 }

@@ -11,6 +11,7 @@ mod nodes;
 mod outbox;
 mod recordings;
 mod search;
+mod stationary;
 mod whatsapp;
 
 use crate::error::{Error, Result};
@@ -30,6 +31,7 @@ pub use migration::Migrator;
 pub use outbox::NewOutboxMessage;
 pub use recordings::{NewSegment, RecordingUsage};
 pub use search::{Description, search_words};
+pub use stationary::HeldObject;
 
 /// A JSON value kept in a TEXT column or a setting, read back. Data that cannot be decoded is an
 /// error that names what it was (`event 12's zones`), never an empty value taken in silence.
@@ -110,6 +112,8 @@ pub struct EventUpdate {
     pub zones: Option<Vec<String>>,
     /// `[seconds since the start, score]` pairs; `None` keeps the stored list.
     pub score_history: Option<Vec<[f32; 2]>>,
+    /// The object's label when the vote changed it (a `truck` after all); `None` keeps it.
+    pub label: Option<String>,
 }
 
 impl Db {
@@ -240,25 +244,17 @@ impl Db {
         if let Some(zones) = &update.zones {
             query = query.col_expr(event::Column::Zones, Expr::value(json(zones)));
         }
+        if let Some(label) = &update.label {
+            query = query.col_expr(event::Column::Label, Expr::value(label.clone()));
+        }
         if let Some(snapshot) = &update.snapshot {
             query = query.col_expr(event::Column::Snapshot, Expr::value(snapshot.clone()));
         }
         query.filter(event::Column::Id.eq(id)).exec(&self.conn).await?;
-        if update.zones.is_some() {
+        if update.zones.is_some() || update.label.is_some() {
             self.refresh_search_text(id).await?;
         }
         Ok(())
-    }
-
-    /// Closes events left open by a crash so they do not stay "ongoing" forever.
-    pub async fn close_open_events(&self, end_ms: i64) -> Result<u64> {
-        let result = event::Entity::update_many()
-            .col_expr(event::Column::EndMs, Expr::col(event::Column::StartMs))
-            .filter(event::Column::EndMs.is_null())
-            .filter(event::Column::StartMs.lte(end_ms))
-            .exec(&self.conn)
-            .await?;
-        Ok(result.rows_affected)
     }
 
     pub async fn get_event(&self, id: i64) -> Result<Option<event::Model>> {

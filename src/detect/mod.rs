@@ -157,11 +157,17 @@ pub fn iou(a: &[f32; 4], b: &[f32; 4]) -> f32 {
 
 /// Per-class non-maximum suppression: keeps the best box of each overlapping group (IoU above
 /// `threshold`), best first.
-pub fn nms(mut detections: Vec<Detection>, threshold: f32) -> Vec<Detection> {
+pub fn nms(detections: Vec<Detection>, threshold: f32) -> Vec<Detection> {
+    nms_by(detections, threshold, |a, b| a == b)
+}
+
+/// Non-maximum suppression across the classes `same` says may be one object (a `car` box and a
+/// `truck` box on one van): the best box of each overlapping group is kept, best first.
+pub fn nms_by(mut detections: Vec<Detection>, threshold: f32, same: impl Fn(usize, usize) -> bool) -> Vec<Detection> {
     detections.sort_by(|a, b| b.score.total_cmp(&a.score));
     let mut kept: Vec<Detection> = Vec::with_capacity(detections.len());
     for candidate in detections {
-        if !kept.iter().any(|k| k.class == candidate.class && iou(&k.bbox, &candidate.bbox) > threshold) {
+        if !kept.iter().any(|k| same(k.class, candidate.class) && iou(&k.bbox, &candidate.bbox) > threshold) {
             kept.push(candidate);
         }
     }
@@ -177,6 +183,9 @@ mod tests {
         let d = |class, score, x: f32| Detection { class, score, bbox: [x, 0.0, x + 10.0, 10.0] };
         let kept = nms(vec![d(0, 0.5, 1.0), d(0, 0.9, 0.0), d(1, 0.6, 0.0), d(0, 0.7, 50.0)], 0.45);
         assert_eq!(kept, vec![d(0, 0.9, 0.0), d(0, 0.7, 50.0), d(1, 0.6, 0.0)]);
+        // Classes 0 and 1 as one group: the weaker class-1 box on the class-0 one goes.
+        let grouped = nms_by(vec![d(0, 0.5, 1.0), d(0, 0.9, 0.0), d(1, 0.6, 0.0), d(0, 0.7, 50.0)], 0.45, |_, _| true);
+        assert_eq!(grouped, vec![d(0, 0.9, 0.0), d(0, 0.7, 50.0)]);
         assert!((iou(&[0.0, 0.0, 10.0, 10.0], &[5.0, 0.0, 15.0, 10.0]) - 1.0 / 3.0).abs() < 1e-6);
     }
 }

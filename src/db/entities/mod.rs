@@ -13,5 +13,6 @@ pub mod outbox_message;
 pub mod recording_segment;
 pub mod session;
 pub mod setting;
+pub mod stationary_object;
 pub mod user;
 pub mod whatsapp_number;
