@@ -7,6 +7,7 @@
 
 mod controls;
 pub mod ffmpeg;
+pub mod follow;
 mod motion_events;
 mod object_events;
 mod pipeline;

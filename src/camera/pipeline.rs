@@ -2,10 +2,8 @@
 //! detector and tracker, and the event recorders; keep the status live, restart a stalled or failed
 //! ffmpeg with exponential back-off, and on cancellation end open events and leave no ffmpeg behind.
 //!
-//! The object detector looks at crops around what moves and around where moving tracked objects
-//! should be by now (or the whole frame when it is small), at the whole frame every [`RECHECK`]
-//! (so parked objects are confirmed still there, or found gone) and on the first frame of each
-//! connection.
+//! Objects are followed by [`ObjectFollower`] (where to look, which detections count, the
+//! tracker); the first frame of each connection is looked at whole.
 //!
 //! What is being followed outlives a connection: when the stream ends or stalls, the tracker and
 //! the open events are kept for `objects.keep_tracks_secs`, and the first detections after the
@@ -15,12 +13,12 @@
 use super::ffmpeg::{ExitReport, FfmpegRun, FrameSink};
 use super::{CameraRuntime, LiveObject, PipelineContext};
 use crate::bus::BusMessage;
+use crate::camera::follow::ObjectFollower;
 use crate::camera::motion_events::MotionEventRecorder;
 use crate::camera::object_events::ObjectEventRecorder;
 use crate::detect::motion::MotionDetector;
-use crate::detect::tracker::{Pass, Tracker, TrackerSettings};
-use crate::detect::worker::DetectorWorker;
-use crate::detect::{Detection, NMS_IOU, Region, RelBox, nms_by, regions, to_relative};
+use crate::detect::to_relative;
+use crate::detect::tracker::Tracker;
 use crate::model::CameraState;
 use crate::supervise::{Backoff, sleep_or_cancel};
 use std::collections::BTreeMap;
@@ -34,11 +32,6 @@ use tokio_util::sync::CancellationToken;
 const FRAME_QUEUE: usize = 4;
 /// How often the measured fps is refreshed.
 const FPS_WINDOW: Duration = Duration::from_secs(5);
-/// Detection runs at least this often, even with nothing moving.
-const RECHECK: Duration = Duration::from_secs(10);
-/// Detections down to this score are asked for, below the labels' `min_score`: they only keep
-/// objects already followed (an occluded walker) alive.
-const WEAK_SCORE: f32 = 0.25;
 
 pub async fn run(camera: Arc<CameraRuntime>, ctx: PipelineContext, cancel: CancellationToken) {
     let config = &camera.config;
@@ -55,33 +48,12 @@ pub async fn run(camera: Arc<CameraRuntime>, ctx: PipelineContext, cancel: Cance
     let mut objects =
         ObjectEventRecorder::new(config, ctx.db.clone(), ctx.media.clone(), ctx.bus.clone(), ctx.tasks.clone());
     let detector = ctx.detector.clone().filter(|_| !config.objects.track.is_empty());
-    let model_labels: &[String] = detector.as_ref().map_or(&[], |worker| worker.labels());
-    let tracked_classes: Vec<usize> = config
-        .objects
-        .track
-        .iter()
-        .filter_map(|label| {
-            let class = model_labels.iter().position(|l| l == label);
-            if class.is_none() && detector.is_some() {
-                tracing::warn!(%label, "the model has no such label; it is not tracked");
-            }
-            class
-        })
-        .collect();
-    let settings = tracker_settings(&config.objects, model_labels, &tracked_classes);
-    // Labels in a group with a tracked one are looked for too: they are the same objects.
-    let looked_for: Vec<usize> =
-        (0..model_labels.len()).filter(|&c| tracked_classes.iter().any(|&t| settings.same_object(c, t))).collect();
-    let mut tracker = Tracker::new(settings);
+    let mut follower = ObjectFollower::new(config, detector.as_ref().map_or(&[], |worker| worker.labels()));
     let keep_tracks = Duration::from_secs(u64::from(config.objects.keep_tracks_secs));
     // Followed objects kept while the stream is away are ended at this instant, if it is not back.
     let mut drop_tracks_at: Option<tokio::time::Instant> = None;
     let mut frame_size: Option<(u32, u32)> = None;
     let motion_events = config.motion.events.unwrap_or(detector.is_none());
-    // Ask the model for everything any label could use (weak detections included); each label's
-    // own bar applies after.
-    let lowest_min_score = config.objects.track.iter().map(|l| config.objects.min_score_for(l)).fold(1.0f32, f32::min);
-    let ask_score = lowest_min_score.min(WEAK_SCORE);
     let mut next_seq = 0u64;
     let mut reported = Reported::default();
     tracing::info!(
@@ -118,7 +90,7 @@ pub async fn run(camera: Arc<CameraRuntime>, ctx: PipelineContext, cancel: Cance
         let mut window_start = Instant::now();
         let mut window_frames = 0u32;
         // The first frame of a connection is looked at whole: kept and restored objects are found.
-        let mut last_full_look: Option<Instant> = None;
+        follower.reconnected();
         let mut last_motion_ms: Option<i64> = None;
         loop {
             let far = tokio::time::Instant::now() + Duration::from_secs(86_400);
@@ -126,7 +98,7 @@ pub async fn run(camera: Arc<CameraRuntime>, ctx: PipelineContext, cancel: Cance
                 _ = cancel.cancelled() => break,
                 _ = tokio::time::sleep_until(drop_tracks_at.unwrap_or(far)), if drop_tracks_at.is_some() => {
                     drop_tracks_at = None;
-                    objects.finish_all(&mut tracker).await;
+                    objects.finish_all(follower.tracker_mut()).await;
                     continue;
                 }
                 received = tokio::time::timeout(stall, frame_rx.recv()) => match received {
@@ -156,46 +128,19 @@ pub async fn run(camera: Arc<CameraRuntime>, ctx: PipelineContext, cancel: Cance
                 }
             }
             let detect_now = detector.as_ref().filter(|_| ctx.controls.get(&config.id).detect);
-            if detector.is_some() && detect_now.is_none() && !tracker.tracks().is_empty() {
+            if detector.is_some() && detect_now.is_none() && !follower.tracker().tracks().is_empty() {
                 // Detection was switched off: what was being followed is no longer watched.
-                objects.finish_all(&mut tracker).await;
+                objects.finish_all(follower.tracker_mut()).await;
                 camera.update_status(|s| s.objects.clear());
                 reported.objects(&ctx, &config.id, &config.objects.track, &[]);
             }
             if let Some(worker) = detect_now {
-                let labels = worker.labels();
-                objects.restore(&mut tracker, &frame, labels).await;
-                let whole = last_full_look.is_none_or(|at| at.elapsed() >= RECHECK);
-                let mut look_at: Vec<RelBox> = result.boxes.to_vec();
-                // Where moving objects should be now, and where they were last seen.
-                let horizon = tracker.settings().lost_ms;
-                look_at.extend(tracker.tracks().iter().filter(|t| !t.stationary).map(|t| {
-                    let (p, b) = (t.predicted_at(frame.time_ms, horizon), t.bbox);
-                    let both = [p[0].min(b[0]), p[1].min(b[1]), p[2].max(b[2]), p[3].max(b[3])];
-                    clip_relative(to_relative(&both, frame.width, frame.height))
-                }));
-                let regions = regions::plan(frame.width, frame.height, worker.input_size(), &look_at, whole);
-                if let Some(found) = detect_regions(worker, &frame, &regions, ask_score).await {
-                    // A full look that was dropped is tried again on the next frame.
-                    if whole {
-                        last_full_look = Some(Instant::now());
-                    }
-                    // One box per object, also across labels of a group (a van as car and truck).
-                    let found = nms_by(found, NMS_IOU, |a, b| tracker.settings().same_object(a, b));
-                    let (strong, weak): (Vec<Detection>, Vec<Detection>) = found
-                        .into_iter()
-                        .filter(|d| wanted(d, &frame, config, &looked_for, labels))
-                        .partition(|d| d.score >= config.objects.min_score_for(&labels[d.class]));
-                    let thresholds = |class: usize| config.objects.threshold_for(&labels[class]);
-                    let searched: Vec<[f32; 4]> = regions
-                        .iter()
-                        .map(|r| [r.x as f32, r.y as f32, (r.x + r.width) as f32, (r.y + r.height) as f32])
-                        .collect();
-                    let pass = Pass { time_ms: frame.time_ms, strong: &strong, weak: &weak, searched: Some(&searched) };
-                    let update = tracker.update(pass, &thresholds);
-                    let started = objects.on_pass(&frame, &tracker, update, worker.labels()).await;
+                objects.restore(follower.tracker_mut(), &frame, worker.labels()).await;
+                if let Some(update) = follower.look(worker, &frame, result.boxes, config).await {
+                    let tracker = follower.tracker();
+                    let started = objects.on_pass(&frame, tracker, update, worker.labels()).await;
                     camera.object_events.fetch_add(started as u64, Ordering::Relaxed);
-                    let live = live_objects(&tracker, &frame, worker.labels());
+                    let live = live_objects(tracker, &frame, worker.labels());
                     reported.objects(&ctx, &config.id, &config.objects.track, &live);
                     camera.update_status(|s| s.objects = live);
                 }
@@ -239,10 +184,10 @@ pub async fn run(camera: Arc<CameraRuntime>, ctx: PipelineContext, cancel: Cance
         let report = run.finished().await;
         let now = chrono::Utc::now().timestamp_millis();
         recorder.finish(now).await;
-        if !cancel.is_cancelled() && !tracker.tracks().is_empty() {
+        if !cancel.is_cancelled() && !follower.tracker().tracks().is_empty() {
             // Kept for the reconnect (the deadline is not moved by a failed retry).
             if keep_tracks.is_zero() {
-                objects.finish_all(&mut tracker).await;
+                objects.finish_all(follower.tracker_mut()).await;
             } else if drop_tracks_at.is_none() {
                 drop_tracks_at = Some(tokio::time::Instant::now() + keep_tracks);
             }
@@ -269,14 +214,14 @@ pub async fn run(camera: Arc<CameraRuntime>, ctx: PipelineContext, cancel: Cance
                 break;
             }
             drop_tracks_at = None;
-            objects.finish_all(&mut tracker).await;
+            objects.finish_all(follower.tracker_mut()).await;
         }
         if !sleep_or_cancel(retry_at.saturating_duration_since(tokio::time::Instant::now()), &cancel).await {
             break;
         }
     }
     // Stationary objects are kept for the next start; every other open event ends.
-    objects.stop(&mut tracker, frame_size).await;
+    objects.stop(follower.tracker_mut(), frame_size).await;
     camera.update_status(|s| {
         s.state = CameraState::Offline;
         s.motion = false;
@@ -358,50 +303,6 @@ async fn set_state(camera: &CameraRuntime, ctx: &PipelineContext, state: CameraS
     ctx.bus.publish(BusMessage::CameraStatus { camera: camera.id().to_string(), state, error });
 }
 
-/// The tracker's settings for a camera: its lost time, its label groups by class index and the
-/// classes it tracks.
-fn tracker_settings(
-    objects: &crate::camera::settings::ObjectsConfig,
-    labels: &[String],
-    tracked: &[usize],
-) -> TrackerSettings {
-    TrackerSettings {
-        lost_ms: (objects.lost_secs * 1000.0) as i64,
-        groups: labels.iter().map(|label| objects.group_of(label)).collect(),
-        tracked: tracked.to_vec(),
-    }
-}
-
-/// Whether the camera wants a detection: a label it looks for, within the label's size limits, and
-/// not standing in an object mask (judged by the box's bottom centre). Scores are judged after:
-/// weak detections are wanted too.
-fn wanted(
-    detection: &Detection,
-    frame: &crate::media::Frame,
-    config: &crate::camera::settings::CameraConfig,
-    looked_for: &[usize],
-    labels: &[String],
-) -> bool {
-    if !looked_for.contains(&detection.class) {
-        return false;
-    }
-    let label = &labels[detection.class];
-    let objects = &config.objects;
-    let [x1, y1, x2, y2] = detection.bbox;
-    let (w, h) = (frame.width as f32, frame.height as f32);
-    let area = (x2 - x1) * (y2 - y1) / (w * h);
-    let foot = [(x1 + x2) / 2.0 / w, y2 / h];
-    objects.area_allowed(label, area)
-        && !objects.mask.iter().any(|polygon| crate::geometry::point_in_polygon(foot, polygon))
-}
-
-/// A relative box cut to the frame (a predicted box may run off its edge).
-fn clip_relative(b: RelBox) -> RelBox {
-    let (x1, y1) = (b[0].clamp(0.0, 1.0), b[1].clamp(0.0, 1.0));
-    let (x2, y2) = ((b[0] + b[2]).clamp(0.0, 1.0), (b[1] + b[3]).clamp(0.0, 1.0));
-    [x1, y1, x2 - x1, y2 - y1]
-}
-
 /// The confirmed tracks as the live view shows them.
 fn live_objects(tracker: &Tracker, frame: &crate::media::Frame, labels: &[String]) -> Vec<LiveObject> {
     tracker
@@ -415,25 +316,6 @@ fn live_objects(tracker: &Tracker, frame: &crate::media::Frame, labels: &[String
             stationary: t.stationary,
         })
         .collect()
-}
-
-/// Runs the model on every region and gathers the finds (the caller merges those of overlapping
-/// crops). `None` when a request was dropped: a partial look must not count as "not there". An empty plan is an empty
-/// find over nothing.
-async fn detect_regions(
-    worker: &DetectorWorker,
-    frame: &Arc<crate::media::Frame>,
-    regions: &[Region],
-    min_score: f32,
-) -> Option<Vec<Detection>> {
-    if regions.is_empty() {
-        return None;
-    }
-    let mut found = Vec::new();
-    for region in regions {
-        found.extend(worker.detect(frame.clone(), *region, min_score).await?);
-    }
-    Some(found)
 }
 
 #[cfg(test)]

@@ -15,7 +15,9 @@
 //! its recent scores reaches the label's threshold (Frigate's rule). It is *lost* once it has been
 //! looked for and missed for `lost_ms` (and at least twice): an event ends only then. A track whose
 //! centre stays within a small radius for [`STATIONARY_MS`] becomes *stationary*; it keeps its id
-//! (and its event) and moves on from there when it moves again. Time spent not looking (a stream
+//! (and its event), is lost only after [`STATIONARY_LOST_MS`] (a parked car hidden by passers-by
+//! is not gone) and moves on from there when it moves again. A track confirmed just after another
+//! was lost from sight, where that one should be and moving its way, is that object again. Time spent not looking (a stream
 //! that reconnects) does not count against a track.
 
 use super::{Detection, iou};
@@ -25,6 +27,15 @@ use std::collections::VecDeque;
 pub const CONFIRM_HITS: u32 = 3;
 /// How long a track's centre must stay still (within a tenth of its size) to be stationary.
 pub const STATIONARY_MS: i64 = 10_000;
+/// A stationary object is lost only once unseen (while looked for) this long, or `lost_ms` if
+/// longer: a parked car hidden by people walking past is not gone. Its event still ends at its
+/// last sighting.
+pub const STATIONARY_LOST_MS: i64 = 30_000;
+/// A detection smaller than this share of a stationary object's box at rest, inside it, is the
+/// object seen in part (hidden behind someone): it keeps the object alive but does not move it.
+const PART_OF_STATIONARY: f32 = 0.85;
+/// Sightings in a row away from its place after which a stationary object moves on.
+const RESTLESS_SIGHTINGS: u32 = 3;
 /// Sightings while still needed as well, so one detection after a long gap is not "still".
 const STATIONARY_HITS: u32 = 3;
 /// Passes that must miss a track before it can be lost (a tentative one goes after this many).
@@ -38,8 +49,20 @@ const WEAK_MATCH_IOU: f32 = 0.5;
 /// Squared Mahalanobis distance of the centre within which a track unseen for a while may be
 /// picked up again although the boxes do not overlap (χ² with 2 degrees of freedom, 95 %).
 const REACQUIRE_GATE: f32 = 5.99;
+/// Squared Mahalanobis distance of the centre beyond which even an overlapping box is not the
+/// track's (χ² with 2 degrees of freedom, 99.9 %): a walker leaving at the edge where another comes
+/// in a little higher up is not followed onto the newcomer.
+const MATCH_GATE: f32 = 13.8;
+/// For that gate, a detection's centre may wander this fraction of the box's width and height
+/// (half an occluded person is found around the half that shows).
+const GATE_STD: f32 = 0.1;
 /// A reacquired box may differ in width and height from the prediction by at most this factor.
 const REACQUIRE_SIZE_RATIO: f32 = 1.5;
+/// A lost track and a new one are joined when the new one is within this many box heights of
+/// where the lost one should be.
+const REJOIN_DISTANCE: f32 = 0.5;
+/// Below this speed (box heights per second) an object's direction means nothing.
+const REJOIN_STILL_SPEED: f32 = 0.2;
 /// Measurement noise: the detector's box edges wobble by about this fraction of the box height.
 const MEASUREMENT_STD: f32 = 0.05;
 /// Process noise: how fast an object may change speed, in box heights per second squared.
@@ -137,14 +160,32 @@ impl Motion {
         }
     }
 
-    /// Squared Mahalanobis distance of a box's centre from the predicted centre.
-    fn centre_distance(&self, bbox: &[f32; 4]) -> f32 {
+    /// Keeps the size as it is: a box that grew while its object came into view, or shrank while
+    /// it went behind another, says nothing of its size while unseen.
+    fn hold_size(&mut self) {
+        self.axes[2].speed = 0.0;
+        self.axes[3].speed = 0.0;
+    }
+
+    /// Squared Mahalanobis distance of a box's centre from the predicted centre, the box's centre
+    /// wandering by `noise_std` of the box's width (across) and height (up and down).
+    fn centre_distance(&self, bbox: &[f32; 4], noise_std: f32) -> f32 {
         let [cx, cy, _, _] = centre_size(bbox);
-        let noise = (MEASUREMENT_STD * self.height()).powi(2);
+        let across = (noise_std * self.axes[2].value.max(1.0)).powi(2);
+        let up = (noise_std * self.height()).powi(2);
         let dx = cx - self.axes[0].value;
         let dy = cy - self.axes[1].value;
-        dx * dx / (self.axes[0].p[0][0] + noise) + dy * dy / (self.axes[1].p[0][0] + noise)
+        dx * dx / (self.axes[0].p[0][0] + across) + dy * dy / (self.axes[1].p[0][0] + up)
     }
+}
+
+fn area(b: &[f32; 4]) -> f32 {
+    (b[2] - b[0]).max(0.0) * (b[3] - b[1]).max(0.0)
+}
+
+/// The share of box `b` that lies inside box `of`.
+fn inside(b: &[f32; 4], of: &[f32; 4]) -> f32 {
+    area(&[b[0].max(of[0]), b[1].max(of[1]), b[2].min(of[2]), b[3].min(of[3])]) / area(b).max(1.0)
 }
 
 fn centre_size(bbox: &[f32; 4]) -> [f32; 4] {
@@ -179,6 +220,12 @@ pub struct Track {
     anchor: [f32; 2],
     still_since_ms: i64,
     still_hits: u32,
+    /// The whole box of a stationary object, as it was when it came to rest.
+    rest_box: Option<[f32; 4]>,
+    /// Sightings in a row of a stationary object away from its place.
+    restless: u32,
+    /// The box of the last detection taken for it (a stationary object's `bbox` stays at rest).
+    last_sighting: [f32; 4],
 }
 
 impl Track {
@@ -202,6 +249,9 @@ impl Track {
             anchor: [cx, cy],
             still_since_ms: now_ms,
             still_hits: 0,
+            rest_box: None,
+            restless: 0,
+            last_sighting: detection.bbox,
         }
     }
 
@@ -227,9 +277,8 @@ impl Track {
     /// Takes in a sighting at `now_ms`; a `strong` one also counts towards confirmation and the
     /// label vote.
     fn seen(&mut self, detection: &Detection, strong: bool, now_ms: i64) {
-        self.motion.correct(&detection.bbox);
-        self.bbox = detection.bbox;
         self.last_seen_ms = now_ms;
+        self.last_sighting = detection.bbox;
         self.misses = 0;
         self.missed_since_ms = None;
         if strong {
@@ -244,23 +293,54 @@ impl Track {
                 None => self.votes.push((detection.class, detection.score)),
             }
         }
-        // Still means the centre stays within a tenth of the box's smaller side (at least 3 px).
         let [cx, cy, w, h] = centre_size(&detection.bbox);
-        let radius = (w.min(h) * 0.1).max(3.0);
-        let moved = ((cx - self.anchor[0]).powi(2) + (cy - self.anchor[1]).powi(2)).sqrt();
-        if moved > radius {
+        if let Some(rest) = self.rest_box {
+            // A stationary object seen only in part (someone walks in front of the parked car),
+            // or in one box with whoever walks past, is still there, where it was: that box does
+            // not move it. Nor do a few odd boxes: it moves on only when seen away from its
+            // place several times in a row.
+            let part = area(&detection.bbox) < PART_OF_STATIONARY * area(&rest) && inside(&detection.bbox, &rest) > 0.8;
+            let merged =
+                area(&detection.bbox) * PART_OF_STATIONARY > area(&rest) && inside(&rest, &detection.bbox) > 0.8;
+            let [rx, ry, rw, rh] = centre_size(&rest);
+            let away = (cx - rx).hypot(cy - ry) > (w.min(h).min(rw).min(rh) * 0.1).max(3.0);
+            self.restless = if away && !part && !merged { self.restless + 1 } else { 0 };
+            if part || merged || (away && self.restless < RESTLESS_SIGHTINGS) {
+                self.bbox = rest;
+                return;
+            }
+            self.motion.correct(&detection.bbox);
+            self.bbox = detection.bbox;
+            if !away {
+                // Its own box again, give or take the detector's wobble: still at rest.
+                self.motion.stop();
+                return;
+            }
+            // On the move again: its motion is learnt afresh from here.
+            self.motion = Motion::new(&detection.bbox, now_ms);
+            self.stationary = false;
+            self.rest_box = None;
+            self.restless = 0;
             self.anchor = [cx, cy];
             self.still_since_ms = now_ms;
             self.still_hits = 0;
-            self.stationary = false;
+            return;
+        }
+        self.motion.correct(&detection.bbox);
+        self.bbox = detection.bbox;
+        // Still means the centre stays within a tenth of the box's smaller side (at least 3 px).
+        let radius = (w.min(h) * 0.1).max(3.0);
+        if (cx - self.anchor[0]).hypot(cy - self.anchor[1]) > radius {
+            self.anchor = [cx, cy];
+            self.still_since_ms = now_ms;
+            self.still_hits = 0;
         } else {
             self.still_hits += 1;
             if self.still_hits >= STATIONARY_HITS && now_ms - self.still_since_ms >= STATIONARY_MS {
                 self.stationary = true;
+                self.rest_box = Some(self.bbox);
+                self.motion.stop();
             }
-        }
-        if self.stationary {
-            self.motion.stop();
         }
     }
 }
@@ -377,18 +457,28 @@ impl Tracker {
             return None;
         }
         let predicted = track.estimate();
-        // Also try the last box: a stopping object is better matched where it was.
-        let overlap = iou(&predicted, &detection.bbox).max(iou(&track.bbox, &detection.bbox));
-        if overlap >= least_iou {
-            return Some(overlap);
+        let mut overlap = iou(&predicted, &detection.bbox);
+        // Seen last time: also try the last box, a stopping object is better matched where it
+        // was. Not once unseen: another object coming in where it went out is not it.
+        if track.misses == 0 {
+            overlap = overlap.max(iou(&track.bbox, &detection.bbox)).max(iou(&track.last_sighting, &detection.bbox));
         }
-        // Unseen for a while: near where it should be and of about its size is enough.
+        if overlap >= least_iou {
+            // (A stationary object has no motion to judge by; it moves off by overlapping steps.)
+            let plausible = track.stationary || track.motion.centre_distance(&detection.bbox, GATE_STD) < MATCH_GATE;
+            return plausible.then_some(overlap);
+        }
+        // Unseen for a while: near where it should be (within the uncertainty of the motion
+        // model, and within its own width) and of about its size is enough.
         if track.misses > 0 && least_iou <= MATCH_IOU {
-            let distance = track.motion.centre_distance(&detection.bbox);
-            let [_, _, pw, ph] = centre_size(&predicted);
-            let [_, _, w, h] = centre_size(&detection.bbox);
+            let distance = track.motion.centre_distance(&detection.bbox, MEASUREMENT_STD);
+            let [px, py, pw, ph] = centre_size(&predicted);
+            let [x, y, w, h] = centre_size(&detection.bbox);
             let ratio = |a: f32, b: f32| a.max(b) / a.min(b).max(1.0);
-            if distance < REACQUIRE_GATE && ratio(pw, w) <= REACQUIRE_SIZE_RATIO && ratio(ph, h) <= REACQUIRE_SIZE_RATIO
+            if distance < REACQUIRE_GATE
+                && (px - x).hypot(py - y) <= pw
+                && ratio(pw, w) <= REACQUIRE_SIZE_RATIO
+                && ratio(ph, h) <= REACQUIRE_SIZE_RATIO
             {
                 // Below any overlap match, nearer is better.
                 return Some(0.1 * (1.0 - distance / REACQUIRE_GATE));
@@ -432,7 +522,12 @@ impl Tracker {
         let now = pass.time_ms;
         let horizon = self.settings.lost_ms;
         for track in &mut self.tracks {
-            track.motion.predict(now, horizon);
+            if track.stationary {
+                // Standing still: no speed, and no growing doubt about where it is.
+                track.motion.at_ms = track.motion.at_ms.max(now);
+            } else {
+                track.motion.predict(now, horizon);
+            }
         }
         // Round one: strong detections against every track, best fits first.
         let every_track: Vec<usize> = (0..self.tracks.len()).collect();
@@ -477,20 +572,25 @@ impl Tracker {
             if looked_at {
                 track.misses += 1;
                 track.missed_since_ms.get_or_insert(now);
+                track.motion.hold_size();
             }
         }
         let lost_ms = self.settings.lost_ms;
         let (kept, lost): (Vec<Track>, Vec<Track>) = std::mem::take(&mut self.tracks).into_iter().partition(|t| {
             if t.confirmed {
-                t.misses < MIN_MISSES || t.missed_since_ms.is_none_or(|since| now - since < lost_ms)
+                // Something standing still does not go in a moment: it is more likely hidden
+                // behind someone walking past.
+                let lost_after = if t.stationary { lost_ms.max(STATIONARY_LOST_MS) } else { lost_ms };
+                t.misses < MIN_MISSES || t.missed_since_ms.is_none_or(|since| now - since < lost_after)
             } else {
                 t.misses < MIN_MISSES
             }
         });
         self.tracks = kept;
         update.lost = lost.into_iter().filter(|t| t.confirmed).collect();
+        update.confirmed.retain(|&id| !self.rejoin(id));
         for (d, detection) in pass.strong.iter().enumerate() {
-            if !strong_used[d] {
+            if !strong_used[d] && !self.fragment_of_stationary(detection) {
                 self.next_id += 1;
                 let mut track = Track::new(self.next_id, detection, now);
                 track.class = self.settings.vote(&track.votes, track.class);
@@ -498,6 +598,77 @@ impl Tracker {
             }
         }
         update
+    }
+
+    /// Whether a detection lies within the resting place of a stationary object of its label
+    /// group: a piece of it seen around someone in front, not a new object.
+    fn fragment_of_stationary(&self, detection: &Detection) -> bool {
+        self.tracks.iter().any(|t| {
+            t.rest_box.is_some_and(|rest| {
+                self.settings.same_object(t.class, detection.class) && inside(&detection.bbox, &rest) > 0.8
+            })
+        })
+    }
+
+    /// A track just confirmed that is an object followed before, lost from sight a moment ago
+    /// (the detector missed it for a few passes behind another walker), joins that object: the old
+    /// track takes over the new one's sightings and keeps its id (and its event). The old track
+    /// must have been unseen since before the new one began, be predicted near it, of about its
+    /// height, and move the same way. Returns whether `id` joined another track.
+    fn rejoin(&mut self, id: u64) -> bool {
+        let Some(new_index) = self.tracks.iter().position(|t| t.id == id) else { return false };
+        let newer = &self.tracks[new_index];
+        let [x, y, _, h] = centre_size(&newer.bbox);
+        let [vx, vy] = [newer.motion.axes[0].speed, newer.motion.axes[1].speed];
+        let candidate = self
+            .tracks
+            .iter()
+            .enumerate()
+            .filter(|(_, old)| {
+                old.confirmed
+                    && old.misses > 0
+                    && old.last_seen_ms <= newer.first_seen_ms
+                    && self.settings.same_object(old.class, newer.class)
+            })
+            .filter_map(|(index, old)| {
+                let [ox, oy, _, oh] = centre_size(&old.estimate());
+                let distance = (ox - x).hypot(oy - y);
+                let [ovx, ovy] = [old.motion.axes[0].speed, old.motion.axes[1].speed];
+                let moving = |a: f32, b: f32| a.hypot(b) > REJOIN_STILL_SPEED * h;
+                let same_way = !moving(vx, vy) || !moving(ovx, ovy) || vx * ovx + vy * ovy > 0.0;
+                let similar = oh.max(h) / oh.min(h).max(1.0) <= REACQUIRE_SIZE_RATIO;
+                (distance <= oh.max(h) * REJOIN_DISTANCE && similar && same_way).then_some((distance, index))
+            })
+            .min_by(|a, b| a.0.total_cmp(&b.0));
+        let Some((_, old_index)) = candidate else { return false };
+        let newer = self.tracks.remove(new_index);
+        let old_index = if old_index > new_index { old_index - 1 } else { old_index };
+        let old = &mut self.tracks[old_index];
+        old.bbox = newer.bbox;
+        old.motion = newer.motion;
+        old.scores.extend(newer.scores);
+        while old.scores.len() > SCORE_HISTORY {
+            old.scores.pop_front();
+        }
+        old.top_score = old.top_score.max(newer.top_score);
+        old.hits += newer.hits;
+        old.misses = 0;
+        old.missed_since_ms = None;
+        old.last_seen_ms = newer.last_seen_ms;
+        old.anchor = newer.anchor;
+        old.still_since_ms = newer.still_since_ms;
+        old.still_hits = newer.still_hits;
+        old.stationary = newer.stationary;
+        old.rest_box = newer.rest_box;
+        old.last_sighting = newer.last_sighting;
+        for (class, score) in newer.votes {
+            match old.votes.iter_mut().find(|(c, _)| *c == class) {
+                Some((_, sum)) => *sum += score,
+                None => old.votes.push((class, score)),
+            }
+        }
+        old.class = self.settings.vote(&old.votes, old.class);
+        true
     }
 
     /// Takes back an object remembered from before (a stationary object stored when Watchpost or
@@ -511,6 +682,7 @@ impl Tracker {
         track.stationary = true;
         track.still_since_ms = first_seen_ms;
         track.still_hits = STATIONARY_HITS;
+        track.rest_box = Some(detection.bbox);
         self.tracks.push(track);
         self.next_id
     }
@@ -701,6 +873,35 @@ mod tests {
     }
 
     #[test]
+    fn a_parked_car_hidden_in_part_by_a_passer_by_stays_one_object() {
+        let mut tracker = Tracker::default();
+        let car = |x1: f32, x2: f32| Detection { class: CAR, score: 0.8, bbox: [x1, 200.0, x2, 290.0] };
+        for pass in 0..60 {
+            feed(&mut tracker, pass, &[car(330.0, 540.0)]);
+        }
+        assert!(tracker.get(1).unwrap().stationary);
+        // A walker crosses in front from left to right over 4 s: the detector sees the part of the
+        // car left uncovered, sometimes in two pieces, sometimes one box around car and walker.
+        for step in 0..20 {
+            let walker_x = 300.0 + step as f32 * 14.0;
+            let person = Detection { class: PERSON, score: 0.85, bbox: [walker_x, 180.0, walker_x + 48.0, 330.0] };
+            let car_seen = match step % 4 {
+                0 => vec![car((walker_x + 48.0).min(500.0), 540.0)],
+                1 => vec![car(330.0, walker_x.max(340.0)), car((walker_x + 48.0).min(500.0), 540.0)],
+                2 => vec![car(325.0, 560.0)],
+                _ => vec![],
+            };
+            let update = feed(&mut tracker, 60 + step, &[vec![person], car_seen].concat());
+            assert!(update.lost.is_empty(), "pass {step}: {:?}", update.lost);
+            assert!(!update.confirmed.iter().any(|id| tracker.get(*id).is_some_and(|t| t.class == CAR)));
+        }
+        let cars: Vec<&Track> = tracker.tracks().iter().filter(|t| t.class == CAR).collect();
+        assert_eq!(cars.len(), 1, "{cars:?}");
+        assert_eq!((cars[0].id, cars[0].stationary), (1, true));
+        assert!(iou(&cars[0].bbox, &[330.0, 200.0, 540.0, 290.0]) > 0.85, "still where it was: {:?}", cars[0].bbox);
+    }
+
+    #[test]
     fn objects_outside_the_searched_crops_are_kept() {
         let mut tracker = Tracker::default();
         for pass in 0..5 {
@@ -742,13 +943,15 @@ mod tests {
         let update = feed(&mut tracker, 0, &[det(CAR, 0.88, 202.0, 121.0)]);
         assert!(update.confirmed.is_empty() && update.lost.is_empty());
         assert_eq!(tracker.tracks().len(), 1);
-        // A restored object that is not there is lost after lost_ms of looking, with its old
-        // last sighting.
+        // A restored object that is not there is lost after STATIONARY_LOST_MS of looking, with
+        // its old last sighting.
         let mut other = Tracker::default();
         other.restore(&det(CAR, 0.9, 200.0, 120.0), at(-5000), at(-10));
-        let lost: Vec<Track> = (0..20).flat_map(|pass| feed(&mut other, pass, &[]).lost).collect();
+        let lost: Vec<(i64, Track)> =
+            (0..200).flat_map(|pass| feed(&mut other, pass, &[]).lost.into_iter().map(move |t| (pass, t))).collect();
         assert_eq!(lost.len(), 1);
-        assert_eq!(lost[0].last_seen_ms, at(-10));
+        assert_eq!(lost[0].0, STATIONARY_LOST_MS / STEP_MS, "lost 30 s after the first miss");
+        assert_eq!(lost[0].1.last_seen_ms, at(-10));
     }
 
     #[test]
