@@ -3,7 +3,7 @@
 //! server answered; with `CI` set it fails instead, so CI always exercises PostgreSQL.
 
 use watchpost::db::entities::camera;
-use watchpost::db::{Db, Description, EventFilter, EventUpdate, NewEvent};
+use watchpost::db::{Db, Description, EventFilter, EventUpdate, HeldObject, NewEvent};
 
 const POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
 
@@ -125,9 +125,54 @@ async fn round_trip(db: &Db, camera_id: &str) {
         "an empty camera limit shows nothing, not everything"
     );
 
-    // Open events left by a crash are closed at start-up.
+    // A parked car's open event is kept (with where it stood) for the next start.
+    let parked = |camera: &str| NewEvent {
+        camera_id: camera.into(),
+        kind: watchpost::model::EventKind::Object,
+        label: Some("car".into()),
+        score: 0.8,
+        bbox: [0.5, 0.5, 0.3, 0.2],
+        boxes: vec![],
+        start_ms: base + 5 * 60_000,
+        snapshot: None,
+        severity: watchpost::model::Severity::Low,
+        zones: vec![],
+        frame: (640, 360),
+    };
+    let gone_camera = format!("{camera_id}-removed");
+    let (car, other_car) =
+        (db.insert_event(&parked(camera_id)).await.unwrap(), db.insert_event(&parked(&gone_camera)).await.unwrap());
+    for (event_id, camera, last_seen_ms) in
+        [(car, camera_id, base + 6 * 60_000), (other_car, &gone_camera, base + 7 * 60_000)]
+    {
+        let held = HeldObject {
+            event_id,
+            camera_id: camera.to_string(),
+            label: "truck".into(),
+            score: 0.5,
+            bbox: [0.5, 0.5, 0.8, 0.7],
+            last_seen_ms: base,
+        };
+        db.hold_object(&held).await.unwrap();
+        db.hold_object(&HeldObject { last_seen_ms, score: 0.75, ..held }).await.unwrap();
+    }
+    let kept = db.held_objects(camera_id).await.unwrap();
+    assert_eq!(kept.len(), 1, "one row per event, refreshed: {kept:?}");
+    assert_eq!((kept[0].event_id, kept[0].label.as_str()), (car, "truck"));
+    assert_eq!((kept[0].score, kept[0].bbox, kept[0].last_seen_ms), (0.75, [0.5, 0.5, 0.8, 0.7], base + 6 * 60_000));
+
+    // Open events left by a crash are closed at start-up, the kept ones excepted.
     assert!(db.close_open_events(base + 10 * 60_000).await.unwrap() >= 2);
     assert!(db.get_event(ids[2]).await.unwrap().unwrap().end_ms.is_some());
+    assert_eq!(db.get_event(car).await.unwrap().unwrap().end_ms, None);
+    // A camera that is no longer configured: its objects' events end at their last sighting.
+    let known = [camera_id.to_string()];
+    assert!(db.release_objects_of_other_cameras(&known).await.unwrap() >= 1);
+    assert_eq!(db.get_event(other_car).await.unwrap().unwrap().end_ms, Some(base + 7 * 60_000));
+    assert!(db.held_objects(&gone_camera).await.unwrap().is_empty());
+    assert_eq!(db.get_event(car).await.unwrap().unwrap().end_ms, None, "a configured camera's are left");
+    db.release_object(car).await.unwrap();
+    assert!(db.held_objects(camera_id).await.unwrap().is_empty());
 
     assert!(db.delete_camera(camera_id).await.unwrap());
     assert!(db.get_camera(camera_id).await.unwrap().is_none());
@@ -143,7 +188,7 @@ async fn sqlite_migrates_and_round_trips_and_reopens() {
     db.close().await;
     // Migrations run again on an existing file without complaint, and the data is still there.
     let db = Db::connect(&url).await.expect("reopen");
-    assert_eq!(db.count_events(Some("porch")).await.unwrap(), 3);
+    assert_eq!(db.count_events(Some("porch")).await.unwrap(), 4, "three motion events and the parked car");
     let wal = dir.path().join("watchpost.db-wal");
     assert!(wal.exists(), "SQLite runs in WAL mode");
 }

@@ -183,6 +183,10 @@ pub async fn start(options: ServeOptions) -> Result<RunningApp> {
         ),
         Err(err) => tracing::error!(error = %err, "the recordings' recovery pass failed; going on"),
     }
+    let known: Vec<String> = file_cameras.iter().chain(&ui_cameras).map(|c| c.id.clone()).collect();
+    if let Err(err) = state.db.release_objects_of_other_cameras(&known).await {
+        tracing::warn!(error = %err, "cannot end the events of stationary objects of removed cameras");
+    }
     for camera in file_cameras {
         state.camera_manager.put(camera, CameraSource::Config).await;
     }

@@ -92,6 +92,22 @@ impl Db {
         Ok(())
     }
 
+    /// Ends the kept objects of every camera not in `cameras` (removed from the config file while
+    /// Watchpost was down); returns how many cameras had some.
+    pub async fn release_objects_of_other_cameras(&self, cameras: &[String]) -> Result<usize> {
+        let rows = stationary_object::Entity::find()
+            .filter(stationary_object::Column::CameraId.is_not_in(cameras.iter().map(String::as_str)))
+            .all(&self.conn)
+            .await?;
+        let mut gone: Vec<String> = rows.into_iter().map(|row| row.camera_id).collect();
+        gone.sort();
+        gone.dedup();
+        for camera in &gone {
+            self.release_camera_objects(camera).await?;
+        }
+        Ok(gone.len())
+    }
+
     /// Ends open events left by a crash, except those of kept stationary objects (their camera
     /// continues or ends them when it starts); returns how many were ended.
     pub async fn close_open_events(&self, end_ms: i64) -> Result<u64> {
