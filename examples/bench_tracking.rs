@@ -61,6 +61,11 @@ fn read_gt(path: &Path) -> anyhow::Result<BTreeMap<u32, Vec<GroundTruth>>> {
     Ok(frames)
 }
 
+/// A tracker's answer as a MOTChallenge line: frame, id, left, top, width, height.
+fn mot_line(frame: u32, id: u64, b: &[f32; 4]) -> String {
+    format!("{frame},{id},{:.1},{:.1},{:.1},{:.1},1,-1,-1,-1\n", b[0], b[1], b[2] - b[0], b[3] - b[1])
+}
+
 /// What one scene gave.
 struct Outcome {
     lines: Vec<String>,
@@ -159,14 +164,7 @@ async fn run_scene(dir: &Path, worker: &DetectorWorker) -> anyhow::Result<Outcom
         }
         for track in follower.tracker().tracks().iter().filter(|t| t.confirmed && t.misses == 0) {
             let Some(id) = global.get(&track.id) else { continue };
-            let b = track.bbox;
-            res.push_str(&format!(
-                "{frame_number},{id},{:.1},{:.1},{:.1},{:.1},1,-1,-1,-1\n",
-                b[0],
-                b[1],
-                b[2] - b[0],
-                b[3] - b[1]
-            ));
+            res.push_str(&mot_line(frame_number, *id, &track.bbox));
         }
     }
     let _ = child.wait();
@@ -205,13 +203,7 @@ async fn run_scene(dir: &Path, worker: &DetectorWorker) -> anyhow::Result<Outcom
                     continue;
                 }
             }
-            res_scored.push_str(&format!(
-                "{frame},{id},{:.1},{:.1},{:.1},{:.1},1,-1,-1,-1\n",
-                b[0],
-                b[1],
-                b[2] - b[0],
-                b[3] - b[1]
-            ));
+            res_scored.push_str(&mot_line(frame, *id, b));
         }
     }
     std::fs::write(dir.join("res.txt"), &res)?;
