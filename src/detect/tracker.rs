@@ -542,7 +542,7 @@ impl Tracker {
             track.seen(&pass.strong[d], true, now);
             track.class = self.settings.vote(&track.votes, track.class);
         }
-        // Round two: weak detections keep followed (confirmed, recently seen) tracks alive.
+        // Round two: weak detections keep followed (confirmed, not yet lost) tracks alive.
         let followed: Vec<usize> =
             (0..self.tracks.len()).filter(|&t| !track_matched[t] && self.tracks[t].confirmed).collect();
         let all_weak: Vec<usize> = (0..pass.weak.len()).collect();

@@ -159,7 +159,11 @@ async fn global_metrics(state: &AppState, out: &mut String) {
     if let Some(figures) = state.cameras.detector_figures() {
         for (name, help, value) in [
             ("watchpost_detector_inferences_total", "Model runs.", figures.runs as f64),
-            ("watchpost_detector_detections_total", "Objects found by the model.", figures.detections as f64),
+            (
+                "watchpost_detector_detections_total",
+                "Objects found by the model (weak ones, score 0.25 and up, included).",
+                figures.detections as f64,
+            ),
             (
                 "watchpost_detector_dropped_total",
                 "Requests dropped because the detector fell behind.",
