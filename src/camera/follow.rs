@@ -48,6 +48,8 @@ impl ObjectFollower {
             lost_ms: (objects.lost_secs * 1000.0) as i64,
             groups: labels.iter().map(|label| objects.group_of(label)).collect(),
             tracked: tracked.clone(),
+            // Frames come from ffmpeg at the detection size.
+            frame: Some((config.detect.width as f32, config.detect.height as f32)),
         };
         // Labels in a group with a tracked one are looked for too: they are the same objects.
         let looked_for = (0..labels.len()).filter(|&c| tracked.iter().any(|&t| settings.same_object(c, t))).collect();

@@ -17,8 +17,9 @@
 //! centre stays within a small radius for [`STATIONARY_MS`] becomes *stationary*; it keeps its id
 //! (and its event), is lost only after [`STATIONARY_LOST_MS`] (a parked car hidden by passers-by
 //! is not gone) and moves on from there when it moves again. A track confirmed just after another
-//! was lost from sight, where that one should be and moving its way, is that object again. Time spent not looking (a stream
-//! that reconnects) does not count against a track.
+//! was lost from sight, where that one should be and moving its way, is that object again; one
+//! whose predicted centre has left the frame is gone. Time spent not looking (a stream that
+//! reconnects) does not count against a track.
 
 use super::{Detection, iou};
 use std::collections::VecDeque;
@@ -368,15 +369,24 @@ pub struct TrackerSettings {
     /// labels of their group, which are only looked for: a camera tracking `car` calls a van
     /// seen now and then as `truck` a car.
     pub tracked: Vec<usize>,
+    /// The frame's width and height in pixels, when known: an object whose predicted centre has
+    /// left the picture is gone (it is not followed onto someone coming in where it went out).
+    pub frame: Option<(f32, f32)>,
 }
 
 impl Default for TrackerSettings {
     fn default() -> Self {
-        Self { lost_ms: 3_000, groups: Vec::new(), tracked: Vec::new() }
+        Self { lost_ms: 3_000, groups: Vec::new(), tracked: Vec::new(), frame: None }
     }
 }
 
 impl TrackerSettings {
+    /// Whether a box's centre lies outside the frame.
+    fn outside(&self, bbox: &[f32; 4]) -> bool {
+        let [x, y, _, _] = centre_size(bbox);
+        self.frame.is_some_and(|(w, h)| x < 0.0 || y < 0.0 || x > w || y > h)
+    }
+
     /// The label of a track from its summed scores per class: the best tracked class, or the best
     /// class when none of them is tracked.
     fn vote(&self, votes: &[(usize, f32)], current: usize) -> usize {
@@ -457,6 +467,9 @@ impl Tracker {
             return None;
         }
         let predicted = track.estimate();
+        if self.settings.outside(&predicted) {
+            return None;
+        }
         let mut overlap = iou(&predicted, &detection.bbox);
         // Seen last time: also try the last box, a stopping object is better matched where it
         // was. Not once unseen: another object coming in where it went out is not it.
@@ -577,7 +590,10 @@ impl Tracker {
         }
         let lost_ms = self.settings.lost_ms;
         let (kept, lost): (Vec<Track>, Vec<Track>) = std::mem::take(&mut self.tracks).into_iter().partition(|t| {
-            if t.confirmed {
+            if t.confirmed && t.misses > 0 && self.settings.outside(&t.estimate()) {
+                // Walked out of the picture.
+                false
+            } else if t.confirmed {
                 // Something standing still does not go in a moment: it is more likely hidden
                 // behind someone walking past.
                 let lost_after = if t.stationary { lost_ms.max(STATIONARY_LOST_MS) } else { lost_ms };
@@ -899,6 +915,46 @@ mod tests {
         assert_eq!(cars.len(), 1, "{cars:?}");
         assert_eq!((cars[0].id, cars[0].stationary), (1, true));
         assert!(iou(&cars[0].bbox, &[330.0, 200.0, 540.0, 290.0]) > 0.85, "still where it was: {:?}", cars[0].bbox);
+    }
+
+    /// One walker leaves at the right edge and another comes in there a moment later, on the same
+    /// line; the detector's boxes are cut at the edge. Returns the ids of the tracks that saw the
+    /// newcomer, and whether the leaver was reported lost.
+    fn hand_over_at_the_edge(frame: Option<(f32, f32)>) -> (Vec<u64>, bool) {
+        let mut tracker = Tracker::new(TrackerSettings { frame, ..Default::default() });
+        let cut = |x1: f32| Detection { class: PERSON, score: 0.85, bbox: [x1, 150.0, (x1 + 48.0).min(640.0), 300.0] };
+        let mut lost = false;
+        let mut newcomer = Vec::new();
+        for step in 0..30 {
+            let mut seen = Vec::new();
+            let leaver = 400.0 + step as f32 * 12.0;
+            if leaver <= 624.0 {
+                seen.push(cut(leaver));
+            }
+            let comer = 640.0 - (step as f32 - 19.0) * 12.0;
+            if step >= 21 {
+                seen.push(cut(comer));
+            }
+            let update = feed(&mut tracker, step, &seen);
+            lost |= update.lost.iter().any(|t| t.id == 1);
+            if step >= 21 {
+                let id =
+                    tracker.tracks().iter().find(|t| t.misses == 0 && (t.bbox[0] - comer).abs() < 1.0).map(|t| t.id);
+                newcomer.extend(id);
+            }
+        }
+        newcomer.dedup();
+        (newcomer, lost)
+    }
+
+    #[test]
+    fn a_walker_leaving_is_not_followed_onto_one_coming_in_where_they_left() {
+        let (newcomer, lost) = hand_over_at_the_edge(Some((640.0, 360.0)));
+        assert!(!newcomer.contains(&1), "the newcomer is a new object: {newcomer:?}");
+        assert!(lost, "the walker who left is lost");
+        // Without knowing where the picture ends, the leaver's object carries on as the newcomer.
+        let (blind, _) = hand_over_at_the_edge(None);
+        assert!(blind.contains(&1), "{blind:?}");
     }
 
     #[test]
