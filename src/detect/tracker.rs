@@ -180,6 +180,12 @@ impl Motion {
     }
 }
 
+/// How far a box's centre may wander and the object still stand still: a tenth of the box's
+/// smaller side, at least 3 px.
+fn still_radius(width: f32, height: f32) -> f32 {
+    (width.min(height) * 0.1).max(3.0)
+}
+
 fn area(b: &[f32; 4]) -> f32 {
     (b[2] - b[0]).max(0.0) * (b[3] - b[1]).max(0.0)
 }
@@ -304,7 +310,7 @@ impl Track {
             let merged =
                 area(&detection.bbox) * PART_OF_STATIONARY > area(&rest) && inside(&rest, &detection.bbox) > 0.8;
             let [rx, ry, rw, rh] = centre_size(&rest);
-            let away = (cx - rx).hypot(cy - ry) > (w.min(h).min(rw).min(rh) * 0.1).max(3.0);
+            let away = (cx - rx).hypot(cy - ry) > still_radius(w.min(rw), h.min(rh));
             self.restless = if away && !part && !merged { self.restless + 1 } else { 0 };
             if part || merged || (away && self.restless < RESTLESS_SIGHTINGS) {
                 self.bbox = rest;
@@ -329,9 +335,7 @@ impl Track {
         }
         self.motion.correct(&detection.bbox);
         self.bbox = detection.bbox;
-        // Still means the centre stays within a tenth of the box's smaller side (at least 3 px).
-        let radius = (w.min(h) * 0.1).max(3.0);
-        if (cx - self.anchor[0]).hypot(cy - self.anchor[1]) > radius {
+        if (cx - self.anchor[0]).hypot(cy - self.anchor[1]) > still_radius(w, h) {
             self.anchor = [cx, cy];
             self.still_since_ms = now_ms;
             self.still_hits = 0;
@@ -419,13 +423,6 @@ pub struct Pass<'a> {
     /// tracks whose centre lies in a searched area can miss: a parked car outside the crops looked
     /// at this time is not forgotten.
     pub searched: Option<&'a [[f32; 4]]>,
-}
-
-impl<'a> Pass<'a> {
-    /// A pass over the whole frame with strong detections only.
-    pub fn whole(time_ms: i64, strong: &'a [Detection]) -> Self {
-        Self { time_ms, strong, weak: &[], searched: None }
-    }
 }
 
 #[derive(Debug, Default)]
@@ -733,7 +730,7 @@ mod tests {
 
     /// Feeds strong detections over the whole frame at pass number `pass`.
     fn feed(tracker: &mut Tracker, pass: i64, strong: &[Detection]) -> TrackUpdate {
-        tracker.update(Pass::whole(at(pass), strong), &bar)
+        tracker.update(Pass { time_ms: at(pass), strong, weak: &[], searched: None }, &bar)
     }
 
     #[test]
