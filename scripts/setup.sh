@@ -1,23 +1,25 @@
 #!/usr/bin/env bash
 # Installs what Watchpost needs, only what is missing.
-#   scripts/setup.sh          what `watchpost serve` needs: ffmpeg, the ONNX Runtime library (from
+#   scripts/setup.sh          what `watchpost serve` needs: ffmpeg, DejaVu fonts (for the PDF
+#                             reports), the ONNX Runtime library (from
 #                             PyPI's onnxruntime wheel, into .tools/onnxruntime/) and the detector
 #                             model models/yolox_nano.onnx (copied from $WATCHPOST_MODELS_DIR when
 #                             set, else downloaded from the YOLOX release; checked by sha256)
 #   scripts/setup.sh --test   also what the test suite needs: GStreamer's RTSP server for Python,
-#                             mosquitto (each test starts its own broker on a free port), Debian's
+#                             mosquitto (each test starts its own broker on a free port), poppler
+#                             (pdftotext and pdftoppm read the reports back), Debian's
 #                             Chromium and npm's playwright-core for the browser tests
 # Debian and Ubuntu: installed with apt-get (through sudo when not root). Elsewhere it prints what to
 # install and stops.
 set -euo pipefail
 
-packages=(ffmpeg)
+packages=(ffmpeg fonts-dejavu-core)
 command -v python3 >/dev/null 2>&1 && python3 -m pip --version >/dev/null 2>&1 || packages+=(python3 python3-pip)
 command -v curl >/dev/null 2>&1 || packages+=(curl ca-certificates)
 if [[ "${1:-}" == "--test" ]]; then
   packages+=(python3 python3-gi python3-gst-1.0 gir1.2-gst-rtsp-server-1.0 gstreamer1.0-rtsp
              gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
-             mosquitto openssl chromium fonts-dejavu-core)
+             mosquitto openssl chromium poppler-utils)
   command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)
 fi
 

@@ -53,6 +53,29 @@ enum Command {
         #[arg(long, short = 'c', env = "WATCHPOST_CONFIG")]
         config: Option<PathBuf>,
     },
+    /// Make a PDF report of a day or a week from the database (as the Reports page does), into a
+    /// file; it is not recorded or sent.
+    Report {
+        #[arg(long, value_parser = ["daily", "weekly"], default_value = "daily")]
+        period: String,
+        /// The period's first day, YYYY-MM-DD (default: yesterday, or the seven days before today).
+        #[arg(long)]
+        date: Option<chrono::NaiveDate>,
+        /// The IANA time zone its days are counted in, e.g. Europe/Berlin (default: the server's).
+        #[arg(long, default_value = "")]
+        timezone: String,
+        /// Only these cameras (repeat the option); default: every camera.
+        #[arg(long = "camera")]
+        cameras: Vec<String>,
+        /// How many events to show with their snapshots.
+        #[arg(long, default_value_t = 6)]
+        top_events: u32,
+        /// Where to write the PDF.
+        #[arg(long)]
+        out: PathBuf,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
     /// Ask a running `watchpost serve` whether it is healthy (`GET /api/health` on [server] bind);
     /// exit status 0 when it is. The container's HEALTHCHECK.
     Healthcheck {
@@ -134,9 +157,13 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     // Logs go to standard error: standard output carries what commands print (a new token).
     let default_filter = match cli.command {
-        Some(Command::User { .. } | Command::Token { .. } | Command::Discover { .. } | Command::Healthcheck { .. }) => {
-            "warn"
-        }
+        Some(
+            Command::User { .. }
+            | Command::Token { .. }
+            | Command::Discover { .. }
+            | Command::Healthcheck { .. }
+            | Command::Report { .. },
+        ) => "warn",
         _ => "info,actix_server=warn,watchpost::http=warn,sea_orm_migration=warn",
     };
     // Colour only for a person at a terminal: a log file, a pipe or `docker logs` gets plain text,
@@ -157,6 +184,9 @@ fn main() -> ExitCode {
         Some(Command::Token { action, store }) => accounts(store, |auth, db| Box::pin(token_command(action, auth, db))),
         Some(Command::Discover { timeout, json, config }) => discover(config, timeout, json),
         Some(Command::Healthcheck { config, bind }) => healthcheck(config, bind),
+        Some(Command::Report { period, date, timezone, cameras, top_events, out, store }) => {
+            report(store, ReportArgs { period, date, timezone, cameras, top_events }, &out)
+        }
         None => serve(cli.serve),
     };
     match result {
@@ -164,6 +194,61 @@ fn main() -> ExitCode {
         Err(err) => {
             eprintln!("watchpost: {err:#}");
             ExitCode::FAILURE
+        }
+    }
+}
+
+/// What `watchpost report` is asked for.
+struct ReportArgs {
+    period: String,
+    date: Option<chrono::NaiveDate>,
+    timezone: String,
+    cameras: Vec<String>,
+    top_events: u32,
+}
+
+/// `watchpost report`: one report into a file.
+fn report(store: StoreArgs, args: ReportArgs, out: &std::path::Path) -> anyhow::Result<()> {
+    use watchpost::reports::{self, settings::Period};
+    let config = load_or_explain(store.config.as_deref())?;
+    let period = Period::parse(&args.period).context("--period is daily or weekly")?;
+    let zone: watchpost::camera::settings::TimeZone =
+        args.timezone.parse().map_err(|problem: String| anyhow::anyhow!("--timezone: {problem}"))?;
+    let now_ms = chrono::Utc::now().timestamp_millis();
+    let today = reports::data::local_time(zone, now_ms).date();
+    let first_day = args.date.unwrap_or(today - chrono::Days::new(u64::from(period.days())));
+    let request = reports::data::ReportRequest {
+        name: "manual".into(),
+        period,
+        first_day,
+        zone,
+        cameras: args.cameras,
+        top_events: args.top_events.min(20),
+    };
+    let runtime =
+        tokio::runtime::Builder::new_current_thread().enable_all().build().context("cannot start the runtime")?;
+    runtime.block_on(async {
+        let db = watchpost::db::Db::connect(&config.storage.database_url(&store.data_dir)).await?;
+        let media = watchpost::media::MediaStore::open(&config.storage.media_dir(&store.data_dir))?;
+        let made = reports::make_file(&db, &media, &request, out, now_ms).await;
+        db.close().await;
+        let (pages, events) = made?;
+        eprintln!(
+            "Wrote {}: the {} report from {first_day}, {events} event(s), {pages} page(s).",
+            out.display(),
+            period.as_str()
+        );
+        Ok(())
+    })
+}
+
+/// The configuration, or its problems printed and an error.
+fn load_or_explain(path: Option<&std::path::Path>) -> anyhow::Result<config::Config> {
+    match config::load(path) {
+        Ok((config, _)) => Ok(config),
+        Err(issues) => {
+            print_issues(&issues);
+            anyhow::bail!("fix the configuration first")
         }
     }
 }

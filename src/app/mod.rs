@@ -120,8 +120,13 @@ pub async fn start(options: ServeOptions) -> Result<RunningApp> {
         describe: config.describe.clone(),
     };
     // Bridges stop after the cameras (see `shutdown`), so they do not hang off the cameras' token.
-    let bridges =
-        Bridges::new(bridge_config(&config, &db, &auth.vault()).await, bridge_context, CancellationToken::new());
+    let channels = bridge_config(&config, &db, &auth.vault()).await;
+    let schedules = config
+        .reports
+        .iter()
+        .map(|schedule| (schedule.clone(), crate::bridges::report_recipients(&channels, &schedule.send_to)))
+        .collect();
+    let bridges = Bridges::new(channels, bridge_context, CancellationToken::new());
     let inbox = crate::discovery::inbox::Inbox::new(db.clone(), config.discovery.clone());
     // Subscribed to the bus before any camera starts.
     let describer = crate::describe::Describer::new(
@@ -132,7 +137,9 @@ pub async fn start(options: ServeOptions) -> Result<RunningApp> {
         cameras.clone(),
         tasks.clone(),
     );
+    let reports = crate::reports::Reports::new(db.clone(), media.clone(), &data_dir, schedules);
     let state = AppState {
+        reports,
         recordings: recordings.clone(),
         inbox,
         describer: describer.info(),
@@ -194,6 +201,7 @@ pub async fn start(options: ServeOptions) -> Result<RunningApp> {
         state.camera_manager.put(camera, CameraSource::Ui).await;
     }
     tasks.spawn(describer.run(cancel.clone()));
+    tasks.spawn(state.reports.clone().run(cancel.clone()));
     let sweeper = Sweeper::new(recordings.clone(), state.media.clone());
     tasks.spawn(sweep_recordings(sweeper, state.cameras.clone(), cancel.clone()));
     let sensors = crate::sensors::SensorEvents::new(

@@ -35,6 +35,8 @@ pub struct AppState {
     pub inbox: crate::discovery::inbox::Inbox,
     pub describer: crate::describe::DescriberInfo,
     pub media: MediaStore,
+    /// Daily and weekly PDF reports: made, kept, scheduled.
+    pub reports: crate::reports::Reports,
     /// Recorded video: segments, clips, space.
     pub recordings: crate::recording::Recordings,
     pub bus: EventBus,

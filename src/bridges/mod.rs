@@ -332,3 +332,23 @@ pub fn ui_url(server: &ServerConfig, bound: std::net::SocketAddr) -> String {
         format!("http://{bound}")
     }
 }
+
+/// Where a report goes: the recipients of the channels on `send_to` that are set up (e-mail to the
+/// `[email] to` list as one, Telegram to each chat); a channel named but not set up is skipped
+/// with a warning.
+pub fn report_recipients(config: &Config, send_to: &[Channel]) -> Vec<crate::db::Recipient> {
+    use crate::db::Recipient;
+    let mut all = Vec::new();
+    for channel in send_to {
+        match channel {
+            Channel::Email if config.email.enabled() => {
+                all.push(Recipient { channel: Channel::Email, recipient: config.email.to.join(", ") })
+            }
+            Channel::Telegram if config.telegram.enabled() => all.extend(
+                config.telegram.chat_ids.iter().map(|chat| Recipient { channel: Channel::Telegram, recipient: chat.to_string() }),
+            ),
+            other => tracing::warn!(channel = %other, "a report is to be sent by a channel that is not set up; skipped"),
+        }
+    }
+    all
+}

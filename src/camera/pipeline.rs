@@ -300,6 +300,19 @@ async fn set_state(camera: &CameraRuntime, ctx: &PipelineContext, state: CameraS
     {
         tracing::warn!(error = %err, "cannot record camera status");
     }
+    // The reports' uptime: an outage runs from the first failure to the next picture (or until
+    // the camera is switched off).
+    let now_ms = chrono::Utc::now().timestamp_millis();
+    let outage = match state {
+        CameraState::Offline | CameraState::Error => {
+            ctx.db.camera_went_out(camera.id(), now_ms, error.as_deref()).await
+        }
+        CameraState::Online | CameraState::Disabled => ctx.db.camera_came_back(camera.id(), now_ms).await,
+        CameraState::Starting => Ok(()),
+    };
+    if let Err(err) = outage {
+        tracing::warn!(error = %err, "cannot record the camera's outage");
+    }
     ctx.bus.publish(BusMessage::CameraStatus { camera: camera.id().to_string(), state, error });
 }
 

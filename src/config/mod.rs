@@ -23,6 +23,7 @@ use crate::checks::ConfigIssue;
 use crate::describe::settings::DescribeConfig;
 use crate::detect::DetectorConfig;
 use crate::discovery::DiscoveryConfig;
+use crate::reports::settings::ReportConfig;
 use crate::secret::Secret;
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
@@ -44,6 +45,8 @@ pub struct Config {
     pub discovery: DiscoveryConfig,
     pub describe: DescribeConfig,
     pub cameras: Vec<CameraConfig>,
+    /// `[[reports]]`: daily and weekly PDF reports.
+    pub reports: Vec<ReportConfig>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
@@ -195,6 +198,9 @@ impl Config {
         checks.nested("whatsapp", self.whatsapp.validate());
         checks.nested("email", self.email.validate());
         checks.nested("describe", self.describe.validate());
+        for issue in crate::reports::settings::validate_all(&self.reports) {
+            checks.push(issue.key, issue.message);
+        }
         let mut seen = HashSet::new();
         for (index, camera) in self.cameras.iter().enumerate() {
             let prefix = format!("cameras[{index}]");

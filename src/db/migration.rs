@@ -26,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(WhatsAppNumbers),
             Box::new(Recordings),
             Box::new(StationaryObjects),
+            Box::new(Reports),
         ]
     }
 }
@@ -1047,5 +1048,164 @@ impl MigrationTrait for StationaryObjects {
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         manager.drop_table(Table::drop().table(StationaryObjectsTable::Table).to_owned()).await
+    }
+}
+
+/// Camera outages (for the reports' uptime), the reports made, and their deliveries by e-mail and
+/// Telegram.
+struct Reports;
+
+impl MigrationName for Reports {
+    fn name(&self) -> &str {
+        "m20261203_000014_reports"
+    }
+}
+
+#[derive(DeriveIden)]
+enum CameraOutagesTable {
+    #[sea_orm(iden = "camera_outages")]
+    Table,
+    Id,
+    CameraId,
+    StartMs,
+    EndMs,
+    Reason,
+}
+
+#[derive(DeriveIden)]
+enum ReportsTable {
+    #[sea_orm(iden = "reports")]
+    Table,
+    Id,
+    Name,
+    Period,
+    FromMs,
+    ToMs,
+    Timezone,
+    Cameras,
+    CreatedMs,
+    Path,
+    Bytes,
+    Pages,
+    Events,
+    RequestedBy,
+}
+
+#[derive(DeriveIden)]
+enum ReportDeliveriesTable {
+    #[sea_orm(iden = "report_deliveries")]
+    Table,
+    Id,
+    ReportId,
+    Channel,
+    Recipient,
+    Status,
+    Attempts,
+    NextTryMs,
+    LastError,
+    CreatedMs,
+    SentMs,
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for Reports {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .create_table(
+                Table::create()
+                    .table(CameraOutagesTable::Table)
+                    .if_not_exists()
+                    .col(big_pk_auto(CameraOutagesTable::Id))
+                    .col(string(CameraOutagesTable::CameraId))
+                    .col(big_integer(CameraOutagesTable::StartMs))
+                    .col(big_integer_null(CameraOutagesTable::EndMs))
+                    .col(string_null(CameraOutagesTable::Reason))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("idx_camera_outages_camera_start")
+                    .table(CameraOutagesTable::Table)
+                    .col(CameraOutagesTable::CameraId)
+                    .col(CameraOutagesTable::StartMs)
+                    .if_not_exists()
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(ReportsTable::Table)
+                    .if_not_exists()
+                    .col(big_pk_auto(ReportsTable::Id))
+                    .col(string(ReportsTable::Name))
+                    .col(string(ReportsTable::Period))
+                    .col(big_integer(ReportsTable::FromMs))
+                    .col(big_integer(ReportsTable::ToMs))
+                    .col(string(ReportsTable::Timezone))
+                    .col(text(ReportsTable::Cameras))
+                    .col(big_integer(ReportsTable::CreatedMs))
+                    .col(string(ReportsTable::Path))
+                    .col(big_integer(ReportsTable::Bytes))
+                    .col(integer(ReportsTable::Pages))
+                    .col(big_integer(ReportsTable::Events))
+                    .col(string_null(ReportsTable::RequestedBy))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("idx_reports_name_from")
+                    .table(ReportsTable::Table)
+                    .col(ReportsTable::Name)
+                    .col(ReportsTable::FromMs)
+                    .if_not_exists()
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(ReportDeliveriesTable::Table)
+                    .if_not_exists()
+                    .col(big_pk_auto(ReportDeliveriesTable::Id))
+                    .col(big_integer(ReportDeliveriesTable::ReportId))
+                    .col(string(ReportDeliveriesTable::Channel))
+                    .col(string(ReportDeliveriesTable::Recipient))
+                    .col(string(ReportDeliveriesTable::Status))
+                    .col(integer(ReportDeliveriesTable::Attempts))
+                    .col(big_integer(ReportDeliveriesTable::NextTryMs))
+                    .col(text_null(ReportDeliveriesTable::LastError))
+                    .col(big_integer(ReportDeliveriesTable::CreatedMs))
+                    .col(big_integer_null(ReportDeliveriesTable::SentMs))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("idx_report_deliveries_due")
+                    .table(ReportDeliveriesTable::Table)
+                    .col(ReportDeliveriesTable::Channel)
+                    .col(ReportDeliveriesTable::Status)
+                    .col(ReportDeliveriesTable::NextTryMs)
+                    .if_not_exists()
+                    .to_owned(),
+            )
+            .await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        for table in [
+            ReportDeliveriesTable::Table.into_iden(),
+            ReportsTable::Table.into_iden(),
+            CameraOutagesTable::Table.into_iden(),
+        ] {
+            manager.drop_table(Table::drop().table(table).to_owned()).await?;
+        }
+        Ok(())
     }
 }

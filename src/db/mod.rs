@@ -10,6 +10,7 @@ mod migration;
 mod nodes;
 mod outbox;
 mod recordings;
+mod reports;
 mod search;
 mod stationary;
 mod whatsapp;
@@ -30,6 +31,7 @@ pub use alerts::Recipient;
 pub use migration::Migrator;
 pub use outbox::NewOutboxMessage;
 pub use recordings::{NewSegment, RecordingUsage};
+pub use reports::NewReport;
 pub use search::{Description, search_words};
 pub use stationary::HeldObject;
 

@@ -534,22 +534,6 @@ pub struct EventsQuery {
     pub tag: Option<String>,
 }
 
-/// Where `day` begins and the next day begins on `zone`'s clock, in ms: 23 or 25 hours apart on
-/// the days daylight saving time starts or ends. Where midnight does not exist (a zone that
-/// springs forward at 00:00), the day begins at its first minute that does.
-pub(super) fn day_bounds_ms<Tz: chrono::TimeZone>(day: chrono::NaiveDate, zone: &Tz) -> Option<(i64, i64)> {
-    let start_of = |day: chrono::NaiveDate| {
-        let midnight = day.and_hms_opt(0, 0, 0)?;
-        (0..=24 * 60)
-            .step_by(15)
-            .find_map(|minutes| {
-                (midnight + chrono::Duration::minutes(minutes)).and_local_timezone(zone.clone()).earliest()
-            })
-            .map(|t| t.timestamp_millis())
-    };
-    Some((start_of(day)?, start_of(day.succ_opt()?)?))
-}
-
 impl EventsQuery {
     pub fn to_filter(&self, default_limit: u64) -> Result<EventFilter, Error> {
         let non_empty = |v: &Option<String>| v.as_ref().map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
@@ -557,7 +541,7 @@ impl EventsQuery {
             Some(date) => {
                 let day = chrono::NaiveDate::parse_from_str(&date, "%Y-%m-%d")
                     .map_err(|_| Error::invalid(format!("date {date:?} is not a day; use YYYY-MM-DD")))?;
-                let (start_ms, end_ms) = day_bounds_ms(day, &chrono::Local)
+                let (start_ms, end_ms) = crate::calendar::day_bounds_ms(day, &chrono::Local)
                     .ok_or_else(|| Error::invalid(format!("date {date:?} is out of range")))?;
                 (Some(start_ms), Some(end_ms))
             }
@@ -732,20 +716,5 @@ mod tests {
         let pasted = CameraForm { url: "rtsp://u:p@10.0.0.9/s".into(), ..form("", "", false) };
         assert_eq!(pasted.url_with_credentials(Some(stored)), "rtsp://u:p@10.0.0.9/s");
         assert_eq!(CameraForm::from_config(&form("", "", false).to_config(None).unwrap()).username, "");
-    }
-
-    #[test]
-    fn a_day_is_the_local_day_even_when_the_clocks_change() {
-        let hours = |date: &str, zone: chrono_tz::Tz| {
-            let day = chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d").unwrap();
-            let (start, end) = day_bounds_ms(day, &zone).unwrap();
-            let start_local = chrono::DateTime::from_timestamp_millis(start).unwrap().with_timezone(&zone);
-            ((end - start) / 3_600_000, start_local.format("%H:%M").to_string())
-        };
-        assert_eq!(hours("2026-03-29", chrono_tz::Europe::Berlin), (23, "00:00".into()), "spring forward");
-        assert_eq!(hours("2026-10-25", chrono_tz::Europe::Berlin), (25, "00:00".into()), "fall back");
-        assert_eq!(hours("2026-06-01", chrono_tz::Europe::Berlin), (24, "00:00".into()));
-        // Chile springs forward at midnight: 2026-09-06 begins at 01:00.
-        assert_eq!(hours("2026-09-06", chrono_tz::America::Santiago), (23, "01:00".into()), "no midnight");
     }
 }

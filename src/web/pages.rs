@@ -172,7 +172,7 @@ pub(super) async fn timeline_page(
         None => today,
     };
     let next = day.succ_opt().unwrap_or(day);
-    let (day_start_ms, day_end_ms) = super::forms::day_bounds_ms(day, &chrono::Local)
+    let (day_start_ms, day_end_ms) = crate::calendar::day_bounds_ms(day, &chrono::Local)
         .ok_or_else(|| Error::invalid(format!("day={day} is out of range")))?;
     let times = state.recordings.db().segment_times(runtime.id(), day_start_ms, day_end_ms).await?;
     let spans = super::recordings::spans(&times);
