@@ -52,6 +52,10 @@ pub enum BusMessage {
     Alert {
         event_id: i64,
     },
+    /// Report `report_id` was made: its deliveries wait in `report_deliveries`.
+    Report {
+        report_id: i64,
+    },
 }
 
 /// The facts about an event that subscribers need without a database read.

@@ -1,10 +1,18 @@
 //! Reports made from a seeded database: `watchpost report` writes a PDF whose text (poppler's
 //! `pdftotext`) shows the cameras and the counts the database holds, with the expected number of
 //! pages, every page renders (`pdftoppm`, kept under the test output for a look), a quiet day is
-//! one friendly page, and a week across the end of summer time has the right days.
+//! one friendly page, and a week across the end of summer time has the right days. A scheduled
+//! report is made once (also across a restart) and delivered once to the fake mail server and
+//! the fake Bot API, through a failure, and listed on the API and the Reports page.
 
+mod common;
+
+use common::smtp::FakeSmtp;
+use common::telegram::{Failure, FakeTelegram};
+use common::{TestApp, wait_for};
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::Duration;
 use watchpost::db::entities::camera;
 use watchpost::db::{Db, Description, NewEvent, Recipient};
 use watchpost::model::{EventKind, Severity};
@@ -240,4 +248,70 @@ async fn a_week_across_the_end_of_summer_time_counts_each_local_day() {
     assert!(text.contains("Mon 19 Oct – Sun 25 Oct 2026"), "{text}");
     assert!(text.contains("5 events on 1 camera"), "{text}");
     assert_eq!(render_pages(&pdf, "weekly"), pdf_pages(&pdf));
+}
+
+#[tokio::test]
+async fn a_scheduled_report_is_made_once_and_delivered_once_by_email_and_telegram() {
+    let telegram = FakeTelegram::start("123:report");
+    telegram.fail_next(&[Failure::ServerError]);
+    let smtp = FakeSmtp::start(None);
+    // Due since midnight: yesterday's report is made at start.
+    let config = format!(
+        "[telegram]\nbot_token = \"123:report\"\nchat_ids = [4242]\napi_url = \"{}\"\n\
+         [email]\nsmtp_host = \"127.0.0.1\"\nsmtp_port = {}\ntls = false\nstarttls = false\n\
+         from = \"Watchpost <cameras@example.com>\"\nto = [\"me@example.com\"]\n\
+         [[reports]]\nname = \"daily\"\nperiod = \"daily\"\nat = \"00:00\"\ntimezone = \"UTC\"\n\
+         send_to = [\"email\", \"telegram\"]\n",
+        telegram.api_url(),
+        smtp.port
+    );
+    let app = TestApp::start(&config).await;
+    let documents = wait_for("the report on Telegram", Duration::from_secs(60), || {
+        let sent = telegram.sent_by("sendDocument");
+        async move { (!sent.is_empty()).then_some(sent) }
+    })
+    .await;
+    let mails = wait_for("the report by e-mail", Duration::from_secs(60), || {
+        let mails = smtp.mails();
+        async move { (!mails.is_empty()).then_some(mails) }
+    })
+    .await;
+    assert_eq!(telegram.refused(), 1, "the first try met the 500");
+    let document = &documents[0];
+    assert_eq!(document.chat_id, 4242);
+    assert!(document.photo.as_deref().unwrap_or_default().starts_with(b"%PDF"), "a PDF is attached");
+    assert!(document.text.starts_with("Watchpost daily report"), "{}", document.text);
+    let parts = mails[0].parts();
+    let pdf = parts.iter().find(|p| p.mime_type() == "application/pdf").expect("a PDF attachment");
+    assert!(pdf.body.starts_with(b"%PDF"));
+    assert!(mails[0].header("subject").unwrap_or_default().starts_with("Watchpost daily report"));
+
+    let listed: serde_json::Value =
+        app.client.get(format!("{}/api/reports", app.base)).send().await.unwrap().json().await.unwrap();
+    let reports = listed["reports"].as_array().unwrap();
+    assert_eq!(reports.len(), 1, "{listed}");
+    let report = &reports[0];
+    assert_eq!(report["name"], "daily");
+    let statuses: Vec<&str> =
+        report["deliveries"].as_array().unwrap().iter().map(|d| d["status"].as_str().unwrap()).collect();
+    assert_eq!(statuses, ["sent", "sent"]);
+    let pdf = app.client.get(format!("{}{}", app.base, report["pdf"].as_str().unwrap())).send().await.unwrap();
+    assert_eq!(pdf.headers()["content-type"], "application/pdf");
+    assert!(pdf.bytes().await.unwrap().starts_with(b"%PDF"));
+    let page = app.client.get(format!("{}/reports", app.base)).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("daily: daily at 00:00, all cameras, sent by E-mail and Telegram"), "{page}");
+    assert!(page.contains("E-mail: sent"), "{page}");
+    // Nobody else may read reports.
+    let anonymous = app.anonymous.get(format!("{}/api/reports", app.base)).send().await.unwrap();
+    assert_eq!(anonymous.status(), 401);
+
+    // A restart makes no second report of the same day, and nothing is sent twice.
+    let data = app.shutdown().await;
+    let app = TestApp::start_in(&config, data).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let listed: serde_json::Value =
+        app.client.get(format!("{}/api/reports", app.base)).send().await.unwrap().json().await.unwrap();
+    assert_eq!(listed["reports"].as_array().unwrap().len(), 1);
+    assert_eq!((telegram.sent_by("sendDocument").len(), smtp.mails().len()), (1, 1));
+    app.shutdown().await;
 }

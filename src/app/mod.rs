@@ -118,6 +118,7 @@ pub async fn start(options: ServeOptions) -> Result<RunningApp> {
         clock: clock.clone(),
         ui_url: String::new(),
         describe: config.describe.clone(),
+        reports_dir: crate::reports::reports_dir(&data_dir),
     };
     // Bridges stop after the cameras (see `shutdown`), so they do not hang off the cameras' token.
     let channels = bridge_config(&config, &db, &auth.vault()).await;
@@ -137,7 +138,7 @@ pub async fn start(options: ServeOptions) -> Result<RunningApp> {
         cameras.clone(),
         tasks.clone(),
     );
-    let reports = crate::reports::Reports::new(db.clone(), media.clone(), &data_dir, schedules);
+    let reports = crate::reports::Reports::new(db.clone(), media.clone(), bus.clone(), &data_dir, schedules);
     let state = AppState {
         reports,
         recordings: recordings.clone(),

@@ -42,6 +42,17 @@ impl SendFailure {
     }
 }
 
+/// A report to send: the PDF and a line saying what it is.
+#[derive(Debug, Clone)]
+pub struct ReportFile {
+    /// "Watchpost daily report, Monday 30 November 2026".
+    pub title: String,
+    /// One or two sentences for the message's text.
+    pub text: String,
+    pub file_name: String,
+    pub pdf: Vec<u8>,
+}
+
 /// A channel that sends one alert to one recipient.
 pub trait AlertSender: Send + Sync + 'static {
     /// The channel whose `alert_deliveries` it sends.
@@ -52,6 +63,17 @@ pub trait AlertSender: Send + Sync + 'static {
         alert: &'a AlertView,
         recipient: &'a str,
     ) -> BoxFuture<'a, Result<Option<String>, SendFailure>>;
+    /// Sends a report to `recipient` (a channel that cannot carry files refuses for good).
+    fn send_report<'a>(
+        &'a self,
+        _report: &'a ReportFile,
+        _recipient: &'a str,
+    ) -> BoxFuture<'a, Result<(), SendFailure>> {
+        let channel = self.channel();
+        Box::pin(async move {
+            Err(SendFailure { reason: format!("{channel} cannot carry reports"), retry_after: None, permanent: true })
+        })
+    }
 }
 
 /// Runs a channel that only sends alerts: its delivery worker, woken whenever the bus says an
@@ -70,7 +92,8 @@ pub async fn serve(
         tokio::select! {
             _ = cancel.cancelled() => break,
             message = bus.recv() => match message {
-                Ok(BusMessage::Alert { .. }) | Err(broadcast::error::RecvError::Lagged(_)) => wake.notify_one(),
+                Ok(BusMessage::Alert { .. } | BusMessage::Report { .. })
+                | Err(broadcast::error::RecvError::Lagged(_)) => wake.notify_one(),
                 Ok(_) => {}
                 Err(broadcast::error::RecvError::Closed) => break,
             },
@@ -138,14 +161,21 @@ pub async fn run(
                 }
                 Err(err) => tracing::warn!(error = %err, "cannot read the alerts waiting to be sent"),
             }
+            if now_ms >= paused_until_ms
+                && let Some(pause) = deliver_reports(&*sender, &context, give_up_ms).await
+            {
+                paused_until_ms = context.clock.now_ms() + pause.as_millis() as i64;
+            }
             if let Ok(pending) = context.db.count_deliveries(channel, DeliveryStatus::Pending).await {
                 health.update(|h| h.pending = pending);
             }
         }
         let now_ms = context.clock.now_ms();
-        let next_ms = match context.db.next_delivery_ms(channel).await {
-            Ok(Some(next)) => next.max(paused_until_ms),
-            _ => now_ms + IDLE_LOOK.as_millis() as i64,
+        let alerts_next = context.db.next_delivery_ms(channel).await.ok().flatten();
+        let reports_next = context.db.next_report_delivery_ms(channel).await.ok().flatten();
+        let next_ms = match alerts_next.into_iter().chain(reports_next).min() {
+            Some(next) => next.max(paused_until_ms),
+            None => now_ms + IDLE_LOOK.as_millis() as i64,
         };
         let wait = Duration::from_millis((next_ms - now_ms).clamp(0, IDLE_LOOK.as_millis() as i64) as u64);
         if full_batch && now_ms >= paused_until_ms {
@@ -228,6 +258,105 @@ async fn deliver(
             failure.retry_after
         }
     }
+}
+
+/// Sends `sender`'s channel's due report deliveries; returns how long the whole channel must wait
+/// (a 429).
+async fn deliver_reports(sender: &dyn AlertSender, context: &BridgeContext, give_up_ms: i64) -> Option<Duration> {
+    let db = &context.db;
+    let channel = sender.channel();
+    let rows = match db.due_report_deliveries(channel, context.clock.now_ms(), BATCH).await {
+        Ok(rows) => rows,
+        Err(err) => {
+            tracing::warn!(error = %err, "cannot read the reports waiting to be sent");
+            return None;
+        }
+    };
+    let log_error = |err: crate::error::Error| tracing::warn!(error = %err, "cannot record a report's delivery");
+    for row in rows {
+        let now_ms = context.clock.now_ms();
+        let tried = |status, next_ms, error: Option<String>| async move {
+            db.report_delivery_tried(row.id, status, now_ms, next_ms, error.as_deref()).await.unwrap_or_else(log_error)
+        };
+        if now_ms - row.created_ms > give_up_ms {
+            let last = row.last_error.clone().unwrap_or_else(|| "no try got through".into());
+            tracing::warn!(report = row.report_id, %channel, "report not delivered: {last}");
+            tried(DeliveryStatus::Failed, now_ms, Some(format!("gave up after {} h: {last}", give_up_ms / 3_600_000)))
+                .await;
+            continue;
+        }
+        let file = match report_file(context, row.report_id).await {
+            Ok(file) => file,
+            Err(reason) => {
+                tried(DeliveryStatus::Failed, now_ms, Some(reason)).await;
+                continue;
+            }
+        };
+        match sender.send_report(&file, &row.recipient).await {
+            Ok(()) => {
+                tracing::info!(report = row.report_id, %channel, "report delivered");
+                tried(DeliveryStatus::Sent, now_ms, None).await;
+            }
+            Err(failure) if failure.permanent => {
+                tracing::warn!(report = row.report_id, %channel, reason = %failure.reason, "report cannot be delivered");
+                tried(DeliveryStatus::Failed, now_ms, Some(failure.reason)).await;
+            }
+            Err(failure) => {
+                let delay = failure.retry_after.unwrap_or_default().max(retry_delay(row.attempts));
+                tracing::warn!(report = row.report_id, %channel, reason = %failure.reason, retry_in_s = delay.as_secs_f32(), "report not delivered yet");
+                tried(DeliveryStatus::Pending, now_ms + delay.as_millis() as i64, Some(failure.reason.clone())).await;
+                if failure.retry_after.is_some() {
+                    return failure.retry_after;
+                }
+            }
+        }
+    }
+    None
+}
+
+/// Report `id` as a channel sends it, or why it cannot be sent.
+async fn report_file(context: &BridgeContext, id: i64) -> Result<ReportFile, String> {
+    let report = match context.db.get_report(id).await {
+        Ok(Some(report)) => report,
+        Ok(None) => return Err("the report was deleted before it was sent".into()),
+        Err(err) => return Err(format!("the report cannot be read: {err}")),
+    };
+    let file_name = std::path::Path::new(&report.path).file_name().map(|n| n.to_string_lossy().into_owned());
+    let pdf = match &file_name {
+        Some(name) => tokio::fs::read(context.reports_dir.join(name)).await.ok(),
+        None => None,
+    };
+    let (Some(file_name), Some(pdf)) = (file_name, pdf) else {
+        return Err(format!("the report's file {} is missing", report.path));
+    };
+    let zone = report.timezone.parse::<chrono_tz::Tz>().ok();
+    let day = |ms: i64| {
+        let utc = chrono::DateTime::from_timestamp_millis(ms).unwrap_or_default();
+        match zone {
+            Some(zone) => utc.with_timezone(&zone).date_naive(),
+            None => utc.with_timezone(&chrono::Local).date_naive(),
+        }
+    };
+    let (first, last) = (day(report.from_ms), day(report.to_ms - 1));
+    let span = if first == last {
+        first.format("%A %-d %B %Y").to_string()
+    } else {
+        format!("{} – {}", first.format("%a %-d %b"), last.format("%a %-d %b %Y"))
+    };
+    let title = format!("Watchpost {} report, {span}", report.period);
+    let events = match report.events {
+        0 => "No events: a quiet period.".to_string(),
+        1 => "1 event.".to_string(),
+        n => format!("{n} events."),
+    };
+    let link =
+        if context.ui_url.is_empty() { String::new() } else { format!(" All reports: {}/reports", context.ui_url) };
+    Ok(ReportFile {
+        title,
+        text: format!("{events} The PDF has the charts, each camera's uptime and the top events.{link}"),
+        file_name,
+        pdf,
+    })
 }
 
 #[cfg(test)]

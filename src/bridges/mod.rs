@@ -159,6 +159,8 @@ pub struct BridgeContext {
     pub ui_url: String,
     /// How alerts wait for descriptions (`[describe] alert_wait_secs`).
     pub describe: crate::describe::settings::DescribeConfig,
+    /// Where the reports to send are kept.
+    pub reports_dir: std::path::PathBuf,
 }
 
 /// Builds a bridge from its own config section; `None` when it is not configured.
@@ -345,9 +347,15 @@ pub fn report_recipients(config: &Config, send_to: &[Channel]) -> Vec<crate::db:
                 all.push(Recipient { channel: Channel::Email, recipient: config.email.to.join(", ") })
             }
             Channel::Telegram if config.telegram.enabled() => all.extend(
-                config.telegram.chat_ids.iter().map(|chat| Recipient { channel: Channel::Telegram, recipient: chat.to_string() }),
+                config
+                    .telegram
+                    .chat_ids
+                    .iter()
+                    .map(|chat| Recipient { channel: Channel::Telegram, recipient: chat.to_string() }),
             ),
-            other => tracing::warn!(channel = %other, "a report is to be sent by a channel that is not set up; skipped"),
+            other => {
+                tracing::warn!(channel = %other, "a report is to be sent by a channel that is not set up; skipped")
+            }
         }
     }
     all

@@ -163,6 +163,19 @@ impl Db {
             .await?)
     }
 
+    /// When `channel`'s next pending report delivery is due.
+    pub async fn next_report_delivery_ms(&self, channel: Channel) -> Result<Option<i64>> {
+        Ok(report_delivery::Entity::find()
+            .select_only()
+            .column_as(report_delivery::Column::NextTryMs.min(), "next")
+            .filter(report_delivery::Column::Channel.eq(channel))
+            .filter(report_delivery::Column::Status.eq(DeliveryStatus::Pending))
+            .into_tuple::<Option<i64>>()
+            .one(&self.conn)
+            .await?
+            .flatten())
+    }
+
     /// Every delivery of report `id`, in the order they were made.
     pub async fn report_deliveries_of(&self, id: i64) -> Result<Vec<report_delivery::Model>> {
         Ok(report_delivery::Entity::find()

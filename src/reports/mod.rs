@@ -14,6 +14,7 @@ pub mod pdf;
 pub mod render;
 pub mod settings;
 
+use crate::bus::{BusMessage, EventBus};
 use crate::db::entities::report;
 use crate::db::{Db, NewReport, Recipient};
 use crate::error::{Error, Result};
@@ -46,6 +47,7 @@ pub enum Progress {
 #[derive(Clone)]
 pub struct Reports {
     db: Db,
+    bus: EventBus,
     media: MediaStore,
     dir: PathBuf,
     /// Each `[[reports]]` entry with where its reports go.
@@ -55,8 +57,14 @@ pub struct Reports {
 
 impl Reports {
     /// `schedules`: each `[[reports]]` entry with the recipients of the channels it names.
-    pub fn new(db: Db, media: MediaStore, data_dir: &Path, schedules: Vec<(ReportConfig, Vec<Recipient>)>) -> Self {
-        Self { db, media, dir: reports_dir(data_dir), schedules: Arc::new(schedules), progress: Arc::default() }
+    pub fn new(
+        db: Db,
+        media: MediaStore,
+        bus: EventBus,
+        data_dir: &Path,
+        schedules: Vec<(ReportConfig, Vec<Recipient>)>,
+    ) -> Self {
+        Self { db, bus, media, dir: reports_dir(data_dir), schedules: Arc::new(schedules), progress: Arc::default() }
     }
 
     /// The stored PDF of report `report`, if its file is still there.
@@ -127,6 +135,9 @@ impl Reports {
             recipients = send_to.len(),
             "report made"
         );
+        if !send_to.is_empty() {
+            self.bus.publish(BusMessage::Report { report_id: stored.id });
+        }
         Ok(stored)
     }
 

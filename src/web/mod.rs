@@ -23,6 +23,7 @@ mod openapi;
 mod pages;
 mod ranges;
 mod recordings;
+mod reports;
 mod respond;
 mod view;
 mod whatsapp;
@@ -97,6 +98,10 @@ pub fn routes() -> Vec<RouteSpec> {
         RouteSpec::new(GET, "/api/events/{id}", Viewer, || web::route().to(api::get_event)),
         RouteSpec::new(GET, "/api/events/{id}/snapshot.jpg", Viewer, || web::route().to(api::event_snapshot)),
         RouteSpec::new(GET, "/api/events/{id}/clip.mp4", Viewer, || web::route().to(recordings::event_clip)),
+        RouteSpec::new(GET, "/api/reports", Viewer, || web::route().to(reports::reports_api)),
+        RouteSpec::new(GET, "/api/reports/{file}", Viewer, || web::route().to(reports::report_pdf)),
+        RouteSpec::new(GET, "/reports", Viewer, || web::route().to(reports::reports_page)),
+        RouteSpec::new(POST, "/reports/generate", Admin, || web::route().to(reports::generate)),
         RouteSpec::new(GET, "/", Viewer, || web::route().to(pages::dashboard)),
         RouteSpec::new(GET, "/live", Viewer, || web::route().to(pages::live_grid)),
         RouteSpec::new(GET, "/cameras/new", Admin, || web::route().to(pages::new_camera)),

@@ -20,6 +20,7 @@ pub struct Sent {
     pub chat_id: i64,
     /// The message's text or the photo's caption.
     pub text: String,
+    /// The photo's or the document's bytes.
     pub photo: Option<Vec<u8>>,
     pub reply_markup: Option<serde_json::Value>,
     /// Other fields (`message_id` of an edit, `callback_query_id`, …).
@@ -158,7 +159,8 @@ fn bad_request(
     let text_of = |key: &str| fields.get(key).and_then(|v| v.as_str()).map(|t| t.encode_utf16().count());
     let has_chat =
         fields.get("chat_id").is_some_and(|v| v.as_i64().is_some() || v.as_str().is_some_and(|s| !s.is_empty()));
-    let needs_chat = ["sendMessage", "sendPhoto", "editMessageCaption", "editMessageText"].contains(&method);
+    let needs_chat =
+        ["sendMessage", "sendPhoto", "sendDocument", "editMessageCaption", "editMessageText"].contains(&method);
     if needs_chat && !has_chat {
         return Some("Bad Request: chat_id is empty".into());
     }
@@ -181,6 +183,9 @@ fn bad_request(
             }
             _ => {}
         },
+        "sendDocument" if photo.is_none() && fields.get("document").and_then(|v| v.as_str()).is_none() => {
+            return Some("Bad Request: there is no document in the request".into());
+        }
         "answerCallbackQuery" => {
             if fields.get("callback_query_id").and_then(|v| v.as_str()).is_none_or(str::is_empty) {
                 return Some(
@@ -193,7 +198,7 @@ fn bad_request(
         }
         _ => {}
     }
-    if matches!(method, "sendPhoto" | "editMessageCaption") && text_of("caption") > Some(1024) {
+    if matches!(method, "sendPhoto" | "sendDocument" | "editMessageCaption") && text_of("caption") > Some(1024) {
         return Some("Bad Request: message caption is too long".into());
     }
     if let Some(markup) = fields.get("reply_markup") {
@@ -226,6 +231,7 @@ fn answer(request: &super::http_wire::HttpRequest, state: &(Mutex<State>, Condva
     let known = [
         "getUpdates",
         "sendPhoto",
+        "sendDocument",
         "sendMessage",
         "editMessageCaption",
         "editMessageText",
@@ -314,6 +320,13 @@ fn answer(request: &super::http_wire::HttpRequest, state: &(Mutex<State>, Condva
                     serde_json::json!([{ "file_id": "p", "file_unique_id": "u", "width": 640, "height": 360 }]);
             }
             message
+        }
+        "sendDocument" => {
+            state.next_message += 1;
+            serde_json::json!({
+                "message_id": state.next_message, "date": now(), "chat": chat, "caption": text,
+                "document": { "file_id": "d", "file_unique_id": "v", "file_name": "report.pdf", "mime_type": "application/pdf" },
+            })
         }
         "answerCallbackQuery" => serde_json::Value::Bool(true),
         "getMe" => {

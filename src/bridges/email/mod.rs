@@ -188,6 +188,28 @@ impl AlertSender for Mailer {
             }
         })
     }
+    fn send_report<'a>(
+        &'a self,
+        report: &'a delivery::ReportFile,
+        recipients: &'a str,
+    ) -> BoxFuture<'a, Result<(), SendFailure>> {
+        Box::pin(async move {
+            let permanent = |reason: String| SendFailure { reason, retry_after: None, permanent: true };
+            let to: Mailboxes = recipients.parse().map_err(|err| permanent(format!("{recipients:?}: {err}")))?;
+            let mut builder = Message::builder().from(self.from.clone()).subject(report.title.clone());
+            for mailbox in to {
+                builder = builder.to(mailbox);
+            }
+            let pdf = Attachment::new(report.file_name.clone())
+                .body(report.pdf.clone(), ContentType::parse("application/pdf").expect("a MIME type"));
+            let body = MultiPart::mixed()
+                .singlepart(SinglePart::plain(format!("{}\n\n{}\n", report.title, report.text)))
+                .singlepart(pdf);
+            let message =
+                builder.multipart(body).map_err(|err| permanent(format!("the e-mail cannot be written: {err}")))?;
+            self.transport.send(message).await.map(|_| ()).map_err(|err| SendFailure::retry(describe(&err)))
+        })
+    }
 }
 
 /// An SMTP failure in words (lettre's errors never hold the password).

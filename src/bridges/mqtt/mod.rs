@@ -594,6 +594,8 @@ impl Core {
                 self.on_event("update", &event).await;
             }
             BusMessage::Alert { .. } => self.queue_alerts().await,
+            // Reports go by e-mail and Telegram only.
+            BusMessage::Report { .. } => {}
             BusMessage::EventEnded(event) => {
                 self.on_event("end", &event).await;
             }

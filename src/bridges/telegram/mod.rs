@@ -106,7 +106,7 @@ impl TelegramBridge {
             tokio::select! {
                 _ = cancel.cancelled() => break,
                 message = bus.recv() => match message {
-                    Ok(BusMessage::Alert { .. }) => wake.notify_one(),
+                    Ok(BusMessage::Alert { .. } | BusMessage::Report { .. }) => wake.notify_one(),
                     Ok(BusMessage::EventUpdated(event)) if event.description.is_some() => {
                         // Apart, so slow edits do not hold up new alerts.
                         tokio::spawn(self.clone().edit_captions(event.id));
@@ -311,6 +311,26 @@ impl AlertSender for TelegramSender {
                 }
             };
             sent.map(|message| Some(message.id.0.to_string())).map_err(|err| failure(&err))
+        })
+    }
+    fn send_report<'a>(
+        &'a self,
+        report: &'a delivery::ReportFile,
+        recipient: &'a str,
+    ) -> BoxFuture<'a, Result<(), SendFailure>> {
+        Box::pin(async move {
+            let chat = recipient.parse::<i64>().map(ChatId).map_err(|_| SendFailure {
+                reason: format!("{recipient:?} is not a chat id"),
+                retry_after: None,
+                permanent: true,
+            })?;
+            let caption: String = format!("{}\n{}", report.title, report.text).chars().take(CAPTION_LIMIT).collect();
+            self.bot
+                .send_document(chat, InputFile::memory(report.pdf.clone()).file_name(report.file_name.clone()))
+                .caption(caption)
+                .await
+                .map(|_| ())
+                .map_err(|err| failure(&err))
         })
     }
 }
