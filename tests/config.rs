@@ -470,3 +470,39 @@ fn secrets_come_from_run_secrets_or_watchpost_secrets_dir() {
         assert!(printed.contains("listen_on") && printed.contains("/run/secrets"), "{printed}");
     }
 }
+
+#[test]
+fn report_settings_name_the_key_and_the_fix() {
+    let issues = problems(
+        r#"
+        [[reports]]
+        name = "daily"
+        at = "7am"
+        timezone = "Mars/Olympus"
+        send_to = ["mqtt"]
+        top_events = 50
+
+        [[reports]]
+        name = "daily"
+        period = "weekly"
+        weekday = "someday"
+        "#,
+    );
+    let keys: Vec<&str> = issues.iter().map(|i| i.key.as_str()).collect();
+    assert_eq!(
+        keys,
+        [
+            "reports[0].at",
+            "reports[0].timezone",
+            "reports[0].send_to[0]",
+            "reports[0].top_events",
+            "reports[1].weekday",
+            "reports[1].name"
+        ]
+    );
+    assert!(issues[0].message.contains("write it as \"22:30\""), "{}", issues[0]);
+    assert!(issues[2].message.contains("use \"email\" or \"telegram\""), "{}", issues[2]);
+    assert!(issues[5].message.contains("names another report too"), "{}", issues[5]);
+    let issues = problems("[[reports]]\nname = \"x\"\nperiod = \"monthly\"\n");
+    assert_eq!(issues[0].key, "reports[0].period");
+}

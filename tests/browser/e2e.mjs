@@ -189,6 +189,17 @@ try {
   check(await page.locator(".event-card .status-resolved").count() === cards, "bulk resolve resolved them all");
   await shot(page, "events-resolved");
 
+  // Reports: none yet; "Generate now" shows its progress and then today's report, as a PDF.
+  await page.click("nav >> text=Reports");
+  check(await page.isVisible("text=No report has been made yet"), "the Reports page says none was made");
+  await shot(page, "reports-empty");
+  await Promise.all([page.waitForNavigation(), page.click("text=Generate now")]);
+  await page.waitForSelector("text=is ready", { timeout: 60000 });
+  const pdfLink = await page.getAttribute("table a[href$='.pdf']", "href");
+  const pdf = await page.request.get(`${base}${pdfLink}`);
+  check(pdf.status() === 200 && pdf.headers()["content-type"] === "application/pdf", "the report downloads as a PDF");
+  await shot(page, "reports");
+
   // Settings: add a viewer; look at tokens and the audit log.
   await page.click("nav >> text=Settings");
   await page.fill("form[action='/settings/users'] input[name=name]", VIEWER.name);
