@@ -19,6 +19,7 @@ pub mod demo;
 pub mod describe;
 pub mod detect;
 pub mod discovery;
+pub mod erase;
 pub mod error;
 pub mod geometry;
 pub mod http;

@@ -93,6 +93,22 @@ impl MediaStore {
         }
     }
 
+    /// Deletes a snapshot and its copy with boxes drawn; whether anything was deleted. A file
+    /// already gone is no error; one that cannot be deleted is logged.
+    pub async fn remove_snapshot(&self, snapshot: &str) -> bool {
+        let mut removed = false;
+        for relative in [snapshot.to_string(), Self::annotated_path(snapshot)] {
+            if let Some(path) = self.resolve(&relative) {
+                match tokio::fs::remove_file(&path).await {
+                    Ok(()) => removed = true,
+                    Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(err) => tracing::warn!(path = %relative, error = %err, "cannot delete a snapshot"),
+                }
+            }
+        }
+        removed
+    }
+
     /// Writes `bytes` to `relative` atomically: readers see the old file or the whole new one.
     pub fn write_atomic(&self, relative: &str, bytes: &[u8]) -> Result<()> {
         let target = self.resolve(relative).ok_or_else(|| Error::invalid(format!("bad media path {relative:?}")))?;

@@ -272,8 +272,8 @@ impl Db {
         Ok(result.rows_affected > 0)
     }
 
-    /// Events matching `filter`, newest first.
-    pub async fn list_events(&self, filter: &EventFilter) -> Result<Vec<event::Model>> {
+    /// The events `filter` selects, before paging and search.
+    fn events_selected(filter: &EventFilter) -> sea_orm::Select<event::Entity> {
         let mut query = event::Entity::find();
         if let Some(camera) = &filter.camera {
             query = query.filter(event::Column::CameraId.eq(camera.as_str()));
@@ -310,6 +310,12 @@ impl Db {
         if filter.alerts_only {
             query = query.filter(event::Column::AlertedMs.is_not_null());
         }
+        query
+    }
+
+    /// Events matching `filter`, newest first.
+    pub async fn list_events(&self, filter: &EventFilter) -> Result<Vec<event::Model>> {
+        let mut query = Self::events_selected(filter);
         if let Some(before) = filter.before {
             query = query.filter(event::Column::Id.lt(before));
         }
@@ -333,6 +339,20 @@ impl Db {
         found.sort_by_key(|e| std::cmp::Reverse(search::relevance(&words, e)));
         found.truncate(limit as usize);
         Ok(found)
+    }
+
+    /// Every event matching `filter` (its search words matching any, no paging), oldest first;
+    /// `filter.limit` and `before` are ignored.
+    pub async fn events_matching(&self, filter: &EventFilter) -> Result<Vec<event::Model>> {
+        let mut query = Self::events_selected(filter);
+        if let Some(text) = &filter.query {
+            let words = search_words(text);
+            if words.is_empty() {
+                return Ok(Vec::new());
+            }
+            query = query.filter(search::matches_any(self.conn.get_database_backend(), &words));
+        }
+        Ok(query.order_by_asc(event::Column::Id).all(&self.conn).await?)
     }
 
     pub async fn count_events(&self, camera: Option<&str>) -> Result<u64> {

@@ -2,7 +2,7 @@
 //! retention sweep need, and the figures of the Storage page.
 
 use super::Db;
-use super::entities::{alert_delivery, event, recording_segment};
+use super::entities::{alert_delivery, event, recording_segment, stationary_object};
 use crate::error::Result;
 use sea_orm::sea_query::{Expr, ExprTrait, Func, OnConflict, SimpleExpr};
 use sea_orm::{ColumnTrait, EntityTrait, FromQueryResult, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait};
@@ -181,7 +181,8 @@ impl Db {
             .await?)
     }
 
-    /// Deletes events with their alert deliveries, in one transaction.
+    /// Deletes events with their alert deliveries (and a held stationary object), in one
+    /// transaction; search forgets them with their rows.
     pub async fn delete_events(&self, ids: &[i64]) -> Result<u64> {
         if ids.is_empty() {
             return Ok(0);
@@ -189,6 +190,10 @@ impl Db {
         let txn = self.conn.begin().await?;
         alert_delivery::Entity::delete_many()
             .filter(alert_delivery::Column::EventId.is_in(ids.iter().copied()))
+            .exec(&txn)
+            .await?;
+        stationary_object::Entity::delete_many()
+            .filter(stationary_object::Column::EventId.is_in(ids.iter().copied()))
             .exec(&txn)
             .await?;
         let deleted =

@@ -61,6 +61,15 @@ impl Db {
         Ok(())
     }
 
+    /// Forgets a camera's outages (with the rest of its history).
+    pub async fn forget_camera_outages(&self, camera: &str) -> Result<()> {
+        camera_outage::Entity::delete_many()
+            .filter(camera_outage::Column::CameraId.eq(camera))
+            .exec(&self.conn)
+            .await?;
+        Ok(())
+    }
+
     /// The outages that overlap `[from_ms, to_ms)`, oldest first.
     pub async fn outages_between(&self, from_ms: i64, to_ms: i64) -> Result<Vec<camera_outage::Model>> {
         Ok(camera_outage::Entity::find()

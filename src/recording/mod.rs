@@ -93,6 +93,30 @@ impl Recordings {
         self.db.segments_between(camera, from_ms, to_ms).await
     }
 
+    /// Deletes segments, each file before its row (a crash between leaves a row the recovery pass
+    /// drops, never a file it would index again); a file that cannot be deleted keeps its row.
+    /// Returns how many went and their bytes.
+    pub async fn remove(&self, segments: &[recording_segment::Model]) -> Result<(u64, u64)> {
+        let mut ids = Vec::with_capacity(segments.len());
+        let mut bytes = 0;
+        for segment in segments {
+            if let Some(file) = self.file(&segment.path) {
+                match tokio::fs::remove_file(&file).await {
+                    Ok(()) => {}
+                    Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(err) => {
+                        tracing::warn!(path = %segment.path, error = %err, "cannot delete a recording");
+                        continue;
+                    }
+                }
+            }
+            bytes += segment.bytes.max(0) as u64;
+            ids.push(segment.id);
+        }
+        self.db.delete_segments(&ids).await?;
+        Ok((ids.len() as u64, bytes))
+    }
+
     /// Bytes free for recordings on their disk; `None` when the directory cannot be asked.
     pub fn free_bytes(&self) -> Option<u64> {
         free_bytes(&self.dir)

@@ -130,15 +130,7 @@ impl Sweeper {
         let before = now_ms - i64::from(rules.event_days) * DAY_MS;
         let expired = self.store.db().ended_events_before(camera, before, EVENT_BATCH).await?;
         for snapshot in expired.iter().filter_map(|(_, snapshot)| snapshot.as_deref()) {
-            for relative in [snapshot.to_string(), MediaStore::annotated_path(snapshot)] {
-                if let Some(path) = self.media.resolve(&relative) {
-                    match tokio::fs::remove_file(&path).await {
-                        Ok(()) => {}
-                        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
-                        Err(err) => tracing::warn!(path = %relative, error = %err, "cannot delete a snapshot"),
-                    }
-                }
-            }
+            self.media.remove_snapshot(snapshot).await;
         }
         let ids: Vec<i64> = expired.iter().map(|(id, _)| *id).collect();
         report.events += self.store.db().delete_events(&ids).await?;
@@ -231,23 +223,9 @@ impl Sweeper {
 
     /// Deletes files, then their rows; returns how many.
     async fn delete(&self, segments: &[recording_segment::Model], report: &mut SweepReport) -> Result<u64> {
-        let mut ids = Vec::with_capacity(segments.len());
-        for segment in segments {
-            if let Some(file) = self.store.file(&segment.path) {
-                match tokio::fs::remove_file(&file).await {
-                    Ok(()) => {}
-                    Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
-                    Err(err) => {
-                        tracing::warn!(path = %segment.path, error = %err, "cannot delete a recording");
-                        continue;
-                    }
-                }
-            }
-            report.bytes += segment.bytes.max(0) as u64;
-            ids.push(segment.id);
-        }
-        self.store.db().delete_segments(&ids).await?;
-        Ok(ids.len() as u64)
+        let (count, bytes) = self.store.remove(segments).await?;
+        report.bytes += bytes;
+        Ok(count)
     }
 }
 

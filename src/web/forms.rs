@@ -532,6 +532,33 @@ pub struct EventsQuery {
     pub alerts: Option<String>,
     /// Events carrying this tag.
     pub tag: Option<String>,
+    /// Events from this moment on: `YYYY-MM-DD` (the server's midnight), RFC 3339, or ms.
+    pub from: Option<String>,
+    /// Events before this moment, written as `from`.
+    pub to: Option<String>,
+    /// The events page after a deletion: how many went.
+    pub deleted: Option<u64>,
+}
+
+/// A moment in a query: `YYYY-MM-DD` (that day's start on the server's clock), an RFC 3339 time
+/// (`2026-11-30T08:00:00+01:00`), or milliseconds since 1970.
+pub fn parse_moment(key: &str, text: &str) -> Result<i64, Error> {
+    let text = text.trim();
+    if let Ok(ms) = text.parse::<i64>() {
+        return Ok(ms);
+    }
+    if let Ok(time) = chrono::DateTime::parse_from_rfc3339(text) {
+        return Ok(time.timestamp_millis());
+    }
+    chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .ok()
+        .and_then(|day| crate::calendar::day_bounds_ms(day, &chrono::Local))
+        .map(|(start, _)| start)
+        .ok_or_else(|| {
+            Error::invalid(format!(
+                "{key} {text:?} is not a time; use YYYY-MM-DD, 2026-11-30T08:00:00+01:00 or milliseconds"
+            ))
+        })
 }
 
 impl EventsQuery {
@@ -547,6 +574,12 @@ impl EventsQuery {
             }
             None => (None, None),
         };
+        let moment =
+            |key: &str, value: &Option<String>| non_empty(value).map(|text| parse_moment(key, &text)).transpose();
+        let (from_ms, to_ms) = (moment("from", &self.from)?, moment("to", &self.to)?);
+        // A day and a range together: the part they share.
+        let since_ms = [since_ms, from_ms].into_iter().flatten().max();
+        let until_ms = [until_ms, to_ms].into_iter().flatten().min();
         let limit = self.limit.unwrap_or(default_limit);
         if !(1..=500).contains(&limit) {
             return Err(Error::invalid(format!("limit {limit} is out of range; use 1–500")));

@@ -12,6 +12,7 @@ mod access;
 mod account;
 mod api;
 mod camera_api;
+mod deletion;
 mod discovery;
 mod forms;
 mod guard;
@@ -95,7 +96,9 @@ pub fn routes() -> Vec<RouteSpec> {
         RouteSpec::new(GET, "/api/cameras/{id}/export.mp4", Viewer, || web::route().to(recordings::export)),
         RouteSpec::new(GET, "/api/storage", Viewer, || web::route().to(recordings::storage)),
         RouteSpec::new(GET, "/api/events", Viewer, || web::route().to(api::list_events)),
+        RouteSpec::new(POST, "/api/events/delete", Admin, || web::route().to(deletion::delete_events_api)),
         RouteSpec::new(GET, "/api/events/{id}", Viewer, || web::route().to(api::get_event)),
+        RouteSpec::new(DELETE, "/api/events/{id}", Admin, || web::route().to(deletion::delete_event)),
         RouteSpec::new(GET, "/api/events/{id}/snapshot.jpg", Viewer, || web::route().to(api::event_snapshot)),
         RouteSpec::new(GET, "/api/events/{id}/clip.mp4", Viewer, || web::route().to(recordings::event_clip)),
         RouteSpec::new(GET, "/api/reports", Viewer, || web::route().to(reports::reports_api)),
@@ -112,7 +115,11 @@ pub fn routes() -> Vec<RouteSpec> {
         RouteSpec::new(GET, "/cameras/{id}/timeline", Viewer, || web::route().to(pages::timeline_page)),
         RouteSpec::new(GET, "/cameras/{id}/delete", Admin, || web::route().to(pages::confirm_delete)),
         RouteSpec::new(POST, "/cameras/{id}/delete", Admin, || web::route().to(pages::delete_camera)),
+        RouteSpec::new(GET, "/cameras/{id}/history/delete", Admin, || web::route().to(deletion::camera_history)),
+        RouteSpec::new(POST, "/cameras/{id}/history/delete", Admin, || web::route().to(deletion::camera_history)),
         RouteSpec::new(GET, "/events", Viewer, || web::route().to(pages::events_page)),
+        RouteSpec::new(GET, "/events/delete", Admin, || web::route().to(deletion::confirm_delete_matching)),
+        RouteSpec::new(POST, "/events/delete", Admin, || web::route().to(deletion::delete_events_form)),
         RouteSpec::new(GET, "/events/{id}", Viewer, || web::route().to(pages::event_page)),
         RouteSpec::new(POST, "/events/{id}/status", Viewer, || web::route().to(pages::set_event_status)),
         RouteSpec::new(POST, "/events/resolve", Viewer, || web::route().to(pages::resolve_events)),

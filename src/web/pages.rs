@@ -457,6 +457,30 @@ pub(super) async fn events_page(
 }
 
 impl EventsPage {
+    /// This page's filters (the search too) as a query string, `?…`, for "Delete these…".
+    fn filter_query(&self) -> String {
+        let query = &self.query;
+        let mut link = url::form_urlencoded::Serializer::new(String::new());
+        for (key, value) in [
+            ("camera", &query.camera),
+            ("kind", &query.kind),
+            ("label", &query.label),
+            ("zone", &query.zone),
+            ("date", &query.date),
+            ("severity", &query.severity),
+            ("status", &query.status),
+            ("alerts", &query.alerts),
+            ("tag", &query.tag),
+            ("q", &query.q),
+        ] {
+            if let Some(v) = value.as_ref().filter(|v| !v.is_empty()) {
+                link.append_pair(key, v);
+            }
+        }
+        let link = link.finish();
+        if link.is_empty() { String::new() } else { format!("?{link}") }
+    }
+
     /// `/events` with this page's filters (not the search: results by rank have no pages), and
     /// `before` when given.
     fn link(&self, before: Option<i64>) -> String {
