@@ -18,6 +18,20 @@ pub fn day_bounds_ms<Tz: chrono::TimeZone>(day: chrono::NaiveDate, zone: &Tz) ->
     Some((start_of(day)?, start_of(day.succ_opt()?)?))
 }
 
+/// A moment as people and scripts write it: `YYYY-MM-DD` (that day's start on the server's
+/// clock), an RFC 3339 time (`2026-11-30T08:00:00+01:00`), or milliseconds since 1970.
+pub fn parse_moment(text: &str) -> Option<i64> {
+    let text = text.trim();
+    if let Ok(ms) = text.parse::<i64>() {
+        return Some(ms);
+    }
+    if let Ok(time) = chrono::DateTime::parse_from_rfc3339(text) {
+        return Some(time.timestamp_millis());
+    }
+    let day = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").ok()?;
+    day_bounds_ms(day, &chrono::Local).map(|(start, _)| start)
+}
+
 /// The wall-clock time of `utc_ms` on `zone`'s clock.
 pub fn local_time<Tz: chrono::TimeZone>(utc_ms: i64, zone: &Tz) -> chrono::NaiveDateTime {
     chrono::DateTime::from_timestamp_millis(utc_ms).unwrap_or_default().with_timezone(zone).naive_local()

@@ -21,6 +21,7 @@ pub mod detect;
 pub mod discovery;
 pub mod erase;
 pub mod error;
+pub mod export;
 pub mod geometry;
 pub mod http;
 pub mod live;

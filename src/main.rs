@@ -76,6 +76,26 @@ enum Command {
         #[command(flatten)]
         store: StoreArgs,
     },
+    /// Export events as a ZIP (events.json, snapshots, clips), as the events page does.
+    Export {
+        /// From this moment: YYYY-MM-DD, RFC 3339 or milliseconds (default: the first event).
+        #[arg(long)]
+        from: Option<String>,
+        /// Before this moment, written as --from (default: now).
+        #[arg(long)]
+        to: Option<String>,
+        /// Only this camera.
+        #[arg(long)]
+        camera: Option<String>,
+        /// Leave the video clips out.
+        #[arg(long)]
+        no_clips: bool,
+        /// Where to write the ZIP.
+        #[arg(long)]
+        out: PathBuf,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
     /// Ask a running `watchpost serve` whether it is healthy (`GET /api/health` on [server] bind);
     /// exit status 0 when it is. The container's HEALTHCHECK.
     Healthcheck {
@@ -162,7 +182,8 @@ fn main() -> ExitCode {
             | Command::Token { .. }
             | Command::Discover { .. }
             | Command::Healthcheck { .. }
-            | Command::Report { .. },
+            | Command::Report { .. }
+            | Command::Export { .. },
         ) => "warn",
         _ => "info,actix_server=warn,watchpost::http=warn,sea_orm_migration=warn",
     };
@@ -184,6 +205,9 @@ fn main() -> ExitCode {
         Some(Command::Token { action, store }) => accounts(store, |auth, db| Box::pin(token_command(action, auth, db))),
         Some(Command::Discover { timeout, json, config }) => discover(config, timeout, json),
         Some(Command::Healthcheck { config, bind }) => healthcheck(config, bind),
+        Some(Command::Export { from, to, camera, no_clips, out, store }) => {
+            export(store, from, to, camera, no_clips, &out)
+        }
         Some(Command::Report { period, date, timezone, cameras, top_events, out, store }) => {
             report(store, ReportArgs { period, date, timezone, cameras, top_events }, &out)
         }
@@ -238,6 +262,77 @@ fn report(store: StoreArgs, args: ReportArgs, out: &std::path::Path) -> anyhow::
             out.display(),
             period.as_str()
         );
+        Ok(())
+    })
+}
+
+/// `watchpost export`: the events of a range into a ZIP, with progress on standard error.
+fn export(
+    store: StoreArgs,
+    from: Option<String>,
+    to: Option<String>,
+    camera: Option<String>,
+    no_clips: bool,
+    out: &std::path::Path,
+) -> anyhow::Result<()> {
+    let config = load_or_explain(store.config.as_deref())?;
+    let moment = |key: &str, text: Option<String>| {
+        text.map(|t| {
+            watchpost::calendar::parse_moment(&t)
+                .with_context(|| format!("--{key} {t:?} is not a time; use YYYY-MM-DD, RFC 3339 or milliseconds"))
+        })
+        .transpose()
+    };
+    let filter = watchpost::db::EventFilter {
+        camera,
+        since_ms: moment("from", from)?,
+        until_ms: moment("to", to)?,
+        ..Default::default()
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .context("cannot start the runtime")?;
+    runtime.block_on(async {
+        let db = watchpost::db::Db::connect(&config.storage.database_url(&store.data_dir)).await?;
+        let events = db.events_matching(&filter).await?;
+        let recordings = watchpost::recording::Recordings::new(
+            config.storage.recordings_dir(&store.data_dir),
+            db.clone(),
+            watchpost::recording::SpaceLimits::from_gb(config.storage.max_size_gb, config.storage.min_free_gb),
+        );
+        let cameras = config.cameras.clone();
+        let source = watchpost::export::ExportSource {
+            media: watchpost::media::MediaStore::open(&config.storage.media_dir(&store.data_dir))?,
+            recordings: (!no_clips).then_some(recordings),
+            ffmpeg: config.ffmpeg.path.clone(),
+            rules_of: Box::new(move |id| {
+                cameras.iter().find(|c| c.id == id).map(|c| c.record.clone()).unwrap_or_default()
+            }),
+            event_json: watchpost::web::event_json,
+            selection: "the command line's range".into(),
+            now_ms: chrono::Utc::now().timestamp_millis(),
+        };
+        let partial = out.with_extension("zip.part");
+        let file = std::fs::File::create(&partial).with_context(|| format!("cannot write {}", partial.display()))?;
+        let handle = tokio::runtime::Handle::current();
+        let total = events.len();
+        let written = tokio::task::spawn_blocking(move || {
+            let mut shown = 0;
+            watchpost::export::write_zip(std::io::BufWriter::new(file), &events, &source, &handle, |done, total| {
+                if done * 10 / total.max(1) > shown || done == total {
+                    shown = done * 10 / total.max(1);
+                    eprintln!("watchpost: exported {done} of {total} event(s)");
+                }
+            })
+        })
+        .await
+        .context("the export stopped")?;
+        db.close().await;
+        written?;
+        std::fs::rename(&partial, out).with_context(|| format!("cannot write {}", out.display()))?;
+        eprintln!("Wrote {}: {total} event(s).", out.display());
         Ok(())
     })
 }

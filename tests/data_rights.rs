@@ -221,3 +221,126 @@ async fn a_cameras_whole_history_goes_after_a_question() {
     assert!(db.get_event(kept).await.unwrap().is_some(), "other cameras keep theirs");
     app.shutdown().await;
 }
+
+/// A real two-second H.264 MP4, as recordings are.
+fn real_segment(file: &Path) {
+    std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+    let status = std::process::Command::new("ffmpeg")
+        .args(["-v", "error", "-y", "-f", "lavfi", "-i", "testsrc=size=320x240:rate=5", "-t", "2"])
+        .args(["-c:v", "libx264", "-pix_fmt", "yuv420p", "-movflags", "+faststart"])
+        .arg(file)
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+fn unzip(bytes: Vec<u8>) -> std::collections::BTreeMap<String, Vec<u8>> {
+    use std::io::Read;
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes)).expect("a ZIP");
+    (0..archive.len())
+        .map(|i| {
+            let mut entry = archive.by_index(i).unwrap();
+            let mut data = Vec::new();
+            entry.read_to_end(&mut data).unwrap();
+            (entry.name().unwrap().to_string(), data)
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn an_export_holds_the_events_as_the_api_shows_them_with_snapshots_and_clips() {
+    let app = TestApp::start("").await;
+    let db = app.running().state.db.clone();
+    let data = app.data.path();
+    let seeded = Seeded { media: data.join("media"), recordings: data.join("recordings") };
+    let recorded = event(&db, &seeded, "front", "person", T0, "Person at the door").await;
+    let plain = event(&db, &seeded, "front", "car", T0 + HOUR, "Car passing").await;
+    event(&db, &seeded, "front", "person", T0 + 30 * HOUR, "Outside the range").await;
+    let clip_file = seeded.recordings.join(format!("front/{T0}.mp4"));
+    real_segment(&clip_file);
+    db.add_segment(&NewSegment {
+        camera_id: "front".into(),
+        start_ms: T0 - 1000,
+        end_ms: T0 + 1000,
+        bytes: std::fs::metadata(&clip_file).unwrap().len() as i64,
+        path: format!("front/{T0}.mp4"),
+        codec: "h264".into(),
+        width: 320,
+        height: 240,
+    })
+    .await
+    .unwrap();
+    let range = format!("from={}&to={}", T0 - 1, T0 + 2 * HOUR);
+
+    let page = app.client.get(app.url(&format!("/events/export?{range}"))).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("Export 2 events"), "{page}");
+    let response = app.client.get(app.url(&format!("/api/export.zip?{range}"))).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-type"], "application/zip");
+    let files = unzip(response.bytes().await.unwrap().to_vec());
+    let document: serde_json::Value = serde_json::from_slice(&files["events.json"]).unwrap();
+    assert_eq!(document["format"], "watchpost-export/1");
+    let exported = document["events"].as_array().unwrap();
+    assert_eq!(exported.len(), 2);
+    // Each event as the API shows it, plus the names of its files.
+    let api = app.events(&format!("{range}&limit=500")).await;
+    for event in exported {
+        let mut event = event.clone();
+        let names = event.as_object_mut().unwrap().remove("files").unwrap();
+        let shown = api.iter().find(|e| e["id"] == event["id"]).unwrap();
+        assert_eq!(&event, shown);
+        for name in names.as_object().unwrap().values() {
+            assert!(files.contains_key(name.as_str().unwrap()), "{name} is in the ZIP");
+        }
+    }
+    let photo = std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/demo/person.jpg")).unwrap();
+    assert_eq!(files[&format!("snapshots/{recorded}.jpg")], photo);
+    assert!(files.contains_key(&format!("snapshots/{plain}-boxes.jpg")));
+    let clip = &files[&format!("clips/{recorded}.mp4")];
+    assert_eq!(&clip[4..8], b"ftyp", "the clip is an MP4");
+    assert!(!files.contains_key(&format!("clips/{plain}.mp4")), "nothing was recorded around the car");
+
+    // Without clips; and a viewer limited to another camera gets none of these.
+    let files = unzip(
+        app.client
+            .get(app.url(&format!("/api/export.zip?{range}&clips=0")))
+            .send()
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap()
+            .to_vec(),
+    );
+    assert!(files.keys().all(|name| !name.starts_with("clips/")));
+    app.running()
+        .state
+        .auth
+        .create_user("kid", watchpost::model::Role::Viewer, "viewer password", &["porch".into()])
+        .await
+        .unwrap();
+    let (viewer, _) = app.browser_session("kid", "viewer password").await;
+    let theirs = unzip(
+        viewer.get(app.url(&format!("/api/export.zip?{range}"))).send().await.unwrap().bytes().await.unwrap().to_vec(),
+    );
+    let document: serde_json::Value = serde_json::from_slice(&theirs["events.json"]).unwrap();
+    assert_eq!(document["count"], 0);
+
+    // The command line writes the same events.
+    let out = data.join("cli-export.zip");
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_watchpost"))
+        .args(["export", "--from", &(T0 - 1).to_string(), "--to", &(T0 + 2 * HOUR).to_string(), "--no-clips", "--out"])
+        .arg(&out)
+        .arg("--data-dir")
+        .arg(data)
+        .env_remove("WATCHPOST_CONFIG")
+        .current_dir(data)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("exported 2 of 2 event(s)"));
+    let files = unzip(std::fs::read(&out).unwrap());
+    let document: serde_json::Value = serde_json::from_slice(&files["events.json"]).unwrap();
+    assert_eq!(document["count"], 2);
+    app.shutdown().await;
+}

@@ -9,6 +9,7 @@
 //! player's many range requests read one file.
 
 use super::Recordings;
+use super::settings::RecordConfig;
 use crate::error::{Error, Result};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -19,6 +20,17 @@ use tokio::io::AsyncWriteExt;
 const FASTSTART_UP_TO_MS: i64 = 15 * 60 * 1000;
 /// Made clips are deleted this long after they were made.
 const KEEP_CLIPS: Duration = Duration::from_secs(3600);
+
+/// The longest event clip: a car parked for a day is its arrival and the hour after, not a day.
+const LONGEST_CLIP_MS: i64 = 3_600_000;
+
+/// The span of an event's clip: pre-roll before it starts to post-roll after it ends (an event
+/// still going ends now), at most [`LONGEST_CLIP_MS`] after its start.
+pub fn clip_span(start_ms: i64, end_ms: Option<i64>, rules: &RecordConfig, now_ms: i64) -> (i64, i64) {
+    let end = (end_ms.unwrap_or(now_ms).max(start_ms) + i64::from(rules.post_roll_secs) * 1000)
+        .min(start_ms + LONGEST_CLIP_MS);
+    (start_ms - i64::from(rules.pre_roll_secs) * 1000, end)
+}
 
 /// The MP4 of `camera` over `[from_ms, to_ms)`; `None` when nothing was recorded then.
 pub async fn assemble(

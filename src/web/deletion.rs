@@ -100,7 +100,7 @@ pub(super) async fn delete_events_api(
 }
 
 /// The selection in words, for the question and the audit log.
-fn describe(query: &EventsQuery, ids: &[i64]) -> String {
+pub(super) fn describe(query: &EventsQuery, ids: &[i64]) -> String {
     if !ids.is_empty() {
         return format!("{} selected event(s)", ids.len());
     }

@@ -540,25 +540,13 @@ pub struct EventsQuery {
     pub deleted: Option<u64>,
 }
 
-/// A moment in a query: `YYYY-MM-DD` (that day's start on the server's clock), an RFC 3339 time
-/// (`2026-11-30T08:00:00+01:00`), or milliseconds since 1970.
+/// A moment in a query, as [`crate::calendar::parse_moment`] reads it, or an error naming `key`.
 pub fn parse_moment(key: &str, text: &str) -> Result<i64, Error> {
-    let text = text.trim();
-    if let Ok(ms) = text.parse::<i64>() {
-        return Ok(ms);
-    }
-    if let Ok(time) = chrono::DateTime::parse_from_rfc3339(text) {
-        return Ok(time.timestamp_millis());
-    }
-    chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
-        .ok()
-        .and_then(|day| crate::calendar::day_bounds_ms(day, &chrono::Local))
-        .map(|(start, _)| start)
-        .ok_or_else(|| {
-            Error::invalid(format!(
-                "{key} {text:?} is not a time; use YYYY-MM-DD, 2026-11-30T08:00:00+01:00 or milliseconds"
-            ))
-        })
+    crate::calendar::parse_moment(text).ok_or_else(|| {
+        Error::invalid(format!(
+            "{key} {text:?} is not a time; use YYYY-MM-DD, 2026-11-30T08:00:00+01:00 or milliseconds"
+        ))
+    })
 }
 
 impl EventsQuery {

@@ -14,6 +14,7 @@ mod api;
 mod camera_api;
 mod deletion;
 mod discovery;
+mod export;
 mod forms;
 mod guard;
 mod guide;
@@ -33,6 +34,7 @@ use crate::app::state::AppState;
 use actix_web::http::Method;
 use actix_web::{HttpResponse, Route, web};
 
+pub use export::event_json;
 pub use guard::{SESSION_COOKIE, guard, security_headers};
 
 /// Who may use a route.
@@ -96,6 +98,7 @@ pub fn routes() -> Vec<RouteSpec> {
         RouteSpec::new(GET, "/api/cameras/{id}/export.mp4", Viewer, || web::route().to(recordings::export)),
         RouteSpec::new(GET, "/api/storage", Viewer, || web::route().to(recordings::storage)),
         RouteSpec::new(GET, "/api/events", Viewer, || web::route().to(api::list_events)),
+        RouteSpec::new(GET, "/api/export.zip", Viewer, || web::route().to(export::export_zip)),
         RouteSpec::new(POST, "/api/events/delete", Admin, || web::route().to(deletion::delete_events_api)),
         RouteSpec::new(GET, "/api/events/{id}", Viewer, || web::route().to(api::get_event)),
         RouteSpec::new(DELETE, "/api/events/{id}", Admin, || web::route().to(deletion::delete_event)),
@@ -118,6 +121,7 @@ pub fn routes() -> Vec<RouteSpec> {
         RouteSpec::new(GET, "/cameras/{id}/history/delete", Admin, || web::route().to(deletion::camera_history)),
         RouteSpec::new(POST, "/cameras/{id}/history/delete", Admin, || web::route().to(deletion::camera_history)),
         RouteSpec::new(GET, "/events", Viewer, || web::route().to(pages::events_page)),
+        RouteSpec::new(GET, "/events/export", Viewer, || web::route().to(export::export_page)),
         RouteSpec::new(GET, "/events/delete", Admin, || web::route().to(deletion::confirm_delete_matching)),
         RouteSpec::new(POST, "/events/delete", Admin, || web::route().to(deletion::delete_events_form)),
         RouteSpec::new(GET, "/events/{id}", Viewer, || web::route().to(pages::event_page)),

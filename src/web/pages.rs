@@ -594,7 +594,7 @@ pub(super) async fn event_page(state: web::Data<AppState>, me: Identity, id: web
         .unwrap_or_default();
     let rules = super::recordings::rules_of(&state, &event.camera_id);
     let now_ms = chrono::Utc::now().timestamp_millis();
-    let (from_ms, to_ms) = super::recordings::clip_span(event.start_ms, event.end_ms, &rules, now_ms);
+    let (from_ms, to_ms) = crate::recording::clips::clip_span(event.start_ms, event.end_ms, &rules, now_ms);
     let recorded = !state.recordings.segments(&event.camera_id, from_ms, to_ms).await?.is_empty();
     let video = if recorded {
         let day = chrono::DateTime::from_timestamp_millis(event.start_ms).unwrap_or_default().format("%Y-%m-%d");

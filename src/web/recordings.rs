@@ -100,17 +100,6 @@ pub(super) async fn camera_recordings(
     })))
 }
 
-/// The longest event clip: a car parked for a day is its arrival and the hour after, not a day.
-const LONGEST_CLIP_MS: i64 = 3_600_000;
-
-/// The span of an event's clip: pre-roll before it starts to post-roll after it ends (an event
-/// still going ends now), at most [`LONGEST_CLIP_MS`] after its start.
-pub(super) fn clip_span(start_ms: i64, end_ms: Option<i64>, rules: &RecordConfig, now_ms: i64) -> (i64, i64) {
-    let end = (end_ms.unwrap_or(now_ms).max(start_ms) + i64::from(rules.post_roll_secs) * 1000)
-        .min(start_ms + LONGEST_CLIP_MS);
-    (start_ms - i64::from(rules.pre_roll_secs) * 1000, end)
-}
-
 /// The recording rules of a camera (the defaults for one no longer configured).
 pub(super) fn rules_of(state: &AppState, camera: &str) -> RecordConfig {
     state.cameras.get(camera).map(|c| c.config.record.clone()).unwrap_or_default()
@@ -124,7 +113,8 @@ pub(super) async fn event_clip(
 ) -> ApiResult {
     let event = visible_event(&state, &me, *id).await?;
     let rules = rules_of(&state, &event.camera_id);
-    let (from_ms, to_ms) = clip_span(event.start_ms, event.end_ms, &rules, chrono::Utc::now().timestamp_millis());
+    let (from_ms, to_ms) =
+        clips::clip_span(event.start_ms, event.end_ms, &rules, chrono::Utc::now().timestamp_millis());
     let clip = clips::assemble(&state.recordings, &state.config.ffmpeg.path, &event.camera_id, from_ms, to_ms)
         .await?
         .ok_or_else(|| Error::not_found(format!("nothing was recorded around event {id}")))?;
@@ -315,8 +305,8 @@ mod tests {
         let joined = spans(&[(0, 10_000), (10_000, 20_000), (21_000, 30_000), (60_000, 70_000)]);
         assert_eq!(joined, [Span { start_ms: 0, end_ms: 30_000 }, Span { start_ms: 60_000, end_ms: 70_000 }]);
         let rules = RecordConfig { pre_roll_secs: 5, post_roll_secs: 3, ..RecordConfig::default() };
-        assert_eq!(clip_span(100_000, Some(120_000), &rules, 999_999), (95_000, 123_000));
-        assert_eq!(clip_span(100_000, None, &rules, 130_000), (95_000, 133_000), "an open event ends now");
-        assert_eq!(clip_span(0, None, &rules, 86_400_000), (-5_000, 3_600_000), "an hour at most");
+        assert_eq!(clips::clip_span(100_000, Some(120_000), &rules, 999_999), (95_000, 123_000));
+        assert_eq!(clips::clip_span(100_000, None, &rules, 130_000), (95_000, 133_000), "an open event ends now");
+        assert_eq!(clips::clip_span(0, None, &rules, 86_400_000), (-5_000, 3_600_000), "an hour at most");
     }
 }

@@ -1,0 +1,124 @@
+//! Export: `GET /api/export.zip` streams the events a filter or a time range selects (among the
+//! cameras the user may see) as a ZIP (see `crate::export`), and the events page's "Export…"
+//! says how many events and about how much it will download before it starts.
+
+use super::access::audit;
+use super::forms::EventsQuery;
+use super::respond::{ApiError, PageResult, ok};
+use super::view::Me;
+use crate::app::state::AppState;
+use crate::auth::Identity;
+use crate::db::entities::event;
+use crate::error::Error;
+use crate::export::{ChunkSender, ExportSource, write_zip};
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+
+/// The export's query: the events filters, and `clips=0` to leave the videos out.
+#[derive(serde::Deserialize)]
+pub(super) struct ExportQuery {
+    #[serde(flatten)]
+    filter: EventsQuery,
+    clips: Option<u8>,
+}
+
+async fn selected(state: &AppState, me: &Identity, query: &EventsQuery) -> Result<Vec<event::Model>, Error> {
+    let mut filter = query.to_filter(500)?;
+    filter.allowed_cameras = me.allowed_cameras();
+    state.db.events_matching(&filter).await
+}
+
+/// An event as `/api/events` shows it.
+pub fn event_json(event: &event::Model) -> serde_json::Value {
+    serde_json::to_value(super::view::EventView::of(event)).unwrap_or_default()
+}
+
+pub(super) async fn export_zip(
+    state: web::Data<AppState>,
+    me: Identity,
+    req: HttpRequest,
+    query: web::Query<ExportQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let events = selected(&state, &me, &query.filter).await?;
+    let cameras = state.cameras.clone();
+    let source = ExportSource {
+        media: state.media.clone(),
+        recordings: (query.clips != Some(0)).then(|| state.recordings.clone()),
+        ffmpeg: state.config.ffmpeg.path.clone(),
+        rules_of: Box::new(move |camera| cameras.get(camera).map(|c| c.config.record.clone()).unwrap_or_default()),
+        event_json,
+        selection: super::deletion::describe(&query.filter, &[]),
+        now_ms: chrono::Utc::now().timestamp_millis(),
+    };
+    let detail = format!("{} event(s): {}", events.len(), source.selection);
+    audit(&state, &me, &req, "events.export", None, &detail).await;
+    let (sender, mut receiver) = tokio::sync::mpsc::channel(4);
+    let runtime = tokio::runtime::Handle::current();
+    tokio::task::spawn_blocking(move || {
+        let out = std::io::BufWriter::with_capacity(256 * 1024, ChunkSender(sender.clone()));
+        if let Err(err) = write_zip(out, &events, &source, &runtime, |_, _| {}) {
+            tracing::warn!(error = %err, "an export stopped");
+            let _ = sender.blocking_send(Err(std::io::Error::other(err.to_string())));
+        }
+    });
+    let body = futures_util::stream::poll_fn(move |cx| receiver.poll_recv(cx));
+    let name = format!("watchpost-export-{}.zip", chrono::Local::now().format("%Y-%m-%d-%H%M"));
+    Ok(HttpResponse::Ok()
+        .content_type("application/zip")
+        .insert_header(("Content-Disposition", format!("attachment; filename=\"{name}\"")))
+        .insert_header(("Cache-Control", "private, no-store"))
+        .streaming(body))
+}
+
+#[derive(Template)]
+#[template(path = "events_export.html")]
+struct ExportPage {
+    nav: &'static str,
+    me: Me,
+    count: usize,
+    what: String,
+    snapshots: String,
+    clips: String,
+    link: String,
+}
+
+/// The events page's "Export…": what the export holds, before it starts.
+pub(super) async fn export_page(state: web::Data<AppState>, me: Identity, req: HttpRequest) -> PageResult {
+    let query = web::Query::<EventsQuery>::from_query(req.query_string())
+        .map_err(|e| Error::invalid(format!("bad query: {e}")))?
+        .into_inner();
+    let events = selected(&state, &me, &query).await?;
+    let mut snapshot_bytes = 0u64;
+    for snapshot in events.iter().filter_map(|e| e.snapshot.as_deref()) {
+        for relative in [snapshot.to_string(), crate::media::MediaStore::annotated_path(snapshot)] {
+            if let Some(path) = state.media.resolve(&relative)
+                && let Ok(meta) = tokio::fs::metadata(&path).await
+            {
+                snapshot_bytes += meta.len();
+            }
+        }
+    }
+    let mut footage_bytes = 0i64;
+    for event in &events {
+        let rules = super::recordings::rules_of(&state, &event.camera_id);
+        let (from, to) = crate::recording::clips::clip_span(
+            event.start_ms,
+            event.end_ms,
+            &rules,
+            chrono::Utc::now().timestamp_millis(),
+        );
+        footage_bytes +=
+            state.recordings.segments(&event.camera_id, from, to).await?.iter().map(|s| s.bytes.max(0)).sum::<i64>();
+    }
+    let mb = |bytes: f64| format!("{:.1} MB", bytes / 1e6);
+    let page = ExportPage {
+        nav: "events",
+        me: Me::of(&me),
+        count: events.len(),
+        what: super::deletion::describe(&query, &[]),
+        snapshots: mb(snapshot_bytes as f64),
+        clips: if footage_bytes > 0 { format!("up to {}", mb(footage_bytes as f64)) } else { "none recorded".into() },
+        link: format!("/api/export.zip?{}", req.query_string()),
+    };
+    ok(page.render())
+}
