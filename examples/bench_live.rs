@@ -83,9 +83,14 @@ async fn watchpost(url: &str, detector: bool, dir: &std::path::Path) -> anyhow::
             .map(|dir| std::path::Path::new(&dir).join("yolox_nano.onnx"))
             .unwrap_or(config.detector.model);
     }
-    let app =
-        start(ServeOptions { config, data_dir: dir.to_path_buf(), demo: false, clock: watchpost::clock::system() })
-            .await?;
+    let app = start(ServeOptions {
+        config,
+        config_file: None,
+        data_dir: dir.to_path_buf(),
+        demo: false,
+        clock: watchpost::clock::system(),
+    })
+    .await?;
     app.state.auth.create_user("admin", watchpost::model::Role::Admin, PASSWORD, &[]).await?;
     for _ in 0..300 {
         if app.state.cameras.get("bench").is_some_and(|c| c.status().state == watchpost::model::CameraState::Online) {

@@ -64,6 +64,7 @@ async fn main() -> anyhow::Result<()> {
     let config = watchpost::config::parse(&text, &env).map_err(|e| anyhow::anyhow!("{e:?}"))?;
     let app = start(ServeOptions {
         config,
+        config_file: None,
         data_dir: dir.path().to_path_buf(),
         demo: false,
         clock: watchpost::clock::system(),

@@ -115,6 +115,7 @@ fn main() -> anyhow::Result<()> {
     let (frames, events, detector) = runtime.block_on(async {
         let app = watchpost::app::start(ServeOptions {
             config,
+            config_file: None,
             data_dir: data.path().to_path_buf(),
             demo: false,
             clock: watchpost::clock::system(),

@@ -7,6 +7,7 @@ pub mod alerts;
 pub mod annotate;
 pub mod app;
 pub mod auth;
+pub mod backup;
 pub mod bridges;
 pub mod bus;
 pub mod calendar;

@@ -76,6 +76,24 @@ enum Command {
         #[command(flatten)]
         store: StoreArgs,
     },
+    /// Back up the database (a consistent copy while Watchpost runs), the keys, the config file,
+    /// the snapshots and the reports into one ZIP.
+    Backup {
+        /// The ZIP to write.
+        file: PathBuf,
+        /// Include the recorded video too.
+        #[arg(long)]
+        recordings: bool,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Restore a backup into an empty data directory (never over an installation).
+    Restore {
+        /// The backup ZIP.
+        file: PathBuf,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
     /// Export events as a ZIP (events.json, snapshots, clips), as the events page does.
     Export {
         /// From this moment: YYYY-MM-DD, RFC 3339 or milliseconds (default: the first event).
@@ -183,7 +201,9 @@ fn main() -> ExitCode {
             | Command::Discover { .. }
             | Command::Healthcheck { .. }
             | Command::Report { .. }
-            | Command::Export { .. },
+            | Command::Export { .. }
+            | Command::Backup { .. }
+            | Command::Restore { .. },
         ) => "warn",
         _ => "info,actix_server=warn,watchpost::http=warn,sea_orm_migration=warn",
     };
@@ -205,6 +225,8 @@ fn main() -> ExitCode {
         Some(Command::Token { action, store }) => accounts(store, |auth, db| Box::pin(token_command(action, auth, db))),
         Some(Command::Discover { timeout, json, config }) => discover(config, timeout, json),
         Some(Command::Healthcheck { config, bind }) => healthcheck(config, bind),
+        Some(Command::Backup { file, recordings, store }) => backup(store, &file, recordings),
+        Some(Command::Restore { file, store }) => restore(store, &file),
         Some(Command::Export { from, to, camera, no_clips, out, store }) => {
             export(store, from, to, camera, no_clips, &out)
         }
@@ -335,6 +357,85 @@ fn export(
         eprintln!("Wrote {}: {total} event(s).", out.display());
         Ok(())
     })
+}
+
+/// `watchpost backup FILE`.
+fn backup(store: StoreArgs, file: &std::path::Path, recordings: bool) -> anyhow::Result<()> {
+    let (config, config_file) = match config::load(store.config.as_deref()) {
+        Ok(loaded) => loaded,
+        Err(issues) => {
+            print_issues(&issues);
+            anyhow::bail!("fix the configuration first");
+        }
+    };
+    let data_dir = &store.data_dir;
+    let plan = watchpost::backup::BackupPlan {
+        data_dir: data_dir.clone(),
+        media_dir: config.storage.media_dir(data_dir),
+        recordings_dir: config.storage.recordings_dir(data_dir),
+        config_file,
+        recordings,
+    };
+    let runtime =
+        tokio::runtime::Builder::new_current_thread().enable_all().build().context("cannot start the runtime")?;
+    let database = runtime.block_on(async {
+        let db = watchpost::db::Db::connect(&config.storage.database_url(data_dir)).await?;
+        let copy = watchpost::backup::snapshot_database(&db, data_dir).await;
+        db.close().await;
+        copy
+    })?;
+    let partial = file.with_extension("zip.part");
+    let written = std::fs::File::create(&partial)
+        .with_context(|| format!("cannot write {}", partial.display()))
+        .and_then(|out| {
+            let now_ms = chrono::Utc::now().timestamp_millis();
+            Ok(watchpost::backup::write_backup(std::io::BufWriter::new(out), &plan, database.as_deref(), now_ms)?)
+        });
+    if let Some(copy) = &database {
+        let _ = std::fs::remove_file(copy);
+    }
+    let summary = written?;
+    std::fs::rename(&partial, file).with_context(|| format!("cannot write {}", file.display()))?;
+    eprintln!("Wrote {}: {} file(s), {} MB.", file.display(), summary.files, summary.bytes / 1_000_000);
+    if !summary.database {
+        eprintln!("The database is PostgreSQL and is not in the backup: back it up with pg_dump (see docs/backup.md).");
+    }
+    Ok(())
+}
+
+/// `watchpost restore FILE`.
+fn restore(store: StoreArgs, file: &std::path::Path) -> anyhow::Result<()> {
+    let config_target = store.config.clone().unwrap_or_else(|| store.data_dir.join("watchpost.toml"));
+    // The restored config decides where the media go only once it is restored: the defaults (or
+    // the config given) place them now.
+    let config = match config::load(store.config.as_deref().filter(|p| p.is_file())) {
+        Ok((config, _)) => config,
+        Err(issues) => {
+            print_issues(&issues);
+            anyhow::bail!("fix the configuration first");
+        }
+    };
+    let data_dir = &store.data_dir;
+    let plan = watchpost::backup::RestorePlan {
+        data_dir: data_dir.clone(),
+        media_dir: config.storage.media_dir(data_dir),
+        recordings_dir: config.storage.recordings_dir(data_dir),
+        database_file: config.storage.sqlite_file(data_dir),
+        config_file: config_target.clone(),
+    };
+    let summary = watchpost::backup::restore(file, &plan)?;
+    eprintln!("Restored {} file(s) into {}.", summary.files, data_dir.display());
+    if summary.config {
+        eprintln!(
+            "The backup's config file is {}; start with --config {}.",
+            config_target.display(),
+            config_target.display()
+        );
+    }
+    if !summary.database {
+        eprintln!("No database was restored: with PostgreSQL, restore it with pg_restore (see docs/backup.md).");
+    }
+    Ok(())
 }
 
 /// The configuration, or its problems printed and an error.
@@ -721,6 +822,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the runtime")?;
     runtime.block_on(watchpost::app::serve(watchpost::app::ServeOptions {
         config,
+        config_file: file,
         data_dir: args.data_dir,
         demo: args.demo,
         clock: watchpost::clock::system(),

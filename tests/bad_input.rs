@@ -91,6 +91,7 @@ async fn an_unusable_media_directory_stops_start_up_with_a_clear_message() {
     config.storage.media_dir = Some(blocker.join("media"));
     let err = match watchpost::app::start(ServeOptions {
         config,
+        config_file: None,
         data_dir: dir.path().to_path_buf(),
         demo: false,
         clock: watchpost::clock::system(),

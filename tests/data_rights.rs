@@ -7,6 +7,7 @@ mod common;
 
 use common::{ADMIN, ADMIN_PASSWORD, TestApp};
 use std::path::{Path, PathBuf};
+use std::process::Command;
 use watchpost::db::{Db, Description, NewEvent, NewSegment};
 use watchpost::model::{EventKind, Severity};
 
@@ -326,7 +327,10 @@ async fn an_export_holds_the_events_as_the_api_shows_them_with_snapshots_and_cli
     let document: serde_json::Value = serde_json::from_slice(&theirs["events.json"]).unwrap();
     assert_eq!(document["count"], 0);
 
-    // The command line writes the same events.
+    // The command line writes the same events (from the SQLite database it opens itself).
+    if std::env::var(common::TEST_POSTGRES_VARIABLE).is_ok() {
+        return app.shutdown().await.close().unwrap();
+    }
     let out = data.join("cli-export.zip");
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_watchpost"))
         .args(["export", "--from", &(T0 - 1).to_string(), "--to", &(T0 + 2 * HOUR).to_string(), "--no-clips", "--out"])
@@ -343,4 +347,89 @@ async fn an_export_holds_the_events_as_the_api_shows_them_with_snapshots_and_cli
     let document: serde_json::Value = serde_json::from_slice(&files["events.json"]).unwrap();
     assert_eq!(document["count"], 2);
     app.shutdown().await;
+}
+
+fn watchpost(args: &[&str], data: &Path) -> (bool, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_watchpost"))
+        .args(args)
+        .arg("--data-dir")
+        .arg(data)
+        .env_remove("WATCHPOST_CONFIG")
+        .current_dir(data.parent().unwrap())
+        .output()
+        .unwrap();
+    (output.status.success(), String::from_utf8_lossy(&output.stderr).into_owned())
+}
+
+#[tokio::test]
+async fn a_backup_restored_into_an_empty_directory_has_the_same_accounts_events_and_media() {
+    if std::env::var(common::TEST_POSTGRES_VARIABLE).is_ok() {
+        println!("skipped: backups of PostgreSQL are pg_dump's work");
+        return;
+    }
+    let app = TestApp::start("").await;
+    let db = app.running().state.db.clone();
+    let data = app.data.path().to_path_buf();
+    let seeded = Seeded { media: data.join("media"), recordings: data.join("recordings") };
+    let door = event(&db, &seeded, "front", "person", T0, "Person at the door").await;
+    event(&db, &seeded, "drive", "car", T0 + HOUR, "Car in the drive").await;
+    app.running().state.auth.create_user("vera", watchpost::model::Role::Viewer, "viewer password", &[]).await.unwrap();
+    let before = app.events("limit=500").await;
+    let snapshot_before = app
+        .client
+        .get(app.url(&format!("/api/events/{door}/snapshot.jpg")))
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+
+    // From the command line while Watchpost runs, and from the Settings page.
+    let scratch = tempfile::tempdir().unwrap();
+    let file = scratch.path().join("backup.zip");
+    let (ok, said) = watchpost(&["backup", file.to_str().unwrap()], &data);
+    assert!(ok, "{said}");
+    let downloaded = app.client.get(app.url("/settings/backup.zip")).send().await.unwrap();
+    assert_eq!(downloaded.status(), 200);
+    let entries = unzip(downloaded.bytes().await.unwrap().to_vec());
+    let manifest: serde_json::Value = serde_json::from_slice(&entries["manifest.json"]).unwrap();
+    assert_eq!(manifest["format"], "watchpost-backup/1");
+    assert!(entries["watchpost.db"].starts_with(b"SQLite format 3"), "a database copy is in it");
+    assert!(entries.keys().any(|k| k.starts_with("keys/")), "the keys are in it");
+    let viewer = app.browser_session("vera", "viewer password").await.0;
+    assert_eq!(
+        viewer.get(app.url("/settings/backup.zip")).send().await.unwrap().status(),
+        403,
+        "viewers get no backup"
+    );
+    let old = app.shutdown().await;
+
+    // Never over an installation.
+    let (ok, said) = watchpost(&["restore", file.to_str().unwrap()], old.path());
+    assert!(!ok && said.contains("is not empty"), "{said}");
+    let fresh = tempfile::tempdir().unwrap();
+    let (ok, said) = watchpost(&["restore", file.to_str().unwrap()], fresh.path());
+    assert!(ok, "{said}");
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(fresh.path().join("watchpost.db")).unwrap().permissions(),
+    );
+    assert_eq!(mode & 0o077, 0, "restored files are private");
+
+    let app = TestApp::start_in("", fresh).await;
+    assert_eq!(app.events("limit=500").await, before, "the same events");
+    let snapshot_after = app
+        .client
+        .get(app.url(&format!("/api/events/{door}/snapshot.jpg")))
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert_eq!(snapshot_after, snapshot_before, "the same media");
+    // The same accounts: the viewer signs in with their password.
+    app.browser_session("vera", "viewer password").await;
+    app.shutdown().await;
+    drop(old);
 }

@@ -32,6 +32,8 @@ use std::time::{Duration, Instant};
 #[derive(Clone)]
 pub struct ServeOptions {
     pub config: Config,
+    /// The file `config` came from, if any (a backup includes it).
+    pub config_file: Option<PathBuf>,
     pub data_dir: PathBuf,
     /// Add the `demo` camera fed by a clip built from the bundled photograph.
     pub demo: bool,
@@ -53,7 +55,7 @@ pub struct RunningApp {
 
 /// Starts everything and returns once the web server listens.
 pub async fn start(options: ServeOptions) -> Result<RunningApp> {
-    let ServeOptions { config, data_dir, demo, clock } = options;
+    let ServeOptions { config, config_file, data_dir, demo, clock } = options;
     make_private(&data_dir).map_err(|e| {
         Error::unavailable(format!(
             "cannot create the data directory {}: {e}; choose another with --data-dir",
@@ -140,6 +142,8 @@ pub async fn start(options: ServeOptions) -> Result<RunningApp> {
     );
     let reports = crate::reports::Reports::new(db.clone(), media.clone(), bus.clone(), &data_dir, schedules);
     let state = AppState {
+        data_dir: data_dir.clone(),
+        config_file,
         reports,
         recordings: recordings.clone(),
         inbox,

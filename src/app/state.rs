@@ -41,6 +41,10 @@ pub struct AppState {
     pub recordings: crate::recording::Recordings,
     pub bus: EventBus,
     pub config: Arc<Config>,
+    /// The file the config came from, if any.
+    pub config_file: Option<std::path::PathBuf>,
+    /// Where the database, keys, media and reports live by default.
+    pub data_dir: std::path::PathBuf,
     pub started: Instant,
     /// WhatsApp webhook messages already acted on.
     pub whatsapp_replays: Arc<crate::bridges::whatsapp::ReplayGuard>,

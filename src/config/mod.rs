@@ -134,6 +134,14 @@ impl StorageConfig {
         }
     }
 
+    /// The SQLite database's file, from the URL; `None` for PostgreSQL.
+    pub fn sqlite_file(&self, data_dir: &Path) -> Option<PathBuf> {
+        let url = self.database_url(data_dir);
+        let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
+        let path = rest.split('?').next().unwrap_or(rest);
+        (!path.is_empty() && path != ":memory:").then(|| PathBuf::from(path))
+    }
+
     pub fn media_dir(&self, data_dir: &Path) -> PathBuf {
         self.media_dir.clone().unwrap_or_else(|| data_dir.join("media"))
     }

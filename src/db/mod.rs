@@ -148,6 +148,17 @@ impl Db {
         }
     }
 
+    /// Writes a consistent copy of the SQLite database to `path` while it is in use (`VACUUM INTO`:
+    /// one read transaction, compacted). Not for PostgreSQL.
+    pub async fn copy_sqlite_to(&self, path: &std::path::Path) -> Result<()> {
+        use sea_orm::ConnectionTrait;
+        let quoted = path.display().to_string().replace('\'', "''");
+        self.conn.execute_unprepared(&format!("VACUUM INTO '{quoted}'")).await.map_err(|err| {
+            Error::unavailable(format!("cannot copy the database to {}", path.display())).with_source(err)
+        })?;
+        Ok(())
+    }
+
     /// A cheap query proving the database answers.
     pub async fn ping(&self) -> Result<()> {
         self.conn.ping().await.map_err(Error::from)

@@ -1,4 +1,5 @@
-//! Export: `GET /api/export.zip` streams the events a filter or a time range selects (among the
+//! Export and backup downloads. `GET /settings/backup.zip` streams an administrator a backup of the
+//! installation (see `crate::backup`; without the recordings). `GET /api/export.zip` streams the events a filter or a time range selects (among the
 //! cameras the user may see) as a ZIP (see `crate::export`), and the events page's "Export…"
 //! says how many events and about how much it will download before it starts.
 
@@ -52,22 +53,9 @@ pub(super) async fn export_zip(
     };
     let detail = format!("{} event(s): {}", events.len(), source.selection);
     audit(&state, &me, &req, "events.export", None, &detail).await;
-    let (sender, mut receiver) = tokio::sync::mpsc::channel(4);
     let runtime = tokio::runtime::Handle::current();
-    tokio::task::spawn_blocking(move || {
-        let out = std::io::BufWriter::with_capacity(256 * 1024, ChunkSender(sender.clone()));
-        if let Err(err) = write_zip(out, &events, &source, &runtime, |_, _| {}) {
-            tracing::warn!(error = %err, "an export stopped");
-            let _ = sender.blocking_send(Err(std::io::Error::other(err.to_string())));
-        }
-    });
-    let body = futures_util::stream::poll_fn(move |cx| receiver.poll_recv(cx));
     let name = format!("watchpost-export-{}.zip", chrono::Local::now().format("%Y-%m-%d-%H%M"));
-    Ok(HttpResponse::Ok()
-        .content_type("application/zip")
-        .insert_header(("Content-Disposition", format!("attachment; filename=\"{name}\"")))
-        .insert_header(("Cache-Control", "private, no-store"))
-        .streaming(body))
+    Ok(stream_zip(&name, move |out| write_zip(out, &events, &source, &runtime, |_, _| {})))
 }
 
 #[derive(Template)]
@@ -121,4 +109,52 @@ pub(super) async fn export_page(state: web::Data<AppState>, me: Identity, req: H
         link: format!("/api/export.zip?{}", req.query_string()),
     };
     ok(page.render())
+}
+
+/// A `write` into a ZIP run on a blocking thread, streamed as the response body while it is
+/// written; a failure ends the body with an error (the download shows as failed).
+fn stream_zip(
+    name: &str,
+    write: impl FnOnce(std::io::BufWriter<ChunkSender>) -> Result<(), Error> + Send + 'static,
+) -> HttpResponse {
+    let (sender, mut receiver) = tokio::sync::mpsc::channel(4);
+    tokio::task::spawn_blocking(move || {
+        let out = std::io::BufWriter::with_capacity(256 * 1024, ChunkSender(sender.clone()));
+        if let Err(err) = write(out) {
+            tracing::warn!(error = %err, "a download stopped");
+            let _ = sender.blocking_send(Err(std::io::Error::other(err.to_string())));
+        }
+    });
+    let body = futures_util::stream::poll_fn(move |cx| receiver.poll_recv(cx));
+    HttpResponse::Ok()
+        .content_type("application/zip")
+        .insert_header(("Content-Disposition", format!("attachment; filename=\"{name}\"")))
+        .insert_header(("Cache-Control", "private, no-store"))
+        .streaming(body)
+}
+
+/// `GET /settings/backup.zip`.
+pub(super) async fn backup_zip(
+    state: web::Data<AppState>,
+    me: Identity,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let database = crate::backup::snapshot_database(&state.db, &state.data_dir).await?;
+    let plan = crate::backup::BackupPlan {
+        data_dir: state.data_dir.clone(),
+        media_dir: state.config.storage.media_dir(&state.data_dir),
+        recordings_dir: state.recordings.dir().to_path_buf(),
+        config_file: state.config_file.clone(),
+        recordings: false,
+    };
+    audit(&state, &me, &req, "backup.download", None, "database, keys, config, snapshots and reports").await;
+    let name = format!("watchpost-backup-{}.zip", chrono::Local::now().format("%Y-%m-%d-%H%M"));
+    Ok(stream_zip(&name, move |out| {
+        let written =
+            crate::backup::write_backup(out, &plan, database.as_deref(), chrono::Utc::now().timestamp_millis());
+        if let Some(copy) = &database {
+            let _ = std::fs::remove_file(copy);
+        }
+        written.map(|_| ())
+    }))
 }

@@ -165,10 +165,15 @@ impl TestApp {
         if !config_toml.contains("node_scan_secs") {
             config.discovery.node_scan_secs = 0;
         }
-        let app =
-            watchpost::app::start(ServeOptions { config, data_dir: data.path().to_path_buf(), demo: false, clock })
-                .await
-                .expect("watchpost starts");
+        let app = watchpost::app::start(ServeOptions {
+            config,
+            config_file: None,
+            data_dir: data.path().to_path_buf(),
+            demo: false,
+            clock,
+        })
+        .await
+        .expect("watchpost starts");
         let base = format!("http://{}", app.addr);
         let auth = &app.state.auth;
         let admin = match app.state.db.user_by_name(ADMIN).await.unwrap() {
@@ -433,6 +438,7 @@ pub async fn start_without_accounts_at(mut config: Config, data: &Path, bind: &s
     config.discovery.node_scan_secs = 0;
     watchpost::app::start(ServeOptions {
         config,
+        config_file: None,
         data_dir: data.to_path_buf(),
         demo: false,
         clock: watchpost::clock::system(),

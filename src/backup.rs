@@ -1,0 +1,234 @@
+//! Backup and restore of a whole installation: one ZIP with a consistent copy of the SQLite
+//! database taken while Watchpost runs (`VACUUM INTO`), the keys (`keys/`: token signing and the
+//! vault that encrypts camera passwords — without them the copy's secrets cannot be read), the
+//! config file, the snapshots and the reports, and on request the recordings. A restore goes only
+//! into an empty data directory, so it can never overwrite an installation.
+//!
+//! With PostgreSQL the database is not in the file: `pg_dump` does that better (the manifest and
+//! the command's output say so); keys, config and media still are.
+
+use crate::db::Db;
+use crate::error::{Error, Result};
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use zip::write::SimpleFileOptions;
+
+/// The format named in `manifest.json`.
+pub const FORMAT: &str = "watchpost-backup/1";
+
+/// What goes into a backup.
+#[derive(Debug, Clone)]
+pub struct BackupPlan {
+    pub data_dir: PathBuf,
+    pub media_dir: PathBuf,
+    pub recordings_dir: PathBuf,
+    /// The config file Watchpost runs with, if any.
+    pub config_file: Option<PathBuf>,
+    /// Include the recorded video (it can be large).
+    pub recordings: bool,
+}
+
+/// What a backup or a restore held.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Summary {
+    pub files: u64,
+    pub bytes: u64,
+    /// Whether the database is in it (false with PostgreSQL).
+    pub database: bool,
+    pub config: bool,
+}
+
+/// Copies the database consistently to a temporary file in the data directory (SQLite), or
+/// `None` for PostgreSQL. The caller deletes the file.
+pub async fn snapshot_database(db: &Db, data_dir: &Path) -> Result<Option<PathBuf>> {
+    if db.backend_name() != "sqlite" {
+        return Ok(None);
+    }
+    let target = data_dir.join(format!(".backup-{}.db", std::process::id()));
+    let _ = tokio::fs::remove_file(&target).await;
+    db.copy_sqlite_to(&target).await?;
+    Ok(Some(target))
+}
+
+fn add_file<W: Write>(
+    zip: &mut zip::ZipWriter<zip::write::StreamWriter<W>>,
+    name: &str,
+    path: &Path,
+    summary: &mut Summary,
+) -> Result<()> {
+    let fail = |e: String| Error::unavailable(format!("the backup cannot be written: {e}"));
+    let options = SimpleFileOptions::default()
+        .compression_method(if name.ends_with(".jpg") || name.ends_with(".mp4") || name.ends_with(".pdf") {
+            zip::CompressionMethod::Stored
+        } else {
+            zip::CompressionMethod::Deflated
+        })
+        .large_file(true)
+        .unix_permissions(0o600);
+    let mut file = std::fs::File::open(path).map_err(|e| fail(format!("{}: {e}", path.display())))?;
+    zip.start_file(name, options).map_err(|e| fail(e.to_string()))?;
+    summary.bytes += std::io::copy(&mut file, zip).map_err(|e| fail(e.to_string()))?;
+    summary.files += 1;
+    Ok(())
+}
+
+/// Every file under `dir`, as paths relative to it, in a stable order; hidden work files
+/// (`.clips`, `.part`) are left out.
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut stack = vec![PathBuf::new()];
+    while let Some(relative) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(dir.join(&relative)) else { continue };
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            if name.to_string_lossy().starts_with('.') {
+                continue;
+            }
+            let path = relative.join(&name);
+            match entry.file_type() {
+                Ok(kind) if kind.is_dir() => stack.push(path),
+                Ok(kind) if kind.is_file() => found.push(path),
+                _ => {}
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
+/// Writes the backup to `out` (which need not seek). `database` is the copy from
+/// [`snapshot_database`]. Runs on a blocking thread.
+pub fn write_backup(out: impl Write, plan: &BackupPlan, database: Option<&Path>, now_ms: i64) -> Result<Summary> {
+    let fail = |e: String| Error::unavailable(format!("the backup cannot be written: {e}"));
+    let mut summary =
+        Summary { database: database.is_some(), config: plan.config_file.is_some(), ..Summary::default() };
+    let mut zip = zip::ZipWriter::new_stream(out);
+    let manifest = serde_json::json!({
+        "format": FORMAT,
+        "version": env!("CARGO_PKG_VERSION"),
+        "created": chrono::DateTime::from_timestamp_millis(now_ms).unwrap_or_default().to_rfc3339(),
+        "database": if database.is_some() { "watchpost.db" } else { "not included: PostgreSQL; back it up with pg_dump" },
+        "config": plan.config_file.as_ref().map(|_| "config/watchpost.toml"),
+        "recordings": plan.recordings,
+    });
+    zip.start_file("manifest.json", SimpleFileOptions::default()).map_err(|e| fail(e.to_string()))?;
+    zip.write_all(manifest.to_string().as_bytes()).map_err(|e| fail(e.to_string()))?;
+    if let Some(database) = database {
+        add_file(&mut zip, "watchpost.db", database, &mut summary)?;
+    }
+    if let Some(config) = &plan.config_file {
+        add_file(&mut zip, "config/watchpost.toml", config, &mut summary)?;
+    }
+    let mut folders = vec![
+        ("keys", plan.data_dir.join("keys")),
+        ("media", plan.media_dir.clone()),
+        ("reports", crate::reports::reports_dir(&plan.data_dir)),
+    ];
+    if plan.recordings {
+        folders.push(("recordings", plan.recordings_dir.clone()));
+    }
+    for (prefix, dir) in folders {
+        for relative in files_under(&dir) {
+            let name = format!("{prefix}/{}", relative.to_string_lossy());
+            add_file(&mut zip, &name, &dir.join(&relative), &mut summary)?;
+        }
+    }
+    zip.finish().map_err(|e| fail(e.to_string()))?.flush().map_err(|e| fail(e.to_string()))?;
+    Ok(summary)
+}
+
+/// Where a restore puts things.
+#[derive(Debug, Clone)]
+pub struct RestorePlan {
+    pub data_dir: PathBuf,
+    pub media_dir: PathBuf,
+    pub recordings_dir: PathBuf,
+    /// Where the SQLite database goes (`None` with PostgreSQL: the copy in the backup is skipped).
+    pub database_file: Option<PathBuf>,
+    /// Where the backup's config file goes; an existing file there is never replaced.
+    pub config_file: PathBuf,
+}
+
+fn is_empty_dir(dir: &Path) -> bool {
+    match std::fs::read_dir(dir) {
+        Ok(mut entries) => entries.next().is_none(),
+        Err(err) => err.kind() == std::io::ErrorKind::NotFound,
+    }
+}
+
+/// Restores the backup `file` as `plan` says. Refuses a data directory that holds anything, and
+/// a file that is not a Watchpost backup.
+pub fn restore(file: &Path, plan: &RestorePlan) -> Result<Summary> {
+    if !is_empty_dir(&plan.data_dir) {
+        return Err(Error::conflict(format!(
+            "{} is not empty; restore into a new, empty data directory (nothing is overwritten)",
+            plan.data_dir.display()
+        )));
+    }
+    let fail = |e: String| Error::invalid(format!("{} cannot be restored: {e}", file.display()));
+    let reader = std::fs::File::open(file).map_err(|e| fail(e.to_string()))?;
+    let mut archive = zip::ZipArchive::new(reader).map_err(|e| fail(format!("not a backup ZIP ({e})")))?;
+    let manifest: serde_json::Value = {
+        let mut entry = archive.by_name("manifest.json").map_err(|_| fail("it has no manifest.json".into()))?;
+        let mut text = String::new();
+        entry.read_to_string(&mut text).map_err(|e| fail(e.to_string()))?;
+        serde_json::from_str(&text).map_err(|e| fail(format!("its manifest.json cannot be read ({e})")))?
+    };
+    if manifest["format"] != FORMAT {
+        return Err(fail(format!("it is {}, not {FORMAT}", manifest["format"])));
+    }
+    if plan.config_file.exists() && archive.index_for_name("config/watchpost.toml").is_some() {
+        return Err(Error::conflict(format!(
+            "{} exists already; choose where the backup's config file goes with --config",
+            plan.config_file.display()
+        )));
+    }
+    let mut summary = Summary::default();
+    for index in 0..archive.len() {
+        let mut entry = archive.by_index(index).map_err(|e| fail(e.to_string()))?;
+        if entry.is_dir() {
+            continue;
+        }
+        let Some(name) = entry.enclosed_name() else {
+            return Err(fail(format!("it holds a path outside the data directory ({:?})", entry.name_raw())));
+        };
+        let mut parts = name.components();
+        let first = parts.next().map(|c| c.as_os_str().to_string_lossy().into_owned()).unwrap_or_default();
+        let rest: PathBuf = parts.collect();
+        let target = match first.as_str() {
+            "manifest.json" => continue,
+            "watchpost.db" => match &plan.database_file {
+                Some(path) => {
+                    summary.database = true;
+                    path.clone()
+                }
+                None => continue,
+            },
+            "config" => {
+                summary.config = true;
+                plan.config_file.clone()
+            }
+            "keys" | "reports" => plan.data_dir.join(&first).join(rest),
+            "media" => plan.media_dir.join(rest),
+            "recordings" => plan.recordings_dir.join(rest),
+            _ => continue,
+        };
+        write_private(&target, &mut entry).map_err(|e| fail(format!("{}: {e}", target.display())))?;
+        summary.files += 1;
+        summary.bytes += entry.size();
+    }
+    Ok(summary)
+}
+
+/// Writes a restored file readable by this account only, through a temporary name.
+fn write_private(target: &Path, content: &mut impl Read) -> std::io::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+    if let Some(parent) = target.parent() {
+        std::fs::DirBuilder::new().recursive(true).mode(0o700).create(parent)?;
+    }
+    let partial = target.with_extension("restoring");
+    let mut file = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&partial)?;
+    std::io::copy(content, &mut file)?;
+    file.sync_all()?;
+    std::fs::rename(&partial, target)
+}
