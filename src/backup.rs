@@ -35,7 +35,8 @@ pub struct Summary {
     pub bytes: u64,
     /// Whether the database is in it (false with PostgreSQL).
     pub database: bool,
-    pub config: bool,
+    /// The config file it holds (a backup), or where it was restored to (a restore).
+    pub config: Option<PathBuf>,
 }
 
 /// Copies the database consistently to a temporary file in the data directory (SQLite), or
@@ -100,8 +101,7 @@ fn files_under(dir: &Path) -> Vec<PathBuf> {
 /// [`snapshot_database`]. Runs on a blocking thread.
 pub fn write_backup(out: impl Write, plan: &BackupPlan, database: Option<&Path>, now_ms: i64) -> Result<Summary> {
     let fail = |e: String| Error::unavailable(format!("the backup cannot be written: {e}"));
-    let mut summary =
-        Summary { database: database.is_some(), config: plan.config_file.is_some(), ..Summary::default() };
+    let mut summary = Summary { database: database.is_some(), config: plan.config_file.clone(), ..Summary::default() };
     let mut zip = zip::ZipWriter::new_stream(out);
     let manifest = serde_json::json!({
         "format": FORMAT,
@@ -145,7 +145,8 @@ pub struct RestorePlan {
     pub recordings_dir: PathBuf,
     /// Where the SQLite database goes (`None` with PostgreSQL: the copy in the backup is skipped).
     pub database_file: Option<PathBuf>,
-    /// Where the backup's config file goes; an existing file there is never replaced.
+    /// Where the backup's config file goes; when a file is there already, it stays and the
+    /// backup's is written beside it as `<file>.from-backup`.
     pub config_file: PathBuf,
 }
 
@@ -177,12 +178,14 @@ pub fn restore(file: &Path, plan: &RestorePlan) -> Result<Summary> {
     if manifest["format"] != FORMAT {
         return Err(fail(format!("it is {}, not {FORMAT}", manifest["format"])));
     }
-    if plan.config_file.exists() && archive.index_for_name("config/watchpost.toml").is_some() {
-        return Err(Error::conflict(format!(
-            "{} exists already; choose where the backup's config file goes with --config",
-            plan.config_file.display()
-        )));
-    }
+    // An existing config file stays; the backup's goes beside it.
+    let config_target = if plan.config_file.exists() {
+        let mut beside = plan.config_file.clone().into_os_string();
+        beside.push(".from-backup");
+        PathBuf::from(beside)
+    } else {
+        plan.config_file.clone()
+    };
     let mut summary = Summary::default();
     for index in 0..archive.len() {
         let mut entry = archive.by_index(index).map_err(|e| fail(e.to_string()))?;
@@ -205,8 +208,8 @@ pub fn restore(file: &Path, plan: &RestorePlan) -> Result<Summary> {
                 None => continue,
             },
             "config" => {
-                summary.config = true;
-                plan.config_file.clone()
+                summary.config = Some(config_target.clone());
+                config_target.clone()
             }
             "keys" | "reports" => plan.data_dir.join(&first).join(rest),
             "media" => plan.media_dir.join(rest),
@@ -231,4 +234,48 @@ fn write_private(target: &Path, content: &mut impl Read) -> std::io::Result<()> 
     std::io::copy(content, &mut file)?;
     file.sync_all()?;
     std::fs::rename(&partial, target)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_restore_keeps_an_existing_config_and_refuses_a_used_directory() {
+        let source = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(source.path().join("keys")).unwrap();
+        std::fs::write(source.path().join("keys/tokens.key"), b"secret").unwrap();
+        let config = source.path().join("watchpost.toml");
+        std::fs::write(&config, "[server]\nbind = \"0.0.0.0:8080\"\n").unwrap();
+        let plan = BackupPlan {
+            data_dir: source.path().into(),
+            media_dir: source.path().join("media"),
+            recordings_dir: source.path().join("recordings"),
+            config_file: Some(config),
+            recordings: false,
+        };
+        let file = source.path().join("backup.zip");
+        let summary = write_backup(std::fs::File::create(&file).unwrap(), &plan, None, 0).unwrap();
+        assert_eq!((summary.files, summary.database), (2, false));
+
+        let target = tempfile::tempdir().unwrap();
+        let data = target.path().join("data");
+        let existing = target.path().join("watchpost.toml");
+        std::fs::write(&existing, "# mine\n").unwrap();
+        let restore_plan = RestorePlan {
+            data_dir: data.clone(),
+            media_dir: data.join("media"),
+            recordings_dir: data.join("recordings"),
+            database_file: Some(data.join("watchpost.db")),
+            config_file: existing.clone(),
+        };
+        let restored = restore(&file, &restore_plan).unwrap();
+        assert_eq!(std::fs::read_to_string(&existing).unwrap(), "# mine\n", "an existing config stays");
+        let beside = target.path().join("watchpost.toml.from-backup");
+        assert_eq!(restored.config.as_deref(), Some(beside.as_path()));
+        assert!(std::fs::read_to_string(&beside).unwrap().contains("0.0.0.0:8080"));
+        assert_eq!(std::fs::read(data.join("keys/tokens.key")).unwrap(), b"secret");
+        let again = restore(&file, &restore_plan).unwrap_err();
+        assert!(again.to_string().contains("is not empty"), "{again}");
+    }
 }

@@ -425,12 +425,8 @@ fn restore(store: StoreArgs, file: &std::path::Path) -> anyhow::Result<()> {
     };
     let summary = watchpost::backup::restore(file, &plan)?;
     eprintln!("Restored {} file(s) into {}.", summary.files, data_dir.display());
-    if summary.config {
-        eprintln!(
-            "The backup's config file is {}; start with --config {}.",
-            config_target.display(),
-            config_target.display()
-        );
+    if let Some(restored) = &summary.config {
+        eprintln!("The backup's config file is {}; start with --config {}.", restored.display(), restored.display());
     }
     if !summary.database {
         eprintln!("No database was restored: with PostgreSQL, restore it with pg_restore (see docs/backup.md).");
