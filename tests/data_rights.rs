@@ -433,3 +433,76 @@ async fn a_backup_restored_into_an_empty_directory_has_the_same_accounts_events_
     app.shutdown().await;
     drop(old);
 }
+
+#[tokio::test]
+async fn accounts_are_deleted_with_their_sessions_and_tokens_and_leave_a_tombstone() {
+    let app = TestApp::start("").await;
+    let auth = &app.running().state.auth;
+    let db = app.running().state.db.clone();
+    let vera = auth.create_user("vera", watchpost::model::Role::Viewer, "viewer password", &[]).await.unwrap();
+    let token = auth.create_token(vera, "phone", None).await.unwrap().jwt;
+    let (vera_browser, _) = app.browser_session("vera", "viewer password").await;
+    let with_token = |path: &str| app.anonymous.get(app.url(path)).bearer_auth(&token);
+    assert_eq!(with_token("/api/events").send().await.unwrap().status(), 200);
+
+    // Download my data: the account, sign-ins, tokens without their values, audit entries.
+    let mine = vera_browser.get(app.url("/account/data.json")).send().await.unwrap();
+    assert_eq!(mine.status(), 200);
+    let text = mine.text().await.unwrap();
+    assert!(!text.contains(&token), "a token's value is never shown again");
+    let mine: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(mine["account"]["name"], "vera");
+    assert_eq!(mine["api_tokens"][0]["name"], "phone");
+    assert!(!mine["sessions"].as_array().unwrap().is_empty());
+    assert!(mine["audit"].as_array().unwrap().iter().any(|a| a["action"] == "auth.login"), "{mine}");
+
+    // An administrator deletes her: sessions and tokens stop working; the audit log keeps a tombstone.
+    let (admin, csrf) = app.browser_session(ADMIN, ADMIN_PASSWORD).await;
+    let deleted = admin
+        .post(app.url(&format!("/settings/users/{vera}/delete")))
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), 303);
+    assert!(db.user_by_name("vera").await.unwrap().is_none());
+    assert_eq!(with_token("/api/events").send().await.unwrap().status(), 401, "her token is gone");
+    let after = vera_browser.get(app.url("/api/events")).send().await.unwrap();
+    assert_eq!(after.status(), 401, "her session is gone");
+    let tombstones = db.audit_of(&format!("vera (deleted {})", chrono::Utc::now().format("%Y-%m-%d"))).await.unwrap();
+    assert!(tombstones.iter().any(|a| a.action == "auth.login"), "her sign-ins stay, under the tombstone");
+    assert!(tombstones.iter().any(|a| a.action == "user.delete"));
+    assert!(db.audit_of("vera").await.unwrap().is_empty(), "no entry names her as before");
+
+    // The only administrator cannot be deleted.
+    let me = db.user_by_name(ADMIN).await.unwrap().unwrap();
+    let refused = admin
+        .post(app.url(&format!("/settings/users/{}/delete", me.id)))
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 409);
+    assert!(refused.text().await.unwrap().contains("only active administrator"));
+
+    // A viewer deletes their own account, with their password.
+    auth.create_user("otto", watchpost::model::Role::Viewer, "otto password!", &[]).await.unwrap();
+    let (otto, otto_csrf) = app.browser_session("otto", "otto password!").await;
+    let wrong = otto
+        .post(app.url("/account/delete"))
+        .form(&[("csrf", otto_csrf.as_str()), ("password", "guess")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), 422);
+    assert!(db.user_by_name("otto").await.unwrap().is_some());
+    let gone = otto
+        .post(app.url("/account/delete"))
+        .form(&[("csrf", otto_csrf.as_str()), ("password", "otto password!")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!((gone.status().as_u16(), gone.headers()["location"].to_str().unwrap()), (303, "/login"));
+    assert!(db.user_by_name("otto").await.unwrap().is_none());
+    app.shutdown().await;
+}

@@ -215,6 +215,18 @@ impl Auth {
         self.db().change_user_access(user_id, role, cameras, disabled, self.now_ms()).await
     }
 
+    /// Deletes account `id`: its sessions and tokens go, its audit entries name it
+    /// "`name` (deleted YYYY-MM-DD)". Returns the tombstone.
+    pub async fn delete_user(&self, id: i64) -> Result<String> {
+        let _one_change = self.inner.access_changes.lock().await;
+        let user =
+            self.db().user_by_id(id).await?.ok_or_else(|| Error::not_found(format!("There is no user {id}.")))?;
+        let day = chrono::DateTime::from_timestamp_millis(self.now_ms()).unwrap_or_default().format("%Y-%m-%d");
+        let tombstone = format!("{} (deleted {day})", user.name);
+        self.db().delete_user(id, &tombstone).await?;
+        Ok(tombstone)
+    }
+
     pub fn vault(&self) -> Arc<Vault> {
         self.inner.vault.clone()
     }
@@ -398,6 +410,24 @@ impl Auth {
         }
         self.audit(self.entry(identity, origin, "user.password", Some(&user.name), "")).await;
         Ok(())
+    }
+
+    /// Deletes the signed-in user's own account once they give their password again.
+    pub async fn delete_own_account(&self, identity: &Identity, password: &str, origin: &Origin) -> Result<String> {
+        let user = self
+            .db()
+            .user_by_id(identity.user_id)
+            .await?
+            .ok_or_else(|| Error::unauthenticated("This account no longer exists."))?;
+        if !password::verify(password, Some(&user.password_hash)).await {
+            self.audit(self.entry(identity, origin, "user.delete", Some(&user.name), "wrong password")).await;
+            return Err(Error::invalid("The password is not right."));
+        }
+        let tombstone = self.delete_user(user.id).await?;
+        let mut entry = self.entry(identity, origin, "user.delete", Some(&tombstone), "their own account");
+        entry.actor = Some(tombstone.clone());
+        self.audit(entry).await;
+        Ok(tombstone)
     }
 
     /// Sets a password without knowing the old one (admins, the CLI).

@@ -126,6 +126,50 @@ impl Db {
         Ok(())
     }
 
+    /// Deletes account `id` with its sessions and API tokens, in one transaction; its audit
+    /// entries stay, naming it `tombstone` instead. Refuses the only active administrator.
+    pub async fn delete_user(&self, id: i64, tombstone: &str) -> Result<user::Model> {
+        let txn = self.conn.begin().await?;
+        let user = user::Entity::find_by_id(id)
+            .one(&txn)
+            .await?
+            .ok_or_else(|| Error::not_found(format!("There is no user {id}.")))?;
+        if user.role == Role::Admin && !user.disabled {
+            let others = user::Entity::find()
+                .filter(user::Column::Role.eq(Role::Admin))
+                .filter(user::Column::Disabled.eq(false))
+                .filter(user::Column::Id.ne(id))
+                .count(&txn)
+                .await?;
+            if others == 0 {
+                return Err(Error::conflict(
+                    "This is the only active administrator; make someone else an administrator first.",
+                ));
+            }
+        }
+        session::Entity::delete_many().filter(session::Column::UserId.eq(id)).exec(&txn).await?;
+        api_token::Entity::delete_many().filter(api_token::Column::UserId.eq(id)).exec(&txn).await?;
+        user::Entity::delete_by_id(id).exec(&txn).await?;
+        for column in [audit_entry::Column::Actor, audit_entry::Column::Target] {
+            audit_entry::Entity::update_many()
+                .col_expr(column, Expr::value(tombstone))
+                .filter(column.eq(user.name.as_str()))
+                .exec(&txn)
+                .await?;
+        }
+        txn.commit().await?;
+        Ok(user)
+    }
+
+    /// The audit entries by or about `name`, newest first.
+    pub async fn audit_of(&self, name: &str) -> Result<Vec<audit_entry::Model>> {
+        Ok(audit_entry::Entity::find()
+            .filter(audit_entry::Column::Actor.eq(name).or(audit_entry::Column::Target.eq(name)))
+            .order_by_desc(audit_entry::Column::Id)
+            .all(&self.conn)
+            .await?)
+    }
+
     pub async fn touch_user_login(&self, id: i64, now_ms: i64) -> Result<()> {
         user::Entity::update_many()
             .col_expr(user::Column::LastLoginMs, Expr::value(now_ms))

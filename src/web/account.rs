@@ -287,6 +287,9 @@ fn notice_text(done: &str) -> String {
         "created" => "The user was created.",
         "saved" => "The changes were saved.",
         "reset" => "The password was set and the user's sessions were signed out.",
+        "deleted" => {
+            "The user was deleted; their sessions and tokens are gone, and the audit log names them as deleted."
+        }
         "rotated" => {
             "A new signing key is in use. Tokens signed with the old key work for the grace period; re-issue them."
         }
@@ -828,4 +831,106 @@ mod tests {
         assert_eq!(describe_browser(firefox), "Firefox on Linux");
         assert_eq!(describe_browser("curl/8.5.0"), "curl");
     }
+}
+
+/// `POST /settings/users/{id}/delete`: an administrator deletes an account.
+pub(super) async fn delete_user(
+    state: web::Data<AppState>,
+    me: Identity,
+    req: HttpRequest,
+    id: web::Path<i64>,
+) -> PageResult {
+    let user = find_user(&state, *id).await?;
+    let tombstone = match state.auth.delete_user(user.id).await {
+        Ok(tombstone) => tombstone,
+        Err(err) if err.kind == ErrorKind::Conflict => {
+            return user_page_for(&state, &me, &user, StatusCode::CONFLICT, err.message).await;
+        }
+        Err(err) => return Err(err.into()),
+    };
+    audit(&state, &me, &req, "user.delete", Some(&tombstone), "sessions and tokens deleted").await;
+    Ok(redirect(if user.id == me.user_id { "/login" } else { "/settings/users?done=deleted" }))
+}
+
+#[derive(Deserialize)]
+pub(super) struct DeleteAccountForm {
+    #[serde(default)]
+    password: String,
+}
+
+/// `POST /account/delete`: a user deletes their own account, giving their password again.
+pub(super) async fn delete_own_account(
+    state: web::Data<AppState>,
+    me: Identity,
+    req: HttpRequest,
+    form: web::Form<DeleteAccountForm>,
+) -> PageResult {
+    match state.auth.delete_own_account(&me, &form.password, &origin_of(&req, &state)).await {
+        Ok(_) => Ok(redirect("/login")),
+        Err(err) if matches!(err.kind, ErrorKind::Invalid | ErrorKind::Conflict) => {
+            account_page_for(&state, &me, StatusCode::UNPROCESSABLE_ENTITY, String::new(), err.message, None).await
+        }
+        Err(err) => Err(err.into()),
+    }
+}
+
+/// `GET /account/data.json`: what Watchpost keeps about the signed-in user: the account, its
+/// sessions (sign-ins), its API tokens (never their values) and the audit entries by or about it.
+pub(super) async fn my_data(
+    state: web::Data<AppState>,
+    me: Identity,
+) -> Result<HttpResponse, super::respond::ApiError> {
+    let user = state
+        .db
+        .user_by_id(me.user_id)
+        .await?
+        .ok_or_else(|| Error::unauthenticated("This account no longer exists."))?;
+    let time = |ms: i64| super::view::rfc3339(ms);
+    let sessions: Vec<serde_json::Value> = state
+        .db
+        .list_user_sessions(user.id)
+        .await?
+        .into_iter()
+        .map(|s| serde_json::json!({ "created": time(s.created_ms), "last_seen": time(s.last_seen_ms), "ip": s.ip, "user_agent": s.user_agent }))
+        .collect();
+    let tokens: Vec<serde_json::Value> = state
+        .db
+        .list_tokens(Some(user.id))
+        .await?
+        .into_iter()
+        .map(|t| {
+            serde_json::json!({
+                "id": t.id, "name": t.name, "created": time(t.created_ms), "expires": time(t.expires_ms),
+                "revoked": t.revoked_ms.map(time), "last_used": t.last_used_ms.map(time),
+            })
+        })
+        .collect();
+    let audit: Vec<serde_json::Value> = state
+        .db
+        .audit_of(&user.name)
+        .await?
+        .into_iter()
+        .map(|a| {
+            serde_json::json!({
+                "at": time(a.at_ms), "actor": a.actor, "ip": a.ip, "action": a.action, "target": a.target,
+                "ok": a.ok, "detail": a.detail,
+            })
+        })
+        .collect();
+    let document = serde_json::json!({
+        "format": "watchpost-my-data/1",
+        "account": {
+            "name": user.name, "role": user.role.as_str(),
+            "cameras": crate::model::CameraScope::parse(&user.cameras).describe(),
+            "disabled": user.disabled, "created": time(user.created_ms),
+            "password_changed": time(user.password_changed_ms), "last_sign_in": user.last_login_ms.map(time),
+        },
+        "sessions": sessions,
+        "api_tokens": tokens,
+        "audit": audit,
+    });
+    Ok(HttpResponse::Ok()
+        .insert_header(("Content-Disposition", format!("attachment; filename=\"watchpost-{}-data.json\"", user.name)))
+        .insert_header(("Cache-Control", "private, no-store"))
+        .json(document))
 }
