@@ -36,6 +36,25 @@ const EVENT_FILTERS: &[(&str, &str)] = &[
     ("status", "new, viewed or resolved"),
     ("alerts", "alerted: only events that alerted"),
     ("tag", "a tag"),
+    ("from", "only events from this moment: YYYY-MM-DD, RFC 3339 or ms since 1970"),
+    ("to", "only events before this moment, likewise"),
+];
+
+/// The export's parameters: the event filters, less paging, and whether clips go in.
+const EXPORT_QUERY: &[(&str, &str)] = &[
+    ("camera", "a camera id"),
+    ("kind", "object, motion or sensor"),
+    ("label", "an object label, e.g. person"),
+    ("zone", "a zone name"),
+    ("date", "a day, YYYY-MM-DD, in the server's time zone"),
+    ("from", "from this moment: YYYY-MM-DD, RFC 3339 or ms since 1970"),
+    ("to", "before this moment, likewise"),
+    ("q", "words to search for"),
+    ("severity", "low, medium or high"),
+    ("status", "new, viewed or resolved"),
+    ("alerts", "1: only events that alerted"),
+    ("tag", "a tag"),
+    ("clips", "0: leave the video clips out"),
 ];
 
 /// The summary and parameters of a route of the API; `None` for one not described yet (the
@@ -92,6 +111,22 @@ pub(super) fn describe(method: &Method, path: &str) -> Option<Operation> {
         },
         ("GET", "/api/events/{id}/clip.mp4") => {
             Operation { produces: Some("video/mp4"), ..op("An event's video, from the recordings") }
+        }
+        ("DELETE", "/api/events/{id}") => {
+            op("Delete an event with its snapshots and the footage no other event needs (admin); what went")
+        }
+        ("POST", "/api/events/delete") => op(
+            "Delete events (admin). JSON body: ids, or the filters of GET /api/events (with from/to); \
+             without \"confirm\": true only the count (matched) is answered",
+        ),
+        ("GET", "/api/export.zip") => Operation {
+            produces: Some("application/zip"),
+            query: EXPORT_QUERY,
+            ..op("The selected events as a ZIP (events.json, snapshots, clips), streamed; see docs/export.md")
+        },
+        ("GET", "/api/reports") => op("The reports made, newest first, with their deliveries and PDF links"),
+        ("GET", "/api/reports/{file}") => {
+            Operation { produces: Some("application/pdf"), ..op("A report's PDF: /api/reports/<id>.pdf") }
         }
         ("GET", "/api/integrations") => op("The alert channels' state, waiting and given-up alerts"),
         ("GET" | "POST", "/api/whatsapp/webhook") => op(if get {
