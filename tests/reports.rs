@@ -3,12 +3,14 @@
 //! pages, every page renders (`pdftoppm`, kept under the test output for a look), a quiet day is
 //! one friendly page, and a week across the end of summer time has the right days. A scheduled
 //! report is made once (also across a restart) and delivered once to the fake mail server and
-//! the fake Bot API, through a failure, and listed on the API and the Reports page.
+//! the fake Bot API, through a failure, and listed on the API and the Reports page. With a model
+//! set up, "Generate now" adds its paragraph about the period, within the hourly budget.
 
 mod common;
 
 use common::smtp::FakeSmtp;
 use common::telegram::{Failure, FakeTelegram};
+use common::vlm::{FakeModel, Reply};
 use common::{TestApp, wait_for};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -313,5 +315,70 @@ async fn a_scheduled_report_is_made_once_and_delivered_once_by_email_and_telegra
         app.client.get(format!("{}/api/reports", app.base)).send().await.unwrap().json().await.unwrap();
     assert_eq!(listed["reports"].as_array().unwrap().len(), 1);
     assert_eq!((telegram.sent_by("sendDocument").len(), smtp.mails().len()), (1, 1));
+    app.shutdown().await;
+}
+
+/// Makes a report with "Generate now" and waits for it; returns its PDF's text.
+async fn generate_now(app: &TestApp, browser: &reqwest::Client, csrf: &str, day: &str, made: usize) -> String {
+    let asked = browser
+        .post(app.url("/reports/generate"))
+        .form(&[("csrf", csrf), ("period", "daily"), ("date", day)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(asked.status(), 303);
+    let report = wait_for("the report", Duration::from_secs(60), || async {
+        let listed: serde_json::Value = app.client.get(app.url("/api/reports")).send().await.ok()?.json().await.ok()?;
+        let reports = listed["reports"].as_array()?.clone();
+        (reports.len() == made).then(|| reports[0].clone())
+    })
+    .await;
+    let pdf = app.client.get(app.url(report["pdf"].as_str().unwrap())).send().await.unwrap().bytes().await.unwrap();
+    let file = app.data.path().join(format!("generated-{made}.pdf"));
+    std::fs::write(&file, &pdf).unwrap();
+    pdf_text(&file).split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[tokio::test]
+async fn with_a_model_a_report_gets_a_summary_within_the_budget() {
+    let model = FakeModel::start(
+        vec![],
+        Reply::openai("A calm day: the postman came twice and a fox crossed the garden at night."),
+    );
+    let describe = format!(
+        "[describe]\nprovider = \"openai\"\nbase_url = \"{}\"\nmodel = \"m\"\nmax_per_hour = 1\n",
+        model.base_url()
+    );
+    let app = TestApp::start(&describe).await;
+    let db = app.running().state.db.clone();
+    let yesterday = chrono::Local::now().date_naive() - chrono::Days::new(1);
+    let noon = yesterday.and_hms_opt(12, 0, 0).unwrap().and_local_timezone(chrono::Local).unwrap().to_rfc3339();
+    let id = add_event(&db, app.data.path(), "garden", "person", &noon).await;
+    let words = Description {
+        title: Some("Postman at the gate".into()),
+        text: "A postman in a yellow jacket leaves a parcel by the gate.".into(),
+        threat_level: Some(0),
+        by: "openai:m".into(),
+        took_ms: Some(900),
+    };
+    db.set_event_description(id, &words).await.unwrap();
+    let (browser, csrf) = app.browser_session(common::ADMIN, common::ADMIN_PASSWORD).await;
+    let day = yesterday.to_string();
+
+    let text = generate_now(&app, &browser, &csrf, &day, 1).await;
+    assert!(text.contains("The period in short"), "{text}");
+    assert!(text.contains("A calm day: the postman came twice"), "{text}");
+    assert!(text.contains("Written by openai:m"), "{text}");
+    let asked = model.requests();
+    assert_eq!(asked.len(), 1);
+    let sent = asked[0].body.to_string();
+    assert!(sent.contains("A postman in a yellow jacket leaves a parcel by the gate."), "{sent}");
+    assert!(!sent.contains("image_url"), "only words go to the model");
+
+    // The hourly budget (1) is spent: the next report goes without the paragraph.
+    let text = generate_now(&app, &browser, &csrf, &day, 2).await;
+    assert!(!text.contains("The period in short"), "{text}");
+    assert!(text.contains("Postman at the gate"), "the event itself is still there");
+    assert_eq!(model.requests().len(), 1);
     app.shutdown().await;
 }

@@ -140,7 +140,14 @@ pub async fn start(options: ServeOptions) -> Result<RunningApp> {
         cameras.clone(),
         tasks.clone(),
     );
-    let reports = crate::reports::Reports::new(db.clone(), media.clone(), bus.clone(), &data_dir, schedules);
+    let reports = crate::reports::Reports::new(
+        db.clone(),
+        media.clone(),
+        bus.clone(),
+        &data_dir,
+        schedules,
+        describer.summariser(),
+    );
     let state = AppState {
         data_dir: data_dir.clone(),
         config_file,

@@ -59,6 +59,80 @@ pub async fn load_site_context(config: &DescribeConfig, db: &Db) -> String {
     }
 }
 
+/// The hourly request budget (`[describe] max_per_hour`) per provider, shared by event
+/// descriptions and report summaries.
+#[derive(Clone, Default)]
+pub struct Budget {
+    max_per_hour: u32,
+    /// When each request of the last hour was made, per provider (kind and address).
+    sent: Arc<Mutex<HashMap<String, VecDeque<Instant>>>>,
+}
+
+impl Budget {
+    /// Whether the budget of the provider at `key` allows one more request now (and counts it if so).
+    pub fn take(&self, key: &str) -> bool {
+        if self.max_per_hour == 0 {
+            return true;
+        }
+        let mut budget = self.sent.lock().expect("budget lock");
+        let sent = budget.entry(key.to_string()).or_default();
+        while sent.front().is_some_and(|t| t.elapsed() > Duration::from_secs(3600)) {
+            sent.pop_front();
+        }
+        if sent.len() >= self.max_per_hour as usize {
+            return false;
+        }
+        sent.push_back(Instant::now());
+        true
+    }
+}
+
+/// Asks the configured model, in words only, to sum up a period from the events' descriptions
+/// (a report's paragraph), within the same budget as the descriptions.
+#[derive(Clone)]
+pub struct Summariser {
+    config: DescribeConfig,
+    client: reqwest::Client,
+    budget: Budget,
+    stats: Arc<DescribeStats>,
+}
+
+impl Summariser {
+    /// `<provider>:<model>`, for the report to say who wrote the paragraph.
+    pub fn by(&self) -> String {
+        providers::from_config(&self.config).map_or_else(String::new, |p| format!("{}:{}", p.kind(), self.config.model))
+    }
+
+    /// A few sentences about `period` ("Monday 30 November") from `lines` (one per event: time,
+    /// camera, title, description); `None` when the budget is spent or the model does not answer.
+    pub async fn summarise(&self, period: &str, lines: &[String]) -> Option<String> {
+        let provider = providers::from_config(&self.config)?;
+        if lines.is_empty() {
+            return None;
+        }
+        if !self.budget.take(&format!("{}:{}", provider.kind(), self.config.base_url())) {
+            self.stats.skipped_budget.fetch_add(1, Ordering::Relaxed);
+            tracing::info!("description budget spent; the report goes without its summary");
+            return None;
+        }
+        let system = "You write the summary paragraph of a home security camera report for the people who live \
+                      there. Plain words, no lists, no markdown, at most four sentences.";
+        let prompt = format!(
+            "Summarise {period} from these camera events (time, camera, what was seen). Say what was usual and \
+             point out anything worth a look.\n\n{}",
+            lines.join("\n")
+        );
+        let timeout = Duration::from_secs(u64::from(self.config.timeout_secs));
+        match providers::call(&*provider, &self.client, &self.config.model, system, &prompt, &[], timeout).await {
+            Ok(text) => Some(text.trim().to_string()).filter(|t| !t.is_empty()),
+            Err(err) => {
+                tracing::warn!(error = ?err, "the model gave no summary for the report; it goes without one");
+                None
+            }
+        }
+    }
+}
+
 /// Who writes descriptions, for the System and Integrations pages.
 #[derive(Debug, Clone)]
 pub struct DescriberInfo {
@@ -78,8 +152,7 @@ pub struct Describer {
     ffmpeg: String,
     client: reqwest::Client,
     slots: Arc<Semaphore>,
-    /// When each request of the last hour was made, per provider (kind and address).
-    budget: Arc<Mutex<HashMap<String, VecDeque<Instant>>>>,
+    budget: Budget,
     stats: Arc<DescribeStats>,
     site_context: SiteContext,
     tasks: TaskTracker,
@@ -105,12 +178,23 @@ impl Describer {
             ffmpeg,
             client: crate::http::client_builder().connect_timeout(Duration::from_secs(10)).build().unwrap_or_default(),
             slots: Arc::new(Semaphore::new(config.concurrency.max(1) as usize)),
-            budget: Arc::default(),
+            budget: Budget { max_per_hour: config.max_per_hour, sent: Arc::default() },
             stats: Arc::default(),
             site_context: Arc::new(std::sync::RwLock::new(site_context)),
             tasks,
             config,
         }
+    }
+
+    /// The report summariser, when `[describe]` names a model.
+    pub fn summariser(&self) -> Option<Summariser> {
+        providers::from_config(&self.config)?;
+        Some(Summariser {
+            config: self.config.clone(),
+            client: self.client.clone(),
+            budget: self.budget.clone(),
+            stats: self.stats.clone(),
+        })
     }
 
     pub fn info(&self) -> DescriberInfo {
@@ -183,24 +267,6 @@ impl Describer {
         }
     }
 
-    /// Whether the hourly budget of the provider at `key` allows one more request now (and counts
-    /// it if so).
-    fn within_budget(&self, key: &str) -> bool {
-        if self.config.max_per_hour == 0 {
-            return true;
-        }
-        let mut budget = self.budget.lock().expect("budget lock");
-        let sent = budget.entry(key.to_string()).or_default();
-        while sent.front().is_some_and(|t| t.elapsed() > Duration::from_secs(3600)) {
-            sent.pop_front();
-        }
-        if sent.len() >= self.config.max_per_hour as usize {
-            return false;
-        }
-        sent.push_back(Instant::now());
-        true
-    }
-
     /// Sends the event to the camera's model in the background, when it has one and wants it.
     fn ask(&self, event: EventSummary, camera: Option<CameraConfig>, cancel: &CancellationToken) {
         let Some(camera) = camera else { return };
@@ -209,7 +275,7 @@ impl Describer {
         }
         let config = self.config.for_camera(&camera.describe);
         let Some(provider) = providers::from_config(&config) else { return };
-        if !self.within_budget(&format!("{}:{}", provider.kind(), config.base_url())) {
+        if !self.budget.take(&format!("{}:{}", provider.kind(), config.base_url())) {
             self.stats.skipped_budget.fetch_add(1, Ordering::Relaxed);
             tracing::info!(
                 event = event.id,

@@ -93,7 +93,16 @@ pub struct ReportData {
     pub recordings_days: Option<f64>,
     /// When the report was made, on its clock.
     pub made_at: String,
+    /// What the describer wrote about the period's events, most important first (at most
+    /// [`DESCRIBED_LINES`]): "Mon 08:05, Front door: title. description".
+    pub described: Vec<String>,
+    /// A model's paragraph about the period and who wrote it (`<provider>:<model>`), when one is
+    /// set up and its budget allows.
+    pub ai_summary: Option<(String, String)>,
 }
+
+/// How many described events a summary is written from.
+pub const DESCRIBED_LINES: usize = 60;
 
 /// Runs `f` with the report's zone as a chrono time zone (the server's when none is set).
 macro_rules! in_zone {
@@ -218,6 +227,18 @@ pub async fn gather(db: &Db, media: &MediaStore, request: &ReportRequest, now_ms
     labels.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
 
     let top = top_events(media, &events, request, &name_of).await;
+    let described = ranked(&events)
+        .into_iter()
+        .filter(|e| {
+            e.description.as_deref().is_some_and(|d| !d.trim().is_empty()) && e.described_by.as_deref() != Some("rules")
+        })
+        .take(DESCRIBED_LINES)
+        .map(|e| {
+            let when = local_time(request.zone, e.start_ms).format("%a %H:%M");
+            let title = e.title.as_deref().map(|t| format!("{t}. ")).unwrap_or_default();
+            format!("{when}, {}: {title}{}", name_of(&e.camera_id), e.description.as_deref().unwrap_or_default().trim())
+        })
+        .collect();
     let usage = db.recording_usage().await?;
     let recordings_bytes = usage.iter().map(|u| u.bytes.max(0)).sum();
     let oldest = usage.iter().map(|u| u.oldest_ms).min();
@@ -240,23 +261,30 @@ pub async fn gather(db: &Db, media: &MediaStore, request: &ReportRequest, now_ms
         recordings_bytes,
         recordings_days: oldest.map(|oldest| (now_ms - oldest).max(0) as f64 / 86_400_000.0),
         made_at: local_time(request.zone, now_ms).format("%Y-%m-%d %H:%M").to_string(),
+        described,
+        ai_summary: None,
     })
 }
 
-/// The events most worth a look: alerts first, then by severity, threat and score.
+/// The events most worth a look first: alerts, then by severity, threat and score.
+fn ranked(events: &[event::Model]) -> Vec<&event::Model> {
+    let mut ranked: Vec<&event::Model> = events.iter().collect();
+    ranked.sort_by(|a, b| {
+        let key = |e: &event::Model| (e.alerted_ms.is_some(), e.severity, e.threat_level.unwrap_or(0));
+        key(b).cmp(&key(a)).then(b.score.total_cmp(&a.score)).then(a.start_ms.cmp(&b.start_ms))
+    });
+    ranked
+}
+
+/// The top events with their snapshots.
 async fn top_events(
     media: &MediaStore,
     events: &[event::Model],
     request: &ReportRequest,
     name_of: &impl Fn(&str) -> String,
 ) -> Vec<TopEvent> {
-    let mut ranked: Vec<&event::Model> = events.iter().collect();
-    ranked.sort_by(|a, b| {
-        let key = |e: &event::Model| (e.alerted_ms.is_some(), e.severity, e.threat_level.unwrap_or(0));
-        key(b).cmp(&key(a)).then(b.score.total_cmp(&a.score)).then(a.start_ms.cmp(&b.start_ms))
-    });
     let mut top = Vec::new();
-    for event in ranked.into_iter().take(request.top_events as usize) {
+    for event in ranked(events).into_iter().take(request.top_events as usize) {
         let camera = name_of(&event.camera_id);
         let jpeg = match event.snapshot.as_deref() {
             Some(snapshot) => read_snapshot(media, snapshot).await,

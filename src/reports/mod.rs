@@ -7,7 +7,8 @@
 //! (`bridges::report_delivery`), so a report made while a channel is down arrives later, once.
 //! [`Reports::run`] makes each `[[reports]]` entry's report when it falls due on its own clock,
 //! and after a restart the one it missed (only the latest). "Generate now" runs the same in the
-//! background and shows its progress.
+//! background and shows its progress. When `[describe]` names a model, it writes a paragraph
+//! about the period from the events' descriptions, within the descriptions' hourly budget.
 
 pub mod data;
 pub mod pdf;
@@ -17,6 +18,7 @@ pub mod settings;
 use crate::bus::{BusMessage, EventBus};
 use crate::db::entities::report;
 use crate::db::{Db, NewReport, Recipient};
+use crate::describe::Summariser;
 use crate::error::{Error, Result};
 use crate::media::MediaStore;
 use crate::supervise::CancellationToken;
@@ -50,6 +52,8 @@ pub struct Reports {
     bus: EventBus,
     media: MediaStore,
     dir: PathBuf,
+    /// Writes the period's paragraph when `[describe]` names a model.
+    summariser: Option<Summariser>,
     /// Each `[[reports]]` entry with where its reports go.
     schedules: Arc<Vec<(ReportConfig, Vec<Recipient>)>>,
     progress: Arc<Mutex<Option<Progress>>>,
@@ -63,8 +67,17 @@ impl Reports {
         bus: EventBus,
         data_dir: &Path,
         schedules: Vec<(ReportConfig, Vec<Recipient>)>,
+        summariser: Option<Summariser>,
     ) -> Self {
-        Self { db, bus, media, dir: reports_dir(data_dir), schedules: Arc::new(schedules), progress: Arc::default() }
+        Self {
+            db,
+            bus,
+            media,
+            summariser,
+            dir: reports_dir(data_dir),
+            schedules: Arc::new(schedules),
+            progress: Arc::default(),
+        }
     }
 
     /// The stored PDF of report `report`, if its file is still there.
@@ -93,7 +106,16 @@ impl Reports {
         now_ms: i64,
     ) -> Result<report::Model> {
         self.set_step_if_running("reading the period's events");
-        let data = data::gather(&self.db, &self.media, request, now_ms).await?;
+        let mut data = data::gather(&self.db, &self.media, request, now_ms).await?;
+        if let Some(summariser) = &self.summariser
+            && !data.described.is_empty()
+        {
+            self.set_step_if_running("asking the model for a summary");
+            let period = render::period_words(&data);
+            if let Some(text) = summariser.summarise(&period, &data.described).await {
+                data.ai_summary = Some((text, summariser.by()));
+            }
+        }
         self.set_step_if_running("drawing the charts and pages");
         let events = i64::from(data.total_events);
         let (from_ms, to_ms) = (data.from_ms, data.to_ms);

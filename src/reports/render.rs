@@ -72,7 +72,21 @@ pub fn render(data: &ReportData) -> Result<Rendered> {
         document.finish_page(page);
 
         let mut page = document.page();
-        let mut y = section_title(&mut page, "Alerts by severity", 60.0);
+        let mut y = 60.0;
+        if let Some((text, by)) = &data.ai_summary {
+            y = section_title(&mut page, "The period in short", y);
+            y = page.paragraph(MARGIN, y, CONTENT_WIDTH, 11.0, Colour::TEXT, text);
+            page.text(
+                MARGIN,
+                y,
+                8.5,
+                Weight::Regular,
+                Colour::MUTED,
+                &format!("Written by {by} from the events' descriptions."),
+            );
+            y += 26.0;
+        }
+        let mut y = section_title(&mut page, "Alerts by severity", y);
         let severities: Vec<(String, u32, Colour)> = [Severity::High, Severity::Medium, Severity::Low]
             .into_iter()
             .map(|s| {

@@ -115,10 +115,10 @@ pub(super) fn describe(method: &Method, path: &str) -> Option<Operation> {
         ("DELETE", "/api/events/{id}") => {
             op("Delete an event with its snapshots and the footage no other event needs (admin); what went")
         }
-        ("POST", "/api/events/delete") => op(
-            "Delete events (admin). JSON body: ids, or the filters of GET /api/events (with from/to); \
-             without \"confirm\": true only the count (matched) is answered",
-        ),
+        ("POST", "/api/events/delete") => {
+            op("Delete events (admin). JSON body: ids, or the filters of GET /api/events (with from/to); \
+             without \"confirm\": true only the count (matched) is answered")
+        }
         ("GET", "/api/export.zip") => Operation {
             produces: Some("application/zip"),
             query: EXPORT_QUERY,
