@@ -12,7 +12,8 @@ if (($# == 0)); then
   if [[ -n "${WATCHPOST_TEST_POSTGRES:-}" ]] || (exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null; then
     echo "test.sh: the second pass, on PostgreSQL"
     WATCHPOST_TEST_POSTGRES="${WATCHPOST_TEST_POSTGRES:-postgres://postgres@127.0.0.1:5432/postgres}" \
-      cargo test --locked --test auth --test alerts --test hardening --test describe --test http
+      cargo test --locked --test auth --test alerts --test hardening --test describe --test http --test data_rights \
+        --test reports
   elif [[ -n "${CI:-}" ]]; then
     echo "test.sh: CI must run the PostgreSQL pass, but nothing answers at 127.0.0.1:5432" >&2
     exit 1
