@@ -641,6 +641,18 @@ async fn a_viewer_limited_to_one_camera_reaches_nothing_of_another_on_any_route(
     // everything cannot pass.
     let kids = state.db.user_by_name("kid").await.unwrap().unwrap().id;
     let kids_token = state.auth.create_token(kids, "kid's", None).await.unwrap();
+    // A report of the viewer's camera, and one of the other.
+    let report_of = |camera: &str| watchpost::reports::data::ReportRequest {
+        name: "manual".into(),
+        period: watchpost::reports::settings::Period::Daily,
+        first_day: chrono::Local::now().date_naive(),
+        zone: Default::default(),
+        cameras: vec![camera.to_string()],
+        top_events: 1,
+    };
+    let now_ms = chrono::Utc::now().timestamp_millis();
+    let porch_report = state.reports.make(&report_of("porch"), Some(ADMIN), &[], now_ms).await.unwrap().id;
+    let yard_report = state.reports.make(&report_of("yard"), Some(ADMIN), &[], now_ms).await.unwrap().id;
     let ids_for = |path: &str| -> Option<[String; 2]> {
         if path.starts_with("/api/cameras/{id}") || path.starts_with("/cameras/{id}") {
             Some(["porch".into(), "yard".into()])
@@ -648,6 +660,8 @@ async fn a_viewer_limited_to_one_camera_reaches_nothing_of_another_on_any_route(
             Some([porch.to_string(), yard.to_string()])
         } else if path.starts_with("/tokens/{id}") {
             Some([kids_token.record.id.clone(), admins_token.record.id.clone()])
+        } else if path.starts_with("/api/reports/{file}") {
+            Some([format!("{porch_report}.pdf"), format!("{yard_report}.pdf")])
         } else {
             None
         }
@@ -658,7 +672,7 @@ async fn a_viewer_limited_to_one_camera_reaches_nothing_of_another_on_any_route(
             ids_for(route.path).unwrap_or_else(|| panic!("{} {}: say which ids it takes", route.method, route.path));
         for (id, mine) in [(own, true), (other, false)] {
             let query = if route.path.ends_with("export.mp4") { hour.as_str() } else { "" };
-            let path = format!("{}{query}", route.path.replace("{id}", &id));
+            let path = format!("{}{query}", route.path.replace("{id}", &id).replace("{file}", &id));
             let response = if route.method.as_str() == "GET" {
                 viewer.get(app.url(&path)).send().await.unwrap()
             } else {
@@ -680,6 +694,16 @@ async fn a_viewer_limited_to_one_camera_reaches_nothing_of_another_on_any_route(
     let listed: serde_json::Value = viewer.get(app.url("/api/events")).send().await.unwrap().json().await.unwrap();
     let ids: Vec<i64> = listed["events"].as_array().unwrap().iter().map(|e| e["id"].as_i64().unwrap()).collect();
     assert_eq!(ids, [porch]);
+    let reports: serde_json::Value = viewer.get(app.url("/api/reports")).send().await.unwrap().json().await.unwrap();
+    let ids: Vec<i64> = reports["reports"].as_array().unwrap().iter().map(|r| r["id"].as_i64().unwrap()).collect();
+    assert_eq!(ids, [porch_report], "only the report of the viewer's camera");
+    let export = viewer.get(app.url("/api/export.zip?clips=0")).send().await.unwrap().bytes().await.unwrap();
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(export.to_vec())).unwrap();
+    let mut listed = String::new();
+    std::io::Read::read_to_string(&mut archive.by_name("events.json").unwrap(), &mut listed).unwrap();
+    let listed: serde_json::Value = serde_json::from_str(&listed).unwrap();
+    let ids: Vec<i64> = listed["events"].as_array().unwrap().iter().map(|e| e["id"].as_i64().unwrap()).collect();
+    assert_eq!(ids, [porch], "an export holds only the viewer's camera");
     for query in ["/api/events?q=ladder", "/api/events?camera=yard"] {
         let found: serde_json::Value = viewer.get(app.url(query)).send().await.unwrap().json().await.unwrap();
         assert_eq!(found["events"], serde_json::json!([]), "{query}");
