@@ -6,6 +6,12 @@
 //!
 //! With PostgreSQL the database is not in the file: `pg_dump` does that better (the manifest and
 //! the command's output say so); keys, config and media still are.
+//!
+//! From the Settings page a restore is staged: the backup is checked and named in
+//! `<data>/restore-pending.json`, and at the next start, before anything opens the database,
+//! [`apply_pending`] restores it into `<data>/.restoring/`, then moves what the data directory held
+//! aside into `<data>/before-restore-<time>/` (kept, so the step can be undone by hand) and the
+//! restored files into place.
 
 use crate::db::Db;
 use crate::error::{Error, Result};
@@ -150,6 +156,109 @@ pub struct RestorePlan {
     pub config_file: PathBuf,
 }
 
+/// The file that names a backup to restore at the next start.
+pub const PENDING: &str = "restore-pending.json";
+/// Where a staged restore is unpacked before it replaces the data directory's contents.
+const STAGING: &str = ".restoring";
+/// What the data directory held before a staged restore, kept beside it.
+const ASIDE_PREFIX: &str = "before-restore-";
+
+/// A staged restore, as `restore-pending.json` holds it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Pending {
+    pub file: PathBuf,
+    pub by: String,
+    pub at: String,
+}
+
+/// Checks that `file` is a Watchpost backup; its manifest.
+pub fn check(file: &Path) -> Result<serde_json::Value> {
+    let fail = |e: String| Error::invalid(format!("{} cannot be restored: {e}", file.display()));
+    let reader = std::fs::File::open(file).map_err(|e| fail(e.to_string()))?;
+    let mut archive = zip::ZipArchive::new(reader).map_err(|e| fail(format!("not a backup ZIP ({e})")))?;
+    let mut entry = archive.by_name("manifest.json").map_err(|_| fail("it has no manifest.json".into()))?;
+    let mut text = String::new();
+    entry.read_to_string(&mut text).map_err(|e| fail(e.to_string()))?;
+    let manifest: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| fail(format!("its manifest.json cannot be read ({e})")))?;
+    if manifest["format"] != FORMAT {
+        return Err(fail(format!("it is {}, not {FORMAT}", manifest["format"])));
+    }
+    Ok(manifest)
+}
+
+/// Stages the restore of `file` for the next start, after checking it; the data directory must
+/// use the default layout (database, media and recordings inside it).
+pub fn stage(data_dir: &Path, default_layout: bool, file: &Path, by: &str, at: &str) -> Result<serde_json::Value> {
+    if !default_layout {
+        return Err(Error::invalid(
+            "the database or the media are outside the data directory (or on PostgreSQL); restore with \
+             `watchpost restore` on the command line (docs/backup.md)",
+        ));
+    }
+    let manifest = check(file)?;
+    let pending = Pending { file: file.to_path_buf(), by: by.to_string(), at: at.to_string() };
+    let text = serde_json::to_vec_pretty(&pending).unwrap_or_default();
+    let partial = data_dir.join(format!("{PENDING}.part"));
+    std::fs::write(&partial, text)
+        .and_then(|()| std::fs::rename(&partial, data_dir.join(PENDING)))
+        .map_err(|e| Error::unavailable(format!("cannot stage the restore in {}: {e}", data_dir.display())))?;
+    Ok(manifest)
+}
+
+/// The staged restore, if any.
+pub fn pending(data_dir: &Path) -> Option<Pending> {
+    serde_json::from_slice(&std::fs::read(data_dir.join(PENDING)).ok()?).ok()
+}
+
+/// Drops a staged restore.
+pub fn cancel(data_dir: &Path) -> Result<()> {
+    match std::fs::remove_file(data_dir.join(PENDING)) {
+        Ok(()) => Ok(()),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(err) => Err(Error::unavailable(format!("cannot cancel the restore: {err}"))),
+    }
+}
+
+/// Carries out a staged restore (at start, before the database opens); where the replaced files
+/// went. A backup that cannot be restored leaves the data directory as it was.
+pub fn apply_pending(data_dir: &Path, now: &str) -> Result<Option<PathBuf>> {
+    let Some(staged) = pending(data_dir) else { return Ok(None) };
+    // Whatever happens, the next start does not try again.
+    cancel(data_dir)?;
+    let staging = data_dir.join(STAGING);
+    let _ = std::fs::remove_dir_all(&staging);
+    let plan = RestorePlan {
+        data_dir: staging.clone(),
+        media_dir: staging.join("media"),
+        recordings_dir: staging.join("recordings"),
+        database_file: Some(staging.join("watchpost.db")),
+        config_file: staging.join("watchpost.toml.from-backup"),
+    };
+    if let Err(err) = restore(&staged.file, &plan) {
+        let _ = std::fs::remove_dir_all(&staging);
+        return Err(err);
+    }
+    let fail = |e: std::io::Error| {
+        Error::unavailable(format!("the restore could not move files in {}: {e}", data_dir.display()))
+    };
+    let aside = data_dir.join(format!("{ASIDE_PREFIX}{now}"));
+    std::fs::create_dir(&aside).map_err(fail)?;
+    for entry in std::fs::read_dir(data_dir).map_err(fail)?.flatten() {
+        let name = entry.file_name();
+        let text = name.to_string_lossy();
+        if text == STAGING || text.starts_with(ASIDE_PREFIX) {
+            continue;
+        }
+        std::fs::rename(entry.path(), aside.join(&name)).map_err(fail)?;
+    }
+    for entry in std::fs::read_dir(&staging).map_err(fail)?.flatten() {
+        std::fs::rename(entry.path(), data_dir.join(entry.file_name())).map_err(fail)?;
+    }
+    std::fs::remove_dir(&staging).map_err(fail)?;
+    Ok(Some(aside))
+}
+
 fn is_empty_dir(dir: &Path) -> bool {
     match std::fs::read_dir(dir) {
         Ok(mut entries) => entries.next().is_none(),
@@ -166,18 +275,10 @@ pub fn restore(file: &Path, plan: &RestorePlan) -> Result<Summary> {
             plan.data_dir.display()
         )));
     }
+    check(file)?;
     let fail = |e: String| Error::invalid(format!("{} cannot be restored: {e}", file.display()));
     let reader = std::fs::File::open(file).map_err(|e| fail(e.to_string()))?;
     let mut archive = zip::ZipArchive::new(reader).map_err(|e| fail(format!("not a backup ZIP ({e})")))?;
-    let manifest: serde_json::Value = {
-        let mut entry = archive.by_name("manifest.json").map_err(|_| fail("it has no manifest.json".into()))?;
-        let mut text = String::new();
-        entry.read_to_string(&mut text).map_err(|e| fail(e.to_string()))?;
-        serde_json::from_str(&text).map_err(|e| fail(format!("its manifest.json cannot be read ({e})")))?
-    };
-    if manifest["format"] != FORMAT {
-        return Err(fail(format!("it is {}, not {FORMAT}", manifest["format"])));
-    }
     // An existing config file stays; the backup's goes beside it.
     let config_target = if plan.config_file.exists() {
         let mut beside = plan.config_file.clone().into_os_string();

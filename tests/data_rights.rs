@@ -506,3 +506,56 @@ async fn accounts_are_deleted_with_their_sessions_and_tokens_and_leave_a_tombsto
     assert!(db.user_by_name("otto").await.unwrap().is_none());
     app.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_restore_staged_on_the_settings_page_happens_at_the_next_start_and_keeps_the_old_data() {
+    if std::env::var(common::TEST_POSTGRES_VARIABLE).is_ok() {
+        println!("skipped: a PostgreSQL installation restores with pg_restore and the command line");
+        return;
+    }
+    let app = TestApp::start("").await;
+    let db = app.running().state.db.clone();
+    let data = app.data.path().to_path_buf();
+    let seeded = Seeded { media: data.join("media"), recordings: data.join("recordings") };
+    event(&db, &seeded, "front", "person", T0, "In the backup").await;
+    let backed_up = app.events("limit=500").await;
+    let scratch = tempfile::tempdir().unwrap();
+    let file = scratch.path().join("backup.zip");
+    let (ok, said) = watchpost(&["backup", file.to_str().unwrap()], &data);
+    assert!(ok, "{said}");
+    event(&db, &seeded, "front", "person", T0 + HOUR, "After the backup").await;
+
+    let (browser, csrf) = app.browser_session(ADMIN, ADMIN_PASSWORD).await;
+    let refused = browser
+        .post(app.url("/settings/restore"))
+        .form(&[("csrf", csrf.as_str()), ("path", "/nonexistent/backup.zip")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 400);
+    assert!(refused.text().await.unwrap().contains("cannot be restored"));
+    let staged = browser
+        .post(app.url("/settings/restore"))
+        .form(&[("csrf", csrf.as_str()), ("path", file.to_str().unwrap())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(staged.status(), 303);
+    let page = browser.get(app.url("/settings/system")).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("At the next start Watchpost restores"), "{page}");
+    assert_eq!(app.events("limit=500").await.len(), 2, "nothing changes before the restart");
+
+    let data_dir = app.shutdown().await;
+    let app = TestApp::start_in("", data_dir).await;
+    assert_eq!(app.events("limit=500").await, backed_up, "the backup's events, not the later one");
+    let kept: Vec<PathBuf> = std::fs::read_dir(app.data.path())
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with("before-restore-"))
+        .collect();
+    assert_eq!(kept.len(), 1, "the replaced data is kept");
+    assert!(kept[0].join("watchpost.db").is_file());
+    assert!(!app.data.path().join("restore-pending.json").exists(), "it is done once");
+    app.shutdown().await;
+}

@@ -63,6 +63,17 @@ pub async fn start(options: ServeOptions) -> Result<RunningApp> {
         ))
     })?;
     let data_dir = data_dir.canonicalize().unwrap_or(data_dir);
+    // A restore asked for on the Settings page, before anything opens the database.
+    match crate::backup::apply_pending(&data_dir, &chrono::Utc::now().format("%Y%m%d-%H%M%S").to_string()) {
+        Ok(Some(aside)) => tracing::warn!(
+            kept = %aside.display(),
+            "restored the backup asked for on the Settings page; what the data directory held before is kept"
+        ),
+        Ok(None) => {}
+        Err(err) => {
+            tracing::error!(error = %err, "the restore asked for on the Settings page failed; the data is as it was")
+        }
+    }
     let media = MediaStore::open(&config.storage.media_dir(&data_dir))?;
     let db = Db::connect(&config.storage.database_url(&data_dir)).await?;
     let auth = Auth::open(db.clone(), &data_dir, config.auth.clone(), clock.clone()).await?;

@@ -134,6 +134,14 @@ impl StorageConfig {
         }
     }
 
+    /// Whether the database (SQLite), the media and the recordings all live in the data
+    /// directory at their default places (what a restore from the Settings page can replace).
+    pub fn default_layout(&self) -> bool {
+        self.database_url.as_ref().is_none_or(|url| url.expose().is_empty())
+            && self.media_dir.is_none()
+            && self.recordings_dir.is_none()
+    }
+
     /// The SQLite database's file, from the URL; `None` for PostgreSQL.
     pub fn sqlite_file(&self, data_dir: &Path) -> Option<PathBuf> {
         let url = self.database_url(data_dir);

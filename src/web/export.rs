@@ -1,5 +1,6 @@
 //! Export and backup downloads. `GET /settings/backup.zip` streams an administrator a backup of the
-//! installation (see `crate::backup`; without the recordings). `GET /api/export.zip` streams the events a filter or a time range selects (among the
+//! installation (see `crate::backup`; without the recordings), and `POST /settings/restore` stages
+//! a backup on the server to be restored at the next start. `GET /api/export.zip` streams the events a filter or a time range selects (among the
 //! cameras the user may see) as a ZIP (see `crate::export`), and the events page's "Export…"
 //! says how many events and about how much it will download before it starts.
 
@@ -157,4 +158,29 @@ pub(super) async fn backup_zip(
         }
         written.map(|_| ())
     }))
+}
+
+/// `POST /settings/restore`: stages the backup at `path` (a file on the server) for the next
+/// start; `cancel=1` drops a staged one.
+pub(super) async fn stage_restore(
+    state: web::Data<AppState>,
+    me: Identity,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> PageResult {
+    let fields = super::forms::form_fields(&body);
+    if super::forms::field(&fields, "cancel") == "1" {
+        crate::backup::cancel(&state.data_dir)?;
+        audit(&state, &me, &req, "backup.restore_cancel", None, "").await;
+        return Ok(super::respond::redirect("/settings/system"));
+    }
+    let path = std::path::PathBuf::from(super::forms::field(&fields, "path").trim());
+    if path.as_os_str().is_empty() {
+        return Err(Error::invalid("Give the backup file's path on this server.").into());
+    }
+    let at = chrono::Local::now().format("%Y-%m-%d %H:%M").to_string();
+    let manifest = crate::backup::stage(&state.data_dir, state.config.storage.default_layout(), &path, &me.name, &at)?;
+    let detail = format!("{} (made {})", path.display(), manifest["created"].as_str().unwrap_or("?"));
+    audit(&state, &me, &req, "backup.restore_staged", None, &detail).await;
+    Ok(super::respond::redirect("/settings/system"))
 }

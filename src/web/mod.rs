@@ -147,6 +147,7 @@ pub fn routes() -> Vec<RouteSpec> {
         RouteSpec::new(GET, "/settings/audit", Admin, || web::route().to(account::audit_page)),
         RouteSpec::new(GET, "/settings/system", Admin, || web::route().to(pages::system_page)),
         RouteSpec::new(GET, "/settings/backup.zip", Admin, || web::route().to(export::backup_zip)),
+        RouteSpec::new(POST, "/settings/restore", Admin, || web::route().to(export::stage_restore)),
         RouteSpec::new(GET, "/settings/storage", Admin, || web::route().to(recordings::storage_page)),
         RouteSpec::new(GET, "/settings/integrations", Admin, || web::route().to(integrations::integrations_page)),
         RouteSpec::new(POST, "/settings/integrations/mqtt", Admin, || web::route().to(integrations::save_mqtt)),

@@ -672,6 +672,10 @@ pub(super) async fn set_event_tags(
 #[derive(Template)]
 #[template(path = "system.html")]
 struct SystemPage {
+    /// The backup to restore at the next start, in words.
+    restore_pending: Option<String>,
+    /// Whether this installation can be restored from the page (the default data layout).
+    restore_possible: bool,
     nav: &'static str,
     me: Me,
     version: &'static str,
@@ -737,6 +741,9 @@ pub(super) async fn system_page(state: web::Data<AppState>, me: Identity) -> Pag
         describer: state.describer.by.clone(),
         describe_rows,
         cameras,
+        restore_pending: crate::backup::pending(&state.data_dir)
+            .map(|p| format!("{} (asked by {} at {})", p.file.display(), p.by, p.at)),
+        restore_possible: state.config.storage.default_layout(),
     }
     .render())
 }

@@ -193,7 +193,7 @@ try {
   await page.click("nav >> text=Reports");
   check(await page.isVisible("text=No report has been made yet"), "the Reports page says none was made");
   await shot(page, "reports-empty");
-  await Promise.all([page.waitForNavigation(), page.click("text=Generate now")]);
+  await Promise.all([page.waitForNavigation(), page.click("form[action='/reports/generate'] button")]);
   await page.waitForSelector("text=is ready", { timeout: 60000 });
   const pdfLink = await page.getAttribute("table a[href$='.pdf']", "href");
   const pdf = await page.request.get(`${base}${pdfLink}`);
