@@ -150,6 +150,14 @@ async fn deleting_events_removes_rows_search_snapshots_and_their_footage() {
     assert_eq!(done["deleted"]["events"], 1, "{done}");
     assert!(db.get_event(postman).await.unwrap().is_none());
 
+    // The events page offers "Delete these…" for its filters, which asks with the count first.
+    let events_page = app.client.get(app.url("/events?label=cat")).send().await.unwrap().text().await.unwrap();
+    assert!(events_page.contains("href=\"/events/delete?label=cat\""), "{events_page}");
+    assert!(events_page.contains("href=\"/events/export?label=cat\""));
+    let asked = app.client.get(app.url("/events/delete?label=cat")).send().await.unwrap().text().await.unwrap();
+    assert!(asked.contains("Delete 1 event?") && asked.contains("label cat"), "{asked}");
+    assert!(asked.contains("name=\"label\" value=\"cat\""), "the form selects the same events again");
+
     // A viewer cannot delete.
     app.running().state.auth.create_user("vera", watchpost::model::Role::Viewer, "viewer password", &[]).await.unwrap();
     let (viewer, csrf) = app.browser_session("vera", "viewer password").await;

@@ -30,6 +30,22 @@ pub struct NewAudit {
     pub detail: Option<String>,
 }
 
+/// Refuses to take away the last active administrator: `id` is one, and there must be another.
+async fn only_admin_check(txn: &sea_orm::DatabaseTransaction, id: i64) -> Result<()> {
+    let others = user::Entity::find()
+        .filter(user::Column::Role.eq(Role::Admin))
+        .filter(user::Column::Disabled.eq(false))
+        .filter(user::Column::Id.ne(id))
+        .count(txn)
+        .await?;
+    if others == 0 {
+        return Err(Error::conflict(
+            "This is the only active administrator; make someone else an administrator first.",
+        ));
+    }
+    Ok(())
+}
+
 impl Db {
     pub async fn count_users(&self) -> Result<u64> {
         Ok(user::Entity::find().count(&self.conn).await?)
@@ -92,19 +108,8 @@ impl Db {
             .one(&txn)
             .await?
             .ok_or_else(|| Error::not_found(format!("There is no user {id}.")))?;
-        let active_admin = |u: &user::Model| u.role == Role::Admin && !u.disabled;
-        if active_admin(&before) && (role != Role::Admin || disabled) {
-            let others = user::Entity::find()
-                .filter(user::Column::Role.eq(Role::Admin))
-                .filter(user::Column::Disabled.eq(false))
-                .filter(user::Column::Id.ne(id))
-                .count(&txn)
-                .await?;
-            if others == 0 {
-                return Err(Error::conflict(
-                    "This is the only active administrator; make someone else an administrator first.",
-                ));
-            }
+        if before.role == Role::Admin && !before.disabled && (role != Role::Admin || disabled) {
+            only_admin_check(&txn, id).await?;
         }
         user::Entity::update_many()
             .col_expr(user::Column::Role, Expr::value(role))
@@ -135,17 +140,7 @@ impl Db {
             .await?
             .ok_or_else(|| Error::not_found(format!("There is no user {id}.")))?;
         if user.role == Role::Admin && !user.disabled {
-            let others = user::Entity::find()
-                .filter(user::Column::Role.eq(Role::Admin))
-                .filter(user::Column::Disabled.eq(false))
-                .filter(user::Column::Id.ne(id))
-                .count(&txn)
-                .await?;
-            if others == 0 {
-                return Err(Error::conflict(
-                    "This is the only active administrator; make someone else an administrator first.",
-                ));
-            }
+            only_admin_check(&txn, id).await?;
         }
         session::Entity::delete_many().filter(session::Column::UserId.eq(id)).exec(&txn).await?;
         api_token::Entity::delete_many().filter(api_token::Column::UserId.eq(id)).exec(&txn).await?;

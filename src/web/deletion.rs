@@ -104,23 +104,19 @@ pub(super) fn describe(query: &EventsQuery, ids: &[i64]) -> String {
     if !ids.is_empty() {
         return format!("{} selected event(s)", ids.len());
     }
-    let parts: Vec<String> = [
-        ("camera", &query.camera),
-        ("kind", &query.kind),
-        ("label", &query.label),
-        ("zone", &query.zone),
-        ("day", &query.date),
-        ("from", &query.from),
-        ("to", &query.to),
-        ("severity", &query.severity),
-        ("status", &query.status),
-        ("tag", &query.tag),
-        ("words", &query.q),
-        ("alerts only", &query.alerts),
-    ]
-    .into_iter()
-    .filter_map(|(name, value)| value.as_deref().filter(|v| !v.trim().is_empty()).map(|v| format!("{name} {v}")))
-    .collect();
+    let parts: Vec<String> = query
+        .filter_fields()
+        .into_iter()
+        .filter_map(|(key, value)| {
+            let name = match key {
+                "date" => "day",
+                "q" => "words",
+                "alerts" => "alerts only",
+                other => other,
+            };
+            value.as_deref().filter(|v| !v.trim().is_empty()).map(|v| format!("{name} {v}"))
+        })
+        .collect();
     if parts.is_empty() { "every event".into() } else { parts.join(", ") }
 }
 
@@ -146,33 +142,18 @@ pub(super) async fn delete_events_form(
     body: web::Bytes,
 ) -> PageResult {
     let fields = form_fields(&body);
-    let value = |key: &str| fields.get(key).and_then(|v| v.first()).cloned().filter(|v| !v.is_empty());
     let ids: Vec<i64> = fields
         .get("id")
         .into_iter()
         .flatten()
         .map(|id| id.parse().map_err(|_| Error::invalid(format!("id {id:?} is not an event number"))))
         .collect::<Result<_, _>>()?;
-    let query = EventsQuery {
-        camera: value("camera"),
-        kind: value("kind"),
-        label: value("label"),
-        zone: value("zone"),
-        date: value("date"),
-        severity: value("severity"),
-        status: value("status"),
-        alerts: value("alerts"),
-        tag: value("tag"),
-        q: value("q"),
-        from: value("from"),
-        to: value("to"),
-        ..Default::default()
-    };
+    let query = EventsQuery::from_fields(&fields);
     if fields.contains_key("selected") && ids.is_empty() {
         return Err(Error::invalid("No events were selected: tick the events to delete first.").into());
     }
     let events = selected(&state, &me, &ids, &query).await?;
-    if value("confirm").as_deref() != Some("yes") {
+    if super::forms::field(&fields, "confirm") != "yes" {
         let mut kept: Vec<(String, String)> = fields
             .iter()
             .filter(|(key, _)| !["csrf", "confirm", "back"].contains(&key.as_str()))
@@ -204,23 +185,11 @@ pub(super) async fn confirm_delete_matching(
 ) -> PageResult {
     let events = selected(&state, &me, &[], &query).await?;
     let q = query.into_inner();
-    let fields: Vec<(String, String)> = [
-        ("camera", &q.camera),
-        ("kind", &q.kind),
-        ("label", &q.label),
-        ("zone", &q.zone),
-        ("date", &q.date),
-        ("severity", &q.severity),
-        ("status", &q.status),
-        ("alerts", &q.alerts),
-        ("tag", &q.tag),
-        ("q", &q.q),
-        ("from", &q.from),
-        ("to", &q.to),
-    ]
-    .into_iter()
-    .filter_map(|(key, value)| value.clone().filter(|v| !v.is_empty()).map(|v| (key.to_string(), v)))
-    .collect();
+    let fields: Vec<(String, String)> = q
+        .filter_fields()
+        .into_iter()
+        .filter_map(|(key, value)| value.clone().filter(|v| !v.is_empty()).map(|v| (key.to_string(), v)))
+        .collect();
     let page = ConfirmPage {
         nav: "events",
         me: Me::of(&me),

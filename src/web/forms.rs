@@ -550,6 +550,44 @@ pub fn parse_moment(key: &str, text: &str) -> Result<i64, Error> {
 }
 
 impl EventsQuery {
+    /// The filters by the names the events page's query string gives them (not paging).
+    pub fn filter_fields(&self) -> [(&'static str, &Option<String>); 12] {
+        [
+            ("camera", &self.camera),
+            ("kind", &self.kind),
+            ("label", &self.label),
+            ("zone", &self.zone),
+            ("date", &self.date),
+            ("severity", &self.severity),
+            ("status", &self.status),
+            ("alerts", &self.alerts),
+            ("tag", &self.tag),
+            ("q", &self.q),
+            ("from", &self.from),
+            ("to", &self.to),
+        ]
+    }
+
+    /// The filters from a posted form's fields (the names of [`EventsQuery::filter_fields`]).
+    pub fn from_fields(fields: &HashMap<String, Vec<String>>) -> Self {
+        let value = |key: &str| fields.get(key).and_then(|v| v.first()).cloned().filter(|v| !v.is_empty());
+        Self {
+            camera: value("camera"),
+            kind: value("kind"),
+            label: value("label"),
+            zone: value("zone"),
+            date: value("date"),
+            severity: value("severity"),
+            status: value("status"),
+            alerts: value("alerts"),
+            tag: value("tag"),
+            q: value("q"),
+            from: value("from"),
+            to: value("to"),
+            ..Self::default()
+        }
+    }
+
     pub fn to_filter(&self, default_limit: u64) -> Result<EventFilter, Error> {
         let non_empty = |v: &Option<String>| v.as_ref().map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
         let (since_ms, until_ms) = match non_empty(&self.date) {

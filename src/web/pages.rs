@@ -457,27 +457,20 @@ pub(super) async fn events_page(
 }
 
 impl EventsPage {
-    /// This page's filters (the search too) as a query string, `?…`, for "Delete these…".
-    fn filter_query(&self) -> String {
-        let query = &self.query;
+    /// This page's filters as query pairs; `search` adds the search words.
+    fn filter_pairs(&self, search: bool) -> url::form_urlencoded::Serializer<'static, String> {
         let mut link = url::form_urlencoded::Serializer::new(String::new());
-        for (key, value) in [
-            ("camera", &query.camera),
-            ("kind", &query.kind),
-            ("label", &query.label),
-            ("zone", &query.zone),
-            ("date", &query.date),
-            ("severity", &query.severity),
-            ("status", &query.status),
-            ("alerts", &query.alerts),
-            ("tag", &query.tag),
-            ("q", &query.q),
-        ] {
-            if let Some(v) = value.as_ref().filter(|v| !v.is_empty()) {
+        for (key, value) in self.query.filter_fields() {
+            if let Some(v) = value.as_ref().filter(|v| !v.is_empty() && (search || key != "q")) {
                 link.append_pair(key, v);
             }
         }
-        let link = link.finish();
+        link
+    }
+
+    /// This page's filters (the search too) as a query string, `?…`, for "Export…" and "Delete…".
+    fn filter_query(&self) -> String {
+        let link = self.filter_pairs(true).finish();
         if link.is_empty() { String::new() } else { format!("?{link}") }
     }
 
@@ -485,22 +478,7 @@ impl EventsPage {
     /// `before` when given.
     fn link(&self, before: Option<i64>) -> String {
         let query = &self.query;
-        let mut link = url::form_urlencoded::Serializer::new(String::new());
-        for (key, value) in [
-            ("camera", &query.camera),
-            ("kind", &query.kind),
-            ("label", &query.label),
-            ("zone", &query.zone),
-            ("date", &query.date),
-            ("severity", &query.severity),
-            ("status", &query.status),
-            ("alerts", &query.alerts),
-            ("tag", &query.tag),
-        ] {
-            if let Some(v) = value.as_ref().filter(|v| !v.is_empty()) {
-                link.append_pair(key, v);
-            }
-        }
+        let mut link = self.filter_pairs(false);
         if let Some(before) = before.or(query.before) {
             link.append_pair("before", &before.to_string());
         }
