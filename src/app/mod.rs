@@ -199,8 +199,6 @@ pub async fn start(options: ServeOptions) -> Result<RunningApp> {
     let handle = server.handle();
     let server_task = tokio::spawn(server);
     tracing::info!("web UI at http://{addr}");
-    // Bridges before cameras, so they hear the cameras' first events.
-    state.bridges.start_all(crate::bridges::ui_url(&config.server, addr)).await;
     // Files and index agree before anything records.
     match crate::recording::recovery::run(&recordings).await {
         Ok(report) if report == Default::default() => {}
@@ -213,6 +211,9 @@ pub async fn start(options: ServeOptions) -> Result<RunningApp> {
         ),
         Err(err) => tracing::error!(error = %err, "the recordings' recovery pass failed; going on"),
     }
+    // Bridges before cameras, so they hear the cameras' first events (the MQTT bridge announces the
+    // cameras once they are all loaded: `finish_loading`).
+    state.bridges.start_all(crate::bridges::ui_url(&config.server, addr)).await;
     let known: Vec<String> = file_cameras.iter().chain(&ui_cameras).map(|c| c.id.clone()).collect();
     if let Err(err) = state.db.release_objects_of_other_cameras(&known).await {
         tracing::warn!(error = %err, "cannot end the events of stationary objects of removed cameras");
@@ -223,6 +224,7 @@ pub async fn start(options: ServeOptions) -> Result<RunningApp> {
     for camera in ui_cameras {
         state.camera_manager.put(camera, CameraSource::Ui).await;
     }
+    state.camera_manager.finish_loading();
     tasks.spawn(describer.run(cancel.clone()));
     tasks.spawn(state.reports.clone().run(cancel.clone()));
     let sweeper = Sweeper::new(recordings.clone(), state.media.clone());

@@ -302,9 +302,17 @@ pub struct Cameras {
     registry: Registry,
     controls: Controls,
     detector: Option<DetectorWorker>,
+    /// Set once the cameras of the config file and the database have all been put in at start:
+    /// before that, the list is not the installation's (Home Assistant's entities wait for it).
+    loaded: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Cameras {
+    /// Whether every camera known at start is in the list.
+    pub fn loaded(&self) -> bool {
+        self.loaded.load(std::sync::atomic::Ordering::Acquire)
+    }
+
     pub fn get(&self, id: &str) -> Option<Arc<CameraRuntime>> {
         self.registry.read().expect("cameras lock").get(id).map(|e| e.runtime.clone())
     }
@@ -368,8 +376,15 @@ impl CameraManager {
             registry: Arc::default(),
             controls: context.controls.clone(),
             detector: context.detector.clone(),
+            loaded: Arc::default(),
         };
         Self { cameras, changes: Arc::default(), context, vault, shutdown }
+    }
+
+    /// Says that every camera known at start has been put in, and tells the bus.
+    pub fn finish_loading(&self) {
+        self.cameras.loaded.store(true, std::sync::atomic::Ordering::Release);
+        self.context.bus.publish(crate::bus::BusMessage::CamerasChanged);
     }
 
     /// The read-only door to the same cameras.

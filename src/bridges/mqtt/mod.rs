@@ -43,6 +43,8 @@ const CHANNEL: &str = "mqtt";
 const ALERT_CHANNEL: crate::model::Channel = crate::model::Channel::Mqtt;
 /// Where the config topics announced last are kept, to clear those no longer wanted.
 const ANNOUNCED_KEY: &str = "mqtt-announced";
+/// The longest a connection waits, at start, for the cameras to be loaded before announcing.
+const LOADING_WAIT: Duration = Duration::from_secs(10);
 /// An outbox message not acknowledged within this is sent again.
 const ACK_TIMEOUT: Duration = Duration::from_secs(15);
 /// Outbox rows read from the database at a time.
@@ -325,7 +327,14 @@ impl Core {
     }
 
     /// Announces itself and every camera, subscribes to commands, and sends the current state.
+    /// At start it first waits (a moment, [`LOADING_WAIT`] at most) for the cameras known at start
+    /// to be loaded: a broker that answered sooner would otherwise see every camera removed (its
+    /// retained states cleared) and added again.
     async fn on_connected(&mut self) {
+        let waiting_since = Instant::now();
+        while !self.context.cameras.loaded() && waiting_since.elapsed() < LOADING_WAIT {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
         let subscriptions = [self.topics.command_filter(), self.topics.home_assistant_status()];
         for topic in subscriptions {
             if let Err(err) = self.client.try_subscribe(topic, QoS::AtLeastOnce) {
