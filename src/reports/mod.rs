@@ -22,7 +22,7 @@ use crate::describe::Summariser;
 use crate::error::{Error, Result};
 use crate::media::MediaStore;
 use crate::supervise::CancellationToken;
-use chrono::{Datelike, NaiveDate};
+use chrono::{Datelike, NaiveDate, Timelike};
 use data::{ReportRequest, local_time};
 use settings::{Period, ReportConfig};
 use std::path::{Path, PathBuf};
@@ -266,7 +266,7 @@ pub fn request_for(schedule: &ReportConfig, first_day: NaiveDate) -> ReportReque
 pub fn due_period(schedule: &ReportConfig, now_ms: i64) -> Option<NaiveDate> {
     let at = schedule.at.get()?.minutes();
     let now = local_time(schedule.zone(), now_ms);
-    let minutes_now = now.hour_minute();
+    let minutes_now = now.hour() * 60 + now.minute();
     let mut send_day = now.date();
     if minutes_now < at {
         send_day = send_day.pred_opt()?;
@@ -278,18 +278,6 @@ pub fn due_period(schedule: &ReportConfig, now_ms: i64) -> Option<NaiveDate> {
         }
     }
     send_day.checked_sub_days(chrono::Days::new(u64::from(schedule.period.days())))
-}
-
-/// Minutes after midnight of a local time.
-trait HourMinute {
-    fn hour_minute(&self) -> u32;
-}
-
-impl HourMinute for chrono::NaiveDateTime {
-    fn hour_minute(&self) -> u32 {
-        use chrono::Timelike;
-        self.hour() * 60 + self.minute()
-    }
 }
 
 /// Writes `bytes` to `dir/name` through a temporary file and a rename, so a crash never leaves
