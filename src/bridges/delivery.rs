@@ -321,28 +321,16 @@ async fn report_file(context: &BridgeContext, id: i64) -> Result<ReportFile, Str
         Ok(None) => return Err("the report was deleted before it was sent".into()),
         Err(err) => return Err(format!("the report cannot be read: {err}")),
     };
-    let file_name = std::path::Path::new(&report.path).file_name().map(|n| n.to_string_lossy().into_owned());
-    let pdf = match &file_name {
-        Some(name) => tokio::fs::read(context.reports_dir.join(name)).await.ok(),
+    let file = crate::reports::stored_file(&context.reports_dir, &report);
+    let pdf = match &file {
+        Some(path) => tokio::fs::read(path).await.ok(),
         None => None,
     };
-    let (Some(file_name), Some(pdf)) = (file_name, pdf) else {
+    let (Some(file), Some(pdf)) = (file, pdf) else {
         return Err(format!("the report's file {} is missing", report.path));
     };
-    let zone = report.timezone.parse::<chrono_tz::Tz>().ok();
-    let day = |ms: i64| {
-        let utc = chrono::DateTime::from_timestamp_millis(ms).unwrap_or_default();
-        match zone {
-            Some(zone) => utc.with_timezone(&zone).date_naive(),
-            None => utc.with_timezone(&chrono::Local).date_naive(),
-        }
-    };
-    let (first, last) = (day(report.from_ms), day(report.to_ms - 1));
-    let span = if first == last {
-        first.format("%A %-d %B %Y").to_string()
-    } else {
-        format!("{} – {}", first.format("%a %-d %b"), last.format("%a %-d %b %Y"))
-    };
+    let file_name = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let span = crate::reports::stored_period_words(&report);
     let title = format!("Watchpost {} report, {span}", report.period);
     let events = match report.events {
         0 => "No events: a quiet period.".to_string(),

@@ -37,6 +37,28 @@ pub fn reports_dir(data_dir: &Path) -> PathBuf {
     data_dir.join("reports")
 }
 
+/// Where report `report`'s PDF is in the reports directory `dir` (only its file name counts, so
+/// a stored path can never lead outside it).
+pub fn stored_file(dir: &Path, report: &report::Model) -> Option<PathBuf> {
+    Some(dir.join(Path::new(&report.path).file_name()?))
+}
+
+/// A period in words: "Tuesday 1 December 2026", or "Mon 23 Nov – Sun 29 Nov 2026".
+pub fn span_words(first: NaiveDate, last: NaiveDate) -> String {
+    if first == last {
+        first.format("%A %-d %B %Y").to_string()
+    } else {
+        format!("{} – {}", first.format("%a %-d %b"), last.format("%a %-d %b %Y"))
+    }
+}
+
+/// The period a stored report covers, in words, on the clock it was made for.
+pub fn stored_period_words(report: &report::Model) -> String {
+    let zone = report.timezone.parse::<crate::camera::settings::TimeZone>().unwrap_or_default();
+    let day = |ms: i64| local_time(zone, ms).date();
+    span_words(day(report.from_ms), day(report.to_ms - 1))
+}
+
 /// How far a "Generate now" has got, for the Reports page.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Progress {
@@ -82,8 +104,7 @@ impl Reports {
 
     /// The stored PDF of report `report`, if its file is still there.
     pub fn file_of(&self, report: &report::Model) -> Option<PathBuf> {
-        let name = Path::new(&report.path).file_name()?;
-        Some(self.dir.join(name)).filter(|p| p.is_file())
+        stored_file(&self.dir, report).filter(|p| p.is_file())
     }
 
     /// What the latest "Generate now" is doing.

@@ -134,13 +134,7 @@ fn title(data: &ReportData) -> String {
 
 /// The period in words: "Tuesday 1 December 2026" or "Mon 23 Nov – Sun 29 Nov 2026".
 pub fn period_words(data: &ReportData) -> String {
-    let first = data.days[0].date;
-    let last = data.days[data.days.len() - 1].date;
-    if first == last {
-        first.format("%A %-d %B %Y").to_string()
-    } else {
-        format!("{} – {}", first.format("%a %-d %b"), last.format("%a %-d %b %Y"))
-    }
+    super::span_words(data.days[0].date, data.days[data.days.len() - 1].date)
 }
 
 fn header(page: &mut Page, data: &ReportData) -> f32 {

@@ -32,21 +32,6 @@ async fn visible_reports(state: &AppState, me: &Identity) -> Result<Vec<report::
     Ok(state.db.list_reports(LISTED).await?.into_iter().filter(|r| may_see(me, r)).collect())
 }
 
-/// The period of a report in words, on its own clock.
-fn period_text(report: &report::Model) -> String {
-    let zone = report.timezone.parse::<chrono_tz::Tz>().ok();
-    let day = |ms: i64| match zone {
-        Some(zone) => crate::calendar::local_time(ms, &zone).date(),
-        None => crate::calendar::local_time(ms, &chrono::Local).date(),
-    };
-    let (first, last) = (day(report.from_ms), day(report.to_ms - 1));
-    if first == last {
-        first.format("%a %-d %b %Y").to_string()
-    } else {
-        format!("{} – {}", first.format("%a %-d %b"), last.format("%a %-d %b %Y"))
-    }
-}
-
 struct ReportRow {
     id: i64,
     name: String,
@@ -96,7 +81,7 @@ pub(super) async fn reports_page(state: web::Data<AppState>, me: Identity) -> Pa
             .collect();
         rows.push(ReportRow {
             id: report.id,
-            span: period_text(&report),
+            span: crate::reports::stored_period_words(&report),
             made: super::view::format_time(report.created_ms),
             by: report.requested_by.clone().unwrap_or_else(|| "schedule".into()),
             name: report.name,
