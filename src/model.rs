@@ -110,9 +110,17 @@ pub enum Channel {
     Telegram,
     Whatsapp,
     Email,
+    /// Web Push to the browsers and installed apps that subscribed.
+    Push,
+    Ntfy,
+    /// Signed JSON to `[[webhooks]]` addresses.
+    Webhook,
 }
 
 impl Channel {
+    pub const ALL: [Self; 7] =
+        [Self::Mqtt, Self::Telegram, Self::Whatsapp, Self::Email, Self::Push, Self::Ntfy, Self::Webhook];
+
     /// The name used in config sections, the database, metrics and logs.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -120,11 +128,14 @@ impl Channel {
             Self::Telegram => "telegram",
             Self::Whatsapp => "whatsapp",
             Self::Email => "email",
+            Self::Push => "push",
+            Self::Ntfy => "ntfy",
+            Self::Webhook => "webhook",
         }
     }
 
     pub fn parse(text: &str) -> Option<Self> {
-        [Self::Mqtt, Self::Telegram, Self::Whatsapp, Self::Email].into_iter().find(|c| c.as_str() == text)
+        Self::ALL.into_iter().find(|c| c.as_str() == text)
     }
 
     /// The name people know it by.
@@ -134,6 +145,9 @@ impl Channel {
             Self::Telegram => "Telegram",
             Self::Whatsapp => "WhatsApp",
             Self::Email => "E-mail",
+            Self::Push => "Push notifications",
+            Self::Ntfy => "ntfy",
+            Self::Webhook => "Webhooks",
         }
     }
 }

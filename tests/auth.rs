@@ -653,6 +653,20 @@ async fn a_viewer_limited_to_one_camera_reaches_nothing_of_another_on_any_route(
     let now_ms = chrono::Utc::now().timestamp_millis();
     let porch_report = state.reports.make(&report_of("porch"), Some(ADMIN), &[], now_ms).await.unwrap().id;
     let yard_report = state.reports.make(&report_of("yard"), Some(ADMIN), &[], now_ms).await.unwrap().id;
+    // Devices with notifications on: the viewer's (one per route that removes or tests one) and
+    // the administrator's.
+    let device_of = |user_id: i64, n: usize| watchpost::db::NewPushSubscription {
+        user_id,
+        name: format!("device {n}"),
+        endpoint: format!("http://127.0.0.1:9/push/{user_id}/{n}"),
+        p256dh: "BCVxsr7N_eNgVRqvHtD0zTZsEc6-VV-JvLexhqUzORcxaOzi6-AYWXvTBHm4bjyPjs7Vd8pZGH6SRpkNtoIAiw4".into(),
+        auth: "BTBZMqHH6r4Tts7J_aSIgg".into(),
+    };
+    let mut kids_devices = Vec::new();
+    for n in 0..3 {
+        kids_devices.push(state.db.add_push_subscription(device_of(kids, n), now_ms).await.unwrap().to_string());
+    }
+    let admins_device = state.db.add_push_subscription(device_of(admin, 9), now_ms).await.unwrap().to_string();
     let ids_for = |path: &str| -> Option<[String; 2]> {
         if path.starts_with("/api/cameras/{id}") || path.starts_with("/cameras/{id}") {
             Some(["porch".into(), "yard".into()])
@@ -662,6 +676,12 @@ async fn a_viewer_limited_to_one_camera_reaches_nothing_of_another_on_any_route(
             Some([kids_token.record.id.clone(), admins_token.record.id.clone()])
         } else if path.starts_with("/api/reports/{file}") {
             Some([format!("{porch_report}.pdf"), format!("{yard_report}.pdf")])
+        } else if path.starts_with("/account/push/{id}/test") {
+            Some([kids_devices[0].clone(), admins_device.clone()])
+        } else if path.starts_with("/account/push/{id}/remove") {
+            Some([kids_devices[1].clone(), admins_device.clone()])
+        } else if path.starts_with("/api/push/subscriptions/{id}") {
+            Some([kids_devices[2].clone(), admins_device.clone()])
         } else {
             None
         }
@@ -675,13 +695,19 @@ async fn a_viewer_limited_to_one_camera_reaches_nothing_of_another_on_any_route(
             let path = format!("{}{query}", route.path.replace("{id}", &id).replace("{file}", &id));
             let response = if route.method.as_str() == "GET" {
                 viewer.get(app.url(&path)).send().await.unwrap()
+            } else if route.method.as_str() == "DELETE" {
+                viewer.delete(app.url(&path)).header("x-csrf-token", &csrf).send().await.unwrap()
             } else {
                 let form = [("csrf", csrf.as_str()), ("status", "viewed"), ("tags", "mine"), ("back", "/account")];
                 viewer.post(app.url(&path)).form(&form).send().await.unwrap()
             };
             let status = response.status().as_u16();
             if mine {
-                assert!(status == 200 || status == 303, "{} {path}: {status} for the viewer's own", route.method);
+                assert!(
+                    status == 200 || status == 204 || status == 303,
+                    "{} {path}: {status} for the viewer's own",
+                    route.method
+                );
             } else {
                 assert_eq!(status, 404, "{} {path}", route.method);
             }
@@ -689,6 +715,8 @@ async fn a_viewer_limited_to_one_camera_reaches_nothing_of_another_on_any_route(
         checked += 1;
     }
     assert!(checked >= 10, "{checked} routes checked");
+    let admins_device = state.db.push_subscription(admins_device.parse().unwrap()).await.unwrap();
+    assert!(admins_device.is_some(), "the administrator's device is still subscribed");
 
     // Lists and search show only the viewer's camera; bulk resolve leaves the other's alone.
     let listed: serde_json::Value = viewer.get(app.url("/api/events")).send().await.unwrap().json().await.unwrap();

@@ -1,6 +1,6 @@
 //! Alerts: which events deserve a person's attention, kept with their severity and status, and
-//! handed to every alert channel (Home Assistant, Telegram, WhatsApp, e-mail) through one
-//! persisted outbox.
+//! handed to every alert channel (Home Assistant, Telegram, WhatsApp, e-mail, push notifications,
+//! ntfy, webhooks) through one persisted outbox.
 //!
 //! The [`Alerter`] is one task on the event bus. When an event starts it checks home/away, the
 //! camera's alerts switch and mute, and the camera's policy ([`policy::decide`], cool-downs). Where
@@ -36,9 +36,10 @@ pub fn armed_text(armed: bool) -> &'static str {
     if armed { "Armed: alerts are on (away)." } else { "Disarmed: alerts are paused (home)." }
 }
 
-/// Where alerts go under `config`: Home Assistant when MQTT is set, one recipient per Telegram chat
-/// and per verified WhatsApp number, and the e-mail list as one.
-async fn recipients(config: &Config, db: &Db) -> Vec<Recipient> {
+/// Where an alert of `camera` goes under `config`: Home Assistant when MQTT is set, one recipient
+/// per Telegram chat and per verified WhatsApp number, the e-mail list as one, each subscribed
+/// device whose owner may see the camera, the ntfy topic, and each webhook.
+async fn recipients(config: &Config, db: &Db, camera: &str) -> Vec<Recipient> {
     let mut all = Vec::new();
     if config.mqtt.enabled() {
         all.push(Recipient { channel: Channel::Mqtt, recipient: "home-assistant".into() });
@@ -61,6 +62,19 @@ async fn recipients(config: &Config, db: &Db) -> Vec<Recipient> {
     }
     if config.email.enabled() {
         all.push(Recipient { channel: Channel::Email, recipient: config.email.to.join(", ") });
+    }
+    if config.push.enabled {
+        match db.push_subscriptions_for_camera(camera).await {
+            Ok(devices) => all
+                .extend(devices.into_iter().map(|d| Recipient { channel: Channel::Push, recipient: d.id.to_string() })),
+            Err(err) => tracing::warn!(error = %err, "cannot read the push subscriptions; this alert skips them"),
+        }
+    }
+    if config.ntfy.enabled() {
+        all.push(Recipient { channel: Channel::Ntfy, recipient: config.ntfy.topic_url.trim().to_string() });
+    }
+    for hook in &config.webhooks {
+        all.push(Recipient { channel: Channel::Webhook, recipient: hook.url.trim().to_string() });
     }
     all
 }
@@ -152,7 +166,7 @@ impl Alerter {
             _ => Duration::ZERO,
         };
         if wait.is_zero() {
-            self.make(event.id, severity).await;
+            self.make(&event, severity).await;
         } else {
             self.waiting.insert(event.id, (event, severity, Instant::now() + wait));
         }
@@ -160,8 +174,8 @@ impl Alerter {
 
     /// An alert held for its description is made now.
     async fn release(&mut self, id: i64) {
-        if let Some((_, severity, _)) = self.waiting.remove(&id) {
-            self.make(id, severity).await;
+        if let Some((event, severity, _)) = self.waiting.remove(&id) {
+            self.make(&event, severity).await;
         }
     }
 
@@ -177,9 +191,10 @@ impl Alerter {
     }
 
     /// Stores the alert with its deliveries and tells the channels.
-    async fn make(&self, event_id: i64, severity: Severity) {
+    async fn make(&self, event: &EventSummary, severity: Severity) {
+        let event_id = event.id;
         let now_ms = self.clock.now_ms();
-        let to = recipients(&(self.config)(), &self.db).await;
+        let to = recipients(&(self.config)(), &self.db, &event.camera).await;
         match self.db.mark_alerted(event_id, severity, now_ms, &to).await {
             Ok(true) => {
                 tracing::info!(event = event_id, severity = severity.as_str(), channels = to.len(), "alert");

@@ -122,6 +122,7 @@ pub async fn start(options: ServeOptions) -> Result<RunningApp> {
     let camera_manager = CameraManager::new(context, auth.vault(), cancel.clone());
     let cameras = camera_manager.cameras();
 
+    let push_keys = Arc::new(crate::bridges::push::webpush::PushKeys::open(&data_dir.join("keys").join("vapid.key"))?);
     let bridge_context = BridgeContext {
         db: db.clone(),
         bus: bus.clone(),
@@ -132,6 +133,7 @@ pub async fn start(options: ServeOptions) -> Result<RunningApp> {
         ui_url: String::new(),
         describe: config.describe.clone(),
         reports_dir: crate::reports::reports_dir(&data_dir),
+        push_keys: push_keys.clone(),
     };
     // Bridges stop after the cameras (see `shutdown`), so they do not hang off the cameras' token.
     let channels = bridge_config(&config, &db, &auth.vault()).await;
@@ -177,6 +179,7 @@ pub async fn start(options: ServeOptions) -> Result<RunningApp> {
         config: Arc::new(config.clone()),
         started: Instant::now(),
         whatsapp_replays: Default::default(),
+        push_keys,
     };
     let bind = config.server.bind.clone();
     let app_state = state.clone();

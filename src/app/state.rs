@@ -48,4 +48,6 @@ pub struct AppState {
     pub started: Instant,
     /// WhatsApp webhook messages already acted on.
     pub whatsapp_replays: Arc<crate::bridges::whatsapp::ReplayGuard>,
+    /// The Web Push key: its public half for browsers, the action tokens of notifications.
+    pub push_keys: Arc<crate::bridges::push::webpush::PushKeys>,
 }

@@ -20,7 +20,7 @@ use crate::model::CameraScope;
 use crate::model::Role;
 use limiter::LoginLimiter;
 pub use password::MIN_LENGTH as MIN_PASSWORD_LENGTH;
-pub use secrets::{constant_time_eq, random_token};
+pub use secrets::{constant_time_eq, hex, random_bytes, random_token};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -1,5 +1,5 @@
 //! Bridges carry what happens in Watchpost to other systems (Home Assistant over MQTT, Telegram,
-//! WhatsApp, e-mail) and bring their commands back.
+//! WhatsApp, e-mail, push notifications, ntfy, webhooks) and bring their commands back.
 //!
 //! Each bridge reads only its own config section, subscribes to the event bus, keeps a
 //! [`BridgeHealth`] that the Integrations page and `/metrics` show, and stops when its
@@ -10,8 +10,11 @@
 pub mod delivery;
 pub mod email;
 pub mod mqtt;
+pub mod ntfy;
 pub mod outbox;
+pub mod push;
 pub mod telegram;
+pub mod webhook;
 pub mod whatsapp;
 
 use crate::auth::Vault;
@@ -143,6 +146,15 @@ pub trait Bridge: Send + Sync {
         let _ = alert;
         None
     }
+    /// Sends `alert` straight away to `recipient` alone (one device, from its owner's page).
+    fn send_test_to(
+        &self,
+        alert: crate::alerts::AlertView,
+        recipient: String,
+    ) -> Option<BoxFuture<'static, Result<String, String>>> {
+        let _ = (alert, recipient);
+        None
+    }
 }
 
 /// What bridges may use.
@@ -161,17 +173,22 @@ pub struct BridgeContext {
     pub describe: crate::describe::settings::DescribeConfig,
     /// Where the reports to send are kept.
     pub reports_dir: std::path::PathBuf,
+    /// The VAPID key that Web Push messages are signed with.
+    pub push_keys: Arc<push::webpush::PushKeys>,
 }
 
 /// Builds a bridge from its own config section; `None` when it is not configured.
 type Constructor = fn(&Config, &BridgeContext) -> Option<Arc<dyn Bridge>>;
 
 /// Every bridge, in start order.
-pub const REGISTRY: [(Channel, Constructor); 4] = [
+pub const REGISTRY: [(Channel, Constructor); 7] = [
     (Channel::Mqtt, mqtt::MqttBridge::from_config),
     (Channel::Telegram, telegram::TelegramBridge::from_config),
     (Channel::Whatsapp, whatsapp::WhatsAppBridge::from_config),
     (Channel::Email, email::EmailBridge::from_config),
+    (Channel::Push, push::PushBridge::from_config),
+    (Channel::Ntfy, ntfy::NtfyBridge::from_config),
+    (Channel::Webhook, webhook::WebhookBridge::from_config),
 ];
 
 struct Running {
@@ -284,6 +301,21 @@ impl Bridges {
         match bridge.send_test(alert) {
             Some(sending) => sending.await,
             None => Err(format!("{name} has no test alert.")),
+        }
+    }
+
+    /// "Send test" to one recipient of `channel` (a device on its owner's account page).
+    pub async fn send_test_to(&self, channel: Channel, recipient: &str) -> Result<String, String> {
+        let bridge = {
+            let running = self.running.lock().await;
+            running.iter().find(|r| r.channel == channel).map(|r| r.bridge.clone())
+        };
+        let name = channel.title();
+        let Some(bridge) = bridge else { return Err(format!("{name} are off.")) };
+        let alert = crate::alerts::AlertView::test(&self.context().ui_url);
+        match bridge.send_test_to(alert, recipient.to_string()) {
+            Some(sending) => sending.await,
+            None => Err(format!("{name} have no test for one recipient.")),
         }
     }
 

@@ -15,7 +15,10 @@ pub use load::{DEFAULT_CONFIG_PATHS, Environment, load, parse};
 use crate::auth::AuthConfig;
 use crate::bridges::email::settings::EmailConfig;
 use crate::bridges::mqtt::settings::MqttConfig;
+use crate::bridges::ntfy::settings::NtfyConfig;
+use crate::bridges::push::settings::PushConfig;
 use crate::bridges::telegram::settings::TelegramConfig;
+use crate::bridges::webhook::settings::WebhookConfig;
 use crate::bridges::whatsapp::settings::WhatsAppConfig;
 use crate::camera::settings::{CameraConfig, FfmpegConfig};
 use crate::checks::Checks;
@@ -42,6 +45,10 @@ pub struct Config {
     pub telegram: TelegramConfig,
     pub whatsapp: WhatsAppConfig,
     pub email: EmailConfig,
+    pub push: PushConfig,
+    pub ntfy: NtfyConfig,
+    /// `[[webhooks]]`: addresses that get every alert as signed JSON.
+    pub webhooks: Vec<WebhookConfig>,
     pub discovery: DiscoveryConfig,
     pub describe: DescribeConfig,
     pub cameras: Vec<CameraConfig>,
@@ -213,6 +220,11 @@ impl Config {
         checks.nested("telegram", self.telegram.validate());
         checks.nested("whatsapp", self.whatsapp.validate());
         checks.nested("email", self.email.validate());
+        checks.nested("push", self.push.validate());
+        checks.nested("ntfy", self.ntfy.validate());
+        for issue in crate::bridges::webhook::settings::validate_all(&self.webhooks) {
+            checks.push(issue.key, issue.message);
+        }
         checks.nested("describe", self.describe.validate());
         for issue in crate::reports::settings::validate_all(&self.reports) {
             checks.push(issue.key, issue.message);

@@ -1,7 +1,7 @@
 //! Queries for users, sessions, API tokens and the audit log.
 
 use super::Db;
-use super::entities::{api_token, audit_entry, session, user};
+use super::entities::{api_token, audit_entry, push_subscription, session, user};
 use crate::error::{Error, Result};
 use crate::model::Role;
 use sea_orm::sea_query::{Expr, ExprTrait};
@@ -144,6 +144,7 @@ impl Db {
         }
         session::Entity::delete_many().filter(session::Column::UserId.eq(id)).exec(&txn).await?;
         api_token::Entity::delete_many().filter(api_token::Column::UserId.eq(id)).exec(&txn).await?;
+        push_subscription::Entity::delete_many().filter(push_subscription::Column::UserId.eq(id)).exec(&txn).await?;
         user::Entity::delete_by_id(id).exec(&txn).await?;
         for column in [audit_entry::Column::Actor, audit_entry::Column::Target] {
             audit_entry::Entity::update_many()

@@ -27,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(Recordings),
             Box::new(StationaryObjects),
             Box::new(Reports),
+            Box::new(PushSubscriptions),
         ]
     }
 }
@@ -1207,5 +1208,64 @@ impl MigrationTrait for Reports {
             manager.drop_table(Table::drop().table(table).to_owned()).await?;
         }
         Ok(())
+    }
+}
+
+/// The browsers and installed apps that turned on push notifications, one row per device.
+struct PushSubscriptions;
+
+impl MigrationName for PushSubscriptions {
+    fn name(&self) -> &str {
+        "m20261203_000015_push_subscriptions"
+    }
+}
+
+#[derive(DeriveIden)]
+enum PushSubscriptionsTable {
+    #[sea_orm(iden = "push_subscriptions")]
+    Table,
+    Id,
+    UserId,
+    Name,
+    Endpoint,
+    P256dh,
+    Auth,
+    CreatedMs,
+    LastSentMs,
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for PushSubscriptions {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .create_table(
+                Table::create()
+                    .table(PushSubscriptionsTable::Table)
+                    .if_not_exists()
+                    .col(big_pk_auto(PushSubscriptionsTable::Id))
+                    .col(big_integer(PushSubscriptionsTable::UserId))
+                    .col(string(PushSubscriptionsTable::Name))
+                    .col(text(PushSubscriptionsTable::Endpoint))
+                    .col(string(PushSubscriptionsTable::P256dh))
+                    .col(string(PushSubscriptionsTable::Auth))
+                    .col(big_integer(PushSubscriptionsTable::CreatedMs))
+                    .col(big_integer_null(PushSubscriptionsTable::LastSentMs))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("idx_push_subscriptions_user")
+                    .table(PushSubscriptionsTable::Table)
+                    .col(PushSubscriptionsTable::UserId)
+                    .if_not_exists()
+                    .to_owned(),
+            )
+            .await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager.drop_table(Table::drop().table(PushSubscriptionsTable::Table).to_owned()).await
     }
 }

@@ -271,6 +271,21 @@ struct AccountPage {
     tokens: Vec<TokenView>,
     default_ttl_days: u32,
     min_length: usize,
+    /// `[push] enabled`: the notifications section is shown.
+    push_enabled: bool,
+    /// The key browsers subscribe with.
+    push_key: String,
+    /// The devices that get this user's notifications.
+    devices: Vec<DeviceRow>,
+}
+
+/// A device with notifications on, as the account page lists it.
+struct DeviceRow {
+    id: i64,
+    name: String,
+    service: String,
+    since: String,
+    last_sent: String,
 }
 
 #[derive(Deserialize, Default)]
@@ -290,6 +305,8 @@ fn notice_text(done: &str) -> String {
         "deleted" => {
             "The user was deleted; their sessions and tokens are gone, and the audit log names them as deleted."
         }
+        "push-removed" => "That device gets no more notifications.",
+        "push-on" => "Notifications are on for this device. Send a test to see one.",
         "rotated" => {
             "A new signing key is in use. Tokens signed with the old key work for the grace period; re-issue them."
         }
@@ -298,7 +315,7 @@ fn notice_text(done: &str) -> String {
     .to_string()
 }
 
-async fn account_page_for(
+pub(super) async fn account_page_for(
     state: &AppState,
     me: &Identity,
     status: StatusCode,
@@ -330,6 +347,17 @@ async fn account_page_for(
         .iter()
         .map(|t| TokenView::of(t, &me.name, state.auth.now_ms()))
         .collect();
+    let devices = super::view::devices_of(state, me.user_id)
+        .await?
+        .into_iter()
+        .map(|d| DeviceRow {
+            id: d.id,
+            name: d.name,
+            service: d.service,
+            since: format_time(d.created_ms),
+            last_sent: d.last_sent_ms.map(format_ago).unwrap_or_else(|| "never".into()),
+        })
+        .collect();
     Ok(html(
         status,
         AccountPage {
@@ -343,6 +371,9 @@ async fn account_page_for(
             tokens,
             default_ttl_days: state.auth.config().token_ttl_days,
             min_length: MIN_PASSWORD_LENGTH,
+            push_enabled: state.config.push.enabled,
+            push_key: state.push_keys.public_key().to_string(),
+            devices,
         }
         .render(),
     ))

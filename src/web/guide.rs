@@ -177,8 +177,8 @@ pub(super) async fn guide_page(state: web::Data<AppState>, me: Identity, query: 
             address: d.address,
         })
         .collect();
-    let running = state.bridges.channels().await;
-    let channels = [Channel::Mqtt, Channel::Telegram, Channel::Whatsapp, Channel::Email]
+    let running = super::view::channels_in_use(&state).await;
+    let channels = Channel::ALL
         .into_iter()
         .map(|c| ChannelView { name: c.as_str(), title: c.title(), set_up: running.contains(&c) })
         .collect();

@@ -1,5 +1,6 @@
 //! The Integrations page (MQTT / Home Assistant settings, connection state, "test connection",
-//! an example automation; the alert channels, Telegram and e-mail, with "Send test alert"; who
+//! an example automation; the alert channels (Telegram, WhatsApp, e-mail, push notifications,
+//! ntfy, webhooks) with "Send test alert"; who
 //! describes events and the site context they are given), its JSON twin `/api/integrations`, and
 //! the camera switches form.
 
@@ -105,6 +106,9 @@ impl HealthView {
         let give_up_hours = match Channel::parse(health.name) {
             Some(Channel::Telegram) => config.telegram.give_up_hours,
             Some(Channel::Whatsapp) => config.whatsapp.give_up_hours,
+            Some(Channel::Push) => config.push.give_up_hours,
+            Some(Channel::Ntfy) => config.ntfy.give_up_hours,
+            Some(Channel::Webhook) => crate::bridges::webhook::settings::GIVE_UP_HOURS,
             _ => config.email.give_up_hours,
         };
         let drop_warning = match health.last_drop_ms {
@@ -164,6 +168,8 @@ pub(super) async fn render(
     let all_health = state.bridges.health().await;
     let health = all_health.iter().find(|h| h.name == Channel::Mqtt.as_str()).cloned();
     let numbers = state.db.whatsapp_numbers().await?;
+    let devices = state.db.push_subscriptions().await?;
+    let owners = devices.iter().map(|d| d.user_id).collect::<std::collections::HashSet<_>>().len();
     let mut channels = Vec::new();
     for (channel, recipients, how_to) in [
         (
@@ -185,6 +191,28 @@ pub(super) async fn render(
             Channel::Email,
             running.email.to.join(", "),
             "Set [email] smtp_host, from and to in the config file (integrations/email/).",
+        ),
+        (
+            Channel::Push,
+            match devices.len() {
+                0 => String::new(),
+                n => format!("{n} device(s) of {owners} user(s); each person turns them on from their account page"),
+            },
+            "Turned off with [push] enabled = false in the config file (docs/push.md).",
+        ),
+        (
+            Channel::Ntfy,
+            if running.ntfy.enabled() {
+                crate::bridges::ntfy::topic_shown(&running.ntfy.topic_url)
+            } else {
+                String::new()
+            },
+            "Set [ntfy] topic_url (and token for a protected topic) in the config file (docs/push.md).",
+        ),
+        (
+            Channel::Webhook,
+            running.webhooks.iter().map(|h| crate::bridges::webhook::shown(&h.url)).collect::<Vec<_>>().join(", "),
+            "Add [[webhooks]] with url and secret to the config file; each alert is POSTed as signed JSON (docs/push.md).",
         ),
     ] {
         let (name, title) = (channel.as_str(), channel.title());
@@ -347,9 +375,9 @@ pub(super) async fn send_test_alert(
 ) -> PageResult {
     let fields = form_fields(&body);
     let name = field(&fields, "channel");
-    let channel = Channel::parse(name)
-        .filter(|c| *c != Channel::Mqtt)
-        .ok_or_else(|| Error::invalid(format!("channel {name:?} is not telegram, whatsapp or email")))?;
+    let channel = Channel::parse(name).filter(|c| *c != Channel::Mqtt).ok_or_else(|| {
+        Error::invalid(format!("channel {name:?} is not telegram, whatsapp, email, push, ntfy or webhook"))
+    })?;
     let result = state.bridges.send_test(channel).await;
     let outcome = if result.is_ok() { "sent" } else { "failed" };
     audit(&state, &me, &req, "integrations.test_alert", Some(channel.as_str()), outcome).await;

@@ -23,6 +23,7 @@ mod live;
 mod nodes;
 mod openapi;
 mod pages;
+mod push;
 mod ranges;
 mod recordings;
 mod reports;
@@ -77,6 +78,11 @@ pub fn routes() -> Vec<RouteSpec> {
     vec![
         RouteSpec::new(GET, "/api/health", Public, || web::route().to(api::health)),
         RouteSpec::new(GET, "/static/{file}", Public, || web::route().to(static_file)),
+        RouteSpec::new(GET, "/manifest.webmanifest", Public, || web::route().to(push::manifest)),
+        RouteSpec::new(GET, "/sw.js", Public, || web::route().to(push::service_worker)),
+        // A notification's token is checked by the handler; a phone's session may be long gone.
+        RouteSpec::new(GET, "/push/events/{id}/snapshot.jpg", Signed, || web::route().to(push::snapshot)),
+        RouteSpec::new(POST, "/push/events/{id}/{action}", Signed, || web::route().to(push::action)),
         RouteSpec::new(GET, "/login", Public, || web::route().to(account::login_page)),
         RouteSpec::new(POST, "/login", Public, || web::route().to(account::login)),
         RouteSpec::new(GET, "/setup", Public, || web::route().to(account::setup_page)),
@@ -132,6 +138,11 @@ pub fn routes() -> Vec<RouteSpec> {
         RouteSpec::new(POST, "/account/password", Viewer, || web::route().to(account::change_password)),
         RouteSpec::new(POST, "/account/delete", Viewer, || web::route().to(account::delete_own_account)),
         RouteSpec::new(GET, "/account/data.json", Viewer, || web::route().to(account::my_data)),
+        RouteSpec::new(POST, "/account/push/{id}/remove", Viewer, || web::route().to(push::remove_device_form)),
+        RouteSpec::new(POST, "/account/push/{id}/test", Viewer, || web::route().to(push::test_device_form)),
+        RouteSpec::new(GET, "/api/push", Viewer, || web::route().to(push::push_info)),
+        RouteSpec::new(POST, "/api/push/subscriptions", Viewer, || web::route().to(push::subscribe)),
+        RouteSpec::new(DELETE, "/api/push/subscriptions/{id}", Viewer, || web::route().to(push::unsubscribe)),
         RouteSpec::new(POST, "/account/sessions/end-others", Viewer, || web::route().to(account::end_other_sessions)),
         RouteSpec::new(POST, "/tokens", Viewer, || web::route().to(account::create_token)),
         RouteSpec::new(POST, "/tokens/{id}/reissue", Viewer, || web::route().to(account::reissue_token)),
@@ -211,15 +222,20 @@ const POLYGONS_JS: &str = include_str!("../../web/static/polygons.js");
 const TIMELINE_JS: &str = include_str!("../../web/static/timeline.js");
 const LIVE_JS: &str = include_str!("../../web/static/live.js");
 const FAVICON_SVG: &str = include_str!("../../web/static/favicon.svg");
+/// The app's icons for phones' home screens (the installable app's manifest names them).
+const ICON_192: &[u8] = include_bytes!("../../web/static/icon-192.png");
+const ICON_512: &[u8] = include_bytes!("../../web/static/icon-512.png");
 
 async fn static_file(path: web::Path<String>) -> HttpResponse {
     let (body, content_type) = match path.as_str() {
-        "style.css" => (STYLE_CSS, "text/css; charset=utf-8"),
-        "app.js" => (APP_JS, "text/javascript; charset=utf-8"),
-        "polygons.js" => (POLYGONS_JS, "text/javascript; charset=utf-8"),
-        "timeline.js" => (TIMELINE_JS, "text/javascript; charset=utf-8"),
-        "live.js" => (LIVE_JS, "text/javascript; charset=utf-8"),
-        "favicon.svg" => (FAVICON_SVG, "image/svg+xml"),
+        "style.css" => (STYLE_CSS.as_bytes(), "text/css; charset=utf-8"),
+        "app.js" => (APP_JS.as_bytes(), "text/javascript; charset=utf-8"),
+        "polygons.js" => (POLYGONS_JS.as_bytes(), "text/javascript; charset=utf-8"),
+        "timeline.js" => (TIMELINE_JS.as_bytes(), "text/javascript; charset=utf-8"),
+        "live.js" => (LIVE_JS.as_bytes(), "text/javascript; charset=utf-8"),
+        "favicon.svg" => (FAVICON_SVG.as_bytes(), "image/svg+xml"),
+        "icon-192.png" => (ICON_192, "image/png"),
+        "icon-512.png" => (ICON_512, "image/png"),
         _ => return HttpResponse::NotFound().content_type("text/plain").body("not found"),
     };
     HttpResponse::Ok().content_type(content_type).insert_header(("Cache-Control", "public, max-age=3600")).body(body)

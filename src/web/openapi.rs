@@ -129,6 +129,11 @@ pub(super) fn describe(method: &Method, path: &str) -> Option<Operation> {
             Operation { produces: Some("application/pdf"), ..op("A report's PDF: /api/reports/<id>.pdf") }
         }
         ("GET", "/api/integrations") => op("The alert channels' state, waiting and given-up alerts"),
+        ("GET", "/api/push") => op("Whether push notifications are on, the VAPID public key, and your devices"),
+        ("POST", "/api/push/subscriptions") => {
+            op("Turns notifications on for a device: {\"name\", \"subscription\": PushSubscription.toJSON()}")
+        }
+        ("DELETE", "/api/push/subscriptions/{id}") => op("Turns notifications off for one of your devices"),
         ("GET" | "POST", "/api/whatsapp/webhook") => op(if get {
             "Meta's webhook verification (hub.challenge)"
         } else {

@@ -42,7 +42,7 @@ pub(super) async fn dashboard(state: web::Data<AppState>, me: Identity) -> PageR
         cameras,
         recent: recent.iter().map(EventView::of).collect(),
         armed: state.cameras.controls().armed(),
-        alert_channels: super::view::channels_in_words(&state.bridges.channels().await),
+        alert_channels: super::view::channels_in_words(&super::view::channels_in_use(&state).await),
         objects_detected: state.detector.error.is_none(),
         guide: if me.is_admin() {
             super::guide::GuideDraft::load(&state)

@@ -444,6 +444,39 @@ impl Me {
 
 /// Alert channels by the names people know, joined for a sentence ("Home Assistant and
 /// Telegram"); empty for none.
+/// A device as the API and the account page show it (never its endpoint or keys).
+#[derive(Debug, serde::Serialize)]
+pub struct DeviceView {
+    pub id: i64,
+    pub name: String,
+    /// The push service it is reached through (`https://fcm.googleapis.com`).
+    pub service: String,
+    pub created_ms: i64,
+    pub last_sent_ms: Option<i64>,
+}
+
+impl DeviceView {
+    fn of(row: crate::db::entities::push_subscription::Model) -> Self {
+        let service = url::Url::parse(&row.endpoint).map(|u| u.origin().ascii_serialization()).unwrap_or_default();
+        Self { id: row.id, name: row.name, service, created_ms: row.created_ms, last_sent_ms: row.last_sent_ms }
+    }
+}
+
+/// `user_id`'s devices.
+pub async fn devices_of(state: &crate::app::state::AppState, user_id: i64) -> crate::error::Result<Vec<DeviceView>> {
+    Ok(state.db.push_subscriptions_of(user_id).await?.into_iter().map(DeviceView::of).collect())
+}
+
+/// The alert channels that reach someone: those set up, less push notifications while no device
+/// has turned them on.
+pub async fn channels_in_use(state: &crate::app::state::AppState) -> Vec<Channel> {
+    let mut running = state.bridges.channels().await;
+    if running.contains(&Channel::Push) && state.db.push_subscriptions().await.map_or(true, |d| d.is_empty()) {
+        running.retain(|c| *c != Channel::Push);
+    }
+    running
+}
+
 pub fn channels_in_words(channels: &[crate::model::Channel]) -> String {
     let names: Vec<&str> = channels.iter().map(|channel| channel.title()).collect();
     match names.split_last() {

@@ -106,7 +106,89 @@
       .catch(function () { /* try again next tick */ });
   }
 
+  // The installable app: the service worker keeps the shell and shows pushed alerts. Browsers
+  // allow it only over HTTPS (or on localhost).
+  if ("serviceWorker" in navigator && window.isSecureContext) {
+    navigator.serviceWorker.register("/sw.js", { scope: "/" }).catch(function () { /* the UI works without it */ });
+  }
+
+  function csrfToken() {
+    var meta = document.querySelector('meta[name="csrf-token"]');
+    return meta ? meta.getAttribute("content") : "";
+  }
+
+  function applicationServerKey(base64url) {
+    var base64 = base64url.replace(/-/g, "+").replace(/_/g, "/");
+    var raw = atob(base64 + "===".slice((base64.length + 3) % 4));
+    var key = new Uint8Array(raw.length);
+    for (var i = 0; i < raw.length; i++) key[i] = raw.charCodeAt(i);
+    return key;
+  }
+
+  function guessDeviceName() {
+    var agent = navigator.userAgent;
+    var system = ["Android", "iPhone", "iPad", "Windows", "Mac OS X", "Linux"].filter(function (s) { return agent.indexOf(s) >= 0; })[0];
+    var browser = ["Firefox", "Edg", "Chrome", "Safari"].filter(function (b) { return agent.indexOf(b + "/") >= 0; })[0];
+    return [browser === "Edg" ? "Edge" : browser, system === "Mac OS X" ? "macOS" : system].filter(Boolean).join(" on ") || "This device";
+  }
+
+  // The account page's "Turn on notifications": asks the browser, subscribes with the server's
+  // key, and hands the subscription to Watchpost.
+  function setUpPush(section) {
+    var status = section.querySelector("[data-push-status]");
+    var controls = section.querySelector("[data-push-controls]");
+    var name = section.querySelector("[data-push-name]");
+    var button = section.querySelector("[data-push-enable]");
+    function say(text) { status.textContent = text; }
+    if (!window.isSecureContext) {
+      say("Notifications need Watchpost to be opened over HTTPS (see docs/push.md); this page is not.");
+      return;
+    }
+    if (!("serviceWorker" in navigator) || !("PushManager" in window)) {
+      say("This browser cannot receive push notifications. On an iPhone, add Watchpost to the home screen and open it from there.");
+      return;
+    }
+    controls.hidden = false;
+    name.value = guessDeviceName();
+    navigator.serviceWorker.ready.then(function (registration) {
+      return registration.pushManager.getSubscription();
+    }).then(function (subscription) {
+      if (subscription && Notification.permission === "granted") {
+        say("This device may get notifications. Turn them on again if it is not listed below.");
+      } else if (Notification.permission === "denied") {
+        say("Notifications are blocked for this site in the browser's settings; allow them there first.");
+      }
+    });
+    button.addEventListener("click", function () {
+      button.disabled = true;
+      say("Asking the browser…");
+      Notification.requestPermission().then(function (permission) {
+        if (permission !== "granted") throw new Error("Notifications were not allowed.");
+        return navigator.serviceWorker.ready;
+      }).then(function (registration) {
+        return registration.pushManager.subscribe({
+          userVisibleOnly: true,
+          applicationServerKey: applicationServerKey(section.dataset.pushKey),
+        });
+      }).then(function (subscription) {
+        return fetch("/api/push/subscriptions", {
+          method: "POST",
+          headers: { "Content-Type": "application/json", "X-CSRF-Token": csrfToken() },
+          body: JSON.stringify({ name: name.value, subscription: subscription.toJSON() }),
+        });
+      }).then(function (response) {
+        if (!response.ok) return response.json().then(function (answer) { throw new Error(answer.error); });
+        window.location.assign("/account?done=push-on#notifications");
+      }).catch(function (err) {
+        button.disabled = false;
+        say("Notifications are not on: " + (err && err.message ? err.message : err));
+      });
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
+    var push = document.querySelector("[data-push-key]");
+    if (push) setUpPush(push);
     var boxes = Array.prototype.slice.call(document.querySelectorAll("svg[data-camera-boxes]"));
     if (boxes.length) {
       setInterval(function () { boxes.forEach(refreshBoxes); }, 1000);

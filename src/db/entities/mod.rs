@@ -11,6 +11,7 @@ pub mod event;
 pub mod node;
 pub mod node_event;
 pub mod outbox_message;
+pub mod push_subscription;
 pub mod recording_segment;
 pub mod report;
 pub mod report_delivery;
