@@ -9,6 +9,7 @@ pub mod http_wire;
 pub mod mqtt;
 pub mod netns;
 pub mod onvif;
+pub mod push;
 pub mod smtp;
 pub mod telegram;
 pub mod vlm;
