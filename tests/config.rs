@@ -506,3 +506,45 @@ fn report_settings_name_the_key_and_the_fix() {
     let issues = problems("[[reports]]\nname = \"x\"\nperiod = \"monthly\"\n");
     assert_eq!(issues[0].key, "reports[0].period");
 }
+
+#[test]
+fn push_ntfy_and_webhook_settings_name_the_key_and_the_fix() {
+    let issues = problems(
+        r#"
+        [push]
+        subject = "ops@example.com"
+        ttl_hours = 0
+
+        [ntfy]
+        topic_url = "https://ntfy.sh/"
+
+        [[webhooks]]
+        url = "ftp://example.com/hook"
+        secret = "short"
+
+        [[webhooks]]
+        url = "https://example.com/hook"
+        secret = "long-enough-secret-1234"
+
+        [[webhooks]]
+        url = "https://example.com/hook"
+        secret = "long-enough-secret-1234"
+        "#,
+    );
+    let keys: Vec<&str> = issues.iter().map(|i| i.key.as_str()).collect();
+    assert_eq!(
+        keys,
+        [
+            "push.subject",
+            "push.ttl_hours",
+            "ntfy.topic_url",
+            "webhooks[0].url",
+            "webhooks[0].secret",
+            "webhooks[2].url"
+        ]
+    );
+    assert!(issues[0].message.contains("\"mailto:you@example.com\""), "{}", issues[0]);
+    assert!(issues[2].message.contains("names no topic"), "{}", issues[2]);
+    assert!(issues[4].message.contains("openssl rand -hex 32"), "{}", issues[4]);
+    assert!(issues[5].message.contains("listed twice"), "{}", issues[5]);
+}

@@ -948,6 +948,17 @@ pub(super) async fn my_data(
             })
         })
         .collect();
+    // The push service a device is reached through, never its endpoint or keys.
+    let devices: Vec<serde_json::Value> = super::view::devices_of(&state, user.id)
+        .await?
+        .into_iter()
+        .map(|d| {
+            serde_json::json!({
+                "name": d.name, "push_service": d.service, "created": time(d.created_ms),
+                "last_notification": d.last_sent_ms.map(time),
+            })
+        })
+        .collect();
     let document = serde_json::json!({
         "format": "watchpost-my-data/1",
         "account": {
@@ -958,6 +969,7 @@ pub(super) async fn my_data(
         },
         "sessions": sessions,
         "api_tokens": tokens,
+        "notification_devices": devices,
         "audit": audit,
     });
     Ok(HttpResponse::Ok()

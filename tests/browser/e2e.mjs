@@ -281,6 +281,27 @@ try {
   const api = await page.request.get(`${base}/api/cameras`, { headers: { Authorization: `Bearer ${jwt}` } });
   check(api.ok(), `the new token opens the API (${api.status()})`);
   await shot(page, "account-token");
+
+  // The installable app: the manifest and its icons load, the service worker controls the whole
+  // site and keeps only the shell, and the account page offers notifications for this device.
+  const manifest = await (await page.request.get(`${base}/manifest.webmanifest`)).json();
+  check(manifest.display === "standalone" && manifest.icons.length >= 2, "a web app manifest");
+  for (const icon of manifest.icons) {
+    const loaded = await page.request.get(`${base}${icon.src}`);
+    check(loaded.ok(), `the icon ${icon.src} loads (${loaded.status()})`);
+  }
+  const scope = await page.evaluate(() => navigator.serviceWorker.ready.then((r) => r.scope));
+  check(scope === `${base}/`, `the service worker controls the whole site (${scope})`);
+  // (Not a reload: this page answered the token form's POST.)
+  await page.goto(`${base}/account`);
+  check(await page.evaluate(() => !!navigator.serviceWorker.controller), "the page is controlled by the service worker");
+  const cached = await page.evaluate(() =>
+    caches.open("watchpost-shell-v1").then((c) => c.keys()).then((keys) => keys.map((r) => new URL(r.url).pathname)));
+  check(cached.includes("/static/app.js") && cached.every((p) => p.startsWith("/static/")),
+    `the shell is cached, and nothing else (${cached})`);
+  check(await page.isVisible("[data-push-enable]"), "the account page offers notifications for this device");
+  await page.locator("#notifications").scrollIntoViewIfNeeded();
+  await shot(page, "account-notifications");
   await page.goto(`${base}/settings/tokens`);
   await shot(page, "settings-tokens");
 
