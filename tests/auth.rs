@@ -109,10 +109,23 @@ async fn every_route_but_login_health_and_assets_needs_a_signed_in_user() {
     let table = routes();
     assert!(table.len() > 30, "the route table lists every route");
     let public: Vec<&str> = table.iter().filter(|r| r.access == Access::Public).map(|r| r.path).collect();
-    assert_eq!(public, ["/api/health", "/static/{file}", "/login", "/login", "/setup", "/setup"]);
+    assert_eq!(
+        public,
+        ["/api/health", "/static/{file}", "/manifest.webmanifest", "/sw.js", "/login", "/login", "/setup", "/setup"]
+    );
     // Webhooks check their caller's signature themselves (tests/alerts.rs); here WhatsApp is off.
+    // A notification's routes check its token (tests/push.rs); here none is given.
     let signed: Vec<&str> = table.iter().filter(|r| r.access == Access::Signed).map(|r| r.path).collect();
-    assert_eq!(signed, ["/api/whatsapp/webhook", "/api/whatsapp/webhook"]);
+    assert_eq!(
+        signed,
+        [
+            "/push/events/{id}/snapshot.jpg",
+            "/push/events/{id}/{action}",
+            "/push/subscription-change",
+            "/api/whatsapp/webhook",
+            "/api/whatsapp/webhook"
+        ]
+    );
 
     for route in &table {
         let path = concrete(route.path);
@@ -124,6 +137,9 @@ async fn every_route_but_login_health_and_assets_needs_a_signed_in_user() {
                 if route.method == "GET" && path != "/setup" {
                     assert_eq!(status, 200, "GET {path} is public");
                 }
+            }
+            Access::Signed if path.starts_with("/push/") => {
+                assert!([400, 403, 404].contains(&status), "{} {path} without a token: {status}", route.method)
             }
             Access::Signed => assert_eq!(status, 404, "{} {path} answers nothing while WhatsApp is off", route.method),
             _ if path.starts_with("/api/") || path == "/metrics" => {

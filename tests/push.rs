@@ -2,7 +2,8 @@
 //! and gets the alert from a fake push service, encrypted for it (decrypted here with the
 //! device's own key) and signed with the server's VAPID key (checked here with its public key);
 //! a 429 delays it, once; a 410 removes the device; a viewer's device gets only the cameras the
-//! viewer may see; the notification's token fetches the snapshot and works its buttons. ntfy gets
+//! viewer may see; the notification's token fetches the snapshot and works its buttons; a
+//! subscription the browser renews keeps its device. ntfy gets
 //! the snapshot with its headers, and a webhook receiver gets signed JSON that a changed body
 //! fails.
 
@@ -172,6 +173,46 @@ async fn a_device_the_push_service_no_longer_knows_is_removed() {
     let next = common::person_event_on(&app, "front", &[]).await;
     settled(&app, next, "push", 0).await;
     assert_eq!(service.count(), 1);
+    app.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subscription_the_browser_renews_keeps_its_device() {
+    let service = Recorder::start(201, "");
+    let app = TestApp::start(cameras()).await;
+    let state = &app.running().state;
+    let device = subscribe(&app, &app.client, "", &TestDevice::new(11), &service.url("/old")).await;
+    // The service worker's pushsubscriptionchange: the old endpoint authorises the new one.
+    let renewed = TestDevice::new(12);
+    let change = |old: &str| serde_json::json!({ "old_endpoint": old, "subscription": renewed.subscription(&service.url("/new")) });
+    let unknown = app
+        .anonymous
+        .post(app.url("/push/subscription-change"))
+        .json(&change(&service.url("/other")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unknown.status(), 404, "an endpoint no device has changes nothing");
+    let done = app
+        .anonymous
+        .post(app.url("/push/subscription-change"))
+        .json(&change(&service.url("/old")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(done.status(), 204);
+    let row = state.db.push_subscription(device).await.unwrap().unwrap();
+    assert_eq!(
+        (row.endpoint, row.name),
+        (service.url("/new"), "Anna's phone".to_string()),
+        "same device, new endpoint"
+    );
+    let id = common::person_event_on(&app, "front", &[]).await;
+    settled(&app, id, "push", 1).await;
+    let (_, path, _, body) = service.request(0);
+    assert_eq!(path, "/new");
+    let alert: serde_json::Value = serde_json::from_slice(&renewed.decrypt(&body)).unwrap();
+    assert_eq!(alert["event"], id, "encrypted with the new keys");
     app.shutdown().await;
 }
 

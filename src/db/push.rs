@@ -86,6 +86,26 @@ impl Db {
         Ok(query.exec(&self.conn).await?.rows_affected > 0)
     }
 
+    /// The browser replaced the subscription at `old_endpoint` (it rotated its keys or its push
+    /// service moved it): the device keeps its owner and name with the new endpoint and keys.
+    /// Whether a device had `old_endpoint`.
+    pub async fn replace_push_endpoint(
+        &self,
+        old_endpoint: &str,
+        endpoint: &str,
+        p256dh: &str,
+        auth: &str,
+    ) -> Result<bool> {
+        let result = push_subscription::Entity::update_many()
+            .col_expr(push_subscription::Column::Endpoint, Expr::value(endpoint))
+            .col_expr(push_subscription::Column::P256dh, Expr::value(p256dh))
+            .col_expr(push_subscription::Column::Auth, Expr::value(auth))
+            .filter(push_subscription::Column::Endpoint.eq(old_endpoint))
+            .exec(&self.conn)
+            .await?;
+        Ok(result.rows_affected > 0)
+    }
+
     pub async fn push_subscription_sent(&self, id: i64, now_ms: i64) -> Result<()> {
         push_subscription::Entity::update_many()
             .col_expr(push_subscription::Column::LastSentMs, Expr::value(now_ms))

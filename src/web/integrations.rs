@@ -195,8 +195,9 @@ pub(super) async fn render(
         (
             Channel::Push,
             match devices.len() {
-                0 => String::new(),
-                n => format!("{n} device(s) of {owners} user(s); each person turns them on from their account page"),
+                0 => "nobody yet: each person turns them on for a phone or computer on their account page (over HTTPS)"
+                    .into(),
+                n => format!("{n} device(s) of {owners} user(s); each person turns them on on their account page"),
             },
             "Turned off with [push] enabled = false in the config file (docs/push.md).",
         ),

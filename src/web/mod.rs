@@ -83,6 +83,7 @@ pub fn routes() -> Vec<RouteSpec> {
         // A notification's token is checked by the handler; a phone's session may be long gone.
         RouteSpec::new(GET, "/push/events/{id}/snapshot.jpg", Signed, || web::route().to(push::snapshot)),
         RouteSpec::new(POST, "/push/events/{id}/{action}", Signed, || web::route().to(push::action)),
+        RouteSpec::new(POST, "/push/subscription-change", Signed, || web::route().to(push::subscription_changed)),
         RouteSpec::new(GET, "/login", Public, || web::route().to(account::login_page)),
         RouteSpec::new(POST, "/login", Public, || web::route().to(account::login)),
         RouteSpec::new(GET, "/setup", Public, || web::route().to(account::setup_page)),

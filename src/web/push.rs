@@ -99,13 +99,8 @@ pub(super) async fn subscribe(
         return Err(Error::conflict("Push notifications are off ([push] enabled = false in the config file).").into());
     }
     let request = body.into_inner();
-    let endpoint = request.subscription.endpoint.trim().to_string();
-    let url = url::Url::parse(&endpoint).map_err(|_| Error::invalid("subscription.endpoint is not a URL"))?;
-    if !matches!(url.scheme(), "https" | "http") {
-        return Err(Error::invalid("subscription.endpoint must be an https URL").into());
-    }
+    let (url, endpoint) = checked(&request.subscription)?;
     let keys = &request.subscription.keys;
-    SubscriptionKeys::parse(&keys.p256dh, &keys.auth).map_err(Error::invalid)?;
     let name = request.name.trim();
     let name = if name.is_empty() { "This device".to_string() } else { name.chars().take(MAX_NAME).collect() };
     let owned = state.db.push_subscriptions_of(me.user_id).await?;
@@ -133,6 +128,41 @@ pub(super) async fn subscribe(
     )
     .await;
     Ok(HttpResponse::Created().json(serde_json::json!({ "id": id, "name": name })))
+}
+
+/// The browser's subscription (endpoint and keys) after checking it.
+fn checked(subscription: &BrowserSubscription) -> Result<(url::Url, String), Error> {
+    let endpoint = subscription.endpoint.trim().to_string();
+    let url = url::Url::parse(&endpoint).map_err(|_| Error::invalid("subscription.endpoint is not a URL"))?;
+    if !matches!(url.scheme(), "https" | "http") {
+        return Err(Error::invalid("subscription.endpoint must be an https URL"));
+    }
+    SubscriptionKeys::parse(&subscription.keys.p256dh, &subscription.keys.auth).map_err(Error::invalid)?;
+    Ok((url, endpoint))
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct SubscriptionChange {
+    old_endpoint: String,
+    subscription: BrowserSubscription,
+}
+
+/// `POST /push/subscription-change` (`{"old_endpoint", "subscription"}`): the service worker's
+/// answer to `pushsubscriptionchange`, when the browser replaced a subscription on its own. The old
+/// endpoint, known only to the browser, its push service and Watchpost, is what authorises it.
+pub(super) async fn subscription_changed(state: web::Data<AppState>, body: web::Json<SubscriptionChange>) -> ApiResult {
+    let change = body.into_inner();
+    let (url, endpoint) = checked(&change.subscription)?;
+    let keys = &change.subscription.keys;
+    let replaced = state
+        .db
+        .replace_push_endpoint(change.old_endpoint.trim(), &endpoint, keys.p256dh.trim(), keys.auth.trim())
+        .await?;
+    if !replaced {
+        return Err(Error::not_found("No device has that subscription; turn notifications on again.").into());
+    }
+    tracing::info!(service = %url.origin().ascii_serialization(), "a browser renewed its push subscription");
+    Ok(HttpResponse::NoContent().finish())
 }
 
 /// `DELETE /api/push/subscriptions/{id}`: one of the caller's devices stops getting alerts.

@@ -117,6 +117,26 @@ self.addEventListener("push", function (event) {
   );
 });
 
+// The browser replaced the subscription on its own (new keys, or its push service moved it): the
+// new one goes to Watchpost, authorised by the old endpoint, so the device keeps its alerts.
+self.addEventListener("pushsubscriptionchange", function (event) {
+  var old = event.oldSubscription;
+  if (!old) return;
+  var renewed = event.newSubscription
+    ? Promise.resolve(event.newSubscription)
+    : self.registration.pushManager.subscribe(old.options);
+  event.waitUntil(
+    renewed.then(function (subscription) {
+      return fetch("/push/subscription-change", {
+        method: "POST",
+        credentials: "omit",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ old_endpoint: old.endpoint, subscription: subscription.toJSON() }),
+      });
+    }).catch(function () { /* the account page offers to turn notifications on again */ })
+  );
+});
+
 self.addEventListener("notificationclick", function (event) {
   var data = event.notification.data || {};
   event.notification.close();
