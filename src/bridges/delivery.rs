@@ -102,6 +102,28 @@ pub async fn serve(
     let _ = worker.await;
 }
 
+/// Runs a channel with nothing to connect to ahead of time (each alert is one HTTP request to its
+/// recipient): shown as connected until a send fails, its delivery worker until `cancel`. A sender
+/// that cannot be made is shown, and the channel idles until `cancel`.
+pub async fn serve_per_request(
+    sender: Result<Arc<dyn AlertSender>, String>,
+    context: BridgeContext,
+    health: HealthCell,
+    give_up_hours: u32,
+    bus: broadcast::Receiver<BusMessage>,
+    cancel: CancellationToken,
+) {
+    match sender {
+        Ok(sender) => {
+            let channel = sender.channel();
+            health.set_state(LinkState::Connected, None);
+            serve(sender, context, health, give_up_hours, bus, cancel).await;
+            tracing::info!(bridge = %channel, "bridge stopped");
+        }
+        Err(reason) => health.fail_until_cancelled(reason, &cancel).await,
+    }
+}
+
 /// "Send test alert": `alert` to each of `recipients` (shown to people as `shown(recipient)`), and
 /// what happened in words (`what` names the recipients: "Telegram chat(s)").
 pub async fn send_test_to_each(

@@ -48,13 +48,14 @@ pub(super) async fn manifest() -> HttpResponse {
         .body(manifest.to_string())
 }
 
-/// `GET /sw.js`: the service worker; never cached, so a new version takes over at the next visit.
+/// `GET /sw.js`: the service worker, its cache named after this version; never cached itself, so a
+/// new version takes over at the next visit.
 pub(super) async fn service_worker() -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/javascript; charset=utf-8")
         .insert_header(("Cache-Control", "no-cache"))
         .insert_header(("Service-Worker-Allowed", "/"))
-        .body(SERVICE_WORKER_JS)
+        .body(SERVICE_WORKER_JS.replace("@VERSION@", crate::VERSION))
 }
 
 /// `GET /api/push`: whether push is on, the key a browser subscribes with, and the caller's devices.

@@ -295,8 +295,11 @@ try {
   // (Not a reload: this page answered the token form's POST.)
   await page.goto(`${base}/account`);
   check(await page.evaluate(() => !!navigator.serviceWorker.controller), "the page is controlled by the service worker");
-  const cached = await page.evaluate(() =>
-    caches.open("watchpost-shell-v1").then((c) => c.keys()).then((keys) => keys.map((r) => new URL(r.url).pathname)));
+  const cached = await page.evaluate(async () => {
+    const names = await caches.keys();
+    const shell = await caches.open(names.find((n) => n.startsWith("watchpost-shell-")));
+    return (await shell.keys()).map((r) => new URL(r.url).pathname);
+  });
   check(cached.includes("/static/app.js") && cached.every((p) => p.startsWith("/static/")),
     `the shell is cached, and nothing else (${cached})`);
   check(await page.isVisible("[data-push-enable]"), "the account page offers notifications for this device");

@@ -4,7 +4,9 @@
 // scope is the whole site. Plain JavaScript, no dependencies.
 "use strict";
 
-var SHELL_CACHE = "watchpost-shell-v1";
+// Named after the Watchpost version (filled in when /sw.js is served): a new version brings a new
+// service worker, which fills a new cache and deletes the old one.
+var SHELL_CACHE = "watchpost-shell-@VERSION@";
 var SHELL = [
   "/static/style.css",
   "/static/app.js",

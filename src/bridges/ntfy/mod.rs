@@ -9,7 +9,7 @@
 pub mod settings;
 
 use super::delivery::{self, AlertSender, SendFailure};
-use super::{Bridge, BridgeContext, BridgeHealth, HealthCell, LinkState};
+use super::{Bridge, BridgeContext, BridgeHealth, HealthCell};
 use crate::alerts::AlertView;
 use crate::config::Config;
 use crate::model::{Channel, Severity};
@@ -52,16 +52,9 @@ impl Bridge for NtfyBridge {
 
     fn run(self: Arc<Self>, cancel: CancellationToken) -> BoxFuture<'static, ()> {
         let bus = self.context.bus.subscribe();
-        Box::pin(async move {
-            let sender = match NtfySender::new(&self.config) {
-                Ok(sender) => Arc::new(sender),
-                Err(reason) => return self.health.fail_until_cancelled(reason, &cancel).await,
-            };
-            self.health.set_state(LinkState::Connected, None);
-            let (context, health) = (self.context.clone(), self.health.clone());
-            delivery::serve(sender, context, health, self.config.give_up_hours, bus, cancel).await;
-            tracing::info!("ntfy bridge stopped");
-        })
+        let sender = NtfySender::new(&self.config).map(|s| Arc::new(s) as Arc<dyn AlertSender>);
+        let (context, health) = (self.context.clone(), self.health.clone());
+        Box::pin(delivery::serve_per_request(sender, context, health, self.config.give_up_hours, bus, cancel))
     }
 
     fn send_test(&self, alert: AlertView) -> Option<BoxFuture<'static, Result<String, String>>> {

@@ -14,7 +14,7 @@ pub mod settings;
 pub mod webpush;
 
 use super::delivery::{self, AlertSender, SendFailure};
-use super::{Bridge, BridgeContext, BridgeHealth, HealthCell, LinkState};
+use super::{Bridge, BridgeContext, BridgeHealth, HealthCell};
 use crate::alerts::AlertView;
 use crate::config::Config;
 use crate::db::Db;
@@ -74,17 +74,10 @@ impl Bridge for PushBridge {
 
     fn run(self: Arc<Self>, cancel: CancellationToken) -> BoxFuture<'static, ()> {
         let bus = self.context.bus.subscribe();
-        Box::pin(async move {
-            let sender = match self.sender() {
-                Ok(sender) => Arc::new(sender),
-                Err(reason) => return self.health.fail_until_cancelled(reason, &cancel).await,
-            };
-            // Nothing to connect to ahead of time: each device has its own push service.
-            self.health.set_state(LinkState::Connected, None);
-            let (context, health) = (self.context.clone(), self.health.clone());
-            delivery::serve(sender, context, health, self.config.give_up_hours, bus, cancel).await;
-            tracing::info!("push bridge stopped");
-        })
+        let sender = self.sender().map(|s| Arc::new(s) as Arc<dyn AlertSender>);
+        let (context, health) = (self.context.clone(), self.health.clone());
+        // Each device has its own push service: nothing to connect to ahead of time.
+        Box::pin(delivery::serve_per_request(sender, context, health, self.config.give_up_hours, bus, cancel))
     }
 
     fn send_test(&self, alert: AlertView) -> Option<BoxFuture<'static, Result<String, String>>> {
