@@ -285,6 +285,12 @@ async fn ntfy_gets_the_snapshot_and_a_webhook_gets_signed_json_once() {
     assert_eq!(alert["event"]["severity"], "medium");
     assert!(alert["event"]["snapshot_url"].as_str().unwrap().ends_with(&format!("/api/events/{id}/snapshot.jpg")));
 
+    // The event's delivery log, which every viewer of the camera may read, shows neither the
+    // topic nor the query string.
+    let event = app.get_json(&format!("/api/events/{id}")).await.to_string();
+    assert!(!event.contains("cameras-7f3a") && !event.contains("key=abc"), "{event}");
+    assert!(event.contains(&format!("http://127.0.0.1:{}/…", ntfy.port)), "{event}");
+
     // Both are on the Integrations page, with a test alert each.
     let page = app.client.get(app.url("/settings/integrations")).send().await.unwrap().text().await.unwrap();
     assert!(page.contains("data-bridge-state=\"ntfy\"") && page.contains("data-bridge-state=\"webhook\""));

@@ -216,7 +216,7 @@ impl AlertInfo {
             .iter()
             .map(|d| DeliveryView {
                 channel: d.channel.as_str().into(),
-                recipient: d.recipient.clone(),
+                recipient: shown_recipient(d.channel, &d.recipient),
                 status: d.status.as_str().into(),
                 attempts: d.attempts,
                 last_error: d.last_error.clone(),
@@ -225,6 +225,18 @@ impl AlertInfo {
             })
             .collect();
         Self { status, deliveries }
+    }
+}
+
+/// A delivery's recipient as anyone who may see the event may see it: an ntfy server without its
+/// topic (the topic's name is its password), a webhook without its query string (where some
+/// receivers take a key), a device by its number.
+fn shown_recipient(channel: Channel, recipient: &str) -> String {
+    match channel {
+        Channel::Ntfy => crate::bridges::ntfy::topic_shown(recipient),
+        Channel::Webhook => crate::bridges::webhook::shown(recipient),
+        Channel::Push => format!("device {recipient}"),
+        _ => recipient.to_string(),
     }
 }
 
