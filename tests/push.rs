@@ -173,6 +173,13 @@ async fn a_device_the_push_service_no_longer_knows_is_removed() {
     let next = common::person_event_on(&app, "front", &[]).await;
     settled(&app, next, "push", 0).await;
     assert_eq!(service.count(), 1);
+    // A push service that cannot be reached is named by its origin alone: the endpoint is the
+    // device's address, kept out of pages and logs.
+    let unreachable = subscribe(&app, &app.client, "", &TestDevice::new(10), "http://127.0.0.1:9/private-path").await;
+    let tested = app.client.post(app.url(&format!("/account/push/{unreachable}/test"))).send().await.unwrap();
+    let page = tested.text().await.unwrap();
+    assert!(page.contains("the push service http://127.0.0.1:9 cannot be reached"), "the reason is shown");
+    assert!(!page.contains("private-path"), "the endpoint is not shown");
     app.shutdown().await;
 }
 

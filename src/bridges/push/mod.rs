@@ -195,7 +195,9 @@ impl AlertSender for PushSender {
                 .body(body)
                 .send()
                 .await
+                // Without the URL: the endpoint is the device's address, not for logs or pages.
                 .map_err(|err| {
+                    let err = err.without_url();
                     SendFailure::retry(format!("the push service {} cannot be reached: {err}", origin(&endpoint)))
                 })?;
             let status = response.status();
