@@ -129,7 +129,8 @@ impl NtfySender {
         }
         let status = response.status();
         if status.is_success() {
-            let answer: serde_json::Value = response.json().await.unwrap_or_default();
+            let answer = response.bytes().await.unwrap_or_default();
+            let answer: serde_json::Value = serde_json::from_slice(&answer).unwrap_or_default();
             return Ok(answer["id"].as_str().map(str::to_string));
         }
         let retry_after = crate::http::retry_after(&response);
