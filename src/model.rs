@@ -301,6 +301,14 @@ impl CameraScope {
         }
     }
 
+    /// Whether camera `camera_id` is within the limit.
+    pub fn allows(&self, camera_id: &str) -> bool {
+        match self {
+            CameraScope::All => true,
+            CameraScope::Only(list) => list.iter().any(|c| c == camera_id),
+        }
+    }
+
     /// In words for lists of accounts: `all`, `none` or the camera ids.
     pub fn describe(&self) -> String {
         match self {

@@ -147,6 +147,20 @@ impl AlertView {
         format!("{head}{body}{tail}")
     }
 
+    /// The time, the title and the description on two lines, for a notification's body; at most
+    /// `limit` characters (cut with `…`).
+    pub fn summary(&self, limit: usize) -> String {
+        let text = match &self.title {
+            Some(title) => format!("{}\n{title}. {}", self.local_time, self.description),
+            None => format!("{}\n{}", self.local_time, self.description),
+        };
+        if text.chars().count() > limit {
+            text.chars().take(limit.saturating_sub(1)).collect::<String>() + "…"
+        } else {
+            text
+        }
+    }
+
     /// `HIGH`, `MEDIUM` or `LOW`, marked for a quick glance.
     pub fn severity_mark(&self) -> &'static str {
         match self.severity {
@@ -194,6 +208,17 @@ mod tests {
             clip_url: None,
             snapshot: None,
         }
+    }
+
+    #[test]
+    fn the_summary_gives_time_title_and_description_within_its_limit() {
+        let short = view("A man tries the handle.").summary(100);
+        assert_eq!(short, "2026-11-22 22:14:03 CET\nPerson at the door. A man tries the handle.");
+        let cut = view(&"word ".repeat(100)).summary(60);
+        assert_eq!(cut.chars().count(), 60);
+        assert!(cut.ends_with('…'));
+        let untitled = AlertView { title: None, ..view("Motion.") };
+        assert_eq!(untitled.summary(100), "2026-11-22 22:14:03 CET\nMotion.");
     }
 
     #[test]

@@ -103,10 +103,7 @@ impl Identity {
     }
 
     pub fn can_see(&self, camera_id: &str) -> bool {
-        match &self.cameras {
-            CameraScope::All => true,
-            CameraScope::Only(list) => list.iter().any(|c| c == camera_id),
-        }
+        self.cameras.allows(camera_id)
     }
 
     /// The camera limit as an event filter: `None` = every camera.

@@ -54,10 +54,7 @@ impl Db {
             .all(&self.conn)
             .await?
             .into_iter()
-            .filter(|u| match CameraScope::parse(&u.cameras) {
-                CameraScope::All => true,
-                CameraScope::Only(list) => list.iter().any(|c| c == camera_id),
-            })
+            .filter(|u| CameraScope::parse(&u.cameras).allows(camera_id))
             .map(|u| u.id)
             .collect();
         let all = self.push_subscriptions().await?;

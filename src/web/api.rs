@@ -74,17 +74,26 @@ pub(super) async fn event_snapshot(
     req: HttpRequest,
 ) -> ApiResult {
     let event = visible_event(&state, &me, *id).await?;
-    let clean = event.snapshot.ok_or_else(|| Error::not_found(format!("event {id} has no snapshot")))?;
+    serve_snapshot(&state, &req, &event, query.boxes == Some(1)).await
+}
+
+/// `event`'s snapshot: with `boxes`, the copy with boxes and labels drawn in where it exists.
+pub(super) async fn serve_snapshot(
+    state: &AppState,
+    req: &HttpRequest,
+    event: &crate::db::entities::event::Model,
+    boxes: bool,
+) -> ApiResult {
+    let id = event.id;
+    let clean = event.snapshot.clone().ok_or_else(|| Error::not_found(format!("event {id} has no snapshot")))?;
     let annotated = crate::media::MediaStore::annotated_path(&clean);
-    let relative = match query.boxes {
-        Some(1) if state.media.resolve(&annotated).is_some_and(|p| p.is_file()) => annotated,
-        _ => clean,
-    };
+    let relative =
+        if boxes && state.media.resolve(&annotated).is_some_and(|p| p.is_file()) { annotated } else { clean };
     let path = state.media.resolve(&relative).ok_or_else(|| Error::internal("stored snapshot path is invalid"))?;
     if !path.is_file() {
         return Err(Error::not_found(format!("the snapshot of event {id} is missing from the media directory")).into());
     }
-    super::ranges::serve_file(&req, &path, "image/jpeg", None).await
+    super::ranges::serve_file(req, &path, "image/jpeg", None).await
 }
 
 /// Every camera for a signed-in admin or an open `/metrics`; a viewer's own cameras otherwise.

@@ -226,11 +226,8 @@ async fn token_owner(state: &AppState, token: &str, event_id: i64, camera: &str)
     let subscription = state.push_keys.check_action_token(token, event_id, now_s).ok_or_else(refused)?;
     let device = state.db.push_subscription(subscription).await?.ok_or_else(refused)?;
     let user = state.db.user_by_id(device.user_id).await?.filter(|u| !u.disabled).ok_or_else(refused)?;
-    let allowed = match CameraScope::parse(&user.cameras) {
-        CameraScope::All => true,
-        CameraScope::Only(list) => list.iter().any(|c| c == camera) || event_id == 0,
-    };
-    if !allowed {
+    // Event 0 is the test alert, of no camera.
+    if event_id != 0 && !CameraScope::parse(&user.cameras).allows(camera) {
         return Err(refused());
     }
     Ok(user.name)
@@ -254,11 +251,7 @@ pub(super) async fn snapshot(
     }
     let event = state.db.get_event(id).await?.ok_or_else(|| Error::not_found(format!("There is no event {id}.")))?;
     token_owner(&state, &query.token, id, &event.camera_id).await?;
-    let clean = event.snapshot.ok_or_else(|| Error::not_found(format!("event {id} has no snapshot")))?;
-    let annotated = crate::media::MediaStore::annotated_path(&clean);
-    let relative = if state.media.resolve(&annotated).is_some_and(|p| p.is_file()) { annotated } else { clean };
-    let path = state.media.resolve(&relative).ok_or_else(|| Error::internal("stored snapshot path is invalid"))?;
-    super::ranges::serve_file(&req, &path, "image/jpeg", None).await
+    super::api::serve_snapshot(&state, &req, &event, true).await
 }
 
 #[derive(Debug, Deserialize)]

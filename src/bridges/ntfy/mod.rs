@@ -91,13 +91,7 @@ impl NtfySender {
 
     /// The request for `alert`, with the snapshot attached when `attach`.
     fn request(&self, alert: &AlertView, topic: &str, attach: bool) -> reqwest::RequestBuilder {
-        let mut message = match &alert.title {
-            Some(title) => format!("{}\n{title}. {}", alert.local_time, alert.description),
-            None => format!("{}\n{}", alert.local_time, alert.description),
-        };
-        if message.chars().count() > MESSAGE_LIMIT {
-            message = message.chars().take(MESSAGE_LIMIT - 1).collect::<String>() + "…";
-        }
+        let message = alert.summary(MESSAGE_LIMIT);
         let mut tags = vec![tag(alert.severity).to_string()];
         tags.extend(alert.event.label.clone());
         let mut request = self

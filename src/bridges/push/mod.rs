@@ -125,13 +125,6 @@ impl PushSender {
     pub fn payload(&self, alert: &AlertView, subscription_id: i64, now_s: i64) -> serde_json::Value {
         let id = alert.event.id;
         let token = self.keys.action_token(subscription_id, id, now_s + ACTION_TOKEN_SECS);
-        let mut body = match &alert.title {
-            Some(title) => format!("{}\n{title}. {}", alert.local_time, alert.description),
-            None => format!("{}\n{}", alert.local_time, alert.description),
-        };
-        if body.chars().count() > BODY_LIMIT {
-            body = body.chars().take(BODY_LIMIT - 1).collect::<String>() + "…";
-        }
         serde_json::json!({
             "type": "alert",
             "event": id,
@@ -139,7 +132,7 @@ impl PushSender {
             "camera_name": alert.camera_name,
             "severity": alert.severity.as_str(),
             "title": format!("{} {}", alert.severity_mark(), alert.headline()),
-            "body": body,
+            "body": alert.summary(BODY_LIMIT),
             "start_ms": alert.event.start_ms,
             // Relative: the service worker opens it on the origin it was installed from.
             "url": if id > 0 { format!("/events/{id}") } else { "/events".to_string() },
