@@ -101,7 +101,10 @@ pub fn build_args(camera: &CameraConfig, ffmpeg: &FfmpegConfig, url: &str, outpu
             "-map".into(),
             "0:v:0".into(),
             "-vf".into(),
-            format!("fps={},scale={}:{}", d.fps, d.width, d.height),
+            format!("{},scale={}:{}", keep_rate(d.fps), d.width, d.height),
+            // The kept frames as they are: no copies to make a constant rate.
+            "-fps_mode".into(),
+            "passthrough".into(),
             "-pix_fmt".into(),
             "yuv420p".into(),
             "-f".into(),
@@ -128,6 +131,15 @@ pub fn build_args(camera: &CameraConfig, ffmpeg: &FfmpegConfig, url: &str, outpu
         args.push(format!("pipe:{fd}"));
     }
     FfmpegInvocation { args, stdin }
+}
+
+/// The filter that keeps at most `fps` frames a second: the first frame of each 1/`fps` slot of
+/// the stream's time (and the next one after its clock jumps back). ffmpeg's `fps` filter would
+/// hold frames back to choose the nearest to each slot and fill gaps with copies: measured on an
+/// RTSP stream it delivered a frame about 0.1 s later than this does (docs/performance.md, alert
+/// latency), and copies of a slower camera's pictures are no use to motion detection.
+fn keep_rate(fps: u32) -> String {
+    format!("select='isnan(prev_selected_t)+gt(floor(t*{fps}),floor(prev_selected_t*{fps}))+lt(t,prev_selected_t)'")
 }
 
 /// Whether `url` is read over HTTP (MJPEG cameras and ESP32 nodes).
@@ -565,7 +577,13 @@ mod tests {
         let args = invocation.args.join(" ");
         assert!(!args.contains("s3cret") && !args.contains("10.0.0.2"), "{args}");
         assert!(args.contains("-f concat -safe 0 -i pipe:0"), "{args}");
-        assert!(args.contains("-map 0:v:0 -vf fps=5,scale=640:360 -pix_fmt yuv420p -f rawvideo pipe:1"), "{args}");
+        assert!(
+            args.contains(&format!(
+                "-map 0:v:0 -vf {},scale=640:360 -fps_mode passthrough -pix_fmt yuv420p -f rawvideo pipe:1",
+                keep_rate(5)
+            )),
+            "{args}"
+        );
         assert_eq!(
             invocation.stdin.as_deref(),
             Some(

@@ -28,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(StationaryObjects),
             Box::new(Reports),
             Box::new(PushSubscriptions),
+            Box::new(EventsByCamera),
         ]
     }
 }
@@ -1267,5 +1268,46 @@ impl MigrationTrait for PushSubscriptions {
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         manager.drop_table(Table::drop().table(PushSubscriptionsTable::Table).to_owned()).await
+    }
+}
+
+/// The newest events of one camera (the events page and `/api/events` filtered by camera, newest
+/// first by id): an index on the camera and the id, so the answer is read off the index instead of
+/// sorting every event of the camera. Measured with a million events (`bench_events`): 572 ms
+/// alone before, on SQLite.
+struct EventsByCamera;
+
+impl MigrationName for EventsByCamera {
+    fn name(&self) -> &str {
+        "m20261203_000016_events_by_camera"
+    }
+}
+
+#[derive(DeriveIden)]
+enum EventsById {
+    #[sea_orm(iden = "events")]
+    Table,
+    Id,
+    CameraId,
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for EventsByCamera {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .create_index(
+                Index::create()
+                    .name("idx_events_camera_id")
+                    .table(EventsById::Table)
+                    .col(EventsById::CameraId)
+                    .col(EventsById::Id)
+                    .if_not_exists()
+                    .to_owned(),
+            )
+            .await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager.drop_index(Index::drop().name("idx_events_camera_id").table(EventsById::Table).to_owned()).await
     }
 }
