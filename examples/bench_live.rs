@@ -25,7 +25,7 @@ mod cpu;
 #[path = "support/processes.rs"]
 mod processes;
 use cpu::cpu_seconds;
-use processes::{Process, rtsp_server};
+use processes::{Process, free_port, rtsp_server};
 
 const CLIP_1080P: ClipPlan = ClipPlan {
     empty_secs: 3,
@@ -40,10 +40,6 @@ const CLIP_1080P: ClipPlan = ClipPlan {
 };
 
 const PASSWORD: &str = "benchmark password";
-
-fn free_port() -> anyhow::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
-}
 
 /// ffmpeg as the camera: frames carrying the wall-clock time they were made, as MPEG-TS into a
 /// named pipe that Watchpost reads as the camera's source.
@@ -140,7 +136,7 @@ async fn main() -> anyhow::Result<()> {
     let clip_dir = tempfile::tempdir()?;
     let clip = watchpost::demo::ensure_clip("ffmpeg", &clip_dir.path().join("1080p.mp4"), &CLIP_1080P)?;
     let port = free_port()?;
-    let _server = rtsp_server(&clip, port)?;
+    let (_server, _) = rtsp_server(&clip, port, &[])?;
     let dir = tempfile::tempdir()?;
     let app = watchpost(&format!("rtsp://127.0.0.1:{port}/stream"), false, dir.path()).await?;
     let token = app.state.auth.create_token(1, "bench", None).await?.jwt;

@@ -1,15 +1,21 @@
 //! Benchmark: CPU per camera of the whole Watchpost pipeline next to ffmpeg decoding the same
 //! stream alone, measured in the same run.
 //!
-//! `cargo run --release --example bench_pipeline -- [CAMERAS] [SECONDS] [detect]` (defaults 2, 30)
+//! `cargo run --release --example bench_pipeline -- [CAMERAS] [SECONDS] [detect | busy=N]`
+//! (defaults 2, 30)
 //!
 //! A 720p H.264 clip of a still field with sensor noise (no motion) is built with ffmpeg; with
 //! `detect`, a clip where a person walks in, stands and leaves every 14 s, with the object detector
-//! on (the model and ONNX Runtime from `scripts/setup.sh`), and the detector's load is printed. First N
-//! bare ffmpeg processes decode it with exactly the arguments a camera uses (to 640×360 at 5 fps),
-//! their output read and thrown away; then Watchpost runs N file cameras on it for the same time.
+//! on (the model and ONNX Runtime from `scripts/setup.sh`), and the detector's load is printed; with
+//! `busy=N`, N of the cameras get the person clip and the rest the still one, detector on (the
+//! scale test: 24 idle and 8 busy is `32 60 busy=8`). First the
+//! bare ffmpeg processes decode the clips with exactly the arguments a camera uses (to 640×360 at 5 fps),
+//! their output read and thrown away; then Watchpost runs the same file cameras for the same time.
 //! CPU time comes from getrusage: the children (ffmpeg) and this process (the pipeline, web server
 //! and database included). The figure is CPU seconds per camera-second; the goal is a ratio ≤ 1.10.
+//! Frames dropped (the pipeline fell behind) and detector requests dropped are counted; memory is
+//! read near the end: this process's resident memory (Watchpost, with the benchmark's own, read
+//! before Watchpost started, printed beside it) and each ffmpeg's proportional memory (PSS).
 
 use std::io::Read;
 use std::process::{Command, Stdio};
@@ -46,20 +52,46 @@ const PERSON_720P: ClipPlan = ClipPlan {
 
 #[path = "support/cpu.rs"]
 mod cpu;
+#[path = "support/memory.rs"]
+mod memory;
 use cpu::cpu_seconds;
 
 fn camera(id: usize, clip: &std::path::Path) -> CameraConfig {
     CameraConfig::new(format!("bench{id}"), "", clip.display().to_string())
 }
 
+/// Which clip each camera reads: the busy ones first.
+fn clip_of(id: usize, busy: usize, person: &std::path::Path, still: &std::path::Path) -> std::path::PathBuf {
+    if id < busy { person.to_path_buf() } else { still.to_path_buf() }
+}
+
 fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
     let cameras: usize = args.next().map(|s| s.parse()).transpose()?.unwrap_or(2);
     let seconds: u64 = args.next().map(|s| s.parse()).transpose()?.unwrap_or(30);
-    let detect = args.next().as_deref() == Some("detect");
+    let mode = args.next().unwrap_or_default();
+    let busy: usize = match mode.as_str() {
+        "detect" => cameras,
+        "" => 0,
+        other => other
+            .strip_prefix("busy=")
+            .and_then(|n| n.parse().ok())
+            .ok_or_else(|| anyhow::anyhow!("the third argument is `detect` or `busy=N`, not {other:?}"))?,
+    };
+    anyhow::ensure!(busy <= cameras, "busy={busy} is more than the {cameras} cameras");
+    let detect = busy > 0;
     let dir = tempfile::tempdir()?;
-    let (plan, scene) = if detect { (PERSON_720P, "a person walking by") } else { (STILL_720P, "still, noisy") };
-    let clip = watchpost::demo::ensure_clip("ffmpeg", &dir.path().join("clip720p.mp4"), &plan)?;
+    let scene = match busy {
+        0 => "still, noisy".to_string(),
+        b if b == cameras => "a person walking by".to_string(),
+        b => format!("{b} with a person walking by, {} still", cameras - b),
+    };
+    let still = watchpost::demo::ensure_clip("ffmpeg", &dir.path().join("still720p.mp4"), &STILL_720P)?;
+    let person = if detect {
+        watchpost::demo::ensure_clip("ffmpeg", &dir.path().join("person720p.mp4"), &PERSON_720P)?
+    } else {
+        still.clone()
+    };
     let ffmpeg_config = watchpost::camera::settings::FfmpegConfig::default();
 
     // 1. ffmpeg alone, N processes, the camera's own arguments.
@@ -67,7 +99,7 @@ fn main() -> anyhow::Result<()> {
     let started = Instant::now();
     let mut children = Vec::new();
     for id in 0..cameras {
-        let camera = camera(id, &clip);
+        let camera = camera(id, &clip_of(id, busy, &person, &still));
         let frames_only = watchpost::camera::ffmpeg::Outputs { frames: true, copy_fd: None };
         let mut child = Command::new("ffmpeg")
             .args(watchpost::camera::ffmpeg::build_args(&camera, &ffmpeg_config, &camera.url, frames_only).args)
@@ -90,6 +122,7 @@ fn main() -> anyhow::Result<()> {
         children.push((child, reader));
     }
     std::thread::sleep(Duration::from_secs(seconds));
+    let ffmpeg_alone_pss: f64 = memory::children_named("ffmpeg").iter().map(|pid| memory::pss_mib(pid)).sum();
     let mut bytes = 0;
     for (mut child, reader) in children {
         child.kill()?;
@@ -108,11 +141,12 @@ fn main() -> anyhow::Result<()> {
     config.detector.enabled = detect;
     config.discovery.interval_minutes = 0;
     config.discovery.node_scan_secs = 0;
-    config.cameras = (0..cameras).map(|id| camera(id, &clip)).collect();
+    config.cameras = (0..cameras).map(|id| camera(id, &clip_of(id, busy, &person, &still))).collect();
+    let harness_rss = memory::rss_mib("self");
     let children_before = cpu_seconds(libc::RUSAGE_CHILDREN);
     let self_before = cpu_seconds(libc::RUSAGE_SELF);
     let started = Instant::now();
-    let (frames, events, detector) = runtime.block_on(async {
+    let (frames, dropped, events, detector, rss, pss) = runtime.block_on(async {
         let app = watchpost::app::start(ServeOptions {
             config,
             config_file: None,
@@ -121,13 +155,18 @@ fn main() -> anyhow::Result<()> {
             clock: watchpost::clock::system(),
         })
         .await?;
-        tokio::time::sleep(Duration::from_secs(seconds)).await;
-        let frames: u64 = app.state.cameras.list().iter().map(|c| c.figures().frames).sum();
+        tokio::time::sleep(Duration::from_secs(seconds.saturating_sub(2))).await;
+        let rss = memory::rss_mib("self");
+        let pss: Vec<f64> = memory::children_named("ffmpeg").iter().map(|pid| memory::pss_mib(pid)).collect();
+        tokio::time::sleep(Duration::from_secs(seconds.min(2))).await;
+        let figures: Vec<_> = app.state.cameras.list().iter().map(|c| c.figures()).collect();
+        let frames: u64 = figures.iter().map(|f| f.frames).sum();
+        let dropped: u64 = figures.iter().map(|f| f.frames_dropped).sum();
         let events = app.state.db.count_events(None).await?;
         let detector = app.state.cameras.detector_figures();
         anyhow::ensure!(!detect || detector.is_some(), "the detector did not start: {:?}", app.state.detector.error);
         app.shutdown().await;
-        anyhow::Ok((frames, events, detector))
+        anyhow::Ok((frames, dropped, events, detector, rss, pss))
     })?;
     let wall = started.elapsed().as_secs_f64();
     let ffmpeg_cpu = cpu_seconds(libc::RUSAGE_CHILDREN) - children_before;
@@ -143,6 +182,15 @@ fn main() -> anyhow::Result<()> {
         "  watchpost         {with_pipeline:.4} CPU-s per camera-second ({frames} frames, {events} events): ffmpeg {:.4} + pipeline {:.4}",
         per_camera_second(ffmpeg_cpu, wall),
         per_camera_second(pipeline_cpu, wall)
+    );
+    println!("  frames dropped    {dropped} (the pipeline fell behind)");
+    let ffmpeg_pss: f64 = pss.iter().sum();
+    println!(
+        "  memory            watchpost {rss:.1} MiB resident (the benchmark itself {harness_rss:.1} MiB before it started); \
+         {} ffmpeg: {ffmpeg_pss:.1} MiB PSS, {:.1} MiB each (alone: {:.1} MiB each)",
+        pss.len(),
+        ffmpeg_pss / pss.len().max(1) as f64,
+        ffmpeg_alone_pss / cameras as f64
     );
     if let Some(figures) = detector {
         println!(

@@ -41,7 +41,7 @@ mod cpu;
 #[path = "support/processes.rs"]
 mod processes;
 use cpu::cpu_seconds;
-use processes::rtsp_server;
+use processes::{free_port, rtsp_server};
 
 fn directory_bytes(dir: &std::path::Path) -> u64 {
     let mut total = 0;
@@ -59,8 +59,8 @@ async fn main() -> anyhow::Result<()> {
     let work = std::env::temp_dir().join(format!("bench-recording-{}", std::process::id()));
     std::fs::create_dir_all(&work)?;
     let clip = watchpost::demo::ensure_clip("ffmpeg", &work.join("clip.mp4"), &ClipPlan { noise, ..CLIP_720P })?;
-    let port = 18_000 + (std::process::id() % 1000) as u16;
-    let _server = rtsp_server(&clip, port)?;
+    let port = free_port()?;
+    let (_server, _) = rtsp_server(&clip, port, &[])?;
     let url = format!("rtsp://127.0.0.1:{port}/stream");
 
     // 1a. ffmpeg alone: copy into 10 s files.

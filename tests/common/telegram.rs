@@ -25,6 +25,8 @@ pub struct Sent {
     pub reply_markup: Option<serde_json::Value>,
     /// Other fields (`message_id` of an edit, `callback_query_id`, …).
     pub fields: serde_json::Map<String, serde_json::Value>,
+    /// When the request had arrived (Unix milliseconds), for the latency benchmark.
+    pub at_ms: i64,
 }
 
 /// A scripted answer to the next sending call.
@@ -79,6 +81,11 @@ impl FakeTelegram {
     /// The next sending calls fail like this, in order.
     pub fn fail_next(&self, failures: &[Failure]) {
         self.state.0.lock().unwrap().failures.extend(failures);
+    }
+
+    /// Drops the scripted failures not used yet (a soak's outage is over).
+    pub fn clear_failures(&self) {
+        self.state.0.lock().unwrap().failures.clear();
     }
 
     pub fn refused(&self) -> u32 {
@@ -300,6 +307,7 @@ fn answer(request: &super::http_wire::HttpRequest, state: &(Mutex<State>, Condva
         photo: photo.clone(),
         reply_markup,
         fields: fields.clone(),
+        at_ms: chrono::Utc::now().timestamp_millis(),
     });
     let chat = serde_json::json!({ "id": chat_id, "type": "private", "first_name": "Tester" });
     let result = match method.as_str() {

@@ -7,9 +7,15 @@ stream ends. Prints "ready" once it listens, then "client" for every client conn
 can count the connections a camera would see). With USER and PASSWORD, the stream asks for them by
 HTTP Digest authentication, as cameras do.
 
-Usage: rtsp_server.py PORT FILE [USER PASSWORD]
+With --marks=T1,T2,... (seconds into the file), prints "mark INDEX EPOCH_MS" for each: the wall-clock
+time at which the first frame at or after that time is due to leave the server (its running time on
+the pipeline's clock, converted to the Unix epoch), so a benchmark knows when a scene change it put
+at T reached the wire.
+
+Usage: rtsp_server.py [--marks=T1,T2,...] PORT FILE [USER PASSWORD]
 """
 import sys
+import time
 
 import gi
 
@@ -27,7 +33,37 @@ def tell(line):
         pass
 
 
+def mark_frames(marks):
+    """A media-configure handler that tells when the frames at `marks` (seconds) are due out."""
+
+    def configure(_factory, media):
+        pay = media.get_element().get_by_name("pay0")
+        pending = [int(m * Gst.SECOND) for m in marks]
+        told = 0
+
+        def probe(pad, info):
+            nonlocal told
+            buffer = info.get_buffer()
+            while pending and buffer.pts != Gst.CLOCK_TIME_NONE and buffer.pts >= pending[0]:
+                pending.pop(0)
+                segment = pad.get_sticky_event(Gst.EventType.SEGMENT, 0).parse_segment()
+                running = segment.to_running_time(Gst.Format.TIME, buffer.pts)
+                clock = pay.get_clock()
+                # Due at base time + running time on the pipeline's clock; frames ahead of it wait
+                # in the sink, so this is when it leaves, not when it was read from the file.
+                ahead_ns = pay.get_base_time() + running - clock.get_time() if clock else 0
+                tell(f"mark {told} {time.time() * 1000 + ahead_ns / 1e6:.1f}")
+                told += 1
+            return Gst.PadProbeReturn.OK
+
+        pay.get_static_pad("sink").add_probe(Gst.PadProbeType.BUFFER, probe)
+
+    return configure
+
+
 def main():
+    marks = [float(m) for arg in sys.argv[1:] if arg.startswith("--marks=") for m in arg[8:].split(",") if m]
+    sys.argv = [arg for arg in sys.argv if not arg.startswith("--marks=")]
     port, clip = sys.argv[1], sys.argv[2]
     Gst.init(None)
     server = GstRtspServer.RTSPServer()
@@ -38,6 +74,8 @@ def main():
         f'( filesrc location="{clip}" ! qtdemux ! h264parse ! rtph264pay name=pay0 pt=96 config-interval=1 )'
     )
     factory.set_shared(False)
+    if marks:
+        factory.connect("media-configure", mark_frames(marks))
     if len(sys.argv) == 5:
         user, password = sys.argv[3], sys.argv[4]
         auth = GstRtspServer.RTSPAuth()
