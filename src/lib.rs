@@ -23,6 +23,8 @@ pub mod discovery;
 pub mod erase;
 pub mod error;
 pub mod export;
+#[cfg(any(fuzzing, test))]
+pub mod fuzz;
 pub mod geometry;
 pub mod http;
 pub mod live;

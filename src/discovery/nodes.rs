@@ -230,14 +230,14 @@ const MAX_MESSAGE: usize = 16 * 1024;
 
 /// Splits a Server-Sent Events byte stream into `(event, data)` messages.
 #[derive(Default)]
-struct SseParser {
+pub(crate) struct SseParser {
     pending: Vec<u8>,
     event: String,
     data: String,
 }
 
 impl SseParser {
-    fn feed(&mut self, bytes: &[u8]) -> Result<Vec<(String, String)>, &'static str> {
+    pub(crate) fn feed(&mut self, bytes: &[u8]) -> Result<Vec<(String, String)>, &'static str> {
         self.pending.extend_from_slice(bytes);
         let mut messages = Vec::new();
         while let Some(end) = self.pending.iter().position(|b| *b == b'\n') {
@@ -278,7 +278,7 @@ impl SseParser {
 /// A binary sensor's state from an ESPHome `state` message:
 /// `{"id":"binary_sensor-garage_motion","name":"Garage motion","state":"ON","value":true}`.
 #[derive(Debug, PartialEq)]
-struct SensorState {
+pub(crate) struct SensorState {
     sensor: String,
     name: String,
     kind: &'static str,
@@ -286,7 +286,7 @@ struct SensorState {
 }
 
 impl SensorState {
-    fn parse(data: &str) -> Option<Self> {
+    pub(crate) fn parse(data: &str) -> Option<Self> {
         let message: serde_json::Value = serde_json::from_str(data).ok()?;
         let sensor = message.get("id")?.as_str()?;
         let object = sensor.strip_prefix("binary_sensor-")?;

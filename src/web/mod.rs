@@ -15,7 +15,7 @@ mod camera_api;
 mod deletion;
 mod discovery;
 mod export;
-mod forms;
+pub(crate) mod forms;
 mod guard;
 mod guide;
 mod integrations;
