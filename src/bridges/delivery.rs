@@ -3,7 +3,10 @@
 //! `retry_after` a 429 names, for the whole channel); a row older than the channel's
 //! `give_up_hours` is marked failed with its last error, which the event's page and the
 //! Integrations page show. A row leaves `pending` only by being sent or given up, so an alert
-//! reaches each recipient once.
+//! reaches each recipient once. A try whose outcome the database refuses (its disk full) is kept in
+//! memory and written again before anything else, and its row is not tried meanwhile: the soak
+//! (docs/reliability.md) found each alert sent while the disk was full sent again four times a
+//! second until it was not.
 
 use super::{BridgeContext, HealthCell, LinkState};
 use crate::alerts::AlertView;
@@ -11,6 +14,7 @@ use crate::bus::BusMessage;
 use crate::model::{Channel, DeliveryStatus};
 use crate::supervise::CancellationToken;
 use futures_util::future::BoxFuture;
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{Notify, broadcast};
@@ -164,9 +168,11 @@ pub async fn run(
     let channel = sender.channel();
     let give_up_ms = i64::from(give_up_hours) * 3_600_000;
     let mut paused_until_ms = 0;
+    let mut unrecorded = Unrecorded::default();
     loop {
         let now_ms = context.clock.now_ms();
         let mut full_batch = false;
+        unrecorded.write_again(&context.db).await;
         if now_ms >= paused_until_ms {
             match context.db.due_deliveries(channel, now_ms, BATCH).await {
                 Ok(rows) => {
@@ -175,7 +181,16 @@ pub async fn run(
                         if cancel.is_cancelled() {
                             break;
                         }
-                        if let Some(pause) = deliver(&*sender, &context, &health, &row, give_up_ms).await {
+                        if unrecorded.alerts.contains_key(&row.id) {
+                            // Tried already; the database has not taken its outcome yet.
+                            full_batch = false;
+                            continue;
+                        }
+                        let (outcome, pause) = deliver(&*sender, &context, &health, &row, give_up_ms).await;
+                        if let Some(outcome) = outcome {
+                            unrecorded.record_alert(&context.db, row.id, outcome).await;
+                        }
+                        if let Some(pause) = pause {
                             paused_until_ms = context.clock.now_ms() + pause.as_millis() as i64;
                             break;
                         }
@@ -184,7 +199,7 @@ pub async fn run(
                 Err(err) => tracing::warn!(error = %err, "cannot read the alerts waiting to be sent"),
             }
             if now_ms >= paused_until_ms
-                && let Some(pause) = deliver_reports(&*sender, &context, give_up_ms).await
+                && let Some(pause) = deliver_reports(&*sender, &context, give_up_ms, &mut unrecorded).await
             {
                 paused_until_ms = context.clock.now_ms() + pause.as_millis() as i64;
             }
@@ -217,52 +232,122 @@ pub async fn run(
     }
 }
 
-/// Sends one row, or gives it up; returns how long the whole channel must wait (a 429).
+/// What a try of an alert delivery decided, to be written to its row.
+enum AlertOutcome {
+    Sent { at_ms: i64, remote_ref: Option<String> },
+    Retry { next_ms: i64, reason: String },
+    Failed { reason: String },
+}
+
+/// What a try of a report delivery decided, to be written to its row.
+struct ReportOutcome {
+    status: DeliveryStatus,
+    at_ms: i64,
+    next_ms: i64,
+    error: Option<String>,
+}
+
+/// Outcomes the database refused, by delivery row id: written again before every look, and their
+/// rows not tried until then (sent already, or waiting for a back-off only this map knows).
+#[derive(Default)]
+struct Unrecorded {
+    alerts: HashMap<i64, AlertOutcome>,
+    reports: HashMap<i64, ReportOutcome>,
+}
+
+impl Unrecorded {
+    async fn record_alert(&mut self, db: &crate::db::Db, id: i64, outcome: AlertOutcome) {
+        if let Err(err) = write_alert_outcome(db, id, &outcome).await {
+            tracing::warn!(error = %err, "cannot record an alert's delivery; kept until the database takes it");
+            self.alerts.insert(id, outcome);
+        }
+    }
+
+    async fn record_report(&mut self, db: &crate::db::Db, id: i64, outcome: ReportOutcome) {
+        if let Err(err) = write_report_outcome(db, id, &outcome).await {
+            tracing::warn!(error = %err, "cannot record a report's delivery; kept until the database takes it");
+            self.reports.insert(id, outcome);
+        }
+    }
+
+    /// Writes what is kept; what the database still refuses stays.
+    async fn write_again(&mut self, db: &crate::db::Db) {
+        let mut written = Vec::new();
+        for (id, outcome) in &self.alerts {
+            if write_alert_outcome(db, *id, outcome).await.is_ok() {
+                written.push(*id);
+            }
+        }
+        for id in written.drain(..) {
+            self.alerts.remove(&id);
+        }
+        for (id, outcome) in &self.reports {
+            if write_report_outcome(db, *id, outcome).await.is_ok() {
+                written.push(*id);
+            }
+        }
+        for id in written {
+            self.reports.remove(&id);
+        }
+    }
+}
+
+async fn write_alert_outcome(db: &crate::db::Db, id: i64, outcome: &AlertOutcome) -> crate::error::Result<()> {
+    match outcome {
+        AlertOutcome::Sent { at_ms, remote_ref } => db.delivery_sent(id, *at_ms, remote_ref.clone()).await,
+        AlertOutcome::Retry { next_ms, reason } => db.delivery_retry(id, *next_ms, reason).await,
+        AlertOutcome::Failed { reason } => db.delivery_failed(id, reason).await,
+    }
+}
+
+async fn write_report_outcome(db: &crate::db::Db, id: i64, outcome: &ReportOutcome) -> crate::error::Result<()> {
+    let ReportOutcome { status, at_ms, next_ms, error } = outcome;
+    db.report_delivery_tried(id, *status, *at_ms, *next_ms, error.as_deref()).await
+}
+
+/// Sends one row, or gives it up: what to record for it (nothing when its event could not be
+/// read), and how long the whole channel must wait (a 429).
 async fn deliver(
     sender: &dyn AlertSender,
     context: &BridgeContext,
     health: &HealthCell,
     row: &crate::db::entities::alert_delivery::Model,
     give_up_ms: i64,
-) -> Option<Duration> {
+) -> (Option<AlertOutcome>, Option<Duration>) {
     let db = &context.db;
     let now_ms = context.clock.now_ms();
-    let log_error = |err: crate::error::Error| tracing::warn!(error = %err, "cannot record an alert's delivery");
     if now_ms - row.created_ms > give_up_ms {
         let last = row.last_error.as_deref().unwrap_or("no try got through");
         let reason = format!("gave up after {} h: {last}", give_up_ms / 3_600_000);
         tracing::warn!(event = row.event_id, channel = %row.channel, "alert not delivered: {reason}");
-        db.delivery_failed(row.id, &reason).await.unwrap_or_else(log_error);
         health.update(|h| {
             h.dropped += 1;
             h.last_drop_ms = Some(now_ms);
         });
-        return None;
+        return (Some(AlertOutcome::Failed { reason }), None);
     }
     let alert = match AlertView::load(db, &context.cameras, &context.media, &context.ui_url, row.event_id).await {
         Ok(Some(alert)) => alert,
         Ok(None) => {
-            db.delivery_failed(row.id, "the event was deleted before it was sent").await.unwrap_or_else(log_error);
-            return None;
+            let reason = "the event was deleted before it was sent".to_string();
+            return (Some(AlertOutcome::Failed { reason }), None);
         }
         Err(err) => {
             tracing::warn!(error = %err, "cannot read an alert's event; trying again later");
-            return Some(FIRST_RETRY);
+            return (None, Some(FIRST_RETRY));
         }
     };
     match sender.send(&alert, &row.recipient).await {
         Ok(remote_ref) => {
             tracing::info!(event = row.event_id, channel = %row.channel, attempts = row.attempts + 1, "alert delivered");
-            db.delivery_sent(row.id, context.clock.now_ms(), remote_ref).await.unwrap_or_else(log_error);
             health.update(|h| h.delivered += 1);
             health.set_state(LinkState::Connected, None);
-            None
+            (Some(AlertOutcome::Sent { at_ms: context.clock.now_ms(), remote_ref }), None)
         }
         Err(failure) if failure.permanent => {
             tracing::warn!(event = row.event_id, channel = %row.channel, reason = %failure.reason, "alert cannot be delivered");
-            db.delivery_failed(row.id, &failure.reason).await.unwrap_or_else(log_error);
             health.update(|h| h.last_error = Some(failure.reason.clone()));
-            None
+            (Some(AlertOutcome::Failed { reason: failure.reason }), None)
         }
         Err(failure) => {
             let delay = failure.retry_after.unwrap_or_default().max(retry_delay(row.attempts));
@@ -274,17 +359,21 @@ async fn deliver(
                 retry_in_s = delay.as_secs_f32(),
                 "alert not delivered yet"
             );
-            db.delivery_retry(row.id, next_ms, &failure.reason).await.unwrap_or_else(log_error);
             health.update(|h| h.retry_at_ms = Some(next_ms));
             health.set_state(LinkState::Disconnected, Some(failure.reason.clone()));
-            failure.retry_after
+            (Some(AlertOutcome::Retry { next_ms, reason: failure.reason }), failure.retry_after)
         }
     }
 }
 
 /// Sends `sender`'s channel's due report deliveries; returns how long the whole channel must wait
 /// (a 429).
-async fn deliver_reports(sender: &dyn AlertSender, context: &BridgeContext, give_up_ms: i64) -> Option<Duration> {
+async fn deliver_reports(
+    sender: &dyn AlertSender,
+    context: &BridgeContext,
+    give_up_ms: i64,
+    unrecorded: &mut Unrecorded,
+) -> Option<Duration> {
     let db = &context.db;
     let channel = sender.channel();
     let rows = match db.due_report_deliveries(channel, context.clock.now_ms(), BATCH).await {
@@ -294,11 +383,13 @@ async fn deliver_reports(sender: &dyn AlertSender, context: &BridgeContext, give
             return None;
         }
     };
-    let log_error = |err: crate::error::Error| tracing::warn!(error = %err, "cannot record a report's delivery");
     for row in rows {
+        if unrecorded.reports.contains_key(&row.id) {
+            continue;
+        }
         let now_ms = context.clock.now_ms();
-        let tried = |status, next_ms, error: Option<String>| async move {
-            db.report_delivery_tried(row.id, status, now_ms, next_ms, error.as_deref()).await.unwrap_or_else(log_error)
+        let mut tried = async |status, next_ms, error: Option<String>| {
+            unrecorded.record_report(db, row.id, ReportOutcome { status, at_ms: now_ms, next_ms, error }).await
         };
         if now_ms - row.created_ms > give_up_ms {
             let last = row.last_error.clone().unwrap_or_else(|| "no try got through".into());
