@@ -470,25 +470,33 @@ fn check(
     for (event, delivery) in &observed.mqtt {
         mqtt.entry(*event).or_default().insert(delivery);
     }
-    let mut photos: BTreeMap<i64, usize> = BTreeMap::new();
-    for sent in telegram.sent_by("sendPhoto") {
+    let mut telegram_alerts: BTreeMap<i64, usize> = BTreeMap::new();
+    // A photo, or a text when the snapshot could not be written (the disk was full).
+    for sent in telegram.sent_by("sendPhoto").into_iter().chain(telegram.sent_by("sendMessage")) {
         let data = sent.reply_markup.as_ref().map(|m| m.to_string()).unwrap_or_default();
         if let Some(id) = data
             .split("resolve:")
             .nth(1)
             .and_then(|rest| rest.chars().take_while(char::is_ascii_digit).collect::<String>().parse::<i64>().ok())
         {
-            *photos.entry(id).or_default() += 1;
+            *telegram_alerts.entry(id).or_default() += 1;
         }
     }
     let mqtt_once = alerted.iter().filter(|id| mqtt.get(id).map(BTreeSet::len) == Some(1)).count();
-    let telegram_once = alerted.iter().filter(|id| photos.get(id) == Some(&1)).count();
+    let telegram_once = alerted.iter().filter(|id| telegram_alerts.get(id) == Some(&1)).count();
     println!(
         "alerts: {} events alerted; on MQTT once: {mqtt_once}; on Telegram once: {telegram_once}; Bot API failures answered: {}",
         alerted.len(),
         telegram.refused()
     );
     println!("deliveries: {deliveries:?}");
+    for id in &alerted {
+        let on_mqtt = mqtt.get(id).map_or(0, BTreeSet::len);
+        let on_telegram = telegram_alerts.get(id).copied().unwrap_or(0);
+        if on_mqtt != 1 || on_telegram != 1 {
+            println!("  event {id}: {on_mqtt} MQTT deliveries, {on_telegram} Telegram messages");
+        }
+    }
     if mqtt_once != alerted.len() || telegram_once != alerted.len() {
         failures.push("an alert did not arrive exactly once on every channel".into());
     }
