@@ -76,6 +76,8 @@ struct Observed {
     mqtt: Vec<(i64, String)>,
     /// (seconds into the run, Watchpost's pid, resident MiB, open files).
     samples: Vec<(f64, u32, f64, usize)>,
+    /// When Watchpost was told to stop (Unix ms).
+    stopped_ms: f64,
 }
 
 /// A fault and when it happened: pictures lost from `from` to `to` (Unix ms) when `loses`.
@@ -136,7 +138,7 @@ impl Watchpost {
             .arg(&self.config)
             .arg("--data-dir")
             .arg(&self.data)
-            .env("RUST_LOG", "info")
+            .env("WATCHPOST_LOG", std::env::var("WATCHPOST_LOG").unwrap_or_else(|_| "info".into()))
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log)
@@ -155,6 +157,13 @@ impl Watchpost {
             unsafe { libc::kill(child.id() as i32, signal) };
             let _ = child.wait();
         }
+    }
+}
+
+/// A soak that ends early (an error) leaves no Watchpost running on the mounted data directory.
+impl Drop for Watchpost {
+    fn drop(&mut self) {
+        self.signal(libc::SIGKILL);
     }
 }
 
@@ -308,6 +317,7 @@ alerts = {{ cooldown_secs = 0 }}
 
     let started = Instant::now();
     let mut faults: Vec<Fault> = Vec::new();
+    let mut refused_lock: Vec<String> = Vec::new();
     let mut next = 0;
     let mut last_sample = -10.0;
     let database = data.join("watchpost.db");
@@ -355,10 +365,14 @@ alerts = {{ cooldown_secs = 0 }}
                     let filled = fill_disk(&data, Duration::from_secs_f64(window))?;
                     (format!("disk full for {window:.0} s ({} MiB written to fill it)", filled >> 20), true)
                 }
-                _ => {
-                    lock_database(&database, Duration::from_secs(5))?;
-                    ("database locked by another writer for 5 s".to_string(), true)
-                }
+                _ => match lock_database(&database, Duration::from_secs(5)) {
+                    Ok(()) => ("database locked by another writer for 5 s".to_string(), true),
+                    Err(err) => {
+                        // Watchpost itself held the write lock for the 30 s another writer waits.
+                        refused_lock.push(format!("another writer could not lock the database: {err}"));
+                        ("database lock refused to another writer".to_string(), true)
+                    }
+                },
             };
             println!("  {:>5.0} s  {name}", elapsed);
             faults.push(Fault { name, from, to: now_ms(), loses_pictures });
@@ -366,11 +380,13 @@ alerts = {{ cooldown_secs = 0 }}
         }
         std::thread::sleep(Duration::from_millis(200));
     }
+    observed.lock().unwrap().stopped_ms = now_ms();
     watchpost.signal(libc::SIGTERM);
     drop(mosquitto);
     rtsp.stop();
     let observed = observed.lock().unwrap();
-    let failures = check(&data, &log, &observed, &faults, &telegram, total, &runtime)?;
+    let mut failures = check(&data, &log, &observed, &faults, &telegram, total, &runtime)?;
+    failures.extend(refused_lock);
     if failures.is_empty() {
         println!("PASS");
         Ok(())
@@ -382,6 +398,10 @@ alerts = {{ cooldown_secs = 0 }}
         // Keep the log for reading.
         let kept = std::env::temp_dir().join("watchpost-soak.log");
         std::fs::copy(&log, &kept)?;
+        // And the database, to see what was left waiting.
+        for file in ["watchpost.db", "watchpost.db-wal"] {
+            let _ = std::fs::copy(data.join(file), std::env::temp_dir().join(format!("soak-{file}")));
+        }
         anyhow::bail!("{} checks failed (log kept at {})", failures.len(), kept.display())
     }
 }
@@ -404,16 +424,17 @@ fn check(
         let rows = conn
             .query_all_raw(Statement::from_string(
                 conn.get_database_backend(),
-                "SELECT id, start_ms, alerted_ms FROM events WHERE label = 'person' ORDER BY id",
+                "SELECT id, start_ms, end_ms, alerted_ms FROM events WHERE label = 'person' ORDER BY id",
             ))
             .await?;
-        let events: Vec<(i64, f64, bool)> = rows
+        let events: Vec<(i64, f64, bool, bool)> = rows
             .iter()
             .map(|r| {
                 Ok((
                     r.try_get::<i64>("", "id")?,
                     r.try_get::<i64>("", "start_ms")? as f64,
                     r.try_get::<Option<i64>>("", "alerted_ms")?.is_some(),
+                    r.try_get::<Option<i64>>("", "end_ms")?.is_some(),
                 ))
             })
             .collect::<Result<_, sea_orm::DbErr>>()?;
@@ -437,7 +458,7 @@ fn check(
     let mut matched = BTreeSet::new();
     for &mark in &observed.marks {
         let found: Vec<i64> =
-            events.iter().filter(|(_, start, _)| *start >= mark && *start <= mark + 4_000.0).map(|e| e.0).collect();
+            events.iter().filter(|(_, start, ..)| *start >= mark && *start <= mark + 4_000.0).map(|e| e.0).collect();
         matched.extend(found.iter().copied());
         if found.len() > 1 {
             doubled.push(found.clone());
@@ -462,6 +483,11 @@ fn check(
     }
     if !doubled.is_empty() {
         failures.push(format!("appearances made more than one event: {doubled:?}"));
+    }
+    // Every event ends (one still going when Watchpost stopped is closed at its next start).
+    let open: Vec<i64> = events.iter().filter(|e| !e.3 && e.1 < observed.stopped_ms - 60_000.0).map(|e| e.0).collect();
+    if !open.is_empty() {
+        failures.push(format!("events never closed: {open:?}"));
     }
 
     // Alerts: on MQTT and Telegram, once each.

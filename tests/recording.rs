@@ -419,38 +419,6 @@ async fn the_sweep_deletes_by_age_by_event_and_for_space_oldest_plain_footage_fi
     assert_eq!(deleted, 2, "counted for /metrics");
 }
 
-/// A tmpfs mounted for one test, unmounted when dropped.
-struct SmallDisk {
-    path: PathBuf,
-}
-
-impl SmallDisk {
-    /// `None` (said) where this user may not mount; under CI that is a failure.
-    fn mount(path: PathBuf, size: &str) -> Option<Self> {
-        std::fs::create_dir_all(&path).unwrap();
-        let mounted = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
-            .arg(&path)
-            .output()
-            .map(|o| o.status.success())
-            .unwrap_or(false);
-        match mounted {
-            true => Some(Self { path }),
-            false if std::env::var_os("CI").is_some() => panic!("CI must run the full-disk test: cannot mount a tmpfs"),
-            false => {
-                eprintln!("skipped: mounting a small tmpfs needs root");
-                None
-            }
-        }
-    }
-}
-
-impl Drop for SmallDisk {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg("-l").arg(&self.path).status();
-    }
-}
-
 /// A full disk stops only the recording: the camera stays online, motion still makes its event,
 /// the storage figures say why nothing is written, and recording resumes once there is room.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -2,8 +2,10 @@
 //! 127.0.0.1:5432 (database `test`). The PostgreSQL half says clearly when it skipped because no
 //! server answered; with `CI` set it fails instead, so CI always exercises PostgreSQL.
 
+mod common;
+
 use watchpost::db::entities::camera;
-use watchpost::db::{Db, Description, EventFilter, EventUpdate, HeldObject, NewEvent};
+use watchpost::db::{Db, Description, EventFilter, EventUpdate, HeldObject, NewEvent, NewOutboxMessage};
 
 const POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
 
@@ -191,6 +193,55 @@ async fn sqlite_migrates_and_round_trips_and_reopens() {
     assert_eq!(db.count_events(Some("porch")).await.unwrap(), 4, "three motion events and the parked car");
     let wal = dir.path().join("watchpost.db-wal");
     assert!(wal.exists(), "SQLite runs in WAL mode");
+}
+
+/// On a full disk an insert either fails or is stored. SQLite commits an `INSERT … RETURNING`
+/// after handing the row back, and sqlx used to report the row even when that commit failed: the
+/// soak lost an MQTT alert whose outbox row was "stored" so (`Db::insert_row`).
+#[tokio::test]
+async fn on_a_full_disk_an_insert_fails_or_is_stored() {
+    let data = tempfile::tempdir().unwrap();
+    let Some(disk) = common::SmallDisk::mount(data.path().join("small"), "4m") else { return };
+    let db = Db::connect(&format!("sqlite://{}/watchpost.db", disk.path.display())).await.unwrap();
+    let message = |n: usize| NewOutboxMessage {
+        channel: "mqtt".into(),
+        topic: format!("watchpost/alerts/{n}"),
+        // Larger than a page, so that every insert needs new pages in the write-ahead log.
+        payload: vec![b'x'; 16_384],
+        retain: false,
+        stamp_id: true,
+        created_ms: n as i64,
+        delivery_id: None,
+    };
+    db.push_outbox(message(0)).await.expect("room at first");
+    // Fill the disk: every byte the write-ahead log does not already hold is taken.
+    let filler = disk.path.join("filler");
+    {
+        use std::io::Write;
+        let mut file = std::fs::File::create(&filler).unwrap();
+        while file.write_all(&[0xA5; 65_536]).is_ok() {}
+        while file.write_all(&[0xA5; 512]).is_ok() {}
+    }
+    let (mut stored, mut refused) = (0, 0);
+    for n in 1..=200 {
+        match db.push_outbox(message(n)).await {
+            Ok(id) => {
+                let row = db.outbox_batch("mqtt", id - 1, 1).await.unwrap();
+                assert!(
+                    row.first().is_some_and(|row| row.id == id && row.topic == format!("watchpost/alerts/{n}")),
+                    "insert {n} reported id {id}, which was not stored"
+                );
+                stored += 1;
+            }
+            Err(_) => refused += 1,
+        }
+    }
+    assert!(refused > 0, "the disk was full ({stored} stored)");
+    std::fs::remove_file(&filler).unwrap();
+    let id = db.push_outbox(message(201)).await.expect("room again");
+    assert_eq!(db.outbox_batch("mqtt", id - 1, 1).await.unwrap()[0].topic, "watchpost/alerts/201");
+    db.close().await;
+    drop(disk);
 }
 
 #[tokio::test]

@@ -66,7 +66,8 @@ impl Outbox {
             created_ms,
             delivery_id,
         };
-        self.db.push_outbox(message).await?;
+        let id = self.db.push_outbox(message).await?;
+        tracing::debug!(message = id, delivery = delivery_id, "stored in the outbox");
         let mut pending = 0;
         self.health.update(|h| {
             h.pending += 1;

@@ -8,13 +8,15 @@ use crate::db::{Db, EventUpdate, NewEvent};
 use crate::detect::motion::MotionConfig;
 use crate::detect::{RelBox, union_box};
 use crate::media::{Frame, MediaStore};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio_util::task::TaskTracker;
 
 /// A better frame must cover this much more area to replace the snapshot.
 const BETTER_SNAPSHOT_FACTOR: f32 = 1.2;
 const SNAPSHOT_QUALITY: u8 = 85;
-const DB_ATTEMPTS: u32 = 5;
+/// How long an event's end is retried before it is left to the next start.
+const CLOSE_RETRY_FOR: Duration = Duration::from_secs(600);
+const MAX_CLOSE_DELAY: Duration = Duration::from_secs(30);
 
 /// Encodes and writes `frame` to `path` (atomically); the error is in words for the camera's status.
 pub(super) async fn save_snapshot(media: &MediaStore, path: &str, frame: &Frame) -> Result<(), String> {
@@ -39,19 +41,39 @@ pub(super) async fn save_snapshot(media: &MediaStore, path: &str, frame: &Frame)
     }
 }
 
-/// Stores an event's final state in the background, retrying while the database is busy.
+/// Stores an event's final state in the background, retrying while the database refuses it (a
+/// lock, a full disk): from 1 s apart, doubling to 30 s, for [`CLOSE_RETRY_FOR`]. What is still
+/// open then, or at shutdown, is closed when Watchpost starts next (`close_open_events`).
 pub(super) fn close_event(db: &Db, tasks: &TaskTracker, id: i64, update: EventUpdate) {
     let db = db.clone();
+    let shutdown = tasks.clone();
     tasks.spawn(async move {
-        for attempt in 1..=DB_ATTEMPTS {
-            match db.update_event(id, &update).await {
-                Ok(()) => return,
-                Err(err) if attempt < DB_ATTEMPTS => {
-                    tracing::warn!(error = %err, event = id, attempt, "cannot close the event yet; retrying");
-                    tokio::time::sleep(Duration::from_secs(u64::from(attempt))).await;
+        let started = Instant::now();
+        let mut delay = Duration::from_secs(1);
+        for attempt in 1.. {
+            let err = match db.update_event(id, &update).await {
+                Ok(()) => {
+                    if attempt > 1 {
+                        tracing::info!(event = id, attempt, "event closed");
+                    }
+                    return;
                 }
-                Err(err) => tracing::error!(error = %err, event = id, "gave up closing the event"),
+                Err(err) => err,
+            };
+            if started.elapsed() + delay > CLOSE_RETRY_FOR {
+                tracing::error!(error = %err, event = id, "gave up closing the event; it is closed at the next start");
+                return;
             }
+            tracing::warn!(error = %err, event = id, attempt, retry_in_s = delay.as_secs(), "cannot close the event yet");
+            // In steps, so that a shutdown does not wait for the retry.
+            let until = Instant::now() + delay;
+            while Instant::now() < until {
+                if shutdown.is_closed() {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+            delay = (delay * 2).min(MAX_CLOSE_DELAY);
         }
     });
 }

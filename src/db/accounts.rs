@@ -5,10 +5,7 @@ use super::entities::{api_token, audit_entry, push_subscription, session, user};
 use crate::error::{Error, Result};
 use crate::model::Role;
 use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
-    TransactionTrait,
-};
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait};
 
 /// A user about to be created; the password is already hashed.
 #[derive(Debug, Clone)]
@@ -66,7 +63,7 @@ impl Db {
             last_login_ms: Set(None),
             ..Default::default()
         };
-        Ok(model.insert(&self.conn).await?.id)
+        self.insert_row(model).await
     }
 
     pub async fn user_by_name(&self, name: &str) -> Result<Option<user::Model>> {
@@ -284,7 +281,7 @@ impl Db {
             detail: Set(entry.detail.clone()),
             ..Default::default()
         };
-        model.insert(&self.conn).await?;
+        self.insert_row(model).await?;
         Ok(())
     }
 

@@ -6,10 +6,7 @@ use super::entities::{alert_delivery, event};
 use crate::error::Result;
 use crate::model::{Channel, DeliveryStatus};
 use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
-    TransactionTrait,
-};
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait};
 
 /// Where an alert goes: a channel and one recipient on it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,7 +45,7 @@ impl Db {
             .exec(&txn)
             .await?;
         for to in recipients {
-            alert_delivery::ActiveModel {
+            let delivery = alert_delivery::ActiveModel {
                 event_id: Set(id),
                 channel: Set(to.channel),
                 recipient: Set(to.recipient.clone()),
@@ -60,9 +57,8 @@ impl Db {
                 sent_ms: Set(None),
                 remote_ref: Set(None),
                 ..Default::default()
-            }
-            .insert(&txn)
-            .await?;
+            };
+            alert_delivery::Entity::insert(delivery).exec_without_returning(&txn).await?;
         }
         txn.commit().await?;
         Ok(true)

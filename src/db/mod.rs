@@ -22,7 +22,7 @@ use entities::{camera, event};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectOptions, Database, DatabaseConnection, EntityTrait, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect, Set,
+    PrimaryKeyTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
 use sea_orm_migration::MigratorTrait;
 use std::time::Duration;
@@ -142,6 +142,24 @@ impl Db {
         Ok(Self { conn })
     }
 
+    /// Inserts a row and returns its id once it is stored. sea-orm's `ActiveModel::insert` sends
+    /// `INSERT … RETURNING` and reads one row; SQLite commits that statement only after handing
+    /// the row back, and sqlx, stopping after the first row, reports it even when the commit then
+    /// fails (a full disk; sqlx issue #2099): the caller went on with an id that was never stored,
+    /// which the next insert was given again (the soak lost an MQTT alert that way). `Insert::exec`
+    /// reads its statement to the end, where that failure is an error. (An explicit transaction
+    /// around `ActiveModel::insert` is no cure: after such a failure its rollback did not run and
+    /// the write lock stayed held.)
+    async fn insert_row<A>(
+        &self,
+        row: A,
+    ) -> Result<<<A::Entity as EntityTrait>::PrimaryKey as PrimaryKeyTrait>::ValueType>
+    where
+        A: ActiveModelTrait + Send,
+    {
+        Ok(<A::Entity as EntityTrait>::insert(row).exec(&self.conn).await?.last_insert_id)
+    }
+
     pub fn backend_name(&self) -> &'static str {
         match self.conn.get_database_backend() {
             sea_orm::DatabaseBackend::Postgres => "postgresql",
@@ -241,9 +259,9 @@ impl Db {
             frame_height: Set(Some(new.frame.1 as i32)),
             ..Default::default()
         };
-        let inserted = model.insert(&self.conn).await?;
-        self.refresh_search_text(inserted.id).await?;
-        Ok(inserted.id)
+        let id = self.insert_row(model).await?;
+        self.refresh_search_text(id).await?;
+        Ok(id)
     }
 
     pub async fn update_event(&self, id: i64, update: &EventUpdate) -> Result<()> {

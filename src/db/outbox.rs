@@ -5,7 +5,7 @@ use super::Db;
 use super::entities::{outbox_message, setting};
 use crate::error::Result;
 use sea_orm::sea_query::OnConflict;
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set};
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set};
 
 /// A message to put in the outbox.
 #[derive(Debug, Clone)]
@@ -32,7 +32,7 @@ impl Db {
             delivery_id: Set(message.delivery_id),
             ..Default::default()
         };
-        Ok(model.insert(&self.conn).await?.id)
+        self.insert_row(model).await
     }
 
     /// The oldest `limit` messages of `channel` with an id above `after`, oldest first.

@@ -6,7 +6,7 @@ use super::entities::{push_subscription, user};
 use crate::error::Result;
 use crate::model::CameraScope;
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 
 /// A subscription as the browser hands it over.
 #[derive(Debug, Clone)]
@@ -26,7 +26,7 @@ impl Db {
             .filter(push_subscription::Column::Endpoint.eq(new.endpoint.as_str()))
             .exec(&self.conn)
             .await?;
-        let row = push_subscription::ActiveModel {
+        self.insert_row(push_subscription::ActiveModel {
             user_id: Set(new.user_id),
             name: Set(new.name),
             endpoint: Set(new.endpoint),
@@ -35,10 +35,8 @@ impl Db {
             created_ms: Set(now_ms),
             last_sent_ms: Set(None),
             ..Default::default()
-        }
-        .insert(&self.conn)
-        .await?;
-        Ok(row.id)
+        })
+        .await
     }
 
     /// Every subscription, oldest first.

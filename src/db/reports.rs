@@ -37,14 +37,13 @@ impl Db {
             .one(&self.conn)
             .await?;
         if open.is_none() {
-            camera_outage::ActiveModel {
+            self.insert_row(camera_outage::ActiveModel {
                 camera_id: Set(camera.to_string()),
                 start_ms: Set(now_ms),
                 end_ms: Set(None),
                 reason: Set(reason.map(str::to_string)),
                 ..Default::default()
-            }
-            .insert(&self.conn)
+            })
             .await?;
         }
         Ok(())

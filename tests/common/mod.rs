@@ -647,3 +647,35 @@ pub fn ffmpeg_children() -> usize {
         })
         .count()
 }
+
+/// A tmpfs mounted for one test, unmounted when dropped.
+pub struct SmallDisk {
+    pub path: PathBuf,
+}
+
+impl SmallDisk {
+    /// `None` (said) where this user may not mount; under CI that is a failure.
+    pub fn mount(path: PathBuf, size: &str) -> Option<Self> {
+        std::fs::create_dir_all(&path).unwrap();
+        let mounted = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(&path)
+            .output()
+            .map(|o| o.status.success())
+            .unwrap_or(false);
+        match mounted {
+            true => Some(Self { path }),
+            false if std::env::var_os("CI").is_some() => panic!("CI must run the full-disk test: cannot mount a tmpfs"),
+            false => {
+                eprintln!("skipped: mounting a small tmpfs needs root");
+                None
+            }
+        }
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.path).status();
+    }
+}

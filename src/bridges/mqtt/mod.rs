@@ -297,12 +297,14 @@ impl Core {
             }
             LinkEvent::Sent(pkid) => {
                 if let Some(awaiting) = self.awaiting.as_mut().filter(|a| a.pkid.is_none()) {
+                    tracing::debug!(message = awaiting.id, pkid, "outbox message written to the broker");
                     awaiting.pkid = Some(pkid);
                 }
             }
             LinkEvent::Acked(pkid) => {
                 let Some(awaiting) = self.awaiting.as_ref().filter(|a| a.pkid == Some(pkid)) else { return };
                 let (id, delivery_id) = (awaiting.id, awaiting.delivery_id);
+                tracing::debug!(message = id, pkid, "outbox message acknowledged by the broker");
                 self.awaiting = None;
                 if let Err(err) = self.outbox.delivered(id).await {
                     tracing::warn!(error = %err, "cannot remove a delivered message from the outbox; it may be sent again");
@@ -502,6 +504,7 @@ impl Core {
         let Some(row) = self.queue.pop_front() else { return };
         match self.client.try_publish(row.topic.clone(), QoS::AtLeastOnce, row.retain, stamped_payload(&row)) {
             Ok(()) => {
+                tracing::debug!(message = row.id, delivery = row.delivery_id, "outbox message handed to the link");
                 self.awaiting =
                     Some(Awaiting { id: row.id, delivery_id: row.delivery_id, pkid: None, since: Instant::now() })
             }
