@@ -148,8 +148,8 @@ impl Db {
     /// fails (a full disk; sqlx issue #2099): the caller went on with an id that was never stored,
     /// which the next insert was given again (the soak lost an MQTT alert that way). `Insert::exec`
     /// reads its statement to the end, where that failure is an error. (An explicit transaction
-    /// around `ActiveModel::insert` is no cure: after such a failure its rollback did not run and
-    /// the write lock stayed held.)
+    /// around `ActiveModel::insert` was tried: after such a failure the soak saw SQLite's write lock
+    /// stay held until Watchpost was killed. Transactions here insert with `Insert::exec` too.)
     async fn insert_row<A>(
         &self,
         row: A,

@@ -6,9 +6,7 @@ use super::entities::{camera_outage, event, report, report_delivery};
 use crate::error::Result;
 use crate::model::{Channel, DeliveryStatus};
 use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
-};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait};
 
 /// A report to record, with where it is to be sent.
 #[derive(Debug, Clone)]
@@ -97,7 +95,7 @@ impl Db {
     /// Records a report and a pending delivery to each of its recipients, in one transaction.
     pub async fn insert_report(&self, new: NewReport) -> Result<report::Model> {
         let txn = self.conn.begin().await?;
-        let stored = report::ActiveModel {
+        let row = report::ActiveModel {
             name: Set(new.name),
             period: Set(new.period),
             from_ms: Set(new.from_ms),
@@ -111,11 +109,15 @@ impl Db {
             events: Set(new.events),
             requested_by: Set(new.requested_by),
             ..Default::default()
-        }
-        .insert(&txn)
-        .await?;
+        };
+        // `Insert::exec`, not `ActiveModel::insert`: see `Db::insert_row`.
+        let id = report::Entity::insert(row).exec(&txn).await?.last_insert_id;
+        let stored = report::Entity::find_by_id(id)
+            .one(&txn)
+            .await?
+            .ok_or_else(|| crate::error::Error::internal("the report just stored cannot be read back"))?;
         for to in &new.send_to {
-            report_delivery::ActiveModel {
+            let delivery = report_delivery::ActiveModel {
                 report_id: Set(stored.id),
                 channel: Set(to.channel),
                 recipient: Set(to.recipient.clone()),
@@ -126,9 +128,8 @@ impl Db {
                 created_ms: Set(new.created_ms),
                 sent_ms: Set(None),
                 ..Default::default()
-            }
-            .insert(&txn)
-            .await?;
+            };
+            report_delivery::Entity::insert(delivery).exec_without_returning(&txn).await?;
         }
         txn.commit().await?;
         Ok(stored)
