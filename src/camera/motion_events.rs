@@ -8,6 +8,7 @@ use crate::db::{Db, EventUpdate, NewEvent};
 use crate::detect::motion::MotionConfig;
 use crate::detect::{RelBox, union_box};
 use crate::media::{Frame, MediaStore};
+use crate::supervise::Backoff;
 use std::time::{Duration, Instant};
 use tokio_util::task::TaskTracker;
 
@@ -49,7 +50,7 @@ pub(super) fn close_event(db: &Db, tasks: &TaskTracker, id: i64, update: EventUp
     let shutdown = tasks.clone();
     tasks.spawn(async move {
         let started = Instant::now();
-        let mut delay = Duration::from_secs(1);
+        let mut backoff = Backoff::new(Duration::from_secs(1), MAX_CLOSE_DELAY);
         for attempt in 1.. {
             let err = match db.update_event(id, &update).await {
                 Ok(()) => {
@@ -60,6 +61,7 @@ pub(super) fn close_event(db: &Db, tasks: &TaskTracker, id: i64, update: EventUp
                 }
                 Err(err) => err,
             };
+            let delay = backoff.next_delay();
             if started.elapsed() + delay > CLOSE_RETRY_FOR {
                 tracing::error!(error = %err, event = id, "gave up closing the event; it is closed at the next start");
                 return;
@@ -73,7 +75,6 @@ pub(super) fn close_event(db: &Db, tasks: &TaskTracker, id: i64, update: EventUp
                 }
                 tokio::time::sleep(Duration::from_millis(250)).await;
             }
-            delay = (delay * 2).min(MAX_CLOSE_DELAY);
         }
     });
 }
