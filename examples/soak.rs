@@ -7,13 +7,14 @@
 //!
 //! `soak MINUTES DATA` (from the project's root; `target/release/watchpost` must be built)
 //!
-//! The camera shows a person cut into an empty field for 3 s every 9 s; the RTSP server tells when
-//! each appearance left it. The faults, at fixed fractions of the run (a window is 60 s, or a tenth
-//! of the run when that is shorter): the RTSP server killed and restarted every 4 minutes (once in
-//! a short run); Watchpost killed with SIGKILL and started again; the broker stopped for a window;
-//! the Bot API answering 500 for a window and then 429 (retry after 5 s) for another; the data
-//! directory's disk filled for a window; the database locked by another writer for 5 s, twice. The
-//! last fifth of the run has no fault, so what waits can be delivered.
+//! The camera shows a person cut into an empty field for 3 s every 9 s, on one side of it and then
+//! on the other; the RTSP server tells when each appearance left it. The faults, at fixed fractions
+//! of the run (a window is 60 s, or a tenth of the run when that is shorter): the RTSP server
+//! killed and restarted every 4 minutes (once in a short run); Watchpost killed with SIGKILL and
+//! started again; the broker stopped for a window; the Bot API answering 500 for a window and then
+//! 429 (retry after 5 s) for another; the data directory's disk filled for a window; the database
+//! locked by another writer for 5 s, twice. The last fifth of the run has no fault, so what waits
+//! can be delivered.
 //!
 //! Pass: no appearance makes two events; every appearance away from a fault window that loses
 //! pictures (Watchpost down, the RTSP server down, the disk full, the database locked) makes one
@@ -212,18 +213,32 @@ fn main() -> anyhow::Result<()> {
         .filter(|p| p.is_file())
         .ok_or_else(|| anyhow::anyhow!("build target/release/watchpost first (scripts/soak.sh does)"))?;
 
-    // The clip: the latency benchmark's cycle, looped.
+    // The clip: the latency benchmark's cycle, and the same mirrored (the person stands on the
+    // other side of the field), in turn: nobody comes back onto the very same pixels.
     let cycle = watchpost::demo::ensure_clip("ffmpeg", &work.path().join("cycle.mp4"), &CYCLE)?;
+    let mirrored = work.path().join("mirrored.mp4");
+    let flipped = Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-nostdin", "-y", "-i"])
+        .arg(&cycle)
+        // As ensure_clip encodes: no B-frames, a key frame every 2 s.
+        .args(["-vf", "hflip", "-c:v", "libx264", "-preset", "veryfast", "-crf", "26", "-bf", "0", "-g"])
+        .arg((CYCLE.fps * 2).to_string())
+        .args(["-f", "mp4"])
+        .arg(&mirrored)
+        .status()?;
+    anyhow::ensure!(flipped.success(), "ffmpeg could not mirror the clip");
+    let list = work.path().join("cycles.txt");
+    let entries: Vec<String> =
+        (0..CYCLES).map(|k| format!("file '{}'", if k % 2 == 0 { &cycle } else { &mirrored }.display())).collect();
+    std::fs::write(&list, entries.join("\n") + "\n")?;
     let clip = work.path().join("soak.mp4");
     let looped = Command::new("ffmpeg")
-        .args(["-hide_banner", "-loglevel", "error", "-nostdin", "-y", "-stream_loop"])
-        .arg((CYCLES - 1).to_string())
-        .arg("-i")
-        .arg(&cycle)
+        .args(["-hide_banner", "-loglevel", "error", "-nostdin", "-y", "-f", "concat", "-safe", "0", "-i"])
+        .arg(&list)
         .args(["-c", "copy", "-f", "mp4"])
         .arg(&clip)
         .status()?;
-    anyhow::ensure!(looped.success(), "ffmpeg could not loop the clip");
+    anyhow::ensure!(looped.success(), "ffmpeg could not join the cycles");
 
     let observed = Arc::new(Mutex::new(Observed::default()));
     let mut rtsp = Rtsp { clip, port: free_port()?, server: None, observed: observed.clone() };

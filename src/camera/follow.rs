@@ -26,6 +26,8 @@ pub struct ObjectFollower {
     ask_score: f32,
     /// Frame time of the last look at the whole frame; `None`: the next frame is looked at whole.
     last_full_look_ms: Option<i64>,
+    /// The stream came back and no pass has been made since.
+    resumed: bool,
 }
 
 impl ObjectFollower {
@@ -59,6 +61,7 @@ impl ObjectFollower {
             looked_for,
             ask_score: lowest_min_score.min(WEAK_SCORE),
             last_full_look_ms: None,
+            resumed: false,
         }
     }
 
@@ -70,9 +73,11 @@ impl ObjectFollower {
         &mut self.tracker
     }
 
-    /// The stream came back: the next frame is looked at whole, so the objects kept are found.
+    /// The stream came back: the next frame is looked at whole, so the objects kept are found,
+    /// and the time without pictures does not count as anyone standing still.
     pub fn reconnected(&mut self) {
         self.last_full_look_ms = None;
+        self.resumed = true;
     }
 
     /// Runs the detector where it is worth it on `frame` (`motion`: what moved, relative boxes)
@@ -86,6 +91,9 @@ impl ObjectFollower {
         config: &CameraConfig,
     ) -> Option<TrackUpdate> {
         let now = frame.time_ms;
+        if std::mem::take(&mut self.resumed) {
+            self.tracker.looking_resumed(now);
+        }
         let whole = self.last_full_look_ms.is_none_or(|at| !(0..RECHECK_MS).contains(&(now - at)));
         let mut look_at: Vec<RelBox> = motion.to_vec();
         // Where moving objects should be now, and where they were last seen.

@@ -19,7 +19,8 @@
 //! is not gone) and moves on from there when it moves again. A track confirmed just after another
 //! was lost from sight, where that one should be and moving its way, is that object again; one
 //! whose predicted centre has left the frame is gone. Time spent not looking (a stream that
-//! reconnects) does not count against a track.
+//! reconnects) does not count against a track, nor towards its standing still: a person seen at a
+//! spot before the picture went and there again after it may have left and come back.
 
 use super::{Detection, iou};
 use std::collections::VecDeque;
@@ -700,6 +701,15 @@ impl Tracker {
         self.next_id
     }
 
+    /// The picture went and came back (`now_ms`: the first pass since): what moved cannot have
+    /// been seen standing still meanwhile, so a moving track's time at rest starts again.
+    pub fn looking_resumed(&mut self, now_ms: i64) {
+        for track in self.tracks.iter_mut().filter(|t| !t.stationary) {
+            track.still_since_ms = now_ms;
+            track.still_hits = 0;
+        }
+    }
+
     /// Ends every track (the camera stopped); returns the confirmed ones.
     pub fn clear(&mut self) -> Vec<Track> {
         std::mem::take(&mut self.tracks).into_iter().filter(|t| t.confirmed).collect()
@@ -883,6 +893,27 @@ mod tests {
         }
         assert!(!tracker.get(1).unwrap().stationary);
         assert_eq!(tracker.tracks().len(), 1);
+    }
+
+    #[test]
+    fn time_without_pictures_does_not_count_as_standing_still() {
+        // Seen at one spot for 4 s, the stream drops for 8 s, and the person is there again.
+        let mut tracker = Tracker::default();
+        let person = || det(PERSON, 0.9, 200.0, 120.0);
+        for pass in 0..20 {
+            feed(&mut tracker, pass, &[person()]);
+        }
+        tracker.looking_resumed(at(60));
+        for pass in 60..75 {
+            feed(&mut tracker, pass, &[person()]);
+        }
+        let track = tracker.get(1).unwrap();
+        assert!(!track.stationary, "4 s at rest before the gap and 3 s after are not the 10 s that make it stationary");
+        // Seen on at rest, it becomes stationary 10 s after the pictures came back.
+        for pass in 75..111 {
+            feed(&mut tracker, pass, &[person()]);
+        }
+        assert!(tracker.get(1).unwrap().stationary);
     }
 
     #[test]
