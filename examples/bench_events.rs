@@ -89,7 +89,7 @@ async fn fill(url: &str, events: usize) -> anyhow::Result<()> {
     let columns_sql = match backend {
         DatabaseBackend::Postgres => {
             "SELECT column_name AS name FROM information_schema.columns WHERE table_name = 'events' \
-             AND table_schema = current_schema() ORDER BY ordinal_position"
+             AND table_schema = current_schema() AND is_generated = 'NEVER' ORDER BY ordinal_position"
         }
         _ => "SELECT name FROM pragma_table_info('events')",
     };

@@ -127,6 +127,8 @@ async fn round_trip(db: &Db, camera_id: &str) {
         "an empty camera limit shows nothing, not everything"
     );
 
+    search_reads_the_index_in_batches(db, camera_id).await;
+
     // A parked car's open event is kept (with where it stood) for the next start.
     let parked = |camera: &str| NewEvent {
         camera_id: camera.into(),
@@ -193,6 +195,62 @@ async fn sqlite_migrates_and_round_trips_and_reopens() {
     assert_eq!(db.count_events(Some("porch")).await.unwrap(), 4, "three motion events and the parked car");
     let wal = dir.path().join("watchpost.db-wal");
     assert!(wal.exists(), "SQLite runs in WAL mode");
+}
+
+/// A search whose other filters pass few of the newest matches reads further back, and a word is
+/// matched as a prefix of the event's words, not of a word sharing its first characters (SQLite
+/// looks words up by their first 4). The word is this run's own (a PostgreSQL server is shared).
+async fn search_reads_the_index_in_batches(db: &Db, camera_id: &str) {
+    let camera = format!("{camera_id}-busy");
+    let word: String = format!("w{camera_id}").chars().filter(|c| c.is_alphanumeric()).collect();
+    let decoy: String = word.chars().take(4).chain("qqq".chars()).collect();
+    let (mut objects, mut decoys) = (Vec::new(), Vec::new());
+    for i in 0..640 {
+        // One in four an object; one in sixteen about the decoy word instead.
+        let object = i % 4 == 0;
+        let id = db
+            .insert_event(&NewEvent {
+                camera_id: camera.clone(),
+                kind: if object { watchpost::model::EventKind::Object } else { watchpost::model::EventKind::Motion },
+                label: None,
+                score: 0.5,
+                bbox: [0.1, 0.2, 0.3, 0.4],
+                boxes: vec![],
+                start_ms: 1_790_000_000_000 + i * 1000,
+                snapshot: None,
+                severity: watchpost::model::Severity::Low,
+                zones: vec![],
+                frame: (640, 360),
+            })
+            .await
+            .unwrap();
+        let about = if i % 16 == 5 { &decoy } else { &word };
+        let text = format!("A courier leaves parcel {i} for {about}.");
+        let description = Description { title: None, text, threat_level: None, by: "rules".into(), took_ms: None };
+        db.set_event_description(id, &description).await.unwrap();
+        match (object, i % 16 == 5) {
+            (_, true) => decoys.push(id),
+            (true, false) => objects.push(id),
+            _ => {}
+        }
+    }
+    objects.reverse();
+    let search = EventFilter {
+        camera: Some(camera.clone()),
+        kind: Some(watchpost::model::EventKind::Object),
+        query: Some(word.clone()),
+        limit: 500,
+        ..Default::default()
+    };
+    let found: Vec<i64> = db.list_events(&search).await.unwrap().iter().map(|e| e.id).collect();
+    assert_eq!(found, objects, "every object event about the word, newest first, read past the newest 500 matches");
+    let older = EventFilter { before: Some(objects[99]), ..search.clone() };
+    let found: Vec<i64> = db.list_events(&older).await.unwrap().iter().map(|e| e.id).collect();
+    assert_eq!(found, objects[100..], "paged with `before`");
+    let about_decoy = EventFilter { kind: None, query: Some(decoy), ..search };
+    let found: Vec<i64> = db.list_events(&about_decoy).await.unwrap().iter().map(|e| e.id).collect();
+    decoys.reverse();
+    assert_eq!(found, decoys, "only the events holding the decoy word");
 }
 
 /// On a full disk an insert either fails or is stored. SQLite commits an `INSERT … RETURNING`

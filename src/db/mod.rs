@@ -21,8 +21,8 @@ use crate::model::{EventKind, EventStatus, Severity};
 use entities::{camera, event};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectOptions, Database, DatabaseConnection, EntityTrait, PaginatorTrait,
-    PrimaryKeyTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, ConnectOptions, ConnectionTrait, Database, DatabaseConnection, EntityTrait,
+    PaginatorTrait, PrimaryKeyTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
 use sea_orm_migration::MigratorTrait;
 use std::time::Duration;
@@ -358,17 +358,53 @@ impl Db {
         if words.is_empty() {
             return Ok(Vec::new());
         }
-        // Search: the newest 500 matches within the other filters, best match first.
+        // Search: the newest 500 matches within the other filters, best match first. Matches come
+        // from the index newest first, in batches, until 500 pass the other filters; only their
+        // texts are read to rank them, and only the page's events whole.
         let backend = self.conn.get_database_backend();
-        let mut found = query
-            .filter(search::matches_any(backend, &words))
-            .order_by_desc(event::Column::Id)
-            .limit(500)
-            .all(&self.conn)
-            .await?;
+        let narrow = search::candidates_need_narrowing(backend, &words);
+        let mut matched: Vec<(i64, usize)> = Vec::new();
+        let (mut below, mut batch) = (filter.before, SEARCH_MATCHES);
+        while matched.len() < SEARCH_MATCHES as usize {
+            let ids: Vec<i64> = self
+                .conn
+                .query_all_raw(search::candidates(backend, &words, below, batch))
+                .await?
+                .iter()
+                .map(|row| row.try_get_by_index::<i64>(0))
+                .collect::<std::result::Result<_, _>>()?;
+            let Some(&oldest) = ids.last() else { break };
+            let texts: Vec<(i64, Option<String>, Option<String>, Option<String>)> = Self::events_selected(filter)
+                .select_only()
+                .columns([
+                    event::Column::Id,
+                    event::Column::SearchText,
+                    event::Column::Title,
+                    event::Column::Description,
+                ])
+                .filter(event::Column::Id.is_in(ids.iter().copied()))
+                .order_by_desc(event::Column::Id)
+                .into_tuple()
+                .all(&self.conn)
+                .await?;
+            matched.extend(texts.into_iter().filter_map(|(id, text, title, description)| {
+                let relevance = search::relevance(&words, text.as_deref(), [title.as_deref(), description.as_deref()]);
+                (!narrow || relevance > 0).then_some((id, relevance))
+            }));
+            if (ids.len() as u64) < batch {
+                break;
+            }
+            (below, batch) = (Some(oldest), (batch * 4).min(SEARCH_BATCH_MAX));
+        }
+        matched.truncate(SEARCH_MATCHES as usize);
         // Stable: equally good matches stay newest first.
-        found.sort_by_key(|e| std::cmp::Reverse(search::relevance(&words, e)));
-        found.truncate(limit as usize);
+        matched.sort_by_key(|&(_, relevance)| std::cmp::Reverse(relevance));
+        matched.truncate(limit as usize);
+        let order: std::collections::HashMap<i64, usize> =
+            matched.iter().enumerate().map(|(place, &(id, _))| (id, place)).collect();
+        let mut found =
+            event::Entity::find().filter(event::Column::Id.is_in(order.keys().copied())).all(&self.conn).await?;
+        found.sort_by_key(|e| order.get(&e.id).copied().unwrap_or(usize::MAX));
         Ok(found)
     }
 
@@ -394,6 +430,12 @@ impl Db {
         Ok(query.count(&self.conn).await?)
     }
 }
+
+/// How many of the newest matches a search ranks.
+const SEARCH_MATCHES: u64 = 500;
+/// The most candidates a search reads from the index at once (batches grow fourfold from 500
+/// while the other filters leave too few).
+const SEARCH_BATCH_MAX: u64 = 8_000;
 
 fn json<T: serde::Serialize>(value: &T) -> String {
     serde_json::to_string(value).unwrap_or_else(|_| "[]".into())

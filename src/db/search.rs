@@ -1,7 +1,7 @@
-//! Event descriptions and text search over events: SQLite FTS5 (`events_fts`, kept by triggers)
-//! or PostgreSQL full text (a GIN index on `to_tsvector('simple', search_text)`) find the events
-//! matching any word, within the other filters; the newest 500 matches are then ranked by how many
-//! of the words they hold.
+//! Event descriptions and text search over events: SQLite FTS5 (`events_fts`, kept by triggers,
+//! with prefix indexes) or PostgreSQL full text (a GIN index on the stored `search_vector`) find
+//! the events matching any word, newest first from the index, within the other filters; the newest
+//! 500 matches are then ranked by how many of the words they hold.
 
 use super::Db;
 use super::entities::event;
@@ -9,7 +9,7 @@ use crate::error::Result;
 use crate::model::DescribedBy;
 use sea_orm::sea_query::Expr;
 use sea_orm::sea_query::SimpleExpr;
-use sea_orm::{ColumnTrait, DatabaseBackend, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, DatabaseBackend, EntityTrait, QueryFilter, Statement};
 
 /// The text search reads, from an event's own columns and its camera's name. Events keep what
 /// was computed when they last changed; changing this needs a migration that recomputes old rows.
@@ -97,36 +97,67 @@ impl Db {
 }
 
 /// The condition "matches any of `words`", for the backend's index: a sub-query on `events_fts`
-/// (SQLite FTS5) or `@@` on the `to_tsvector` the GIN index covers (PostgreSQL). Each word is a
-/// prefix, and none of the user's text reaches the query syntax unquoted.
+/// (SQLite FTS5) or `@@` on the stored `search_vector` the GIN index covers (PostgreSQL). Each word
+/// is a prefix, and none of the user's text reaches the query syntax unquoted.
 pub(super) fn matches_any(backend: DatabaseBackend, words: &[String]) -> SimpleExpr {
     match backend {
         DatabaseBackend::Sqlite => {
             let matched = words.iter().map(|w| format!("\"{w}\"*")).collect::<Vec<_>>().join(" OR ");
             Expr::cust_with_values("events.id IN (SELECT rowid FROM events_fts WHERE events_fts MATCH ?)", [matched])
         }
-        _ => {
-            let matched = words.iter().map(|w| format!("{w}:*")).collect::<Vec<_>>().join(" | ");
-            Expr::cust_with_values(
-                "to_tsvector('simple', coalesce(search_text, '')) @@ to_tsquery('simple', $1)",
-                [matched],
-            )
-        }
+        _ => Expr::cust_with_values("search_vector @@ to_tsquery('simple', $1)", [tsquery(words)]),
     }
 }
 
-/// How well an event matches: how many of the words its text holds (as word prefixes), the
-/// title and description counting twice.
-pub(super) fn relevance(words: &[String], event: &event::Model) -> usize {
+fn tsquery(words: &[String]) -> String {
+    words.iter().map(|w| format!("{w}:*")).collect::<Vec<_>>().join(" | ")
+}
+
+/// Characters of a word SQLite's index looks up as one term (its longest prefix index).
+const INDEXED_PREFIX: usize = 4;
+
+/// Whether [`candidates`] may return events that match none of `words` (SQLite looks longer words
+/// up by their first characters): the caller keeps only those [`relevance`] finds a word in.
+pub(super) fn candidates_need_narrowing(backend: DatabaseBackend, words: &[String]) -> bool {
+    backend == DatabaseBackend::Sqlite && words.iter().any(|w| w.chars().count() > INDEXED_PREFIX)
+}
+
+/// The ids of the newest `count` events below `below` (all when `None`) that match any of `words`,
+/// newest first, read from the search index alone so that a common word costs no more than a rare
+/// one. On SQLite a word longer than 4 characters is looked up by its first 4 (a prefix index
+/// answers those without reading every match; see [`candidates_need_narrowing`]).
+pub(super) fn candidates(backend: DatabaseBackend, words: &[String], below: Option<i64>, count: u64) -> Statement {
+    let below = below.unwrap_or(i64::MAX);
+    match backend {
+        DatabaseBackend::Sqlite => {
+            let matched = words
+                .iter()
+                .map(|w| format!("\"{}\"*", w.chars().take(INDEXED_PREFIX).collect::<String>()))
+                .collect::<Vec<_>>()
+                .join(" OR ");
+            Statement::from_sql_and_values(
+                backend,
+                "SELECT rowid FROM events_fts WHERE events_fts MATCH ? AND rowid < ? ORDER BY rowid DESC LIMIT ?",
+                [matched.into(), below.into(), (count as i64).into()],
+            )
+        }
+        _ => Statement::from_sql_and_values(
+            backend,
+            "SELECT id FROM events WHERE search_vector @@ to_tsquery('simple', $1) AND id < $2 \
+             ORDER BY id DESC LIMIT $3",
+            [tsquery(words).into(), below.into(), (count as i64).into()],
+        ),
+    }
+}
+
+/// How well an event matches: how many of the words its text (`search_text`) holds as word
+/// prefixes, its title and description (`described`) counting twice.
+pub(super) fn relevance(words: &[String], search_text: Option<&str>, described: [Option<&str>; 2]) -> usize {
     let tokens = |text: &str| -> Vec<String> {
         text.split(|c: char| !c.is_alphanumeric()).filter(|t| !t.is_empty()).map(str::to_lowercase).collect()
     };
-    let all = tokens(event.search_text.as_deref().unwrap_or_default());
-    let described = tokens(&format!(
-        "{} {}",
-        event.title.as_deref().unwrap_or_default(),
-        event.description.as_deref().unwrap_or_default()
-    ));
+    let all = tokens(search_text.unwrap_or_default());
+    let described = tokens(&format!("{} {}", described[0].unwrap_or_default(), described[1].unwrap_or_default()));
     words
         .iter()
         .map(|w| {
@@ -151,37 +182,23 @@ mod tests {
 
     #[test]
     fn more_words_held_rank_higher_and_descriptions_count_twice() {
-        let event = |search: &str, description: Option<&str>| event::Model {
-            id: 1,
-            camera_id: "c".into(),
-            kind: crate::model::EventKind::Object,
-            label: None,
-            score: 0.0,
-            bbox: "[]".into(),
-            boxes: "[]".into(),
-            zones: "[]".into(),
-            start_ms: 0,
-            end_ms: None,
-            snapshot: None,
-            severity: crate::model::Severity::Low,
-            status: crate::model::EventStatus::New,
-            tags: "[]".into(),
-            description: description.map(str::to_string),
-            stationary: false,
-            frame_width: None,
-            frame_height: None,
-            score_history: None,
-            title: None,
-            threat_level: None,
-            described_by: None,
-            describe_ms: None,
-            search_text: Some(search.into()),
-            alerted_ms: None,
+        let rank = |search: &str, description: Option<&str>| {
+            relevance(&search_words("white van"), Some(search), [None, description])
         };
-        let words = search_words("white van");
-        let both = event("A white van stops. person", Some("A white van stops."));
-        let one = event("A white car. person", Some("A white car."));
-        let label_only = event("van garage", None);
-        assert_eq!([relevance(&words, &both), relevance(&words, &one), relevance(&words, &label_only)], [4, 2, 1]);
+        let both = rank("A white van stops. person", Some("A white van stops."));
+        let one = rank("A white car. person", Some("A white car."));
+        let label_only = rank("van garage", None);
+        // Words are prefixes: "van" is in "vanilla" and "vane".
+        let prefixes = rank("vanilla? no: a white-ish vane", None);
+        assert_eq!([both, one, label_only, prefixes], [4, 2, 1, 2]);
+        assert_eq!(rank("a red kayak", Some("A red kayak.")), 0);
+    }
+
+    #[test]
+    fn only_sqlite_and_words_longer_than_its_prefix_index_need_narrowing() {
+        let words = |text: &str| search_words(text);
+        assert!(!candidates_need_narrowing(DatabaseBackend::Sqlite, &words("van at door")));
+        assert!(candidates_need_narrowing(DatabaseBackend::Sqlite, &words("van ladder")));
+        assert!(!candidates_need_narrowing(DatabaseBackend::Postgres, &words("van ladder")));
     }
 }
