@@ -199,11 +199,11 @@ async fn sqlite_migrates_and_round_trips_and_reopens() {
 
 /// A search whose other filters pass few of the newest matches reads further back, and a word is
 /// matched as a prefix of the event's words, not of a word sharing its first characters (SQLite
-/// looks words up by their first 4). The word is this run's own (a PostgreSQL server is shared).
+/// looks longer words up by their first 8). The word is this run's own (a PostgreSQL server is shared).
 async fn search_reads_the_index_in_batches(db: &Db, camera_id: &str) {
     let camera = format!("{camera_id}-busy");
-    let word: String = format!("w{camera_id}").chars().filter(|c| c.is_alphanumeric()).collect();
-    let decoy: String = word.chars().take(4).chain("qqq".chars()).collect();
+    let word: String = format!("parcel{camera_id}").chars().filter(|c| c.is_alphanumeric()).collect();
+    let decoy: String = word.chars().take(8).chain("qqq".chars()).collect();
     let (mut objects, mut decoys) = (Vec::new(), Vec::new());
     for i in 0..640 {
         // One in four an object; one in sixteen about the decoy word instead.

@@ -114,7 +114,7 @@ fn tsquery(words: &[String]) -> String {
 }
 
 /// Characters of a word SQLite's index looks up as one term (its longest prefix index).
-const INDEXED_PREFIX: usize = 4;
+const INDEXED_PREFIX: usize = 8;
 
 /// Whether [`candidates`] may return events that match none of `words` (SQLite looks longer words
 /// up by their first characters): the caller keeps only those [`relevance`] finds a word in.
@@ -124,7 +124,7 @@ pub(super) fn candidates_need_narrowing(backend: DatabaseBackend, words: &[Strin
 
 /// The ids of the newest `count` events below `below` (all when `None`) that match any of `words`,
 /// newest first, read from the search index alone so that a common word costs no more than a rare
-/// one. On SQLite a word longer than 4 characters is looked up by its first 4 (a prefix index
+/// one. On SQLite a word longer than 8 characters is looked up by its first 8 (a prefix index
 /// answers those without reading every match; see [`candidates_need_narrowing`]).
 pub(super) fn candidates(backend: DatabaseBackend, words: &[String], below: Option<i64>, count: u64) -> Statement {
     let below = below.unwrap_or(i64::MAX);
@@ -197,8 +197,8 @@ mod tests {
     #[test]
     fn only_sqlite_and_words_longer_than_its_prefix_index_need_narrowing() {
         let words = |text: &str| search_words(text);
-        assert!(!candidates_need_narrowing(DatabaseBackend::Sqlite, &words("van at door")));
-        assert!(candidates_need_narrowing(DatabaseBackend::Sqlite, &words("van ladder")));
-        assert!(!candidates_need_narrowing(DatabaseBackend::Postgres, &words("van ladder")));
+        assert!(!candidates_need_narrowing(DatabaseBackend::Sqlite, &words("a man at the driveway")));
+        assert!(candidates_need_narrowing(DatabaseBackend::Sqlite, &words("van courtyard")));
+        assert!(!candidates_need_narrowing(DatabaseBackend::Postgres, &words("van courtyard")));
     }
 }
