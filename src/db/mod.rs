@@ -374,7 +374,7 @@ impl Db {
                 .map(|row| row.try_get_by_index::<i64>(0))
                 .collect::<std::result::Result<_, _>>()?;
             let Some(&oldest) = ids.last() else { break };
-            let texts: Vec<(i64, Option<String>, Option<String>, Option<String>)> = Self::events_selected(filter)
+            let texts: Vec<SearchedText> = Self::events_selected(filter)
                 .select_only()
                 .columns([
                     event::Column::Id,
@@ -430,6 +430,9 @@ impl Db {
         Ok(query.count(&self.conn).await?)
     }
 }
+
+/// What a search reads of a candidate to rank it: id, search text, title, description.
+type SearchedText = (i64, Option<String>, Option<String>, Option<String>);
 
 /// How many of the newest matches a search ranks.
 const SEARCH_MATCHES: u64 = 500;
