@@ -3,9 +3,10 @@
 //!
 //! Two tasks. The *link* owns rumqttc's event loop: it polls it, reconnects with back-off and
 //! forwards what happens as [`LinkEvent`]s. The *core* turns bus messages into outbox rows and
-//! direct publications, answers commands, and sends the outbox one message at a time: a message
-//! leaves the outbox only when the broker's PUBACK for it arrives (QoS 1), so after a reconnect
-//! delivery resumes from the oldest unacknowledged message, in order. Only outbox messages use
+//! direct publications, answers commands, and sends the outbox in order, up to [`WINDOW`] messages
+//! ahead of their acknowledgements: a message leaves the outbox only when the broker's PUBACK for
+//! it arrives (QoS 1), so after a reconnect delivery resumes from the oldest unacknowledged
+//! message, in order (the broker keeps a client's QoS 1 messages in order). Only outbox messages use
 //! QoS 1, which is how an acknowledgement is matched to its message; discovery, pictures and hub
 //! readings are QoS 0 and sent again after every reconnect.
 
@@ -47,6 +48,10 @@ const ANNOUNCED_KEY: &str = "mqtt-announced";
 const LOADING_WAIT: Duration = Duration::from_secs(10);
 /// An outbox message not acknowledged within this is sent again.
 const ACK_TIMEOUT: Duration = Duration::from_secs(15);
+/// Outbox messages sent ahead of their acknowledgements. One at a time, an alert queued behind an
+/// event's other messages (the event, the camera's last event, its counts) waited a round trip and
+/// a database write for each: 45 ms of the alert latency (docs/performance.md).
+const WINDOW: usize = 16;
 /// Outbox rows read from the database at a time.
 const BATCH: u64 = 64;
 /// How often hub readings (inference time, cameras online) are refreshed.
@@ -225,7 +230,7 @@ async fn run_link(
     }
 }
 
-/// The outbox message waiting for its acknowledgement.
+/// An outbox message waiting for its acknowledgement.
 struct Awaiting {
     id: i64,
     /// The alert delivery the message completes, marked sent on the acknowledgement.
@@ -250,7 +255,8 @@ struct Core {
     client: AsyncClient,
     outbox: Outbox,
     connected: bool,
-    awaiting: Option<Awaiting>,
+    /// Sent and not yet acknowledged, oldest first.
+    awaiting: VecDeque<Awaiting>,
     queue: VecDeque<OutboxRow>,
     /// The highest outbox id read into `queue`.
     read_up_to: i64,
@@ -270,7 +276,7 @@ impl Core {
             client,
             outbox,
             connected: false,
-            awaiting: None,
+            awaiting: VecDeque::new(),
             queue: VecDeque::new(),
             read_up_to: 0,
             live: HashMap::new(),
@@ -296,16 +302,16 @@ impl Core {
                 self.health.set_state(LinkState::Disconnected, Some(message));
             }
             LinkEvent::Sent(pkid) => {
-                if let Some(awaiting) = self.awaiting.as_mut().filter(|a| a.pkid.is_none()) {
+                // The event loop writes QoS 1 publications in the order they were handed over.
+                if let Some(awaiting) = self.awaiting.iter_mut().find(|a| a.pkid.is_none()) {
                     tracing::debug!(message = awaiting.id, pkid, "outbox message written to the broker");
                     awaiting.pkid = Some(pkid);
                 }
             }
             LinkEvent::Acked(pkid) => {
-                let Some(awaiting) = self.awaiting.as_ref().filter(|a| a.pkid == Some(pkid)) else { return };
-                let (id, delivery_id) = (awaiting.id, awaiting.delivery_id);
+                let Some(at) = self.awaiting.iter().position(|a| a.pkid == Some(pkid)) else { return };
+                let Some(Awaiting { id, delivery_id, .. }) = self.awaiting.remove(at) else { return };
                 tracing::debug!(message = id, pkid, "outbox message acknowledged by the broker");
-                self.awaiting = None;
                 if let Err(err) = self.outbox.delivered(id).await {
                     tracing::warn!(error = %err, "cannot remove a delivered message from the outbox; it may be sent again");
                 }
@@ -323,7 +329,7 @@ impl Core {
 
     /// Delivery starts again from the oldest message still in the outbox.
     fn restart_delivery(&mut self) {
-        self.awaiting = None;
+        self.awaiting.clear();
         self.queue.clear();
         self.read_up_to = 0;
     }
@@ -482,49 +488,51 @@ impl Core {
         }
     }
 
-    /// Sends the oldest undelivered message unless one is already waiting for its acknowledgement.
+    /// Sends the oldest undelivered messages until [`WINDOW`] wait for their acknowledgements.
     async fn send_next(&mut self) {
-        if !self.connected || self.awaiting.is_some() {
-            return;
-        }
-        if self.queue.is_empty() {
-            match self.outbox.batch(self.read_up_to, BATCH).await {
-                Ok(rows) => {
-                    if let Some(last) = rows.last() {
-                        self.read_up_to = last.id;
+        while self.connected && self.awaiting.len() < WINDOW {
+            if self.queue.is_empty() {
+                match self.outbox.batch(self.read_up_to, BATCH).await {
+                    Ok(rows) => {
+                        if let Some(last) = rows.last() {
+                            self.read_up_to = last.id;
+                        }
+                        self.queue.extend(rows);
                     }
-                    self.queue.extend(rows);
+                    Err(err) => {
+                        tracing::warn!(error = %err, "cannot read the outbox; trying again shortly");
+                        return;
+                    }
+                }
+            }
+            let Some(row) = self.queue.pop_front() else { return };
+            match self.client.try_publish(row.topic.clone(), QoS::AtLeastOnce, row.retain, stamped_payload(&row)) {
+                Ok(()) => {
+                    tracing::debug!(message = row.id, delivery = row.delivery_id, "outbox message handed to the link");
+                    self.awaiting.push_back(Awaiting {
+                        id: row.id,
+                        delivery_id: row.delivery_id,
+                        pkid: None,
+                        since: Instant::now(),
+                    })
                 }
                 Err(err) => {
-                    tracing::warn!(error = %err, "cannot read the outbox; trying again shortly");
+                    tracing::debug!(error = %err, "outbox message not handed over; trying again");
+                    self.queue.push_front(row);
                     return;
                 }
-            }
-        }
-        let Some(row) = self.queue.pop_front() else { return };
-        match self.client.try_publish(row.topic.clone(), QoS::AtLeastOnce, row.retain, stamped_payload(&row)) {
-            Ok(()) => {
-                tracing::debug!(message = row.id, delivery = row.delivery_id, "outbox message handed to the link");
-                self.awaiting =
-                    Some(Awaiting { id: row.id, delivery_id: row.delivery_id, pkid: None, since: Instant::now() })
-            }
-            Err(err) => {
-                tracing::debug!(error = %err, "outbox message not handed over; trying again");
-                self.queue.push_front(row);
             }
         }
     }
 
     async fn on_tick(&mut self) {
-        if let Some(awaiting) = &self.awaiting
-            && awaiting.since.elapsed() > ACK_TIMEOUT
+        if let Some(oldest) = self.awaiting.front()
+            && oldest.since.elapsed() > ACK_TIMEOUT
         {
-            tracing::warn!(message = awaiting.id, "no acknowledgement from the broker; sending again");
+            tracing::warn!(message = oldest.id, "no acknowledgement from the broker; sending again");
             self.restart_delivery();
         }
-        if self.connected && self.awaiting.is_none() {
-            self.send_next().await;
-        }
+        self.send_next().await;
         if self.last_trim.elapsed() > Duration::from_secs(60) {
             self.last_trim = Instant::now();
             if let Err(err) = self.outbox.trim().await {
