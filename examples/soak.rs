@@ -572,6 +572,17 @@ fn check(
             first.3,
             last.3
         );
+        // The curve, every 5 minutes (a tenth of a shorter run): a leak climbs, a heap settles.
+        let step = (total / 10.0).min(300.0);
+        let mut next = first.0;
+        let mut curve = Vec::new();
+        for sample in &life {
+            if sample.0 >= next {
+                curve.push(format!("{:.0} s {:.1}", sample.0, sample.2));
+                next = sample.0 + step;
+            }
+        }
+        println!("watchpost: resident MiB over the run: {}", curve.join(", "));
         if last.2 > first.2 * 1.10 {
             failures.push("resident memory grew by more than 10 %".into());
         }
