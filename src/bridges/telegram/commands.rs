@@ -28,13 +28,15 @@ pub fn parse_duration(text: &str) -> Option<Duration> {
     let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
     let (number, unit) = text.split_at(split);
     let number: u64 = number.parse().ok().filter(|n| *n > 0)?;
-    let seconds = match unit.trim() {
-        "" | "m" | "min" | "mins" | "minute" | "minutes" => number * 60,
-        "s" | "sec" | "secs" => number,
-        "h" | "hour" | "hours" => number * 3600,
-        "d" | "day" | "days" => number * 86_400,
+    let unit_seconds: u64 = match unit.trim() {
+        "" | "m" | "min" | "mins" | "minute" | "minutes" => 60,
+        "s" | "sec" | "secs" => 1,
+        "h" | "hour" | "hours" => 3600,
+        "d" | "day" | "days" => 86_400,
         _ => return None,
     };
+    // Checked: a huge number (found by fuzzing) must be refused, not wrapped round to a short one.
+    let seconds = number.checked_mul(unit_seconds)?;
     (seconds <= 30 * 86_400).then(|| Duration::from_secs(seconds))
 }
 
@@ -248,7 +250,8 @@ mod tests {
         assert_eq!(parse_duration("1d"), Some(Duration::from_secs(86_400)));
         assert_eq!(parse_duration("90"), Some(Duration::from_secs(5400)));
         assert_eq!(parse_duration("2 hours"), Some(Duration::from_secs(7200)));
-        for bad in ["", "0", "h", "2x", "-1h", "31d", "1.5h"] {
+        // 307445734561825861 minutes wrap round to 44 s in unchecked arithmetic (found by fuzzing).
+        for bad in ["", "0", "h", "2x", "-1h", "31d", "1.5h", "307445734561825861m", "99999999999999999999d"] {
             assert_eq!(parse_duration(bad), None, "{bad:?}");
         }
     }
