@@ -9,6 +9,23 @@ use watchpost::db::{Db, Description, EventFilter, EventUpdate, HeldObject, NewEv
 
 const POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
 
+/// An event of `camera` with one small box, no label, zone or snapshot.
+fn plain_event(camera: &str, kind: watchpost::model::EventKind, start_ms: i64) -> NewEvent {
+    NewEvent {
+        camera_id: camera.into(),
+        kind,
+        label: None,
+        score: 0.25,
+        bbox: [0.1, 0.2, 0.3, 0.4],
+        boxes: vec![[0.1, 0.2, 0.3, 0.4]],
+        start_ms,
+        snapshot: None,
+        severity: watchpost::model::Severity::Low,
+        zones: vec![],
+        frame: (640, 360),
+    }
+}
+
 /// Exercises cameras and events; `camera_id` keeps runs apart on a shared server.
 async fn round_trip(db: &Db, camera_id: &str) {
     db.ping().await.unwrap();
@@ -35,19 +52,7 @@ async fn round_trip(db: &Db, camera_id: &str) {
     let mut ids = Vec::new();
     for i in 0..3 {
         let id = db
-            .insert_event(&NewEvent {
-                camera_id: camera_id.into(),
-                kind: watchpost::model::EventKind::Motion,
-                label: None,
-                score: 0.25,
-                bbox: [0.1, 0.2, 0.3, 0.4],
-                boxes: vec![[0.1, 0.2, 0.3, 0.4]],
-                start_ms: base + i * 60_000,
-                snapshot: None,
-                severity: watchpost::model::Severity::Low,
-                zones: vec![],
-                frame: (640, 360),
-            })
+            .insert_event(&plain_event(camera_id, watchpost::model::EventKind::Motion, base + i * 60_000))
             .await
             .unwrap();
         ids.push(id);
@@ -208,22 +213,8 @@ async fn search_reads_the_index_in_batches(db: &Db, camera_id: &str) {
     for i in 0..640 {
         // One in four an object; one in sixteen about the decoy word instead.
         let object = i % 4 == 0;
-        let id = db
-            .insert_event(&NewEvent {
-                camera_id: camera.clone(),
-                kind: if object { watchpost::model::EventKind::Object } else { watchpost::model::EventKind::Motion },
-                label: None,
-                score: 0.5,
-                bbox: [0.1, 0.2, 0.3, 0.4],
-                boxes: vec![],
-                start_ms: 1_790_000_000_000 + i * 1000,
-                snapshot: None,
-                severity: watchpost::model::Severity::Low,
-                zones: vec![],
-                frame: (640, 360),
-            })
-            .await
-            .unwrap();
+        let kind = if object { watchpost::model::EventKind::Object } else { watchpost::model::EventKind::Motion };
+        let id = db.insert_event(&plain_event(&camera, kind, 1_790_000_000_000 + i * 1000)).await.unwrap();
         let about = if i % 16 == 5 { &decoy } else { &word };
         let text = format!("A courier leaves parcel {i} for {about}.");
         let description = Description { title: None, text, threat_level: None, by: "rules".into(), took_ms: None };

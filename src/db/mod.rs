@@ -346,15 +346,15 @@ impl Db {
 
     /// Events matching `filter`, newest first.
     pub async fn list_events(&self, filter: &EventFilter) -> Result<Vec<event::Model>> {
-        let mut query = Self::events_selected(filter);
-        if let Some(before) = filter.before {
-            query = query.filter(event::Column::Id.lt(before));
-        }
         let limit = filter.limit.clamp(1, 500);
-        let words = filter.query.as_deref().map(search_words).unwrap_or_default();
-        if filter.query.is_none() {
+        let Some(text) = filter.query.as_deref() else {
+            let mut query = Self::events_selected(filter);
+            if let Some(before) = filter.before {
+                query = query.filter(event::Column::Id.lt(before));
+            }
             return Ok(query.order_by_desc(event::Column::Id).limit(limit).all(&self.conn).await?);
-        }
+        };
+        let words = search_words(text);
         if words.is_empty() {
             return Ok(Vec::new());
         }

@@ -101,12 +101,17 @@ impl Db {
 /// is a prefix, and none of the user's text reaches the query syntax unquoted.
 pub(super) fn matches_any(backend: DatabaseBackend, words: &[String]) -> SimpleExpr {
     match backend {
-        DatabaseBackend::Sqlite => {
-            let matched = words.iter().map(|w| format!("\"{w}\"*")).collect::<Vec<_>>().join(" OR ");
-            Expr::cust_with_values("events.id IN (SELECT rowid FROM events_fts WHERE events_fts MATCH ?)", [matched])
-        }
+        DatabaseBackend::Sqlite => Expr::cust_with_values(
+            "events.id IN (SELECT rowid FROM events_fts WHERE events_fts MATCH ?)",
+            [fts_query(words, usize::MAX)],
+        ),
         _ => Expr::cust_with_values("search_vector @@ to_tsquery('simple', $1)", [tsquery(words)]),
     }
+}
+
+/// FTS5's "any of these word prefixes", each word cut to its first `chars` characters and quoted.
+fn fts_query(words: &[String], chars: usize) -> String {
+    words.iter().map(|w| format!("\"{}\"*", w.chars().take(chars).collect::<String>())).collect::<Vec<_>>().join(" OR ")
 }
 
 fn tsquery(words: &[String]) -> String {
@@ -129,18 +134,11 @@ pub(super) fn candidates_need_narrowing(backend: DatabaseBackend, words: &[Strin
 pub(super) fn candidates(backend: DatabaseBackend, words: &[String], below: Option<i64>, count: u64) -> Statement {
     let below = below.unwrap_or(i64::MAX);
     match backend {
-        DatabaseBackend::Sqlite => {
-            let matched = words
-                .iter()
-                .map(|w| format!("\"{}\"*", w.chars().take(INDEXED_PREFIX).collect::<String>()))
-                .collect::<Vec<_>>()
-                .join(" OR ");
-            Statement::from_sql_and_values(
-                backend,
-                "SELECT rowid FROM events_fts WHERE events_fts MATCH ? AND rowid < ? ORDER BY rowid DESC LIMIT ?",
-                [matched.into(), below.into(), (count as i64).into()],
-            )
-        }
+        DatabaseBackend::Sqlite => Statement::from_sql_and_values(
+            backend,
+            "SELECT rowid FROM events_fts WHERE events_fts MATCH ? AND rowid < ? ORDER BY rowid DESC LIMIT ?",
+            [fts_query(words, INDEXED_PREFIX).into(), below.into(), (count as i64).into()],
+        ),
         _ => Statement::from_sql_and_values(
             backend,
             "SELECT id FROM events WHERE search_vector @@ to_tsquery('simple', $1) AND id < $2 \
