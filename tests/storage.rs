@@ -204,11 +204,31 @@ async fn sqlite_migrates_and_round_trips_and_reopens() {
 
 /// A search whose other filters pass few of the newest matches reads further back, and a word is
 /// matched as a prefix of the event's words, not of a word sharing its first characters (SQLite
-/// looks longer words up by their first 8). The word is this run's own (a PostgreSQL server is shared).
+/// looks longer words up by their first 8). A word only old events hold is found past the newest
+/// 2,000 rows (PostgreSQL reads it from its index after walking those). The words are this run's
+/// own (a PostgreSQL server is shared).
 async fn search_reads_the_index_in_batches(db: &Db, camera_id: &str) {
     let camera = format!("{camera_id}-busy");
-    let word: String = format!("parcel{camera_id}").chars().filter(|c| c.is_alphanumeric()).collect();
+    let own =
+        |prefix: &str| -> String { format!("{prefix}{camera_id}").chars().filter(|c| c.is_alphanumeric()).collect() };
+    let (word, rare) = (own("parcel"), own("kayak"));
     let decoy: String = word.chars().take(8).chain("qqq".chars()).collect();
+    let mut old_kayaks = Vec::new();
+    for i in 0..3 {
+        let id = db
+            .insert_event(&plain_event(&camera, watchpost::model::EventKind::Motion, 1_780_000_000_000 + i))
+            .await
+            .unwrap();
+        let text = format!("A red {rare} on the roof rack.");
+        let description = Description { title: None, text, threat_level: None, by: "rules".into(), took_ms: None };
+        db.set_event_description(id, &description).await.unwrap();
+        old_kayaks.insert(0, id);
+    }
+    for i in 0..1_500 {
+        db.insert_event(&plain_event(&camera, watchpost::model::EventKind::Motion, 1_785_000_000_000 + i))
+            .await
+            .unwrap();
+    }
     let (mut objects, mut decoys) = (Vec::new(), Vec::new());
     for i in 0..640 {
         // One in four an object; one in sixteen about the decoy word instead.
@@ -242,6 +262,11 @@ async fn search_reads_the_index_in_batches(db: &Db, camera_id: &str) {
     let found: Vec<i64> = db.list_events(&about_decoy).await.unwrap().iter().map(|e| e.id).collect();
     decoys.reverse();
     assert_eq!(found, decoys, "only the events holding the decoy word");
+    let about_rare = EventFilter { camera: Some(camera.clone()), query: Some(rare), limit: 50, ..Default::default() };
+    let found: Vec<i64> = db.list_events(&about_rare).await.unwrap().iter().map(|e| e.id).collect();
+    assert_eq!(found, old_kayaks, "a word only events older than the newest 2,000 hold");
+    let absent = EventFilter { query: Some(own("courtyard")), ..about_rare };
+    assert!(db.list_events(&absent).await.unwrap().is_empty(), "a word no event holds");
 }
 
 /// On a full disk an insert either fails or is stored. SQLite commits an `INSERT … RETURNING`

@@ -21,8 +21,8 @@ use crate::model::{EventKind, EventStatus, Severity};
 use entities::{camera, event};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectOptions, ConnectionTrait, Database, DatabaseConnection, EntityTrait,
-    PaginatorTrait, PrimaryKeyTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, ConnectOptions, Database, DatabaseConnection, EntityTrait, PaginatorTrait,
+    PrimaryKeyTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
 use sea_orm_migration::MigratorTrait;
 use std::time::Duration;
@@ -366,13 +366,7 @@ impl Db {
         let mut matched: Vec<(i64, usize)> = Vec::new();
         let (mut below, mut batch) = (filter.before, SEARCH_MATCHES);
         while matched.len() < SEARCH_MATCHES as usize {
-            let ids: Vec<i64> = self
-                .conn
-                .query_all_raw(search::candidates(backend, &words, below, batch))
-                .await?
-                .iter()
-                .map(|row| row.try_get_by_index::<i64>(0))
-                .collect::<std::result::Result<_, _>>()?;
+            let ids = self.search_candidates(&words, below, batch).await?;
             let Some(&oldest) = ids.last() else { break };
             let texts: Vec<SearchedText> = Self::events_selected(filter)
                 .select_only()

@@ -1,7 +1,8 @@
 //! Event descriptions and text search over events: SQLite FTS5 (`events_fts`, kept by triggers,
 //! with prefix indexes) or PostgreSQL full text (a GIN index on the stored `search_vector`) find
-//! the events matching any word, newest first from the index, within the other filters; the newest
-//! 500 matches are then ranked by how many of the words they hold.
+//! the events matching any word, newest first (from SQLite's index; on PostgreSQL by walking the
+//! newest rows or from the index, whichever it judges cheaper), within the other filters; the
+//! newest 500 matches are then ranked by how many of the words they hold.
 
 use super::Db;
 use super::entities::event;
@@ -9,7 +10,7 @@ use crate::error::Result;
 use crate::model::DescribedBy;
 use sea_orm::sea_query::Expr;
 use sea_orm::sea_query::SimpleExpr;
-use sea_orm::{ColumnTrait, DatabaseBackend, EntityTrait, QueryFilter, Statement};
+use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, QueryFilter, Statement};
 
 /// The text search reads, from an event's own columns and its camera's name. Events keep what
 /// was computed when they last changed; changing this needs a migration that recomputes old rows.
@@ -127,24 +128,95 @@ pub(super) fn candidates_need_narrowing(backend: DatabaseBackend, words: &[Strin
     backend == DatabaseBackend::Sqlite && words.iter().any(|w| w.chars().count() > INDEXED_PREFIX)
 }
 
-/// The ids of the newest `count` events below `below` (all when `None`) that match any of `words`,
-/// newest first, read from the search index alone so that a common word costs no more than a rare
-/// one. On SQLite a word longer than 8 characters is looked up by its first 8 (a prefix index
-/// answers those without reading every match; see [`candidates_need_narrowing`]).
-pub(super) fn candidates(backend: DatabaseBackend, words: &[String], below: Option<i64>, count: u64) -> Statement {
-    let below = below.unwrap_or(i64::MAX);
-    match backend {
-        DatabaseBackend::Sqlite => Statement::from_sql_and_values(
-            backend,
-            "SELECT rowid FROM events_fts WHERE events_fts MATCH ? AND rowid < ? ORDER BY rowid DESC LIMIT ?",
-            [fts_query(words, INDEXED_PREFIX).into(), below.into(), (count as i64).into()],
-        ),
-        _ => Statement::from_sql_and_values(
-            backend,
-            "SELECT id FROM events WHERE search_vector @@ to_tsquery('simple', $1) AND id < $2 \
-             ORDER BY id DESC LIMIT $3",
-            [tsquery(words).into(), below.into(), (count as i64).into()],
-        ),
+/// Rows of the newest events PostgreSQL reads first for a search, before it judges whether
+/// reading on, newest first, or asking the index for every older match costs less.
+const FIRST_WALK: u64 = 2_000;
+/// The most rows one further walk reads.
+const WALK_MAX: u64 = 16_000;
+
+impl Db {
+    /// The ids of the newest `count` events below `below` (all when `None`) that match any of
+    /// `words`, newest first.
+    ///
+    /// SQLite reads them from its index alone, newest first, so that a common word costs no more
+    /// than a rare one; a word longer than 8 characters is looked up by its first 8 (a prefix
+    /// index answers those without reading every match; see [`candidates_need_narrowing`]).
+    ///
+    /// PostgreSQL's GIN index cannot give its matches in order: the planner either walks the
+    /// events newest first, testing each (fast for a common word, every row for a word no event
+    /// holds), or reads every match from the index and sorts them (fast for a rare word, every
+    /// row for a common one), and it guesses poorly which. So this walks the newest 2,000 rows
+    /// first and, from how many matched, estimates the rows a further walk needs against the
+    /// matches left to read from the index, and takes the cheaper: walking on, or the index for
+    /// the rest.
+    pub(super) async fn search_candidates(&self, words: &[String], below: Option<i64>, count: u64) -> Result<Vec<i64>> {
+        let backend = self.conn.get_database_backend();
+        let below = below.unwrap_or(i64::MAX);
+        if backend == DatabaseBackend::Sqlite {
+            let rows = self
+                .conn
+                .query_all_raw(Statement::from_sql_and_values(
+                    backend,
+                    "SELECT rowid FROM events_fts WHERE events_fts MATCH ? AND rowid < ? ORDER BY rowid DESC LIMIT ?",
+                    [fts_query(words, INDEXED_PREFIX).into(), below.into(), (count as i64).into()],
+                ))
+                .await?;
+            return Ok(rows.iter().map(|row| row.try_get_by_index::<i64>(0)).collect::<std::result::Result<_, _>>()?);
+        }
+        let query = tsquery(words);
+        let count = count as usize;
+        let mut found: Vec<i64> = Vec::new();
+        let (mut below, mut walk, mut walked) = (below, FIRST_WALK, 0u64);
+        loop {
+            // The matches among the next `walk` rows, and the oldest row read (to go on below it).
+            let rows = self
+                .conn
+                .query_all_raw(Statement::from_sql_and_values(
+                    backend,
+                    "WITH newest AS (SELECT id, search_vector @@ to_tsquery('simple', $1) AS hit FROM events \
+                     WHERE id < $2 ORDER BY id DESC LIMIT $3) \
+                     SELECT id, hit FROM newest WHERE hit OR id = (SELECT min(id) FROM newest) ORDER BY id DESC",
+                    [query.clone().into(), below.into(), (walk as i64).into()],
+                ))
+                .await?;
+            let mut oldest = None;
+            for row in &rows {
+                let (id, hit): (i64, bool) = (row.try_get_by_index(0)?, row.try_get_by_index(1)?);
+                if hit {
+                    found.push(id);
+                }
+                oldest = Some(id);
+            }
+            let Some(oldest) = oldest else { return Ok(found) };
+            if found.len() >= count {
+                found.truncate(count);
+                return Ok(found);
+            }
+            (below, walked) = (oldest, walked + walk);
+            let rate = found.len() as f64 / walked as f64;
+            let rows_to_walk = (count - found.len()) as f64 / rate;
+            // Ids are about as many as the rows below them (deleted events make this high).
+            let matches_in_index = rate * below as f64;
+            if rows_to_walk > matches_in_index {
+                break;
+            }
+            walk = ((rows_to_walk * 1.25).ceil() as u64).clamp(FIRST_WALK, WALK_MAX);
+        }
+        // `id + 0`: ordered by an expression the primary key does not give, the planner reads
+        // the matches from the GIN index instead of walking the rows.
+        let rows = self
+            .conn
+            .query_all_raw(Statement::from_sql_and_values(
+                backend,
+                "SELECT id FROM events WHERE search_vector @@ to_tsquery('simple', $1) AND id < $2 \
+                 ORDER BY id + 0 DESC LIMIT $3",
+                [query.into(), below.into(), ((count - found.len()) as i64).into()],
+            ))
+            .await?;
+        for row in &rows {
+            found.push(row.try_get_by_index(0)?);
+        }
+        Ok(found)
     }
 }
 
