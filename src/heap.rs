@@ -1,10 +1,10 @@
 //! Gives memory the program freed back to the system, once a minute. glibc's allocator keeps freed
-//! pages inside its arenas (one per thread that allocated, up to 16 here) for reuse and returns
+//! pages inside its arenas (threads share up to 8 per core) for reuse and returns
 //! only the free space at an arena's top; the frames, pictures and messages each event passes
 //! through leave free pages in the middle, so resident memory crept up with every event (the
 //! hour's soak: +19 %, about 48 KiB per event, while heaptrack saw the live heap grow under 5 MB).
 //! `malloc_trim(0)` releases every whole free page of every arena: one call 18 minutes into a soak
-//! gave back 5 of its 7 MB of growth. Other C libraries (musl) have no such call; there it is a
+//! gave back 5 of its 9 MB of growth. Other C libraries (musl) have no such call; there it is a
 //! no-op.
 
 use crate::supervise::{CancellationToken, sleep_or_cancel};
