@@ -26,7 +26,6 @@ pub mod export;
 #[cfg(any(fuzzing, test))]
 pub mod fuzz;
 pub mod geometry;
-pub mod heap;
 pub mod http;
 pub mod live;
 pub mod media;

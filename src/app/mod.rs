@@ -243,7 +243,6 @@ pub async fn start(options: ServeOptions) -> Result<RunningApp> {
     let nodes =
         crate::discovery::nodes::NodeWatcher::new(state.db.clone(), state.bus.clone(), config.discovery.clone());
     tasks.spawn(nodes.run(cancel.clone()));
-    tasks.spawn(crate::heap::trim_periodically(cancel.clone()));
     if let Ok(true) = state.auth.needs_setup().await {
         tracing::warn!(
             "no account exists yet: open http://{addr}/setup to create the administrator, or run `watchpost user add NAME --role admin`"
