@@ -161,7 +161,7 @@ impl Db {
                     [fts_query(words, INDEXED_PREFIX).into(), below.into(), (count as i64).into()],
                 ))
                 .await?;
-            return Ok(rows.iter().map(|row| row.try_get_by_index::<i64>(0)).collect::<std::result::Result<_, _>>()?);
+            return ids_of(&rows);
         }
         let query = tsquery(words);
         let count = count as usize;
@@ -213,11 +213,14 @@ impl Db {
                 [query.into(), below.into(), ((count - found.len()) as i64).into()],
             ))
             .await?;
-        for row in &rows {
-            found.push(row.try_get_by_index(0)?);
-        }
+        found.extend(ids_of(&rows)?);
         Ok(found)
     }
+}
+
+/// The first column of `rows`, an event id each.
+fn ids_of(rows: &[sea_orm::QueryResult]) -> Result<Vec<i64>> {
+    Ok(rows.iter().map(|row| row.try_get_by_index::<i64>(0)).collect::<std::result::Result<_, _>>()?)
 }
 
 /// How well an event matches: how many of the words its text (`search_text`) holds as word
