@@ -26,6 +26,7 @@ pub mod export;
 #[cfg(any(fuzzing, test))]
 pub mod fuzz;
 pub mod geometry;
+pub mod heap;
 pub mod http;
 pub mod live;
 pub mod media;

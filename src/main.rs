@@ -192,6 +192,7 @@ struct ServeArgs {
 }
 
 fn main() -> ExitCode {
+    watchpost::heap::limit_arenas();
     let cli = Cli::parse();
     // Logs go to standard error: standard output carries what commands print (a new token).
     let default_filter = match cli.command {

@@ -1,0 +1,22 @@
+//! How the process's memory allocator is set up, before the first thread starts.
+//!
+//! glibc's malloc gives a thread that finds the heap busy an arena of its own, up to eight per
+//! core, and keeps what is freed in each arena for that arena's next use. Watchpost's frames are
+//! allocated on one thread (ffmpeg's reader) and freed on others (motion, the detector, live view),
+//! so with many arenas the freed memory spreads over all of them and resident memory creeps up for
+//! hours (docs/reliability.md: the soak's memory). Two arenas keep it in check at no measurable
+//! cost (docs/performance.md). A `MALLOC_ARENA_MAX` in the environment still wins.
+
+/// The arenas glibc may make; see the module header for why two.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+const ARENAS: libc::c_int = 2;
+
+/// Caps glibc's arenas unless `MALLOC_ARENA_MAX` says otherwise. Call it first thing in `main`,
+/// before any thread exists; elsewhere (another C library) it does nothing.
+pub fn limit_arenas() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    if std::env::var_os("MALLOC_ARENA_MAX").is_none() {
+        // SAFETY: mallopt only changes a malloc setting; it is called before other threads start.
+        unsafe { libc::mallopt(libc::M_ARENA_MAX, ARENAS) };
+    }
+}
