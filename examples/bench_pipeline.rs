@@ -1,14 +1,14 @@
 //! Benchmark: CPU per camera of the whole Watchpost pipeline next to ffmpeg decoding the same
 //! stream alone, measured in the same run.
 //!
-//! `cargo run --release --example bench_pipeline -- [CAMERAS] [SECONDS] [detect | busy=N]`
+//! `cargo run --release --example bench_pipeline -- [CAMERAS] [SECONDS] [detect | busy=N] [threads=N]`
 //! (defaults 2, 30)
 //!
 //! A 720p H.264 clip of a still field with sensor noise (no motion) is built with ffmpeg; with
 //! `detect`, a clip where a person walks in, stands and leaves every 14 s, with the object detector
 //! on (the model and ONNX Runtime from `scripts/setup.sh`), and the detector's load is printed; with
 //! `busy=N`, N of the cameras get the person clip and the rest the still one, detector on (the
-//! scale test: 24 idle and 8 busy is `32 60 busy=8`). First the
+//! scale test: 24 idle and 8 busy is `32 60 busy=8`); `threads=N` sets `[detector] threads`. First the
 //! bare ffmpeg processes decode the clips with exactly the arguments a camera uses (to 640×360 at 5 fps),
 //! their output read and thrown away; then Watchpost runs the same file cameras for the same time.
 //! CPU time comes from getrusage: the children (ffmpeg) and this process (the pipeline, web server
@@ -66,6 +66,8 @@ fn clip_of(id: usize, busy: usize, person: &std::path::Path, still: &std::path::
 }
 
 fn main() -> anyhow::Result<()> {
+    // As `watchpost` itself does; `MALLOC_ARENA_MAX=16` (glibc's default here) measures without it.
+    watchpost::heap::limit_arenas();
     let mut args = std::env::args().skip(1);
     let cameras: usize = args.next().map(|s| s.parse()).transpose()?.unwrap_or(2);
     let seconds: u64 = args.next().map(|s| s.parse()).transpose()?.unwrap_or(30);
@@ -78,6 +80,14 @@ fn main() -> anyhow::Result<()> {
             .and_then(|n| n.parse().ok())
             .ok_or_else(|| anyhow::anyhow!("the third argument is `detect` or `busy=N`, not {other:?}"))?,
     };
+    let detector_threads: Option<u32> = args
+        .next()
+        .map(|arg| {
+            arg.strip_prefix("threads=")
+                .and_then(|n| n.parse().ok())
+                .ok_or_else(|| anyhow::anyhow!("the fourth argument is `threads=N`, not {arg:?}"))
+        })
+        .transpose()?;
     anyhow::ensure!(busy <= cameras, "busy={busy} is more than the {cameras} cameras");
     let detect = busy > 0;
     let dir = tempfile::tempdir()?;
@@ -139,6 +149,10 @@ fn main() -> anyhow::Result<()> {
     let mut config = Config::default();
     config.server.bind = "127.0.0.1:0".into();
     config.detector.enabled = detect;
+    if let Some(threads) = detector_threads {
+        config.detector.threads = threads;
+    }
+    let detector_threads = config.detector.threads;
     config.discovery.interval_minutes = 0;
     config.discovery.node_scan_secs = 0;
     config.cameras = (0..cameras).map(|id| camera(id, &clip_of(id, busy, &person, &still))).collect();
@@ -194,7 +208,7 @@ fn main() -> anyhow::Result<()> {
     );
     if let Some(figures) = detector {
         println!(
-            "  detector          {} runs ({:.1}/s), {:.1} ms per run, {} objects ({:.1}/s), {} requests dropped",
+            "  detector          {detector_threads} thread(s): {} runs ({:.1}/s), {:.1} ms per run, {} objects ({:.1}/s), {} requests dropped",
             figures.runs,
             figures.runs as f64 / wall,
             figures.ms_per_run().unwrap_or(0.0),
