@@ -1,10 +1,10 @@
 //! How the process's memory allocator is set up, before the first thread starts.
 //!
 //! glibc's malloc gives a thread that finds the heap busy an arena of its own, up to eight per
-//! core, and keeps what is freed in each arena for that arena's next use. Watchpost's frames are
-//! allocated on one thread (ffmpeg's reader) and freed on others (motion, the detector, live view),
-//! so with many arenas the freed memory spreads over all of them and resident memory creeps up for
-//! hours (docs/reliability.md: the soak's memory). Two arenas keep it in check at no measurable
+//! core, and keeps what is freed in each arena for that arena's next use. Watchpost's buffers are
+//! made on some threads (ffmpeg's readers) and freed on others (the pipeline, the detector, live
+//! view); with the default 16 arenas here resident memory crept up 19 % in an hour's soak while the
+//! live heap stayed level (docs/reliability.md: the soak's memory), with two it levels off. Two arenas keep it in check at no measurable
 //! cost (docs/performance.md). A `MALLOC_ARENA_MAX` in the environment still wins.
 
 /// The arenas glibc may make; see the module header for why two.
