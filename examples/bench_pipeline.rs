@@ -80,14 +80,15 @@ fn main() -> anyhow::Result<()> {
             .and_then(|n| n.parse().ok())
             .ok_or_else(|| anyhow::anyhow!("the third argument is `detect` or `busy=N`, not {other:?}"))?,
     };
-    let detector_threads: Option<u32> = args
+    let detector_threads: u32 = args
         .next()
         .map(|arg| {
             arg.strip_prefix("threads=")
                 .and_then(|n| n.parse().ok())
                 .ok_or_else(|| anyhow::anyhow!("the fourth argument is `threads=N`, not {arg:?}"))
         })
-        .transpose()?;
+        .transpose()?
+        .unwrap_or(watchpost::detect::DetectorConfig::default().threads);
     anyhow::ensure!(busy <= cameras, "busy={busy} is more than the {cameras} cameras");
     let detect = busy > 0;
     let dir = tempfile::tempdir()?;
@@ -149,10 +150,7 @@ fn main() -> anyhow::Result<()> {
     let mut config = Config::default();
     config.server.bind = "127.0.0.1:0".into();
     config.detector.enabled = detect;
-    if let Some(threads) = detector_threads {
-        config.detector.threads = threads;
-    }
-    let detector_threads = config.detector.threads;
+    config.detector.threads = detector_threads;
     config.discovery.interval_minutes = 0;
     config.discovery.node_scan_secs = 0;
     config.cameras = (0..cameras).map(|id| camera(id, &clip_of(id, busy, &person, &still))).collect();

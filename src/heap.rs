@@ -3,9 +3,10 @@
 //! glibc's malloc gives a thread that finds the heap busy an arena of its own, up to eight per
 //! core, and keeps what is freed in each arena for that arena's next use. Watchpost's buffers are
 //! made on some threads (ffmpeg's readers) and freed on others (the pipeline, the detector, live
-//! view); with the default 16 arenas here resident memory crept up 19 % in an hour's soak while the
-//! live heap stayed level (docs/reliability.md: the soak's memory), with two it levels off. Two arenas keep it in check at no measurable
-//! cost (docs/performance.md). A `MALLOC_ARENA_MAX` in the environment still wins.
+//! view). With the default 16 arenas here, resident memory crept up 19 % in an hour's soak while
+//! the live heap stayed level; with two it levels off (docs/reliability.md: the soak's memory), at
+//! no cost the benchmarks can see (docs/performance.md). A `MALLOC_ARENA_MAX` in the environment
+//! still wins.
 
 /// The arenas glibc may make; see the module header for why two.
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
