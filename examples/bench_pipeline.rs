@@ -206,13 +206,14 @@ fn main() -> anyhow::Result<()> {
     );
     if let Some(figures) = detector {
         println!(
-            "  detector          {detector_threads} thread(s): {} runs ({:.1}/s), {:.1} ms per run, {} objects ({:.1}/s), {} requests dropped",
+            "  detector          {detector_threads} thread(s): {} runs ({:.1}/s), {:.1} ms per run, {} objects ({:.1}/s), {} requests dropped, {} rechecks put off",
             figures.runs,
             figures.runs as f64 / wall,
             figures.ms_per_run().unwrap_or(0.0),
             figures.detections,
             figures.detections as f64 / wall,
-            figures.dropped
+            figures.dropped,
+            figures.postponed
         );
         println!("  ratio             {:.3} (detection included)", with_pipeline / alone);
     } else {

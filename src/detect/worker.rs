@@ -1,6 +1,8 @@
 //! The one detector worker all cameras share: a thread that runs the model, fed through a bounded
-//! queue. When the queue is full the oldest request is dropped (its camera gets no answer for that
-//! frame) and counted, so a slow model makes detection coarser instead of making cameras lag.
+//! queue. When the queue is full a routine whole-frame recheck gives way first (it is put off to
+//! the camera's next frame); only when none is waiting is the oldest request dropped (its camera
+//! gets no answer for that frame) and counted, so a slow model makes detection coarser instead of
+//! making cameras lag, and cameras with nothing moving never cost a moving object its look.
 
 use super::{Detection, Detector, Region};
 use crate::media::Frame;
@@ -12,10 +14,22 @@ use tokio::sync::oneshot;
 /// Requests waiting for the model; one per camera at a time is the normal case.
 pub const QUEUE_CAPACITY: usize = 8;
 
+/// How much an answer matters when the detector falls behind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Urgency {
+    /// Something moves in the frame, or a moving object is being followed: the answer is wanted
+    /// for this frame.
+    Moving,
+    /// The routine look at a frame where nothing moves (parked objects still there?): it can wait
+    /// for one of the camera's next frames.
+    Recheck,
+}
+
 struct Request {
     frame: Arc<Frame>,
     region: Region,
     min_score: f32,
+    urgency: Urgency,
     reply: oneshot::Sender<Vec<Detection>>,
 }
 
@@ -25,6 +39,7 @@ struct DetectorStats {
     pub inferences: AtomicU64,
     pub detections: AtomicU64,
     pub dropped: AtomicU64,
+    pub postponed: AtomicU64,
     pub failures: AtomicU64,
     /// Total time spent in `detect`, microseconds.
     pub busy_us: AtomicU64,
@@ -39,6 +54,8 @@ pub struct DetectorFigures {
     pub detections: u64,
     /// Requests dropped because the detector fell behind.
     pub dropped: u64,
+    /// Routine rechecks put off to a later frame because the detector was busy.
+    pub postponed: u64,
     /// Model runs that failed.
     pub failures: u64,
     /// Time spent running the model.
@@ -98,24 +115,43 @@ impl DetectorWorker {
             runs: stats.inferences.load(Ordering::Relaxed),
             detections: stats.detections.load(Ordering::Relaxed),
             dropped: stats.dropped.load(Ordering::Relaxed),
+            postponed: stats.postponed.load(Ordering::Relaxed),
             failures: stats.failures.load(Ordering::Relaxed),
             busy_secs: stats.busy_us.load(Ordering::Relaxed) as f64 / 1e6,
         }
     }
 
-    /// Detections in `region` of `frame`; `None` when the request was dropped or failed.
-    pub async fn detect(&self, frame: Arc<Frame>, region: Region, min_score: f32) -> Option<Vec<Detection>> {
+    /// Detections in `region` of `frame`; `None` when the request was dropped, put off (a
+    /// [`Urgency::Recheck`] while the queue is full) or failed.
+    pub async fn detect(
+        &self,
+        frame: Arc<Frame>,
+        region: Region,
+        min_score: f32,
+        urgency: Urgency,
+    ) -> Option<Vec<Detection>> {
         let (reply, answer) = oneshot::channel();
         {
             let mut queue = self.shared.queue.lock().unwrap_or_else(|e| e.into_inner());
             if queue.1 {
                 return None;
             }
+            let stats = &self.shared.stats;
             if queue.0.len() >= QUEUE_CAPACITY {
-                queue.0.pop_front();
-                self.shared.stats.dropped.fetch_add(1, Ordering::Relaxed);
+                if urgency == Urgency::Recheck {
+                    stats.postponed.fetch_add(1, Ordering::Relaxed);
+                    return None;
+                }
+                // The waiting recheck's camera gets no answer and looks again on its next frame.
+                if let Some(at) = queue.0.iter().position(|r| r.urgency == Urgency::Recheck) {
+                    queue.0.remove(at);
+                    stats.postponed.fetch_add(1, Ordering::Relaxed);
+                } else {
+                    queue.0.pop_front();
+                    stats.dropped.fetch_add(1, Ordering::Relaxed);
+                }
             }
-            queue.0.push_back(Request { frame, region, min_score, reply });
+            queue.0.push_back(Request { frame, region, min_score, urgency, reply });
         }
         self.shared.ready.notify_one();
         answer.await.ok()
@@ -198,7 +234,7 @@ mod tests {
         let calls: Vec<_> = (0..QUEUE_CAPACITY + 4)
             .map(|_| {
                 let (worker, frame) = (worker.clone(), frame.clone());
-                tokio::spawn(async move { worker.detect(frame, region, 0.5).await })
+                tokio::spawn(async move { worker.detect(frame, region, 0.5, Urgency::Moving).await })
             })
             .collect();
         let mut answered = 0;
@@ -212,6 +248,93 @@ mod tests {
         assert_eq!(answered as u64 + dropped, QUEUE_CAPACITY as u64 + 4);
         assert_eq!(worker.figures().runs, answered as u64);
         worker.stop();
-        assert!(worker.detect(frame, region, 0.5).await.is_none(), "a stopped worker answers nothing");
+        assert!(worker.detect(frame, region, 0.5, Urgency::Moving).await.is_none(), "a stopped worker answers nothing");
+    }
+
+    /// A stand-in model that says when a run starts and finishes it only when the test lets it,
+    /// so the test knows exactly what waits in the queue.
+    struct Gated {
+        started: Mutex<std::sync::mpsc::Sender<()>>,
+        release: Mutex<std::sync::mpsc::Receiver<()>>,
+    }
+
+    impl Detector for Gated {
+        fn labels(&self) -> &[String] {
+            &[]
+        }
+
+        fn input_size(&self) -> (u32, u32) {
+            (32, 32)
+        }
+
+        fn detect(&self, _: &Frame, _: Region, _: f32) -> Result<Vec<Detection>> {
+            let _ = self.started.lock().unwrap().send(());
+            let _ = self.release.lock().unwrap().recv();
+            Ok(Vec::new())
+        }
+    }
+
+    #[tokio::test]
+    async fn a_full_queue_puts_off_rechecks_before_it_drops_a_moving_objects_request() {
+        let (started, runs_started) = std::sync::mpsc::channel();
+        let (let_finish, release) = std::sync::mpsc::channel();
+        let worker =
+            DetectorWorker::start(Arc::new(Gated { started: Mutex::new(started), release: Mutex::new(release) }));
+        let frame = Arc::new(Frame { width: 2, height: 2, data: vec![0; 6], time_ms: 0, seq: 0 });
+        let region = Region::whole(&frame);
+        let ask = |urgency| {
+            let (worker, frame) = (worker.clone(), frame.clone());
+            tokio::spawn(async move { worker.detect(frame, region, 0.5, urgency).await })
+        };
+        // Queued in order: the spawned tasks run to their wait when this one yields.
+        let settle = || async {
+            for _ in 0..4 {
+                tokio::task::yield_now().await;
+            }
+        };
+        let running = ask(Urgency::Moving);
+        settle().await;
+        runs_started.recv_timeout(std::time::Duration::from_secs(5)).expect("the first run starts");
+        let rechecks: Vec<_> = (0..QUEUE_CAPACITY).map(|_| ask(Urgency::Recheck)).collect();
+        settle().await;
+        let turned_away = ask(Urgency::Recheck);
+        settle().await;
+        assert_eq!(worker.figures().postponed, 1, "a recheck finds the queue full and is put off");
+        let moving = ask(Urgency::Moving);
+        settle().await;
+        let figures = worker.figures();
+        assert_eq!((figures.postponed, figures.dropped), (2, 0), "a moving object's request pushes a recheck out");
+
+        for _ in 0..QUEUE_CAPACITY + 1 {
+            let_finish.send(()).unwrap();
+        }
+        assert!(running.await.unwrap().is_some());
+        assert!(turned_away.await.unwrap().is_none());
+        assert!(moving.await.unwrap().is_some(), "the moving object's request is answered");
+        let mut answered = 0;
+        for recheck in rechecks {
+            answered += usize::from(recheck.await.unwrap().is_some());
+        }
+        assert_eq!(answered, QUEUE_CAPACITY - 1, "one waiting recheck gave way");
+
+        // With only moving objects' requests waiting, the oldest is dropped, as before.
+        runs_started.try_iter().count();
+        let blocking = ask(Urgency::Moving);
+        settle().await;
+        runs_started.recv_timeout(std::time::Duration::from_secs(5)).expect("a run starts");
+        let waiting: Vec<_> = (0..QUEUE_CAPACITY + 1).map(|_| ask(Urgency::Moving)).collect();
+        settle().await;
+        let figures = worker.figures();
+        assert_eq!((figures.postponed, figures.dropped), (2, 1));
+        for _ in 0..QUEUE_CAPACITY + 1 {
+            let_finish.send(()).unwrap();
+        }
+        assert!(blocking.await.unwrap().is_some());
+        let mut answered = 0;
+        for request in waiting {
+            answered += usize::from(request.await.unwrap().is_some());
+        }
+        assert_eq!(answered, QUEUE_CAPACITY);
+        worker.stop();
     }
 }

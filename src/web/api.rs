@@ -178,6 +178,11 @@ async fn global_metrics(state: &AppState, out: &mut String) {
                 "Requests dropped because the detector fell behind.",
                 figures.dropped as f64,
             ),
+            (
+                "watchpost_detector_postponed_total",
+                "Routine whole-frame rechecks put off to a later frame because the detector was busy.",
+                figures.postponed as f64,
+            ),
             ("watchpost_detector_failures_total", "Model runs that failed.", figures.failures as f64),
             ("watchpost_detector_busy_seconds_total", "Time spent running the model.", figures.busy_secs),
         ] {

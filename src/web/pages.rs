@@ -685,6 +685,7 @@ pub(super) async fn system_page(state: web::Data<AppState>, me: Identity) -> Pag
                 format!("{} ({:.2} per second)", figures.detections, figures.detections as f64 / uptime_s),
             ),
             ("Requests dropped (detector behind)", figures.dropped.to_string()),
+            ("Rechecks put off (detector busy)", figures.postponed.to_string()),
             ("Failed runs", figures.failures.to_string()),
         ];
     }
