@@ -2,8 +2,10 @@
 //! concurrent connections, on SQLite or PostgreSQL.
 //!
 //! `cargo run --release --example bench_events -- [EVENTS] [SECONDS] [CONNECTIONS] [postgres]`
-//! (defaults 1000000, 60, 50; `postgres` uses a new database `watchpost_bench_events` on
-//! `WATCHPOST_BENCH_POSTGRES`, default `postgres://postgres@127.0.0.1:5432/postgres`)
+//! (defaults 1000000, 60, 50; CONNECTIONS may be a list, `1,5,10,50`: one load run of SECONDS
+//! for each, on the same database, to find how many users are served within the goal;
+//! `postgres` uses a new database `watchpost_bench_events` on `WATCHPOST_BENCH_POSTGRES`,
+//! default `postgres://postgres@127.0.0.1:5432/postgres`)
 //!
 //! The database is made by Watchpost's own migrations. 384 events are stored through its API
 //! (8 cameras; people, cars, dogs and cats; descriptions from a small vocabulary, one in a hundred
@@ -156,7 +158,11 @@ fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
     let events: usize = args.next().map(|s| s.parse()).transpose()?.unwrap_or(1_000_000);
     let seconds: u64 = args.next().map(|s| s.parse()).transpose()?.unwrap_or(60);
-    let connections: usize = args.next().map(|s| s.parse()).transpose()?.unwrap_or(50);
+    let connection_counts: Vec<usize> = match args.next() {
+        Some(list) => list.split(',').map(str::parse).collect::<Result<_, _>>()?,
+        None => vec![50],
+    };
+    anyhow::ensure!(connection_counts.iter().all(|&n| n > 0), "CONNECTIONS: at least 1 each");
     let postgres = args.next().as_deref() == Some("postgres");
     anyhow::ensure!(events > TEMPLATES, "at least {} events", TEMPLATES + 1);
     let data = tempfile::tempdir()?;
@@ -205,7 +211,7 @@ fn main() -> anyhow::Result<()> {
 
     // A day in the middle of the year, a page far back (half way), and the requests in turn.
     let middle_id = events as i64 / 2;
-    let requests: Vec<(&str, String)> = vec![
+    let requests: Vec<(&'static str, String)> = vec![
         ("page: first", "/events".into()),
         ("page: camera", "/events?camera=cam3".into()),
         ("page: label cat", "/events?label=cat".into()),
@@ -221,7 +227,6 @@ fn main() -> anyhow::Result<()> {
         ("api: search courtyard", "/api/events?q=courtyard&limit=50".into()),
         ("api: status new, zone", "/api/events?status=new&zone=path&limit=50".into()),
     ];
-    let times: Arc<Mutex<Vec<Vec<Duration>>>> = Arc::new(Mutex::new(vec![Vec::new(); requests.len()]));
 
     // Each request alone first (the median of 5 after one to warm up), for the cost of the query.
     let clients = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build()?;
@@ -243,7 +248,27 @@ fn main() -> anyhow::Result<()> {
         }
         anyhow::Ok(alone)
     })?;
+    for connections in connection_counts {
+        load(&clients, &requests, &alone, &base, &token, connections, seconds)?;
+    }
+    println!("  goal: p99 < 50 ms for pages and API, no error");
+    server.block_on(app.shutdown());
+    Ok(())
+}
+
+/// CONNECTIONS clients ask for `requests` in turn for SECONDS; prints what they got.
+fn load(
+    clients: &tokio::runtime::Runtime,
+    requests: &[(&'static str, String)],
+    alone: &[Duration],
+    base: &str,
+    token: &str,
+    connections: usize,
+    seconds: u64,
+) -> anyhow::Result<()> {
+    let times: Arc<Mutex<Vec<Vec<Duration>>>> = Arc::new(Mutex::new(vec![Vec::new(); requests.len()]));
     let errors = Arc::new(Mutex::new(Vec::<String>::new()));
+    let requests: Arc<Vec<(&'static str, String)>> = Arc::new(requests.to_vec());
 
     // The clients: one runtime thread of their own, CONNECTIONS tasks, each its own connection.
     let started = Instant::now();
@@ -252,7 +277,7 @@ fn main() -> anyhow::Result<()> {
         let mut tasks = Vec::new();
         for c in 0..connections {
             let (requests, times, errors, base, token) =
-                (requests.clone(), times.clone(), errors.clone(), base.clone(), token.clone());
+                (requests.clone(), times.clone(), errors.clone(), base.to_string(), token.to_string());
             tasks.push(tokio::spawn(async move {
                 let client = reqwest::Client::builder().pool_max_idle_per_host(1).build().expect("client");
                 let mut turn = c;
@@ -315,10 +340,8 @@ fn main() -> anyhow::Result<()> {
     let mut all = Vec::new();
     for (((name, _), list), alone) in requests.iter().zip(times.iter()).zip(alone) {
         all.extend(list.iter().copied());
-        row(name, Some(alone), &mut list.clone());
+        row(name, Some(*alone), &mut list.clone());
     }
     row("all", None, &mut all);
-    println!("  goal: p99 < 50 ms for pages and API, no error");
-    server.block_on(app.shutdown());
     Ok(())
 }
