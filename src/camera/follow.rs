@@ -84,7 +84,7 @@ impl ObjectFollower {
 
     /// Runs the detector where it is worth it on `frame` (`motion`: what moved, relative boxes)
     /// and feeds the tracker. `None` when nothing was looked at (nothing moves, nothing is due) or
-    /// the detector dropped a request: nothing was learnt.
+    /// the detector dropped or put off a request: nothing was learnt.
     pub async fn look(
         &mut self,
         worker: &DetectorWorker,
@@ -193,8 +193,8 @@ fn clip_relative(b: RelBox) -> RelBox {
 }
 
 /// Runs the model on every region and gathers the finds (the caller merges those of overlapping
-/// crops). `None` when a request was dropped (a partial look must not count as "not there") or
-/// there was nothing to look at.
+/// crops). `None` when a request was dropped or put off (a partial look must not count as "not
+/// there") or there was nothing to look at.
 async fn detect_regions(
     worker: &DetectorWorker,
     frame: &Arc<Frame>,
