@@ -335,6 +335,56 @@ async fn postgres_migrates_and_round_trips() {
     round_trip(&db, &camera_id).await;
 }
 
+/// PostgreSQL's search for a word that is neither common nor rare reads its matches from the index
+/// range by range below the newest rows it walked (`Db::search_candidates`): every match comes
+/// back, newest first, also when the first range holds too few and the next reaches the first
+/// event. A database of its own, so ids and rows agree as in a real one.
+#[tokio::test]
+async fn postgres_search_reads_a_word_from_the_index_range_by_range() {
+    use sea_orm::ConnectionTrait;
+    let admin = match sea_orm::Database::connect(POSTGRES_URL).await {
+        Ok(admin) => admin,
+        Err(err) => {
+            let message = format!("no PostgreSQL at {POSTGRES_URL} ({err})");
+            assert!(std::env::var_os("CI").is_none(), "{message}; CI runs PostgreSQL (start it, or unset CI)");
+            eprintln!("SKIPPED postgres_search_reads_a_word_from_the_index_range_by_range: {message}");
+            return;
+        }
+    };
+    let name = format!("watchpost_search_{}_{}", std::process::id(), chrono::Utc::now().timestamp_millis());
+    admin.execute_unprepared(&format!("CREATE DATABASE \"{name}\"")).await.unwrap();
+    let (server, _) = POSTGRES_URL.rsplit_once('/').unwrap();
+    let db = Db::connect(&format!("{server}/{name}")).await.unwrap();
+
+    // 8,000 events: the word in every 30th of the first 6,000 and every 10th of the newest 2,000.
+    // The walk of the newest 2,000 finds 200 (1 in 10), so the 300 still wanted should lie in the
+    // 4,500 ids below; they hold 150 (1 in 30), and the next range reaches the first event.
+    let mut expected = Vec::new();
+    for n in 1..=8_000i64 {
+        let id = db
+            .insert_event(&plain_event("yard", watchpost::model::EventKind::Motion, 1_780_000_000_000 + n * 1000))
+            .await
+            .unwrap();
+        if n % if n > 6_000 { 10 } else { 30 } == 0 {
+            let text = "A canoe on the trailer.".to_string();
+            let description = Description { title: None, text, threat_level: None, by: "rules".into(), took_ms: None };
+            db.set_event_description(id, &description).await.unwrap();
+            expected.push(id);
+        }
+    }
+    expected.reverse();
+    let search = EventFilter { query: Some("canoe".into()), limit: 500, ..Default::default() };
+    let found: Vec<i64> = db.list_events(&search).await.unwrap().iter().map(|e| e.id).collect();
+    assert_eq!(found.len(), 400);
+    assert_eq!(found, expected, "every match, newest first");
+    let older = EventFilter { before: Some(expected[249]), ..search };
+    let found: Vec<i64> = db.list_events(&older).await.unwrap().iter().map(|e| e.id).collect();
+    assert_eq!(found, expected[250..], "paged with `before`");
+
+    db.close().await;
+    admin.execute_unprepared(&format!("DROP DATABASE \"{name}\" WITH (FORCE)")).await.unwrap();
+}
+
 #[tokio::test]
 async fn an_unreachable_database_is_a_clear_error() {
     let err = Db::connect("postgres://nobody:secret@127.0.0.1:1/none").await.expect_err("nothing listens on port 1");
