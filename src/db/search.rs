@@ -254,6 +254,7 @@ fn ids_of(rows: &[sea_orm::QueryResult]) -> Result<Vec<i64>> {
 
 /// How well an event matches: how many of the words its text (`search_text`) holds as word
 /// prefixes, its title and description (`described`) counting twice.
+///
 /// `words` are lower case ([`search_words`]). Called for every candidate of a search (500), so it
 /// reads the texts in place instead of copying them lowered.
 pub(super) fn relevance(words: &[String], search_text: Option<&str>, described: [Option<&str>; 2]) -> usize {
