@@ -318,17 +318,19 @@ async fn on_a_full_disk_an_insert_fails_or_is_stored() {
     drop(disk);
 }
 
+/// A PostgreSQL test finding no server: it fails in CI, which must exercise PostgreSQL; only a
+/// developer's machine may lack one, and there it is skipped, saying so.
+fn skip_without_postgres(test: &str, err: impl std::fmt::Display) {
+    let message = format!("no PostgreSQL at {POSTGRES_URL} ({err})");
+    assert!(std::env::var_os("CI").is_none(), "{message}; CI runs PostgreSQL (start it, or unset CI)");
+    eprintln!("SKIPPED {test}: {message}");
+}
+
 #[tokio::test]
 async fn postgres_migrates_and_round_trips() {
     let db = match Db::connect(POSTGRES_URL).await {
         Ok(db) => db,
-        Err(err) => {
-            let message = format!("no PostgreSQL at {POSTGRES_URL} ({err})");
-            // CI must exercise PostgreSQL; only a developer's machine may lack it.
-            assert!(std::env::var_os("CI").is_none(), "{message}; CI runs PostgreSQL (start it, or unset CI)");
-            eprintln!("SKIPPED postgres_migrates_and_round_trips: {message}");
-            return;
-        }
+        Err(err) => return skip_without_postgres("postgres_migrates_and_round_trips", err),
     };
     assert_eq!(db.backend_name(), "postgresql");
     let camera_id = format!("test-{}-{}", std::process::id(), chrono::Utc::now().timestamp_millis());
@@ -344,14 +346,12 @@ async fn postgres_search_reads_a_word_from_the_index_range_by_range() {
     use sea_orm::ConnectionTrait;
     let admin = match sea_orm::Database::connect(POSTGRES_URL).await {
         Ok(admin) => admin,
-        Err(err) => {
-            let message = format!("no PostgreSQL at {POSTGRES_URL} ({err})");
-            assert!(std::env::var_os("CI").is_none(), "{message}; CI runs PostgreSQL (start it, or unset CI)");
-            eprintln!("SKIPPED postgres_search_reads_a_word_from_the_index_range_by_range: {message}");
-            return;
-        }
+        Err(err) => return skip_without_postgres("postgres_search_reads_a_word_from_the_index_range_by_range", err),
     };
-    let name = format!("watchpost_search_{}_{}", std::process::id(), chrono::Utc::now().timestamp_millis());
+    // Named as tests/common's `test_database` names its own, whose sweep drops it if this test
+    // fails before its end.
+    let name = format!("watchpost_test_{}_search", std::process::id());
+    admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")).await.unwrap();
     admin.execute_unprepared(&format!("CREATE DATABASE \"{name}\"")).await.unwrap();
     let (server, _) = POSTGRES_URL.rsplit_once('/').unwrap();
     let db = Db::connect(&format!("{server}/{name}")).await.unwrap();

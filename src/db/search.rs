@@ -167,7 +167,7 @@ impl Db {
         let count = count as usize;
         let mut found: Vec<i64> = Vec::new();
         let (mut below, mut walk, mut walked) = (below, FIRST_WALK, 0u64);
-        loop {
+        let rows_to_walk = loop {
             // The matches among the next `walk` rows, and the oldest row read (to go on below it).
             let rows = self
                 .conn
@@ -198,10 +198,10 @@ impl Db {
             // Ids are about as many as the rows below them (deleted events make this high).
             let matches_in_index = rate * below as f64;
             if rows_to_walk > matches_in_index {
-                break;
+                break rows_to_walk;
             }
             walk = ((rows_to_walk * 1.25).ceil() as u64).clamp(FIRST_WALK, WALK_MAX);
-        }
+        };
         // From the index, range by range: the ids just below that should hold the matches still
         // wanted at the rate the walk found (half as many rows again), four times wider while a
         // range holds too few. PostgreSQL visits a table page for every match its GIN index gives
@@ -210,9 +210,9 @@ impl Db {
         // key's bitmap of the range with the index's and visits only the range's matches (563).
         // A range reaching the first event is asked without a floor: `id + 0`, an order the
         // primary key cannot give, makes the planner read the GIN index instead of walking rows
-        // (a word the walk never met has few matches).
-        let rate = found.len() as f64 / walked as f64;
-        let mut span = if rate > 0.0 { ((count - found.len()) as f64 / rate * 1.5).ceil() as i64 } else { below };
+        // (a word the walk never met has few matches: its rows to walk are infinite, and the
+        // span, saturated to `i64::MAX`, reaches the first event at once).
+        let mut span = (rows_to_walk * 1.5).ceil() as i64;
         loop {
             let wanted = ((count - found.len()) as i64).into();
             let rows = if span >= below {
