@@ -353,14 +353,14 @@ impl Auth {
     /// disabled.
     pub async fn session(&self, token: &str) -> Result<Option<Identity>> {
         let id = secrets::sha256_hex(token);
-        let Some(session) = self.db().get_session(&id).await? else { return Ok(None) };
+        let Some((session, user)) = self.db().get_session_with_user(&id).await? else { return Ok(None) };
         let now = self.now_ms();
         let (idle_cutoff, created_cutoff) = self.session_cutoffs(now);
         if session.last_seen_ms < idle_cutoff || session.created_ms < created_cutoff {
             self.db().delete_session(&id).await?;
             return Ok(None);
         }
-        let Some(user) = self.db().user_by_id(session.user_id).await?.filter(|u| !u.disabled) else {
+        let Some(user) = user.filter(|u| !u.disabled) else {
             self.db().delete_session(&id).await?;
             return Ok(None);
         };
@@ -521,7 +521,8 @@ impl Auth {
         let now = self.now_ms();
         let claims = self.keyring().verify(jwt, now, self.grace_ms())?;
         let refused = |why: &str| Error::unauthenticated(format!("API token refused: {why}"));
-        let record = self.db().get_token(&claims.jti).await?.ok_or_else(|| refused("it is not known here"))?;
+        let (record, owner) =
+            self.db().get_token_with_user(&claims.jti).await?.ok_or_else(|| refused("it is not known here"))?;
         if record.revoked_ms.is_some() {
             return Err(refused("it was revoked"));
         }
@@ -534,12 +535,7 @@ impl Auth {
         if claims.sub != record.user_id.to_string() {
             return Err(refused("its signature is not valid"));
         }
-        let user = self
-            .db()
-            .user_by_id(record.user_id)
-            .await?
-            .filter(|u| !u.disabled)
-            .ok_or_else(|| refused("its owner is disabled"))?;
+        let user = owner.filter(|u| !u.disabled).ok_or_else(|| refused("its owner is disabled"))?;
         if record.last_used_ms.is_none_or(|t| now - t > TOUCH_INTERVAL_MS) {
             self.db().touch_token(&record.id, now).await?;
         }

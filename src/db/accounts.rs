@@ -178,8 +178,10 @@ impl Db {
         Ok(())
     }
 
-    pub async fn get_session(&self, id: &str) -> Result<Option<session::Model>> {
-        Ok(session::Entity::find_by_id(id.to_string()).one(&self.conn).await?)
+    /// A session and its user (absent when the account is gone), in one query: every page a
+    /// browser asks for is checked this way.
+    pub async fn get_session_with_user(&self, id: &str) -> Result<Option<(session::Model, Option<user::Model>)>> {
+        Ok(session::Entity::find_by_id(id.to_string()).find_also_related(user::Entity).one(&self.conn).await?)
     }
 
     pub async fn touch_session(&self, id: &str, now_ms: i64) -> Result<()> {
@@ -230,6 +232,12 @@ impl Db {
 
     pub async fn get_token(&self, id: &str) -> Result<Option<api_token::Model>> {
         Ok(api_token::Entity::find_by_id(id.to_string()).one(&self.conn).await?)
+    }
+
+    /// A token and its owner (absent when the account is gone), in one query: every API request
+    /// is checked this way.
+    pub async fn get_token_with_user(&self, id: &str) -> Result<Option<(api_token::Model, Option<user::Model>)>> {
+        Ok(api_token::Entity::find_by_id(id.to_string()).find_also_related(user::Entity).one(&self.conn).await?)
     }
 
     /// Tokens, newest first; of one user or of everyone.

@@ -131,6 +131,9 @@ impl Db {
                     .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
                     .busy_timeout(SQLITE_BUSY_TIMEOUT)
                     .create_if_missing(true)
+                    // Rows a query hands to the reader before SQLite's thread waits for it (sqlx's
+                    // default 50): a search's batch of 500 crosses in one go.
+                    .row_buffer_size(1024)
             });
         }
         let conn = Database::connect(options).await.map_err(|err| {
@@ -373,29 +376,18 @@ impl Db {
         let mut matched: Vec<(i64, usize)> = Vec::new();
         let (mut below, mut batch) = (filter.before, SEARCH_MATCHES);
         while matched.len() < SEARCH_MATCHES as usize {
-            let ids = self.search_candidates(&words, below, batch).await?;
-            let Some(&oldest) = ids.last() else { break };
-            let texts: Vec<SearchedText> = Self::events_selected(filter)
-                .select_only()
-                .columns([
-                    event::Column::Id,
-                    event::Column::SearchText,
-                    event::Column::Title,
-                    event::Column::Description,
-                ])
-                .filter(event::Column::Id.is_in(ids.iter().copied()))
-                .order_by_desc(event::Column::Id)
-                .into_tuple()
-                .all(&self.conn)
-                .await?;
-            matched.extend(texts.into_iter().filter_map(|(id, text, title, description)| {
+            let batch_read = self.search_batch(filter, &words, below, batch).await?;
+            matched.extend(batch_read.texts.into_iter().filter_map(|(id, text, title, description)| {
                 let relevance = search::relevance(&words, text.as_deref(), [title.as_deref(), description.as_deref()]);
                 (!narrow || relevance > 0).then_some((id, relevance))
             }));
-            if (ids.len() as u64) < batch {
-                break;
+            match batch_read.oldest_candidate {
+                Some(oldest) if batch_read.candidates == batch => {
+                    (below, batch) = (Some(oldest), (batch * 4).min(SEARCH_BATCH_MAX));
+                }
+                // The index holds no more matches below.
+                _ => break,
             }
-            (below, batch) = (Some(oldest), (batch * 4).min(SEARCH_BATCH_MAX));
         }
         matched.truncate(SEARCH_MATCHES as usize);
         // Stable: equally good matches stay newest first.
@@ -433,7 +425,7 @@ impl Db {
 }
 
 /// What a search reads of a candidate to rank it: id, search text, title, description.
-type SearchedText = (i64, Option<String>, Option<String>, Option<String>);
+pub(super) type SearchedText = (i64, Option<String>, Option<String>, Option<String>);
 
 /// How many of the newest matches a search ranks.
 const SEARCH_MATCHES: u64 = 500;

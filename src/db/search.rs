@@ -4,13 +4,16 @@
 //! newest rows or from the index, whichever it judges cheaper), within the other filters; the
 //! newest 500 matches are then ranked by how many of the words they hold.
 
-use super::Db;
 use super::entities::event;
+use super::{Db, EventFilter, SearchedText};
 use crate::error::Result;
 use crate::model::DescribedBy;
 use sea_orm::sea_query::Expr;
 use sea_orm::sea_query::SimpleExpr;
-use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, QueryFilter, Statement, TransactionTrait};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Statement,
+    TransactionTrait,
+};
 
 /// The text search reads, from an event's own columns and its camera's name. Events keep what
 /// was computed when they last changed; changing this needs a migration that recomputes old rows.
@@ -135,12 +138,11 @@ const FIRST_WALK: u64 = 2_000;
 const WALK_MAX: u64 = 16_000;
 
 impl Db {
-    /// The ids of the newest `count` events below `below` (all when `None`) that match any of
-    /// `words`, newest first.
-    ///
-    /// SQLite reads them from its index alone, newest first, so that a common word costs no more
-    /// than a rare one; a word longer than 8 characters is looked up by its first 8 (a prefix
-    /// index answers those without reading every match; see [`candidates_need_narrowing`]).
+    /// PostgreSQL: the ids of the newest `count` events below `below` (all when `None`) that
+    /// match any of `words`, newest first. (SQLite reads them from its index alone, newest first,
+    /// so that a common word costs no more than a rare one: [`SQLITE_CANDIDATES`]; a word longer
+    /// than 8 characters is looked up by its first 8, as a prefix index answers those without
+    /// reading every match; see [`candidates_need_narrowing`].)
     ///
     /// PostgreSQL's GIN index cannot give its matches in order: the planner either walks the
     /// events newest first, testing each (fast for a common word, every row for a word no event
@@ -149,20 +151,9 @@ impl Db {
     /// first and, from how many matched, estimates the rows a further walk needs against the
     /// matches left to read from the index, and takes the cheaper: walking on, or the index for
     /// the rest.
-    pub(super) async fn search_candidates(&self, words: &[String], below: Option<i64>, count: u64) -> Result<Vec<i64>> {
+    async fn search_candidates(&self, words: &[String], below: Option<i64>, count: u64) -> Result<Vec<i64>> {
         let backend = self.conn.get_database_backend();
         let below = below.unwrap_or(i64::MAX);
-        if backend == DatabaseBackend::Sqlite {
-            let rows = self
-                .conn
-                .query_all_raw(Statement::from_sql_and_values(
-                    backend,
-                    "SELECT rowid FROM events_fts WHERE events_fts MATCH ? AND rowid < ? ORDER BY rowid DESC LIMIT ?",
-                    [fts_query(words, INDEXED_PREFIX).into(), below.into(), (count as i64).into()],
-                ))
-                .await?;
-            return ids_of(&rows);
-        }
         let query = tsquery(words);
         let count = count as usize;
         let mut found: Vec<i64> = Vec::new();
@@ -246,6 +237,84 @@ impl Db {
         }
     }
 }
+
+/// One batch of a search's candidates: the texts of those that pass the other filters, newest
+/// first, how many candidates the index gave, and the oldest of them (where the next batch starts).
+pub(super) struct SearchBatch {
+    pub texts: Vec<SearchedText>,
+    pub candidates: u64,
+    pub oldest_candidate: Option<i64>,
+}
+
+impl Db {
+    /// The newest `count` events below `below` matching any of `words` ([`Db::search_candidates`]),
+    /// and of those passing `filter`'s other conditions the texts [`relevance`] ranks.
+    ///
+    /// SQLite reads both in one query, the candidates a sub-query on its index: sqlx hands every
+    /// row from SQLite's thread to the caller's, and 500 ids and then their 500 texts took twice
+    /// the hand-offs, and a statement with 500 parameters to parse (docs/performance.md). The
+    /// candidates are counted only when fewer than `count` passed. PostgreSQL reads the ids
+    /// first (its search judges between walking and the index), then their texts.
+    pub(super) async fn search_batch(
+        &self,
+        filter: &EventFilter,
+        words: &[String],
+        below: Option<i64>,
+        count: u64,
+    ) -> Result<SearchBatch> {
+        let texts_of = || {
+            Self::events_selected(filter)
+                .select_only()
+                .columns([
+                    event::Column::Id,
+                    event::Column::SearchText,
+                    event::Column::Title,
+                    event::Column::Description,
+                ])
+                .order_by_desc(event::Column::Id)
+        };
+        let backend = self.conn.get_database_backend();
+        if backend != DatabaseBackend::Sqlite {
+            let ids = self.search_candidates(words, below, count).await?;
+            let Some(&oldest) = ids.last() else {
+                return Ok(SearchBatch { texts: Vec::new(), candidates: 0, oldest_candidate: None });
+            };
+            let texts =
+                texts_of().filter(event::Column::Id.is_in(ids.iter().copied())).into_tuple().all(&self.conn).await?;
+            return Ok(SearchBatch { texts, candidates: ids.len() as u64, oldest_candidate: Some(oldest) });
+        }
+        let candidates_values = || -> [sea_orm::Value; 3] {
+            [fts_query(words, INDEXED_PREFIX).into(), below.unwrap_or(i64::MAX).into(), (count as i64).into()]
+        };
+        let texts: Vec<SearchedText> = texts_of()
+            .filter(Expr::cust_with_values(format!("events.id IN ({SQLITE_CANDIDATES})"), candidates_values()))
+            .into_tuple()
+            .all(&self.conn)
+            .await?;
+        if texts.len() as u64 == count {
+            let oldest_candidate = texts.last().map(|t| t.0);
+            return Ok(SearchBatch { texts, candidates: count, oldest_candidate });
+        }
+        let counted = self
+            .conn
+            .query_one_raw(Statement::from_sql_and_values(
+                backend,
+                format!("SELECT count(*), min(rowid) FROM ({SQLITE_CANDIDATES})"),
+                candidates_values(),
+            ))
+            .await?;
+        let (candidates, oldest_candidate) = match counted {
+            Some(row) => (row.try_get_by_index::<i64>(0)? as u64, row.try_get_by_index::<Option<i64>>(1)?),
+            None => (0, None),
+        };
+        Ok(SearchBatch { texts, candidates, oldest_candidate })
+    }
+}
+
+/// SQLite's newest matches of a search below an id, from its index alone: the FTS5 query
+/// ([`fts_query`]), the id to stay below and how many.
+const SQLITE_CANDIDATES: &str =
+    "SELECT rowid FROM events_fts WHERE events_fts MATCH ? AND rowid < ? ORDER BY rowid DESC LIMIT ?";
 
 /// The first column of `rows`, an event id each.
 fn ids_of(rows: &[sea_orm::QueryResult]) -> Result<Vec<i64>> {
