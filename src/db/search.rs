@@ -247,8 +247,9 @@ pub(super) struct SearchBatch {
 }
 
 impl Db {
-    /// The newest `count` events below `below` matching any of `words` ([`Db::search_candidates`]),
-    /// and of those passing `filter`'s other conditions the texts [`relevance`] ranks.
+    /// The newest `count` events below `below` matching any of `words` (the candidates: on
+    /// PostgreSQL [`Db::search_candidates`], on SQLite [`SQLITE_CANDIDATES`]), and of those
+    /// passing `filter`'s other conditions the texts [`relevance`] ranks.
     ///
     /// SQLite reads both in one query, the candidates a sub-query on its index: sqlx hands every
     /// row from SQLite's thread to the caller's, and 500 ids and then their 500 texts took twice
