@@ -120,6 +120,36 @@ pub struct EventUpdate {
     pub label: Option<String>,
 }
 
+/// Switches on SQLite's query planner stability guarantee for `conn`: a statement keeps the plan
+/// it was prepared with whatever values are bound to it.
+///
+/// Without it SQLite plans around the value bound to `LIMIT ?` (sea-orm binds every limit), so
+/// binding it again marks the statement expired and every run of a cached statement parsed and
+/// planned it anew: a tenth of the CPU a million-event events page took under load
+/// (docs/performance.md). Our queries' plans do not depend on the values bound.
+async fn keep_sqlite_plans(
+    conn: &mut sea_orm::sqlx::SqliteConnection,
+) -> std::result::Result<(), sea_orm::sqlx::Error> {
+    let mut handle = conn.lock_handle().await?;
+    let db = handle.as_raw_handle().as_ptr();
+    // SAFETY: `db` is the open connection this locked handle keeps from every other use until
+    // dropped; SQLITE_DBCONFIG_ENABLE_QPSG takes an int and an optional int pointer for the result.
+    let code = unsafe {
+        libsqlite3_sys::sqlite3_db_config(
+            db,
+            libsqlite3_sys::SQLITE_DBCONFIG_ENABLE_QPSG,
+            1,
+            std::ptr::null_mut::<i32>(),
+        )
+    };
+    if code != libsqlite3_sys::SQLITE_OK {
+        return Err(sea_orm::sqlx::Error::Configuration(
+            format!("SQLite refused its query planner stability guarantee (code {code})").into(),
+        ));
+    }
+    Ok(())
+}
+
 impl Db {
     /// Connects and applies pending migrations.
     pub async fn connect(url: &str) -> Result<Self> {
@@ -134,6 +164,9 @@ impl Db {
                     // Rows a query hands to the reader before SQLite's thread waits for it (sqlx's
                     // default 50): a search's batch of 500 crosses in one go.
                     .row_buffer_size(1024)
+            });
+            options.map_sqlx_sqlite_pool_opts(|pool| {
+                pool.after_connect(|conn, _| Box::pin(async move { keep_sqlite_plans(conn).await }))
             });
         }
         let conn = Database::connect(options).await.map_err(|err| {
@@ -435,4 +468,37 @@ const SEARCH_BATCH_MAX: u64 = 8_000;
 
 fn json<T: serde::Serialize>(value: &T) -> String {
     serde_json::to_string(value).unwrap_or_else(|_| "[]".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every pooled SQLite connection keeps its plans (`keep_sqlite_plans`): asked back from
+    /// SQLite itself, on more connections than one.
+    #[tokio::test]
+    async fn sqlite_connections_keep_their_plans() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::connect(&format!("sqlite://{}/watchpost.db", dir.path().display())).await.unwrap();
+        let pool = db.conn.get_sqlite_connection_pool();
+        let mut held = Vec::new();
+        for _ in 0..2 {
+            let mut conn = pool.acquire().await.unwrap();
+            let mut handle = conn.lock_handle().await.unwrap();
+            let mut enabled = -1;
+            // SAFETY: as in `keep_sqlite_plans`; -1 leaves the setting as it is and writes it to `enabled`.
+            let code = unsafe {
+                libsqlite3_sys::sqlite3_db_config(
+                    handle.as_raw_handle().as_ptr(),
+                    libsqlite3_sys::SQLITE_DBCONFIG_ENABLE_QPSG,
+                    -1,
+                    &mut enabled as *mut i32,
+                )
+            };
+            assert_eq!(code, libsqlite3_sys::SQLITE_OK);
+            assert_eq!(enabled, 1, "a pooled connection plans around bound values");
+            drop(handle);
+            held.push(conn);
+        }
+    }
 }

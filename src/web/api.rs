@@ -52,7 +52,15 @@ pub(super) async fn list_events(state: web::Data<AppState>, me: Identity, query:
     let paged = filter.query.is_none() && events.len() as u64 == filter.limit;
     let next_before = paged.then(|| events.last().map(|e| e.id)).flatten();
     let events: Vec<EventView> = events.iter().map(EventView::of).collect();
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "events": events, "next_before": next_before })))
+    Ok(HttpResponse::Ok().json(EventsAnswer { events, next_before }))
+}
+
+/// `/api/events`'s answer, written straight from the views (not through a `serde_json::Value`:
+/// a map of every event's fields built and dropped on each request).
+#[derive(serde::Serialize)]
+struct EventsAnswer {
+    events: Vec<EventView>,
+    next_before: Option<i64>,
 }
 
 pub(super) async fn get_event(state: web::Data<AppState>, me: Identity, id: web::Path<i64>) -> ApiResult {

@@ -31,8 +31,13 @@ async fn selected(state: &AppState, me: &Identity, query: &EventsQuery) -> Resul
 }
 
 /// An event as `/api/events` shows it.
+///
+/// Read back from its JSON text rather than built with `serde_json::to_value`: that widens the
+/// box's `f32` fractions to `f64` digits (0.1 became 0.10000000149011612) where the API writes 0.1.
 pub fn event_json(event: &event::Model) -> serde_json::Value {
-    serde_json::to_value(super::view::EventView::of(event)).unwrap_or_default()
+    serde_json::to_string(&super::view::EventView::of(event))
+        .and_then(|text| serde_json::from_str(&text))
+        .unwrap_or_default()
 }
 
 pub(super) async fn export_zip(
