@@ -130,24 +130,33 @@ pub struct EventUpdate {
 async fn keep_sqlite_plans(
     conn: &mut sea_orm::sqlx::SqliteConnection,
 ) -> std::result::Result<(), sea_orm::sqlx::Error> {
+    match query_planner_stability(conn, 1).await? {
+        Ok(true) => Ok(()),
+        outcome => Err(sea_orm::sqlx::Error::Configuration(
+            format!("SQLite refused its query planner stability guarantee ({outcome:?})").into(),
+        )),
+    }
+}
+
+/// SQLite's query planner stability guarantee on `conn`: `setting` 1 switches it on, 0 off, -1
+/// leaves it; whether it is on afterwards, or SQLite's error code.
+async fn query_planner_stability(
+    conn: &mut sea_orm::sqlx::SqliteConnection,
+    setting: i32,
+) -> std::result::Result<std::result::Result<bool, i32>, sea_orm::sqlx::Error> {
     let mut handle = conn.lock_handle().await?;
-    let db = handle.as_raw_handle().as_ptr();
-    // SAFETY: `db` is the open connection this locked handle keeps from every other use until
-    // dropped; SQLITE_DBCONFIG_ENABLE_QPSG takes an int and an optional int pointer for the result.
+    let mut enabled: i32 = -1;
+    // SAFETY: the raw handle is the open connection this locked handle keeps from every other use
+    // until dropped; SQLITE_DBCONFIG_ENABLE_QPSG takes an int and an int pointer for the result.
     let code = unsafe {
         libsqlite3_sys::sqlite3_db_config(
-            db,
+            handle.as_raw_handle().as_ptr(),
             libsqlite3_sys::SQLITE_DBCONFIG_ENABLE_QPSG,
-            1,
-            std::ptr::null_mut::<i32>(),
+            setting,
+            &mut enabled as *mut i32,
         )
     };
-    if code != libsqlite3_sys::SQLITE_OK {
-        return Err(sea_orm::sqlx::Error::Configuration(
-            format!("SQLite refused its query planner stability guarantee (code {code})").into(),
-        ));
-    }
-    Ok(())
+    Ok(if code == libsqlite3_sys::SQLITE_OK { Ok(enabled == 1) } else { Err(code) })
 }
 
 impl Db {
@@ -484,20 +493,8 @@ mod tests {
         let mut held = Vec::new();
         for _ in 0..2 {
             let mut conn = pool.acquire().await.unwrap();
-            let mut handle = conn.lock_handle().await.unwrap();
-            let mut enabled = -1;
-            // SAFETY: as in `keep_sqlite_plans`; -1 leaves the setting as it is and writes it to `enabled`.
-            let code = unsafe {
-                libsqlite3_sys::sqlite3_db_config(
-                    handle.as_raw_handle().as_ptr(),
-                    libsqlite3_sys::SQLITE_DBCONFIG_ENABLE_QPSG,
-                    -1,
-                    &mut enabled as *mut i32,
-                )
-            };
-            assert_eq!(code, libsqlite3_sys::SQLITE_OK);
-            assert_eq!(enabled, 1, "a pooled connection plans around bound values");
-            drop(handle);
+            let enabled = query_planner_stability(&mut conn, -1).await.unwrap();
+            assert_eq!(enabled, Ok(true), "a pooled connection plans around bound values");
             held.push(conn);
         }
     }
