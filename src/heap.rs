@@ -1,4 +1,12 @@
-//! How the process's memory allocator is set up, before the first thread starts.
+//! How the process's memory allocators are set up, before the first thread starts.
+//!
+//! Watchpost's binaries allocate with mimalloc ([`Allocator`], declared as the global allocator
+//! in `main.rs` and in the benchmarks), and SQLite does too ([`sqlite_mem_methods`]): rows are
+//! made on SQLite's threads and freed on the web workers', and with glibc's malloc capped at two
+//! arenas (below) those threads queued for the arenas' locks. With a million events under 50
+//! connections the web answered about 1,000 requests a second on glibc's malloc and about 1,500
+//! on mimalloc (docs/performance.md). What still comes from glibc's malloc (ONNX Runtime, C
+//! libraries) keeps the arena cap.
 //!
 //! glibc's malloc gives a thread that finds the heap busy an arena of its own, up to eight per
 //! core, and keeps what is freed in each arena for that arena's next use. Watchpost's buffers are
@@ -19,5 +27,60 @@ pub fn limit_arenas() {
     if std::env::var_os("MALLOC_ARENA_MAX").is_none() {
         // SAFETY: mallopt only changes a malloc setting; it is called before other threads start.
         unsafe { libc::mallopt(libc::M_ARENA_MAX, ARENAS) };
+    }
+}
+
+/// The global allocator of Watchpost's binaries:
+/// `#[global_allocator] static ALLOCATOR: watchpost::heap::Allocator = watchpost::heap::Allocator;`
+pub use mimalloc::MiMalloc as Allocator;
+
+/// SQLite's memory routines on mimalloc, for `SQLITE_CONFIG_MALLOC` (SQLite keeps a copy).
+pub fn sqlite_mem_methods() -> libsqlite3_sys::sqlite3_mem_methods {
+    use libmimalloc_sys as mi;
+    use std::ffi::{c_int, c_void};
+
+    // SQLite asks for sizes as ints and never for a negative one; a negative one gets nothing.
+    unsafe extern "C" fn allocate(size: c_int) -> *mut c_void {
+        match usize::try_from(size) {
+            // SAFETY: any size may be asked of mimalloc; its blocks are aligned for any type.
+            Ok(size) => unsafe { mi::mi_malloc(size) },
+            Err(_) => std::ptr::null_mut(),
+        }
+    }
+    unsafe extern "C" fn free(block: *mut c_void) {
+        // SAFETY: SQLite frees only blocks `allocate` or `reallocate` gave it.
+        unsafe { mi::mi_free(block) }
+    }
+    unsafe extern "C" fn reallocate(block: *mut c_void, size: c_int) -> *mut c_void {
+        match usize::try_from(size) {
+            // SAFETY: as `free`.
+            Ok(size) => unsafe { mi::mi_realloc(block, size) },
+            Err(_) => std::ptr::null_mut(),
+        }
+    }
+    unsafe extern "C" fn size_of(block: *mut c_void) -> c_int {
+        // SAFETY: as `free`. SQLite's blocks are far below 2 GiB.
+        c_int::try_from(unsafe { mi::mi_usable_size(block) }).unwrap_or(c_int::MAX)
+    }
+    unsafe extern "C" fn round_up(size: c_int) -> c_int {
+        usize::try_from(size)
+            .ok()
+            .and_then(|size| c_int::try_from(unsafe { mi::mi_good_size(size) }).ok())
+            .unwrap_or(size)
+    }
+    unsafe extern "C" fn start(_: *mut c_void) -> c_int {
+        libsqlite3_sys::SQLITE_OK
+    }
+    unsafe extern "C" fn stop(_: *mut c_void) {}
+
+    libsqlite3_sys::sqlite3_mem_methods {
+        xMalloc: Some(allocate),
+        xFree: Some(free),
+        xRealloc: Some(reallocate),
+        xSize: Some(size_of),
+        xRoundup: Some(round_up),
+        xInit: Some(start),
+        xShutdown: Some(stop),
+        pAppData: std::ptr::null_mut(),
     }
 }

@@ -191,6 +191,9 @@ struct ServeArgs {
     demo: bool,
 }
 
+#[global_allocator]
+static ALLOCATOR: watchpost::heap::Allocator = watchpost::heap::Allocator;
+
 fn main() -> ExitCode {
     watchpost::heap::limit_arenas();
     let cli = Cli::parse();

@@ -161,6 +161,7 @@ pub async fn start(options: ServeOptions) -> Result<RunningApp> {
         schedules,
         describer.summariser(),
     );
+    let turns = Arc::new(web::turns::Turns::new(db.connections(), web::turns::Turns::MAX_HOLD));
     let state = AppState {
         data_dir: data_dir.clone(),
         config_file,
@@ -180,6 +181,7 @@ pub async fn start(options: ServeOptions) -> Result<RunningApp> {
         started: Instant::now(),
         whatsapp_replays: Default::default(),
         push_keys,
+        turns,
     };
     let bind = config.server.bind.clone();
     let app_state = state.clone();

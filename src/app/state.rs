@@ -50,4 +50,6 @@ pub struct AppState {
     pub whatsapp_replays: Arc<crate::bridges::whatsapp::ReplayGuard>,
     /// The Web Push key: its public half for browsers, the action tokens of notifications.
     pub push_keys: Arc<crate::bridges::push::webpush::PushKeys>,
+    /// Signed-in requests wait for one of these, in the order they came (one per database connection).
+    pub turns: Arc<crate::web::turns::Turns>,
 }

@@ -83,7 +83,18 @@ pub async fn guard(
         }
         return Ok(next.call(req).await?.map_into_boxed_body());
     }
+    // Signed-in requests take turns at the database: see `turns`.
+    let turns = state.turns.clone();
+    turns.serve(serve_signed_in(req, next, state, access)).await
+}
 
+/// Sign-in, role and CSRF checks, then the handler, for a route that needs a signed-in user.
+async fn serve_signed_in(
+    mut req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+    state: web::Data<AppState>,
+    access: Access,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     match state.auth.needs_setup().await {
         Ok(true) if wants_json(&req) => {
             let err = Error::unauthenticated("No account exists yet; create the administrator at /setup first.");

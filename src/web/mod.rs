@@ -28,6 +28,7 @@ mod ranges;
 mod recordings;
 mod reports;
 mod respond;
+pub mod turns;
 mod view;
 mod whatsapp;
 
