@@ -1,7 +1,7 @@
 //! How the process's memory allocators are set up, before the first thread starts.
 //!
 //! Watchpost's binaries allocate with mimalloc ([`Allocator`], declared as the global allocator
-//! in `main.rs` and in the benchmarks), and SQLite does too ([`sqlite_mem_methods`]): rows are
+//! in `main.rs` and in the benchmarks that run Watchpost in their own process), and SQLite does too ([`sqlite_mem_methods`]): rows are
 //! made on SQLite's threads and freed on the web workers', and with glibc's malloc capped at two
 //! arenas (below) those threads queued for the arenas' locks. With a million events under 50
 //! connections the web answered about 1,000 requests a second on glibc's malloc and about 1,500
@@ -65,6 +65,7 @@ pub fn sqlite_mem_methods() -> libsqlite3_sys::sqlite3_mem_methods {
     unsafe extern "C" fn round_up(size: c_int) -> c_int {
         usize::try_from(size)
             .ok()
+            // SAFETY: mi_good_size only computes the block size a request of `size` gets.
             .and_then(|size| c_int::try_from(unsafe { mi::mi_good_size(size) }).ok())
             .unwrap_or(size)
     }
