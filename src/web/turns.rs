@@ -52,16 +52,24 @@ impl Turns {
 mod tests {
     use super::*;
     use std::sync::{Arc, Mutex};
+    use tokio::sync::oneshot;
+    use tokio::task::JoinHandle;
+
+    /// A request that takes the only turn and is served until `release` is sent.
+    async fn held_request(
+        turns: &Arc<Turns>,
+    ) -> (oneshot::Sender<()>, JoinHandle<Result<(), oneshot::error::RecvError>>) {
+        let (release, released) = oneshot::channel::<()>();
+        let turns = turns.clone();
+        let request = tokio::spawn(async move { turns.serve(released).await });
+        tokio::task::yield_now().await;
+        (release, request)
+    }
 
     #[tokio::test]
     async fn turns_go_in_the_order_requests_came() {
         let turns = Arc::new(Turns::new(1, Duration::from_secs(60)));
-        let (release, released) = tokio::sync::oneshot::channel::<()>();
-        let first = tokio::spawn({
-            let turns = turns.clone();
-            async move { turns.serve(released).await }
-        });
-        tokio::task::yield_now().await;
+        let (release, first) = held_request(&turns).await;
         let served = Arc::new(Mutex::new(Vec::new()));
         let mut waiting = Vec::new();
         for request in 0..5 {
@@ -89,12 +97,7 @@ mod tests {
     #[tokio::test]
     async fn a_slow_request_passes_its_turn_on() {
         let turns = Arc::new(Turns::new(1, Duration::from_millis(200)));
-        let (release, released) = tokio::sync::oneshot::channel::<()>();
-        let slow = tokio::spawn({
-            let turns = turns.clone();
-            async move { turns.serve(released).await }
-        });
-        tokio::task::yield_now().await;
+        let (release, slow) = held_request(&turns).await;
         let started = std::time::Instant::now();
         assert_eq!(turns.serve(async { "quick" }).await, "quick");
         assert!(started.elapsed() >= Duration::from_millis(150), "the quick request waited for the slow one's turn");
