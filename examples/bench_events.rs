@@ -167,11 +167,7 @@ async fn new_postgres_database() -> anyhow::Result<String> {
     Ok(format!("{base}/watchpost_bench_events"))
 }
 
-// The process is set up as Watchpost's own binary sets itself up (src/main.rs): its allocator and
-// glibc's arena cap.
-#[global_allocator]
-static ALLOCATOR: watchpost::heap::Allocator = watchpost::heap::Allocator;
-
+// The process is set up as Watchpost's own binary sets itself up (src/main.rs): glibc's arena cap.
 fn main() -> anyhow::Result<()> {
     watchpost::heap::limit_arenas();
     let mut args = std::env::args().skip(1);

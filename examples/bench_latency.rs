@@ -97,10 +97,7 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
 
-// Set up as Watchpost's binary sets itself up (src/main.rs): its allocator and glibc's arena cap.
-#[global_allocator]
-static ALLOCATOR: watchpost::heap::Allocator = watchpost::heap::Allocator;
-
+// Set up as Watchpost's binary sets itself up (src/main.rs): glibc's arena cap.
 fn main() -> anyhow::Result<()> {
     watchpost::heap::limit_arenas();
     let mut args = std::env::args().skip(1);

@@ -65,10 +65,6 @@ fn clip_of(id: usize, busy: usize, person: &std::path::Path, still: &std::path::
     if id < busy { person.to_path_buf() } else { still.to_path_buf() }
 }
 
-// The allocator of Watchpost's binary (src/main.rs).
-#[global_allocator]
-static ALLOCATOR: watchpost::heap::Allocator = watchpost::heap::Allocator;
-
 fn main() -> anyhow::Result<()> {
     // As `watchpost` itself does; `MALLOC_ARENA_MAX=16` (glibc's default here) measures without it.
     watchpost::heap::limit_arenas();

@@ -1,12 +1,12 @@
 //! How the process's memory allocators are set up, before the first thread starts.
 //!
-//! Watchpost's binaries allocate with mimalloc ([`Allocator`], declared as the global allocator
-//! in `main.rs` and in the benchmarks that run Watchpost in their own process), and SQLite does too ([`sqlite_mem_methods`]): rows are
-//! made on SQLite's threads and freed on the web workers', and with glibc's malloc capped at two
-//! arenas (below) those threads queued for the arenas' locks. With a million events under 50
-//! connections the web answered about 1,000 requests a second on glibc's malloc and about 1,500
-//! on mimalloc (docs/performance.md). What still comes from glibc's malloc (ONNX Runtime, C
-//! libraries) keeps the arena cap.
+//! SQLite allocates with mimalloc ([`sqlite_mem_methods`]): sqlx copies every value of every row
+//! on SQLite's threads and the web workers free them, and with glibc's malloc capped at two arenas
+//! (below) those threads queued for the arenas' locks. With a million events under 50 connections
+//! the web answered about 1,000 requests a second with SQLite on glibc's malloc and about 1,240 on
+//! mimalloc (docs/performance.md). The rest of the process stays on glibc's malloc: with mimalloc
+//! as Rust's allocator too the web answered 1,450 a second, but 24 idle cameras took 307 MiB
+//! resident instead of 67.
 //!
 //! glibc's malloc gives a thread that finds the heap busy an arena of its own, up to eight per
 //! core, and keeps what is freed in each arena for that arena's next use. Watchpost's buffers are
@@ -29,10 +29,6 @@ pub fn limit_arenas() {
         unsafe { libc::mallopt(libc::M_ARENA_MAX, ARENAS) };
     }
 }
-
-/// The global allocator of Watchpost's binaries:
-/// `#[global_allocator] static ALLOCATOR: watchpost::heap::Allocator = watchpost::heap::Allocator;`
-pub use mimalloc::MiMalloc as Allocator;
 
 /// SQLite's memory routines on mimalloc, for `SQLITE_CONFIG_MALLOC` (SQLite keeps a copy).
 pub fn sqlite_mem_methods() -> libsqlite3_sys::sqlite3_mem_methods {

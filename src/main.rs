@@ -191,9 +191,6 @@ struct ServeArgs {
     demo: bool,
 }
 
-#[global_allocator]
-static ALLOCATOR: watchpost::heap::Allocator = watchpost::heap::Allocator;
-
 fn main() -> ExitCode {
     watchpost::heap::limit_arenas();
     let cli = Cli::parse();
