@@ -1,4 +1,4 @@
-//! How the process's memory allocators are set up, before the first thread starts.
+//! How the process's memory allocators are set up, each before its first use.
 //!
 //! SQLite allocates with mimalloc ([`sqlite_mem_methods`]): sqlx copies every value of every row
 //! on SQLite's threads and the web workers free them, and with glibc's malloc capped at two arenas

@@ -205,9 +205,10 @@ impl Db {
     pub async fn connect(url: &str) -> Result<Self> {
         let mut options = ConnectOptions::new(url.to_string());
         options.sqlx_logging(false).connect_timeout(Duration::from_secs(10));
-        let connections = if url.starts_with("sqlite:") { SQLITE_CONNECTIONS } else { POSTGRES_CONNECTIONS };
+        let sqlite = url.starts_with("sqlite:");
+        let connections = if sqlite { SQLITE_CONNECTIONS } else { POSTGRES_CONNECTIONS };
         options.max_connections(connections);
-        if url.starts_with("sqlite:") {
+        if sqlite {
             set_up_sqlite();
             options.map_sqlx_sqlite_opts(|o| {
                 o.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
