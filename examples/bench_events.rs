@@ -167,9 +167,11 @@ async fn new_postgres_database() -> anyhow::Result<String> {
     Ok(format!("{base}/watchpost_bench_events"))
 }
 
-// The process is set up as Watchpost's own binary sets itself up (src/main.rs): glibc's arena cap.
+// The process allocates as Watchpost's own binary does (src/main.rs, src/heap.rs).
+#[global_allocator]
+static ALLOCATOR: watchpost::heap::Allocator = watchpost::heap::Allocator;
+
 fn main() -> anyhow::Result<()> {
-    watchpost::heap::limit_arenas();
     let mut args = std::env::args().skip(1);
     let events: usize = args.next().map(|s| s.parse()).transpose()?.unwrap_or(1_000_000);
     let seconds: u64 = args.next().map(|s| s.parse()).transpose()?.unwrap_or(60);

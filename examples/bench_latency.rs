@@ -97,9 +97,11 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
 
-// Set up as Watchpost's binary sets itself up (src/main.rs): glibc's arena cap.
+// Allocates as Watchpost's own binary does (src/main.rs, src/heap.rs).
+#[global_allocator]
+static ALLOCATOR: watchpost::heap::Allocator = watchpost::heap::Allocator;
+
 fn main() -> anyhow::Result<()> {
-    watchpost::heap::limit_arenas();
     let mut args = std::env::args().skip(1);
     let appearances: usize = args.next().map(|s| s.parse()).transpose()?.unwrap_or(32);
     let with_model = args.next().as_deref() == Some("vlm");

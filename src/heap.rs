@@ -16,24 +16,140 @@
 //! no cost the benchmarks can see (docs/performance.md). A `MALLOC_ARENA_MAX` in the environment
 //! still wins.
 
+use libmimalloc_sys as mi;
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::ffi::c_void;
+
 /// The arenas glibc may make; see the module header for why two.
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 const ARENAS: libc::c_int = 2;
 
-/// Caps glibc's arenas unless `MALLOC_ARENA_MAX` says otherwise. Call it first thing in `main`,
-/// before any thread exists; elsewhere (another C library) it does nothing.
-pub fn limit_arenas() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    if std::env::var_os("MALLOC_ARENA_MAX").is_none() {
-        // SAFETY: mallopt only changes a malloc setting; it is called before other threads start.
-        unsafe { libc::mallopt(libc::M_ARENA_MAX, ARENAS) };
+/// mimalloc's option number for committing a whole arena when it is reserved
+/// (`mi_option_arena_eager_commit` in mimalloc.h; libmimalloc-sys names no constant for it).
+const MI_OPTION_ARENA_EAGER_COMMIT: mi::mi_option_t = 4;
+
+/// Sets both allocators up, before `main` and before mimalloc starts (it reserves its first
+/// arena before `main`, with the settings it had then), for every program linked with Watchpost:
+/// - glibc's malloc gets at most two arenas unless `MALLOC_ARENA_MAX` says otherwise;
+/// - mimalloc commits its arenas as they are used, not whole when reserved, unless
+///   `MIMALLOC_ARENA_EAGER_COMMIT` says otherwise: committed whole (its default on Linux), the
+///   pages freed by 24 idle cameras' threads stayed resident and Watchpost took 151 MiB instead
+///   of 71 (docs/performance.md).
+///
+/// It runs from the ELF initialisers with priority 101, ahead of mimalloc's own (which has none),
+/// so it allocates nothing: the environment is read with `getenv`.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[used]
+#[unsafe(link_section = ".init_array.00101")]
+static SET_UP_BEFORE_MAIN: extern "C" fn() = set_up;
+
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+extern "C" fn set_up() {
+    // SAFETY: getenv reads the environment, which nothing writes this early; mallopt and
+    // mi_option_set only change settings (neither is thread-safe: no other thread exists yet).
+    unsafe {
+        if libc::getenv(c"MALLOC_ARENA_MAX".as_ptr()).is_null() {
+            libc::mallopt(libc::M_ARENA_MAX, ARENAS);
+        }
+        if libc::getenv(c"MIMALLOC_ARENA_EAGER_COMMIT".as_ptr()).is_null() {
+            mi::mi_option_set(MI_OPTION_ARENA_EAGER_COMMIT, 0);
+        }
+    }
+}
+
+/// The global allocator of Watchpost's binaries (`#[global_allocator] static ALLOCATOR:
+/// watchpost::heap::Allocator = watchpost::heap::Allocator;` in `main.rs` and in the benchmarks
+/// that run Watchpost in their own process): blocks under [`SMALL_BLOCK_LIMIT`] from mimalloc,
+/// larger ones from glibc's malloc. Which one a block came from follows from its size, which Rust
+/// passes back when it frees or grows it.
+pub struct Allocator;
+
+/// Blocks smaller than this come from mimalloc, the others from glibc's malloc.
+pub const SMALL_BLOCK_LIMIT: usize = 64 * 1024;
+
+/// mimalloc's blocks are aligned to this without being asked.
+const MIMALLOC_NATURAL_ALIGN: usize = 16;
+
+fn is_small(size: usize) -> bool {
+    size < SMALL_BLOCK_LIMIT
+}
+
+// SAFETY: each block is freed or grown by the allocator that made it, told apart by the size Rust
+// hands back (the layout it was made with); a block that changes sides when it grows is copied.
+unsafe impl GlobalAlloc for Allocator {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        if !is_small(layout.size()) {
+            // SAFETY: the caller's layout, as GlobalAlloc requires.
+            return unsafe { System.alloc(layout) };
+        }
+        // SAFETY: mimalloc takes any size and a power-of-two alignment, which a Layout is.
+        unsafe {
+            if layout.align() <= MIMALLOC_NATURAL_ALIGN {
+                mi::mi_malloc(layout.size()) as *mut u8
+            } else {
+                mi::mi_malloc_aligned(layout.size(), layout.align()) as *mut u8
+            }
+        }
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        if !is_small(layout.size()) {
+            // SAFETY: as `alloc`.
+            return unsafe { System.alloc_zeroed(layout) };
+        }
+        // SAFETY: as `alloc`.
+        unsafe {
+            if layout.align() <= MIMALLOC_NATURAL_ALIGN {
+                mi::mi_zalloc(layout.size()) as *mut u8
+            } else {
+                mi::mi_zalloc_aligned(layout.size(), layout.align()) as *mut u8
+            }
+        }
+    }
+
+    unsafe fn dealloc(&self, block: *mut u8, layout: Layout) {
+        if is_small(layout.size()) {
+            // SAFETY: a small block came from mimalloc (`alloc`, `realloc`).
+            unsafe { mi::mi_free(block as *mut c_void) }
+        } else {
+            // SAFETY: a large block came from glibc's malloc through `System`.
+            unsafe { System.dealloc(block, layout) }
+        }
+    }
+
+    unsafe fn realloc(&self, block: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        match (is_small(layout.size()), is_small(new_size)) {
+            // SAFETY: the block is mimalloc's (`dealloc`); the alignment is the one it was made with.
+            (true, true) => unsafe {
+                if layout.align() <= MIMALLOC_NATURAL_ALIGN {
+                    mi::mi_realloc(block as *mut c_void, new_size) as *mut u8
+                } else {
+                    mi::mi_realloc_aligned(block as *mut c_void, new_size, layout.align())
+                        as *mut u8
+                }
+            },
+            // SAFETY: the block is glibc's (`dealloc`).
+            (false, false) => unsafe { System.realloc(block, layout, new_size) },
+            _ => {
+                // SAFETY: GlobalAlloc's caller guarantees new_size with this alignment is a valid
+                // layout; the old block is read before it is freed by the side that made it.
+                unsafe {
+                    let new_layout = Layout::from_size_align_unchecked(new_size, layout.align());
+                    let moved = self.alloc(new_layout);
+                    if !moved.is_null() {
+                        std::ptr::copy_nonoverlapping(block, moved, layout.size().min(new_size));
+                        self.dealloc(block, layout);
+                    }
+                    moved
+                }
+            }
+        }
     }
 }
 
 /// SQLite's memory routines on mimalloc, for `SQLITE_CONFIG_MALLOC` (SQLite keeps a copy).
 pub fn sqlite_mem_methods() -> libsqlite3_sys::sqlite3_mem_methods {
-    use libmimalloc_sys as mi;
-    use std::ffi::{c_int, c_void};
+    use std::ffi::c_int;
 
     // SQLite asks for sizes as ints and never for a negative one; a negative one gets nothing.
     unsafe extern "C" fn allocate(size: c_int) -> *mut c_void {

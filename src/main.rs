@@ -191,8 +191,11 @@ struct ServeArgs {
     demo: bool,
 }
 
+// Small blocks from mimalloc, large ones from glibc's malloc (src/heap.rs says why).
+#[global_allocator]
+static ALLOCATOR: watchpost::heap::Allocator = watchpost::heap::Allocator;
+
 fn main() -> ExitCode {
-    watchpost::heap::limit_arenas();
     let cli = Cli::parse();
     // Logs go to standard error: standard output carries what commands print (a new token).
     let default_filter = match cli.command {
