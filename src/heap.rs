@@ -124,8 +124,7 @@ unsafe impl GlobalAlloc for Allocator {
                 if layout.align() <= MIMALLOC_NATURAL_ALIGN {
                     mi::mi_realloc(block as *mut c_void, new_size) as *mut u8
                 } else {
-                    mi::mi_realloc_aligned(block as *mut c_void, new_size, layout.align())
-                        as *mut u8
+                    mi::mi_realloc_aligned(block as *mut c_void, new_size, layout.align()) as *mut u8
                 }
             },
             // SAFETY: the block is glibc's (`dealloc`).
@@ -195,5 +194,71 @@ pub fn sqlite_mem_methods() -> libsqlite3_sys::sqlite3_mem_methods {
         xInit: Some(start),
         xShutdown: Some(stop),
         pAppData: std::ptr::null_mut(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn in_mimalloc(block: *mut u8) -> bool {
+        // SAFETY: mi_is_in_heap_region only compares the address with mimalloc's regions.
+        unsafe { mi::mi_is_in_heap_region(block as *const c_void) }
+    }
+
+    fn aligned(block: *mut u8, align: usize) -> bool {
+        (block as usize).is_multiple_of(align)
+    }
+
+    #[test]
+    fn small_blocks_come_from_mimalloc_and_large_ones_from_glibc() {
+        for (size, align, mimalloc) in [
+            (24, 8, true),
+            (SMALL_BLOCK_LIMIT - 1, 8, true),
+            (4096, 4096, true),
+            (SMALL_BLOCK_LIMIT, 8, false),
+            (640 * 360 * 3 / 2, 64, false),
+        ] {
+            let layout = Layout::from_size_align(size, align).unwrap();
+            // SAFETY: a non-zero layout; the block is freed with the layout it was made with.
+            unsafe {
+                let block = Allocator.alloc(layout);
+                assert!(!block.is_null() && aligned(block, align), "{size} bytes aligned to {align}");
+                assert_eq!(in_mimalloc(block), mimalloc, "{size} bytes");
+                Allocator.dealloc(block, layout);
+                let zeroed = Allocator.alloc_zeroed(layout);
+                assert!(std::slice::from_raw_parts(zeroed, size).iter().all(|&b| b == 0), "{size} bytes zeroed");
+                assert_eq!(in_mimalloc(zeroed), mimalloc, "{size} bytes zeroed");
+                Allocator.dealloc(zeroed, layout);
+            }
+        }
+    }
+
+    #[test]
+    fn a_block_growing_or_shrinking_across_the_limit_keeps_its_bytes_and_changes_side() {
+        let small = Layout::from_size_align(1000, 32).unwrap();
+        // SAFETY: each block is grown, shrunk and freed with the layout it has at that moment.
+        unsafe {
+            let block = Allocator.alloc(small);
+            for i in 0..1000 {
+                *block.add(i) = (i % 251) as u8;
+            }
+            let grown = Allocator.realloc(block, small, 2 * SMALL_BLOCK_LIMIT);
+            assert!(!in_mimalloc(grown) && aligned(grown, 32));
+            assert!((0..1000).all(|i| *grown.add(i) == (i % 251) as u8));
+            let large = Layout::from_size_align(2 * SMALL_BLOCK_LIMIT, 32).unwrap();
+            let shrunk = Allocator.realloc(grown, large, 500);
+            assert!(in_mimalloc(shrunk) && aligned(shrunk, 32));
+            assert!((0..500).all(|i| *shrunk.add(i) == (i % 251) as u8));
+            Allocator.dealloc(shrunk, Layout::from_size_align(500, 32).unwrap());
+        }
+    }
+
+    #[test]
+    fn mimalloc_commits_arenas_as_used_from_before_main() {
+        if std::env::var_os("MIMALLOC_ARENA_EAGER_COMMIT").is_none() {
+            // SAFETY: mi_option_get only reads a setting.
+            assert_eq!(unsafe { mi::mi_option_get(MI_OPTION_ARENA_EAGER_COMMIT) }, 0);
+        }
     }
 }
