@@ -1,12 +1,15 @@
 //! How the process's memory allocators are set up, each before its first use.
 //!
-//! SQLite allocates with mimalloc ([`sqlite_mem_methods`]): sqlx copies every value of every row
-//! on SQLite's threads and the web workers free them, and with glibc's malloc capped at two arenas
-//! (below) those threads queued for the arenas' locks. With a million events under 50 connections
-//! the web answered about 1,000 requests a second with SQLite on glibc's malloc and about 1,240 on
-//! mimalloc (docs/performance.md). The rest of the process stays on glibc's malloc: with mimalloc
-//! as Rust's allocator too the web answered 1,450 a second, but 24 idle cameras took 307 MiB
-//! resident instead of 67.
+//! Rust's blocks under 64 KiB and all of SQLite's come from mimalloc ([`Allocator`],
+//! [`sqlite_mem_methods`]); larger blocks (frames, tensors, recording buffers) from glibc's malloc.
+//! sqlx copies every value of every row on SQLite's threads and the web workers free them; on
+//! glibc's malloc, capped at two arenas (below), those threads queued for the arenas' locks, where
+//! mimalloc frees a block made on another thread without a lock. With a million events under 50
+//! connections: about 1,000 requests a second on glibc's malloc, about 1,240 with SQLite on
+//! mimalloc, about 1,450 with Rust's small blocks too (docs/performance.md). Frames stay on glibc's
+//! malloc: with every block on mimalloc 24 idle cameras took 307 MiB resident instead of 67; split
+//! by size, 74. mimalloc commits its arenas as they are used (`SET_UP_BEFORE_MAIN`): committed
+//! whole, as it does on Linux by default, 151.
 //!
 //! glibc's malloc gives a thread that finds the heap busy an arena of its own, up to eight per
 //! core, and keeps what is freed in each arena for that arena's next use. Watchpost's buffers are
@@ -26,6 +29,7 @@ const ARENAS: libc::c_int = 2;
 
 /// mimalloc's option number for committing a whole arena when it is reserved
 /// (`mi_option_arena_eager_commit` in mimalloc.h; libmimalloc-sys names no constant for it).
+#[cfg(target_os = "linux")]
 const MI_OPTION_ARENA_EAGER_COMMIT: mi::mi_option_t = 4;
 
 /// Sets both allocators up, before `main` and before mimalloc starts (it reserves its first
@@ -34,20 +38,22 @@ const MI_OPTION_ARENA_EAGER_COMMIT: mi::mi_option_t = 4;
 /// - mimalloc commits its arenas as they are used, not whole when reserved, unless
 ///   `MIMALLOC_ARENA_EAGER_COMMIT` says otherwise: committed whole (its default on Linux), the
 ///   pages freed by 24 idle cameras' threads stayed resident and Watchpost took 151 MiB instead
-///   of 71 (docs/performance.md).
+///   of 74 (docs/performance.md).
 ///
 /// It runs from the ELF initialisers with priority 101, ahead of mimalloc's own (which has none),
-/// so it allocates nothing: the environment is read with `getenv`.
-#[cfg(all(target_os = "linux", target_env = "gnu"))]
+/// so it allocates nothing: the environment is read with `getenv`. (ELF initialisers are Linux's;
+/// the arena cap is glibc's.)
+#[cfg(target_os = "linux")]
 #[used]
 #[unsafe(link_section = ".init_array.00101")]
 static SET_UP_BEFORE_MAIN: extern "C" fn() = set_up;
 
-#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[cfg(target_os = "linux")]
 extern "C" fn set_up() {
     // SAFETY: getenv reads the environment, which nothing writes this early; mallopt and
     // mi_option_set only change settings (neither is thread-safe: no other thread exists yet).
     unsafe {
+        #[cfg(target_env = "gnu")]
         if libc::getenv(c"MALLOC_ARENA_MAX".as_ptr()).is_null() {
             libc::mallopt(libc::M_ARENA_MAX, ARENAS);
         }
@@ -254,6 +260,7 @@ mod tests {
         }
     }
 
+    #[cfg(target_os = "linux")]
     #[test]
     fn mimalloc_commits_arenas_as_used_from_before_main() {
         if std::env::var_os("MIMALLOC_ARENA_EAGER_COMMIT").is_none() {
