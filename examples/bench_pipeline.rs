@@ -65,12 +65,12 @@ fn clip_of(id: usize, busy: usize, person: &std::path::Path, still: &std::path::
     if id < busy { person.to_path_buf() } else { still.to_path_buf() }
 }
 
-// The process allocates as Watchpost's own binary does (src/main.rs, src/heap.rs).
+// The process allocates as Watchpost's own binary does (src/main.rs, src/heap.rs);
+// `MALLOC_ARENA_MAX=16` (glibc's default here) measures without glibc's arena cap.
 #[global_allocator]
 static ALLOCATOR: watchpost::heap::Allocator = watchpost::heap::Allocator;
 
 fn main() -> anyhow::Result<()> {
-    // As `watchpost` itself does; `MALLOC_ARENA_MAX=16` (glibc's default here) measures without it.
     let mut args = std::env::args().skip(1);
     let cameras: usize = args.next().map(|s| s.parse()).transpose()?.unwrap_or(2);
     let seconds: u64 = args.next().map(|s| s.parse()).transpose()?.unwrap_or(30);

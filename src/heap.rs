@@ -73,9 +73,6 @@ pub struct Allocator;
 /// Blocks smaller than this come from mimalloc, the others from glibc's malloc.
 pub const SMALL_BLOCK_LIMIT: usize = 64 * 1024;
 
-/// mimalloc's blocks are aligned to this without being asked.
-const MIMALLOC_NATURAL_ALIGN: usize = 16;
-
 fn is_small(size: usize) -> bool {
     size < SMALL_BLOCK_LIMIT
 }
@@ -88,14 +85,9 @@ unsafe impl GlobalAlloc for Allocator {
             // SAFETY: the caller's layout, as GlobalAlloc requires.
             return unsafe { System.alloc(layout) };
         }
-        // SAFETY: mimalloc takes any size and a power-of-two alignment, which a Layout is.
-        unsafe {
-            if layout.align() <= MIMALLOC_NATURAL_ALIGN {
-                mi::mi_malloc(layout.size()) as *mut u8
-            } else {
-                mi::mi_malloc_aligned(layout.size(), layout.align()) as *mut u8
-            }
-        }
+        // SAFETY: mimalloc takes any size and a power-of-two alignment, which a Layout is (its
+        // aligned calls take the plain path when the alignment allows).
+        unsafe { mi::mi_malloc_aligned(layout.size(), layout.align()) as *mut u8 }
     }
 
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
@@ -104,13 +96,7 @@ unsafe impl GlobalAlloc for Allocator {
             return unsafe { System.alloc_zeroed(layout) };
         }
         // SAFETY: as `alloc`.
-        unsafe {
-            if layout.align() <= MIMALLOC_NATURAL_ALIGN {
-                mi::mi_zalloc(layout.size()) as *mut u8
-            } else {
-                mi::mi_zalloc_aligned(layout.size(), layout.align()) as *mut u8
-            }
-        }
+        unsafe { mi::mi_zalloc_aligned(layout.size(), layout.align()) as *mut u8 }
     }
 
     unsafe fn dealloc(&self, block: *mut u8, layout: Layout) {
@@ -127,11 +113,7 @@ unsafe impl GlobalAlloc for Allocator {
         match (is_small(layout.size()), is_small(new_size)) {
             // SAFETY: the block is mimalloc's (`dealloc`); the alignment is the one it was made with.
             (true, true) => unsafe {
-                if layout.align() <= MIMALLOC_NATURAL_ALIGN {
-                    mi::mi_realloc(block as *mut c_void, new_size) as *mut u8
-                } else {
-                    mi::mi_realloc_aligned(block as *mut c_void, new_size, layout.align()) as *mut u8
-                }
+                mi::mi_realloc_aligned(block as *mut c_void, new_size, layout.align()) as *mut u8
             },
             // SAFETY: the block is glibc's (`dealloc`).
             (false, false) => unsafe { System.realloc(block, layout, new_size) },
@@ -220,6 +202,7 @@ mod tests {
     fn small_blocks_come_from_mimalloc_and_large_ones_from_glibc() {
         for (size, align, mimalloc) in [
             (24, 8, true),
+            (8, 16, true),
             (SMALL_BLOCK_LIMIT - 1, 8, true),
             (4096, 4096, true),
             (SMALL_BLOCK_LIMIT, 8, false),
