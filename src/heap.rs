@@ -8,8 +8,8 @@
 //! connections: about 1,000 requests a second on glibc's malloc, about 1,240 with SQLite on
 //! mimalloc, and about 15 % more again with Rust's small blocks too (docs/performance.md). Frames
 //! stay on glibc's malloc: with every block on mimalloc 24 idle cameras took 307 MiB resident
-//! instead of 67; split by size, 74. mimalloc commits its arenas as they are used (`SET_UP_BEFORE_MAIN`): committed
-//! whole, as it does on Linux by default, 151.
+//! instead of 67; split by size, 74. mimalloc commits its arenas as they are used
+//! (`SET_UP_BEFORE_MAIN`): committed whole, as it does on Linux by default, 151.
 //!
 //! glibc's malloc gives a thread that finds the heap busy an arena of its own, up to eight per
 //! core, and keeps what is freed in each arena for that arena's next use. Watchpost's buffers are
