@@ -337,16 +337,17 @@ async fn postgres_migrates_and_round_trips() {
     round_trip(&db, &camera_id).await;
 }
 
-/// PostgreSQL's search for a word that is neither common nor rare reads its matches from the index
-/// range by range below the newest rows it walked (`Db::search_candidates`): every match comes
-/// back, newest first, also when the first range holds too few and the next reaches the first
-/// event. A database of its own, so ids and rows agree as in a real one.
+/// PostgreSQL's search reads each word's events newest first off its own index
+/// (`search_terms`, `search_term_events`, kept by a trigger): a word finds every term it begins,
+/// an event holding two of them once, newest first and paged with `before`; a changed description
+/// and a deleted event leave it; events stored before the migration are found after it. A database
+/// of its own, so the counts are this test's alone.
 #[tokio::test]
-async fn postgres_search_reads_a_word_from_the_index_range_by_range() {
+async fn postgres_search_reads_each_words_events_newest_first() {
     use sea_orm::ConnectionTrait;
     let admin = match sea_orm::Database::connect(POSTGRES_URL).await {
         Ok(admin) => admin,
-        Err(err) => return skip_without_postgres("postgres_search_reads_a_word_from_the_index_range_by_range", err),
+        Err(err) => return skip_without_postgres("postgres_search_reads_each_words_events_newest_first", err),
     };
     // Named as tests/common's `test_database` names its own, whose sweep drops it if this test
     // fails before its end.
@@ -354,34 +355,85 @@ async fn postgres_search_reads_a_word_from_the_index_range_by_range() {
     admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")).await.unwrap();
     admin.execute_unprepared(&format!("CREATE DATABASE \"{name}\"")).await.unwrap();
     let (server, _) = POSTGRES_URL.rsplit_once('/').unwrap();
-    let db = Db::connect(&format!("{server}/{name}")).await.unwrap();
+    let url = format!("{server}/{name}");
+    let db = Db::connect(&url).await.unwrap();
+    let describe = |text: &str| Description {
+        title: None,
+        text: text.into(),
+        threat_level: None,
+        by: "rules".into(),
+        took_ms: None,
+    };
 
-    // 8,000 events: the word in every 30th of the first 6,000 and every 10th of the newest 2,000.
-    // The walk of the newest 2,000 finds 200 (1 in 10), so the 300 still wanted should lie in the
-    // 4,500 ids below; they hold 150 (1 in 30), and the next range reaches the first event.
-    let mut expected = Vec::new();
-    for n in 1..=8_000i64 {
+    // 1,500 events: "canoe" in every 3rd, "canon" in every 5th, both in every 15th.
+    let (mut canoes, mut either) = (Vec::new(), Vec::new());
+    for n in 1..=1_500i64 {
         let id = db
             .insert_event(&plain_event("yard", watchpost::model::EventKind::Motion, 1_780_000_000_000 + n * 1000))
             .await
             .unwrap();
-        if n % if n > 6_000 { 10 } else { 30 } == 0 {
-            let text = "A canoe on the trailer.".to_string();
-            let description = Description { title: None, text, threat_level: None, by: "rules".into(), took_ms: None };
-            db.set_event_description(id, &description).await.unwrap();
-            expected.push(id);
+        let text = match (n % 3 == 0, n % 5 == 0) {
+            (true, true) => "A canoe and a canon.",
+            (true, false) => "A canoe on the trailer.",
+            (false, true) => "A canon on the lawn.",
+            (false, false) => continue,
+        };
+        db.set_event_description(id, &describe(text)).await.unwrap();
+        either.push(id);
+        if n % 3 == 0 {
+            canoes.push(id);
         }
     }
-    expected.reverse();
-    let search = EventFilter { query: Some("canoe".into()), limit: 500, ..Default::default() };
-    let found: Vec<i64> = db.list_events(&search).await.unwrap().iter().map(|e| e.id).collect();
-    assert_eq!(found.len(), 400);
-    assert_eq!(found, expected, "every match, newest first");
-    let older = EventFilter { before: Some(expected[249]), ..search };
-    let found: Vec<i64> = db.list_events(&older).await.unwrap().iter().map(|e| e.id).collect();
-    assert_eq!(found, expected[250..], "paged with `before`");
+    either.reverse();
+    canoes.reverse();
+    let search = |q: &str, before: Option<i64>| {
+        let filter = EventFilter { query: Some(q.into()), before, limit: 500, ..Default::default() };
+        let db = &db;
+        async move { db.list_events(&filter).await.unwrap().iter().map(|e| e.id).collect::<Vec<i64>>() }
+    };
+    assert_eq!(either.len(), 700);
+    assert_eq!(search("cano", None).await, either[..500], "both terms, each event once, the newest 500");
+    assert_eq!(search("cano", Some(either[499])).await, either[500..], "paged with `before`");
+    assert_eq!(search("canoe", None).await, canoes[..500], "a whole word finds only its term");
+    assert_eq!(search("kayak canoe", None).await, canoes[..500], "any of the words");
+    assert_eq!(search("canoes", None).await, Vec::<i64>::new(), "words match as prefixes, not the other way");
 
+    // A description that changes takes its old words with it; a deleted event leaves search.
+    db.set_event_description(canoes[0], &describe("A kayak on the trailer.")).await.unwrap();
+    assert_eq!(search("kayak", None).await, [canoes[0]]);
+    assert_eq!(search("canoe", None).await[0], canoes[1]);
+    assert_eq!(db.delete_events(&[canoes[0]]).await.unwrap(), 1);
+    assert_eq!(search("kayak", None).await, Vec::<i64>::new());
+    let conn = sea_orm::Database::connect(&url).await.unwrap();
+    let kayaks = conn
+        .query_one_raw(sea_orm::Statement::from_string(
+            sea_orm::DatabaseBackend::Postgres,
+            "SELECT count(*) FROM search_term_events WHERE term = 'kayak'",
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(kayaks.try_get_by_index::<i64>(0).unwrap(), 0, "the deleted event's words are gone");
     db.close().await;
+
+    // A database from before the migration (its search in a GIN index, its events with no rows
+    // in the new tables): the migration lists their words.
+    for statement in [
+        "DROP TRIGGER events_search_terms ON events",
+        "DROP TABLE search_term_events, search_terms",
+        "ALTER TABLE events ADD COLUMN search_vector tsvector GENERATED ALWAYS AS \
+         (to_tsvector('simple', coalesce(search_text, ''))) STORED",
+        "DELETE FROM seaql_migrations WHERE version = 'm20261205_000018_search_terms'",
+    ] {
+        conn.execute_unprepared(statement).await.unwrap();
+    }
+    conn.close().await.unwrap();
+    let db = Db::connect(&url).await.unwrap();
+    let filter = EventFilter { query: Some("cano".into()), limit: 500, ..Default::default() };
+    let found: Vec<i64> = db.list_events(&filter).await.unwrap().iter().map(|e| e.id).collect();
+    assert_eq!(found, either[1..501], "found after the migration");
+    db.close().await;
+
     admin.execute_unprepared(&format!("DROP DATABASE \"{name}\" WITH (FORCE)")).await.unwrap();
 }
 

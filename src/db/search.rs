@@ -1,8 +1,7 @@
 //! Event descriptions and text search over events: SQLite FTS5 (`events_fts`, kept by triggers,
-//! with prefix indexes) or PostgreSQL full text (a GIN index on the stored `search_vector`) find
-//! the events matching any word, newest first (from SQLite's index; on PostgreSQL by walking the
-//! newest rows or from the index, whichever it judges cheaper), within the other filters; the
-//! newest 500 matches are then ranked by how many of the words they hold.
+//! with prefix indexes) or PostgreSQL's word lists (`search_terms` and `search_term_events`, kept
+//! by a trigger) find the newest events matching any word, newest first, within the other
+//! filters; the newest 500 matches are then ranked by how many of the words they hold.
 
 use super::entities::event;
 use super::{Db, EventFilter, SearchedText};
@@ -12,7 +11,6 @@ use sea_orm::sea_query::Expr;
 use sea_orm::sea_query::SimpleExpr;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Statement,
-    TransactionTrait,
 };
 
 /// The text search reads, from an event's own columns and its camera's name. Events keep what
@@ -101,25 +99,28 @@ impl Db {
 }
 
 /// The condition "matches any of `words`", for the backend's index: a sub-query on `events_fts`
-/// (SQLite FTS5) or `@@` on the stored `search_vector` the GIN index covers (PostgreSQL). Each word
-/// is a prefix, and none of the user's text reaches the query syntax unquoted.
+/// (SQLite FTS5) or on `search_term_events` (PostgreSQL). Each word is a prefix, and none of the
+/// user's text reaches the query syntax unquoted.
 pub(super) fn matches_any(backend: DatabaseBackend, words: &[String]) -> SimpleExpr {
     match backend {
         DatabaseBackend::Sqlite => Expr::cust_with_values(
             "events.id IN (SELECT rowid FROM events_fts WHERE events_fts MATCH ?)",
             [fts_query(words, usize::MAX)],
         ),
-        _ => Expr::cust_with_values("search_vector @@ to_tsquery('simple', $1)", [tsquery(words)]),
+        _ => {
+            let mut values = Vec::new();
+            let terms = term_ranges("term", words, &mut values);
+            Expr::cust_with_values(
+                format!("events.id IN (SELECT event_id FROM search_term_events WHERE {terms})"),
+                values,
+            )
+        }
     }
 }
 
 /// FTS5's "any of these word prefixes", each word cut to its first `chars` characters and quoted.
 fn fts_query(words: &[String], chars: usize) -> String {
     words.iter().map(|w| format!("\"{}\"*", w.chars().take(chars).collect::<String>())).collect::<Vec<_>>().join(" OR ")
-}
-
-fn tsquery(words: &[String]) -> String {
-    words.iter().map(|w| format!("{w}:*")).collect::<Vec<_>>().join(" | ")
 }
 
 /// Characters of a word SQLite's index looks up as one term (its longest prefix index).
@@ -131,111 +132,64 @@ pub(super) fn candidates_need_narrowing(backend: DatabaseBackend, words: &[Strin
     backend == DatabaseBackend::Sqlite && words.iter().any(|w| w.chars().count() > INDEXED_PREFIX)
 }
 
-/// Rows of the newest events PostgreSQL reads first for a search, before it judges whether
-/// reading on, newest first, or asking the index for every older match costs less.
-const FIRST_WALK: u64 = 2_000;
-/// The most rows one further walk reads.
-const WALK_MAX: u64 = 16_000;
-
 impl Db {
-    /// PostgreSQL: the ids of the newest `count` events below `below` (all when `None`) that
-    /// match any of `words`, newest first. (SQLite reads them from its index alone, newest first,
-    /// so that a common word costs no more than a rare one: [`SQLITE_CANDIDATES`]; a word longer
-    /// than 8 characters is looked up by its first 8, as a prefix index answers those without
-    /// reading every match; see [`candidates_need_narrowing`].)
+    /// PostgreSQL: the ids of the newest `count` events below `below` (all when `None`) holding
+    /// a term that begins with any of `words`, newest first. (SQLite reads them from its FTS5
+    /// index alone, newest first: [`SQLITE_CANDIDATES`]; a word longer than 8 characters is looked
+    /// up by its first 8, as a prefix index answers those without reading every match; see
+    /// [`candidates_need_narrowing`].)
     ///
-    /// PostgreSQL's GIN index cannot give its matches in order: the planner either walks the
-    /// events newest first, testing each (fast for a common word, every row for a word no event
-    /// holds), or reads every match from the index and sorts them (fast for a rare word, every
-    /// row for a common one), and it guesses poorly which. So this walks the newest 2,000 rows
-    /// first and, from how many matched, estimates the rows a further walk needs against the
-    /// matches left to read from the index, and takes the cheaper: walking on, or the index for
-    /// the rest.
+    /// The terms a word begins are one range of `search_terms` (the "C" collation orders by code
+    /// point); for each, the newest `count` of its events below `below` are read backwards off
+    /// `search_term_events`' primary key (term, event id), and of all those the newest `count`
+    /// are kept. So a common word and a rare one cost alike: at most `count` index entries per term,
+    /// never every match (a GIN index, which held the terms before, gives its matches in no order).
     async fn search_candidates(&self, words: &[String], below: Option<i64>, count: u64) -> Result<Vec<i64>> {
-        let backend = self.conn.get_database_backend();
-        let below = below.unwrap_or(i64::MAX);
-        let query = tsquery(words);
-        let count = count as usize;
-        let mut found: Vec<i64> = Vec::new();
-        let (mut below, mut walk, mut walked) = (below, FIRST_WALK, 0u64);
-        let rows_to_walk = loop {
-            // The matches among the next `walk` rows, and the oldest row read (to go on below it).
-            let rows = self
-                .conn
-                .query_all_raw(Statement::from_sql_and_values(
-                    backend,
-                    "WITH newest AS (SELECT id, search_vector @@ to_tsquery('simple', $1) AS hit FROM events \
-                     WHERE id < $2 ORDER BY id DESC LIMIT $3) \
-                     SELECT id, hit FROM newest WHERE hit OR id = (SELECT min(id) FROM newest) ORDER BY id DESC",
-                    [query.clone().into(), below.into(), (walk as i64).into()],
-                ))
-                .await?;
-            let mut oldest = None;
-            for row in &rows {
-                let (id, hit): (i64, bool) = (row.try_get_by_index(0)?, row.try_get_by_index(1)?);
-                if hit {
-                    found.push(id);
-                }
-                oldest = Some(id);
-            }
-            let Some(oldest) = oldest else { return Ok(found) };
-            if found.len() >= count {
-                found.truncate(count);
-                return Ok(found);
-            }
-            (below, walked) = (oldest, walked + walk);
-            let rate = found.len() as f64 / walked as f64;
-            let rows_to_walk = (count - found.len()) as f64 / rate;
-            // Ids are about as many as the rows below them (deleted events make this high).
-            let matches_in_index = rate * below as f64;
-            if rows_to_walk > matches_in_index {
-                break rows_to_walk;
-            }
-            walk = ((rows_to_walk * 1.25).ceil() as u64).clamp(FIRST_WALK, WALK_MAX);
-        };
-        // From the index, range by range: the ids just below that should hold the matches still
-        // wanted at the rate the walk found (half as many rows again), four times wider while a
-        // range holds too few. PostgreSQL visits a table page for every match its GIN index gives
-        // (GIN has no index-only scan): asked for every match below, a word in 1 event in 128 of
-        // a million visited 7,815 pages; with index scans off for the query it ANDs the primary
-        // key's bitmap of the range with the index's and visits only the range's matches (563).
-        // A range reaching the first event is asked without a floor: `id + 0`, an order the
-        // primary key cannot give, makes the planner read the GIN index instead of walking rows
-        // (a word the walk never met has few matches: its rows to walk are infinite, and the
-        // span, saturated to `i64::MAX`, reaches the first event at once).
-        let mut span = (rows_to_walk * 1.5).ceil() as i64;
-        loop {
-            let wanted = ((count - found.len()) as i64).into();
-            let rows = if span >= below {
-                self.conn
-                    .query_all_raw(Statement::from_sql_and_values(
-                        backend,
-                        "SELECT id FROM events WHERE search_vector @@ to_tsquery('simple', $1) AND id < $2 \
-                         ORDER BY id + 0 DESC LIMIT $3",
-                        [query.clone().into(), below.into(), wanted],
-                    ))
-                    .await?
-            } else {
-                let txn = self.conn.begin().await?;
-                txn.execute_unprepared("SET LOCAL enable_indexscan = off").await?;
-                let rows = txn
-                    .query_all_raw(Statement::from_sql_and_values(
-                        backend,
-                        "SELECT id FROM events WHERE search_vector @@ to_tsquery('simple', $1) AND id < $2 \
-                         AND id >= $3 ORDER BY id + 0 DESC LIMIT $4",
-                        [query.clone().into(), below.into(), (below - span).into(), wanted],
-                    ))
-                    .await?;
-                txn.commit().await?;
-                rows
-            };
-            found.extend(ids_of(&rows)?);
-            if found.len() >= count || span >= below {
-                return Ok(found);
-            }
-            (below, span) = (below - span, span.saturating_mul(4));
+        let mut values: Vec<sea_orm::Value> = vec![below.unwrap_or(i64::MAX).into(), (count as i64).into()];
+        let terms = term_ranges("t.term", words, &mut values);
+        let rows = self
+            .conn
+            .query_all_raw(Statement::from_sql_and_values(
+                self.conn.get_database_backend(),
+                format!(
+                    "SELECT DISTINCT m.event_id FROM search_terms t CROSS JOIN LATERAL \
+                     (SELECT e.event_id FROM search_term_events e WHERE e.term = t.term AND e.event_id < $1 \
+                     ORDER BY e.event_id DESC LIMIT $2) m WHERE {terms} ORDER BY m.event_id DESC LIMIT $2"
+                ),
+                values,
+            ))
+            .await?;
+        ids_of(&rows)
+    }
+}
+
+/// PostgreSQL's condition "`column` begins with one of `words`", as ranges of the "C" collation
+/// (`column >= word AND column < end`, the end from [`prefix_end`]) a primary key answers; the
+/// words are appended to `values` and named by their places in it (`$n`).
+fn term_ranges(column: &str, words: &[String], values: &mut Vec<sea_orm::Value>) -> String {
+    let mut ranges = Vec::new();
+    for word in words {
+        values.push(word.clone().into());
+        values.push(prefix_end(word).into());
+        ranges.push(format!("({column} >= ${} AND {column} < ${})", values.len() - 1, values.len()));
+    }
+    format!("({})", ranges.join(" OR "))
+}
+
+/// The first string after every string that begins with `prefix`, in code point order (the "C"
+/// collation's, for UTF-8): the prefix with its last character raised by one (a character with
+/// none above it is dropped and the one before raised). A prefix of only such characters has no
+/// end; "\u{10FFFF}" repeated one more time than it has characters stands in (search words are
+/// letters and digits, never that).
+fn prefix_end(prefix: &str) -> String {
+    let mut end: Vec<char> = prefix.chars().collect();
+    while let Some(last) = end.pop() {
+        if let Some(next) = (u32::from(last) + 1..=u32::from(char::MAX)).find_map(char::from_u32) {
+            end.push(next);
+            return end.into_iter().collect();
         }
     }
+    std::iter::repeat_n(char::MAX, prefix.chars().count() + 1).collect()
 }
 
 /// One batch of a search's candidates: the texts of those that pass the other filters, newest
@@ -255,7 +209,7 @@ impl Db {
     /// row from SQLite's thread to the caller's, and 500 ids and then their 500 texts took twice
     /// the hand-offs, and a statement with 500 parameters to parse (docs/performance.md). The
     /// candidates are counted only when fewer than `count` passed. PostgreSQL reads the ids
-    /// first (its search judges between walking and the index), then their texts.
+    /// first, then their texts.
     pub(super) async fn search_batch(
         &self,
         filter: &EventFilter,
@@ -370,6 +324,29 @@ mod tests {
         assert_eq!(rank("a red kayak", Some("A red kayak.")), 0);
         // Any case in the text; a word longer than the text's is not in it.
         assert_eq!(rank("WHITE-VANS", Some("Whit")), 2);
+    }
+
+    #[test]
+    fn a_prefix_ends_where_the_strings_beginning_with_it_do() {
+        assert_eq!(prefix_end("kayak"), "kayal");
+        assert_eq!(prefix_end("caf\u{e9}"), "caf\u{ea}");
+        // No character between the last before the surrogates and the first after them.
+        assert_eq!(prefix_end("a\u{d7ff}"), "a\u{e000}");
+        assert_eq!(prefix_end("ab\u{10ffff}"), "ac");
+        assert_eq!(prefix_end("\u{10ffff}"), "\u{10ffff}\u{10ffff}");
+        let mut sorted = ["kayak", "kayal", "kayaks", "kayak\u{10ffff}", "kayaj\u{10ffff}"];
+        sorted.sort();
+        let within: Vec<_> = sorted.iter().filter(|t| **t >= "kayak" && **t < prefix_end("kayak").as_str()).collect();
+        assert_eq!(within, [&"kayak", &"kayaks", &"kayak\u{10ffff}"]);
+    }
+
+    #[test]
+    fn term_ranges_name_each_word_and_its_end_by_place() {
+        let mut values = vec![sea_orm::Value::from(7i64)];
+        let sql = term_ranges("t.term", &search_words("van Kayak"), &mut values);
+        assert_eq!(sql, "((t.term >= $2 AND t.term < $3) OR (t.term >= $4 AND t.term < $5))");
+        let words: Vec<sea_orm::Value> = ["van", "vao", "kayak", "kayal"].map(sea_orm::Value::from).into();
+        assert_eq!(values[1..], words[..]);
     }
 
     #[test]
