@@ -1428,14 +1428,16 @@ impl MigrationTrait for SearchTerms {
                 .to_string(),
             format!(
                 "CREATE OR REPLACE FUNCTION events_search_terms() RETURNS trigger LANGUAGE plpgsql AS $$ \
+                 DECLARE new_terms text[]; \
                  BEGIN \
                    IF TG_OP = 'UPDATE' AND OLD.search_text IS NOT DISTINCT FROM NEW.search_text THEN RETURN NULL; END IF; \
                    IF TG_OP <> 'INSERT' THEN \
                      DELETE FROM search_term_events WHERE event_id = OLD.id AND term = ANY({old}); \
                    END IF; \
                    IF TG_OP <> 'DELETE' THEN \
-                     INSERT INTO search_terms (term) SELECT unnest({new}) ON CONFLICT DO NOTHING; \
-                     INSERT INTO search_term_events (term, event_id) SELECT unnest({new}), NEW.id ON CONFLICT DO NOTHING; \
+                     new_terms := {new}; \
+                     INSERT INTO search_terms (term) SELECT unnest(new_terms) ON CONFLICT DO NOTHING; \
+                     INSERT INTO search_term_events (term, event_id) SELECT unnest(new_terms), NEW.id ON CONFLICT DO NOTHING; \
                    END IF; \
                    RETURN NULL; \
                  END $$",
