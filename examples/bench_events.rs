@@ -11,7 +11,7 @@
 //! (8 cameras; people, cars, dogs and cats; descriptions from a small vocabulary, one in a hundred
 //! mentioning a kayak; one in ten alerted), then copied in SQL into EVENTS events one every 31.5 s
 //! over a year, ids in time order, the search index kept by the database as for any insert. Then
-//! Watchpost serves it and CONNECTIONS clients, each on a kept-alive connection, ask in turn for
+//! Watchpost serves it and CONNECTIONS clients, each on a kept-alive connection with an API token of its own, ask in turn for
 //! the pages and API calls a user's browsing makes (each first timed alone, the median of 5) (the first page, filters by camera, label,
 //! severity, alerts only, a day, a search with a common, a rare and an absent word, a page far back) for
 //! SECONDS. Every answer must be 200; each request's time to the whole body is kept, and the
@@ -188,7 +188,7 @@ fn main() -> anyhow::Result<()> {
 
     // The server: Watchpost on its own runtime (two workers, as on this 2-core machine).
     let server = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
-    let (app, token) = server.block_on(async {
+    let (app, tokens) = server.block_on(async {
         let url = if postgres {
             new_postgres_database().await?
         } else {
@@ -223,8 +223,12 @@ fn main() -> anyhow::Result<()> {
         .await?;
         let admin =
             app.state.auth.create_user("admin", watchpost::model::Role::Admin, "benchmark password", &[]).await?;
-        let token = app.state.auth.create_token(admin, "bench", None).await?.jwt;
-        anyhow::Ok((app, token))
+        // One API token per client, as each user's browser or script has its own sign-in.
+        let mut tokens = Vec::new();
+        for client in 0..connection_counts.iter().copied().max().unwrap_or(1) {
+            tokens.push(app.state.auth.create_token(admin, &format!("bench {client}"), None).await?.jwt);
+        }
+        anyhow::Ok((app, tokens))
     })?;
     let base = format!("http://{}", app.addr);
 
@@ -256,7 +260,7 @@ fn main() -> anyhow::Result<()> {
             let mut runs = Vec::new();
             for _ in 0..6 {
                 let sent = Instant::now();
-                let answer = client.get(format!("{base}{path}")).bearer_auth(&token).send().await?;
+                let answer = client.get(format!("{base}{path}")).bearer_auth(&tokens[0]).send().await?;
                 anyhow::ensure!(answer.status() == 200, "{path} answered {}", answer.status());
                 answer.bytes().await?;
                 runs.push(sent.elapsed());
@@ -268,7 +272,7 @@ fn main() -> anyhow::Result<()> {
         anyhow::Ok(alone)
     })?;
     for connections in connection_counts {
-        load(&clients, &requests, &alone, &base, &token, connections, seconds)?;
+        load(&clients, &requests, &alone, &base, &tokens, connections, seconds)?;
     }
     println!("  goal: p99 < 50 ms for pages and API, no error");
     server.block_on(app.shutdown());
@@ -281,7 +285,7 @@ fn load(
     requests: &[(&'static str, String)],
     alone: &[Duration],
     base: &str,
-    token: &str,
+    tokens: &[String],
     connections: usize,
     seconds: u64,
 ) -> anyhow::Result<()> {
@@ -297,7 +301,7 @@ fn load(
         let mut tasks = Vec::new();
         for c in 0..connections {
             let (requests, times, errors, base, token) =
-                (requests.clone(), times.clone(), errors.clone(), base.to_string(), token.to_string());
+                (requests.clone(), times.clone(), errors.clone(), base.to_string(), tokens[c].clone());
             tasks.push(tokio::spawn(async move {
                 let client = reqwest::Client::builder().pool_max_idle_per_host(1).build().expect("client");
                 let mut turn = c;

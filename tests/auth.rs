@@ -448,9 +448,10 @@ async fn the_user_and_token_commands_set_up_a_headless_install() {
     // The commands use the database the server will use (SQLite in the data directory, or the
     // test's PostgreSQL database).
     let database = test_database(data.path()).await;
+    let data_dir = data.path().to_path_buf();
     let watchpost = |args: &[&str], password: Option<&str>| {
         let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_watchpost"));
-        command.args(args).arg("--data-dir").arg(data.path()).env_remove("WATCHPOST_CONFIG");
+        command.args(args).arg("--data-dir").arg(&data_dir).env_remove("WATCHPOST_CONFIG");
         if let Some(url) = &database {
             command.env("WATCHPOST__STORAGE__DATABASE_URL", url);
         }
@@ -486,6 +487,21 @@ async fn the_user_and_token_commands_set_up_a_headless_install() {
     let app = TestApp::start_in("", data).await;
     let response = app.anonymous.get(app.url("/api/cameras")).bearer_auth(&token).send().await.unwrap();
     assert_eq!(response.status(), 200);
+
+    // Revoked by the command while the server runs: the server remembers a token it checked for
+    // a second at most, so it refuses the token within that (3 s allowed for a busy machine).
+    let id = listed.split_whitespace().next().unwrap().to_string();
+    let (ok, stdout, stderr) = watchpost(&["token", "revoke", &id], None);
+    assert!(ok && stdout.contains("revoked"), "{stdout} {stderr}");
+    let revoked = std::time::Instant::now();
+    let status = loop {
+        let status = call_api(&app, &token).await.0;
+        if status != 200 || revoked.elapsed() > std::time::Duration::from_secs(3) {
+            break status;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    assert_eq!(status, 401, "still accepted {:?} after the command revoked it", revoked.elapsed());
     app.shutdown().await;
 }
 

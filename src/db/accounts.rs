@@ -44,6 +44,14 @@ async fn only_admin_check(txn: &sea_orm::DatabaseTransaction, id: i64) -> Result
 }
 
 impl Db {
+    /// Runs a change to users, sessions or tokens, then forgets the sign-ins read lately
+    /// (`sign_ins`), whether the change was written or not.
+    async fn changing_sign_ins<T>(&self, change: impl std::future::Future<Output = Result<T>>) -> Result<T> {
+        let result = change.await;
+        self.sign_ins.forget_all();
+        result
+    }
+
     pub async fn count_users(&self) -> Result<u64> {
         Ok(user::Entity::find().count(&self.conn).await?)
     }
@@ -79,13 +87,16 @@ impl Db {
     }
 
     pub async fn set_user_password(&self, id: i64, password_hash: &str, now_ms: i64) -> Result<()> {
-        user::Entity::update_many()
-            .col_expr(user::Column::PasswordHash, Expr::value(password_hash))
-            .col_expr(user::Column::PasswordChangedMs, Expr::value(now_ms))
-            .filter(user::Column::Id.eq(id))
-            .exec(&self.conn)
-            .await?;
-        Ok(())
+        self.changing_sign_ins(async {
+            user::Entity::update_many()
+                .col_expr(user::Column::PasswordHash, Expr::value(password_hash))
+                .col_expr(user::Column::PasswordChangedMs, Expr::value(now_ms))
+                .filter(user::Column::Id.eq(id))
+                .exec(&self.conn)
+                .await?;
+            Ok(())
+        })
+        .await
     }
 
     /// Changes what an admin can change about a user (role, camera limits, disabled) in one
@@ -100,58 +111,67 @@ impl Db {
         disabled: bool,
         now_ms: i64,
     ) -> Result<()> {
-        let txn = self.conn.begin().await?;
-        let before = user::Entity::find_by_id(id)
-            .one(&txn)
-            .await?
-            .ok_or_else(|| Error::not_found(format!("There is no user {id}.")))?;
-        if before.role == Role::Admin && !before.disabled && (role != Role::Admin || disabled) {
-            only_admin_check(&txn, id).await?;
-        }
-        user::Entity::update_many()
-            .col_expr(user::Column::Role, Expr::value(role))
-            .col_expr(user::Column::Cameras, Expr::value(super::json(&cameras)))
-            .col_expr(user::Column::Disabled, Expr::value(disabled))
-            .filter(user::Column::Id.eq(id))
-            .exec(&txn)
-            .await?;
-        if disabled && !before.disabled {
-            session::Entity::delete_many().filter(session::Column::UserId.eq(id)).exec(&txn).await?;
-            api_token::Entity::update_many()
-                .col_expr(api_token::Column::RevokedMs, Expr::value(now_ms))
-                .filter(api_token::Column::UserId.eq(id))
-                .filter(api_token::Column::RevokedMs.is_null())
+        self.changing_sign_ins(async {
+            let txn = self.conn.begin().await?;
+            let before = user::Entity::find_by_id(id)
+                .one(&txn)
+                .await?
+                .ok_or_else(|| Error::not_found(format!("There is no user {id}.")))?;
+            if before.role == Role::Admin && !before.disabled && (role != Role::Admin || disabled) {
+                only_admin_check(&txn, id).await?;
+            }
+            user::Entity::update_many()
+                .col_expr(user::Column::Role, Expr::value(role))
+                .col_expr(user::Column::Cameras, Expr::value(super::json(&cameras)))
+                .col_expr(user::Column::Disabled, Expr::value(disabled))
+                .filter(user::Column::Id.eq(id))
                 .exec(&txn)
                 .await?;
-        }
-        txn.commit().await?;
-        Ok(())
+            if disabled && !before.disabled {
+                session::Entity::delete_many().filter(session::Column::UserId.eq(id)).exec(&txn).await?;
+                api_token::Entity::update_many()
+                    .col_expr(api_token::Column::RevokedMs, Expr::value(now_ms))
+                    .filter(api_token::Column::UserId.eq(id))
+                    .filter(api_token::Column::RevokedMs.is_null())
+                    .exec(&txn)
+                    .await?;
+            }
+            txn.commit().await?;
+            Ok(())
+        })
+        .await
     }
 
     /// Deletes account `id` with its sessions and API tokens, in one transaction; its audit
     /// entries stay, naming it `tombstone` instead. Refuses the only active administrator.
     pub async fn delete_user(&self, id: i64, tombstone: &str) -> Result<user::Model> {
-        let txn = self.conn.begin().await?;
-        let user = user::Entity::find_by_id(id)
-            .one(&txn)
-            .await?
-            .ok_or_else(|| Error::not_found(format!("There is no user {id}.")))?;
-        if user.role == Role::Admin && !user.disabled {
-            only_admin_check(&txn, id).await?;
-        }
-        session::Entity::delete_many().filter(session::Column::UserId.eq(id)).exec(&txn).await?;
-        api_token::Entity::delete_many().filter(api_token::Column::UserId.eq(id)).exec(&txn).await?;
-        push_subscription::Entity::delete_many().filter(push_subscription::Column::UserId.eq(id)).exec(&txn).await?;
-        user::Entity::delete_by_id(id).exec(&txn).await?;
-        for column in [audit_entry::Column::Actor, audit_entry::Column::Target] {
-            audit_entry::Entity::update_many()
-                .col_expr(column, Expr::value(tombstone))
-                .filter(column.eq(user.name.as_str()))
+        self.changing_sign_ins(async {
+            let txn = self.conn.begin().await?;
+            let user = user::Entity::find_by_id(id)
+                .one(&txn)
+                .await?
+                .ok_or_else(|| Error::not_found(format!("There is no user {id}.")))?;
+            if user.role == Role::Admin && !user.disabled {
+                only_admin_check(&txn, id).await?;
+            }
+            session::Entity::delete_many().filter(session::Column::UserId.eq(id)).exec(&txn).await?;
+            api_token::Entity::delete_many().filter(api_token::Column::UserId.eq(id)).exec(&txn).await?;
+            push_subscription::Entity::delete_many()
+                .filter(push_subscription::Column::UserId.eq(id))
                 .exec(&txn)
                 .await?;
-        }
-        txn.commit().await?;
-        Ok(user)
+            user::Entity::delete_by_id(id).exec(&txn).await?;
+            for column in [audit_entry::Column::Actor, audit_entry::Column::Target] {
+                audit_entry::Entity::update_many()
+                    .col_expr(column, Expr::value(tombstone))
+                    .filter(column.eq(user.name.as_str()))
+                    .exec(&txn)
+                    .await?;
+            }
+            txn.commit().await?;
+            Ok(user)
+        })
+        .await
     }
 
     /// The audit entries by or about `name`, newest first.
@@ -164,12 +184,15 @@ impl Db {
     }
 
     pub async fn touch_user_login(&self, id: i64, now_ms: i64) -> Result<()> {
-        user::Entity::update_many()
-            .col_expr(user::Column::LastLoginMs, Expr::value(now_ms))
-            .filter(user::Column::Id.eq(id))
-            .exec(&self.conn)
-            .await?;
-        Ok(())
+        self.changing_sign_ins(async {
+            user::Entity::update_many()
+                .col_expr(user::Column::LastLoginMs, Expr::value(now_ms))
+                .filter(user::Column::Id.eq(id))
+                .exec(&self.conn)
+                .await?;
+            Ok(())
+        })
+        .await
     }
 
     pub async fn insert_session(&self, record: session::Model) -> Result<()> {
@@ -180,40 +203,58 @@ impl Db {
 
     /// A session and its user (absent when the account is gone), in one query: every page a
     /// browser asks for is checked this way.
+    /// Answered from memory for a moment (`sign_ins`).
     pub async fn get_session_with_user(&self, id: &str) -> Result<Option<(session::Model, Option<user::Model>)>> {
-        Ok(session::Entity::find_by_id(id.to_string()).find_also_related(user::Entity).one(&self.conn).await?)
+        let read = async {
+            Ok(session::Entity::find_by_id(id.to_string()).find_also_related(user::Entity).one(&self.conn).await?)
+        };
+        self.sign_ins.sessions.get_or_read(id, read).await
     }
 
     pub async fn touch_session(&self, id: &str, now_ms: i64) -> Result<()> {
-        session::Entity::update_many()
-            .col_expr(session::Column::LastSeenMs, Expr::value(now_ms))
-            .filter(session::Column::Id.eq(id))
-            .exec(&self.conn)
-            .await?;
-        Ok(())
+        self.changing_sign_ins(async {
+            session::Entity::update_many()
+                .col_expr(session::Column::LastSeenMs, Expr::value(now_ms))
+                .filter(session::Column::Id.eq(id))
+                .exec(&self.conn)
+                .await?;
+            Ok(())
+        })
+        .await
     }
 
     pub async fn delete_session(&self, id: &str) -> Result<()> {
-        session::Entity::delete_by_id(id.to_string()).exec(&self.conn).await?;
-        Ok(())
+        self.changing_sign_ins(async {
+            session::Entity::delete_by_id(id.to_string()).exec(&self.conn).await?;
+            Ok(())
+        })
+        .await
     }
 
     /// Signs a user out everywhere, optionally keeping one session (the one asking).
     pub async fn delete_user_sessions(&self, user_id: i64, keep: Option<&str>) -> Result<u64> {
-        let mut query = session::Entity::delete_many().filter(session::Column::UserId.eq(user_id));
-        if let Some(keep) = keep {
-            query = query.filter(session::Column::Id.ne(keep));
-        }
-        Ok(query.exec(&self.conn).await?.rows_affected)
+        self.changing_sign_ins(async {
+            let mut query = session::Entity::delete_many().filter(session::Column::UserId.eq(user_id));
+            if let Some(keep) = keep {
+                query = query.filter(session::Column::Id.ne(keep));
+            }
+            Ok(query.exec(&self.conn).await?.rows_affected)
+        })
+        .await
     }
 
     /// Removes sessions idle since before `idle_cutoff_ms` or created before `created_cutoff_ms`.
     pub async fn delete_expired_sessions(&self, idle_cutoff_ms: i64, created_cutoff_ms: i64) -> Result<u64> {
-        let result = session::Entity::delete_many()
-            .filter(session::Column::LastSeenMs.lt(idle_cutoff_ms).or(session::Column::CreatedMs.lt(created_cutoff_ms)))
-            .exec(&self.conn)
-            .await?;
-        Ok(result.rows_affected)
+        self.changing_sign_ins(async {
+            let result = session::Entity::delete_many()
+                .filter(
+                    session::Column::LastSeenMs.lt(idle_cutoff_ms).or(session::Column::CreatedMs.lt(created_cutoff_ms)),
+                )
+                .exec(&self.conn)
+                .await?;
+            Ok(result.rows_affected)
+        })
+        .await
     }
 
     pub async fn list_user_sessions(&self, user_id: i64) -> Result<Vec<session::Model>> {
@@ -236,8 +277,12 @@ impl Db {
 
     /// A token and its owner (absent when the account is gone), in one query: every API request
     /// is checked this way.
+    /// Answered from memory for a moment (`sign_ins`).
     pub async fn get_token_with_user(&self, id: &str) -> Result<Option<(api_token::Model, Option<user::Model>)>> {
-        Ok(api_token::Entity::find_by_id(id.to_string()).find_also_related(user::Entity).one(&self.conn).await?)
+        let read = async {
+            Ok(api_token::Entity::find_by_id(id.to_string()).find_also_related(user::Entity).one(&self.conn).await?)
+        };
+        self.sign_ins.tokens.get_or_read(id, read).await
     }
 
     /// Tokens, newest first; of one user or of everyone.
@@ -250,32 +295,41 @@ impl Db {
     }
 
     pub async fn revoke_token(&self, id: &str, now_ms: i64) -> Result<bool> {
-        let result = api_token::Entity::update_many()
-            .col_expr(api_token::Column::RevokedMs, Expr::value(now_ms))
-            .filter(api_token::Column::Id.eq(id))
-            .filter(api_token::Column::RevokedMs.is_null())
-            .exec(&self.conn)
-            .await?;
-        Ok(result.rows_affected > 0)
+        self.changing_sign_ins(async {
+            let result = api_token::Entity::update_many()
+                .col_expr(api_token::Column::RevokedMs, Expr::value(now_ms))
+                .filter(api_token::Column::Id.eq(id))
+                .filter(api_token::Column::RevokedMs.is_null())
+                .exec(&self.conn)
+                .await?;
+            Ok(result.rows_affected > 0)
+        })
+        .await
     }
 
     /// Marks a token as replaced: it works until `until_ms`.
     pub async fn set_token_grace(&self, id: &str, until_ms: i64) -> Result<()> {
-        api_token::Entity::update_many()
-            .col_expr(api_token::Column::GraceUntilMs, Expr::value(until_ms))
-            .filter(api_token::Column::Id.eq(id))
-            .exec(&self.conn)
-            .await?;
-        Ok(())
+        self.changing_sign_ins(async {
+            api_token::Entity::update_many()
+                .col_expr(api_token::Column::GraceUntilMs, Expr::value(until_ms))
+                .filter(api_token::Column::Id.eq(id))
+                .exec(&self.conn)
+                .await?;
+            Ok(())
+        })
+        .await
     }
 
     pub async fn touch_token(&self, id: &str, now_ms: i64) -> Result<()> {
-        api_token::Entity::update_many()
-            .col_expr(api_token::Column::LastUsedMs, Expr::value(now_ms))
-            .filter(api_token::Column::Id.eq(id))
-            .exec(&self.conn)
-            .await?;
-        Ok(())
+        self.changing_sign_ins(async {
+            api_token::Entity::update_many()
+                .col_expr(api_token::Column::LastUsedMs, Expr::value(now_ms))
+                .filter(api_token::Column::Id.eq(id))
+                .exec(&self.conn)
+                .await?;
+            Ok(())
+        })
+        .await
     }
 
     pub async fn insert_audit(&self, entry: &NewAudit, now_ms: i64) -> Result<()> {

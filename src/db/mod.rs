@@ -13,6 +13,7 @@ mod push;
 mod recordings;
 mod reports;
 mod search;
+mod sign_ins;
 mod stationary;
 mod whatsapp;
 
@@ -60,6 +61,8 @@ pub struct Db {
     conn: DatabaseConnection,
     /// The most connections the pool opens.
     connections: u32,
+    /// Sessions and tokens read lately, for the sign-in check of every request.
+    sign_ins: std::sync::Arc<sign_ins::SignIns>,
 }
 
 /// Connections to SQLite: one writer at a time, readers beside it (WAL).
@@ -231,7 +234,7 @@ impl Db {
         Migrator::up(&conn, None)
             .await
             .map_err(|err| Error::unavailable("cannot apply database migrations").with_source(err))?;
-        Ok(Self { conn, connections })
+        Ok(Self { conn, connections, sign_ins: Default::default() })
     }
 
     /// How many queries the database runs at once: the pool's connections.
