@@ -366,12 +366,13 @@ async fn postgres_search_reads_each_words_events_newest_first() {
     };
 
     // 1,500 events: "canoe" in every 3rd, "canon" in every 5th, both in every 15th.
-    let (mut canoes, mut either) = (Vec::new(), Vec::new());
+    let (mut canoes, mut either, mut all) = (Vec::new(), Vec::new(), Vec::new());
     for n in 1..=1_500i64 {
         let id = db
             .insert_event(&plain_event("yard", watchpost::model::EventKind::Motion, 1_780_000_000_000 + n * 1000))
             .await
             .unwrap();
+        all.push(id);
         let text = match (n % 3 == 0, n % 5 == 0) {
             (true, true) => "A canoe and a canon.",
             (true, false) => "A canoe on the trailer.",
@@ -414,6 +415,21 @@ async fn postgres_search_reads_each_words_events_newest_first() {
         .unwrap()
         .unwrap();
     assert_eq!(kayaks.try_get_by_index::<i64>(0).unwrap(), 0, "the deleted event's words are gone");
+
+    // Ranked: an event whose description holds the word comes before those holding it only in
+    // their camera's name (every event: camera "yard"), newest first among equals; the same from
+    // the word lists alone (one word, no other condition) as from the texts (another condition).
+    // (The newest event, canoes[0], was deleted above.)
+    let (fox, newest) = (all[1401], all[1498]);
+    db.set_event_description(fox, &describe("A fox crosses the yard.")).await.unwrap();
+    let yard = search("yard", None).await;
+    assert_eq!((yard.len(), yard[0], yard[1]), (500, fox, newest), "the described event first");
+    let of_kind = |kind| EventFilter { query: Some("yard".into()), kind: Some(kind), limit: 500, ..Default::default() };
+    let ids = |events: Vec<watchpost::db::entities::event::Model>| events.iter().map(|e| e.id).collect::<Vec<_>>();
+    assert_eq!(ids(db.list_events(&of_kind(watchpost::model::EventKind::Motion)).await.unwrap()), yard);
+    db.set_event_description(fox, &describe("A fox.")).await.unwrap();
+    assert_eq!(search("yard", None).await[0], newest, "a description that no longer holds the word");
+    db.set_event_description(fox, &describe("A fox crosses the yard.")).await.unwrap();
     db.close().await;
 
     // A database from before the migration (its search in a GIN index, its events with no rows
@@ -423,7 +439,8 @@ async fn postgres_search_reads_each_words_events_newest_first() {
         "DROP TABLE search_term_events, search_terms",
         "ALTER TABLE events ADD COLUMN search_vector tsvector GENERATED ALWAYS AS \
          (to_tsvector('simple', coalesce(search_text, ''))) STORED",
-        "DELETE FROM seaql_migrations WHERE version = 'm20261205_000018_search_terms'",
+        "DELETE FROM seaql_migrations WHERE version IN \
+         ('m20261205_000018_search_terms', 'm20261205_000019_search_terms_described')",
     ] {
         conn.execute_unprepared(statement).await.unwrap();
     }
@@ -432,6 +449,8 @@ async fn postgres_search_reads_each_words_events_newest_first() {
     let filter = EventFilter { query: Some("cano".into()), limit: 500, ..Default::default() };
     let found: Vec<i64> = db.list_events(&filter).await.unwrap().iter().map(|e| e.id).collect();
     assert_eq!(found, either[1..501], "found after the migration");
+    let filter = EventFilter { query: Some("yard".into()), limit: 500, ..Default::default() };
+    assert_eq!(db.list_events(&filter).await.unwrap()[0].id, fox, "ranked after the migration");
     db.close().await;
 
     admin.execute_unprepared(&format!("DROP DATABASE \"{name}\" WITH (FORCE)")).await.unwrap();

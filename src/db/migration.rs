@@ -31,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(EventsByCamera),
             Box::new(SearchByPrefix),
             Box::new(SearchTerms),
+            Box::new(SearchTermsDescribed),
         ]
     }
 }
@@ -1473,6 +1474,113 @@ impl MigrationTrait for SearchTerms {
             "DROP FUNCTION IF EXISTS events_search_terms()".to_string(),
             "DROP TABLE IF EXISTS search_term_events".to_string(),
             "DROP TABLE IF EXISTS search_terms".to_string(),
+        ];
+        in_one_transaction(manager.get_connection(), &statements).await
+    }
+}
+
+/// PostgreSQL's word lists say, for each word of an event, whether it is in the event's title or
+/// description (`described`, kept beside the primary key so that reading the key gives it): a
+/// search for one word is then ranked without reading its candidates' texts. The table is made
+/// again from the events (its rows all change), and the trigger also follows changes to the title
+/// and description. SQLite: nothing (FTS5 is ranked from the texts it reads with the candidates).
+struct SearchTermsDescribed;
+
+impl MigrationName for SearchTermsDescribed {
+    fn name(&self) -> &str {
+        "m20261205_000019_search_terms_described"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for SearchTermsDescribed {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        if manager.get_database_backend() == sea_orm::DatabaseBackend::Sqlite {
+            return Ok(());
+        }
+        let terms = |text: &str| format!("tsvector_to_array(to_tsvector('simple', {text}))");
+        let search_text = |row: &str| terms(&format!("coalesce({row}.search_text, '')"));
+        let described =
+            |row: &str| terms(&format!("coalesce({row}.title, '') || ' ' || coalesce({row}.description, '')"));
+        let statements = [
+            "DROP TABLE IF EXISTS search_term_events".to_string(),
+            "CREATE TABLE search_term_events (term text COLLATE \"C\" NOT NULL, event_id bigint NOT NULL, \
+             described boolean NOT NULL)"
+                .to_string(),
+            format!(
+                "INSERT INTO search_term_events (term, event_id, described) \
+                 SELECT t.term, e.id, t.term = ANY(d.terms) FROM events e \
+                 CROSS JOIN LATERAL (SELECT {described} AS terms) d \
+                 CROSS JOIN LATERAL unnest({search_text}) AS t(term)",
+                described = described("e"),
+                search_text = search_text("e"),
+            ),
+            "ALTER TABLE search_term_events ADD PRIMARY KEY (term, event_id) INCLUDE (described)".to_string(),
+            "ALTER TABLE search_term_events SET (autovacuum_vacuum_insert_threshold = 10000, \
+             autovacuum_vacuum_insert_scale_factor = 0)"
+                .to_string(),
+            format!(
+                "CREATE OR REPLACE FUNCTION events_search_terms() RETURNS trigger LANGUAGE plpgsql AS $$ \
+                 DECLARE new_terms text[]; described_terms text[]; \
+                 BEGIN \
+                   IF TG_OP = 'UPDATE' AND OLD.search_text IS NOT DISTINCT FROM NEW.search_text \
+                     AND OLD.title IS NOT DISTINCT FROM NEW.title \
+                     AND OLD.description IS NOT DISTINCT FROM NEW.description THEN RETURN NULL; END IF; \
+                   IF TG_OP <> 'INSERT' THEN \
+                     DELETE FROM search_term_events WHERE event_id = OLD.id AND term = ANY({old}); \
+                   END IF; \
+                   IF TG_OP <> 'DELETE' THEN \
+                     new_terms := {new}; \
+                     described_terms := {new_described}; \
+                     INSERT INTO search_terms (term) SELECT unnest(new_terms) ON CONFLICT DO NOTHING; \
+                     INSERT INTO search_term_events (term, event_id, described) \
+                       SELECT t, NEW.id, t = ANY(described_terms) FROM unnest(new_terms) AS t ON CONFLICT DO NOTHING; \
+                   END IF; \
+                   RETURN NULL; \
+                 END $$",
+                old = search_text("OLD"),
+                new = search_text("NEW"),
+                new_described = described("NEW"),
+            ),
+            "DROP TRIGGER IF EXISTS events_search_terms ON events".to_string(),
+            "CREATE TRIGGER events_search_terms AFTER INSERT OR DELETE OR UPDATE OF search_text, title, description \
+             ON events FOR EACH ROW EXECUTE FUNCTION events_search_terms()"
+                .to_string(),
+        ];
+        in_one_transaction(manager.get_connection(), &statements).await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        if manager.get_database_backend() == sea_orm::DatabaseBackend::Sqlite {
+            return Ok(());
+        }
+        let terms_of = |row: &str| format!("tsvector_to_array(to_tsvector('simple', coalesce({row}.search_text, '')))");
+        let statements = [
+            "ALTER TABLE search_term_events DROP CONSTRAINT search_term_events_pkey".to_string(),
+            "ALTER TABLE search_term_events DROP COLUMN described".to_string(),
+            "ALTER TABLE search_term_events ADD PRIMARY KEY (term, event_id)".to_string(),
+            format!(
+                "CREATE OR REPLACE FUNCTION events_search_terms() RETURNS trigger LANGUAGE plpgsql AS $$ \
+                 DECLARE new_terms text[]; \
+                 BEGIN \
+                   IF TG_OP = 'UPDATE' AND OLD.search_text IS NOT DISTINCT FROM NEW.search_text THEN RETURN NULL; END IF; \
+                   IF TG_OP <> 'INSERT' THEN \
+                     DELETE FROM search_term_events WHERE event_id = OLD.id AND term = ANY({old}); \
+                   END IF; \
+                   IF TG_OP <> 'DELETE' THEN \
+                     new_terms := {new}; \
+                     INSERT INTO search_terms (term) SELECT unnest(new_terms) ON CONFLICT DO NOTHING; \
+                     INSERT INTO search_term_events (term, event_id) SELECT unnest(new_terms), NEW.id ON CONFLICT DO NOTHING; \
+                   END IF; \
+                   RETURN NULL; \
+                 END $$",
+                old = terms_of("OLD"),
+                new = terms_of("NEW"),
+            ),
+            "DROP TRIGGER IF EXISTS events_search_terms ON events".to_string(),
+            "CREATE TRIGGER events_search_terms AFTER INSERT OR DELETE OR UPDATE OF search_text ON events \
+             FOR EACH ROW EXECUTE FUNCTION events_search_terms()"
+                .to_string(),
         ];
         in_one_transaction(manager.get_connection(), &statements).await
     }

@@ -405,43 +405,48 @@ impl Db {
 
     /// The events `filter` selects, before paging and search.
     fn events_selected(filter: &EventFilter) -> sea_orm::Select<event::Entity> {
-        let mut query = event::Entity::find();
+        event::Entity::find().filter(Self::event_conditions(filter))
+    }
+
+    /// `filter`'s conditions on events but its search and paging (none: every event).
+    fn event_conditions(filter: &EventFilter) -> sea_orm::Condition {
+        let mut conditions = sea_orm::Condition::all();
         if let Some(camera) = &filter.camera {
-            query = query.filter(event::Column::CameraId.eq(camera.as_str()));
+            conditions = conditions.add(event::Column::CameraId.eq(camera.as_str()));
         }
         if let Some(allowed) = &filter.allowed_cameras {
-            query = query.filter(event::Column::CameraId.is_in(allowed.iter().map(String::as_str)));
+            conditions = conditions.add(event::Column::CameraId.is_in(allowed.iter().map(String::as_str)));
         }
         if let Some(kind) = &filter.kind {
-            query = query.filter(event::Column::Kind.eq(*kind));
+            conditions = conditions.add(event::Column::Kind.eq(*kind));
         }
         if let Some(label) = &filter.label {
-            query = query.filter(event::Column::Label.eq(label.as_str()));
+            conditions = conditions.add(event::Column::Label.eq(label.as_str()));
         }
         if let Some(zone) = &filter.zone {
             // Zones are a JSON list of names: match the quoted name.
-            query = query.filter(event::Column::Zones.contains(format!("\"{zone}\"")));
+            conditions = conditions.add(event::Column::Zones.contains(format!("\"{zone}\"")));
         }
         if let Some(since) = filter.since_ms {
-            query = query.filter(event::Column::StartMs.gte(since));
+            conditions = conditions.add(event::Column::StartMs.gte(since));
         }
         if let Some(until) = filter.until_ms {
-            query = query.filter(event::Column::StartMs.lt(until));
+            conditions = conditions.add(event::Column::StartMs.lt(until));
         }
         if let Some(severity) = &filter.severity {
-            query = query.filter(event::Column::Severity.eq(*severity));
+            conditions = conditions.add(event::Column::Severity.eq(*severity));
         }
         if let Some(status) = &filter.status {
-            query = query.filter(event::Column::Status.eq(*status));
+            conditions = conditions.add(event::Column::Status.eq(*status));
         }
         if let Some(tag) = &filter.tag {
             // Tags are a JSON list of words: match the quoted tag.
-            query = query.filter(event::Column::Tags.contains(format!("\"{tag}\"")));
+            conditions = conditions.add(event::Column::Tags.contains(format!("\"{tag}\"")));
         }
         if filter.alerts_only {
-            query = query.filter(event::Column::AlertedMs.is_not_null());
+            conditions = conditions.add(event::Column::AlertedMs.is_not_null());
         }
-        query
+        conditions
     }
 
     /// Events matching `filter`, newest first.
@@ -476,16 +481,11 @@ impl Db {
         // Search: the newest 500 matches within the other filters, best match first. Matches come
         // from the index newest first, in batches, until 500 pass the other filters; only their
         // texts are read to rank them, and only the page's events whole.
-        let backend = self.conn.get_database_backend();
-        let narrow = search::candidates_need_narrowing(backend, &words);
         let mut matched: Vec<(i64, usize)> = Vec::new();
         let (mut below, mut batch) = (filter.before, SEARCH_MATCHES);
         while matched.len() < SEARCH_MATCHES as usize {
             let batch_read = self.search_batch(filter, &words, below, batch).await?;
-            matched.extend(batch_read.texts.into_iter().filter_map(|(id, text, title, description)| {
-                let relevance = search::relevance(&words, text.as_deref(), [title.as_deref(), description.as_deref()]);
-                (!narrow || relevance > 0).then_some((id, relevance))
-            }));
+            matched.extend(batch_read.ranked);
             match batch_read.oldest_candidate {
                 Some(oldest) if batch_read.candidates == batch => {
                     (below, batch) = (Some(oldest), (batch * 4).min(SEARCH_BATCH_MAX));
@@ -528,9 +528,6 @@ impl Db {
         Ok(query.count(&self.conn).await?)
     }
 }
-
-/// What a search reads of a candidate to rank it: id, search text, title, description.
-pub(super) type SearchedText = (i64, Option<String>, Option<String>, Option<String>);
 
 /// How many of the newest matches a search ranks.
 const SEARCH_MATCHES: u64 = 500;

@@ -4,7 +4,7 @@
 //! filters; the newest 500 matches are then ranked by how many of the words they hold.
 
 use super::entities::event;
-use super::{Db, EventFilter, SearchedText};
+use super::{Db, EventFilter};
 use crate::error::Result;
 use crate::model::DescribedBy;
 use sea_orm::sea_query::Expr;
@@ -128,23 +128,24 @@ const INDEXED_PREFIX: usize = 8;
 
 /// Whether [`candidates`] may return events that match none of `words` (SQLite looks longer words
 /// up by their first characters): the caller keeps only those [`relevance`] finds a word in.
-pub(super) fn candidates_need_narrowing(backend: DatabaseBackend, words: &[String]) -> bool {
+fn candidates_need_narrowing(backend: DatabaseBackend, words: &[String]) -> bool {
     backend == DatabaseBackend::Sqlite && words.iter().any(|w| w.chars().count() > INDEXED_PREFIX)
 }
 
 impl Db {
-    /// PostgreSQL: the ids of the newest `count` events below `below` (all when `None`) holding
-    /// a term that begins with any of `words`, newest first. (SQLite reads them from its FTS5
-    /// index alone, newest first: [`SQLITE_CANDIDATES`]; a word longer than 8 characters is looked
-    /// up by its first 8, as a prefix index answers those without reading every match; see
-    /// [`candidates_need_narrowing`].)
+    /// PostgreSQL: the newest `count` events below `below` (all when `None`) holding a term that
+    /// begins with any of `words`, newest first, each with whether a term it was found by is in
+    /// its title or description. (SQLite reads them from its FTS5 index alone, newest first:
+    /// [`SQLITE_CANDIDATES`]; a word longer than 8 characters is looked up by its first 8, as a
+    /// prefix index answers those without reading every match; see [`candidates_need_narrowing`].)
     ///
     /// The terms a word begins are one range of `search_terms` (the "C" collation orders by code
     /// point); for each, the newest `count` of its events below `below` are read backwards off
-    /// `search_term_events`' primary key (term, event id), and of all those the newest `count`
-    /// are kept. So a common word and a rare one cost alike: at most `count` index entries per term,
-    /// never every match (a GIN index, which held the terms before, gives its matches in no order).
-    async fn search_candidates(&self, words: &[String], below: Option<i64>, count: u64) -> Result<Vec<i64>> {
+    /// `search_term_events`' primary key (term, event id, with the flag `described` beside it), and
+    /// of all those the newest `count` are kept. So a common word and a rare one cost alike: at
+    /// most `count` index entries per term, never every match (a GIN index, which held the terms
+    /// before, gives its matches in no order).
+    async fn search_candidates(&self, words: &[String], below: Option<i64>, count: u64) -> Result<Vec<(i64, bool)>> {
         let mut values: Vec<sea_orm::Value> = vec![below.unwrap_or(i64::MAX).into(), (count as i64).into()];
         let terms = term_ranges("t.term", words, &mut values);
         let rows = self
@@ -152,14 +153,18 @@ impl Db {
             .query_all_raw(Statement::from_sql_and_values(
                 self.conn.get_database_backend(),
                 format!(
-                    "SELECT DISTINCT m.event_id FROM search_terms t CROSS JOIN LATERAL \
-                     (SELECT e.event_id FROM search_term_events e WHERE e.term = t.term AND e.event_id < $1 \
-                     ORDER BY e.event_id DESC LIMIT $2) m WHERE {terms} ORDER BY m.event_id DESC LIMIT $2"
+                    "SELECT m.event_id, bool_or(m.described) FROM search_terms t CROSS JOIN LATERAL \
+                     (SELECT e.event_id, e.described FROM search_term_events e WHERE e.term = t.term \
+                     AND e.event_id < $1 ORDER BY e.event_id DESC LIMIT $2) m WHERE {terms} \
+                     GROUP BY m.event_id ORDER BY m.event_id DESC LIMIT $2"
                 ),
                 values,
             ))
             .await?;
-        ids_of(&rows)
+        Ok(rows
+            .iter()
+            .map(|row| Ok((row.try_get_by_index::<i64>(0)?, row.try_get_by_index::<bool>(1)?)))
+            .collect::<std::result::Result<_, sea_orm::DbErr>>()?)
     }
 }
 
@@ -192,10 +197,11 @@ fn prefix_end(prefix: &str) -> String {
     std::iter::repeat_n(char::MAX, prefix.chars().count() + 1).collect()
 }
 
-/// One batch of a search's candidates: the texts of those that pass the other filters, newest
-/// first, how many candidates the index gave, and the oldest of them (where the next batch starts).
+/// One batch of a search's candidates: those that pass the other filters, newest first, each
+/// with its [`relevance`]; how many candidates the index gave, and the oldest of them (where the
+/// next batch starts).
 pub(super) struct SearchBatch {
-    pub texts: Vec<SearchedText>,
+    pub ranked: Vec<(i64, usize)>,
     pub candidates: u64,
     pub oldest_candidate: Option<i64>,
 }
@@ -203,13 +209,17 @@ pub(super) struct SearchBatch {
 impl Db {
     /// The newest `count` events below `below` matching any of `words` (the candidates: on
     /// PostgreSQL [`Db::search_candidates`], on SQLite [`SQLITE_CANDIDATES`]), and of those
-    /// passing `filter`'s other conditions the texts [`relevance`] ranks.
+    /// passing `filter`'s other conditions, their [`relevance`].
+    ///
+    /// PostgreSQL ranks a search for one word with no other condition from the word lists alone:
+    /// the event holds the word (it was found by it), and the list says whether its title or
+    /// description does; reading the 500 candidates' texts was the largest cost of such a search
+    /// (docs/performance.md). Otherwise it reads the candidates, then their texts to rank.
     ///
     /// SQLite reads both in one query, the candidates a sub-query on its index: sqlx hands every
     /// row from SQLite's thread to the caller's, and 500 ids and then their 500 texts took twice
     /// the hand-offs, and a statement with 500 parameters to parse (docs/performance.md). The
-    /// candidates are counted only when fewer than `count` passed. PostgreSQL reads the ids
-    /// first, then their texts.
+    /// candidates are counted only when fewer than `count` passed.
     pub(super) async fn search_batch(
         &self,
         filter: &EventFilter,
@@ -217,8 +227,10 @@ impl Db {
         below: Option<i64>,
         count: u64,
     ) -> Result<SearchBatch> {
+        let conditions = Self::event_conditions(filter);
         let texts_of = || {
-            Self::events_selected(filter)
+            event::Entity::find()
+                .filter(conditions.clone())
                 .select_only()
                 .columns([
                     event::Column::Id,
@@ -229,14 +241,28 @@ impl Db {
                 .order_by_desc(event::Column::Id)
         };
         let backend = self.conn.get_database_backend();
+        let narrow = candidates_need_narrowing(backend, words);
+        let rank = |texts: Vec<SearchedText>| -> Vec<(i64, usize)> {
+            texts
+                .into_iter()
+                .filter_map(|(id, text, title, description)| {
+                    let relevance = relevance(words, text.as_deref(), [title.as_deref(), description.as_deref()]);
+                    (!narrow || relevance > 0).then_some((id, relevance))
+                })
+                .collect()
+        };
         if backend != DatabaseBackend::Sqlite {
-            let ids = self.search_candidates(words, below, count).await?;
-            let Some(&oldest) = ids.last() else {
-                return Ok(SearchBatch { texts: Vec::new(), candidates: 0, oldest_candidate: None });
+            let candidates = self.search_candidates(words, below, count).await?;
+            let Some(&(oldest, _)) = candidates.last() else {
+                return Ok(SearchBatch { ranked: Vec::new(), candidates: 0, oldest_candidate: None });
             };
-            let texts =
-                texts_of().filter(event::Column::Id.is_in(ids.iter().copied())).into_tuple().all(&self.conn).await?;
-            return Ok(SearchBatch { texts, candidates: ids.len() as u64, oldest_candidate: Some(oldest) });
+            let ranked = if words.len() == 1 && conditions.is_empty() {
+                candidates.iter().map(|&(id, described)| (id, 1 + usize::from(described))).collect()
+            } else {
+                let ids = candidates.iter().map(|&(id, _)| id);
+                rank(texts_of().filter(event::Column::Id.is_in(ids)).into_tuple().all(&self.conn).await?)
+            };
+            return Ok(SearchBatch { ranked, candidates: candidates.len() as u64, oldest_candidate: Some(oldest) });
         }
         let candidates_values = || -> [sea_orm::Value; 3] {
             [fts_query(words, INDEXED_PREFIX).into(), below.unwrap_or(i64::MAX).into(), (count as i64).into()]
@@ -248,7 +274,7 @@ impl Db {
             .await?;
         if texts.len() as u64 == count {
             let oldest_candidate = texts.last().map(|t| t.0);
-            return Ok(SearchBatch { texts, candidates: count, oldest_candidate });
+            return Ok(SearchBatch { ranked: rank(texts), candidates: count, oldest_candidate });
         }
         let counted = self
             .conn
@@ -262,26 +288,24 @@ impl Db {
             Some(row) => (row.try_get_by_index::<i64>(0)? as u64, row.try_get_by_index::<Option<i64>>(1)?),
             None => (0, None),
         };
-        Ok(SearchBatch { texts, candidates, oldest_candidate })
+        Ok(SearchBatch { ranked: rank(texts), candidates, oldest_candidate })
     }
 }
+
+/// What a search reads of a candidate to rank it: id, search text, title, description.
+type SearchedText = (i64, Option<String>, Option<String>, Option<String>);
 
 /// SQLite's newest matches of a search below an id, from its index alone: the FTS5 query
 /// ([`fts_query`]), the id to stay below and how many.
 const SQLITE_CANDIDATES: &str =
     "SELECT rowid FROM events_fts WHERE events_fts MATCH ? AND rowid < ? ORDER BY rowid DESC LIMIT ?";
 
-/// The first column of `rows`, an event id each.
-fn ids_of(rows: &[sea_orm::QueryResult]) -> Result<Vec<i64>> {
-    Ok(rows.iter().map(|row| row.try_get_by_index::<i64>(0)).collect::<std::result::Result<_, _>>()?)
-}
-
 /// How well an event matches: how many of the words its text (`search_text`) holds as word
 /// prefixes, its title and description (`described`) counting twice.
 ///
 /// `words` are lower case ([`search_words`]). Called for every candidate of a search (500), so it
 /// reads the texts in place instead of copying them lowered.
-pub(super) fn relevance(words: &[String], search_text: Option<&str>, described: [Option<&str>; 2]) -> usize {
+fn relevance(words: &[String], search_text: Option<&str>, described: [Option<&str>; 2]) -> usize {
     let holds = |text: Option<&str>, word: &str| {
         text.unwrap_or_default().split(|c: char| !c.is_alphanumeric()).any(|token| begins_with(token, word))
     };
