@@ -11,9 +11,10 @@
 //! (8 cameras; people, cars, dogs and cats; descriptions from a small vocabulary, one in a hundred
 //! mentioning a kayak; one in ten alerted), then copied in SQL into EVENTS events one every 31.5 s
 //! over a year, ids in time order, the search index kept by the database as for any insert. Then
-//! Watchpost serves it and CONNECTIONS clients, each on a kept-alive connection with an API token of its own, ask in turn for
-//! the pages and API calls a user's browsing makes (each first timed alone, the median of 5) (the first page, filters by camera, label,
-//! severity, alerts only, a day, a search with a common, a rare and an absent word, a page far back) for
+//! Watchpost serves it and CONNECTIONS clients, each on a kept-alive connection with an API token
+//! of its own, ask in turn for the pages and API calls a user's browsing makes (each first timed
+//! alone, the median of 5) (the first page, filters by camera, label, severity, alerts only, a
+//! day, a search with a common, a rare and an absent word, a page far back) for
 //! SECONDS. Every answer must be 200; each request's time to the whole body is kept, and the
 //! p50/p99 per request and over all are printed, with the requests per second.
 

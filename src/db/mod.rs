@@ -36,6 +36,7 @@ pub use push::NewPushSubscription;
 pub use recordings::{NewSegment, RecordingUsage};
 pub use reports::NewReport;
 pub use search::{Description, search_words};
+pub use sign_ins::SIGN_IN_REMEMBERED_FOR;
 pub use stationary::HeldObject;
 
 /// A JSON value kept in a TEXT column or a setting, read back. Data that cannot be decoded is an

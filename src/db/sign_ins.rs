@@ -3,12 +3,13 @@
 //! Every signed-in request looks its session or API token up with its user, one query each time,
 //! and the same few are asked for over and over: a browser showing a grid of cameras asks for
 //! each camera's picture every second, and under load the look-up was a third of the queries
-//! (docs/performance.md, "A million events"). A row found is remembered for [`REMEMBER_FOR`].
-//! Every change this process makes to users, sessions or tokens forgets them all once it is
-//! written, and a look-up that overlapped such a change is not remembered, so a sign-out, a
-//! revoked token or a disabled user takes effect at once. A change made by another process (the
-//! `watchpost user` and `watchpost token` commands) is seen within [`REMEMBER_FOR`]. Only rows
-//! found are remembered: an unknown cookie is looked up every time, and cannot fill the memory.
+//! (docs/performance.md, "A million events"). A row found is remembered for
+//! [`SIGN_IN_REMEMBERED_FOR`]. Every change this process makes to users, sessions or tokens
+//! forgets them all once it is written, and a look-up that overlapped such a change is not
+//! remembered, so a sign-out, a revoked token or a disabled user takes effect at once. A change
+//! made by another process (the `watchpost user` and `watchpost token` commands) is seen within
+//! [`SIGN_IN_REMEMBERED_FOR`]. Only rows found are remembered: an unknown cookie is looked up every
+//! time, and cannot fill the memory.
 
 use super::entities::{api_token, session, user};
 use crate::error::Result;
@@ -18,9 +19,9 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// How long a row read is used without asking the database again.
-pub const REMEMBER_FOR: Duration = Duration::from_secs(1);
+pub const SIGN_IN_REMEMBERED_FOR: Duration = Duration::from_secs(1);
 
-/// Rows kept before those past [`REMEMBER_FOR`] are dropped (and all of them, were every one
+/// Rows kept before those past [`SIGN_IN_REMEMBERED_FOR`] are dropped (and all of them, were every one
 /// still fresh).
 const MOST_KEPT: usize = 1024;
 
@@ -64,7 +65,7 @@ impl<T: Clone> Remembered<T> {
         let generation = {
             let inner = self.lock();
             match inner.rows.get(key) {
-                Some((at, row)) if at.elapsed() < REMEMBER_FOR => return Ok(Some(row.clone())),
+                Some((at, row)) if at.elapsed() < SIGN_IN_REMEMBERED_FOR => return Ok(Some(row.clone())),
                 _ => inner.generation,
             }
         };
@@ -73,7 +74,7 @@ impl<T: Clone> Remembered<T> {
             let mut inner = self.lock();
             if inner.generation == generation {
                 if inner.rows.len() >= MOST_KEPT {
-                    inner.rows.retain(|_, (at, _)| at.elapsed() < REMEMBER_FOR);
+                    inner.rows.retain(|_, (at, _)| at.elapsed() < SIGN_IN_REMEMBERED_FOR);
                     if inner.rows.len() >= MOST_KEPT {
                         inner.rows.clear();
                     }
@@ -148,7 +149,7 @@ mod tests {
         let remembered = Remembered::<String>::default();
         let reads = AtomicUsize::new(0);
         remembered.get_or_read("t1", read(&reads, Some("token"))).await.unwrap();
-        tokio::time::sleep(REMEMBER_FOR + Duration::from_millis(50)).await;
+        tokio::time::sleep(SIGN_IN_REMEMBERED_FOR + Duration::from_millis(50)).await;
         remembered.get_or_read("t1", read(&reads, Some("token"))).await.unwrap();
         assert_eq!(reads.load(Ordering::SeqCst), 2);
     }
