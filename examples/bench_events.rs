@@ -300,9 +300,9 @@ fn load(
     clients.block_on(async {
         let deadline = Instant::now() + Duration::from_secs(seconds);
         let mut tasks = Vec::new();
-        for c in 0..connections {
+        for (c, token) in tokens.iter().enumerate().take(connections) {
             let (requests, times, errors, base, token) =
-                (requests.clone(), times.clone(), errors.clone(), base.to_string(), tokens[c].clone());
+                (requests.clone(), times.clone(), errors.clone(), base.to_string(), token.clone());
             tasks.push(tokio::spawn(async move {
                 let client = reqwest::Client::builder().pool_max_idle_per_host(1).build().expect("client");
                 let mut turn = c;

@@ -481,7 +481,8 @@ impl Db {
         }
         // Search: the newest 500 matches within the other filters, best match first. Matches come
         // from the index newest first, in batches, until 500 pass the other filters; only their
-        // texts are read to rank them, and only the page's events whole.
+        // texts are read to rank them (none, for one word on PostgreSQL: `search_batch`), and only
+        // the page's events whole.
         let mut matched: Vec<(i64, usize)> = Vec::new();
         let (mut below, mut batch) = (filter.before, SEARCH_MATCHES);
         while matched.len() < SEARCH_MATCHES as usize {
