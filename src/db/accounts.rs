@@ -45,11 +45,11 @@ async fn only_admin_check(txn: &sea_orm::DatabaseTransaction, id: i64) -> Result
 
 impl Db {
     /// Runs a change to users, sessions or tokens, then forgets the sign-ins read lately
-    /// (`sign_ins`), whether the change was written or not.
+    /// (`sign_ins`), whether the change was written or not, and also when the change is dropped
+    /// part way (its request cancelled after the database took it).
     async fn changing_sign_ins<T>(&self, change: impl std::future::Future<Output = Result<T>>) -> Result<T> {
-        let result = change.await;
-        self.sign_ins.forget_all();
-        result
+        let _forget_when_done = self.sign_ins.forget_when_dropped();
+        change.await
     }
 
     pub async fn count_users(&self) -> Result<u64> {

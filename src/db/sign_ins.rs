@@ -38,6 +38,20 @@ impl SignIns {
         self.sessions.forget_all();
         self.tokens.forget_all();
     }
+
+    /// Forgets every row when the returned guard is dropped: after a change, however it ends.
+    pub fn forget_when_dropped(&self) -> ForgetWhenDropped<'_> {
+        ForgetWhenDropped(self)
+    }
+}
+
+/// See [`SignIns::forget_when_dropped`].
+pub(super) struct ForgetWhenDropped<'a>(&'a SignIns);
+
+impl Drop for ForgetWhenDropped<'_> {
+    fn drop(&mut self) {
+        self.0.forget_all();
+    }
 }
 
 /// Rows of one kind (sessions or tokens, with their users) by id, as last read.
@@ -152,6 +166,34 @@ mod tests {
         tokio::time::sleep(SIGN_IN_REMEMBERED_FOR + Duration::from_millis(50)).await;
         remembered.get_or_read("t1", read(&reads, Some("token"))).await.unwrap();
         assert_eq!(reads.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn a_change_dropped_part_way_still_forgets() {
+        let sign_ins = SignIns::default();
+        let reads = AtomicUsize::new(0);
+        let read_session = || async {
+            reads.fetch_add(1, Ordering::SeqCst);
+            let session = session::Model {
+                id: "s1".into(),
+                user_id: 1,
+                csrf: "c".into(),
+                created_ms: 0,
+                last_seen_ms: 0,
+                ip: None,
+                user_agent: None,
+            };
+            Ok(Some((session, None)))
+        };
+        sign_ins.sessions.get_or_read("s1", read_session()).await.unwrap();
+        // A change whose request is dropped while it waits (after its write, say).
+        let change = async {
+            let _forget = sign_ins.forget_when_dropped();
+            std::future::pending::<()>().await
+        };
+        assert!(tokio::time::timeout(Duration::from_millis(10), change).await.is_err());
+        sign_ins.sessions.get_or_read("s1", read_session()).await.unwrap();
+        assert_eq!(reads.load(Ordering::SeqCst), 2, "read again after the dropped change");
     }
 
     #[tokio::test]
